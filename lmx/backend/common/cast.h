@@ -1,0 +1,37 @@
+// The one element conversion rule used by every kernel (astype, mixed-type
+// construction, item()): complex -> real keeps the real part, anything ->
+// bool tests != 0, the 16-bit floats convert through float32.
+#pragma once
+
+#include <type_traits>
+
+#include "lmx/dtype.h"
+
+namespace lmx {
+
+template <typename T>
+inline constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
+template <typename T>
+inline constexpr bool is_complex_v = std::is_same_v<T, complex64_t>;
+
+template <typename To, typename From>
+LMX_HD inline To cast_value(From v) {
+  if constexpr (std::is_same_v<To, From>) {
+    return v;
+  } else if constexpr (is_complex_v<From>) {
+    if constexpr (std::is_same_v<To, bool>) return v.real() != 0.0f || v.imag() != 0.0f;
+    else return cast_value<To>(v.real());
+  } else if constexpr (is_half_v<From>) {
+    return cast_value<To>(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<To, bool>) {
+    return v != From(0);
+  } else if constexpr (is_half_v<To>) {
+    return To(static_cast<float>(v));
+  } else if constexpr (is_complex_v<To>) {
+    return To(static_cast<float>(v), 0.0f);
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+}  // namespace lmx

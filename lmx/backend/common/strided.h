@@ -1,0 +1,87 @@
+// Layout helpers shared by the kernels: collapsing dimensions that can be
+// walked as one, and visiting a strided N-d range one contiguous row at a time.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lmx/array.h"
+
+namespace lmx {
+
+// Merges adjacent dimensions that are contiguous with each other in every one
+// of the given stride sets; drops size-1 dimensions. The result has at least
+// one dimension.
+void collapse_dims(Shape& shape, std::vector<Strides>& strides);
+
+// Calls row(offsets, n) for each innermost row of `shape`: `offsets[k]` is the
+// element offset of the row's start in stride set k, and the row has n
+// elements spaced by strides[k].back(). Shapes must be collapsed beforehand
+// for speed, but any shape works.
+template <int K, typename Row>
+void for_each_row(const Shape& shape, const std::vector<Strides>& strides, Row&& row) {
+  int nd = static_cast<int>(shape.size());
+  if (nd == 0) {
+    int64_t zero[K] = {};
+    row(zero, int64_t{1});
+    return;
+  }
+  int64_t inner = shape[nd - 1];
+  size_t rows = 1;
+  for (int d = 0; d < nd - 1; ++d) rows *= static_cast<size_t>(shape[d]);
+  if (inner == 0 || rows == 0) return;
+  std::vector<int32_t> idx(nd > 1 ? nd - 1 : 1, 0);
+  int64_t off[K] = {};
+  for (size_t r = 0; r < rows; ++r) {
+    row(off, inner);
+    // Odometer increment over the outer dimensions.
+    for (int d = nd - 2; d >= 0; --d) {
+      if (++idx[d] < shape[d]) {
+        for (int k = 0; k < K; ++k) off[k] += strides[k][d];
+        break;
+      }
+      idx[d] = 0;
+      for (int k = 0; k < K; ++k) off[k] -= strides[k][d] * (shape[d] - 1);
+    }
+  }
+}
+
+// The same walk restricted to rows [row_begin, row_end), for parallel kernels.
+template <int K, typename Row>
+void for_each_row_range(const Shape& shape, const std::vector<Strides>& strides, size_t row_begin,
+                        size_t row_end, Row&& row) {
+  int nd = static_cast<int>(shape.size());
+  if (nd == 0) {
+    int64_t zero[K] = {};
+    if (row_begin == 0 && row_end > 0) row(zero, int64_t{1});
+    return;
+  }
+  int64_t inner = shape[nd - 1];
+  std::vector<int32_t> idx(nd > 1 ? nd - 1 : 1, 0);
+  int64_t off[K] = {};
+  size_t rem = row_begin;
+  for (int d = nd - 2; d >= 0; --d) {
+    idx[d] = static_cast<int32_t>(rem % shape[d]);
+    rem /= shape[d];
+    for (int k = 0; k < K; ++k) off[k] += idx[d] * strides[k][d];
+  }
+  for (size_t r = row_begin; r < row_end; ++r) {
+    row(off, inner);
+    for (int d = nd - 2; d >= 0; --d) {
+      if (++idx[d] < shape[d]) {
+        for (int k = 0; k < K; ++k) off[k] += strides[k][d];
+        break;
+      }
+      idx[d] = 0;
+      for (int k = 0; k < K; ++k) off[k] -= strides[k][d] * (shape[d] - 1);
+    }
+  }
+}
+
+inline size_t outer_rows(const Shape& shape) {
+  size_t rows = 1;
+  for (size_t d = 0; d + 1 < shape.size(); ++d) rows *= static_cast<size_t>(shape[d]);
+  return rows;
+}
+
+}  // namespace lmx

@@ -1,0 +1,156 @@
+// Kernel templates behind the elementwise primitives: a flat loop for dense
+// operands (any memory order, as long as all operands share it), a
+// scalar-operand loop, and a general strided walk.
+#pragma once
+
+#include <type_traits>
+
+#include "lmx/backend/common/cast.h"
+#include "lmx/backend/common/dispatch.h"
+#include "lmx/backend/common/strided.h"
+#include "lmx/backend/cpu/copy.h"
+#include "lmx/runtime/thread_pool.h"
+
+namespace lmx::cpu {
+
+// 16-bit floats compute in float32.
+template <typename T>
+using compute_t = std::conditional_t<is_half_v<T>, float, T>;
+
+// Dense and laid out like `like`: the output reuses that layout.
+inline bool same_dense_layout(const array& a, const array& like) {
+  return a.flags().contiguous && a.data_size() == a.size() && a.strides() == like.strides();
+}
+
+// Gives out a buffer laid out like the dense input `in`, donating it if allowed.
+inline void allocate_like(const array& in, array& out, bool may_donate) {
+  if (may_donate && in.is_donatable() && in.itemsize() == out.itemsize()) {
+    out.copy_shared_buffer(in);
+  } else if (in.flags().contiguous && in.data_size() == in.size()) {
+    out.set_data(std::make_shared<Data>(cpu_allocator().malloc(out.nbytes())), in.data_size(),
+                 in.strides(), in.flags());
+  } else {
+    allocate(out);
+  }
+}
+
+template <typename Op, typename In, typename Out>
+void unary_kernel(const array& in, array& out) {
+  Op op;
+  auto f = [&](In x) { return cast_value<Out>(op(static_cast<compute_t<In>>(x))); };
+  if (in.flags().contiguous && in.data_size() == in.size()) {
+    allocate_like(in, out, std::is_same_v<In, Out>);
+    const In* src = in.data<In>();
+    Out* dst = out.data<Out>();
+    parallel_for(in.size(), 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) dst[i] = f(src[i]);
+    });
+    return;
+  }
+  allocate(out);
+  Shape shape = in.shape();
+  std::vector<Strides> strides = {in.strides(), out.strides()};
+  collapse_dims(shape, strides);
+  const In* src = in.data<In>();
+  Out* dst = out.data<Out>();
+  parallel_for(outer_rows(shape), shape.back(), [&](size_t b, size_t e) {
+    for_each_row_range<2>(shape, strides, b, e, [&](const int64_t* off, int64_t n) {
+      int64_t si = strides[0].back();
+      const In* s = src + off[0];
+      Out* d = dst + off[1];
+      for (int64_t i = 0; i < n; ++i) d[i] = f(s[i * si]);
+    });
+  });
+}
+
+template <typename Op, typename In, typename Out>
+void binary_kernel(const array& a, const array& b, array& out) {
+  Op op;
+  using C = compute_t<In>;
+  auto f = [&](In x, In y) { return cast_value<Out>(op(static_cast<C>(x), static_cast<C>(y))); };
+  constexpr bool donate = std::is_same_v<In, Out>;
+  bool a_dense = a.flags().contiguous && a.data_size() == a.size();
+  bool b_dense = b.flags().contiguous && b.data_size() == b.size();
+  size_t n = out.size();
+  if (a_dense && b_dense && a.strides() == b.strides()) {
+    if (donate && a.is_donatable()) allocate_like(a, out, true);
+    else allocate_like(b, out, donate);
+    const In* x = a.data<In>();
+    const In* y = b.data<In>();
+    Out* d = out.data<Out>();
+    parallel_for(n, 1, [&](size_t s, size_t e) {
+      for (size_t i = s; i < e; ++i) d[i] = f(x[i], y[i]);
+    });
+    return;
+  }
+  if (a.data_size() == 1 && b_dense) {
+    allocate_like(b, out, donate);
+    const In x = *a.data<In>();
+    const In* y = b.data<In>();
+    Out* d = out.data<Out>();
+    parallel_for(n, 1, [&](size_t s, size_t e) {
+      for (size_t i = s; i < e; ++i) d[i] = f(x, y[i]);
+    });
+    return;
+  }
+  if (b.data_size() == 1 && a_dense) {
+    allocate_like(a, out, donate);
+    const In* x = a.data<In>();
+    const In y = *b.data<In>();
+    Out* d = out.data<Out>();
+    parallel_for(n, 1, [&](size_t s, size_t e) {
+      for (size_t i = s; i < e; ++i) d[i] = f(x[i], y);
+    });
+    return;
+  }
+  allocate(out);
+  Shape shape = out.shape();
+  std::vector<Strides> strides = {a.strides(), b.strides(), out.strides()};
+  collapse_dims(shape, strides);
+  const In* x = a.data<In>();
+  const In* y = b.data<In>();
+  Out* dst = out.data<Out>();
+  parallel_for(outer_rows(shape), shape.back(), [&](size_t s, size_t e) {
+    for_each_row_range<3>(shape, strides, s, e, [&](const int64_t* off, int64_t len) {
+      int64_t sa = strides[0].back(), sb = strides[1].back();
+      const In* xp = x + off[0];
+      const In* yp = y + off[1];
+      Out* d = dst + off[2];
+      if (sa == 1 && sb == 1) {
+        for (int64_t i = 0; i < len; ++i) d[i] = f(xp[i], yp[i]);
+      } else if (sa == 0) {
+        for (int64_t i = 0; i < len; ++i) d[i] = f(*xp, yp[i * sb]);
+      } else if (sb == 0) {
+        for (int64_t i = 0; i < len; ++i) d[i] = f(xp[i * sa], *yp);
+      } else {
+        for (int64_t i = 0; i < len; ++i) d[i] = f(xp[i * sa], yp[i * sb]);
+      }
+    });
+  });
+}
+
+// Dispatch over an op's kernel type set (the op tables' third column).
+template <typename F>
+decltype(auto) dispatch_set_All(Dtype t, F&& f) { return dispatch_all(t, f); }
+template <typename F>
+decltype(auto) dispatch_set_Real(Dtype t, F&& f) { return dispatch_real(t, f); }
+template <typename F>
+decltype(auto) dispatch_set_Inexact(Dtype t, F&& f) { return dispatch_inexact(t, f); }
+template <typename F>
+decltype(auto) dispatch_set_Float(Dtype t, F&& f) { return dispatch_float(t, f); }
+template <typename F>
+decltype(auto) dispatch_set_Integral(Dtype t, F&& f) { return dispatch_integral(t, f); }
+template <typename F>
+decltype(auto) dispatch_set_Complex(Dtype t, F&& f) {
+  if (t != complex64) unsupported_dtype("dispatch", t);
+  return f(TypeTag<complex64_t>{});
+}
+
+// Result type of an op on input type T (the op tables' fourth column).
+template <typename T> struct result_Same { using type = T; };
+template <typename T> struct result_Bool { using type = bool; };
+template <typename T> struct result_RealPart {
+  using type = std::conditional_t<is_complex_v<T>, float, T>;
+};
+
+}  // namespace lmx::cpu

@@ -1,0 +1,277 @@
+// CPU reductions: a row reduction when the reduced elements are adjacent in
+// memory, a column reduction (accumulating whole output rows) when the kept
+// elements are, and a general strided walk otherwise.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "lmx/backend/common/cast.h"
+#include "lmx/backend/common/dispatch.h"
+#include "lmx/backend/common/strided.h"
+#include "lmx/backend/cpu/copy.h"
+#include "lmx/primitives/reduce.h"
+#include "lmx/runtime/thread_pool.h"
+
+namespace lmx {
+
+namespace {
+
+template <typename T>
+using acc_t = std::conditional_t<is_half_v<T>, float, T>;
+
+template <typename Acc>
+struct SumOp {
+  static Acc init() { return Acc(0); }
+  Acc operator()(Acc a, Acc x) const { return a + x; }
+};
+template <typename Acc>
+struct ProdOp {
+  static Acc init() { return Acc(1); }
+  Acc operator()(Acc a, Acc x) const { return a * x; }
+};
+template <typename Acc>
+struct MaxOp {
+  static Acc init() {
+    if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
+    else return std::numeric_limits<Acc>::lowest();
+  }
+  Acc operator()(Acc a, Acc x) const {
+    if constexpr (std::is_floating_point_v<Acc>) {
+      if (std::isnan(x) || std::isnan(a)) return std::numeric_limits<Acc>::quiet_NaN();
+    }
+    return x > a ? x : a;
+  }
+};
+template <typename Acc>
+struct MinOp {
+  static Acc init() {
+    if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
+    else return std::numeric_limits<Acc>::max();
+  }
+  Acc operator()(Acc a, Acc x) const {
+    if constexpr (std::is_floating_point_v<Acc>) {
+      if (std::isnan(x) || std::isnan(a)) return std::numeric_limits<Acc>::quiet_NaN();
+    }
+    return x < a ? x : a;
+  }
+};
+struct AndOp {
+  static bool init() { return true; }
+  bool operator()(bool a, bool x) const { return a && x; }
+};
+struct OrOp {
+  static bool init() { return false; }
+  bool operator()(bool a, bool x) const { return a || x; }
+};
+
+// Splits the input's dimensions into kept and reduced groups (each collapsed).
+struct ReducePlan {
+  Shape kept_shape, red_shape;
+  std::vector<Strides> kept_strides;  // {input, output}
+  std::vector<Strides> red_strides;   // {input}
+};
+
+ReducePlan plan_reduce(const array& in, const array& out, const std::vector<int>& axes) {
+  ReducePlan p;
+  p.kept_strides.resize(2);
+  p.red_strides.resize(1);
+  std::vector<bool> reduced(in.ndim(), false);
+  for (int a : axes) reduced[a] = true;
+  for (int i = 0; i < in.ndim(); ++i) {
+    if (reduced[i]) {
+      p.red_shape.push_back(in.shape(i));
+      p.red_strides[0].push_back(in.strides()[i]);
+    } else {
+      p.kept_shape.push_back(in.shape(i));
+      p.kept_strides[0].push_back(in.strides()[i]);
+      p.kept_strides[1].push_back(out.strides()[i]);
+    }
+  }
+  collapse_dims(p.kept_shape, p.kept_strides);
+  collapse_dims(p.red_shape, p.red_strides);
+  return p;
+}
+
+template <typename In, typename Out, typename Acc, typename Op>
+void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
+  cpu::allocate(out);
+  Op op;
+  Out* dst = out.data<Out>();
+  const In* src = in.data<In>();
+  if (in.size() == 0) {
+    for (size_t i = 0; i < out.size(); ++i) dst[i] = cast_value<Out>(Op::init());
+    return;
+  }
+  ReducePlan p = plan_reduce(in, out, axes);
+  int64_t red_inner_stride = p.red_strides[0].back();
+  int64_t kept_inner_stride = p.kept_strides[0].back();
+  int64_t kept_inner = p.kept_shape.back();
+  bool column = red_inner_stride != 1 && kept_inner_stride == 1 && kept_inner > 1;
+  if (!column) {
+    // One output element at a time, reducing its (strided) elements.
+    size_t n_out = out.size();
+    size_t red_count = in.size() / std::max<size_t>(n_out, 1);
+    // Offsets of each output element come from the kept walk.
+    parallel_for(outer_rows(p.kept_shape), kept_inner * red_count, [&](size_t b, size_t e) {
+      for_each_row_range<2>(p.kept_shape, p.kept_strides, b, e, [&](const int64_t* off, int64_t n) {
+        for (int64_t k = 0; k < n; ++k) {
+          const In* base = src + off[0] + k * kept_inner_stride;
+          Acc acc = Op::init();
+          for_each_row<1>(p.red_shape, p.red_strides, [&](const int64_t* roff, int64_t m) {
+            const In* s = base + roff[0];
+            if (red_inner_stride == 1) {
+              for (int64_t i = 0; i < m; ++i) acc = op(acc, cast_value<Acc>(s[i]));
+            } else {
+              for (int64_t i = 0; i < m; ++i) acc = op(acc, cast_value<Acc>(s[i * red_inner_stride]));
+            }
+          });
+          dst[off[1] + k * p.kept_strides[1].back()] = cast_value<Out>(acc);
+        }
+      });
+    });
+    return;
+  }
+  // Column reduction: accumulate contiguous runs of kept elements.
+  Shape outer_shape(p.kept_shape.begin(), p.kept_shape.end() - 1);
+  std::vector<Strides> outer_strides = {
+      Strides(p.kept_strides[0].begin(), p.kept_strides[0].end() - 1),
+      Strides(p.kept_strides[1].begin(), p.kept_strides[1].end() - 1)};
+  size_t outer = outer_rows(p.kept_shape);
+  int64_t out_inner_stride = p.kept_strides[1].back();
+  parallel_for(outer, kept_inner * (in.size() / std::max<size_t>(out.size(), 1)), [&](size_t b, size_t e) {
+    // Not std::vector: vector<bool> has no addressable elements.
+    std::unique_ptr<Acc[]> acc(new Acc[kept_inner]);
+    auto body = [&](const int64_t* off, int64_t) {
+      std::fill(acc.get(), acc.get() + kept_inner, Op::init());
+      for_each_row<1>(p.red_shape, p.red_strides, [&](const int64_t* roff, int64_t m) {
+        for (int64_t r = 0; r < m; ++r) {
+          const In* s = src + off[0] + roff[0] + r * red_inner_stride;
+          for (int64_t k = 0; k < kept_inner; ++k) acc[k] = op(acc[k], cast_value<Acc>(s[k]));
+        }
+      });
+      for (int64_t k = 0; k < kept_inner; ++k) dst[off[1] + k * out_inner_stride] = cast_value<Out>(acc[k]);
+    };
+    if (outer_shape.empty()) {
+      int64_t zero[2] = {0, 0};
+      body(zero, 1);
+    } else {
+      // Walk the outer kept dims as single-element "rows".
+      Shape os = outer_shape;
+      os.push_back(1);
+      auto ost = outer_strides;
+      ost[0].push_back(1);
+      ost[1].push_back(1);
+      for_each_row_range<2>(os, ost, b, e, body);
+    }
+  });
+}
+
+}  // namespace
+
+Dtype sum_result_type(Dtype in) {
+  switch (in.val()) {
+    case Dtype::Val::bool_: case Dtype::Val::int8: case Dtype::Val::int16: return int32;
+    case Dtype::Val::uint8: case Dtype::Val::uint16: return uint32;
+    default: return in;
+  }
+}
+
+std::string Reduce::name() const {
+  switch (type_) {
+    case ReduceType::Sum: return "sum";
+    case ReduceType::Prod: return "prod";
+    case ReduceType::Max: return "max";
+    case ReduceType::Min: return "min";
+    case ReduceType::And: return "all";
+    case ReduceType::Or: return "any";
+  }
+  return "reduce";
+}
+
+void Reduce::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  switch (type_) {
+    case ReduceType::And:
+    case ReduceType::Or:
+      dispatch_all(in.dtype(), [&](auto tag) {
+        using In = typename decltype(tag)::type;
+        if (type_ == ReduceType::And) reduce_typed<In, bool, bool, AndOp>(in, out, axes_);
+        else reduce_typed<In, bool, bool, OrOp>(in, out, axes_);
+      });
+      return;
+    case ReduceType::Sum:
+    case ReduceType::Prod:
+      dispatch_all(in.dtype(), [&](auto tag) {
+        using In = typename decltype(tag)::type;
+        dispatch_all(out.dtype(), [&](auto otag) {
+          using Out = typename decltype(otag)::type;
+          if constexpr (std::is_same_v<Out, In> || (std::is_integral_v<In> && std::is_integral_v<Out>)) {
+            using Acc = acc_t<Out>;
+            if (type_ == ReduceType::Sum) reduce_typed<In, Out, Acc, SumOp<Acc>>(in, out, axes_);
+            else reduce_typed<In, Out, Acc, ProdOp<Acc>>(in, out, axes_);
+          } else {
+            unsupported_dtype("sum", in.dtype());
+          }
+        });
+      });
+      return;
+    case ReduceType::Max:
+    case ReduceType::Min:
+      dispatch_real(in.dtype(), [&](auto tag) {
+        using In = typename decltype(tag)::type;
+        using Acc = acc_t<In>;
+        if (type_ == ReduceType::Max) reduce_typed<In, In, Acc, MaxOp<Acc>>(in, out, axes_);
+        else reduce_typed<In, In, Acc, MinOp<Acc>>(in, out, axes_);
+      });
+      return;
+  }
+}
+
+void ArgReduce::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  cpu::allocate(out);
+  dispatch_real(in.dtype(), [&](auto tag) {
+    using In = typename decltype(tag)::type;
+    using C = acc_t<In>;
+    Shape kept_shape;
+    std::vector<Strides> kept_strides(2);
+    for (int i = 0; i < in.ndim(); ++i)
+      if (i != axis_) {
+        kept_shape.push_back(in.shape(i));
+        kept_strides[0].push_back(in.strides()[i]);
+        kept_strides[1].push_back(out.strides()[i]);
+      }
+    collapse_dims(kept_shape, kept_strides);
+    int64_t len = in.shape(axis_), stride = in.strides()[axis_];
+    const In* src = in.data<In>();
+    uint32_t* dst = out.data<uint32_t>();
+    bool is_max = type_ == ArgReduceType::ArgMax;
+    parallel_for(outer_rows(kept_shape), kept_shape.back() * len, [&](size_t b, size_t e) {
+      for_each_row_range<2>(kept_shape, kept_strides, b, e, [&](const int64_t* off, int64_t n) {
+        for (int64_t k = 0; k < n; ++k) {
+          const In* s = src + off[0] + k * kept_strides[0].back();
+          uint32_t best_i = 0;
+          C best = static_cast<C>(s[0]);
+          for (int64_t i = 1; i < len; ++i) {
+            C v = static_cast<C>(s[i * stride]);
+            bool better;
+            if constexpr (std::is_floating_point_v<C>) {
+              if (std::isnan(best)) break;  // the first NaN wins, as NumPy
+              better = std::isnan(v) || (is_max ? v > best : v < best);
+            } else {
+              better = is_max ? v > best : v < best;
+            }
+            if (better) {
+              best = v;
+              best_i = static_cast<uint32_t>(i);
+            }
+          }
+          dst[off[1] + k * kept_strides[1].back()] = best_i;
+        }
+      });
+    });
+  });
+}
+
+}  // namespace lmx

@@ -1,0 +1,192 @@
+// CPU evaluation of view, copy and assembly primitives.
+#include <cmath>
+#include <cstring>
+
+#include "lmx/backend/common/cast.h"
+#include "lmx/backend/common/dispatch.h"
+#include "lmx/backend/cpu/copy.h"
+#include "lmx/backend/common/strided.h"
+#include "lmx/backend/cpu/layout.h"
+#include "lmx/primitives/elementwise.h"
+#include "lmx/primitives/shape.h"
+#include "lmx/runtime/thread_pool.h"
+
+namespace lmx {
+
+namespace {
+
+void make_view(const array& in, array& out, Strides strides, int64_t offset = 0, bool dense = false) {
+  Flags f = layout_flags(out.shape(), strides, dense);
+  size_t ds = view_data_size(in, out, f);
+  out.copy_shared_buffer(in, std::move(strides), f, ds, offset);
+}
+
+// A row-contiguous version of `in` (itself when it already is).
+array row_contiguous(const array& in) {
+  if (in.flags().row_contiguous) return in;
+  array tmp(in.shape(), in.dtype(), std::shared_ptr<Data>{});
+  cpu::allocate(tmp);
+  cpu::copy_to_strided(in, tmp.raw_ptr(), tmp.dtype(), tmp.strides());
+  return tmp;
+}
+
+// Fills n elements at ptr (row-contiguous) with the value of a 0-d array.
+void fill(void* ptr, Dtype t, const array& value, size_t n) {
+  dispatch_all(t, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T v;
+    cpu::convert_contiguous(value.raw_ptr(), value.dtype(), &v, t, 1);
+    T* p = static_cast<T*>(ptr);
+    parallel_for(n, 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) p[i] = v;
+    });
+  });
+}
+
+}  // namespace
+
+void Broadcast::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  int diff = out.ndim() - in.ndim();
+  Strides strides(out.ndim(), 0);
+  for (int i = 0; i < in.ndim(); ++i)
+    strides[i + diff] = in.shape(i) == 1 && out.shape()[i + diff] != 1 ? 0 : in.strides()[i];
+  Flags f = layout_flags(out.shape(), strides, false);
+  size_t ds = in.size() == 1 ? 1 : (f.contiguous ? out.size() : in.data_size());
+  out.copy_shared_buffer(in, std::move(strides), f, ds);
+}
+
+void Reshape::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  if (in.flags().row_contiguous) {
+    make_view(in, out, row_major_strides(out.shape()));
+    return;
+  }
+  Strides s = reshape_strides(in.shape(), in.strides(), out.shape());
+  if (!s.empty() || out.ndim() == 0) {
+    make_view(in, out, std::move(s));
+  } else {
+    cpu::copy_to_new(in, out);
+  }
+}
+
+void StopGradient::eval_cpu(const std::vector<array>& inputs, array& out) {
+  out.copy_shared_buffer(inputs[0]);
+}
+
+void Contiguous::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  if (in.flags().row_contiguous) out.copy_shared_buffer(in);
+  else cpu::copy_to_new(in, out);
+}
+
+void View::eval_cpu(const std::vector<array>& inputs, array& out) {
+  array in = row_contiguous(inputs[0]);
+  out.copy_shared_buffer(in, row_major_strides(out.shape()), Flags{}, out.size());
+}
+
+void AsType::eval_cpu(const std::vector<array>& inputs, array& out) {
+  cpu::copy_to_new(inputs[0], out);
+}
+
+void Transpose::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  Strides s(axes_.size());
+  for (size_t i = 0; i < axes_.size(); ++i) s[i] = in.strides()[axes_[i]];
+  make_view(in, out, std::move(s), 0, in.flags().contiguous && in.data_size() == in.size());
+}
+
+void Slice::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  int64_t offset = 0;
+  Strides s(in.ndim());
+  for (int i = 0; i < in.ndim(); ++i) {
+    offset += static_cast<int64_t>(start_[i]) * in.strides()[i];
+    s[i] = in.strides()[i] * strides_[i];
+  }
+  if (out.size() == 0) offset = 0;
+  make_view(in, out, std::move(s), offset);
+}
+
+void SliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& src = inputs[0];
+  const array& upd = inputs[1];
+  cpu::copy_to_new(src, out);
+  if (upd.size() == 0) return;
+  int64_t offset = 0;
+  Strides s(out.ndim());
+  for (int i = 0; i < out.ndim(); ++i) {
+    offset += static_cast<int64_t>(start_[i]) * out.strides()[i];
+    s[i] = out.strides()[i] * strides_[i];
+  }
+  char* base = static_cast<char*>(out.raw_ptr()) + offset * static_cast<int64_t>(out.itemsize());
+  cpu::copy_to_strided(upd, base, out.dtype(), s);
+}
+
+void AsStrided::eval_cpu(const std::vector<array>& inputs, array& out) {
+  array in = row_contiguous(inputs[0]);
+  Flags f = layout_flags(out.shape(), strides_, false);
+  out.copy_shared_buffer(in, strides_, f, f.contiguous ? out.size() : in.size(), offset_);
+}
+
+void Concatenate::eval_cpu(const std::vector<array>& inputs, array& out) {
+  cpu::allocate(out);
+  int64_t offset = 0;
+  const Strides& s = out.strides();
+  for (auto& in : inputs) {
+    char* base = static_cast<char*>(out.raw_ptr()) + offset * s[axis_] * static_cast<int64_t>(out.itemsize());
+    cpu::copy_to_strided(in, base, out.dtype(), s);
+    offset += in.shape(axis_);
+  }
+}
+
+void Pad::eval_cpu(const std::vector<array>& inputs, array& out) {
+  cpu::allocate(out);
+  fill(out.raw_ptr(), out.dtype(), inputs[1], out.size());
+  if (inputs[0].size() == 0) return;
+  int64_t offset = 0;
+  for (int i = 0; i < out.ndim(); ++i) offset += static_cast<int64_t>(low_[i]) * out.strides()[i];
+  char* base = static_cast<char*>(out.raw_ptr()) + offset * static_cast<int64_t>(out.itemsize());
+  cpu::copy_to_strided(inputs[0], base, out.dtype(), out.strides());
+}
+
+void Arange::eval_cpu(const std::vector<array>&, array& out) {
+  cpu::allocate(out);
+  dispatch_real(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* p = out.data<T>();
+    if constexpr (std::is_integral_v<T>) {
+      // Integer ranges step exactly (doubles lose precision past 2^53).
+      auto start = static_cast<int64_t>(start_), step = static_cast<int64_t>(step_);
+      for (size_t i = 0; i < out.size(); ++i) p[i] = static_cast<T>(start + static_cast<int64_t>(i) * step);
+    } else {
+      for (size_t i = 0; i < out.size(); ++i) p[i] = cast_value<T>(start_ + static_cast<double>(i) * step_);
+    }
+  });
+}
+
+void Select::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& cond = inputs[0];
+  const array& x = inputs[1];
+  const array& y = inputs[2];
+  cpu::allocate(out);
+  dispatch_all(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Shape shape = out.shape();
+    std::vector<Strides> strides = {cond.strides(), x.strides(), y.strides(), out.strides()};
+    collapse_dims(shape, strides);
+    const bool* c = cond.data<bool>();
+    const T* xp = x.data<T>();
+    const T* yp = y.data<T>();
+    T* d = out.data<T>();
+    parallel_for(outer_rows(shape), shape.back(), [&](size_t b, size_t e) {
+      for_each_row_range<4>(shape, strides, b, e, [&](const int64_t* off, int64_t n) {
+        int64_t sc = strides[0].back(), sx = strides[1].back(), sy = strides[2].back();
+        for (int64_t i = 0; i < n; ++i)
+          d[off[3] + i] = c[off[0] + i * sc] ? xp[off[1] + i * sx] : yp[off[2] + i * sy];
+      });
+    });
+  });
+}
+
+}  // namespace lmx

@@ -1,0 +1,35 @@
+// eval_gpu for builds without CUDA. Ops refuse GPU streams up front (no GPU
+// device exists), so these only guard against misuse from C++.
+#include <stdexcept>
+
+#include "lmx/primitives/elementwise.h"
+#include "lmx/primitives/reduce.h"
+#include "lmx/primitives/shape.h"
+
+namespace lmx {
+
+#define LMX_NO_GPU(Class)                                                             \
+  void Class::eval_gpu(const std::vector<array>&, array&) {                          \
+    throw std::runtime_error("[" + name() + "] lmx was built without GPU support."); \
+  }
+
+LMX_NO_GPU(Unary)
+LMX_NO_GPU(Binary)
+LMX_NO_GPU(Select)
+LMX_NO_GPU(AsType)
+LMX_NO_GPU(Broadcast)
+LMX_NO_GPU(Reshape)
+LMX_NO_GPU(StopGradient)
+LMX_NO_GPU(Contiguous)
+LMX_NO_GPU(View)
+LMX_NO_GPU(Transpose)
+LMX_NO_GPU(Slice)
+LMX_NO_GPU(SliceUpdate)
+LMX_NO_GPU(AsStrided)
+LMX_NO_GPU(Concatenate)
+LMX_NO_GPU(Pad)
+LMX_NO_GPU(Arange)
+LMX_NO_GPU(Reduce)
+LMX_NO_GPU(ArgReduce)
+
+}  // namespace lmx

@@ -1,0 +1,9 @@
+// Umbrella header for C++ users of lmx.
+#pragma once
+
+#include "lmx/array.h"
+#include "lmx/dtype.h"
+#include "lmx/ops/ops.h"
+#include "lmx/runtime/allocator.h"
+#include "lmx/runtime/device.h"
+#include "lmx/transforms/eval.h"

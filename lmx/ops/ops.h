@@ -1,0 +1,133 @@
+// The public op surface. Ops validate their arguments, infer shape and dtype
+// and add a node to the graph; they never compute.
+#pragma once
+
+#include <optional>
+#include <utility>
+
+#include "lmx/array.h"
+#include "lmx/ops/utils.h"
+
+namespace lmx {
+
+using S = StreamOrDevice;
+
+// ---- creation (ops/creation.cpp) ----
+array arange(double start, double stop, double step, Dtype dtype, S s = {});
+array linspace(double start, double stop, int num, Dtype dtype = float32, S s = {});
+array full(Shape shape, const array& value, Dtype dtype, S s = {});
+array full(Shape shape, const array& value, S s = {});
+array zeros(const Shape& shape, Dtype dtype = float32, S s = {});
+array ones(const Shape& shape, Dtype dtype = float32, S s = {});
+array zeros_like(const array& a, S s = {});
+array ones_like(const array& a, S s = {});
+array full_like(const array& a, const array& value, std::optional<Dtype> dtype = {}, S s = {});
+array eye(int n, int m, int k, Dtype dtype = float32, S s = {});
+array identity(int n, Dtype dtype = float32, S s = {});
+array tri(int n, int m, int k, Dtype dtype = float32, S s = {});
+array tril(const array& a, int k = 0, S s = {});
+array triu(const array& a, int k = 0, S s = {});
+std::vector<array> meshgrid(const std::vector<array>& arrays, bool sparse = false,
+                            const std::string& indexing = "xy", S s = {});
+array copy(const array& a, S s = {});
+array astype(const array& a, Dtype dtype, S s = {});
+array view(const array& a, Dtype dtype, S s = {});
+array contiguous(const array& a, bool allow_col_major = false, S s = {});
+array as_strided(const array& a, Shape shape, Strides strides, int64_t offset = 0, S s = {});
+
+// ---- elementwise (ops/elementwise.cpp) ----
+#define LMX_DECLARE_UNARY_OP(fn) array fn(const array& a, S s = {});
+LMX_DECLARE_UNARY_OP(abs) LMX_DECLARE_UNARY_OP(sign) LMX_DECLARE_UNARY_OP(negative)
+LMX_DECLARE_UNARY_OP(square) LMX_DECLARE_UNARY_OP(sqrt) LMX_DECLARE_UNARY_OP(rsqrt)
+LMX_DECLARE_UNARY_OP(reciprocal) LMX_DECLARE_UNARY_OP(exp) LMX_DECLARE_UNARY_OP(expm1)
+LMX_DECLARE_UNARY_OP(log) LMX_DECLARE_UNARY_OP(log2) LMX_DECLARE_UNARY_OP(log10)
+LMX_DECLARE_UNARY_OP(log1p) LMX_DECLARE_UNARY_OP(sin) LMX_DECLARE_UNARY_OP(cos)
+LMX_DECLARE_UNARY_OP(tan) LMX_DECLARE_UNARY_OP(arcsin) LMX_DECLARE_UNARY_OP(arccos)
+LMX_DECLARE_UNARY_OP(arctan) LMX_DECLARE_UNARY_OP(sinh) LMX_DECLARE_UNARY_OP(cosh)
+LMX_DECLARE_UNARY_OP(tanh) LMX_DECLARE_UNARY_OP(arcsinh) LMX_DECLARE_UNARY_OP(arccosh)
+LMX_DECLARE_UNARY_OP(arctanh) LMX_DECLARE_UNARY_OP(erf) LMX_DECLARE_UNARY_OP(erfinv)
+LMX_DECLARE_UNARY_OP(sigmoid) LMX_DECLARE_UNARY_OP(floor) LMX_DECLARE_UNARY_OP(ceil)
+LMX_DECLARE_UNARY_OP(logical_not) LMX_DECLARE_UNARY_OP(bitwise_invert)
+LMX_DECLARE_UNARY_OP(isnan) LMX_DECLARE_UNARY_OP(isinf) LMX_DECLARE_UNARY_OP(isfinite)
+LMX_DECLARE_UNARY_OP(isposinf) LMX_DECLARE_UNARY_OP(isneginf) LMX_DECLARE_UNARY_OP(real)
+LMX_DECLARE_UNARY_OP(imag) LMX_DECLARE_UNARY_OP(conjugate) LMX_DECLARE_UNARY_OP(stop_gradient)
+LMX_DECLARE_UNARY_OP(degrees) LMX_DECLARE_UNARY_OP(radians)
+#undef LMX_DECLARE_UNARY_OP
+array round(const array& a, int decimals = 0, S s = {});
+array nan_to_num(const array& a, float nan = 0.0f, std::optional<float> posinf = {},
+                 std::optional<float> neginf = {}, S s = {});
+
+#define LMX_DECLARE_BINARY_OP(fn) array fn(const array& a, const array& b, S s = {});
+LMX_DECLARE_BINARY_OP(add) LMX_DECLARE_BINARY_OP(subtract) LMX_DECLARE_BINARY_OP(multiply)
+LMX_DECLARE_BINARY_OP(divide) LMX_DECLARE_BINARY_OP(floor_divide) LMX_DECLARE_BINARY_OP(remainder)
+LMX_DECLARE_BINARY_OP(power) LMX_DECLARE_BINARY_OP(maximum) LMX_DECLARE_BINARY_OP(minimum)
+LMX_DECLARE_BINARY_OP(arctan2) LMX_DECLARE_BINARY_OP(logaddexp) LMX_DECLARE_BINARY_OP(equal)
+LMX_DECLARE_BINARY_OP(not_equal) LMX_DECLARE_BINARY_OP(less) LMX_DECLARE_BINARY_OP(less_equal)
+LMX_DECLARE_BINARY_OP(greater) LMX_DECLARE_BINARY_OP(greater_equal)
+LMX_DECLARE_BINARY_OP(logical_and) LMX_DECLARE_BINARY_OP(logical_or) LMX_DECLARE_BINARY_OP(logical_xor)
+LMX_DECLARE_BINARY_OP(bitwise_and) LMX_DECLARE_BINARY_OP(bitwise_or) LMX_DECLARE_BINARY_OP(bitwise_xor)
+LMX_DECLARE_BINARY_OP(left_shift) LMX_DECLARE_BINARY_OP(right_shift)
+#undef LMX_DECLARE_BINARY_OP
+std::pair<array, array> divmod(const array& a, const array& b, S s = {});
+array where(const array& cond, const array& x, const array& y, S s = {});
+array clip(const array& a, const std::optional<array>& lo, const std::optional<array>& hi, S s = {});
+array isclose(const array& a, const array& b, double rtol = 1e-5, double atol = 1e-8,
+              bool equal_nan = false, S s = {});
+array allclose(const array& a, const array& b, double rtol = 1e-5, double atol = 1e-8,
+               bool equal_nan = false, S s = {});
+array array_equal(const array& a, const array& b, bool equal_nan = false, S s = {});
+Dtype result_type(const std::vector<array>& arrays);
+
+// ---- reductions (ops/reduce.cpp); empty axes means all axes ----
+array sum(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+array prod(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+array max(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+array min(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+array all(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+array any(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+array mean(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+array var(const array& a, const std::vector<int>& axes, bool keepdims = false, int ddof = 0, S s = {});
+array std(const array& a, const std::vector<int>& axes, bool keepdims = false, int ddof = 0, S s = {});
+array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+array softmax(const array& a, const std::vector<int>& axes, bool precise = false, S s = {});
+array count_nonzero(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+// axis empty: over the flattened array.
+array argmax(const array& a, std::optional<int> axis, bool keepdims = false, S s = {});
+array argmin(const array& a, std::optional<int> axis, bool keepdims = false, S s = {});
+
+// ---- shape (ops/shape.cpp) ----
+array reshape(const array& a, Shape shape, S s = {});
+array flatten(const array& a, int start_axis = 0, int end_axis = -1, S s = {});
+array unflatten(const array& a, int axis, Shape shape, S s = {});
+array squeeze(const array& a, const std::vector<int>& axes, S s = {});
+array squeeze(const array& a, S s = {});
+array expand_dims(const array& a, const std::vector<int>& axes, S s = {});
+array transpose(const array& a, std::vector<int> axes, S s = {});
+array transpose(const array& a, S s = {});
+array swapaxes(const array& a, int axis1, int axis2, S s = {});
+array moveaxis(const array& a, int source, int destination, S s = {});
+array broadcast_to(const array& a, const Shape& shape, S s = {});
+std::vector<array> broadcast_arrays(const std::vector<array>& arrays, S s = {});
+array concatenate(const std::vector<array>& arrays, std::optional<int> axis = 0, S s = {});
+array stack(const std::vector<array>& arrays, int axis = 0, S s = {});
+std::vector<array> unstack(const array& a, int axis = 0, S s = {});
+std::vector<array> split(const array& a, int num_splits, int axis = 0, S s = {});
+std::vector<array> split(const array& a, const Shape& indices, int axis = 0, S s = {});
+array repeat(const array& a, int repeats, std::optional<int> axis = {}, S s = {});
+array tile(const array& a, std::vector<int> reps, S s = {});
+array pad(const array& a, const std::vector<std::pair<int, int>>& widths, const array& value,
+          const std::string& mode = "constant", S s = {});
+array flip(const array& a, const std::vector<int>& axes, S s = {});
+array roll(const array& a, const Shape& shift, const std::vector<int>& axes, S s = {});
+array roll(const array& a, int shift, S s = {});
+array atleast_1d(const array& a, S s = {});
+array atleast_2d(const array& a, S s = {});
+array atleast_3d(const array& a, S s = {});
+array diagonal(const array& a, int offset = 0, int axis1 = 0, int axis2 = 1, S s = {});
+array diag(const array& a, int k = 0, S s = {});
+array trace(const array& a, int offset = 0, int axis1 = 0, int axis2 = 1, std::optional<Dtype> dtype = {}, S s = {});
+// Python-style window: start/stop/step per axis (already clamped and normalised).
+array slice(const array& a, Shape start, Shape stop, Shape strides, S s = {});
+array slice_update(const array& src, const array& update, Shape start, Shape stop, Shape strides, S s = {});
+
+}  // namespace lmx

@@ -1,0 +1,28 @@
+// Rules every op shares: where it runs, axis normalisation, broadcasting.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "lmx/array.h"
+
+namespace lmx {
+
+// An op's `stream=` argument: nothing (the default stream of the default
+// device), a stream, or a device (its default stream).
+using StreamOrDevice = std::variant<std::monostate, Stream, Device>;
+Stream to_stream(const StreamOrDevice& s);
+
+// Maps a possibly negative axis into [0, ndim); throws ValueError naming the op.
+int normalize_axis(int axis, int ndim, const std::string& op);
+// Normalises, sorts and checks that no axis repeats.
+std::vector<int> normalize_axes(const std::vector<int>& axes, int ndim, const std::string& op);
+std::vector<int> all_axes(int ndim);
+
+// NumPy broadcasting of two shapes; throws ValueError naming the op.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& op = "broadcast_shapes");
+
+std::string shape_string(const Shape& s);  // "(2,3)"
+
+}  // namespace lmx

@@ -1,0 +1,51 @@
+// Primitive: the operation that produces a node's outputs from its inputs.
+// Each backend supplies eval_cpu / eval_gpu; the transform rules (vjp, jvp,
+// vmap) will live beside them on the same class.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lmx/array.h"
+
+namespace lmx {
+
+class Primitive {
+ public:
+  explicit Primitive(Stream stream) : stream_(stream) {}
+  virtual ~Primitive() = default;
+  Primitive(const Primitive&) = delete;
+  Primitive& operator=(const Primitive&) = delete;
+
+  const Stream& stream() const { return stream_; }
+  virtual void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) = 0;
+  virtual void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) = 0;
+  virtual std::string name() const = 0;
+  // Same operation with the same parameters (lets compile merge duplicates).
+  virtual bool is_equivalent(const Primitive&) const { return false; }
+
+ private:
+  Stream stream_;
+};
+
+// A primitive with exactly one output.
+class UnaryPrimitive : public Primitive {
+ public:
+  using Primitive::Primitive;
+  virtual void eval_cpu(const std::vector<array>& inputs, array& out) = 0;
+  virtual void eval_gpu(const std::vector<array>& inputs, array& out) = 0;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) final {
+    eval_cpu(inputs, outputs[0]);
+  }
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) final {
+    eval_gpu(inputs, outputs[0]);
+  }
+};
+
+// Declares the two backend entry points of a single-output primitive; the
+// definitions live in backend/cpu and backend/cuda (or backend/no_gpu).
+#define LMX_DECLARE_EVAL                                                 \
+  void eval_cpu(const std::vector<array>& inputs, array& out) override; \
+  void eval_gpu(const std::vector<array>& inputs, array& out) override;
+
+}  // namespace lmx

@@ -1,0 +1,41 @@
+// Reductions over a set of axes (the output keeps them with size 1).
+#pragma once
+
+#include "lmx/primitives/primitive.h"
+
+namespace lmx {
+
+enum class ReduceType { Sum, Prod, Max, Min, And, Or };
+
+class Reduce : public UnaryPrimitive {
+ public:
+  Reduce(Stream s, ReduceType type, std::vector<int> axes)
+      : UnaryPrimitive(s), type_(type), axes_(std::move(axes)) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override;
+  ReduceType type() const { return type_; }
+  const std::vector<int>& axes() const { return axes_; }
+
+ private:
+  ReduceType type_;
+  std::vector<int> axes_;
+};
+
+enum class ArgReduceType { ArgMax, ArgMin };
+
+// Index (uint32) of the first extreme element along one axis (kept, size 1).
+class ArgReduce : public UnaryPrimitive {
+ public:
+  ArgReduce(Stream s, ArgReduceType type, int axis) : UnaryPrimitive(s), type_(type), axis_(axis) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return type_ == ArgReduceType::ArgMax ? "argmax" : "argmin"; }
+
+ private:
+  ArgReduceType type_;
+  int axis_;
+};
+
+// Accumulation dtype of sum/prod: small integers widen to 32 bits, as in MLX.
+Dtype sum_result_type(Dtype in);
+
+}  // namespace lmx

@@ -1,0 +1,108 @@
+// Primitives that move or reinterpret data: views (which share the input's
+// buffer) and the copies that assemble arrays from parts.
+#pragma once
+
+#include "lmx/primitives/primitive.h"
+
+namespace lmx {
+
+#define LMX_SIMPLE_PRIMITIVE(Class, pyname)                                           \
+  class Class : public UnaryPrimitive {                                               \
+   public:                                                                            \
+    using UnaryPrimitive::UnaryPrimitive;                                             \
+    LMX_DECLARE_EVAL                                                                  \
+    std::string name() const override { return pyname; }                             \
+    bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Class*>(&o); } \
+  };
+
+// View with stride 0 along broadcast dimensions (output shape is the node's).
+LMX_SIMPLE_PRIMITIVE(Broadcast, "broadcast_to")
+// A view when the layout allows it, else a row-contiguous copy.
+LMX_SIMPLE_PRIMITIVE(Reshape, "reshape")
+// Identity that stops gradients; shares the input's buffer.
+LMX_SIMPLE_PRIMITIVE(StopGradient, "stop_gradient")
+// Row-contiguous copy unless already row-contiguous.
+LMX_SIMPLE_PRIMITIVE(Contiguous, "contiguous")
+// Reinterprets the bytes as the output dtype (element size may change the last dim).
+LMX_SIMPLE_PRIMITIVE(View, "view")
+#undef LMX_SIMPLE_PRIMITIVE
+
+class Transpose : public UnaryPrimitive {
+ public:
+  Transpose(Stream s, std::vector<int> axes) : UnaryPrimitive(s), axes_(std::move(axes)) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "transpose"; }
+  const std::vector<int>& axes() const { return axes_; }
+
+ private:
+  std::vector<int> axes_;
+};
+
+// Strided window: out[i] = in[start + i * step] per axis (steps may be negative).
+class Slice : public UnaryPrimitive {
+ public:
+  Slice(Stream s, Shape start, Shape strides) : UnaryPrimitive(s), start_(std::move(start)), strides_(std::move(strides)) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "slice"; }
+
+ private:
+  Shape start_, strides_;
+};
+
+// inputs: (src, update) -> src with the window replaced by update (already
+// broadcast to the window's shape and cast to src's dtype).
+class SliceUpdate : public UnaryPrimitive {
+ public:
+  SliceUpdate(Stream s, Shape start, Shape strides) : UnaryPrimitive(s), start_(std::move(start)), strides_(std::move(strides)) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "slice_update"; }
+
+ private:
+  Shape start_, strides_;
+};
+
+class AsStrided : public UnaryPrimitive {
+ public:
+  AsStrided(Stream s, Strides strides, int64_t offset) : UnaryPrimitive(s), strides_(std::move(strides)), offset_(offset) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "as_strided"; }
+
+ private:
+  Strides strides_;
+  int64_t offset_;
+};
+
+class Concatenate : public UnaryPrimitive {
+ public:
+  Concatenate(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "concatenate"; }
+
+ private:
+  int axis_;
+};
+
+// inputs: (src, fill value 0-d) -> src placed at offset `low` in a tensor of
+// the output's shape filled with the value.
+class Pad : public UnaryPrimitive {
+ public:
+  Pad(Stream s, Shape low) : UnaryPrimitive(s), low_(std::move(low)) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "pad"; }
+
+ private:
+  Shape low_;
+};
+
+// start, start + step, ... filling the output (no inputs).
+class Arange : public UnaryPrimitive {
+ public:
+  Arange(Stream s, double start, double step) : UnaryPrimitive(s), start_(start), step_(step) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "arange"; }
+
+ private:
+  double start_, step_;
+};
+
+}  // namespace lmx

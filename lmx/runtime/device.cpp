@@ -1,0 +1,121 @@
+#include "lmx/runtime/device.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lmx/runtime/scheduler.h"
+
+namespace lmx {
+
+const Device Device::cpu{Device::Type::cpu, 0};
+const Device Device::gpu{Device::Type::gpu, 0};
+
+std::string to_string(const Device& d) {
+  return std::string("Device(") + (d.type == Device::Type::cpu ? "cpu" : "gpu") + ", " +
+         std::to_string(d.index) + ")";
+}
+
+std::string to_string(const Stream& s) {
+  return "Stream(" + to_string(s.device) + ", " + std::to_string(s.index) + ")";
+}
+
+#ifndef LMX_HAS_CUDA
+bool gpu_available() { return false; }
+#endif
+
+namespace {
+
+std::mutex state_mu;
+
+struct StreamRegistry {
+  std::vector<Stream> streams;          // by index
+  std::vector<int> default_for_device;  // index into streams, per device type
+};
+
+StreamRegistry& streams() {
+  static auto* r = [] {
+    auto* reg = new StreamRegistry();
+    reg->streams.emplace_back(0, Device::cpu);
+    reg->default_for_device = {0, -1};
+    return reg;
+  }();
+  return *r;
+}
+
+Device initial_default_device() {
+  // LMX_DEFAULT_DEVICE=cpu|gpu overrides the choice; otherwise the GPU wins when present.
+  if (const char* env = std::getenv("LMX_DEFAULT_DEVICE")) {
+    if (std::strcmp(env, "cpu") == 0) return Device::cpu;
+    if (std::strcmp(env, "gpu") == 0 && gpu_available()) return Device::gpu;
+  }
+  return gpu_available() ? Device::gpu : Device::cpu;
+}
+
+Device& default_device_ref() {
+  static Device d = initial_default_device();
+  return d;
+}
+
+void check_device(const Device& d, const char* op) {
+  if (d.type == Device::Type::gpu && !gpu_available())
+    throw std::invalid_argument(std::string("[") + op + "] No GPU is available: lmx was built " +
+                                "without CUDA or no NVIDIA device was found.");
+  if (d.index != 0)
+    throw std::invalid_argument(std::string("[") + op + "] Device index " + std::to_string(d.index) +
+                                " is out of range.");
+}
+
+}  // namespace
+
+const Device& default_device() {
+  std::lock_guard lk(state_mu);
+  return default_device_ref();
+}
+
+void set_default_device(const Device& d) {
+  check_device(d, "set_default_device");
+  std::lock_guard lk(state_mu);
+  default_device_ref() = d;
+}
+
+Stream default_stream(const Device& d) {
+  check_device(d, "default_stream");
+  std::lock_guard lk(state_mu);
+  auto& reg = streams();
+  int t = static_cast<int>(d.type);
+  if (reg.default_for_device[t] < 0) {
+    reg.streams.emplace_back(static_cast<int>(reg.streams.size()), d);
+    reg.default_for_device[t] = reg.streams.back().index;
+  }
+  return reg.streams[reg.default_for_device[t]];
+}
+
+void set_default_stream(const Stream& s) {
+  check_device(s.device, "set_default_stream");
+  std::lock_guard lk(state_mu);
+  streams().default_for_device[static_cast<int>(s.device.type)] = s.index;
+}
+
+Stream new_stream(const Device& d) {
+  check_device(d, "new_stream");
+  std::lock_guard lk(state_mu);
+  auto& reg = streams();
+  reg.streams.emplace_back(static_cast<int>(reg.streams.size()), d);
+  return reg.streams.back();
+}
+
+void synchronize(const Stream& s) {
+  auto& q = scheduler::queue(s);
+  q->wait_for(q->last_submitted());
+}
+
+void synchronize() {
+  for (auto& q : scheduler::all_queues()) q->wait_for(q->last_submitted());
+}
+
+}  // namespace lmx

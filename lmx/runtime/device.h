@@ -1,0 +1,42 @@
+// Devices and streams: where and in which order work runs.
+#pragma once
+
+#include <string>
+
+namespace lmx {
+
+struct Device {
+  enum class Type : int { cpu = 0, gpu = 1 };
+  Type type;
+  int index = 0;
+  constexpr Device(Type t, int i = 0) : type(t), index(i) {}
+  bool operator==(const Device& o) const { return type == o.type && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+  static const Device cpu;
+  static const Device gpu;
+};
+
+std::string to_string(const Device& d);  // "Device(cpu, 0)"
+
+// True when a GPU backend is compiled in and a device is present.
+bool gpu_available();
+const Device& default_device();
+void set_default_device(const Device& d);
+
+struct Stream {
+  int index;
+  Device device;
+  Stream(int i, Device d) : index(i), device(d) {}
+  bool operator==(const Stream& o) const { return index == o.index; }
+  bool operator!=(const Stream& o) const { return index != o.index; }
+};
+
+std::string to_string(const Stream& s);
+Stream default_stream(const Device& d);
+void set_default_stream(const Stream& s);
+Stream new_stream(const Device& d);
+// Blocks until all work queued on the stream (or on every stream) has run.
+void synchronize(const Stream& s);
+void synchronize();
+
+}  // namespace lmx

@@ -1,0 +1,102 @@
+#include "lmx/runtime/scheduler.h"
+
+#include <stdexcept>
+#include <vector>
+
+#include "lmx/array.h"
+
+namespace lmx {
+
+StreamQueue::StreamQueue(Stream s) : stream(s), worker_([this] { run(); }) {}
+
+StreamQueue::~StreamQueue() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  task_cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+uint64_t StreamQueue::enqueue(std::function<void()> task) {
+  uint64_t seq;
+  {
+    std::lock_guard lk(mu_);
+    tasks_.push_back(std::move(task));
+    seq = ++submitted_;
+  }
+  task_cv_.notify_one();
+  return seq;
+}
+
+bool StreamQueue::finished(uint64_t seq) const {
+  return completed_.load(std::memory_order_acquire) >= seq;
+}
+
+void StreamQueue::wait_for(uint64_t seq) {
+  if (finished(seq)) return;
+  std::unique_lock lk(mu_);
+  done_cv_.wait(lk, [&] { return finished(seq); });
+}
+
+uint64_t StreamQueue::last_submitted() {
+  std::lock_guard lk(mu_);
+  return submitted_;
+}
+
+void StreamQueue::run() {
+  while (true) {
+    std::function<void()> task;
+    {
+      std::unique_lock lk(mu_);
+      task_cv_.wait(lk, [&] { return stop_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stopping and drained
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();  // tasks catch their own errors and record them on their outputs
+    task = nullptr;  // release the task's arrays before announcing completion
+    {
+      std::lock_guard lk(mu_);
+      completed_.fetch_add(1, std::memory_order_release);
+    }
+    done_cv_.notify_all();
+  }
+}
+
+bool Event::done() const { return !queue || queue->finished(seq); }
+void Event::wait() const {
+  if (queue) queue->wait_for(seq);
+}
+
+namespace scheduler {
+
+namespace {
+std::mutex registry_mu;
+// Queues live for the whole process; their workers are detached at exit
+// by leaking the registry, so no task runs against destroyed statics.
+std::vector<std::shared_ptr<StreamQueue>>& registry() {
+  static auto* r = new std::vector<std::shared_ptr<StreamQueue>>();
+  return *r;
+}
+}  // namespace
+
+const std::shared_ptr<StreamQueue>& queue(const Stream& s) {
+  std::lock_guard lk(registry_mu);
+  auto& r = registry();
+  if (s.index < 0) throw std::invalid_argument("[stream] Invalid stream index.");
+  if (static_cast<size_t>(s.index) >= r.size()) r.resize(s.index + 1);
+  if (!r[s.index]) r[s.index] = std::make_shared<StreamQueue>(s);
+  return r[s.index];
+}
+
+std::vector<std::shared_ptr<StreamQueue>> all_queues() {
+  std::lock_guard lk(registry_mu);
+  std::vector<std::shared_ptr<StreamQueue>> out;
+  for (auto& q : registry())
+    if (q) out.push_back(q);
+  return out;
+}
+
+}  // namespace scheduler
+}  // namespace lmx

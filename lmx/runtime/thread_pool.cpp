@@ -1,0 +1,97 @@
+#include "lmx/runtime/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lmx {
+
+namespace {
+
+constexpr size_t kMinParallelWork = 1 << 15;  // element-operations
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n) {
+    for (int i = 0; i < n; ++i) workers_.emplace_back([this] { loop(); });
+    for (auto& w : workers_) w.detach();  // the pool lives until process exit
+  }
+  int size() const { return static_cast<int>(workers_.size()); }
+  void submit(std::function<void()> job) {
+    {
+      std::lock_guard lk(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    while (true) {
+      std::function<void()> job;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return !jobs_.empty(); });
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> workers_;
+};
+
+int configured_threads() {
+  if (const char* env = std::getenv("LMX_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+ThreadPool& pool() {
+  static auto* p = new ThreadPool(configured_threads() - 1);
+  return *p;
+}
+
+}  // namespace
+
+int kernel_threads() { return pool().size() + 1; }
+
+void parallel_for(size_t n, size_t cost_per_item, const std::function<void(size_t, size_t)>& fn) {
+  size_t work = n * std::max<size_t>(cost_per_item, 1);
+  int threads = kernel_threads();
+  if (n < 2 || threads == 1 || work < kMinParallelWork) {
+    if (n) fn(0, n);
+    return;
+  }
+  size_t chunks = std::min<size_t>(threads, std::max<size_t>(1, work / kMinParallelWork));
+  chunks = std::min(chunks, n);
+  size_t per = (n + chunks - 1) / chunks;
+  std::atomic<size_t> remaining{chunks - 1};
+  std::mutex mu;
+  std::condition_variable cv;
+  for (size_t c = 1; c < chunks; ++c) {
+    size_t b = c * per, e = std::min(n, b + per);
+    pool().submit([&, b, e] {
+      if (b < e) fn(b, e);
+      if (remaining.fetch_sub(1) == 1) {
+        std::lock_guard lk(mu);
+        cv.notify_one();
+      }
+    });
+  }
+  fn(0, std::min(n, per));
+  std::unique_lock lk(mu);
+  cv.wait(lk, [&] { return remaining.load() == 0; });
+}
+
+}  // namespace lmx

@@ -1,0 +1,33 @@
+"""Arrays, ops, devices and evaluation: the counterpart of ``mlx.core``."""
+
+import contextlib as _contextlib
+
+from lmx._core import *  # noqa: F401,F403
+from lmx._core import __all__ as _core_all
+from lmx import _core
+from lmx.core import _array_methods
+
+_array_methods.install()
+
+
+@_contextlib.contextmanager
+def stream(s):
+    """Makes ``s`` (a Stream or a Device) the default for ops inside the block."""
+    old_device = _core.default_device()
+    if isinstance(s, _core.Stream):
+        old_stream = _core.default_stream(s.device)
+        _core.set_default_device(s.device)
+        _core.set_default_stream(s)
+    else:
+        device = s if isinstance(s, _core.Device) else _core.Device(s)
+        old_stream = None
+        _core.set_default_device(device)
+    try:
+        yield
+    finally:
+        if old_stream is not None:
+            _core.set_default_stream(old_stream)
+        _core.set_default_device(old_device)
+
+
+__all__ = list(_core_all) + ["stream"]

@@ -1,0 +1,46 @@
+"""Shared pytest setup.
+
+The suite is written against MLX's public API. LMX_TEST_BACKEND=mlx runs the
+very same tests against MLX's own Linux build (`mlx.core`), which checks that
+the tests encode MLX's semantics; the default runs them against lmx.
+"""
+
+import importlib
+import os
+
+import numpy as np
+import pytest
+
+BACKEND = os.environ.get("LMX_TEST_BACKEND", "lmx")
+mx = importlib.import_module("mlx.core" if BACKEND == "mlx" else "lmx.core")
+
+# dtype names shared by every test module; float64 is CPU-only in MLX.
+ALL_DTYPES = [
+    "bool_", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32",
+    "int64", "float16", "bfloat16", "float32", "float64", "complex64",
+]
+INT_DTYPES = ["uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64"]
+FLOAT_DTYPES = ["float16", "bfloat16", "float32", "float64"]
+
+
+def tolerance(dtype_name):
+    """(rtol, atol) suitable for comparing a result of this dtype with NumPy."""
+    return {
+        "float16": (1e-2, 1e-2),
+        "bfloat16": (5e-2, 5e-2),
+        "float32": (1e-5, 1e-6),
+        "complex64": (1e-5, 1e-6),
+        "float64": (1e-12, 1e-12),
+    }.get(dtype_name, (0, 0))
+
+
+def to_numpy(a):
+    """NumPy copy of an array; bfloat16 goes through float32 (NumPy lacks it)."""
+    if a.dtype == mx.bfloat16:
+        a = a.astype(mx.float32)
+    return np.array(a)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

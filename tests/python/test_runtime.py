@@ -1,0 +1,384 @@
+"""Runtime: lazy evaluation, eval/async_eval, devices and streams, memory API."""
+
+import gc
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import BACKEND, mx
+
+N = 1 << 22  # float32 elements in a "big" array: 16 MiB
+BIG = N * 4
+
+
+def settle():
+    mx.synchronize()
+    gc.collect()
+
+
+@pytest.fixture
+def memory():
+    """Runs a test with a clean cache and restores the limits afterwards."""
+    settle()
+    mx.clear_cache()
+    mem_limit = mx.get_memory_limit()
+    cache_limit = mx.set_cache_limit(1 << 40)
+    mx.set_cache_limit(cache_limit)
+    yield
+    settle()
+    mx.set_memory_limit(mem_limit)
+    mx.set_cache_limit(cache_limit)
+    mx.clear_cache()
+
+
+# ---------------------------------------------------------------- eval / async_eval
+
+
+def lazy_tree():
+    a = mx.arange(6).reshape(2, 3)
+    tree = {
+        "x": a * 2,
+        "y": [a + 1, (mx.sum(a), a.T - 1)],
+        "z": ({"w": mx.exp(a.astype(mx.float32))},),
+    }
+    expected = {
+        "x": np.arange(6).reshape(2, 3) * 2,
+        "y": [np.arange(6).reshape(2, 3) + 1, (15, np.arange(6).reshape(2, 3).T - 1)],
+        "z": ({"w": np.exp(np.arange(6, dtype=np.float32).reshape(2, 3))},),
+    }
+    return tree, expected
+
+
+def check_tree(tree, expected):
+    if isinstance(tree, dict):
+        assert tree.keys() == expected.keys()
+        for k in tree:
+            check_tree(tree[k], expected[k])
+    elif isinstance(tree, (list, tuple)):
+        assert type(tree) is type(expected) and len(tree) == len(expected)
+        for t, e in zip(tree, expected):
+            check_tree(t, e)
+    else:
+        np.testing.assert_allclose(np.array(tree), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn", ["eval", "async_eval"])
+def test_eval_pytrees(fn):
+    tree, expected = lazy_tree()
+    f = getattr(mx, fn)
+    assert f(tree) is None
+    if fn == "async_eval":
+        mx.eval(tree)
+    check_tree(tree, expected)
+    # Several arguments, repeated arrays and non-array leaves are fine.
+    a = mx.array([1, 2]) + 1
+    assert f(a, [a, {"k": a, "n": 3, "s": "text"}], (None,)) is None
+    assert f() is None
+    mx.synchronize()
+    assert a.tolist() == [2, 3]
+
+
+@pytest.mark.parametrize("fn", ["eval", "async_eval"])
+def test_eval_allocates_result(fn, memory):
+    base = mx.get_active_memory()
+    x = mx.ones((N,)) * 2
+    assert mx.get_active_memory() - base < BIG // 2  # still lazy
+    getattr(mx, fn)(x)
+    mx.synchronize()
+    assert mx.get_active_memory() - base >= BIG
+    assert x[5].item() == 2.0
+    del x
+    settle()
+    assert mx.get_active_memory() - base < BIG // 2
+
+
+IMPLICIT = {
+    "item": lambda x: x[:1].sum().item(),
+    "tolist": lambda x: x.tolist(),
+    "repr": repr,
+    "str": str,
+    "numpy": np.array,
+    "bool": lambda x: bool(x[:1].sum()),
+    "memoryview": memoryview,
+    "int": lambda x: int(x[3]),
+}
+
+
+@pytest.mark.parametrize("how", list(IMPLICIT))
+def test_implicit_eval(how, memory):
+    base = mx.get_active_memory()
+    x = mx.ones((N,)) * 2 + mx.arange(N).astype(mx.float32)
+    assert mx.get_active_memory() - base < BIG // 2
+    IMPLICIT[how](x)
+    mx.synchronize()
+    assert mx.get_active_memory() - base >= BIG  # x now holds its data
+    assert x[3].item() == 5.0 and x[-1].item() == N + 1
+
+
+def test_implicit_eval_values():
+    x = mx.arange(5) * 3 - 1
+    assert x.tolist() == [-1, 2, 5, 8, 11]
+    y = mx.sum(mx.arange(5) * 3 - 1)
+    assert y.item() == 25 and int(y) == 25 and bool(y > 20)
+    z = mx.arange(3).astype(mx.float32) / 2
+    assert repr(z) == "array([0, 0.5, 1], dtype=float32)"
+    np.testing.assert_array_equal(
+        np.array(mx.arange(4).reshape(2, 2).T * 2), [[0, 4], [2, 6]]
+    )
+
+
+def test_long_chain_of_adds():
+    # A graph 1,000,000 nodes deep must be evaluated (and freed) without
+    # recursing on the C stack. MLX takes about 10 s here.
+    start = time.monotonic()
+    x = mx.array(0, mx.int32)
+    for _ in range(1_000_000):
+        x = x + 1
+    assert x.item() == 1_000_000
+    assert time.monotonic() - start < 120
+
+
+def test_long_unevaluated_chain_is_freed():
+    x = mx.array(0.0)
+    for _ in range(300_000):
+        x = x * 1.0 + 1.0
+    del x  # dropping the whole graph at once must not overflow the stack
+    gc.collect()
+    y = mx.array(1.0) + 1
+    assert y.item() == 2.0
+
+
+# ---------------------------------------------------------------- devices
+
+
+def test_devices():
+    assert isinstance(mx.cpu, mx.DeviceType) and mx.cpu == mx.DeviceType.cpu
+    d = mx.Device(mx.cpu)
+    assert isinstance(d, mx.Device) and d.type == mx.cpu
+    assert (
+        d == mx.cpu and d == mx.Device(mx.cpu, 0) and d == mx.Device(mx.DeviceType.cpu)
+    )
+    assert repr(d) == "Device(cpu, 0)"
+    assert mx.Device(mx.gpu).type == mx.gpu and mx.Device(mx.gpu) != d
+    assert mx.device_count(mx.cpu) >= 1
+    assert isinstance(mx.default_device(), mx.Device)
+    with pytest.raises(TypeError):
+        mx.Device("cpu")
+
+
+def test_set_default_device():
+    old = mx.default_device()
+    try:
+        assert mx.set_default_device(mx.cpu) is None
+        assert mx.default_device() == mx.Device(mx.cpu)
+        assert (mx.arange(3) + 1).tolist() == [1, 2, 3]
+        mx.set_default_device(mx.Device(mx.cpu))
+        assert mx.default_device() == mx.cpu
+    finally:
+        mx.set_default_device(old)
+    assert mx.default_device() == old
+
+
+def test_gpu_availability():
+    if mx.is_available(mx.gpu):
+        assert mx.default_stream(mx.gpu).device == mx.gpu
+    else:
+        assert mx.device_count(mx.gpu) == 0
+        with pytest.raises(ValueError):
+            mx.default_stream(mx.gpu)
+        with pytest.raises(ValueError):
+            mx.new_stream(mx.gpu)
+        with pytest.raises(ValueError):
+            mx.set_default_device(mx.gpu)
+        with pytest.raises(ValueError):
+            mx.add(mx.array(1), 1, stream=mx.gpu)
+        assert mx.default_device() == mx.cpu
+
+
+# ---------------------------------------------------------------- streams
+
+
+def test_streams():
+    s0 = mx.default_stream(mx.cpu)
+    assert isinstance(s0, mx.Stream) and s0.device == mx.cpu
+    assert s0 == mx.default_stream(mx.Device(mx.cpu))
+    s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.Device(mx.cpu))
+    assert s1 != s0 and s2 != s1 and s1.device == s2.device == mx.cpu
+    assert repr(s0).startswith("Stream(Device(cpu, 0), ")
+    assert mx.synchronize() is None
+    assert mx.synchronize(s1) is None
+    with pytest.raises(TypeError):
+        mx.Stream(mx.cpu)
+
+
+@pytest.mark.parametrize("kind", ["stream", "new_stream", "device", "device_type"])
+def test_ops_take_stream_argument(rng, kind):
+    s = {
+        "stream": mx.default_stream(mx.cpu),
+        "new_stream": mx.new_stream(mx.cpu),
+        "device": mx.Device(mx.cpu),
+        "device_type": mx.cpu,
+    }[kind]
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    a = mx.array(x)
+    out = mx.add(a, 1.5, stream=s)
+    out = mx.multiply(out, out.T.T, stream=s)
+    total = mx.sum(out, axis=1, stream=s)
+    np.testing.assert_allclose(np.array(total), ((x + 1.5) ** 2).sum(1), rtol=1e-5)
+    np.testing.assert_array_equal(np.array(mx.arange(4, stream=s)), np.arange(4))
+    np.testing.assert_array_equal(
+        np.array(a.astype(mx.int32, stream=s)), x.astype(np.int32)
+    )
+    np.testing.assert_array_equal(np.array(mx.zeros((2,), stream=s)), [0, 0])
+
+
+def test_bad_stream_argument():
+    with pytest.raises(TypeError):
+        mx.add(mx.array(1), 1, stream="cpu")
+    with pytest.raises(TypeError):
+        mx.stream("x")
+
+
+def test_stream_context():
+    s = mx.new_stream(mx.cpu)
+    before = mx.default_stream(mx.cpu)
+    with mx.stream(s):
+        assert mx.default_stream(mx.cpu) == s
+        x = mx.arange(10) * 2
+        inner = mx.new_stream(mx.cpu)
+        with mx.stream(inner):
+            assert mx.default_stream(mx.cpu) == inner
+            y = x + 1
+        assert mx.default_stream(mx.cpu) == s
+    assert mx.default_stream(mx.cpu) == before
+    assert y.tolist() == list(range(1, 20, 2))
+    with mx.stream(mx.cpu):
+        assert mx.default_device() == mx.cpu
+        assert (mx.ones((3,)) * 4).tolist() == [4.0] * 3
+    with pytest.raises(RuntimeError), mx.stream(s):
+        raise RuntimeError("propagates")
+    assert mx.default_stream(mx.cpu) == before  # restored after an exception
+
+
+def test_two_streams_consumer(rng):
+    s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
+    x = rng.standard_normal(1 << 18).astype(np.float32)
+    a = mx.array(x)
+    b = mx.multiply(a, 3.0, stream=s1)
+    b = mx.exp(mx.abs(b), stream=s1)
+    c = mx.add(b, 1.0, stream=s2)  # consumes s1's result on s2
+    d = mx.sum(mx.sqrt(c, stream=s2), stream=s1)
+    expected = np.sqrt(np.exp(np.abs(x * 3.0)) + 1.0)
+    np.testing.assert_allclose(np.array(c), np.exp(np.abs(x * 3.0)) + 1.0, rtol=1e-5)
+    np.testing.assert_allclose(d.item(), expected.sum(dtype=np.float64), rtol=1e-4)
+    # Ping-pong between the streams many times.
+    y = mx.array(0, mx.int32)
+    for i in range(200):
+        y = mx.add(y, i, stream=s1 if i % 2 else s2)
+    mx.synchronize(s1)
+    mx.synchronize(s2)
+    assert y.item() == sum(range(200))
+
+
+# ---------------------------------------------------------------- memory
+
+
+def test_memory_counters(memory):
+    for f in (mx.get_active_memory, mx.get_peak_memory, mx.get_cache_memory):
+        assert isinstance(f(), int) and f() >= 0
+    base = mx.get_active_memory()
+    x = mx.zeros((N,), mx.float32)
+    mx.eval(x)
+    active = mx.get_active_memory()
+    assert active - base >= BIG
+    assert mx.get_peak_memory() >= active
+    del x
+    settle()
+    assert mx.get_active_memory() <= active - BIG
+    assert mx.get_peak_memory() >= active  # the peak remembers
+
+
+def test_reset_peak_memory(memory):
+    x = mx.ones((N,))
+    mx.eval(x)
+    assert mx.get_peak_memory() >= BIG
+    del x
+    settle()
+    assert mx.reset_peak_memory() is None
+    assert mx.get_peak_memory() < BIG
+    y = mx.ones((2 * N,))
+    mx.eval(y)
+    assert mx.get_peak_memory() >= 2 * BIG
+    assert mx.get_peak_memory() >= mx.get_active_memory()
+
+
+def test_clear_cache(memory):
+    x = mx.ones((N,)) + 1
+    mx.eval(x)
+    del x
+    settle()
+    assert mx.get_cache_memory() >= 0
+    assert mx.clear_cache() is None
+    assert mx.get_cache_memory() == 0
+    y = mx.ones((N,))
+    mx.eval(y)
+    assert y[0].item() == 1.0  # the allocator still works after clearing
+
+
+def test_cache_limit(memory):
+    prev = mx.set_cache_limit(0)
+    assert isinstance(prev, int) and prev >= 0
+    x = mx.ones((N,)) * 3
+    mx.eval(x)
+    del x
+    settle()
+    assert mx.get_cache_memory() == 0  # nothing may be kept with a zero limit
+    assert mx.set_cache_limit(prev) == 0
+
+
+def test_memory_limit(memory):
+    old = mx.get_memory_limit()
+    assert isinstance(old, int) and old > 0
+    assert mx.set_memory_limit(1 << 30) == old  # returns the previous limit
+    assert mx.get_memory_limit() == 1 << 30
+    assert mx.set_memory_limit(old) == 1 << 30
+    assert mx.get_memory_limit() == old
+
+
+def test_shape_too_large_for_int32():
+    # MLX shapes are 32-bit: a dimension >= 2**31 is refused up front.
+    with pytest.raises(OverflowError):
+        mx.zeros((1 << 40,), mx.float32)
+
+
+# MLX (0.32, CPU) dies with SIGSEGV when the allocation fails: this checks
+# that lmx raises instead, so it runs for lmx only. It runs in a child process
+# so that a crash shows up as a failed test instead of killing pytest.
+@pytest.mark.skipif(BACKEND != "lmx", reason="MLX segfaults on a failed allocation")
+def test_impossible_allocation_raises():
+    code = f"""
+import {mx.__name__} as mx
+try:
+    a = mx.zeros((1 << 20, 1 << 20), mx.float32)  # 4 TiB
+    mx.eval(a)
+except (RuntimeError, MemoryError) as e:
+    print("raised", type(e).__name__)
+b = mx.ones((4,)) + 1
+print("alive", b.tolist())
+"""
+    env = dict(os.environ, LMX_TEST_BACKEND=BACKEND)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "raised" in proc.stdout
+    assert "alive [2.0, 2.0, 2.0, 2.0]" in proc.stdout
