@@ -27,8 +27,6 @@ array reduce(const array& a, const std::vector<int>& axes_in, bool keepdims, Red
   auto axes = reduce_axes(a, axes_in, op);
   if (axes.empty()) return astype(a, out, s);  // a 0-d input: nothing to reduce
   if (type == ReduceType::Max || type == ReduceType::Min) {
-    if (is_complex(a.dtype()))
-      throw std::invalid_argument("[" + op + "] Not supported for complex inputs.");
     for (int ax : axes)
       if (a.shape(ax) == 0)
         throw std::invalid_argument("[" + op + "] Cannot " + op + " reduce over axis " + std::to_string(ax) +

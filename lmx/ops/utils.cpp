@@ -13,7 +13,7 @@ Stream to_stream(const StreamOrDevice& s) {
 
 int normalize_axis(int axis, int ndim, const std::string& op) {
   if (axis < -ndim || axis >= ndim)
-    throw std::invalid_argument("[" + op + "] Axis " + std::to_string(axis) +
+    throw std::out_of_range("[" + op + "] Axis " + std::to_string(axis) +
                                 " is out of bounds for array with " + std::to_string(ndim) + " dimensions.");
   return axis < 0 ? axis + ndim : axis;
 }

@@ -59,16 +59,16 @@
   X(FloorDivide, "floor_divide", Real, Same)           \
   X(Remainder, "remainder", Real, Same)                \
   X(Power, "power", All, Same)                         \
-  X(Maximum, "maximum", Real, Same)                    \
-  X(Minimum, "minimum", Real, Same)                    \
+  X(Maximum, "maximum", All, Same)                    \
+  X(Minimum, "minimum", All, Same)                    \
   X(ArcTan2, "arctan2", Float, Same)                   \
   X(LogAddExp, "logaddexp", Float, Same)               \
   X(Equal, "equal", All, Bool)                         \
   X(NotEqual, "not_equal", All, Bool)                  \
-  X(Less, "less", Real, Bool)                          \
-  X(LessEqual, "less_equal", Real, Bool)               \
-  X(Greater, "greater", Real, Bool)                    \
-  X(GreaterEqual, "greater_equal", Real, Bool)         \
+  X(Less, "less", All, Bool)                          \
+  X(LessEqual, "less_equal", All, Bool)               \
+  X(Greater, "greater", All, Bool)                    \
+  X(GreaterEqual, "greater_equal", All, Bool)         \
   X(NaNEqual, "nan_equal", Inexact, Bool)              \
   X(LogicalAnd, "logical_and", All, Bool)              \
   X(LogicalOr, "logical_or", All, Bool)                \

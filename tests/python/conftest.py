@@ -44,3 +44,20 @@ def to_numpy(a):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def _known_gaps():
+    path = os.path.join(os.path.dirname(__file__), "known_gaps.txt")
+    with open(path) as f:
+        return {line.strip() for line in f if line.strip() and not line.startswith("#")}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks lmx's listed known gaps as strict expected failures."""
+    if BACKEND != "lmx":
+        return
+    gaps = _known_gaps()
+    for item in items:
+        nodeid = item.nodeid.split("tests/python/")[-1]
+        if nodeid in gaps:
+            item.add_marker(pytest.mark.xfail(strict=True, reason="known gap, see known_gaps.txt"))

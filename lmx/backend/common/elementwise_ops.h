@@ -239,6 +239,12 @@ struct Conjugate {
 
 // ---------------- binary ----------------
 
+// Complex numbers order lexicographically (real part, then imaginary), as MLX.
+template <typename T>
+bool lex_less(T a, T b) {
+  return a.real() < b.real() || (a.real() == b.real() && a.imag() < b.imag());
+}
+
 struct Add {
   template <typename T>
   T operator()(T a, T b) const { return static_cast<T>(a + b); }
@@ -323,21 +329,29 @@ struct Power {
 struct Maximum {  // NaN wins, as NumPy
   template <typename T>
   T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (std::isnan(a)) return a;
-      if (std::isnan(b)) return b;
+    if constexpr (is_complex_v<T>) {
+      return lex_less(a, b) ? b : a;
+    } else {
+      if constexpr (std::is_floating_point_v<T>) {
+        if (std::isnan(a)) return a;
+        if (std::isnan(b)) return b;
+      }
+      return a > b ? a : b;
     }
-    return a > b ? a : b;
   }
 };
 struct Minimum {
   template <typename T>
   T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (std::isnan(a)) return a;
-      if (std::isnan(b)) return b;
+    if constexpr (is_complex_v<T>) {
+      return lex_less(b, a) ? b : a;
+    } else {
+      if constexpr (std::is_floating_point_v<T>) {
+        if (std::isnan(a)) return a;
+        if (std::isnan(b)) return b;
+      }
+      return a < b ? a : b;
     }
-    return a < b ? a : b;
   }
 };
 struct ArcTan2 {
@@ -360,11 +374,20 @@ struct LogAddExp {
   };
 LMX_COMPARE(Equal, ==)
 LMX_COMPARE(NotEqual, !=)
-LMX_COMPARE(Less, <)
-LMX_COMPARE(LessEqual, <=)
-LMX_COMPARE(Greater, >)
-LMX_COMPARE(GreaterEqual, >=)
 #undef LMX_COMPARE
+#define LMX_ORDER(Name, op, complex_expr)                          \
+  struct Name {                                                    \
+    template <typename T>                                          \
+    bool operator()(T a, T b) const {                              \
+      if constexpr (is_complex_v<T>) return complex_expr;          \
+      else return a op b;                                          \
+    }                                                              \
+  };
+LMX_ORDER(Less, <, lex_less(a, b))
+LMX_ORDER(LessEqual, <=, !lex_less(b, a))
+LMX_ORDER(Greater, >, lex_less(b, a))
+LMX_ORDER(GreaterEqual, >=, !lex_less(a, b))
+#undef LMX_ORDER
 struct NaNEqual {
   template <typename T>
   bool operator()(T a, T b) const {

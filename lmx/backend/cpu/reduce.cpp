@@ -8,6 +8,7 @@
 
 #include "lmx/backend/common/cast.h"
 #include "lmx/backend/common/dispatch.h"
+#include "lmx/backend/common/elementwise_ops.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/primitives/reduce.h"
@@ -33,28 +34,20 @@ struct ProdOp {
 template <typename Acc>
 struct MaxOp {
   static Acc init() {
-    if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
+    if constexpr (is_complex_v<Acc>) return Acc(-INFINITY, -INFINITY);
+    else if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
     else return std::numeric_limits<Acc>::lowest();
   }
-  Acc operator()(Acc a, Acc x) const {
-    if constexpr (std::is_floating_point_v<Acc>) {
-      if (std::isnan(x) || std::isnan(a)) return std::numeric_limits<Acc>::quiet_NaN();
-    }
-    return x > a ? x : a;
-  }
+  Acc operator()(Acc a, Acc x) const { return scalar::Maximum{}(a, x); }
 };
 template <typename Acc>
 struct MinOp {
   static Acc init() {
-    if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
+    if constexpr (is_complex_v<Acc>) return Acc(INFINITY, INFINITY);
+    else if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
     else return std::numeric_limits<Acc>::max();
   }
-  Acc operator()(Acc a, Acc x) const {
-    if constexpr (std::is_floating_point_v<Acc>) {
-      if (std::isnan(x) || std::isnan(a)) return std::numeric_limits<Acc>::quiet_NaN();
-    }
-    return x < a ? x : a;
-  }
+  Acc operator()(Acc a, Acc x) const { return scalar::Minimum{}(a, x); }
 };
 struct AndOp {
   static bool init() { return true; }
@@ -218,7 +211,7 @@ void Reduce::eval_cpu(const std::vector<array>& inputs, array& out) {
       return;
     case ReduceType::Max:
     case ReduceType::Min:
-      dispatch_real(in.dtype(), [&](auto tag) {
+      dispatch_all(in.dtype(), [&](auto tag) {
         using In = typename decltype(tag)::type;
         using Acc = acc_t<In>;
         if (type_ == ReduceType::Max) reduce_typed<In, In, Acc, MaxOp<Acc>>(in, out, axes_);

@@ -1,0 +1,118 @@
+// Core runtime: graph building, evaluation order, donation, streams, allocator.
+#include <gtest/gtest.h>
+
+#include "lmx/lmx.h"
+
+using namespace lmx;
+
+TEST(Graph, OpsAreLazyUntilEval) {
+  array a({1.0f, 2.0f, 3.0f});
+  array b = add(a, a);
+  EXPECT_TRUE(b.has_primitive());
+  EXPECT_FALSE(b.is_available());
+  b.eval();
+  EXPECT_TRUE(b.is_available());
+  EXPECT_FALSE(b.has_primitive());  // detached after evaluation
+  EXPECT_FLOAT_EQ(b.data<float>()[2], 6.0f);
+}
+
+TEST(Graph, SharedSubgraphEvaluatesOnce) {
+  array x = arange(0, 10, 1, float32);
+  array y = multiply(x, x);
+  array z = add(y, y);
+  array w = subtract(z, y);
+  eval({w, z});
+  EXPECT_FLOAT_EQ(w.data<float>()[3], 9.0f);
+  EXPECT_FLOAT_EQ(z.data<float>()[3], 18.0f);
+}
+
+TEST(Graph, MillionNodeChainNeitherOverflowsNorRecurses) {
+  array x(0.0f);
+  for (int i = 0; i < 1000000; ++i) x = add(x, array(1.0f));
+  EXPECT_FLOAT_EQ(x.item<float>(), 1000000.0f);
+  array y(0.0f);
+  for (int i = 0; i < 1000000; ++i) y = add(y, array(1.0f));
+  y = array();  // destroying an unevaluated million-node graph is iterative too
+}
+
+TEST(Eval, IntermediateBufferIsDonated) {
+  array a = full({1 << 16}, array(1.0f), float32);
+  a.eval();
+  // exp(a) is an intermediate with one consumer: negative() may reuse its buffer.
+  array e = exp(a);
+  array n = negative(e);
+  e = array();
+  n.eval();
+  array u = negative(a);  // `a` is still held: no donation
+  u.eval();
+  EXPECT_NE(u.raw_ptr(), a.raw_ptr());
+  EXPECT_FLOAT_EQ(n.data<float>()[0], -std::exp(1.0f));
+}
+
+TEST(Eval, IntermediatesAreReleased) {
+  clear_cache();
+  size_t before = get_active_memory();
+  array a = ones({1 << 20}, float32);
+  array b = exp(a);
+  array c = sum(b, {}, false);
+  a = array();
+  b = array();
+  c.eval();
+  // Only c's 4 bytes (rounded to the allocator's bucket) stay active.
+  EXPECT_LT(get_active_memory(), before + 1024);
+}
+
+TEST(Eval, KernelErrorsReachTheCaller) {
+  array big = zeros({1 << 20, 1 << 20}, float32);  // 4 TiB
+  EXPECT_THROW(big.eval(), std::runtime_error);
+  array ok = add(array(1), array(2));
+  EXPECT_EQ(ok.item<int>(), 3);
+}
+
+TEST(Streams, CrossStreamDependencyWaitsForProducer) {
+  Stream s1 = new_stream(Device::cpu), s2 = new_stream(Device::cpu);
+  array a = arange(0, 1 << 10, 1, float32, s1);
+  array b = multiply(a, array(2.0f), s1);
+  array c = sum(b, {}, false, s2);
+  double n = 1 << 10;
+  EXPECT_DOUBLE_EQ(c.item<float>(), static_cast<float>(n * (n - 1)));
+  synchronize();
+}
+
+TEST(Allocator, CacheAndPeakStatistics) {
+  clear_cache();
+  reset_peak_memory();
+  {
+    array a = zeros({1 << 18}, float32);
+    a.eval();
+    EXPECT_GE(get_active_memory(), size_t{1} << 20);
+    EXPECT_GE(get_peak_memory(), get_active_memory());
+  }
+  EXPECT_GE(get_cache_memory(), size_t{1} << 20);
+  clear_cache();
+  EXPECT_EQ(get_cache_memory(), 0u);
+  size_t old = set_memory_limit(123456789);
+  EXPECT_EQ(get_memory_limit(), 123456789u);
+  set_memory_limit(old);
+}
+
+TEST(Dtypes, PromotionFollowsMlx) {
+  EXPECT_EQ(promote_types(uint8, int8), int16);
+  EXPECT_EQ(promote_types(uint64, int32), float32);
+  EXPECT_EQ(promote_types(float16, bfloat16), float32);
+  EXPECT_EQ(promote_types(int64, float16), float16);
+  EXPECT_EQ(promote_types(float64, complex64), complex64);
+  EXPECT_EQ(promote_types(bool_, uint16), uint16);
+}
+
+TEST(Ops, BadArgumentsThrowNamedErrors) {
+  array a = zeros({2, 3});
+  try {
+    reshape(a, {4, 2});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "[reshape] Cannot reshape array of size 6 into shape (4,2).");
+  }
+  EXPECT_THROW(sum(a, {2}), std::out_of_range);
+  EXPECT_THROW(add(a, zeros({4})), std::invalid_argument);
+}
