@@ -114,7 +114,16 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
           for_each_row<1>(p.red_shape, p.red_strides, [&](const int64_t* roff, int64_t m) {
             const In* s = base + roff[0];
             if (red_inner_stride == 1) {
-              for (int64_t i = 0; i < m; ++i) acc = op(acc, cast_value<Acc>(s[i]));
+              // Independent partial accumulators break the dependency chain so
+              // the loop vectorises without reassociating (no -ffast-math).
+              constexpr int kLanes = 8;
+              Acc part[kLanes];
+              for (auto& p : part) p = Op::init();
+              int64_t i = 0;
+              for (; i + kLanes <= m; i += kLanes)
+                for (int k = 0; k < kLanes; ++k) part[k] = op(part[k], cast_value<Acc>(s[i + k]));
+              for (; i < m; ++i) acc = op(acc, cast_value<Acc>(s[i]));
+              for (auto& p : part) acc = op(acc, p);
             } else {
               for (int64_t i = 0; i < m; ++i) acc = op(acc, cast_value<Acc>(s[i * red_inner_stride]));
             }
