@@ -28,15 +28,6 @@ Shape shape_arg(nb::handle shape) {
   return nb::cast<Shape>(shape);
 }
 
-using ReduceFn = array (*)(const array&, const std::vector<int>&, bool, S);
-
-template <ReduceFn F>
-array reduce_binding(const array& a, nb::handle axis, bool keepdims, S s) {
-  auto axes = axes_arg(axis);
-  if (!axes) return F(a, all_axes(0), keepdims, s).ndim() >= 0 ? a : a;
-  return F(a, *axes, keepdims, s);
-}
-
 }  // namespace
 
 void init_ops(nb::module_& m) {

@@ -18,35 +18,7 @@ void collapse_dims(Shape& shape, std::vector<Strides>& strides);
 // element offset of the row's start in stride set k, and the row has n
 // elements spaced by strides[k].back(). Shapes must be collapsed beforehand
 // for speed, but any shape works.
-template <int K, typename Row>
-void for_each_row(const Shape& shape, const std::vector<Strides>& strides, Row&& row) {
-  int nd = static_cast<int>(shape.size());
-  if (nd == 0) {
-    int64_t zero[K] = {};
-    row(zero, int64_t{1});
-    return;
-  }
-  int64_t inner = shape[nd - 1];
-  size_t rows = 1;
-  for (int d = 0; d < nd - 1; ++d) rows *= static_cast<size_t>(shape[d]);
-  if (inner == 0 || rows == 0) return;
-  std::vector<int32_t> idx(nd > 1 ? nd - 1 : 1, 0);
-  int64_t off[K] = {};
-  for (size_t r = 0; r < rows; ++r) {
-    row(off, inner);
-    // Odometer increment over the outer dimensions.
-    for (int d = nd - 2; d >= 0; --d) {
-      if (++idx[d] < shape[d]) {
-        for (int k = 0; k < K; ++k) off[k] += strides[k][d];
-        break;
-      }
-      idx[d] = 0;
-      for (int k = 0; k < K; ++k) off[k] -= strides[k][d] * (shape[d] - 1);
-    }
-  }
-}
-
-// The same walk restricted to rows [row_begin, row_end), for parallel kernels.
+// The walk restricted to rows [row_begin, row_end), for parallel kernels.
 template <int K, typename Row>
 void for_each_row_range(const Shape& shape, const std::vector<Strides>& strides, size_t row_begin,
                         size_t row_end, Row&& row) {
@@ -84,4 +56,12 @@ inline size_t outer_rows(const Shape& shape) {
   return rows;
 }
 
+}  // namespace lmx
+
+namespace lmx {
+template <int K, typename Row>
+void for_each_row(const Shape& shape, const std::vector<Strides>& strides, Row&& row) {
+  if (shape_size(shape) == 0) return;
+  for_each_row_range<K>(shape, strides, 0, shape.empty() ? 1 : outer_rows(shape), row);
+}
 }  // namespace lmx
