@@ -62,6 +62,8 @@ array unary(UnaryOp op, const array& a, S s) {
 array binary(BinaryOp op, const array& a, const array& b, S s) {
   const char* name = op_name(op);
   Dtype t = kernel_dtype(name, kBinaryKernels[static_cast<int>(op)], promote_types(a.dtype(), b.dtype()));
+  // Booleans shift as their 0/1 values in uint8, as in MLX.
+  if ((op == BinaryOp::LeftShift || op == BinaryOp::RightShift) && t == bool_) t = uint8;
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   auto prep = [&](const array& x) {
     array y = x.dtype() == t ? x : astype(x, t, s);
@@ -140,12 +142,15 @@ array ceil(const array& a, S s) {
   return unary(UnaryOp::Ceil, a, s);
 }
 
+// A complex value is +-inf only as (+-inf, 0), as MLX compares it.
 array isposinf(const array& a, S s) {
   if (is_integral(a.dtype())) return full(a.shape(), array(false), bool_, s);
+  if (is_complex(a.dtype())) return equal(a, scalar_like(INFINITY, a), s);
   return unary(UnaryOp::IsPosInf, a, s);
 }
 array isneginf(const array& a, S s) {
   if (is_integral(a.dtype())) return full(a.shape(), array(false), bool_, s);
+  if (is_complex(a.dtype())) return equal(a, scalar_like(-INFINITY, a), s);
   return unary(UnaryOp::IsNegInf, a, s);
 }
 
@@ -176,7 +181,13 @@ array radians(const array& a, S s) {
 }
 
 array round(const array& a, int decimals, S s) {
-  if (is_integral(a.dtype())) return a;
+  if (is_integral(a.dtype())) {
+    if (decimals >= 0 || a.dtype() == bool_) return a;
+    // Round to a multiple of 10^-decimals, ties to even, exact below 2^53.
+    array x = astype(a, float64, s);
+    array unit = scalar_like(std::pow(10.0, -decimals), x);
+    return astype(multiply(unary(UnaryOp::Round, divide(x, unit, s), s), unit, s), a.dtype(), s);
+  }
   if (decimals == 0) return unary(UnaryOp::Round, a, s);
   array scale = scalar_like(std::pow(10.0, decimals), a);
   return divide(unary(UnaryOp::Round, multiply(a, scale, s), s), scale, s);
@@ -269,8 +280,10 @@ array isclose(const array& a, const array& b, double rtol, double atol, bool equ
   array diff = abs(subtract(x, y, s), s);
   array tol = add(scalar_like(atol, diff), multiply(scalar_like(rtol, diff), abs(y, s), s), s);
   array close = less_equal(diff, tol, s);
+  // An infinity makes the tolerance infinite too, so only finite pairs use it.
+  array finite = logical_and(isfinite(x, s), isfinite(y, s), s);
   array both_inf = logical_and(equal(x, y, s), logical_or(isinf(x, s), isinf(y, s), s), s);
-  close = logical_or(close, both_inf, s);
+  close = logical_or(logical_and(close, finite, s), both_inf, s);
   if (equal_nan) close = logical_or(close, logical_and(isnan(x, s), isnan(y, s), s), s);
   return close;
 }

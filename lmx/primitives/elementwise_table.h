@@ -17,7 +17,7 @@
   X(Rsqrt, "rsqrt", Inexact, Same)              \
   X(Reciprocal, "reciprocal", Inexact, Same)    \
   X(Exp, "exp", Inexact, Same)                  \
-  X(Expm1, "expm1", Inexact, Same)              \
+  X(Expm1, "expm1", Float, Same)                \
   X(Log, "log", Inexact, Same)                  \
   X(Log2, "log2", Inexact, Same)                \
   X(Log10, "log10", Inexact, Same)              \
@@ -62,7 +62,7 @@
   X(Maximum, "maximum", All, Same)                    \
   X(Minimum, "minimum", All, Same)                    \
   X(ArcTan2, "arctan2", Float, Same)                   \
-  X(LogAddExp, "logaddexp", Float, Same)               \
+  X(LogAddExp, "logaddexp", Inexact, Same)             \
   X(Equal, "equal", All, Bool)                         \
   X(NotEqual, "not_equal", All, Bool)                  \
   X(Less, "less", All, Bool)                          \

@@ -65,7 +65,9 @@ const char* buffer_format(Dtype t) {
     case Dtype::Val::float32: return "f";
     case Dtype::Val::float64: return "d";
     case Dtype::Val::complex64: return "Zf";
-    default: return nullptr;  // bfloat16 has no PEP 3118 code
+    // bfloat16 has no PEP 3118 code. Its non-standard name (as MLX reports)
+    // lets raw-byte users through while NumPy refuses rather than misreads.
+    default: return "bfloat16";
   }
 }
 
@@ -78,10 +80,6 @@ int array_getbuffer(PyObject* self, Py_buffer* view, int flags) {
   try {
     array& a = *nb::inst_ptr<array>(self);
     const char* fmt = buffer_format(a.dtype());
-    if (!fmt) {
-      PyErr_SetString(PyExc_ValueError, "'bfloat16' is not a valid PEP 3118 buffer format string");
-      return -1;
-    }
     {
       nb::gil_scoped_release nogil;
       a.eval();
@@ -181,14 +179,19 @@ void init_array(nb::module_& m) {
       .def("__bool__", [](array& a) { return nb::cast<bool>(nb::bool_(to_scalar(a))); })
       .def("__int__", [](array& a) { return nb::int_(to_scalar(a)); })
       .def("__float__", [](array& a) { return nb::float_(to_scalar(a)); })
+      .def("__complex__", [](array& a) {
+        nb::object v = to_scalar(a);
+        return nb::steal(PyComplex_FromCComplex(PyComplex_AsCComplex(v.ptr())));
+      })
       .def("__index__",
            [](array& a) {
              if (!is_integral(a.dtype())) throw nb::type_error("Only integer arrays can be used as an index.");
              return nb::int_(to_scalar(a));
            })
       .def("__hash__", [](const array& a) { return static_cast<Py_hash_t>(a.id()); })
-      .def("__getitem__", [](const array& a, nb::handle idx) { return get_item(a, idx); })
-      .def("__setitem__", [](array& a, nb::handle idx, nb::handle v) { a = set_item(a, idx, v); })
+      .def("__getitem__", [](const array& a, nb::handle idx) { return get_item(a, idx); }, "key"_a.none())
+      .def("__setitem__", [](array& a, nb::handle idx, nb::handle v) { a = set_item(a, idx, v); }, "key"_a.none(),
+           "value"_a.none())
       .def("__array__",
            [](array& a, nb::handle dtype, nb::handle copy) {
              if (a.dtype() == bfloat16)
@@ -199,7 +202,8 @@ void init_array(nb::module_& m) {
            },
            "dtype"_a = nb::none(), "copy"_a = nb::none())
       .def("__dlpack__",
-           [](array& a, nb::kwargs kw) { return nb::cast(as_ndarray<>(a)).attr("__dlpack__")(**kw); })
+           // With no framework tag nanobind hands out the DLPack capsule itself.
+           [](array& a, nb::kwargs) { return nb::cast(as_ndarray<>(a)); })
       .def("__dlpack_device__", [](const array&) { return nb::make_tuple(1, 0); })  // kDLCPU
       .def("__getstate__",
            [](array& a) {
@@ -232,7 +236,15 @@ void init_array(nb::module_& m) {
       .def("__imul__", ibinop(&multiply))
       .def("__truediv__", binop(&divide))
       .def("__rtruediv__", rbinop(&divide))
-      .def("__itruediv__", ibinop(&divide))
+      .def("__itruediv__",
+           [](nb::handle self_h, nb::handle b) -> nb::object {
+             // MLX: `x /= y` keeps x's identity, so it may not turn into a float.
+             auto [x, y] = to_arrays(self_h, b);
+             if (!is_inexact(x.dtype()))
+               throw std::invalid_argument("[__itruediv__] In-place division cannot cast to non-floating point type.");
+             nb::cast<array&>(self_h) = divide(x, y);
+             return nb::borrow(self_h);
+           })
       .def("__floordiv__", binop(&floor_divide))
       .def("__rfloordiv__", rbinop(&floor_divide))
       .def("__ifloordiv__", ibinop(&floor_divide))

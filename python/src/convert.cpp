@@ -4,6 +4,7 @@
 #include <nanobind/stl/complex.h>
 
 #include <complex>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -227,15 +228,20 @@ array to_array(nb::handle obj, std::optional<Dtype> dtype) {
                               nb::type_name(obj.type()).c_str() + " to an array.");
 }
 
-Dtype scalar_dtype(nb::handle obj) {
-  if (is_py_bool(obj)) return bool_;
-  if (is_py_int(obj)) return int32;
-  if (is_py_float(obj)) return float32;
-  return complex64;
+// NumPy scalars and 0-d NumPy arrays are weak operands too (as in MLX):
+// `int8_array + np.int64(1)` stays int8.
+static bool is_numpy_zero_dim(nb::handle o) {
+  const char* name = Py_TYPE(o.ptr())->tp_name;
+  if (std::strncmp(name, "numpy.", 6) != 0 || !nb::hasattr(o, "ndim")) return false;
+  return nb::cast<int>(o.attr("ndim")) == 0;
 }
 
 array to_array_like(nb::handle obj, Dtype partner) {
   if (is_array(obj)) return nb::cast<array>(obj);
+  if (!is_py_scalar(obj) && is_numpy_zero_dim(obj)) {
+    nb::object item = obj.attr("item")();
+    if (is_py_scalar(item)) return to_array_like(item, partner);
+  }
   if (!is_py_scalar(obj)) return to_array(obj);
   if (is_py_bool(obj)) return array(obj.ptr() == Py_True, partner);  // bools adopt any partner
   if (is_py_int(obj)) {

@@ -32,9 +32,6 @@ std::optional<array> buffer_to_array(nb::handle obj, std::optional<Dtype> dtype,
 nb::object to_scalar(array& a);
 nb::object to_list(array& a);
 
-// Dtype of a Python scalar with no partner.
-Dtype scalar_dtype(nb::handle obj);
-
 // A parameter that accepts anything array-like (scalars, lists, buffers).
 struct ArrayLike {
   array value;
@@ -61,6 +58,3 @@ struct type_caster<lmx::py::ArrayLike> {
   }
 };
 }  // namespace nanobind::detail
-
-namespace lmx::py {
-}  // namespace lmx::py

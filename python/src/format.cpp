@@ -6,7 +6,7 @@ namespace lmx::py {
 
 namespace {
 
-constexpr size_t kSummariseAbove = 1000;  // elements, as NumPy
+// As MLX: every axis longer than 2 * kEdgeItems shows only its ends.
 constexpr ShapeElem kEdgeItems = 3;
 
 void format_element(std::ostringstream& os, const array& a, const char* p) {
@@ -32,7 +32,7 @@ void format_element(std::ostringstream& os, const array& a, const char* p) {
   }
 }
 
-void format_dim(std::ostringstream& os, const array& a, const char* p, int dim, int indent, bool summarise) {
+void format_dim(std::ostringstream& os, const array& a, const char* p, int dim, int indent) {
   if (dim == a.ndim()) {
     format_element(os, a, p);
     return;
@@ -40,13 +40,13 @@ void format_dim(std::ostringstream& os, const array& a, const char* p, int dim, 
   os << "[";
   ShapeElem n = a.shape()[dim];
   int64_t step = a.strides()[dim] * static_cast<int64_t>(a.itemsize());
-  bool cut = summarise && n > 2 * kEdgeItems;
+  bool cut = n > 2 * kEdgeItems;
   for (ShapeElem i = 0; i < n; ++i) {
     if (cut && i == kEdgeItems) {
       os << (dim + 1 == a.ndim() ? "..., " : "...,\n" + std::string(indent + 1, ' '));
       i = n - kEdgeItems;
     }
-    format_dim(os, a, p + i * step, dim + 1, indent + 1, summarise);
+    format_dim(os, a, p + i * step, dim + 1, indent + 1);
     if (i + 1 < n) os << (dim + 1 == a.ndim() ? ", " : ",\n" + std::string(indent + 1, ' '));
   }
   os << "]";
@@ -58,7 +58,7 @@ std::string format_array(array& a) {
   a.eval();
   std::ostringstream os;
   os << "array(";
-  format_dim(os, a, static_cast<const char*>(a.raw_ptr()), 0, 6, a.size() > kSummariseAbove);
+  format_dim(os, a, static_cast<const char*>(a.raw_ptr()), 0, 6);
   os << ", dtype=" << dtype_name(a.dtype()) << ")";
   return os.str();
 }

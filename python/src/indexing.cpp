@@ -17,7 +17,16 @@ struct Window {
 
 bool is_none(nb::handle h) { return h.is_none(); }
 bool is_ellipsis(nb::handle h) { return h.ptr() == Py_Ellipsis; }
-bool is_int_index(nb::handle h) { return PyLong_Check(h.ptr()) && !PyBool_Check(h.ptr()); }
+// Python ints and other integer scalars (np.int64, 0-d integer NumPy arrays)
+// that implement __index__; lmx arrays and bools are not scalar indices.
+bool is_int_index(nb::handle h) {
+  if (PyBool_Check(h.ptr()) || is_array(h)) return false;
+  if (PyLong_Check(h.ptr())) return true;
+  if (!PyIndex_Check(h.ptr())) return false;
+  nb::object as_int = nb::steal(PyNumber_Index(h.ptr()));
+  if (!as_int.is_valid()) PyErr_Clear();
+  return as_int.is_valid();
+}
 
 Window parse(const array& a, nb::handle index) {
   std::vector<nb::handle> items;
@@ -43,7 +52,8 @@ Window parse(const array& a, nb::handle index) {
     }
   }
   if (consumed > a.ndim())
-    throw std::out_of_range("[index] Too many indices for array with " + std::to_string(a.ndim()) + " dimensions.");
+    throw std::invalid_argument("[index] Too many indices for array with " + std::to_string(a.ndim()) +
+                                " dimensions.");
   Window w;
   int axis = 0;
   auto full_axis = [&](int ax) {
@@ -66,7 +76,8 @@ Window parse(const array& a, nb::handle index) {
     }
     ShapeElem n = a.shape(axis);
     if (is_int_index(h)) {
-      long long i = PyLong_AsLongLong(h.ptr());
+      nb::object as_int = nb::steal(PyNumber_Index(h.ptr()));
+      long long i = PyLong_AsLongLong(as_int.ptr());
       if (PyErr_Occurred()) {
         PyErr_Clear();
         throw std::out_of_range("[index] Index out of range.");

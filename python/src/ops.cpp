@@ -349,17 +349,13 @@ void init_ops(nb::module_& m) {
         "a"_a, "offset"_a = 0, "axis1"_a = 0, "axis2"_a = 1, "dtype"_a = nb::none(), nb::kw_only(),
         "stream"_a = nb::none());
   m.def("result_type", [](nb::args args) {
-    // Dtypes and arrays mix; Python scalars are weak and do not promote.
     std::optional<Dtype> t;
     for (auto h : args) {
       Dtype d;
       if (nb::isinstance<Dtype>(h)) d = nb::cast<Dtype>(h);
       else if (is_array(h)) d = nb::cast<array>(h).dtype();
-      else continue;
+      else throw std::invalid_argument("[result_type] Inputs must be arrays or dtypes.");
       t = t ? promote_types(*t, d) : d;
-    }
-    if (!t) {
-      for (auto h : args) t = t ? promote_types(*t, scalar_dtype(h)) : scalar_dtype(h);
     }
     if (!t) throw std::invalid_argument("[result_type] At least one argument is required.");
     return *t;

@@ -81,11 +81,19 @@ void init_runtime(nb::module_& m) {
     async_eval(arrays);
   });
 
-  m.def("from_dlpack", [](nb::handle obj) {
-    auto a = buffer_to_array(obj, std::nullopt, true);
-    if (!a) throw std::invalid_argument("[from_dlpack] The object supports neither DLPack nor the buffer protocol.");
-    return *a;
-  }, "dlpack_array"_a);
+  m.def(
+      "from_dlpack",
+      [](nb::handle obj, std::optional<bool> copy) {
+        // CPU buffers are always copied in (as in MLX), so copy=False cannot be honoured.
+        if (copy.has_value() && !*copy)
+          throw std::invalid_argument("[from_dlpack] Importing a CPU buffer without a copy is not supported.");
+        if (!nb::hasattr(obj, "__dlpack__") && !PyObject_CheckBuffer(obj.ptr()))
+          throw nb::type_error("[from_dlpack] The object supports neither DLPack nor the buffer protocol.");
+        auto a = buffer_to_array(obj, std::nullopt, false);
+        if (!a) throw nb::type_error("[from_dlpack] The object's DLPack export could not be read.");
+        return *a;
+      },
+      "x"_a, nb::kw_only(), "copy"_a = nb::none());
 
   m.def("get_active_memory", &get_active_memory);
   m.def("get_peak_memory", &get_peak_memory);

@@ -38,7 +38,8 @@ struct Sign {
     } else if constexpr (std::is_unsigned_v<T>) {
       return static_cast<T>(x != T(0));
     } else if constexpr (std::is_floating_point_v<T>) {
-      return std::isnan(x) ? x : static_cast<T>((x > T(0)) - (x < T(0)));
+      // NaN compares false both ways, so its sign is 0 (as in MLX).
+      return static_cast<T>((x > T(0)) - (x < T(0)));
     } else {
       return static_cast<T>((x > T(0)) - (x < T(0)));
     }
@@ -71,8 +72,7 @@ struct Exp {
 struct Expm1 {
   template <typename T>
   T operator()(T x) const {
-    if constexpr (is_complex_v<T>) return std::exp(x) - T(1);
-    else return std::expm1(x);
+    return std::expm1(x);
   }
 };
 struct Log {
@@ -361,6 +361,18 @@ struct ArcTan2 {
 struct LogAddExp {
   template <typename T>
   T operator()(T a, T b) const {
+    if constexpr (is_complex_v<T>) {
+      // Factor out the operand with the larger real part so exp cannot overflow.
+      T m = a.real() >= b.real() ? a : b, o = a.real() >= b.real() ? b : a;
+      return m + std::log(T(1) + std::exp(o - m));
+    } else {
+      return real(a, b);
+    }
+  }
+
+ private:
+  template <typename T>
+  static T real(T a, T b) {
     if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
     T m = a > b ? a : b;
     if (std::isinf(m)) return m;  // both -inf, or one +inf
