@@ -13,7 +13,8 @@ array arange(double start, double stop, double step, Dtype dtype, S s) {
   if (std::isnan(start) || std::isnan(stop) || std::isnan(step) || std::isinf(start) || std::isinf(stop))
     throw std::invalid_argument("[arange] Cannot compute length with non-finite bounds.");
   if (dtype == bool_) throw std::invalid_argument("[arange] Cannot make a range of booleans.");
-  if (is_complex(dtype)) throw std::invalid_argument("[arange] Cannot make a range of complex64.");
+  // Complex ranges are real ranges with zero imaginary parts.
+  if (is_complex(dtype)) return astype(arange(start, stop, step, float32, s), dtype, s);
   double len = std::ceil((stop - start) / step);
   if (len > static_cast<double>(std::numeric_limits<ShapeElem>::max()))
     throw std::invalid_argument("[arange] Maximum size exceeded.");
@@ -21,14 +22,15 @@ array arange(double start, double stop, double step, Dtype dtype, S s) {
   return array({n}, dtype, std::make_shared<Arange>(to_stream(s), start, step), {});
 }
 
-array linspace(double start, double stop, int num, Dtype dtype, S s) {
+array linspace(double start, double stop, int num, bool endpoint, Dtype dtype, S s) {
   if (num < 0) throw std::invalid_argument("[linspace] num must be non-negative, got " + std::to_string(num) + ".");
   if (num == 1) return astype(reshape(array(start), {1}, s), dtype, s);
-  double step = num > 1 ? (stop - start) / (num - 1) : 0.0;
+  int intervals = endpoint ? num - 1 : num;
+  double step = num > 1 ? (stop - start) / intervals : 0.0;
   // start + i * step in float64, then the exact end point, as NumPy.
   array r = arange(0, num, 1, float64, s);
   array v = add(multiply(r, array(step), s), array(start), s);
-  if (num > 1) v = slice_update(v, array(stop), {num - 1}, {num}, {1}, s);
+  if (num > 1 && endpoint) v = slice_update(v, array(stop), {num - 1}, {num}, {1}, s);
   return astype(v, dtype, s);
 }
 
@@ -42,8 +44,8 @@ array full(Shape shape, const array& value, Dtype dtype, S s) {
 array full(Shape shape, const array& value, S s) { return full(std::move(shape), value, value.dtype(), s); }
 array zeros(const Shape& shape, Dtype dtype, S s) { return full(shape, array(false), dtype, s); }
 array ones(const Shape& shape, Dtype dtype, S s) { return full(shape, array(true), dtype, s); }
-array zeros_like(const array& a, S s) { return zeros(a.shape(), a.dtype(), s); }
-array ones_like(const array& a, S s) { return ones(a.shape(), a.dtype(), s); }
+array zeros_like(const array& a, std::optional<Dtype> dtype, S s) { return zeros(a.shape(), dtype.value_or(a.dtype()), s); }
+array ones_like(const array& a, std::optional<Dtype> dtype, S s) { return ones(a.shape(), dtype.value_or(a.dtype()), s); }
 array full_like(const array& a, const array& value, std::optional<Dtype> dtype, S s) {
   return full(a.shape(), value, dtype.value_or(a.dtype()), s);
 }
@@ -124,8 +126,7 @@ array view(const array& a, Dtype dtype, S s) {
 }
 
 array contiguous(const array& a, bool allow_col_major, S s) {
-  (void)allow_col_major;  // always row-major: a superset of what callers may accept
-  return array(a.shape(), a.dtype(), std::make_shared<Contiguous>(to_stream(s)), {a});
+  return array(a.shape(), a.dtype(), std::make_shared<Contiguous>(to_stream(s), allow_col_major), {a});
 }
 
 array as_strided(const array& a, Shape shape, Strides strides, int64_t offset, S s) {

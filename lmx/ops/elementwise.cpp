@@ -159,7 +159,7 @@ array real(const array& a, S s) {
   return unary(UnaryOp::Real, a, s);
 }
 array imag(const array& a, S s) {
-  if (!is_complex(a.dtype())) return zeros_like(a, s);
+  if (!is_complex(a.dtype())) return zeros_like(a, {}, s);
   return unary(UnaryOp::Imag, a, s);
 }
 array conjugate(const array& a, S s) {

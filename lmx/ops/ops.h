@@ -14,13 +14,13 @@ using S = StreamOrDevice;
 
 // ---- creation (ops/creation.cpp) ----
 array arange(double start, double stop, double step, Dtype dtype, S s = {});
-array linspace(double start, double stop, int num, Dtype dtype = float32, S s = {});
+array linspace(double start, double stop, int num = 50, bool endpoint = true, Dtype dtype = float32, S s = {});
 array full(Shape shape, const array& value, Dtype dtype, S s = {});
 array full(Shape shape, const array& value, S s = {});
 array zeros(const Shape& shape, Dtype dtype = float32, S s = {});
 array ones(const Shape& shape, Dtype dtype = float32, S s = {});
-array zeros_like(const array& a, S s = {});
-array ones_like(const array& a, S s = {});
+array zeros_like(const array& a, std::optional<Dtype> dtype = {}, S s = {});
+array ones_like(const array& a, std::optional<Dtype> dtype = {}, S s = {});
 array full_like(const array& a, const array& value, std::optional<Dtype> dtype = {}, S s = {});
 array eye(int n, int m, int k, Dtype dtype = float32, S s = {});
 array identity(int n, Dtype dtype = float32, S s = {});

@@ -88,11 +88,14 @@ array std(const array& a, const std::vector<int>& axes, bool keepdims, int ddof,
 array logsumexp(const array& a, const std::vector<int>& axes_in, bool keepdims, S s) {
   auto axes = reduce_axes(a, axes_in, "logsumexp");
   array x = astype(a, to_inexact(a.dtype()), s);
+  for (int ax : axes)
+    if (a.shape(ax) == 0)
+      throw std::invalid_argument("[logsumexp] Cannot reduce over axis " + std::to_string(ax) + " with size 0.");
   if (x.size() == 0) return log(sum(exp(x, s), axes, keepdims, s), s);
   // Shift by the max so exp cannot overflow; an all -inf (or inf) row keeps
   // its max as the answer.
   array m = stop_gradient(max(x, axes, true, s), s);
-  array safe_m = where(isinf(m, s), zeros_like(m, s), m, s);
+  array safe_m = where(isinf(m, s), zeros_like(m, {}, s), m, s);
   array out = add(log(sum(exp(subtract(x, safe_m, s), s), axes, true, s), s), safe_m, s);
   out = where(isinf(m, s), m, out, s);
   return keepdims ? out : squeeze(out, axes, s);
@@ -103,6 +106,7 @@ array softmax(const array& a, const std::vector<int>& axes_in, bool precise, S s
   Dtype t = to_inexact(a.dtype());
   array x = astype(a, t, s);
   // `precise` computes 16-bit inputs in float32.
+  if (x.size() == 0) return x;  // nothing to normalise (and no max to shift by)
   if (precise && (t == float16 || t == bfloat16)) x = astype(x, float32, s);
   array e = exp(subtract(x, stop_gradient(max(x, axes, true, s), s), s), s);
   return astype(divide(e, sum(e, axes, true, s), s), t, s);
@@ -114,7 +118,9 @@ array count_nonzero(const array& a, const std::vector<int>& axes, bool keepdims,
 
 namespace {
 array arg_reduce(const array& a, std::optional<int> axis, bool keepdims, ArgReduceType type, const char* op, S s) {
-  if (is_complex(a.dtype())) throw std::invalid_argument(std::string("[") + op + "] Not supported for complex inputs.");
+  // Complex values compare lexicographically (real, then imaginary part).
+  // An empty input has no extreme anywhere, even along a non-empty axis (as MLX).
+  if (a.size() == 0) throw std::invalid_argument(std::string("[") + op + "] Cannot " + op + " an empty array.");
   if (!axis) {
     array flat = reshape(a, {static_cast<ShapeElem>(a.size())}, s);
     array r = arg_reduce(flat, 0, false, type, op, s);

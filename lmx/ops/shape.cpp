@@ -1,5 +1,6 @@
 // Shape ops: views where possible, assembly copies otherwise.
 #include <algorithm>
+#include <cstdlib>
 #include <numeric>
 #include <stdexcept>
 
@@ -218,14 +219,15 @@ std::vector<array> split(const array& a, const Shape& indices, int axis, S s) {
   ShapeElem prev = 0;
   Shape bounds = indices;
   bounds.push_back(n);
+  // Part i is a[indices[i-1]:indices[i]] as in NumPy: empty where the
+  // indices decrease.
   for (ShapeElem b : bounds) {
     b = std::clamp(b < 0 ? b + n : b, ShapeElem{0}, n);
-    ShapeElem st = std::min(prev, b);
     Shape start(a.ndim(), 0), stop = a.shape(), step(a.ndim(), 1);
-    start[ax] = st;
-    stop[ax] = b;
+    start[ax] = prev;
+    stop[ax] = std::max(prev, b);
     out.push_back(slice(a, start, stop, step, s));
-    prev = std::max(prev, b);
+    prev = b;
   }
   return out;
 }
@@ -272,6 +274,28 @@ array tile(const array& a, std::vector<int> reps, S s) {
   return reshape(contiguous(broadcast_to(e, bshape, s), false, s), out, s);
 }
 
+namespace {
+// a's slices along `axis` at the given indices, in order, assembled from
+// runs of consecutive indices (each a strided slice) so no gather is needed.
+array take_runs(const array& a, int axis, const std::vector<ShapeElem>& idx, S s) {
+  std::vector<array> parts;
+  size_t i = 0;
+  while (i < idx.size()) {
+    size_t j = i + 1;
+    ShapeElem dir = j < idx.size() && std::abs(idx[j] - idx[i]) == 1 ? idx[j] - idx[i] : 1;
+    while (j < idx.size() && idx[j] - idx[j - 1] == dir) ++j;
+    Shape start(a.ndim(), 0), stop = a.shape(), step(a.ndim(), 1);
+    start[axis] = idx[i];
+    stop[axis] = idx[j - 1] + dir;  // -1 means "past the front" for a reversed run
+    if (stop[axis] < 0) stop[axis] = -a.shape(axis) - 1;
+    step[axis] = dir;
+    parts.push_back(slice(a, start, stop, step, s));
+    i = j;
+  }
+  return parts.size() == 1 ? parts[0] : concatenate(parts, axis, s);
+}
+}  // namespace
+
 array pad(const array& a, const std::vector<std::pair<int, int>>& widths_in, const array& value,
           const std::string& mode, S s) {
   auto widths = widths_in;
@@ -314,7 +338,32 @@ array pad(const array& a, const std::vector<std::pair<int, int>>& widths_in, con
     }
     return out;
   }
-  throw std::invalid_argument("[pad] Invalid padding mode '" + mode + "': expected 'constant' or 'edge'.");
+  if (mode == "reflect" || mode == "symmetric") {
+    // Mirror images repeat with period 2(n-1) (reflect: the edge is not
+    // repeated) or 2n (symmetric), so wide pads wrap as in NumPy.
+    bool reflect = mode == "reflect";
+    array out = a;
+    for (int i = 0; i < a.ndim(); ++i) {
+      auto [lo, hi] = widths[i];
+      if (lo == 0 && hi == 0) continue;
+      ShapeElem n = a.shape(i);
+      if (n == 0) throw std::invalid_argument("[pad] Cannot " + mode + "-pad an empty axis.");
+      int64_t period = reflect ? 2 * (n - 1) : 2 * n;
+      std::vector<ShapeElem> source;
+      for (int64_t j = -lo; j < n + hi; ++j) {
+        if (period == 0) {  // reflecting a single element repeats it
+          source.push_back(0);
+          continue;
+        }
+        int64_t t = ((j % period) + period) % period;
+        source.push_back(static_cast<ShapeElem>(t < n ? t : period - t - (reflect ? 0 : 1)));
+      }
+      out = take_runs(out, i, source, s);
+    }
+    return out;
+  }
+  throw std::invalid_argument("[pad] Invalid padding mode '" + mode +
+                              "': expected 'constant', 'edge', 'reflect' or 'symmetric'.");
 }
 
 array flip(const array& a, const std::vector<int>& axes_in, S s) {

@@ -21,11 +21,26 @@ LMX_SIMPLE_PRIMITIVE(Broadcast, "broadcast_to")
 LMX_SIMPLE_PRIMITIVE(Reshape, "reshape")
 // Identity that stops gradients; shares the input's buffer.
 LMX_SIMPLE_PRIMITIVE(StopGradient, "stop_gradient")
-// Row-contiguous copy unless already row-contiguous.
-LMX_SIMPLE_PRIMITIVE(Contiguous, "contiguous")
 // Reinterprets the bytes as the output dtype (element size may change the last dim).
 LMX_SIMPLE_PRIMITIVE(View, "view")
 #undef LMX_SIMPLE_PRIMITIVE
+
+// Row-contiguous copy unless already row-contiguous (or column-contiguous,
+// when the caller accepts that layout).
+class Contiguous : public UnaryPrimitive {
+ public:
+  Contiguous(Stream s, bool allow_col_major) : UnaryPrimitive(s), allow_col_major_(allow_col_major) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "contiguous"; }
+  bool allow_col_major() const { return allow_col_major_; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* c = dynamic_cast<const Contiguous*>(&o);
+    return c && c->allow_col_major_ == allow_col_major_;
+  }
+
+ private:
+  bool allow_col_major_;
+};
 
 class Transpose : public UnaryPrimitive {
  public:

@@ -28,6 +28,9 @@ std::string to_string(const Stream& s) {
 bool gpu_available() { return false; }
 #endif
 
+// Streams address device index 0 only, so a present GPU counts as one.
+int device_count(Device::Type t) { return t == Device::Type::cpu ? 1 : gpu_available() ? 1 : 0; }
+
 namespace {
 
 std::mutex state_mu;

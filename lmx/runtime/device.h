@@ -20,6 +20,8 @@ std::string to_string(const Device& d);  // "Device(cpu, 0)"
 
 // True when a GPU backend is compiled in and a device is present.
 bool gpu_available();
+// Devices of a type this process can use: one CPU; GPUs only with a backend.
+int device_count(Device::Type t);
 const Device& default_device();
 void set_default_device(const Device& d);
 

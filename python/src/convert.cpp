@@ -67,6 +67,7 @@ struct NestedInfo {
   int kind = 0;  // 0 bool, 1 int, 2 float, 3 complex
   bool has_arrays = false;
   bool int64_needed = false;
+  int leaf_depth = -1;  // depth of the scalars seen so far
 };
 
 bool is_sequence(nb::handle o) { return PyList_Check(o.ptr()) || PyTuple_Check(o.ptr()); }
@@ -75,6 +76,8 @@ void scan(nb::handle o, int depth, NestedInfo& info) {
   if (is_sequence(o)) {
     nb::sequence seq = nb::borrow<nb::sequence>(o);
     ShapeElem n = static_cast<ShapeElem>(nb::len(seq));
+    if (info.leaf_depth != -1 && depth >= info.leaf_depth)
+      throw std::invalid_argument("[array] Initialization encountered non-uniform length.");
     if (static_cast<int>(info.shape.size()) == depth) info.shape.push_back(n);
     else if (static_cast<int>(info.shape.size()) < depth || info.shape[depth] != n)
       throw std::invalid_argument("[array] Initialization encountered non-uniform length.");
@@ -87,6 +90,7 @@ void scan(nb::handle o, int depth, NestedInfo& info) {
     info.has_arrays = true;
     return;
   }
+  info.leaf_depth = depth;  // arrays may sit beside lists; scalars may not
   if (is_py_bool(o)) return;
   if (is_py_int(o)) {
     info.kind = std::max(info.kind, 1);

@@ -1,4 +1,5 @@
 // Dtype objects, categories, finfo/iinfo and constants.
+#include <cstdio>
 #include <nanobind/operators.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/variant.h>
@@ -104,8 +105,15 @@ void init_dtypes(nb::module_& m) {
       .def_prop_ro("bits", [](const FInfo& f) { return f.dtype.size() * 8; })
       .def_prop_ro("dtype", [](const FInfo& f) { return f.dtype; })
       .def("__repr__", [](const FInfo& f) {
-        return "finfo(min=" + std::string(nb::str(float_limit(f.dtype, 0)).c_str()) +
-               ", max=" + nb::str(float_limit(f.dtype, 1)).c_str() + ", dtype=" + dtype_name(f.dtype) + ")";
+        // Six significant digits, as MLX prints them: finfo(min=-65504, max=65504, ...).
+        auto g = [](double v) {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%g", v);
+          return std::string(buf);
+        };
+        return "finfo(min=" + g(nb::cast<double>(float_limit(f.dtype, 0))) +
+               ", max=" + g(nb::cast<double>(float_limit(f.dtype, 1))) +
+               ", dtype=" + dtype_name(f.dtype) + ")";
       });
   nb::class_<IInfo>(m, "iinfo")
       .def("__init__",

@@ -5,6 +5,9 @@
 #include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
 
+#include <limits>
+#include <stdexcept>
+
 #include "convert.h"
 
 namespace lmx::py {
@@ -23,9 +26,24 @@ std::optional<std::vector<int>> axes_arg(nb::handle axis) {
   return v;
 }
 
+// Shapes are 32-bit (as in MLX): larger dimensions raise OverflowError.
+ShapeElem dim_arg(nb::handle d) {
+  if (!PyLong_Check(d.ptr())) throw nb::type_error("[shape] Dimensions must be integers.");
+  long long v = PyLong_AsLongLong(d.ptr());
+  if ((v == -1 && PyErr_Occurred()) || v > std::numeric_limits<ShapeElem>::max() ||
+      v < std::numeric_limits<ShapeElem>::min()) {
+    PyErr_Clear();
+    throw std::overflow_error("[shape] Dimension " + std::string(nb::str(d).c_str()) +
+                              " does not fit a 32-bit shape.");
+  }
+  return static_cast<ShapeElem>(v);
+}
+
 Shape shape_arg(nb::handle shape) {
-  if (PyLong_Check(shape.ptr())) return {nb::cast<ShapeElem>(shape)};
-  return nb::cast<Shape>(shape);
+  if (PyLong_Check(shape.ptr())) return {dim_arg(shape)};
+  Shape out;
+  for (nb::handle d : nb::iter(shape)) out.push_back(dim_arg(d));
+  return out;
 }
 
 }  // namespace
@@ -34,28 +52,39 @@ void init_ops(nb::module_& m) {
   // ---- creation ----
   m.def("arange",
         [](nb::handle start, nb::handle stop, nb::handle step, std::optional<Dtype> dtype, S s) {
-          // arange(stop) or arange(start, stop[, step]); ints give int32 unless a float appears.
+          // arange(stop) or arange(start, stop[, step]); ints give int32 (int64 when a
+          // bound needs it) unless a float appears.
+          if (start.is_none() && stop.is_none()) throw nb::type_error("[arange] A stop value is required.");
           nb::handle args[3] = {start, stop, step};
-          bool any_float = false;
-          for (auto h : args)
-            if (!h.is_none() && PyFloat_Check(h.ptr())) any_float = true;
+          bool any_float = false, wide = false;
+          for (auto h : args) {
+            if (h.is_none()) continue;
+            if (PyFloat_Check(h.ptr())) any_float = true;
+            else if (nb::cast<double>(h) >= 2147483648.0 || nb::cast<double>(h) < -2147483648.0) wide = true;
+          }
           double st = 0, sp, sz = 1;
           if (stop.is_none()) {
             sp = nb::cast<double>(start);
           } else {
-            st = nb::cast<double>(start);
+            if (!start.is_none()) st = nb::cast<double>(start);
             sp = nb::cast<double>(stop);
           }
           if (!step.is_none()) sz = nb::cast<double>(step);
-          return arange(st, sp, sz, dtype.value_or(any_float ? float32 : int32), s);
+          return arange(st, sp, sz, dtype.value_or(any_float ? float32 : wide ? int64 : int32), s);
         },
-        "start"_a, "stop"_a = nb::none(), "step"_a = nb::none(), "dtype"_a = nb::none(), nb::kw_only(),
+        "start"_a = nb::none(), "stop"_a = nb::none(), "step"_a = nb::none(), "dtype"_a = nb::none(), nb::kw_only(),
         "stream"_a = nb::none());
-  m.def("linspace", [](double a, double b, int num, Dtype t, S s) { return linspace(a, b, num, t, s); }, "start"_a,
-        "stop"_a, "num"_a = 50, "dtype"_a = float32, "stream"_a = nb::none());
+  m.def(
+      "linspace",
+      [](double a, double b, std::optional<int> num, bool endpoint, std::optional<Dtype> t, S s) {
+        return linspace(a, b, num.value_or(50), endpoint, t.value_or(float32), s);
+      },
+      "start"_a, "stop"_a, "num"_a = 50, "endpoint"_a = true, "dtype"_a = float32, "stream"_a = nb::none());
   m.def("full",
         [](nb::handle shape, nb::handle vals, std::optional<Dtype> dtype, S s) {
-          array v = to_array(vals);
+          // A Python scalar converts straight to dtype (so overflow raises);
+          // the result always has dtype when one is given.
+          array v = dtype ? to_array_like(vals, *dtype) : to_array(vals);
           return full(shape_arg(shape), v, dtype.value_or(v.dtype()), s);
         },
         "shape"_a, "vals"_a, "dtype"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
@@ -63,11 +92,14 @@ void init_ops(nb::module_& m) {
         "dtype"_a = float32, nb::kw_only(), "stream"_a = nb::none());
   m.def("ones", [](nb::handle shape, Dtype t, S s) { return ones(shape_arg(shape), t, s); }, "shape"_a,
         "dtype"_a = float32, nb::kw_only(), "stream"_a = nb::none());
-  m.def("zeros_like", [](const A& a, S s) { return zeros_like(a, s); }, "a"_a, nb::kw_only(), "stream"_a = nb::none());
-  m.def("ones_like", [](const A& a, S s) { return ones_like(a, s); }, "a"_a, nb::kw_only(), "stream"_a = nb::none());
+  m.def("zeros_like", [](const A& a, std::optional<Dtype> t, S s) { return zeros_like(a, t, s); }, "a"_a,
+        "dtype"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
+  m.def("ones_like", [](const A& a, std::optional<Dtype> t, S s) { return ones_like(a, t, s); }, "a"_a,
+        "dtype"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
   m.def("full_like",
         [](const A& a, nb::handle vals, std::optional<Dtype> dtype, S s) {
-          return full_like(a, to_array(vals), dtype, s);
+          const array& x = a;
+          return full_like(x, to_array_like(vals, dtype.value_or(x.dtype())), dtype, s);
         },
         "a"_a, "vals"_a, "dtype"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
   m.def("eye", [](int n, std::optional<int> m_, int k, Dtype t, S s) { return eye(n, m_.value_or(n), k, t, s); },
@@ -84,7 +116,9 @@ void init_ops(nb::module_& m) {
         [](nb::args arrays, bool sparse, std::string indexing, S s) {
           std::vector<array> v;
           for (auto h : arrays) v.push_back(to_array(h));
-          return meshgrid(v, sparse, indexing, s);
+          nb::list out;
+          for (auto& g : meshgrid(v, sparse, indexing, s)) out.append(g);
+          return nb::tuple(out);
         },
         "arrays"_a, "sparse"_a = false, "indexing"_a = "xy", "stream"_a = nb::none());
   m.def("copy", [](const A& a, S s) { return copy(a, s); }, "a"_a, nb::kw_only(), "stream"_a = nb::none());

@@ -69,6 +69,7 @@ void init_runtime(nb::module_& m) {
         },
         "stream"_a = nb::none());
   m.def("is_available", [](const Device& d) { return d.type == Device::Type::cpu || gpu_available(); }, "device"_a);
+  m.def("device_count", &device_count, "device_type"_a);
 
   m.def("eval", [](nb::args args) {
     auto arrays = arrays_of(args);

@@ -484,6 +484,9 @@ def test_index_read_dtypes(rng, name):
     for key in (S[1], S[::-1, 1::2], S[None, ..., -1], S[2, 3]):
         assert a[key].dtype == dt(name)
         np.testing.assert_array_equal(to_numpy(a[key]), ref[key])
+
+
+def test_index_with_array_scalar():
     assert mx.arange(5)[mx.array(2)].item() == 2
 
 

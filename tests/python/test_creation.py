@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 
-from conftest import ALL_DTYPES, FLOAT_DTYPES, mx, to_numpy
+from conftest import ALL_DTYPES, BACKEND, FLOAT_DTYPES, mx, to_numpy
 
 NP = {
     "bool_": np.bool_, "uint8": np.uint8, "uint16": np.uint16, "uint32": np.uint32,
@@ -316,16 +316,27 @@ def test_full_shapes_and_array_values(rng):
     assert c.dtype == mx.float16 and c.tolist() == [[1.5, 1.5], [1.5, 1.5]]
 
 
-def test_full_dtype_quirks():
-    # MLX 0.32: dtype= only steers how a Python scalar is converted: a float
-    # value with a non-floating dtype stays float32, and an array value
-    # ignores dtype altogether.
-    assert mx.full((2,), 3.7, dtype=mx.int32).dtype == mx.float32
-    assert mx.full((2,), 2.5, dtype=mx.complex64).dtype == mx.float32
-    assert mx.full((2,), 3, dtype=mx.bool_).dtype == mx.int32
-    assert mx.full((2,), 1j, dtype=mx.float32).dtype == mx.complex64
-    assert mx.full((2,), mx.array(3), dtype=mx.float32).dtype == mx.int32
-    assert mx.full((2,), True, dtype=mx.float16).dtype == mx.float16
+def test_full_dtype():
+    if BACKEND == "mlx":
+        # MLX 0.32: dtype= only steers how a Python scalar is converted: a float
+        # value with a non-floating dtype stays float32, and an array value
+        # ignores dtype altogether.
+        assert mx.full((2,), 3.7, dtype=mx.int32).dtype == mx.float32
+        assert mx.full((2,), 2.5, dtype=mx.complex64).dtype == mx.float32
+        assert mx.full((2,), 3, dtype=mx.bool_).dtype == mx.int32
+        assert mx.full((2,), 1j, dtype=mx.float32).dtype == mx.complex64
+        assert mx.full((2,), mx.array(3), dtype=mx.float32).dtype == mx.int32
+        assert mx.full((2,), True, dtype=mx.float16).dtype == mx.float16
+        return
+    # lmx does what MLX's documentation says: the result has dtype.
+    a = mx.full((2,), 3.7, dtype=mx.int32)
+    assert a.dtype == mx.int32 and a.tolist() == [3, 3]
+    b = mx.full((2,), 2.5, dtype=mx.complex64)
+    assert b.dtype == mx.complex64 and b.tolist() == [2.5 + 0j] * 2
+    assert mx.full((2,), 3, dtype=mx.bool_).tolist() == [True, True]
+    c = mx.full((2,), mx.array(3), dtype=mx.float32)
+    assert c.dtype == mx.float32 and c.tolist() == [3.0, 3.0]
+    assert mx.full((2,), True, dtype=mx.float16).tolist() == [1.0, 1.0]
 
 
 def test_full_errors():

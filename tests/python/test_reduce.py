@@ -482,3 +482,24 @@ def test_array_methods_match_functions(rng):
         to_numpy(a.var(ddof=1)), x.astype(np.float64).var(ddof=1), rtol=1e-5
     )
     assert bool(a.any()) and not bool((a > 100).all())
+
+
+# Long rows take the blocked extreme search: ties across blocks, a NaN far
+# from the start, and extremes in the ragged tail must all match NumPy.
+@pytest.mark.parametrize("name", ["float32", "float16", "int32", "uint8", "float64"])
+@pytest.mark.parametrize("n", [513, 4099])
+def test_arg_extremes_long_rows(rng, name, n):
+    x = rng.integers(0, 50, size=(3, n)).astype(np_dtype(name))
+    x[0, n // 3] = x[0, n - 2] = 60  # a tie: the first wins
+    x[1, :] = np.maximum(x[1, :], 1)
+    x[1, n - 1] = 0  # the minimum sits in the ragged tail
+    if name.startswith("float"):
+        x[2, n - 5] = np.nan
+        x[2, 7] = 70
+    a = mx.array(x)
+    for op in ("argmax", "argmin", "max", "min"):
+        for axis in (1, None):
+            got, want = to_numpy(getattr(mx, op)(a, axis=axis)), getattr(np, op)(x, axis=axis)
+            np.testing.assert_array_equal(got, want)
+    # The same rows seen with a stride: the general walk agrees.
+    np.testing.assert_array_equal(to_numpy(mx.argmax(a.T, axis=0)), np.argmax(x.T, axis=0))

@@ -38,7 +38,11 @@ struct MaxOp {
     else if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
     else return std::numeric_limits<Acc>::lowest();
   }
-  Acc operator()(Acc a, Acc x) const { return scalar::Maximum{}(a, x); }
+  Acc operator()(Acc a, Acc x) const {
+    // Branch-free so row reductions vectorise; a NaN, once in, stays in.
+    if constexpr (std::is_floating_point_v<Acc>) return (x > a || x != x) ? x : a;
+    else return scalar::Maximum{}(a, x);
+  }
 };
 template <typename Acc>
 struct MinOp {
@@ -47,7 +51,10 @@ struct MinOp {
     else if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
     else return std::numeric_limits<Acc>::max();
   }
-  Acc operator()(Acc a, Acc x) const { return scalar::Minimum{}(a, x); }
+  Acc operator()(Acc a, Acc x) const {
+    if constexpr (std::is_floating_point_v<Acc>) return (x < a || x != x) ? x : a;
+    else return scalar::Minimum{}(a, x);
+  }
 };
 struct AndOp {
   static bool init() { return true; }
@@ -230,10 +237,80 @@ void Reduce::eval_cpu(const std::vector<array>& inputs, array& out) {
   }
 }
 
+namespace {
+
+template <bool IsMax, typename C>
+bool arg_better(C v, C best) {
+  if constexpr (is_complex_v<C>) return IsMax ? scalar::lex_less(best, v) : scalar::lex_less(v, best);
+  else return IsMax ? v > best : v < best;
+}
+
+// Index of the first extreme element (the first NaN, if any, as NumPy) along
+// a strided run: the general walk.
+template <bool IsMax, typename In, typename C>
+uint32_t arg_reduce_strided(const In* s, int64_t len, int64_t stride) {
+  uint32_t best_i = 0;
+  C best = static_cast<C>(s[0]);
+  if constexpr (std::is_floating_point_v<C>)
+    if (std::isnan(best)) return 0;
+  for (int64_t i = 1; i < len; ++i) {
+    C v = static_cast<C>(s[i * stride]);
+    if constexpr (std::is_floating_point_v<C>)
+      if (std::isnan(v)) return static_cast<uint32_t>(i);
+    if (arg_better<IsMax>(v, best)) {
+      best = v;
+      best_i = static_cast<uint32_t>(i);
+    }
+  }
+  return best_i;
+}
+
+// The same over a contiguous run, in blocks: each block's extreme (and NaN
+// flag) is found with vectorisable lane-wise compares, and only the winning
+// block is scanned for the first index holding the extreme.
+template <bool IsMax, typename In, typename C>
+uint32_t arg_reduce_contiguous(const In* s, int64_t len) {
+  constexpr int64_t kBlock = 512;
+  constexpr int kLanes = 8;
+  C best{};
+  int64_t best_block = -1;
+  for (int64_t blk = 0; blk < len; blk += kBlock) {
+    int64_t m = std::min(kBlock, len - blk);
+    const In* p = s + blk;
+    C lane[kLanes];
+    bool nan[kLanes] = {};
+    for (int k = 0; k < kLanes; ++k) lane[k] = static_cast<C>(p[0]);
+    int64_t i = 0;
+    for (; i + kLanes <= m; i += kLanes)
+      for (int k = 0; k < kLanes; ++k) {
+        C v = static_cast<C>(p[i + k]);
+        lane[k] = arg_better<IsMax>(v, lane[k]) ? v : lane[k];
+        if constexpr (std::is_floating_point_v<C>) nan[k] |= v != v;
+      }
+    C bm = lane[0];
+    bool any_nan = false;
+    for (int k = 0; k < kLanes; ++k) {
+      if (arg_better<IsMax>(lane[k], bm)) bm = lane[k];
+      any_nan |= nan[k];
+    }
+    for (; i < m; ++i) {
+      C v = static_cast<C>(p[i]);
+      if (arg_better<IsMax>(v, bm)) bm = v;
+      if constexpr (std::is_floating_point_v<C>) any_nan |= v != v;
+    }
+    if (any_nan) return static_cast<uint32_t>(blk) + arg_reduce_strided<IsMax, In, C>(p, m, 1);
+    if (best_block < 0 || arg_better<IsMax>(bm, best)) best = bm, best_block = blk;
+  }
+  for (int64_t i = best_block;; ++i)
+    if (static_cast<C>(s[i]) == best) return static_cast<uint32_t>(i);
+}
+
+}  // namespace
+
 void ArgReduce::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& in = inputs[0];
   cpu::allocate(out);
-  dispatch_real(in.dtype(), [&](auto tag) {
+  dispatch_all(in.dtype(), [&](auto tag) {
     using In = typename decltype(tag)::type;
     using C = acc_t<In>;
     Shape kept_shape;
@@ -248,31 +325,23 @@ void ArgReduce::eval_cpu(const std::vector<array>& inputs, array& out) {
     int64_t len = in.shape(axis_), stride = in.strides()[axis_];
     const In* src = in.data<In>();
     uint32_t* dst = out.data<uint32_t>();
-    bool is_max = type_ == ArgReduceType::ArgMax;
-    parallel_for(outer_rows(kept_shape), kept_shape.back() * len, [&](size_t b, size_t e) {
-      for_each_row_range<2>(kept_shape, kept_strides, b, e, [&](const int64_t* off, int64_t n) {
-        for (int64_t k = 0; k < n; ++k) {
-          const In* s = src + off[0] + k * kept_strides[0].back();
-          uint32_t best_i = 0;
-          C best = static_cast<C>(s[0]);
-          for (int64_t i = 1; i < len; ++i) {
-            C v = static_cast<C>(s[i * stride]);
-            bool better;
-            if constexpr (std::is_floating_point_v<C>) {
-              if (std::isnan(best)) break;  // the first NaN wins, as NumPy
-              better = std::isnan(v) || (is_max ? v > best : v < best);
-            } else {
-              better = is_max ? v > best : v < best;
-            }
-            if (better) {
-              best = v;
-              best_i = static_cast<uint32_t>(i);
-            }
+    auto run = [&](auto is_max) {
+      constexpr bool IsMax = decltype(is_max)::value;
+      parallel_for(outer_rows(kept_shape), kept_shape.back() * len, [&](size_t b, size_t e) {
+        for_each_row_range<2>(kept_shape, kept_strides, b, e, [&](const int64_t* off, int64_t n) {
+          for (int64_t k = 0; k < n; ++k) {
+            const In* s = src + off[0] + k * kept_strides[0].back();
+            uint32_t i;
+            if constexpr (is_complex_v<C>) i = arg_reduce_strided<IsMax, In, C>(s, len, stride);
+            else i = stride == 1 ? arg_reduce_contiguous<IsMax, In, C>(s, len)
+                                 : arg_reduce_strided<IsMax, In, C>(s, len, stride);
+            dst[off[1] + k * kept_strides[1].back()] = i;
           }
-          dst[off[1] + k * kept_strides[1].back()] = best_i;
-        }
+        });
       });
-    });
+    };
+    if (type_ == ArgReduceType::ArgMax) run(std::true_type{});
+    else run(std::false_type{});
   });
 }
 

@@ -76,7 +76,7 @@ void StopGradient::eval_cpu(const std::vector<array>& inputs, array& out) {
 
 void Contiguous::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& in = inputs[0];
-  if (in.flags().row_contiguous) out.copy_shared_buffer(in);
+  if (in.flags().row_contiguous || (allow_col_major_ && in.flags().col_contiguous)) out.copy_shared_buffer(in);
   else cpu::copy_to_new(in, out);
 }
 

@@ -10,9 +10,16 @@ from lmx.core import _array_methods
 _array_methods.install()
 
 
-@_contextlib.contextmanager
 def stream(s):
     """Makes ``s`` (a Stream or a Device) the default for ops inside the block."""
+    # Checked here, not on entering the block, so a bad argument fails at the call.
+    if not isinstance(s, (_core.Stream, _core.Device, _core.DeviceType)):
+        raise TypeError(f"stream() takes a Stream, Device or DeviceType, not {type(s).__name__}.")
+    return _stream_context(s)
+
+
+@_contextlib.contextmanager
+def _stream_context(s):
     old_device = _core.default_device()
     if isinstance(s, _core.Stream):
         old_stream = _core.default_stream(s.device)
