@@ -6,8 +6,11 @@
 #include <type_traits>
 
 #include "lmx/dtype.h"
+#include "lmx/backend/common/isa_namespace.h"
 
 namespace lmx {
+
+inline namespace LMX_ISA_NS {
 
 template <typename T>
 inline constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
@@ -34,4 +37,5 @@ LMX_HD inline To cast_value(From v) {
   }
 }
 
+}  // namespace LMX_ISA_NS
 }  // namespace lmx

@@ -6,8 +6,11 @@
 #include <string>
 
 #include "lmx/dtype.h"
+#include "lmx/backend/common/isa_namespace.h"
 
 namespace lmx {
+
+inline namespace LMX_ISA_NS {
 
 template <typename T>
 struct TypeTag {
@@ -108,4 +111,5 @@ decltype(auto) dispatch_integral(Dtype t, F&& f) {
 
 #undef LMX_CASE
 
+}  // namespace LMX_ISA_NS
 }  // namespace lmx

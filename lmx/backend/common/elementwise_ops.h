@@ -13,8 +13,11 @@
 
 #include "lmx/backend/common/cast.h"
 #include "lmx/primitives/elementwise_table.h"
+#include "lmx/backend/common/isa_namespace.h"
 
 namespace lmx::scalar {
+
+inline namespace LMX_ISA_NS {
 
 template <typename T>
 inline constexpr bool is_int_v = std::is_integral_v<T>;  // bool included
@@ -66,20 +69,24 @@ struct Reciprocal {
   T operator()(T x) const { return T(1) / x; }
 };
 struct Exp {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T x) const { return std::exp(x); }
 };
 struct Expm1 {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T x) const {
     return std::expm1(x);
   }
 };
 struct Log {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T x) const { return std::log(x); }
 };
 struct Log2 {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T x) const {
     if constexpr (is_complex_v<T>) return std::log(x) / std::log(2.0f);
@@ -87,18 +94,23 @@ struct Log2 {
   }
 };
 struct Log10 {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T x) const { return std::log10(x); }
 };
 struct Log1p {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T x) const {
     if constexpr (is_complex_v<T>) return std::log(T(1) + x);
     else return std::log1p(x);
   }
 };
+// kCost: rough cost of one element in simple-arithmetic units; kernels use
+// it to decide when splitting work over threads pays (default 1).
 #define LMX_STD_UNARY(Name, fn)                      \
   struct Name {                                      \
+    static constexpr int kCost = 16;                 \
     template <typename T>                            \
     T operator()(T x) const { return std::fn(x); } \
   };
@@ -110,7 +122,27 @@ LMX_STD_UNARY(ArcCos, acos)
 LMX_STD_UNARY(ArcTan, atan)
 LMX_STD_UNARY(Sinh, sinh)
 LMX_STD_UNARY(Cosh, cosh)
-LMX_STD_UNARY(Tanh, tanh)
+struct Tanh {
+  static constexpr int kCost = 16;
+  template <typename T>
+  T operator()(T x) const {
+    if constexpr (is_complex_v<T>) {
+      return std::tanh(x);
+    } else {
+      // Through exp (about twice as fast as libm's tanh): expm1 near 0 keeps
+      // small values accurate; past `one` the result rounds to +-1.
+      constexpr T one = sizeof(T) == 4 ? T(9.1) : T(19.1);
+      T ax = std::fabs(x), r;
+      if (ax < T(0.55)) {
+        T e = std::expm1(2 * ax);
+        r = e / (e + 2);
+      } else {
+        r = ax > one ? T(1) : T(1) - T(2) / (std::exp(2 * ax) + T(1));
+      }
+      return std::copysign(r, x);
+    }
+  }
+};
 LMX_STD_UNARY(ArcSinh, asinh)
 LMX_STD_UNARY(ArcCosh, acosh)
 LMX_STD_UNARY(ArcTanh, atanh)
@@ -118,6 +150,7 @@ LMX_STD_UNARY(Erf, erf)
 #undef LMX_STD_UNARY
 
 struct ErfInv {
+  static constexpr int kCost = 16;
   // Giles' single-precision approximation, refined by Newton steps on erf
   // so float64 reaches full precision.
   template <typename T>
@@ -158,6 +191,7 @@ struct ErfInv {
   }
 };
 struct Sigmoid {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T x) const {
     // Split by sign so exp never overflows.
@@ -302,6 +336,7 @@ struct Remainder {  // result takes the divisor's sign, as NumPy
   }
 };
 struct Power {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T base, T exp) const {
     if constexpr (std::is_same_v<T, bool>) {
@@ -355,10 +390,12 @@ struct Minimum {
   }
 };
 struct ArcTan2 {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T a, T b) const { return std::atan2(a, b); }
 };
 struct LogAddExp {
+  static constexpr int kCost = 16;
   template <typename T>
   T operator()(T a, T b) const {
     if constexpr (is_complex_v<T>) {
@@ -454,5 +491,6 @@ struct RightShift {
   }
 };
 
+}  // namespace LMX_ISA_NS
 }  // namespace lmx::scalar
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lmx/array.h"
+#include "lmx/backend/common/isa_namespace.h"
 
 namespace lmx {
 
@@ -13,6 +14,8 @@ namespace lmx {
 // of the given stride sets; drops size-1 dimensions. The result has at least
 // one dimension.
 void collapse_dims(Shape& shape, std::vector<Strides>& strides);
+
+inline namespace LMX_ISA_NS {
 
 // Calls row(offsets, n) for each innermost row of `shape`: `offsets[k]` is the
 // element offset of the row's start in stride set k, and the row has n
@@ -56,12 +59,12 @@ inline size_t outer_rows(const Shape& shape) {
   return rows;
 }
 
-}  // namespace lmx
-
-namespace lmx {
+// The whole walk.
 template <int K, typename Row>
 void for_each_row(const Shape& shape, const std::vector<Strides>& strides, Row&& row) {
   if (shape_size(shape) == 0) return;
   for_each_row_range<K>(shape, strides, 0, shape.empty() ? 1 : outer_rows(shape), row);
 }
+
+}  // namespace LMX_ISA_NS
 }  // namespace lmx

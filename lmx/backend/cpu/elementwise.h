@@ -10,12 +10,22 @@
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/runtime/thread_pool.h"
+#include "lmx/backend/common/isa_namespace.h"
 
 namespace lmx::cpu {
+
+inline namespace LMX_ISA_NS {
 
 // 16-bit floats compute in float32.
 template <typename T>
 using compute_t = std::conditional_t<is_half_v<T>, float, T>;
+
+// Per-element cost of Op for parallel_for (the functor's kCost, default 1).
+template <typename Op>
+constexpr size_t op_cost() {
+  if constexpr (requires { Op::kCost; }) return Op::kCost;
+  else return 1;
+}
 
 // Dense and laid out like `like`: the output reuses that layout.
 inline bool same_dense_layout(const array& a, const array& like) {
@@ -42,7 +52,7 @@ void unary_kernel(const array& in, array& out) {
     allocate_like(in, out, std::is_same_v<In, Out>);
     const In* src = in.data<In>();
     Out* dst = out.data<Out>();
-    parallel_for(in.size(), 1, [&](size_t b, size_t e) {
+    parallel_for(in.size(), op_cost<Op>(), [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) dst[i] = f(src[i]);
     });
     return;
@@ -53,7 +63,7 @@ void unary_kernel(const array& in, array& out) {
   collapse_dims(shape, strides);
   const In* src = in.data<In>();
   Out* dst = out.data<Out>();
-  parallel_for(outer_rows(shape), shape.back(), [&](size_t b, size_t e) {
+  parallel_for(outer_rows(shape), shape.back() * op_cost<Op>(), [&](size_t b, size_t e) {
     for_each_row_range<2>(shape, strides, b, e, [&](const int64_t* off, int64_t n) {
       int64_t si = strides[0].back();
       const In* s = src + off[0];
@@ -78,7 +88,7 @@ void binary_kernel(const array& a, const array& b, array& out) {
     const In* x = a.data<In>();
     const In* y = b.data<In>();
     Out* d = out.data<Out>();
-    parallel_for(n, 1, [&](size_t s, size_t e) {
+    parallel_for(n, op_cost<Op>(), [&](size_t s, size_t e) {
       for (size_t i = s; i < e; ++i) d[i] = f(x[i], y[i]);
     });
     return;
@@ -88,7 +98,7 @@ void binary_kernel(const array& a, const array& b, array& out) {
     const In x = *a.data<In>();
     const In* y = b.data<In>();
     Out* d = out.data<Out>();
-    parallel_for(n, 1, [&](size_t s, size_t e) {
+    parallel_for(n, op_cost<Op>(), [&](size_t s, size_t e) {
       for (size_t i = s; i < e; ++i) d[i] = f(x, y[i]);
     });
     return;
@@ -98,7 +108,7 @@ void binary_kernel(const array& a, const array& b, array& out) {
     const In* x = a.data<In>();
     const In y = *b.data<In>();
     Out* d = out.data<Out>();
-    parallel_for(n, 1, [&](size_t s, size_t e) {
+    parallel_for(n, op_cost<Op>(), [&](size_t s, size_t e) {
       for (size_t i = s; i < e; ++i) d[i] = f(x[i], y);
     });
     return;
@@ -110,7 +120,7 @@ void binary_kernel(const array& a, const array& b, array& out) {
   const In* x = a.data<In>();
   const In* y = b.data<In>();
   Out* dst = out.data<Out>();
-  parallel_for(outer_rows(shape), shape.back(), [&](size_t s, size_t e) {
+  parallel_for(outer_rows(shape), shape.back() * op_cost<Op>(), [&](size_t s, size_t e) {
     for_each_row_range<3>(shape, strides, s, e, [&](const int64_t* off, int64_t len) {
       int64_t sa = strides[0].back(), sb = strides[1].back();
       const In* xp = x + off[0];
@@ -153,4 +163,5 @@ template <typename T> struct result_RealPart {
   using type = std::conditional_t<is_complex_v<T>, float, T>;
 };
 
+}  // namespace LMX_ISA_NS
 }  // namespace lmx::cpu

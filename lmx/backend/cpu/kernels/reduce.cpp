@@ -1,20 +1,22 @@
-// CPU reductions: a row reduction when the reduced elements are adjacent in
+// CPU reductions (built per ISA): a row reduction when the reduced elements are adjacent in
 // memory, a column reduction (accumulating whole output rows) when the kept
 // elements are, and a general strided walk otherwise.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <tuple>
 
 #include "lmx/backend/common/cast.h"
 #include "lmx/backend/common/dispatch.h"
 #include "lmx/backend/common/elementwise_ops.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
-#include "lmx/primitives/reduce.h"
+#include "lmx/backend/cpu/kernels/kernels.h"
+#include "lmx/backend/cpu/simd.h"
 #include "lmx/runtime/thread_pool.h"
 
-namespace lmx {
+namespace lmx::cpu::LMX_KERNELS_NS {
 
 namespace {
 
@@ -29,7 +31,10 @@ struct SumOp {
 template <typename Acc>
 struct ProdOp {
   static Acc init() { return Acc(1); }
-  Acc operator()(Acc a, Acc x) const { return a * x; }
+  Acc operator()(Acc a, Acc x) const {
+    if constexpr (std::is_same_v<Acc, bool>) return a && x;
+    else return a * x;
+  }
 };
 template <typename Acc>
 struct MaxOp {
@@ -56,6 +61,16 @@ struct MinOp {
     else return scalar::Minimum{}(a, x);
   }
 };
+// Max/min over a contiguous run of a native type go through explicit SIMD
+// lanes (their NaN-aware selects defeat the auto-vectoriser).
+template <typename Op, typename In, typename Acc>
+constexpr int simd_extreme_kind() {
+  if constexpr (!std::is_same_v<In, Acc> || !std::is_arithmetic_v<In> || std::is_same_v<In, bool>) return 0;
+  else if constexpr (std::is_same_v<Op, MaxOp<Acc>>) return 1;
+  else if constexpr (std::is_same_v<Op, MinOp<Acc>>) return -1;
+  else return 0;
+}
+
 struct AndOp {
   static bool init() { return true; }
   bool operator()(bool a, bool x) const { return a && x; }
@@ -120,7 +135,14 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
           Acc acc = Op::init();
           for_each_row<1>(p.red_shape, p.red_strides, [&](const int64_t* roff, int64_t m) {
             const In* s = base + roff[0];
+            constexpr int kExtreme = simd_extreme_kind<Op, In, Acc>();
             if (red_inner_stride == 1) {
+              if constexpr (kExtreme != 0) {
+                auto [v, nan] = cpu::simd::extreme<(kExtreme > 0)>(s, m, acc);
+                if constexpr (std::is_floating_point_v<Acc>) acc = nan ? std::numeric_limits<Acc>::quiet_NaN() : v;
+                else acc = v;
+                return;
+              }
               // Independent partial accumulators break the dependency chain so
               // the loop vectorises without reassociating (no -ffast-math).
               constexpr int kLanes = 8;
@@ -178,35 +200,14 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
 
 }  // namespace
 
-Dtype sum_result_type(Dtype in) {
-  switch (in.val()) {
-    case Dtype::Val::bool_: case Dtype::Val::int8: case Dtype::Val::int16: return int32;
-    case Dtype::Val::uint8: case Dtype::Val::uint16: return uint32;
-    default: return in;
-  }
-}
-
-std::string Reduce::name() const {
-  switch (type_) {
-    case ReduceType::Sum: return "sum";
-    case ReduceType::Prod: return "prod";
-    case ReduceType::Max: return "max";
-    case ReduceType::Min: return "min";
-    case ReduceType::And: return "all";
-    case ReduceType::Or: return "any";
-  }
-  return "reduce";
-}
-
-void Reduce::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
-  switch (type_) {
+void reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out) {
+  switch (type) {
     case ReduceType::And:
     case ReduceType::Or:
       dispatch_all(in.dtype(), [&](auto tag) {
         using In = typename decltype(tag)::type;
-        if (type_ == ReduceType::And) reduce_typed<In, bool, bool, AndOp>(in, out, axes_);
-        else reduce_typed<In, bool, bool, OrOp>(in, out, axes_);
+        if (type == ReduceType::And) reduce_typed<In, bool, bool, AndOp>(in, out, axes);
+        else reduce_typed<In, bool, bool, OrOp>(in, out, axes);
       });
       return;
     case ReduceType::Sum:
@@ -217,8 +218,8 @@ void Reduce::eval_cpu(const std::vector<array>& inputs, array& out) {
           using Out = typename decltype(otag)::type;
           if constexpr (std::is_same_v<Out, In> || (std::is_integral_v<In> && std::is_integral_v<Out>)) {
             using Acc = acc_t<Out>;
-            if (type_ == ReduceType::Sum) reduce_typed<In, Out, Acc, SumOp<Acc>>(in, out, axes_);
-            else reduce_typed<In, Out, Acc, ProdOp<Acc>>(in, out, axes_);
+            if (type == ReduceType::Sum) reduce_typed<In, Out, Acc, SumOp<Acc>>(in, out, axes);
+            else reduce_typed<In, Out, Acc, ProdOp<Acc>>(in, out, axes);
           } else {
             unsupported_dtype("sum", in.dtype());
           }
@@ -230,8 +231,8 @@ void Reduce::eval_cpu(const std::vector<array>& inputs, array& out) {
       dispatch_all(in.dtype(), [&](auto tag) {
         using In = typename decltype(tag)::type;
         using Acc = acc_t<In>;
-        if (type_ == ReduceType::Max) reduce_typed<In, In, Acc, MaxOp<Acc>>(in, out, axes_);
-        else reduce_typed<In, In, Acc, MinOp<Acc>>(in, out, axes_);
+        if (type == ReduceType::Max) reduce_typed<In, In, Acc, MaxOp<Acc>>(in, out, axes);
+        else reduce_typed<In, In, Acc, MinOp<Acc>>(in, out, axes);
       });
       return;
   }
@@ -271,32 +272,22 @@ uint32_t arg_reduce_strided(const In* s, int64_t len, int64_t stride) {
 template <bool IsMax, typename In, typename C>
 uint32_t arg_reduce_contiguous(const In* s, int64_t len) {
   constexpr int64_t kBlock = 512;
-  constexpr int kLanes = 8;
   C best{};
   int64_t best_block = -1;
   for (int64_t blk = 0; blk < len; blk += kBlock) {
     int64_t m = std::min(kBlock, len - blk);
     const In* p = s + blk;
-    C lane[kLanes];
-    bool nan[kLanes] = {};
-    for (int k = 0; k < kLanes; ++k) lane[k] = static_cast<C>(p[0]);
-    int64_t i = 0;
-    for (; i + kLanes <= m; i += kLanes)
-      for (int k = 0; k < kLanes; ++k) {
-        C v = static_cast<C>(p[i + k]);
-        lane[k] = arg_better<IsMax>(v, lane[k]) ? v : lane[k];
-        if constexpr (std::is_floating_point_v<C>) nan[k] |= v != v;
-      }
-    C bm = lane[0];
+    C bm;
     bool any_nan = false;
-    for (int k = 0; k < kLanes; ++k) {
-      if (arg_better<IsMax>(lane[k], bm)) bm = lane[k];
-      any_nan |= nan[k];
-    }
-    for (; i < m; ++i) {
-      C v = static_cast<C>(p[i]);
-      if (arg_better<IsMax>(v, bm)) bm = v;
-      if constexpr (std::is_floating_point_v<C>) any_nan |= v != v;
+    if constexpr (std::is_same_v<In, C> && !std::is_same_v<C, bool>) {
+      std::tie(bm, any_nan) = cpu::simd::extreme<IsMax>(p, m, static_cast<C>(p[0]));
+    } else {
+      bm = static_cast<C>(p[0]);
+      for (int64_t i = 1; i < m; ++i) {
+        C v = static_cast<C>(p[i]);
+        if (arg_better<IsMax>(v, bm)) bm = v;
+        if constexpr (std::is_floating_point_v<C>) any_nan |= v != v;
+      }
     }
     if (any_nan) return static_cast<uint32_t>(blk) + arg_reduce_strided<IsMax, In, C>(p, m, 1);
     if (best_block < 0 || arg_better<IsMax>(bm, best)) best = bm, best_block = blk;
@@ -307,8 +298,7 @@ uint32_t arg_reduce_contiguous(const In* s, int64_t len) {
 
 }  // namespace
 
-void ArgReduce::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
+void arg_reduce(ArgReduceType type, int axis, const array& in, array& out) {
   cpu::allocate(out);
   dispatch_all(in.dtype(), [&](auto tag) {
     using In = typename decltype(tag)::type;
@@ -316,13 +306,13 @@ void ArgReduce::eval_cpu(const std::vector<array>& inputs, array& out) {
     Shape kept_shape;
     std::vector<Strides> kept_strides(2);
     for (int i = 0; i < in.ndim(); ++i)
-      if (i != axis_) {
+      if (i != axis) {
         kept_shape.push_back(in.shape(i));
         kept_strides[0].push_back(in.strides()[i]);
         kept_strides[1].push_back(out.strides()[i]);
       }
     collapse_dims(kept_shape, kept_strides);
-    int64_t len = in.shape(axis_), stride = in.strides()[axis_];
+    int64_t len = in.shape(axis), stride = in.strides()[axis];
     const In* src = in.data<In>();
     uint32_t* dst = out.data<uint32_t>();
     auto run = [&](auto is_max) {
@@ -340,9 +330,9 @@ void ArgReduce::eval_cpu(const std::vector<array>& inputs, array& out) {
         });
       });
     };
-    if (type_ == ArgReduceType::ArgMax) run(std::true_type{});
+    if (type == ArgReduceType::ArgMax) run(std::true_type{});
     else run(std::false_type{});
   });
 }
 
-}  // namespace lmx
+}  // namespace lmx::cpu::LMX_KERNELS_NS

@@ -1,0 +1,28 @@
+// Entry points of the CPU kernels that are built once per instruction set
+// (lmx::cpu::kernels_baseline, lmx::cpu::kernels_avx2). Callers go through
+// LMX_CPU_KERNEL (backend/cpu/isa.h), which picks the build this CPU runs best.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "lmx/array.h"
+#include "lmx/primitives/elementwise.h"
+#include "lmx/primitives/reduce.h"
+
+#define LMX_CPU_KERNEL_ENTRY_POINTS                                                              \
+  void unary(UnaryOp op, const array& in, array& out);                                           \
+  void binary(BinaryOp op, const array& a, const array& b, array& out);                          \
+  void reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out);       \
+  void arg_reduce(ArgReduceType type, int axis, const array& in, array& out);                    \
+  void convert_contiguous(const void* src, Dtype src_type, void* dst, Dtype dst_type, size_t n); \
+  void copy_to_strided(const array& src, void* dst, Dtype dst_type, const Strides& dst_strides);
+
+namespace lmx::cpu::kernels_baseline {
+LMX_CPU_KERNEL_ENTRY_POINTS
+}
+#ifdef LMX_CPU_HAS_AVX2
+namespace lmx::cpu::kernels_avx2 {
+LMX_CPU_KERNEL_ENTRY_POINTS
+}
+#endif
