@@ -5,26 +5,11 @@ peer_time / lmx_time (above 1 means lmx is faster). Not a test.
 """
 
 import argparse
-import time
 
 import numpy as np
+from common import best_of, mlx
 
 import lmx.core as mx
-
-try:
-    import mlx.core as mlx
-except ImportError:  # MLX's Linux build is optional
-    mlx = None
-
-
-def best_of(fn, repeat):
-    fn()  # warm-up (allocator cache, thread pool)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 # name -> (lmx/mlx function taking (lib, a, b), numpy function taking (a, b))

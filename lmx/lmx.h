@@ -6,4 +6,5 @@
 #include "lmx/ops/ops.h"
 #include "lmx/runtime/allocator.h"
 #include "lmx/runtime/device.h"
+#include "lmx/transforms/autodiff.h"
 #include "lmx/transforms/eval.h"

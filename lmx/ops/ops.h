@@ -130,4 +130,40 @@ array trace(const array& a, int offset = 0, int axis1 = 0, int axis2 = 1, std::o
 array slice(const array& a, Shape start, Shape stop, Shape strides, S s = {});
 array slice_update(const array& src, const array& update, Shape start, Shape stop, Shape strides, S s = {});
 
+// ---- indexing with integer arrays (ops/index.cpp) ----
+enum class ScatterMode;
+// Gather: the result has the (broadcast) indices' shape, then a's other axes.
+array gather(const array& a, const std::vector<array>& indices, const std::vector<int>& axes, S s = {});
+// Scatter: combines updates (broadcast to the gathered shape) into a.
+array scatter(const array& a, const std::vector<array>& indices, const array& updates,
+              const std::vector<int>& axes, ScatterMode mode, S s = {});
+array take(const array& a, const array& indices, std::optional<int> axis = {}, S s = {});
+array take_along_axis(const array& a, const array& indices, std::optional<int> axis = {}, S s = {});
+array put_along_axis(const array& a, const array& indices, const array& values, std::optional<int> axis = {},
+                     S s = {});
+
+// ---- sorting and scans along one axis (ops/sort.cpp); no axis: flattened ----
+array sort(const array& a, std::optional<int> axis = -1, S s = {});
+array argsort(const array& a, std::optional<int> axis = -1, S s = {});
+array partition(const array& a, int kth, std::optional<int> axis = -1, S s = {});
+array argpartition(const array& a, int kth, std::optional<int> axis = -1, S s = {});
+array topk(const array& a, int k, std::optional<int> axis = -1, S s = {});
+array cumsum(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true,
+             std::optional<Dtype> dtype = {}, S s = {});
+array cumprod(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true, S s = {});
+array cummax(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true, S s = {});
+array cummin(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true, S s = {});
+array logcumsumexp(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true,
+                   S s = {});
+
+// ---- matrix products (ops/matmul.cpp) ----
+array matmul(const array& a, const array& b, S s = {});
+array addmm(const array& c, const array& a, const array& b, float alpha = 1.0f, float beta = 1.0f, S s = {});
+array tensordot(const array& a, const array& b, const std::vector<int>& axes_a, const std::vector<int>& axes_b,
+                S s = {});
+array tensordot(const array& a, const array& b, int axes = 2, S s = {});
+array inner(const array& a, const array& b, S s = {});
+array outer(const array& a, const array& b, S s = {});
+array kron(const array& a, const array& b, S s = {});
+
 }  // namespace lmx

@@ -1,5 +1,9 @@
 #include "lmx/primitives/elementwise.h"
 
+#include <cmath>
+
+#include "lmx/ops/ops.h"
+
 namespace lmx {
 
 #define LMX_NAME_ENTRY(Name, pyname, types, result) pyname,
@@ -18,6 +22,119 @@ bool Unary::is_equivalent(const Primitive& o) const {
 bool Binary::is_equivalent(const Primitive& o) const {
   auto* b = dynamic_cast<const Binary*>(&o);
   return b && b->op_ == op_;
+}
+
+// ---- differentiation rules ----
+
+namespace {
+
+array scalar(double v, const array& like) { return astype(array(v), like.dtype()); }
+
+}  // namespace
+
+std::vector<array> Unary::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                              const std::vector<int>&, const std::vector<array>& outputs) {
+  const array& x = primals[0];
+  const array& g = cotangents[0];
+  const array& y = outputs[0];
+  auto one = [&] { return scalar(1.0, x); };
+  array d;
+  switch (op_) {
+    case UnaryOp::Abs: d = multiply(g, sign(x)); break;  // 0 at 0, as MLX
+    case UnaryOp::Negative: d = negative(g); break;
+    case UnaryOp::Square: d = multiply(g, multiply(scalar(2.0, x), x)); break;
+    case UnaryOp::Sqrt: d = divide(g, multiply(scalar(2.0, x), y)); break;
+    case UnaryOp::Rsqrt: d = multiply(g, multiply(scalar(-0.5, x), divide(y, x))); break;
+    case UnaryOp::Reciprocal: d = negative(multiply(g, square(y))); break;
+    case UnaryOp::Exp: d = multiply(g, y); break;
+    case UnaryOp::Expm1: d = multiply(g, add(y, one())); break;
+    case UnaryOp::Log: d = divide(g, x); break;
+    case UnaryOp::Log2: d = divide(g, multiply(x, scalar(M_LN2, x))); break;
+    case UnaryOp::Log10: d = divide(g, multiply(x, scalar(M_LN10, x))); break;
+    case UnaryOp::Log1p: d = divide(g, add(x, one())); break;
+    case UnaryOp::Sin: d = multiply(g, cos(x)); break;
+    case UnaryOp::Cos: d = negative(multiply(g, sin(x))); break;
+    case UnaryOp::Tan: d = multiply(g, add(one(), square(y))); break;
+    case UnaryOp::ArcSin: d = multiply(g, rsqrt(subtract(one(), square(x)))); break;
+    case UnaryOp::ArcCos: d = negative(multiply(g, rsqrt(subtract(one(), square(x))))); break;
+    case UnaryOp::ArcTan: d = divide(g, add(one(), square(x))); break;
+    case UnaryOp::Sinh: d = multiply(g, cosh(x)); break;
+    case UnaryOp::Cosh: d = multiply(g, sinh(x)); break;
+    case UnaryOp::Tanh: d = multiply(g, subtract(one(), square(y))); break;
+    case UnaryOp::ArcSinh: d = multiply(g, rsqrt(add(square(x), one()))); break;
+    case UnaryOp::ArcCosh: d = multiply(g, rsqrt(subtract(square(x), one()))); break;
+    case UnaryOp::ArcTanh: d = divide(g, subtract(one(), square(x))); break;
+    case UnaryOp::Erf: d = multiply(g, multiply(scalar(M_2_SQRTPI, x), exp(negative(square(x))))); break;
+    case UnaryOp::ErfInv: d = multiply(g, multiply(scalar(0.5 * std::sqrt(M_PI), x), exp(square(y)))); break;
+    case UnaryOp::Sigmoid: d = multiply(g, multiply(y, subtract(one(), y))); break;
+    case UnaryOp::Conjugate: d = conjugate(g); break;
+    case UnaryOp::Real: d = astype(g, x.dtype()); break;
+    case UnaryOp::Imag: d = multiply(astype(g, x.dtype()), astype(array(complex64_t(0.0f, 1.0f)), x.dtype())); break;
+    // Piecewise constant or not numeric: the derivative is zero.
+    case UnaryOp::Sign: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: case UnaryOp::LogicalNot:
+    case UnaryOp::BitwiseInvert: case UnaryOp::IsNaN: case UnaryOp::IsInf: case UnaryOp::IsPosInf:
+    case UnaryOp::IsNegInf: case UnaryOp::IsFinite:
+      d = zeros_like(x);
+      break;
+  }
+  return {d};
+}
+
+std::vector<array> Binary::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                               const std::vector<int>& argnums, const std::vector<array>& outputs) {
+  const array& a = primals[0];
+  const array& b = primals[1];
+  const array& g = cotangents[0];
+  const array& y = outputs[0];
+  auto zero = [&] { return zeros_like(a); };
+  std::vector<array> out;
+  for (int arg : argnums) {
+    bool lhs = arg == 0;
+    array d;
+    switch (op_) {
+      case BinaryOp::Add: d = g; break;
+      case BinaryOp::Subtract: d = lhs ? g : negative(g); break;
+      case BinaryOp::Multiply: d = multiply(g, lhs ? b : a); break;
+      case BinaryOp::Divide: d = lhs ? divide(g, b) : negative(divide(multiply(g, a), square(b))); break;
+      case BinaryOp::Power:
+        // d/da a^b = b a^(b-1); d/db a^b = a^b log a (0 where a^b is 0).
+        d = lhs ? multiply(g, multiply(b, power(a, subtract(b, scalar(1.0, b)))))
+                : multiply(g, where(equal(y, zero()), zero(), multiply(y, log(a))));
+        break;
+      // Ties send the gradient to b, as MLX.
+      case BinaryOp::Maximum: d = multiply(g, astype(lhs ? greater(a, b) : less_equal(a, b), g.dtype())); break;
+      case BinaryOp::Minimum: d = multiply(g, astype(lhs ? less(a, b) : greater_equal(a, b), g.dtype())); break;
+      case BinaryOp::ArcTan2: {
+        array r = add(square(a), square(b));
+        d = lhs ? divide(multiply(g, b), r) : negative(divide(multiply(g, a), r));
+        break;
+      }
+      case BinaryOp::LogAddExp: d = multiply(g, sigmoid(lhs ? subtract(a, b) : subtract(b, a))); break;
+      case BinaryOp::Remainder: d = lhs ? g : negative(multiply(g, floor_divide(a, b))); break;
+      // Piecewise constant or boolean results.
+      default: d = zeros_like(primals[arg]); break;
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<array> Select::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                               const std::vector<int>& argnums, const std::vector<array>&) {
+  const array& c = primals[0];
+  const array& g = cotangents[0];
+  std::vector<array> out;
+  for (int arg : argnums) {
+    if (arg == 0) out.push_back(zeros_like(c));
+    else if (arg == 1) out.push_back(where(c, g, zeros_like(g)));
+    else out.push_back(where(c, zeros_like(g), g));
+  }
+  return out;
+}
+
+std::vector<array> AsType::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                               const std::vector<int>&, const std::vector<array>&) {
+  return {astype(cotangents[0], primals[0].dtype())};
 }
 
 }  // namespace lmx

@@ -19,6 +19,7 @@ class Unary : public UnaryPrimitive {
  public:
   Unary(Stream s, UnaryOp op) : UnaryPrimitive(s), op_(op) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return op_name(op_); }
   bool is_equivalent(const Primitive& o) const override;
   UnaryOp op() const { return op_; }
@@ -31,6 +32,7 @@ class Binary : public UnaryPrimitive {
  public:
   Binary(Stream s, BinaryOp op) : UnaryPrimitive(s), op_(op) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return op_name(op_); }
   bool is_equivalent(const Primitive& o) const override;
   BinaryOp op() const { return op_; }
@@ -44,6 +46,7 @@ class Select : public UnaryPrimitive {
  public:
   using UnaryPrimitive::UnaryPrimitive;
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return "where"; }
   bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Select*>(&o); }
 };
@@ -53,6 +56,7 @@ class AsType : public UnaryPrimitive {
  public:
   using UnaryPrimitive::UnaryPrimitive;
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return "astype"; }
   bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const AsType*>(&o); }
 };

@@ -24,6 +24,14 @@ class Primitive {
   // Same operation with the same parameters (lets compile merge duplicates).
   virtual bool is_equivalent(const Primitive&) const { return false; }
 
+  // Reverse-mode rule: the cotangents of primals[argnums[i]] given the
+  // cotangents of every output (zeros where an output got none). Written
+  // with ops, so rules are themselves differentiable (grad of grad, and jvp
+  // through the transpose of the vjp). The default raises, naming the
+  // primitive: a missing rule is an error, never silent zeros.
+  virtual std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                 const std::vector<int>& argnums, const std::vector<array>& outputs);
+
  private:
   Stream stream_;
 };
@@ -47,5 +55,10 @@ class UnaryPrimitive : public Primitive {
 #define LMX_DECLARE_EVAL                                                 \
   void eval_cpu(const std::vector<array>& inputs, array& out) override; \
   void eval_gpu(const std::vector<array>& inputs, array& out) override;
+
+// Declares a primitive's differentiation rule (defined in lmx/primitives/).
+#define LMX_DECLARE_VJP                                                                                     \
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,         \
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
 
 }  // namespace lmx

@@ -1,5 +1,7 @@
 #include "lmx/primitives/reduce.h"
 
+#include "lmx/ops/ops.h"
+
 namespace lmx {
 
 Dtype sum_result_type(Dtype in) {
@@ -20,6 +22,53 @@ std::string Reduce::name() const {
     case ReduceType::Or: return "any";
   }
   return "reduce";
+}
+
+// The cotangent arrives with the reduced axes kept (size 1).
+std::vector<array> Reduce::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                               const std::vector<int>&, const std::vector<array>& outputs) {
+  const array& x = primals[0];
+  array g = broadcast_to(cotangents[0], x.shape());
+  switch (type_) {
+    case ReduceType::Sum: return {g};
+    case ReduceType::Prod: {
+      // The product of the other elements, exact with zeros: exclusive
+      // products from both sides along the flattened reduced axes.
+      std::vector<int> kept;
+      std::vector<bool> red(x.ndim(), false);
+      for (int a : axes_) red[a] = true;
+      for (int d = 0; d < x.ndim(); ++d)
+        if (!red[d]) kept.push_back(d);
+      std::vector<int> perm = kept;
+      perm.insert(perm.end(), axes_.begin(), axes_.end());
+      array xt = transpose(x, perm);
+      Shape flat(xt.shape().begin(), xt.shape().begin() + kept.size());
+      ShapeElem n = 1;
+      for (int a : axes_) n *= x.shape(a);
+      flat.push_back(n);
+      array xf = reshape(xt, flat);
+      int ax = static_cast<int>(flat.size()) - 1;
+      array others = multiply(cumprod(xf, ax, false, false), cumprod(xf, ax, true, false));
+      std::vector<int> inverse(perm.size());
+      for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int>(i);
+      return {multiply(g, transpose(reshape(others, xt.shape()), inverse))};
+    }
+    case ReduceType::Max:
+    case ReduceType::Min: {
+      // Ties share the gradient equally, as MLX.
+      array hit = astype(equal(x, broadcast_to(outputs[0], x.shape())), g.dtype());
+      array count = broadcast_to(sum(hit, axes_, true), x.shape());
+      return {divide(multiply(g, hit), count)};
+    }
+    case ReduceType::And:
+    case ReduceType::Or: return {zeros_like(x)};
+  }
+  return {zeros_like(x)};
+}
+
+std::vector<array> ArgReduce::vjp(const std::vector<array>& primals, const std::vector<array>&,
+                                  const std::vector<int>&, const std::vector<array>&) {
+  return {zeros_like(primals[0])};  // an index does not change with small moves of the values
 }
 
 }  // namespace lmx

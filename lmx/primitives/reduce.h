@@ -12,6 +12,7 @@ class Reduce : public UnaryPrimitive {
   Reduce(Stream s, ReduceType type, std::vector<int> axes)
       : UnaryPrimitive(s), type_(type), axes_(std::move(axes)) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override;
   ReduceType type() const { return type_; }
   const std::vector<int>& axes() const { return axes_; }
@@ -28,6 +29,7 @@ class ArgReduce : public UnaryPrimitive {
  public:
   ArgReduce(Stream s, ArgReduceType type, int axis) : UnaryPrimitive(s), type_(type), axis_(axis) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return type_ == ArgReduceType::ArgMax ? "argmax" : "argmin"; }
 
  private:

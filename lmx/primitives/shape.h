@@ -11,6 +11,7 @@ namespace lmx {
    public:                                                                            \
     using UnaryPrimitive::UnaryPrimitive;                                             \
     LMX_DECLARE_EVAL                                                                  \
+    LMX_DECLARE_VJP                                                                   \
     std::string name() const override { return pyname; }                             \
     bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Class*>(&o); } \
   };
@@ -31,6 +32,7 @@ class Contiguous : public UnaryPrimitive {
  public:
   Contiguous(Stream s, bool allow_col_major) : UnaryPrimitive(s), allow_col_major_(allow_col_major) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return "contiguous"; }
   bool allow_col_major() const { return allow_col_major_; }
   bool is_equivalent(const Primitive& o) const override {
@@ -46,6 +48,7 @@ class Transpose : public UnaryPrimitive {
  public:
   Transpose(Stream s, std::vector<int> axes) : UnaryPrimitive(s), axes_(std::move(axes)) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return "transpose"; }
   const std::vector<int>& axes() const { return axes_; }
 
@@ -58,6 +61,7 @@ class Slice : public UnaryPrimitive {
  public:
   Slice(Stream s, Shape start, Shape strides) : UnaryPrimitive(s), start_(std::move(start)), strides_(std::move(strides)) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return "slice"; }
 
  private:
@@ -70,6 +74,7 @@ class SliceUpdate : public UnaryPrimitive {
  public:
   SliceUpdate(Stream s, Shape start, Shape strides) : UnaryPrimitive(s), start_(std::move(start)), strides_(std::move(strides)) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return "slice_update"; }
 
  private:
@@ -80,6 +85,7 @@ class AsStrided : public UnaryPrimitive {
  public:
   AsStrided(Stream s, Strides strides, int64_t offset) : UnaryPrimitive(s), strides_(std::move(strides)), offset_(offset) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return "as_strided"; }
 
  private:
@@ -91,6 +97,7 @@ class Concatenate : public UnaryPrimitive {
  public:
   Concatenate(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return "concatenate"; }
 
  private:
@@ -103,6 +110,7 @@ class Pad : public UnaryPrimitive {
  public:
   Pad(Stream s, Shape low) : UnaryPrimitive(s), low_(std::move(low)) {}
   LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
   std::string name() const override { return "pad"; }
 
  private:

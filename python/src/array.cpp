@@ -256,6 +256,9 @@ void init_array(nb::module_& m) {
         auto [q, r] = divmod(x, y);
         return nb::make_tuple(q, r);
       })
+      .def("__matmul__", binop(&matmul))
+      .def("__rmatmul__", rbinop(&matmul))
+      .def("__imatmul__", ibinop(&matmul))
       .def("__pow__", binop(&power))
       .def("__rpow__", rbinop(&power))
       .def("__ipow__", ibinop(&power))

@@ -10,6 +10,10 @@ void init_dtypes(nb::module_& m);
 void init_runtime(nb::module_& m);
 void init_array(nb::module_& m);
 void init_ops(nb::module_& m);
+void init_matmul(nb::module_& m);
+void init_indexing(nb::module_& m);
+void init_sort(nb::module_& m);
+void init_transforms(nb::module_& m);
 }  // namespace lmx::py
 
 NB_MODULE(_core, m) {
@@ -26,6 +30,10 @@ NB_MODULE(_core, m) {
   lmx::py::init_runtime(m);
   lmx::py::init_array(m);
   lmx::py::init_ops(m);
+  lmx::py::init_matmul(m);
+  lmx::py::init_indexing(m);
+  lmx::py::init_sort(m);
+  lmx::py::init_transforms(m);
   nb::list names;
   for (auto [k, v] : nb::borrow<nb::dict>(m.attr("__dict__"))) {
     std::string name = nb::cast<std::string>(k);

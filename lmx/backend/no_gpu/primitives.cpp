@@ -3,8 +3,11 @@
 #include <stdexcept>
 
 #include "lmx/primitives/elementwise.h"
+#include "lmx/primitives/index.h"
+#include "lmx/primitives/linalg.h"
 #include "lmx/primitives/reduce.h"
 #include "lmx/primitives/shape.h"
+#include "lmx/primitives/sort.h"
 
 namespace lmx {
 
@@ -28,6 +31,11 @@ LMX_NO_GPU(SliceUpdate)
 LMX_NO_GPU(AsStrided)
 LMX_NO_GPU(Concatenate)
 LMX_NO_GPU(Pad)
+LMX_NO_GPU(Matmul)
+LMX_NO_GPU(Gather)
+LMX_NO_GPU(Scatter)
+LMX_NO_GPU(Sort)
+LMX_NO_GPU(Scan)
 LMX_NO_GPU(Arange)
 LMX_NO_GPU(Reduce)
 LMX_NO_GPU(ArgReduce)

@@ -48,6 +48,46 @@ def _forward(name):
     return method
 
 
+class _AtIndexer:
+    """``x.at[index]``: out-of-place updates where repeated indices accumulate."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array):
+        self._array = array
+
+    def __getitem__(self, index):
+        return _AtUpdate(self._array, index)
+
+
+class _AtUpdate:
+    __slots__ = ("_array", "_index")
+
+    def __init__(self, array, index):
+        self._array, self._index = array, index
+
+    def _apply(self, value, mode):
+        return _c._index_update(self._array, self._index, value, mode)
+
+    def add(self, value):
+        return self._apply(value, "add")
+
+    def subtract(self, value):
+        return self._apply(_c.negative(_c.array(value) if not isinstance(value, _c.array) else value), "add")
+
+    def multiply(self, value):
+        return self._apply(value, "multiply")
+
+    def divide(self, value):
+        return self._apply(_c.reciprocal(_c.array(value) if not isinstance(value, _c.array) else value), "multiply")
+
+    def maximum(self, value):
+        return self._apply(value, "maximum")
+
+    def minimum(self, value):
+        return self._apply(value, "minimum")
+
+
 def install():
     cls = _c.array
     cls.reshape = _reshape
@@ -60,6 +100,7 @@ def install():
     for name in ["var", "std", "argmax", "argmin", "flatten", "squeeze", "swapaxes", "moveaxis", "split",
                  "diagonal", "diag", "round", "view", "softmax"]:
         setattr(cls, name, _forward(name))
+    cls.at = property(_AtIndexer)
     cls.real = property(lambda self: _c.real(self))
     cls.imag = property(lambda self: _c.imag(self))
     cls.__str__ = cls.__repr__

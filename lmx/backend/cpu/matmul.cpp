@@ -1,0 +1,149 @@
+// Matmul on the CPU: OpenBLAS gemm for float32/float64/complex64 (16-bit
+// floats through float32, rounded once), an exact loop for integers.
+#include <cblas.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "lmx/backend/common/dispatch.h"
+#include "lmx/backend/common/strided.h"
+#include "lmx/backend/cpu/copy.h"
+#include "lmx/primitives/linalg.h"
+#include "lmx/runtime/thread_pool.h"
+
+namespace lmx {
+
+namespace {
+
+// How gemm reads one operand's matrices: their element offsets per batch
+// entry, the transpose flag and the leading dimension.
+struct GemmOperand {
+  std::vector<int64_t> offsets;
+  bool transposed = false;
+  int64_t ld = 0;
+  array storage;  // the array the offsets point into
+};
+
+// Offsets of each batch entry's matrix within x (batch dims may be broadcast).
+std::vector<int64_t> batch_offsets(const array& x) {
+  Shape shape(x.shape().begin(), x.shape().end() - 2);
+  std::vector<Strides> strides = {Strides(x.strides().begin(), x.strides().end() - 2)};
+  std::vector<int64_t> out;
+  if (shape.empty()) return {0};
+  collapse_dims(shape, strides);
+  for_each_row<1>(shape, strides, [&](const int64_t* off, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out.push_back(off[0] + i * strides[0].back());
+  });
+  return out;
+}
+
+// Uses x's layout when each matrix is row- or column-major with unit inner
+// stride; otherwise (or when the dtype must change) copies to row-major.
+GemmOperand gemm_operand(const array& x, Dtype compute) {
+  int64_t rows = x.shape(-2), cols = x.shape(-1);
+  int64_t rs = x.strides()[x.ndim() - 2], cs = x.strides()[x.ndim() - 1];
+  GemmOperand g;
+  if (x.dtype() == compute) {
+    if (cs == 1 && (rs >= cols || rows == 1)) {
+      g.storage = x, g.ld = std::max<int64_t>(rows == 1 ? cols : rs, 1);
+      g.offsets = batch_offsets(x);
+      return g;
+    }
+    if (rs == 1 && (cs >= rows || cols == 1)) {
+      g.storage = x, g.transposed = true, g.ld = std::max<int64_t>(cols == 1 ? rows : cs, 1);
+      g.offsets = batch_offsets(x);
+      return g;
+    }
+  }
+  array c(x.shape(), compute, std::shared_ptr<Data>{});
+  cpu::allocate(c);
+  cpu::copy_to_strided(x, c.raw_ptr(), compute, row_major_strides(x.shape()));
+  g.storage = c, g.ld = std::max<int64_t>(cols, 1);
+  size_t batch = x.size() / std::max<int64_t>(rows * cols, 1);
+  for (size_t i = 0; i < batch; ++i) g.offsets.push_back(static_cast<int64_t>(i) * rows * cols);
+  return g;
+}
+
+template <typename T>
+void gemm(bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b, int ldb, T* c, int ldc) {
+  auto A = ta ? CblasTrans : CblasNoTrans, B = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, A, B, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  } else if constexpr (std::is_same_v<T, double>) {
+    cblas_dgemm(CblasRowMajor, A, B, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+  } else {
+    const complex64_t one(1.0f, 0.0f), zero(0.0f, 0.0f);
+    cblas_cgemm(CblasRowMajor, A, B, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc);
+  }
+}
+
+template <typename T>
+void blas_matmul(const array& a, const array& b, T* dst, int m, int n, int k) {
+  Dtype t = dtype_of<T>::value;
+  GemmOperand ga = gemm_operand(a, t), gb = gemm_operand(b, t);
+  const T* ap = ga.storage.template data<T>();
+  const T* bp = gb.storage.template data<T>();
+  size_t batch = ga.offsets.size();
+  for (size_t i = 0; i < batch; ++i)
+    gemm<T>(ga.transposed, gb.transposed, m, n, k, ap + ga.offsets[i], static_cast<int>(ga.ld),
+            bp + gb.offsets[i], static_cast<int>(gb.ld), dst + i * static_cast<size_t>(m) * n, n);
+}
+
+// Integer products accumulate in the element type (wrapping, as NumPy).
+template <typename T>
+void integer_matmul(const array& a, const array& b, T* dst, int m, int n, int k) {
+  GemmOperand ga = gemm_operand(a, a.dtype()), gb = gemm_operand(b, b.dtype());
+  const T* ap = ga.storage.template data<T>();
+  const T* bp = gb.storage.template data<T>();
+  size_t batch = ga.offsets.size();
+  parallel_for(batch * m, static_cast<size_t>(n) * k, [&](size_t lo, size_t hi) {
+    for (size_t r = lo; r < hi; ++r) {
+      size_t bi = r / m, i = r % m;
+      const T* A = ap + ga.offsets[bi];
+      const T* B = bp + gb.offsets[bi];
+      T* C = dst + r * n;
+      std::fill(C, C + n, T(0));
+      for (int p = 0; p < k; ++p) {
+        T av = ga.transposed ? A[p * ga.ld + i] : A[i * ga.ld + p];
+        for (int j = 0; j < n; ++j) C[j] += av * (gb.transposed ? B[j * gb.ld + p] : B[p * gb.ld + j]);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void Matmul::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& a = inputs[0];
+  const array& b = inputs[1];
+  cpu::allocate(out);
+  int m = a.shape(-2), k = a.shape(-1), n = b.shape(-1);
+  if (out.size() == 0) return;
+  if (k == 0) {
+    std::memset(out.raw_ptr(), 0, out.nbytes());
+    return;
+  }
+  Dtype t = out.dtype();
+  switch (t.val()) {
+    case Dtype::Val::float32: blas_matmul<float>(a, b, out.data<float>(), m, n, k); return;
+    case Dtype::Val::float64: blas_matmul<double>(a, b, out.data<double>(), m, n, k); return;
+    case Dtype::Val::complex64: blas_matmul<complex64_t>(a, b, out.data<complex64_t>(), m, n, k); return;
+    case Dtype::Val::float16:
+    case Dtype::Val::bfloat16: {
+      // Widen to float32, multiply there, round once into the output.
+      array wide(out.shape(), float32, std::shared_ptr<Data>{});
+      cpu::allocate(wide);
+      blas_matmul<float>(a, b, wide.data<float>(), m, n, k);
+      cpu::convert_contiguous(wide.raw_ptr(), float32, out.raw_ptr(), t, out.size());
+      return;
+    }
+    default:
+      dispatch_integral(t, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        if constexpr (!std::is_same_v<T, bool>) integer_matmul<T>(a, b, out.data<T>(), m, n, k);
+      });
+  }
+}
+
+}  // namespace lmx

@@ -1,0 +1,230 @@
+// Sort, argsort and scans on the CPU: each row along the axis is gathered,
+// processed, and written to a row-contiguous output; rows run in parallel.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "lmx/backend/common/cast.h"
+#include "lmx/backend/common/dispatch.h"
+#include "lmx/backend/common/elementwise_ops.h"
+#include "lmx/backend/common/strided.h"
+#include "lmx/backend/cpu/copy.h"
+#include "lmx/primitives/sort.h"
+#include "lmx/runtime/thread_pool.h"
+
+namespace lmx {
+
+namespace {
+
+// Strict weak order of the sort: NaN after everything; complex lexicographic.
+template <typename T>
+bool sort_less(T a, T b) {
+  if constexpr (is_complex_v<T>) {
+    return scalar::lex_less(a, b);
+  } else if constexpr (is_half_v<T>) {
+    return sort_less(static_cast<float>(a), static_cast<float>(b));
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return a < b || (!std::isnan(a) && std::isnan(b));
+  } else {
+    return a < b;
+  }
+}
+
+// Radix sort keys: unsigned integers whose order is the sort order. Floats
+// flip their sign bit (negatives all bits); every NaN maps to the largest
+// key so NaNs sort last.
+template <typename T>
+constexpr bool radix_sortable_v = !is_complex_v<T> && sizeof(T) <= 8;
+
+template <typename T>
+using key_t = std::conditional_t<sizeof(T) == 1, uint8_t,
+                                 std::conditional_t<sizeof(T) == 2, uint16_t,
+                                                    std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
+
+template <typename T>
+key_t<T> radix_key(T v) {
+  using K = key_t<T>;
+  K bits;
+  std::memcpy(&bits, &v, sizeof(T));
+  constexpr K sign = K(1) << (8 * sizeof(T) - 1);
+  if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>) {
+    return bits;
+  } else if constexpr (std::is_integral_v<T>) {
+    return bits ^ sign;
+  } else {
+    bool nan;
+    if constexpr (is_half_v<T>) nan = std::isnan(static_cast<float>(v));
+    else nan = std::isnan(v);
+    if (nan) return static_cast<K>(~K(0));
+    return (bits & sign) ? static_cast<K>(~bits) : static_cast<K>(bits | sign);
+  }
+}
+
+// Stable LSD radix sort of (key, payload) pairs, 8 bits a pass; passes where
+// every key shares the byte are skipped.
+template <typename K, typename P>
+void radix_sort(std::vector<K>& keys, std::vector<P>& payload) {
+  size_t n = keys.size();
+  std::vector<K> k2(n);
+  std::vector<P> p2(n);
+  for (size_t shift = 0; shift < 8 * sizeof(K); shift += 8) {
+    size_t count[256] = {};
+    for (size_t i = 0; i < n; ++i) ++count[(keys[i] >> shift) & 0xff];
+    if (count[(keys[0] >> shift) & 0xff] == n) continue;
+    size_t pos[256], total = 0;
+    for (int b = 0; b < 256; ++b) pos[b] = total, total += count[b];
+    for (size_t i = 0; i < n; ++i) {
+      size_t at = pos[(keys[i] >> shift) & 0xff]++;
+      k2[at] = keys[i];
+      p2[at] = payload[i];
+    }
+    keys.swap(k2);
+    payload.swap(p2);
+  }
+}
+
+// Sorts one strided row (values, or their stable order as uint32 indices).
+template <typename T, bool Indices>
+void sort_row(const T* s, int64_t ss, std::conditional_t<Indices, uint32_t, T>* d, int64_t ds, int64_t n) {
+  if constexpr (radix_sortable_v<T>) {
+    if (n > 64) {
+      std::vector<key_t<T>> keys(n);
+      for (int64_t i = 0; i < n; ++i) keys[i] = radix_key(s[i * ss]);
+      if constexpr (Indices) {
+        std::vector<uint32_t> idx(n);
+        std::iota(idx.begin(), idx.end(), 0u);
+        radix_sort(keys, idx);
+        for (int64_t i = 0; i < n; ++i) d[i * ds] = idx[i];
+      } else {
+        std::vector<T> vals(n);
+        for (int64_t i = 0; i < n; ++i) vals[i] = s[i * ss];
+        radix_sort(keys, vals);
+        for (int64_t i = 0; i < n; ++i) d[i * ds] = vals[i];
+      }
+      return;
+    }
+  }
+  std::vector<uint32_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0u);
+  std::stable_sort(idx.begin(), idx.end(), [&](uint32_t i, uint32_t j) { return sort_less(s[i * ss], s[j * ss]); });
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (Indices) d[i * ds] = idx[i];
+    else d[i * ds] = s[idx[i] * ss];
+  }
+}
+
+// Calls fn(in_row_ptr, in_stride, out_row_ptr) for each row along `axis`;
+// the output is row-contiguous with out's shape (same as in's).
+template <typename In, typename Out, typename F>
+void for_each_axis_row(const array& in, array& out, int axis, size_t cost, F&& fn) {
+  int64_t len = in.shape(axis), in_stride = in.strides()[axis];
+  Shape kept;
+  std::vector<Strides> strides(2);
+  for (int d = 0; d < in.ndim(); ++d)
+    if (d != axis) {
+      kept.push_back(in.shape(d));
+      strides[0].push_back(in.strides()[d]);
+      strides[1].push_back(out.strides()[d]);
+    }
+  collapse_dims(kept, strides);
+  int64_t out_stride = out.strides()[axis];
+  const In* src = in.data<In>();
+  Out* dst = out.data<Out>();
+  parallel_for(outer_rows(kept), kept.back() * len * cost, [&](size_t b, size_t e) {
+    for_each_row_range<2>(kept, strides, b, e, [&](const int64_t* off, int64_t n) {
+      for (int64_t k = 0; k < n; ++k)
+        fn(src + off[0] + k * strides[0].back(), in_stride, dst + off[1] + k * strides[1].back(), out_stride, len);
+    });
+  });
+}
+
+}  // namespace
+
+void Sort::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  cpu::allocate(out);
+  if (out.size() == 0) return;
+  dispatch_all(in.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (indices_) for_each_axis_row<T, uint32_t>(in, out, axis_, 16, sort_row<T, true>);
+    else for_each_axis_row<T, T>(in, out, axis_, 16, sort_row<T, false>);
+  });
+}
+
+namespace {
+
+template <typename Acc>
+Acc scan_identity(ScanType type) {
+  switch (type) {
+    case ScanType::Sum: return Acc(0);
+    case ScanType::Prod: return Acc(1);
+    case ScanType::Max:
+      if constexpr (is_complex_v<Acc>) return Acc(-INFINITY, -INFINITY);
+      else if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
+      else return std::numeric_limits<Acc>::lowest();
+    case ScanType::Min:
+      if constexpr (is_complex_v<Acc>) return Acc(INFINITY, INFINITY);
+      else if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
+      else return std::numeric_limits<Acc>::max();
+    case ScanType::LogAddExp:
+      if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
+      else return Acc(0);
+  }
+  return Acc(0);
+}
+
+template <typename Acc>
+Acc scan_step(ScanType type, Acc acc, Acc x) {
+  switch (type) {
+    case ScanType::Sum: return scalar::Add{}(acc, x);
+    case ScanType::Prod: return scalar::Multiply{}(acc, x);
+    case ScanType::Max: return scalar::Maximum{}(acc, x);
+    case ScanType::Min: return scalar::Minimum{}(acc, x);
+    case ScanType::LogAddExp:
+      if constexpr (std::is_floating_point_v<Acc> || is_complex_v<Acc>) return scalar::LogAddExp{}(acc, x);
+      else return acc;
+  }
+  return acc;
+}
+
+}  // namespace
+
+void Scan::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  cpu::allocate(out);
+  if (out.size() == 0) return;
+  dispatch_all(in.dtype(), [&](auto itag) {
+    using In = typename decltype(itag)::type;
+    dispatch_all(out.dtype(), [&](auto otag) {
+      using Out = typename decltype(otag)::type;
+      // Sums of small integers widen (as sum does); otherwise In == Out.
+      if constexpr (std::is_same_v<In, Out> || (std::is_integral_v<In> && std::is_integral_v<Out>)) {
+        using Acc = std::conditional_t<is_half_v<Out>, float, Out>;
+        ScanType type = type_;
+        bool reverse = reverse_, inclusive = inclusive_;
+        for_each_axis_row<In, Out>(in, out, axis_, 1, [&](const In* s, int64_t ss, Out* d, int64_t ds, int64_t n) {
+          Acc acc = scan_identity<Acc>(type);
+          for (int64_t k = 0; k < n; ++k) {
+            int64_t i = reverse ? n - 1 - k : k;
+            Acc x = cast_value<Acc>(s[i * ss]);
+            if (inclusive) {
+              acc = scan_step(type, acc, x);
+              d[i * ds] = cast_value<Out>(acc);
+            } else {
+              d[i * ds] = cast_value<Out>(acc);
+              acc = scan_step(type, acc, x);
+            }
+          }
+        });
+      } else {
+        unsupported_dtype(name().c_str(), in.dtype());
+      }
+    });
+  });
+}
+
+}  // namespace lmx

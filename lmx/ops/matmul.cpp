@@ -1,0 +1,146 @@
+// The matrix-product family: matmul and the products written in terms of it.
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+
+#include "lmx/ops/ops.h"
+#include "lmx/primitives/linalg.h"
+
+namespace lmx {
+
+array matmul(const array& a_in, const array& b_in, S s) {
+  if (a_in.ndim() == 0 || b_in.ndim() == 0)
+    throw std::invalid_argument("[matmul] Got 0 dimension input. Inputs must have at least one dimension.");
+  Dtype t = promote_types(a_in.dtype(), b_in.dtype());
+  // lmx also multiplies integer matrices exactly (wrapping like NumPy); only
+  // bool has no product.
+  if (t == bool_)
+    throw std::invalid_argument("[matmul] Boolean matrices are not supported; cast them to a numeric type.");
+  // 1-D operands become a row (a) or a column (b) and lose that axis again.
+  array a = a_in.ndim() == 1 ? reshape(a_in, {1, a_in.shape(0)}, s) : a_in;
+  array b = b_in.ndim() == 1 ? reshape(b_in, {b_in.shape(0), 1}, s) : b_in;
+  if (a.shape(-1) != b.shape(-2))
+    throw std::invalid_argument("[matmul] Last dimension of first input with shape " + shape_string(a_in.shape()) +
+                                " must match second to last dimension of second input with shape " +
+                                shape_string(b_in.shape()) + ".");
+  Shape a_batch(a.shape().begin(), a.shape().end() - 2), b_batch(b.shape().begin(), b.shape().end() - 2);
+  Shape batch = broadcast_shapes(a_batch, b_batch, "matmul");
+  auto prep = [&](array x) {
+    if (x.dtype() != t) x = astype(x, t, s);
+    Shape full = batch;
+    full.push_back(x.shape(-2));
+    full.push_back(x.shape(-1));
+    return x.shape() == full ? x : broadcast_to(x, full, s);
+  };
+  a = prep(a);
+  b = prep(b);
+  Shape out_shape = batch;
+  out_shape.push_back(a.shape(-2));
+  out_shape.push_back(b.shape(-1));
+  array out(out_shape, t, std::make_shared<Matmul>(to_stream(s)), {a, b});
+  if (a_in.ndim() == 1 || b_in.ndim() == 1) {
+    Shape squeezed = batch;
+    if (a_in.ndim() != 1) squeezed.push_back(a.shape(-2));
+    if (b_in.ndim() != 1) squeezed.push_back(b.shape(-1));
+    out = reshape(out, squeezed, s);
+  }
+  return out;
+}
+
+array addmm(const array& c, const array& a, const array& b, float alpha, float beta, S s) {
+  array ab = matmul(a, b, s);
+  if (alpha != 1.0f) ab = multiply(ab, astype(array(alpha), ab.dtype()), s);
+  if (beta == 0.0f) return ab;
+  array cc = beta == 1.0f ? c : multiply(c, astype(array(beta), c.dtype()), s);
+  array out = add(cc, ab, s);
+  if (out.shape() != ab.shape())
+    throw std::invalid_argument("[addmm] c with shape " + shape_string(c.shape()) +
+                                " does not broadcast to the product's shape " + shape_string(ab.shape()) + ".");
+  return out;
+}
+
+array tensordot(const array& a, const array& b, const std::vector<int>& axes_a, const std::vector<int>& axes_b,
+                S s) {
+  if (axes_a.size() != axes_b.size())
+    throw std::invalid_argument("[tensordot] Both operands need the same number of contracted axes.");
+  auto ax_a = normalize_axes(axes_a, a.ndim(), "tensordot");
+  std::vector<int> ax_b;
+  for (int ax : axes_b) ax_b.push_back(normalize_axis(ax, b.ndim(), "tensordot"));
+  // Keep the pairing: order b's axes like the (sorted) axes of a.
+  std::vector<int> order(axes_a.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<int> a_norm;
+  for (int ax : axes_a) a_norm.push_back(normalize_axis(ax, a.ndim(), "tensordot"));
+  std::sort(order.begin(), order.end(), [&](int i, int j) { return a_norm[i] < a_norm[j]; });
+  std::vector<int> ca, cb;
+  for (int i : order) {
+    ca.push_back(a_norm[i]);
+    cb.push_back(ax_b[i]);
+    if (a.shape(a_norm[i]) != b.shape(ax_b[i]))
+      throw std::invalid_argument("[tensordot] Contracted dimensions of size " + std::to_string(a.shape(a_norm[i])) +
+                                  " and " + std::to_string(b.shape(ax_b[i])) + " differ.");
+  }
+  std::vector<bool> in_a(a.ndim(), false), in_b(b.ndim(), false);
+  for (int x : ca) in_a[x] = true;
+  for (int x : cb) {
+    if (in_b[x]) throw std::invalid_argument("[tensordot] An axis of b is contracted twice.");
+    in_b[x] = true;
+  }
+  std::vector<int> perm_a, perm_b;
+  Shape free_a, free_b;
+  ShapeElem m = 1, n = 1, k = 1;
+  for (int i = 0; i < a.ndim(); ++i)
+    if (!in_a[i]) perm_a.push_back(i), free_a.push_back(a.shape(i)), m *= a.shape(i);
+  for (int x : ca) perm_a.push_back(x), k *= a.shape(x);
+  for (int x : cb) perm_b.push_back(x);
+  for (int i = 0; i < b.ndim(); ++i)
+    if (!in_b[i]) perm_b.push_back(i), free_b.push_back(b.shape(i)), n *= b.shape(i);
+  array am = reshape(transpose(a, perm_a, s), {m, k}, s);
+  array bm = reshape(transpose(b, perm_b, s), {k, n}, s);
+  Shape out = free_a;
+  out.insert(out.end(), free_b.begin(), free_b.end());
+  return reshape(matmul(am, bm, s), out, s);
+}
+
+array tensordot(const array& a, const array& b, int axes, S s) {
+  if (axes < 0 || axes > a.ndim() || axes > b.ndim())
+    throw std::invalid_argument("[tensordot] axes must be between 0 and the operands' ranks.");
+  std::vector<int> aa, bb;
+  for (int i = 0; i < axes; ++i) {
+    aa.push_back(a.ndim() - axes + i);
+    bb.push_back(i);
+  }
+  return tensordot(a, b, aa, bb, s);
+}
+
+array inner(const array& a, const array& b, S s) {
+  if (a.ndim() == 0 || b.ndim() == 0) return multiply(a, b, s);
+  if (a.shape(-1) != b.shape(-1))
+    throw std::invalid_argument("[inner] Last dimensions " + std::to_string(a.shape(-1)) + " and " +
+                                std::to_string(b.shape(-1)) + " differ.");
+  return tensordot(a, b, {a.ndim() - 1}, {b.ndim() - 1}, s);
+}
+
+array outer(const array& a, const array& b, S s) {
+  array x = reshape(a, {static_cast<ShapeElem>(a.size()), 1}, s);
+  array y = reshape(b, {1, static_cast<ShapeElem>(b.size())}, s);
+  return multiply(x, y, s);
+}
+
+array kron(const array& a, const array& b, S s) {
+  if (a.size() == 0 || b.size() == 0) throw std::invalid_argument("[kron] Inputs cannot be empty.");
+  int nd = std::max(a.ndim(), b.ndim());
+  Shape sa(nd - a.ndim(), 1), sb(nd - b.ndim(), 1);
+  sa.insert(sa.end(), a.shape().begin(), a.shape().end());
+  sb.insert(sb.end(), b.shape().begin(), b.shape().end());
+  // Interleave: a's axes at even positions, b's at odd, then merge pairs.
+  Shape ea, eb, out;
+  for (int i = 0; i < nd; ++i) {
+    ea.push_back(sa[i]), ea.push_back(1);
+    eb.push_back(1), eb.push_back(sb[i]);
+    out.push_back(sa[i] * sb[i]);
+  }
+  return reshape(multiply(reshape(a, ea, s), reshape(b, eb, s), s), out, s);
+}
+
+}  // namespace lmx

@@ -1,0 +1,143 @@
+// Differentiation rules of the data-movement primitives: each moves the
+// cotangent back the way the data came.
+#include "lmx/primitives/shape.h"
+
+#include <limits>
+#include <numeric>
+
+#include "lmx/ops/ops.h"
+#include "lmx/primitives/index.h"
+
+namespace lmx {
+
+namespace {
+
+// Stops of a strided window in slice() terms, from its start, step and size.
+Shape window_stops(const Shape& start, const Shape& step, const Shape& size) {
+  Shape stop(start.size());
+  for (size_t i = 0; i < start.size(); ++i) {
+    ShapeElem last = start[i] + (size[i] - 1) * step[i];
+    stop[i] = step[i] > 0 ? last + 1 : last - 1;
+    // -1 would wrap around in slice() terms: spell "before the front".
+    if (stop[i] < 0) stop[i] = std::numeric_limits<ShapeElem>::min() / 2;
+  }
+  return stop;
+}
+
+}  // namespace
+
+std::vector<array> Broadcast::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                  const std::vector<int>&, const std::vector<array>&) {
+  // Sum over the added leading dims and the stretched size-1 dims.
+  const array& x = primals[0];
+  const array& g = cotangents[0];
+  int extra = g.ndim() - x.ndim();
+  std::vector<int> axes;
+  for (int d = 0; d < g.ndim(); ++d)
+    if (d < extra || (x.shape(d - extra) == 1 && g.shape(d) != 1)) axes.push_back(d);
+  array r = axes.empty() ? g : sum(g, axes, true);
+  return {reshape(r, x.shape())};
+}
+
+std::vector<array> Reshape::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                const std::vector<int>&, const std::vector<array>&) {
+  return {reshape(cotangents[0], primals[0].shape())};
+}
+
+std::vector<array> StopGradient::vjp(const std::vector<array>& primals, const std::vector<array>&,
+                                     const std::vector<int>&, const std::vector<array>&) {
+  return {zeros_like(primals[0])};
+}
+
+std::vector<array> View::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<array>& outputs) {
+  return Primitive::vjp(primals, cotangents, argnums, outputs);  // reinterpreting bytes has no derivative
+}
+
+std::vector<array> Contiguous::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                                   const std::vector<int>&, const std::vector<array>&) {
+  return {cotangents[0]};
+}
+
+std::vector<array> Transpose::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                                  const std::vector<int>&, const std::vector<array>&) {
+  std::vector<int> inverse(axes_.size());
+  for (size_t i = 0; i < axes_.size(); ++i) inverse[axes_[i]] = static_cast<int>(i);
+  return {transpose(cotangents[0], inverse)};
+}
+
+std::vector<array> Slice::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                              const std::vector<int>&, const std::vector<array>& outputs) {
+  const array& x = primals[0];
+  const array& g = cotangents[0];
+  if (g.size() == 0) return {zeros_like(x)};
+  return {slice_update(zeros_like(x), g, start_, window_stops(start_, strides_, outputs[0].shape()), strides_)};
+}
+
+std::vector<array> SliceUpdate::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  const array& upd = primals[1];
+  const array& g = cotangents[0];
+  std::vector<array> out;
+  if (upd.size() == 0) {
+    for (int arg : argnums) out.push_back(arg == 0 ? g : zeros_like(upd));
+    return out;
+  }
+  Shape stop = window_stops(start_, strides_, upd.shape());
+  for (int arg : argnums) {
+    if (arg == 0) out.push_back(slice_update(g, zeros_like(upd), start_, stop, strides_));
+    else out.push_back(slice(g, start_, stop, strides_));
+  }
+  return out;
+}
+
+// Each output element reads the (row-major) input at offset + sum_d i_d *
+// stride_d: send the cotangent back there, adding where reads overlap.
+std::vector<array> AsStrided::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                  const std::vector<int>&, const std::vector<array>& outputs) {
+  const array& x = primals[0];
+  const Shape& shape = outputs[0].shape();
+  array flat_index = array(static_cast<int64_t>(offset_));
+  for (size_t d = 0; d < shape.size(); ++d) {
+    Shape r(shape.size(), 1);
+    r[d] = shape[d];
+    array along = multiply(arange(0, shape[d], 1, int64), array(static_cast<int64_t>(strides_[d])));
+    flat_index = add(flat_index, reshape(along, r));
+  }
+  flat_index = broadcast_to(flat_index, shape);
+  array grad = scatter(zeros({static_cast<ShapeElem>(x.size())}, x.dtype()), {flat_index}, cotangents[0], {0},
+                       ScatterMode::Add);
+  return {reshape(grad, x.shape())};
+}
+
+std::vector<array> Concatenate::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  const array& g = cotangents[0];
+  std::vector<array> out;
+  Shape offsets(primals.size() + 1, 0);
+  for (size_t i = 0; i < primals.size(); ++i) offsets[i + 1] = offsets[i] + primals[i].shape(axis_);
+  for (int arg : argnums) {
+    Shape start(g.ndim(), 0), stop = g.shape(), step(g.ndim(), 1);
+    start[axis_] = offsets[arg];
+    stop[axis_] = offsets[arg + 1];
+    out.push_back(slice(g, start, stop, step));
+  }
+  return out;
+}
+
+std::vector<array> Pad::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                            const std::vector<int>& argnums, const std::vector<array>&) {
+  const array& x = primals[0];
+  const array& g = cotangents[0];
+  Shape start = low_, stop(x.ndim()), step(x.ndim(), 1);
+  for (int i = 0; i < x.ndim(); ++i) stop[i] = low_[i] + x.shape(i);
+  array inner = slice(g, start, stop, step);
+  std::vector<array> out;
+  for (int arg : argnums) {
+    if (arg == 0) out.push_back(inner);
+    else out.push_back(subtract(sum(g, {}), sum(inner, {})));  // every padded element is the fill value
+  }
+  return out;
+}
+
+}  // namespace lmx

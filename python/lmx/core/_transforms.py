@@ -1,0 +1,90 @@
+"""grad, value_and_grad, vjp and jvp over Python functions of pytrees, on
+top of the C++ transforms (which see flat lists of arrays)."""
+
+from lmx import _core
+from lmx.core._tree import flatten, unflatten
+
+
+def _as_list(out):
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def vjp(fun, primals, cotangents):
+    """Returns (fun(*primals) as a list, the cotangents of the primals)."""
+    outputs, vjps = _core._vjp(lambda xs: _as_list(fun(*xs)), list(primals), list(cotangents))
+    return outputs, vjps
+
+
+def jvp(fun, primals, tangents):
+    """Returns (fun(*primals) as a list, the tangents of the outputs)."""
+    outputs, jvps = _core._jvp(lambda xs: _as_list(fun(*xs)), list(primals), list(tangents))
+    return outputs, jvps
+
+
+def _normalize_args(argnums, argnames):
+    if isinstance(argnames, str):
+        argnames = (argnames,)
+    argnames = tuple(argnames)
+    if argnums is None:
+        argnums = 0 if not argnames else ()
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    for n in nums:
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"[grad] argnums must be non-negative integers, got {argnums!r}.")
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"[grad] argnums contains duplicates: {argnums!r}.")
+    return nums, single, argnames
+
+
+def value_and_grad(fun, argnums=None, argnames=()):
+    """Returns a function computing (fun(*args, **kwargs), gradients of its
+    first output with respect to the selected arguments)."""
+    nums, single, argnames = _normalize_args(argnums, argnames)
+
+    def wrapper(*args, **kwargs):
+        if nums and max(nums) >= len(args):
+            raise ValueError(f"[grad] Can't compute the gradient of argument index {max(nums)} because the "
+                             f"function is called with only {len(args)} positional arguments.")
+        for name in argnames:
+            if name not in kwargs:
+                raise ValueError(f"[grad] Can't compute the gradient of keyword argument '{name}' because the "
+                                 "function is called without it.")
+        selected = ([args[i] for i in nums], {n: kwargs[n] for n in argnames})
+        leaves, treedef = flatten(selected)
+        out_def = []
+
+        def flat_fun(xs):
+            sel_args, sel_kwargs = unflatten(treedef, xs)
+            new_args = list(args)
+            for i, v in zip(nums, sel_args):
+                new_args[i] = v
+            new_kwargs = dict(kwargs)
+            new_kwargs.update(sel_kwargs)
+            out = fun(*new_args, **new_kwargs)
+            out_leaves, d = flatten(out)
+            if not out_leaves:
+                raise ValueError("[grad] The function must return an array (or a tuple starting with one).")
+            out_def.append(d)
+            return out_leaves
+
+        outputs, grads = _core._value_and_grad(flat_fun, leaves, list(range(len(leaves))))
+        value = unflatten(out_def[-1], outputs)
+        g_args, g_kwargs = unflatten(treedef, grads)
+        # One selected argument gives its gradient bare, even for argnums=(0,) (as MLX).
+        g = g_args[0] if single or len(g_args) == 1 else tuple(g_args)
+        if argnames:
+            return value, (g, g_kwargs)
+        return value, g
+
+    return wrapper
+
+
+def grad(fun, argnums=None, argnames=()):
+    """Returns a function computing the gradients of fun's (scalar) output."""
+    vg = value_and_grad(fun, argnums, argnames)
+
+    def wrapper(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
+
+    return wrapper

@@ -1,0 +1,387 @@
+"""grad, value_and_grad, vjp and jvp: every differentiable op against central
+finite differences in float64, the vjp/jvp transpose identity, composition,
+pytrees and argument handling, and a small network trained by hand."""
+
+import numpy as np
+import pytest
+
+from conftest import BACKEND, mx, to_numpy
+
+F64 = mx.float64
+# MLX's CPU float64 exp/sin/erf/... are only float32-accurate, so against MLX
+# the differences use a wider step and the comparison a wider tolerance.
+EPS, RTOL = (1e-6, 1e-6) if BACKEND == "lmx" else (1e-3, 2e-3)
+
+
+def arr(x):
+    return mx.array(np.asarray(x, dtype=np.float64), dtype=F64)
+
+
+def finite_difference_grads(fun, inputs, eps=EPS):
+    """Central differences of the scalar fun(*inputs) for each input."""
+    grads = []
+    base = [np.array(to_numpy(x), dtype=np.float64) for x in inputs]
+    for k, x in enumerate(base):
+        g = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            def at(delta):
+                moved = [b.copy() for b in base]
+                moved[k][idx] += delta
+                return float(to_numpy(fun(*[arr(m) for m in moved])))
+            g[idx] = (at(eps) - at(-eps)) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def check_grads(op, inputs, rng, rtol=RTOL, atol=1e-8):
+    """Contracts op's output with fixed random weights and compares grads."""
+    out_shape = op(*inputs).shape
+    w = arr(rng.standard_normal(out_shape))
+
+    def loss(*xs):
+        return mx.sum(op(*xs) * w)
+
+    argnums = tuple(range(len(inputs)))
+    got = mx.grad(loss, argnums=argnums)(*inputs)
+    got = got if isinstance(got, tuple) else (got,)  # one argument comes back bare
+    want = finite_difference_grads(loss, inputs)
+    for g, e in zip(got, want):
+        assert g.shape == e.shape and g.dtype == F64
+        np.testing.assert_allclose(to_numpy(g), e, rtol=rtol, atol=atol)
+
+
+def rand(rng, shape, lo=-2.0, hi=2.0):
+    return arr(rng.uniform(lo, hi, size=shape))
+
+
+def away_from(rng, shape, lo, hi, avoid=(), gap=0.2):
+    """Uniform values with |x - a| > gap for each a in avoid (kinks, poles)."""
+    x = rng.uniform(lo, hi, size=shape)
+    for a in avoid:
+        near = np.abs(x - a) < gap
+        x[near] = a + gap * np.sign(x[near] - a + 1e-12) * 1.5
+    return arr(x)
+
+
+# name -> (function of arrays, input makers)
+UNARY = {
+    "abs": (mx.abs, lambda r: away_from(r, (2, 3), -2, 2, [0])),
+    "negative": (mx.negative, lambda r: rand(r, (2, 3))),
+    "square": (mx.square, lambda r: rand(r, (2, 3))),
+    "sqrt": (mx.sqrt, lambda r: rand(r, (2, 3), 0.5, 3)),
+    "rsqrt": (mx.rsqrt, lambda r: rand(r, (2, 3), 0.5, 3)),
+    "reciprocal": (mx.reciprocal, lambda r: rand(r, (2, 3), 0.5, 3)),
+    "exp": (mx.exp, lambda r: rand(r, (2, 3))),
+    "expm1": (mx.expm1, lambda r: rand(r, (2, 3))),
+    "log": (mx.log, lambda r: rand(r, (2, 3), 0.5, 3)),
+    "log2": (mx.log2, lambda r: rand(r, (2, 3), 0.5, 3)),
+    "log10": (mx.log10, lambda r: rand(r, (2, 3), 0.5, 3)),
+    "log1p": (mx.log1p, lambda r: rand(r, (2, 3), -0.5, 3)),
+    "sin": (mx.sin, lambda r: rand(r, (2, 3))),
+    "cos": (mx.cos, lambda r: rand(r, (2, 3))),
+    "tan": (mx.tan, lambda r: rand(r, (2, 3), -1.2, 1.2)),
+    "arcsin": (mx.arcsin, lambda r: rand(r, (2, 3), -0.8, 0.8)),
+    "arccos": (mx.arccos, lambda r: rand(r, (2, 3), -0.8, 0.8)),
+    "arctan": (mx.arctan, lambda r: rand(r, (2, 3))),
+    "sinh": (mx.sinh, lambda r: rand(r, (2, 3))),
+    "cosh": (mx.cosh, lambda r: rand(r, (2, 3))),
+    "tanh": (mx.tanh, lambda r: rand(r, (2, 3))),
+    "arcsinh": (mx.arcsinh, lambda r: rand(r, (2, 3))),
+    "arccosh": (mx.arccosh, lambda r: rand(r, (2, 3), 1.2, 3)),
+    "arctanh": (mx.arctanh, lambda r: rand(r, (2, 3), -0.8, 0.8)),
+    "erf": (mx.erf, lambda r: rand(r, (2, 3))),
+    "erfinv": (mx.erfinv, lambda r: rand(r, (2, 3), -0.8, 0.8)),
+    "sigmoid": (mx.sigmoid, lambda r: rand(r, (2, 3))),
+    "degrees": (mx.degrees, lambda r: rand(r, (2, 3))),
+    "radians": (mx.radians, lambda r: rand(r, (2, 3))),
+}
+
+BINARY = {
+    "add": (mx.add, None), "subtract": (mx.subtract, None), "multiply": (mx.multiply, None),
+    "divide": (mx.divide, (0.5, 3)), "power": (mx.power, (0.5, 2)), "maximum": (mx.maximum, None),
+    "minimum": (mx.minimum, None), "arctan2": (mx.arctan2, (0.5, 2)), "logaddexp": (mx.logaddexp, None),
+    "remainder": (mx.remainder, (0.5, 2)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary_grads(name, rng):
+    fn, make = UNARY[name]
+    check_grads(fn, [make(rng)], rng)
+
+
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary_grads_with_broadcasting(name, rng):
+    fn, rng_range = BINARY[name]
+    lo, hi = rng_range or (-2, 2)
+    a = rand(rng, (2, 3), lo, hi)
+    b = rand(rng, (3,), lo, hi)
+    if name in ("maximum", "minimum"):
+        b = arr(to_numpy(b) + 0.3)  # no ties: the derivative is defined
+    if name == "remainder":
+        a, b = rand(rng, (2, 3), 0.1, 0.9), arr([1.3, 1.7, 2.1])  # away from the jumps
+    check_grads(fn, [a, b], rng)
+
+
+SHAPE_AND_REDUCE = {
+    "reshape": (lambda x: x.reshape(3, 4), (2, 6)),
+    "transpose": (lambda x: mx.transpose(x, (2, 0, 1)), (2, 3, 2)),
+    "broadcast_to": (lambda x: mx.broadcast_to(x, (4, 2, 3)), (2, 1)),
+    "slice": (lambda x: x[1:, ::2], (3, 5)),
+    "slice_negative_step": (lambda x: x[::-2, 3:0:-1], (4, 5)),
+    "int_index": (lambda x: x[1, :, None], (3, 4)),
+    "concatenate": (lambda x: mx.concatenate([x, x * 2, x[:1]], axis=0), (2, 3)),
+    "stack": (lambda x: mx.stack([x, mx.sin(x)], axis=1), (2, 3)),
+    "split": (lambda x: mx.split(x, [1, 3], axis=1)[1], (2, 4)),
+    "pad": (lambda x: mx.pad(x, [(1, 2), (0, 1)]), (2, 3)),
+    "pad_edge": (lambda x: mx.pad(x, 2, mode="edge"), (3,)),
+    "flip_roll": (lambda x: mx.roll(x[::-1], 2, axis=1), (2, 4)),
+    "repeat_tile": (lambda x: mx.tile(mx.repeat(x, 2, axis=0), (1, 2)), (2, 2)),
+    "swap_move": (lambda x: mx.moveaxis(mx.swapaxes(x, 0, 2), 0, 1), (2, 3, 4)),
+    "diagonal": (lambda x: mx.diagonal(x, 1), (3, 4)),
+    "sum": (lambda x: mx.sum(x, axis=1), (3, 4)),
+    "sum_all_keepdims": (lambda x: mx.sum(x, keepdims=True), (3, 4)),
+    "prod": (lambda x: mx.prod(x, axis=0), (3, 4)),
+    "mean": (lambda x: mx.mean(x, axis=(0, 2)), (2, 3, 4)),
+    "var": (lambda x: mx.var(x, axis=1, ddof=1), (3, 4)),
+    "std": (lambda x: mx.std(x), (3, 4)),
+    "max": (lambda x: mx.max(x, axis=1), (3, 4)),
+    "min": (lambda x: mx.min(x, axis=0), (3, 4)),
+    "logsumexp": (lambda x: mx.logsumexp(x, axis=1), (3, 4)),
+    "softmax": (lambda x: mx.softmax(x, axis=-1), (3, 4)),
+    "cumsum": (lambda x: mx.cumsum(x, axis=1), (3, 4)),
+    "cumsum_reverse_exclusive": (lambda x: mx.cumsum(x, axis=0, reverse=True, inclusive=False), (3, 4)),
+    "sort": (lambda x: mx.sort(x, axis=1), (3, 4)),
+    "where": (lambda x: mx.where(x > 0.1, x * 3, mx.exp(x)), (3, 4)),
+    "clip": (lambda x: mx.clip(x, -0.5, 0.7), (3, 4)),
+    "astype_roundtrip": (lambda x: x.astype(mx.float32).astype(mx.float64) * 0 + x, (3,)),
+}
+
+
+@pytest.mark.parametrize("name", list(SHAPE_AND_REDUCE))
+def test_shape_and_reduction_grads(name, rng):
+    fn, shape = SHAPE_AND_REDUCE[name]
+    x = rand(rng, shape)
+    if name in ("max", "min", "sort", "clip", "where"):
+        # Distinct values away from the clip/where thresholds: no ties or kinks.
+        v = rng.permutation(np.prod(shape)).reshape(shape) / 3.0 - 1.9
+        v[np.abs(v - 0.1) < 0.05] += 0.2
+        v[np.abs(v + 0.5) < 0.05] += 0.2
+        v[np.abs(v - 0.7) < 0.05] += 0.2
+        x = arr(v)
+    check_grads(fn, [x], rng)
+
+
+PRODUCTS_AND_INDEXING = {
+    "matmul": (lambda a, b: a @ b, [(2, 3), (3, 4)]),
+    "matmul_batched_broadcast": (lambda a, b: mx.matmul(a, b), [(2, 1, 2, 3), (3, 3, 2)]),
+    "matmul_vector": (lambda a, b: mx.matmul(a, b), [(3,), (3, 2)]),
+    "tensordot": (lambda a, b: mx.tensordot(a, b, axes=([0, 2], [1, 0])), [(2, 3, 4), (4, 2, 5)]),
+    "inner_outer": (lambda a, b: mx.outer(mx.inner(a, b), b), [(2, 3), (3,)]),
+    "kron": (lambda a, b: mx.kron(a, b), [(2, 2), (1, 3)]),
+    "addmm": (lambda a, b: mx.addmm(a[:, :2], a, b, alpha=0.5, beta=2.0), [(2, 3), (3, 2)]),
+}
+
+
+@pytest.mark.parametrize("name", list(PRODUCTS_AND_INDEXING))
+def test_product_grads(name, rng):
+    fn, shapes = PRODUCTS_AND_INDEXING[name]
+    check_grads(fn, [rand(rng, s) for s in shapes], rng)
+
+
+def test_gather_and_scatter_grads(rng):
+    idx = mx.array([2, 0, 2, 1])
+    check_grads(lambda x: mx.take(x, idx, axis=1), [rand(rng, (2, 3))], rng)
+    check_grads(lambda x: x[idx, 1:], [rand(rng, (3, 3))], rng)
+    check_grads(lambda x: x[mx.array([[0], [2]]), mx.array([1, 0])], [rand(rng, (3, 2))], rng)
+    check_grads(lambda x: mx.take_along_axis(x, mx.array([[1, 0, 1]]), axis=0), [rand(rng, (2, 3))], rng)
+    # Writes: the overwritten source elements get no gradient, the values do.
+    check_grads(lambda x, v: x.at[mx.array([0, 2])].add(v), [rand(rng, (3, 2)), rand(rng, (2, 2))], rng)
+
+    def write(x, v):
+        y = x * 1
+        y[mx.array([1, 2]), 0] = v
+        return y
+
+    check_grads(write, [rand(rng, (3, 2)), rand(rng, (2,))], rng)
+
+    def window(x, v):
+        y = x * 1
+        y[1:, ::2] = v
+        return y
+
+    check_grads(window, [rand(rng, (3, 4)), rand(rng, (2, 2))], rng)
+
+
+def test_stop_gradient_and_non_differentiable_ops(rng):
+    x = rand(rng, (4,))
+    g = mx.grad(lambda v: mx.sum(mx.stop_gradient(v) * v))(x)
+    np.testing.assert_allclose(to_numpy(g), to_numpy(x))
+    g = mx.grad(lambda v: mx.sum(mx.floor(v) + mx.sign(v) + (v > 0)))(x)
+    np.testing.assert_array_equal(to_numpy(g), np.zeros(4))
+    g = mx.grad(lambda v: mx.sum(v * mx.argmax(v)))(x)
+    np.testing.assert_allclose(to_numpy(g), np.full(4, int(np.argmax(to_numpy(x)))))
+
+
+# ---------------------------------------------------------------- conventions (as MLX)
+
+
+def test_kink_conventions():
+    one = mx.array(1.0)
+    assert mx.grad(lambda a: mx.maximum(a, 1.0))(one).item() == 0.0  # ties go to b
+    assert mx.grad(lambda b: mx.maximum(mx.array(1.0), b))(one).item() == 1.0
+    assert mx.grad(lambda a: mx.minimum(a, 1.0))(one).item() == 0.0
+    assert mx.grad(mx.abs)(mx.array(0.0)).item() == 0.0
+    ties = mx.grad(lambda a: mx.max(a))(mx.array([1.0, 3.0, 3.0]))
+    assert ties.tolist() == [0.0, 0.5, 0.5]  # tied maxima share the gradient
+    assert mx.grad(lambda a: mx.prod(a))(mx.array([1.0, 0.0, 3.0])).tolist() == [0.0, 3.0, 0.0]
+
+
+# ---------------------------------------------------------------- vjp / jvp
+
+
+JVP_CASES = [
+    (lambda x, y: [mx.sin(x) * y, mx.sum(x @ y.T)], [(2, 3), (2, 3)]),
+    (lambda x, y: [mx.softmax(x * y, axis=0)], [(3,), (3,)]),
+    (lambda x, y: [mx.cumsum(x, axis=0)[1:] + mx.take(y, mx.array([0, 0]), axis=0)], [(3, 2), (2, 2)]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(JVP_CASES)))
+def test_vjp_jvp_transpose_identity(case, rng):
+    fun, shapes = JVP_CASES[case]
+    primals = [rand(rng, s) for s in shapes]
+    outs = fun(*primals)
+    u = [rand(rng, s) for s in shapes]
+    v = [rand(rng, o.shape) for o in outs]
+    outs_j, ju = mx.jvp(fun, primals, u)
+    outs_v, jtv = mx.vjp(fun, primals, v)
+    for a, b in zip(outs_j, outs_v):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b))
+    lhs = sum(float(mx.sum(a * b)) for a, b in zip(v, ju))
+    rhs = sum(float(mx.sum(a * b)) for a, b in zip(jtv, u))
+    assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs))
+
+
+def test_jvp_matches_finite_differences(rng):
+    x, t = rand(rng, (2, 3)), rand(rng, (2, 3))
+
+    def f(v):
+        return mx.tanh(v) * mx.exp(v[::-1])
+
+    _, (jt,) = mx.jvp(f, [x], [t])
+    fd = (to_numpy(f(x + EPS * t)) - to_numpy(f(x - EPS * t))) / (2 * EPS)
+    np.testing.assert_allclose(to_numpy(jt), fd, rtol=RTOL, atol=1e-9)
+
+
+def test_vjp_jvp_argument_errors():
+    x = mx.array([1.0, 2.0])
+    with pytest.raises(ValueError):
+        mx.vjp(lambda a: a * 2, [x], [mx.array([1.0, 2.0, 3.0])])  # cotangent shape
+    with pytest.raises(ValueError):
+        mx.vjp(lambda a: a * 2, [x], [])  # cotangent count
+    with pytest.raises(ValueError):
+        mx.jvp(lambda a: a * 2, [x], [mx.array(1.0)])  # tangent shape
+
+
+# ---------------------------------------------------------------- composition
+
+
+def test_higher_order_grads():
+    x = mx.array(0.7, dtype=F64)
+    d1 = mx.grad(lambda v: mx.sin(v) * v**3)
+    d2 = mx.grad(d1)
+    d3 = mx.grad(d2)
+    v = 0.7
+    tol = 1e-11 if BACKEND == "lmx" else 1e-5
+    assert abs(d1(x).item() - (np.cos(v) * v**3 + 3 * v**2 * np.sin(v))) < tol
+    want2 = -np.sin(v) * v**3 + 6 * v**2 * np.cos(v) + 6 * v * np.sin(v)
+    assert abs(d2(x).item() - want2) < tol
+    want3 = -np.cos(v) * v**3 - 9 * v**2 * np.sin(v) + 18 * v * np.cos(v) + 6 * np.sin(v)
+    assert abs(d3(x).item() - want3) < tol
+
+
+def test_jvp_of_vjp_is_hessian_vector_product(rng):
+    x, t = rand(rng, (3,)), rand(rng, (3,))
+
+    def grad_f(v):
+        return mx.grad(lambda w: mx.sum(mx.exp(w) * w[::-1]))(v)
+
+    _, (hvp,) = mx.jvp(grad_f, [x], [t])
+    xn, tn = to_numpy(x), to_numpy(t)
+    # f = sum exp(w_i) w_{n-1-i}: H_ii = exp(w_i) w_{n-1-i}, H_{i,n-1-i} += exp(w_i) + exp(w_{n-1-i})
+    n = len(xn)
+    h = np.diag(np.exp(xn) * xn[::-1])
+    for i in range(n):
+        h[i, n - 1 - i] += np.exp(xn[i]) + np.exp(xn[n - 1 - i])
+    np.testing.assert_allclose(to_numpy(hvp), h @ tn, rtol=1e-10 if BACKEND == "lmx" else 1e-5)
+
+
+def test_grad_inside_eval_loop():
+    w = mx.array([1.0, -2.0])
+    for _ in range(3):
+        g = mx.grad(lambda v: mx.sum(v * v))(w)
+        w = w - 0.25 * g
+        mx.eval(w)
+    np.testing.assert_allclose(to_numpy(w), [0.125, -0.25])
+
+
+# ---------------------------------------------------------------- pytrees and arguments
+
+
+def test_pytrees_argnums_argnames():
+    params = {"w": mx.array([1.0, 2.0]), "b": [mx.array(3.0), (mx.array(-1.0),)]}
+
+    def loss(p, scale, *, bias):
+        return mx.sum(p["w"] * p["b"][0]) * scale + p["b"][1][0] * bias
+
+    g = mx.grad(loss)(params, 2.0, bias=mx.array(5.0))
+    assert g["w"].tolist() == [6.0, 6.0] and g["b"][0].item() == 6.0 and g["b"][1][0].item() == 5.0
+    assert isinstance(g["b"][1], tuple)
+    (gp, gs), gk = mx.grad(loss, argnums=(0, 1), argnames="bias")(params, mx.array(2.0), bias=mx.array(5.0))
+    assert gs.item() == 9.0 and gk["bias"].item() == -1.0
+    value, g2 = mx.value_and_grad(lambda x, y: (mx.sum(x * y), x + 1), argnums=1)(mx.array([1.0, 2.0]),
+                                                                                   mx.array([3.0, 4.0]))
+    assert value[0].item() == 11.0 and value[1].tolist() == [2.0, 3.0] and g2.tolist() == [1.0, 2.0]
+
+
+def test_grad_errors():
+    x = mx.array([1.0, 2.0])
+    with pytest.raises(ValueError):
+        mx.grad(lambda v: v * 2)(x)  # not a scalar
+    with pytest.raises(ValueError):
+        mx.grad(lambda v, w: mx.sum(v), argnums=2)(x, x)  # argnum out of range
+    with pytest.raises(ValueError):
+        mx.grad(lambda v, w=None: mx.sum(v), argnames="w")(x)  # missing keyword
+    if BACKEND == "lmx":  # MLX returns integer "gradients" for integer inputs
+        with pytest.raises(ValueError):
+            mx.grad(lambda v: mx.sum(v * 2))(mx.array([1, 2]))
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def test_mlp_trained_by_sgd_fits_a_regression():
+    rng = np.random.default_rng(0)
+    xs = rng.uniform(-1, 1, size=(64, 2)).astype(np.float32)
+    ys = (np.sin(2 * xs[:, :1]) + xs[:, 1:] ** 2).astype(np.float32)
+    x, y = mx.array(xs), mx.array(ys)
+    params = {
+        "w1": mx.array(rng.normal(scale=0.5, size=(2, 32)).astype(np.float32)),
+        "b1": mx.zeros((32,)),
+        "w2": mx.array(rng.normal(scale=0.2, size=(32, 1)).astype(np.float32)),
+        "b2": mx.zeros((1,)),
+    }
+
+    def loss_fn(p):
+        h = mx.tanh(x @ p["w1"] + p["b1"])
+        return mx.mean(mx.square(h @ p["w2"] + p["b2"] - y))
+
+    vg = mx.value_and_grad(loss_fn)
+    first = None
+    for _ in range(400):
+        loss, g = vg(params)
+        params = {k: params[k] - 0.2 * g[k] for k in params}
+        mx.eval(params)
+        first = first if first is not None else loss.item()
+    assert loss.item() < 0.01 < first
