@@ -8,3 +8,4 @@
 #include "lmx/runtime/device.h"
 #include "lmx/transforms/autodiff.h"
 #include "lmx/transforms/eval.h"
+#include "lmx/transforms/vmap.h"

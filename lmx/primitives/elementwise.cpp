@@ -137,4 +137,47 @@ std::vector<array> AsType::vjp(const std::vector<array>& primals, const std::vec
   return {astype(cotangents[0], primals[0].dtype())};
 }
 
+
+// ---- batching rules ----
+
+namespace {
+
+// Mapped inputs with their mapped axis moved to the front; unmapped ones
+// broadcast along a new front axis; all to one shape (B, *unbatched shape).
+std::vector<array> batch_front(const std::vector<array>& inputs, const std::vector<int>& axes, const Shape& shape) {
+  int size = 1;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (axes[i] >= 0) size = inputs[i].shape(axes[i]);
+  Shape full = shape;
+  full.insert(full.begin(), size);
+  std::vector<array> out;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    array x = axes[i] >= 0 ? moveaxis(inputs[i], axes[i], 0) : expand_dims(inputs[i], {0});
+    out.push_back(x.shape() == full ? x : broadcast_to(x, full));
+  }
+  return out;
+}
+
+// The same elementwise primitive over front-batched inputs.
+std::pair<std::vector<array>, std::vector<int>> elementwise_vmap(const std::vector<array>& inputs,
+                                                                 const std::vector<int>& axes,
+                                                                 const std::vector<array>& outputs) {
+  auto ins = batch_front(inputs, axes, outputs[0].shape());
+  Shape shape = ins[0].shape();
+  return {{array(shape, outputs[0].dtype(), outputs[0].primitive_ptr(), std::move(ins))}, {0}};
+}
+
+}  // namespace
+
+#define LMX_ELEMENTWISE_VMAP(Class)                                                                      \
+  std::pair<std::vector<array>, std::vector<int>> Class::vmap(                                           \
+      const std::vector<array>& inputs, const std::vector<int>& axes, const std::vector<array>& outputs) { \
+    return elementwise_vmap(inputs, axes, outputs);                                                      \
+  }
+LMX_ELEMENTWISE_VMAP(Unary)
+LMX_ELEMENTWISE_VMAP(Binary)
+LMX_ELEMENTWISE_VMAP(Select)
+LMX_ELEMENTWISE_VMAP(AsType)
+#undef LMX_ELEMENTWISE_VMAP
+
 }  // namespace lmx

@@ -20,6 +20,7 @@ class Unary : public UnaryPrimitive {
   Unary(Stream s, UnaryOp op) : UnaryPrimitive(s), op_(op) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return op_name(op_); }
   bool is_equivalent(const Primitive& o) const override;
   UnaryOp op() const { return op_; }
@@ -33,6 +34,7 @@ class Binary : public UnaryPrimitive {
   Binary(Stream s, BinaryOp op) : UnaryPrimitive(s), op_(op) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return op_name(op_); }
   bool is_equivalent(const Primitive& o) const override;
   BinaryOp op() const { return op_; }
@@ -47,6 +49,7 @@ class Select : public UnaryPrimitive {
   using UnaryPrimitive::UnaryPrimitive;
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return "where"; }
   bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Select*>(&o); }
 };
@@ -57,6 +60,7 @@ class AsType : public UnaryPrimitive {
   using UnaryPrimitive::UnaryPrimitive;
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return "astype"; }
   bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const AsType*>(&o); }
 };

@@ -18,4 +18,18 @@ std::vector<array> Matmul::vjp(const std::vector<array>& primals, const std::vec
   return out;
 }
 
+// Batching: the mapped axis becomes a leading batch dim; matmul broadcasts
+// the batch dims of an unmapped operand.
+std::pair<std::vector<array>, std::vector<int>> Matmul::vmap(const std::vector<array>& inputs,
+                                                             const std::vector<int>& axes,
+                                                             const std::vector<array>&) {
+  array a = inputs[0], b = inputs[1];
+  if (axes[0] >= 0) a = moveaxis(a, axes[0], 0);
+  if (axes[1] >= 0) b = moveaxis(b, axes[1], 0);
+  // An unmapped operand needs its own batch dims aligned after the new one.
+  if (axes[0] < 0) a = expand_dims(a, {0});
+  if (axes[1] < 0) b = expand_dims(b, {0});
+  return {{matmul(a, b)}, {0}};
+}
+
 }  // namespace lmx

@@ -11,6 +11,7 @@ class Matmul : public UnaryPrimitive {
   using UnaryPrimitive::UnaryPrimitive;
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return "matmul"; }
   bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Matmul*>(&o); }
 };

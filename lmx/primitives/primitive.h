@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lmx/array.h"
@@ -32,6 +33,14 @@ class Primitive {
   virtual std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                  const std::vector<int>& argnums, const std::vector<array>& outputs);
 
+  // Batching rule: the outputs for inputs that carry an extra (mapped) axis
+  // at axes[i] (-1: not mapped), with each output's mapped axis. `outputs`
+  // are the unbatched outputs. The default applies this primitive to each
+  // slice and stacks the results: always correct, rules make it fast.
+  virtual std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                               const std::vector<int>& axes,
+                                                               const std::vector<array>& outputs);
+
  private:
   Stream stream_;
 };
@@ -55,6 +64,12 @@ class UnaryPrimitive : public Primitive {
 #define LMX_DECLARE_EVAL                                                 \
   void eval_cpu(const std::vector<array>& inputs, array& out) override; \
   void eval_gpu(const std::vector<array>& inputs, array& out) override;
+
+// Declares a primitive's batching rule (defined in lmx/primitives/).
+#define LMX_DECLARE_VMAP                                                                                   \
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,                \
+                                                       const std::vector<int>& axes,                      \
+                                                       const std::vector<array>& outputs) override;
 
 // Declares a primitive's differentiation rule (defined in lmx/primitives/).
 #define LMX_DECLARE_VJP                                                                                     \

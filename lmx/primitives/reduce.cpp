@@ -71,4 +71,25 @@ std::vector<array> ArgReduce::vjp(const std::vector<array>& primals, const std::
   return {zeros_like(primals[0])};  // an index does not change with small moves of the values
 }
 
+// Batching: the mapped axis moves to the front and the reduced axes shift.
+std::pair<std::vector<array>, std::vector<int>> Reduce::vmap(const std::vector<array>& inputs,
+                                                             const std::vector<int>& axes,
+                                                             const std::vector<array>& outputs) {
+  array x = axes[0] == 0 ? inputs[0] : moveaxis(inputs[0], axes[0], 0);
+  std::vector<int> shifted;
+  for (int a : axes_) shifted.push_back(a + 1);
+  Shape shape = outputs[0].shape();
+  shape.insert(shape.begin(), x.shape(0));
+  return {{array(shape, outputs[0].dtype(), std::make_shared<Reduce>(stream(), type_, shifted), {x})}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> ArgReduce::vmap(const std::vector<array>& inputs,
+                                                                const std::vector<int>& axes,
+                                                                const std::vector<array>& outputs) {
+  array x = axes[0] == 0 ? inputs[0] : moveaxis(inputs[0], axes[0], 0);
+  Shape shape = outputs[0].shape();
+  shape.insert(shape.begin(), x.shape(0));
+  return {{array(shape, outputs[0].dtype(), std::make_shared<ArgReduce>(stream(), type_, axis_ + 1), {x})}, {0}};
+}
+
 }  // namespace lmx

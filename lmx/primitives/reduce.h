@@ -13,6 +13,7 @@ class Reduce : public UnaryPrimitive {
       : UnaryPrimitive(s), type_(type), axes_(std::move(axes)) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override;
   ReduceType type() const { return type_; }
   const std::vector<int>& axes() const { return axes_; }
@@ -30,6 +31,7 @@ class ArgReduce : public UnaryPrimitive {
   ArgReduce(Stream s, ArgReduceType type, int axis) : UnaryPrimitive(s), type_(type), axis_(axis) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return type_ == ArgReduceType::ArgMax ? "argmax" : "argmin"; }
 
  private:

@@ -140,4 +140,85 @@ std::vector<array> Pad::vjp(const std::vector<array>& primals, const std::vector
   return out;
 }
 
+// ---- batching rules: the mapped axis moves to the front ----
+
+namespace {
+array front(const array& x, int axis) { return axis == 0 ? x : moveaxis(x, axis, 0); }
+Shape with_front(int size, const Shape& s) {
+  Shape out = s;
+  out.insert(out.begin(), size);
+  return out;
+}
+}  // namespace
+
+std::pair<std::vector<array>, std::vector<int>> Broadcast::vmap(const std::vector<array>& inputs,
+                                                                const std::vector<int>& axes,
+                                                                const std::vector<array>& outputs) {
+  // Align the unbatched dims to the right of the target, keep B in front.
+  array x = front(inputs[0], axes[0]);
+  const Shape& target = outputs[0].shape();
+  Shape r = x.shape();
+  r.insert(r.begin() + 1, target.size() - (x.ndim() - 1), 1);
+  return {{broadcast_to(reshape(x, r), with_front(x.shape(0), target))}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Reshape::vmap(const std::vector<array>& inputs,
+                                                              const std::vector<int>& axes,
+                                                              const std::vector<array>& outputs) {
+  array x = front(inputs[0], axes[0]);
+  return {{reshape(x, with_front(x.shape(0), outputs[0].shape()))}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> StopGradient::vmap(const std::vector<array>& inputs,
+                                                                   const std::vector<int>& axes,
+                                                                   const std::vector<array>&) {
+  return {{stop_gradient(inputs[0])}, {axes[0]}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Contiguous::vmap(const std::vector<array>& inputs,
+                                                                 const std::vector<int>& axes,
+                                                                 const std::vector<array>&) {
+  return {{contiguous(inputs[0], allow_col_major_)}, {axes[0]}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> View::vmap(const std::vector<array>& inputs,
+                                                           const std::vector<int>& axes,
+                                                           const std::vector<array>& outputs) {
+  return Primitive::vmap(inputs, axes, outputs);
+}
+
+std::pair<std::vector<array>, std::vector<int>> Transpose::vmap(const std::vector<array>& inputs,
+                                                                const std::vector<int>& axes,
+                                                                const std::vector<array>&) {
+  std::vector<int> perm = {0};
+  for (int a : axes_) perm.push_back(a + 1);
+  return {{transpose(front(inputs[0], axes[0]), perm)}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Slice::vmap(const std::vector<array>& inputs,
+                                                            const std::vector<int>& axes,
+                                                            const std::vector<array>& outputs) {
+  array x = front(inputs[0], axes[0]);
+  Shape start = start_, step = strides_;
+  start.insert(start.begin(), 0);
+  step.insert(step.begin(), 1);
+  return {{array(with_front(x.shape(0), outputs[0].shape()), x.dtype(),
+                 std::make_shared<Slice>(stream(), std::move(start), std::move(step)), {x})},
+          {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Concatenate::vmap(const std::vector<array>& inputs,
+                                                                  const std::vector<int>& axes,
+                                                                  const std::vector<array>&) {
+  int size = 1;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (axes[i] >= 0) size = inputs[i].shape(axes[i]);
+  std::vector<array> parts;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (axes[i] >= 0) parts.push_back(front(inputs[i], axes[i]));
+    else parts.push_back(broadcast_to(expand_dims(inputs[i], {0}), with_front(size, inputs[i].shape())));
+  }
+  return {{concatenate(parts, axis_ + 1)}, {0}};
+}
+
 }  // namespace lmx

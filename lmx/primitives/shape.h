@@ -12,6 +12,7 @@ namespace lmx {
     using UnaryPrimitive::UnaryPrimitive;                                             \
     LMX_DECLARE_EVAL                                                                  \
     LMX_DECLARE_VJP                                                                   \
+    LMX_DECLARE_VMAP                                                                  \
     std::string name() const override { return pyname; }                             \
     bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Class*>(&o); } \
   };
@@ -33,6 +34,7 @@ class Contiguous : public UnaryPrimitive {
   Contiguous(Stream s, bool allow_col_major) : UnaryPrimitive(s), allow_col_major_(allow_col_major) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return "contiguous"; }
   bool allow_col_major() const { return allow_col_major_; }
   bool is_equivalent(const Primitive& o) const override {
@@ -49,6 +51,7 @@ class Transpose : public UnaryPrimitive {
   Transpose(Stream s, std::vector<int> axes) : UnaryPrimitive(s), axes_(std::move(axes)) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return "transpose"; }
   const std::vector<int>& axes() const { return axes_; }
 
@@ -62,6 +65,7 @@ class Slice : public UnaryPrimitive {
   Slice(Stream s, Shape start, Shape strides) : UnaryPrimitive(s), start_(std::move(start)), strides_(std::move(strides)) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return "slice"; }
 
  private:
@@ -98,6 +102,7 @@ class Concatenate : public UnaryPrimitive {
   Concatenate(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return "concatenate"; }
 
  private:

@@ -31,4 +31,21 @@ std::vector<array> Scan::vjp(const std::vector<array>& primals, const std::vecto
   return {cumsum(cotangents[0], axis_, !reverse_, inclusive_)};
 }
 
+// Batching: the mapped axis moves to the front and the sorted/scanned axis shifts.
+std::pair<std::vector<array>, std::vector<int>> Sort::vmap(const std::vector<array>& inputs,
+                                                           const std::vector<int>& axes,
+                                                           const std::vector<array>& outputs) {
+  array x = axes[0] == 0 ? inputs[0] : moveaxis(inputs[0], axes[0], 0);
+  return {{array(x.shape(), outputs[0].dtype(), std::make_shared<Sort>(stream(), axis_ + 1, indices_), {x})}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Scan::vmap(const std::vector<array>& inputs,
+                                                           const std::vector<int>& axes,
+                                                           const std::vector<array>& outputs) {
+  array x = axes[0] == 0 ? inputs[0] : moveaxis(inputs[0], axes[0], 0);
+  return {{array(x.shape(), outputs[0].dtype(),
+                 std::make_shared<Scan>(stream(), type_, axis_ + 1, reverse_, inclusive_), {x})},
+          {0}};
+}
+
 }  // namespace lmx

@@ -13,6 +13,7 @@ class Sort : public UnaryPrimitive {
   Sort(Stream s, int axis, bool indices) : UnaryPrimitive(s), axis_(axis), indices_(indices) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override { return indices_ ? "argsort" : "sort"; }
   int axis() const { return axis_; }
   bool indices() const { return indices_; }
@@ -32,6 +33,7 @@ class Scan : public UnaryPrimitive {
       : UnaryPrimitive(s), type_(type), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
   std::string name() const override;
   ScanType type() const { return type_; }
   int axis() const { return axis_; }

@@ -9,6 +9,7 @@
 #include "lmx/ops/ops.h"
 #include "lmx/primitives/primitive.h"
 #include "lmx/primitives/shape.h"
+#include "lmx/transforms/graph.h"
 
 namespace lmx {
 
@@ -18,30 +19,6 @@ std::vector<array> Primitive::vjp(const std::vector<array>&, const std::vector<a
 }
 
 namespace {
-
-// Lazy nodes reachable from the outputs, inputs before their users
-// (iterative depth-first search, as in eval).
-std::vector<array> graph_tape(const std::vector<array>& outputs) {
-  std::vector<array> tape;
-  std::unordered_set<uintptr_t> seen;
-  std::vector<std::pair<array, size_t>> stack;
-  for (auto& out : outputs) {
-    if (!out.has_primitive() || !seen.insert(out.id()).second) continue;
-    stack.emplace_back(out, 0);
-    while (!stack.empty()) {
-      auto& [node, next] = stack.back();
-      auto& ins = node.inputs();
-      if (next < ins.size()) {
-        const array& in = ins[next++];
-        if (in.has_primitive() && seen.insert(in.id()).second) stack.emplace_back(in, 0);
-        continue;
-      }
-      tape.push_back(node);
-      stack.pop_back();
-    }
-  }
-  return tape;
-}
 
 using CotangentFn = std::function<std::vector<array>(const std::vector<array>& outputs)>;
 
@@ -56,7 +33,7 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const ArrayFn& fun, c
   std::vector<array> outputs = fun(tracers);
   std::vector<array> cotangents = seed(outputs);
 
-  auto tape = graph_tape(outputs);
+  auto tape = detail::graph_tape(outputs);
   // Nodes that depend on a tracer; stop_gradient cuts the dependence.
   std::unordered_set<uintptr_t> active;
   for (auto& t : tracers) active.insert(t.id());

@@ -7,6 +7,7 @@
 
 #include "convert.h"
 #include "lmx/transforms/autodiff.h"
+#include "lmx/transforms/vmap.h"
 
 namespace lmx::py {
 
@@ -40,6 +41,8 @@ void init_transforms(nb::module_& m) {
   m.def("_jvp", [](nb::callable f, const std::vector<array>& primals, const std::vector<array>& tangents) {
     return jvp(array_fn(f), primals, tangents);
   });
+  m.def("_vmap", [](nb::callable f, const std::vector<array>& inputs, const std::vector<int>& in_axes,
+                    const std::vector<int>& out_axes) { return vmap(array_fn(f), inputs, in_axes, out_axes); });
   m.def("_value_and_grad", [](nb::callable f, const std::vector<array>& primals, const std::vector<int>& argnums) {
     return value_and_grad(array_fn(f), primals, argnums);
   });

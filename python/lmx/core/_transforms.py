@@ -88,3 +88,50 @@ def grad(fun, argnums=None, argnames=()):
         return vg(*args, **kwargs)[1]
 
     return wrapper
+
+
+def _leaf_axes(spec, tree, what):
+    """Per-array axes for `tree` from `spec`: an int/None for the whole tree,
+    or a tree of the same structure (a prefix, as MLX allows)."""
+    if spec is None or isinstance(spec, int):
+        return [spec] * len(flatten(tree)[0])
+    if isinstance(spec, (list, tuple)) and isinstance(tree, (list, tuple)) and len(spec) == len(tree):
+        return [a for s, t in zip(spec, tree) for a in _leaf_axes(s, t, what)]
+    if isinstance(spec, dict) and isinstance(tree, dict) and spec.keys() == tree.keys():
+        return [a for k in tree for a in _leaf_axes(spec[k], tree[k], what)]
+    raise ValueError(f"[vmap] {what} {spec!r} does not match the structure of the arguments.")
+
+
+def vmap(fun, in_axes=0, out_axes=0):
+    """Returns a function mapping `fun` over axis `in_axes` of its arguments
+    and stacking the results along `out_axes`."""
+
+    def wrapper(*args):
+        spec = in_axes if isinstance(in_axes, (list, tuple)) else [in_axes] * len(args)
+        if len(spec) != len(args):
+            raise ValueError(f"[vmap] in_axes has {len(spec)} entries for {len(args)} arguments.")
+        leaves, treedef = flatten(list(args))
+        axes = _leaf_axes(list(spec), list(args), "in_axes")
+        flat_axes = []
+        for x, a in zip(leaves, axes):
+            if a is not None and a < 0:
+                a += x.ndim
+            flat_axes.append(-1 if a is None else a)
+        out_def = []
+
+        def flat_fun(xs):
+            out = fun(*unflatten(treedef, xs))
+            out_leaves, d = flatten(out)
+            out_def.append((d, out))
+            return out_leaves
+
+        # Every output comes back mapped on axis 0, then moves where asked.
+        outs = _core._vmap(flat_fun, leaves, flat_axes, [0])
+        d, out = out_def[-1]
+        for o, a in zip(outs, _leaf_axes(out_axes, out, "out_axes")):
+            if a is None:
+                raise ValueError("[vmap] out_axes must be integers.")
+        outs = [o if a == 0 else _core.moveaxis(o, 0, a) for o, a in zip(outs, _leaf_axes(out_axes, out, "out_axes"))]
+        return unflatten(d, outs)
+
+    return wrapper
