@@ -66,7 +66,7 @@ array gather(const array& a, const std::vector<array>& indices, const std::vecto
   auto idx = checked_indices(indices, "gather", s);
   for (int ax : axes)
     if (a.shape(ax) == 0 && idx[0].size() > 0)
-      throw std::out_of_range("[gather] Cannot index into axis " + std::to_string(ax) + " of size 0.");
+      throw std::invalid_argument("[gather] Cannot take elements from axis " + std::to_string(ax) + " of size 0.");
   std::vector<array> inputs = {a};
   inputs.insert(inputs.end(), idx.begin(), idx.end());
   return array(gathered_shape(a, axes, idx[0].shape()), a.dtype(), std::make_shared<Gather>(to_stream(s), axes),
@@ -112,6 +112,8 @@ array take(const array& a, const array& indices, std::optional<int> axis, S s) {
 }
 
 array take_along_axis(const array& a, const array& indices, std::optional<int> axis, S s) {
+  if (!axis && indices.ndim() != 1)
+    throw std::invalid_argument("[take_along_axis] Without an axis the indices must be 1-dimensional.");
   if (!axis) return take_along_axis(reshape(a, {static_cast<ShapeElem>(a.size())}, s),
                                     reshape(indices, {static_cast<ShapeElem>(indices.size())}, s), 0, s);
   int ax = normalize_axis(*axis, a.ndim(), "take_along_axis");

@@ -1,6 +1,7 @@
 // The matrix-product family: matmul and the products written in terms of it.
 #include <algorithm>
 #include <numeric>
+#include <cmath>
 #include <stdexcept>
 
 #include "lmx/ops/ops.h"
@@ -12,8 +13,8 @@ array matmul(const array& a_in, const array& b_in, S s) {
   if (a_in.ndim() == 0 || b_in.ndim() == 0)
     throw std::invalid_argument("[matmul] Got 0 dimension input. Inputs must have at least one dimension.");
   Dtype t = promote_types(a_in.dtype(), b_in.dtype());
-  // lmx also multiplies integer matrices exactly (wrapping like NumPy); only
-  // bool has no product.
+  // lmx also multiplies integer matrices exactly (wrapping like NumPy, where
+  // MLX refuses them); only bool has no product.
   if (t == bool_)
     throw std::invalid_argument("[matmul] Boolean matrices are not supported; cast them to a numeric type.");
   // 1-D operands become a row (a) or a column (b) and lose that axis again.
@@ -49,14 +50,20 @@ array matmul(const array& a_in, const array& b_in, S s) {
 
 array addmm(const array& c, const array& a, const array& b, float alpha, float beta, S s) {
   array ab = matmul(a, b, s);
-  if (alpha != 1.0f) ab = multiply(ab, astype(array(alpha), ab.dtype()), s);
-  if (beta == 0.0f) return ab;
-  array cc = beta == 1.0f ? c : multiply(c, astype(array(beta), c.dtype()), s);
-  array out = add(cc, ab, s);
-  if (out.shape() != ab.shape())
+  if (c.ndim() > ab.ndim() || broadcast_shapes(c.shape(), ab.shape(), "addmm") != ab.shape())
     throw std::invalid_argument("[addmm] c with shape " + shape_string(c.shape()) +
                                 " does not broadcast to the product's shape " + shape_string(ab.shape()) + ".");
-  return out;
+  // alpha and beta scale like Python scalars: they keep a float dtype and
+  // keep integers integral when they are whole numbers.
+  auto scaled = [&](const array& x, float f) {
+    if (f == 1.0f) return x;
+    bool whole = std::floor(f) == f;
+    Dtype t = is_inexact(x.dtype()) || whole ? x.dtype() : float32;
+    return multiply(astype(x, t, s), astype(array(f), t), s);
+  };
+  ab = scaled(ab, alpha);
+  if (beta == 0.0f) return ab;
+  return add(scaled(c, beta), ab, s);
 }
 
 array tensordot(const array& a, const array& b, const std::vector<int>& axes_a, const std::vector<int>& axes_b,
@@ -141,6 +148,105 @@ array kron(const array& a, const array& b, S s) {
     out.push_back(sa[i] * sb[i]);
   }
   return reshape(multiply(reshape(a, ea, s), reshape(b, eb, s), s), out, s);
+}
+
+array vecdot(const array& a, const array& b, int axis, S s) {
+  if (a.ndim() == 0 || b.ndim() == 0)
+    throw std::invalid_argument("[vecdot] Inputs must have at least one dimension.");
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), "vecdot");
+  int ax = normalize_axis(axis, static_cast<int>(shape.size()), "vecdot");
+  // conj(a) . b along the axis, with sum's result types.
+  return sum(multiply(conjugate(a, s), b, s), {ax}, false, s);
+}
+
+array gather_mm(const array& a, const array& b, const std::optional<array>& lhs_indices,
+                const std::optional<array>& rhs_indices, S s) {
+  if (a.ndim() < 2 || b.ndim() < 2)
+    throw std::invalid_argument("[gather_mm] Inputs must have at least two dimensions.");
+  // Each operand's batch dims are flattened into one axis of matrices that
+  // the indices select from; the index arrays broadcast against each other.
+  auto matrices = [&](const array& x) {
+    ShapeElem batch = 1;
+    for (int d = 0; d < x.ndim() - 2; ++d) batch *= x.shape(d);
+    return reshape(x, {batch, x.shape(-2), x.shape(-1)}, s);
+  };
+  std::vector<array> idx;
+  if (lhs_indices) idx.push_back(*lhs_indices);
+  if (rhs_indices) idx.push_back(*rhs_indices);
+  for (auto& i : idx)
+    if (!is_integral(i.dtype()) || i.dtype() == bool_)
+      throw std::invalid_argument("[gather_mm] Indices must be integers, got " + dtype_name(i.dtype()) + ".");
+  if (idx.size() == 2) broadcast_shapes(idx[0].shape(), idx[1].shape(), "gather_mm");
+  array x = lhs_indices ? take(matrices(a), *lhs_indices, 0, s) : a;
+  array y = rhs_indices ? take(matrices(b), *rhs_indices, 0, s) : b;
+  return matmul(x, y, s);
+}
+
+array segmented_mm(const array& a, const array& b, const array& segments, S s) {
+  if (segments.ndim() == 0 || segments.shape(-1) != 2)
+    throw std::invalid_argument("[segmented_mm] Segments must have shape (..., 2), got " +
+                                shape_string(segments.shape()) + ".");
+  if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0))
+    throw std::invalid_argument("[segmented_mm] Expected a (M, K) and b (K, N) with matching K.");
+  // Column k of a (row k of b) counts for a segment when start <= k < end.
+  ShapeElem k = a.shape(1);
+  array pos = arange(0, k, 1, int64, s);
+  array starts = astype(take(segments, array(0), -1, s), int64, s);
+  array ends = astype(take(segments, array(1), -1, s), int64, s);
+  array mask = logical_and(greater_equal(pos, expand_dims(starts, {-1}, s), s),
+                           less(pos, expand_dims(ends, {-1}, s), s), s);  // (..., K)
+  array am = multiply(a, astype(expand_dims(mask, {-2}, s), a.dtype(), s), s);  // (..., M, K)
+  return matmul(am, b, s);
+}
+
+array block_masked_mm(const array& a, const array& b, int block_size, const std::optional<array>& mask_out,
+                      const std::optional<array>& mask_lhs, const std::optional<array>& mask_rhs, S s) {
+  if (!is_inexact(promote_types(a.dtype(), b.dtype())))
+    throw std::invalid_argument("[block_masked_mm] Only floating point inputs are supported.");
+  if (block_size <= 0) throw std::invalid_argument("[block_masked_mm] block_size must be positive.");
+  // A block mask applies to every element of its block (ragged edge blocks
+  // cover what is left); float masks scale.
+  auto expand = [&](const array& m, ShapeElem rows, ShapeElem cols, Dtype t) {
+    array e = repeat(repeat(m, block_size, m.ndim() - 2, s), block_size, m.ndim() - 1, s);
+    Shape start(e.ndim(), 0), stop = e.shape(), step(e.ndim(), 1);
+    stop[e.ndim() - 2] = rows, stop[e.ndim() - 1] = cols;
+    return astype(slice(e, start, stop, step, s), t, s);
+  };
+  Dtype t = promote_types(a.dtype(), b.dtype());
+  array x = mask_lhs ? multiply(a, expand(*mask_lhs, a.shape(-2), a.shape(-1), t), s) : a;
+  array y = mask_rhs ? multiply(b, expand(*mask_rhs, b.shape(-2), b.shape(-1), t), s) : b;
+  array out = matmul(x, y, s);
+  if (mask_out) out = multiply(out, expand(*mask_out, out.shape(-2), out.shape(-1), out.dtype()), s);
+  return out;
+}
+
+array hadamard_transform(const array& a, std::optional<float> scale, S s) {
+  if (a.ndim() == 0) throw std::invalid_argument("[hadamard_transform] Input must have at least one dimension.");
+  Dtype t = is_inexact(a.dtype()) ? a.dtype() : float32;
+  if (t == float64 || t == complex64)
+    throw std::invalid_argument("[hadamard_transform] Only float16, bfloat16 and float32 are supported.");
+  ShapeElem n = a.shape(-1);
+  if (n <= 0 || (n & (n - 1)) != 0)
+    throw std::invalid_argument("[hadamard_transform] The last dimension must be a power of two here (got " +
+                                std::to_string(n) + "); m * 2^k sizes are not implemented yet.");
+  // Sylvester butterflies in float32: pairs (u, v) -> (u + v, u - v).
+  array x = astype(a, float32, s);
+  Shape lead(x.shape().begin(), x.shape().end() - 1);
+  for (ShapeElem h = 1; h < n; h *= 2) {
+    Shape sh = lead;
+    sh.push_back(n / (2 * h)), sh.push_back(2), sh.push_back(h);
+    array y = reshape(x, sh, s);
+    int ax = static_cast<int>(sh.size()) - 2;
+    auto half = [&](int i) {
+      Shape st(sh.size(), 0), sp = sh, step(sh.size(), 1);
+      st[ax] = i, sp[ax] = i + 1;
+      return slice(y, st, sp, step, s);
+    };
+    array u = half(0), v = half(1);
+    x = reshape(concatenate({add(u, v, s), subtract(u, v, s)}, ax, s), x.shape(), s);
+  }
+  float sc = scale.value_or(1.0f / std::sqrt(static_cast<float>(n)));
+  return astype(multiply(x, array(sc), s), t, s);
 }
 
 }  // namespace lmx

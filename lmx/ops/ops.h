@@ -150,11 +150,18 @@ array argpartition(const array& a, int kth, std::optional<int> axis = -1, S s = 
 array topk(const array& a, int k, std::optional<int> axis = -1, S s = {});
 array cumsum(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true,
              std::optional<Dtype> dtype = {}, S s = {});
-array cumprod(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true, S s = {});
+array cumprod(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true,
+              std::optional<Dtype> dtype = {}, S s = {});
 array cummax(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true, S s = {});
 array cummin(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true, S s = {});
 array logcumsumexp(const array& a, std::optional<int> axis = {}, bool reverse = false, bool inclusive = true,
                    S s = {});
+
+// Middle of the sorted values over axes (empty: all), NaN if any is NaN.
+array median(const array& a, const std::vector<int>& axes = {}, bool keepdims = false, S s = {});
+array diff(const array& a, int n = 1, int axis = -1, S s = {});
+// Insertion points of v in the sorted 1-D a (uint32).
+array searchsorted(const array& a, const array& v, const std::string& side = "left", S s = {});
 
 // ---- matrix products (ops/matmul.cpp) ----
 array matmul(const array& a, const array& b, S s = {});
@@ -165,5 +172,18 @@ array tensordot(const array& a, const array& b, int axes = 2, S s = {});
 array inner(const array& a, const array& b, S s = {});
 array outer(const array& a, const array& b, S s = {});
 array kron(const array& a, const array& b, S s = {});
+array vecdot(const array& a, const array& b, int axis = -1, S s = {});
+// a[lhs_indices] @ b[rhs_indices], the indices selecting over the flattened batch dims.
+array gather_mm(const array& a, const array& b, const std::optional<array>& lhs_indices,
+                const std::optional<array>& rhs_indices, S s = {});
+// out[i] = a[:, start_i:end_i] @ b[start_i:end_i, :] for segments (..., 2).
+array segmented_mm(const array& a, const array& b, const array& segments, S s = {});
+array block_masked_mm(const array& a, const array& b, int block_size, const std::optional<array>& mask_out,
+                      const std::optional<array>& mask_lhs, const std::optional<array>& mask_rhs, S s = {});
+array hadamard_transform(const array& a, std::optional<float> scale = {}, S s = {});
+array einsum(const std::string& subscripts, const std::vector<array>& operands, S s = {});
+// The contraction order einsum uses: pairs of operand positions per step, and a description.
+std::pair<std::vector<std::vector<int>>, std::string> einsum_path(const std::string& subscripts,
+                                                                  const std::vector<array>& operands);
 
 }  // namespace lmx

@@ -1,4 +1,6 @@
 // Sorting, selection and cumulative ops along one axis.
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "lmx/ops/ops.h"
@@ -12,8 +14,7 @@ array flat(const array& a, S s) { return reshape(a, {static_cast<ShapeElem>(a.si
 
 array sort_node(const array& a, std::optional<int> axis, bool indices, const char* op, S s) {
   if (!axis) return sort_node(flat(a, s), 0, indices, op, s);
-  if (a.ndim() == 0) throw std::invalid_argument(std::string("[") + op + "] Cannot sort a 0-dimensional array.");
-  int ax = normalize_axis(*axis, a.ndim(), op);
+  int ax = normalize_axis(*axis, a.ndim(), op);  // a 0-d array has no axis to sort
   return array(a.shape(), indices ? uint32 : a.dtype(), std::make_shared<Sort>(to_stream(s), ax, indices), {a});
 }
 
@@ -29,7 +30,6 @@ array scan(const array& a_in, std::optional<int> axis, bool reverse, bool inclus
            const char* op, S s) {
   array a = a_in.dtype() == out ? a_in : astype(a_in, out, s);
   if (!axis) return scan(flat(a, s), 0, reverse, inclusive, type, out, op, s);
-  if (a.ndim() == 0) return scan(reshape(a, {1}, s), 0, reverse, inclusive, type, out, op, s);
   int ax = normalize_axis(*axis, a.ndim(), op);
   return array(a.shape(), out, std::make_shared<Scan>(to_stream(s), type, ax, reverse, inclusive), {a});
 }
@@ -67,11 +67,13 @@ array topk(const array& a, int k, std::optional<int> axis, S s) {
 
 array cumsum(const array& a, std::optional<int> axis, bool reverse, bool inclusive, std::optional<Dtype> dtype,
              S s) {
-  Dtype out = dtype.value_or(a.dtype() == bool_ ? int32 : a.dtype());
+  Dtype out = dtype.value_or(a.dtype());
+  if (out == bool_) out = int32;  // a running count, even when asked for bool (as MLX)
   return scan(a, axis, reverse, inclusive, ScanType::Sum, out, "cumsum", s);
 }
-array cumprod(const array& a, std::optional<int> axis, bool reverse, bool inclusive, S s) {
-  return scan(a, axis, reverse, inclusive, ScanType::Prod, a.dtype(), "cumprod", s);
+array cumprod(const array& a, std::optional<int> axis, bool reverse, bool inclusive, std::optional<Dtype> dtype,
+              S s) {
+  return scan(a, axis, reverse, inclusive, ScanType::Prod, dtype.value_or(a.dtype()), "cumprod", s);
 }
 array cummax(const array& a, std::optional<int> axis, bool reverse, bool inclusive, S s) {
   return scan(a, axis, reverse, inclusive, ScanType::Max, a.dtype(), "cummax", s);
@@ -81,6 +83,77 @@ array cummin(const array& a, std::optional<int> axis, bool reverse, bool inclusi
 }
 array logcumsumexp(const array& a, std::optional<int> axis, bool reverse, bool inclusive, S s) {
   return scan(a, axis, reverse, inclusive, ScanType::LogAddExp, to_inexact(a.dtype()), "logcumsumexp", s);
+}
+
+array median(const array& a, const std::vector<int>& axes_in, bool keepdims, S s) {
+  // Sorted along the (flattened) reduced axes; the middle element, or the
+  // mean of the middle two. Any NaN makes the median NaN.
+  std::vector<int> axes = axes_in.empty() ? all_axes(a.ndim()) : normalize_axes(axes_in, a.ndim(), "median");
+  Dtype t = is_inexact(a.dtype()) ? a.dtype() : float32;
+  array x = astype(a, t, s);
+  std::vector<int> kept, perm;
+  std::vector<bool> red(a.ndim(), false);
+  for (int ax : axes) red[ax] = true;
+  Shape flat_shape;
+  ShapeElem n = 1;
+  for (int d = 0; d < a.ndim(); ++d)
+    if (!red[d]) perm.push_back(d), flat_shape.push_back(a.shape(d));
+  for (int ax : axes) perm.push_back(ax), n *= a.shape(ax);
+  if (n == 0) throw std::invalid_argument("[median] Cannot take the median over an empty axis.");
+  flat_shape.push_back(n);
+  array sorted = sort(reshape(transpose(x, perm, s), flat_shape, s), -1, s);
+  int last = static_cast<int>(flat_shape.size()) - 1;
+  auto at = [&](ShapeElem i) { return squeeze(take(sorted, array(i), last, s), s); };
+  auto pick = [&](ShapeElem i) {
+    Shape st(flat_shape.size(), 0), sp = flat_shape, step(flat_shape.size(), 1);
+    st[last] = i, sp[last] = i + 1;
+    return squeeze(slice(sorted, st, sp, step, s), {last}, s);
+  };
+  (void)at;
+  array med = n % 2 ? pick(n / 2) : divide(add(pick(n / 2 - 1), pick(n / 2), s), astype(array(2.0), t), s);
+  med = where(any(isnan(x, s), axes, false, s), astype(array(NAN), t), med, s);
+  if (keepdims) {
+    std::vector<int> sorted_axes = axes;
+    std::sort(sorted_axes.begin(), sorted_axes.end());
+    med = expand_dims(med, sorted_axes, s);
+  }
+  return med;
+}
+
+array diff(const array& a, int n, int axis, S s) {
+  if (n < 0) throw std::invalid_argument("[diff] n must be non-negative, got " + std::to_string(n) + ".");
+  int ax = normalize_axis(axis, a.ndim(), "diff");
+  array x = a;
+  for (int i = 0; i < n; ++i) {
+    ShapeElem len = x.shape(ax);
+    if (len == 0) break;
+    Shape st(x.ndim(), 0), sp = x.shape(), step(x.ndim(), 1);
+    Shape st2 = st, sp2 = sp;
+    st[ax] = 1;
+    sp2[ax] = len - 1;
+    array hi = slice(x, st, sp, step, s), lo = slice(x, st2, sp2, step, s);
+    x = x.dtype() == bool_ ? not_equal(hi, lo, s) : subtract(hi, lo, s);
+  }
+  return x;
+}
+
+array searchsorted(const array& a, const array& v, const std::string& side, S s) {
+  if (side != "left" && side != "right")
+    throw std::invalid_argument("[searchsorted] side must be 'left' or 'right', got '" + side + "'.");
+  if (a.ndim() != 1) throw std::invalid_argument("[searchsorted] The sorted sequence must be 1-dimensional.");
+  // Counts the elements that sort before v (or not after it, for 'right'),
+  // in the promoted type, with NaN sorting last.
+  Dtype t = promote_types(a.dtype(), v.dtype());
+  array x = astype(a, t, s), y = expand_dims(astype(v, t, s), {-1}, s);
+  array before;
+  if (side == "left") {
+    before = less(x, y, s);
+    if (is_inexact(t)) before = logical_or(before, logical_and(isnan(y, s), logical_not(isnan(x, s), s), s), s);
+  } else {
+    before = less_equal(x, y, s);
+    if (is_inexact(t)) before = logical_or(before, isnan(y, s), s);
+  }
+  return astype(sum(before, {-1}, false, s), uint32, s);
 }
 
 }  // namespace lmx

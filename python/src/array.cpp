@@ -256,9 +256,12 @@ void init_array(nb::module_& m) {
         auto [q, r] = divmod(x, y);
         return nb::make_tuple(q, r);
       })
-      .def("__matmul__", binop(&matmul))
-      .def("__rmatmul__", rbinop(&matmul))
-      .def("__imatmul__", ibinop(&matmul))
+      // @ takes arrays only (as MLX): anything else gives TypeError.
+      .def("__matmul__",
+           [](const array& a, nb::handle b) {
+             if (!is_array(b)) throw nb::type_error("[matmul] The @ operator takes two lmx arrays.");
+             return matmul(a, nb::cast<array>(b));
+           })
       .def("__pow__", binop(&power))
       .def("__rpow__", rbinop(&power))
       .def("__ipow__", ibinop(&power))

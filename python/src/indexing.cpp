@@ -3,6 +3,7 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/variant.h>
+#include <nanobind/stl/vector.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -26,13 +27,15 @@ bool is_int_index(nb::handle h) {
   if (!as_int.is_valid()) PyErr_Clear();
   return as_int.is_valid();
 }
-// Integer arrays (lmx arrays, lists, NumPy arrays) used as indices.
-bool is_array_index(nb::handle h) {
-  if (is_array(h) || PyList_Check(h.ptr())) return true;
-  if (PyBool_Check(h.ptr()) || PyLong_Check(h.ptr()) || PyFloat_Check(h.ptr()) || PyUnicode_Check(h.ptr()) ||
-      PyTuple_Check(h.ptr()) || PySlice_Check(h.ptr()))
-    return false;
-  return nb::hasattr(h, "__array__") || nb::hasattr(h, "__dlpack__");
+// Integer arrays used as indices: lmx arrays and (nested) lists. As in MLX,
+// NumPy arrays with dimensions are not index objects (NumPy scalars and 0-d
+// arrays are ints).
+bool is_array_index(nb::handle h) { return is_array(h) || PyList_Check(h.ptr()); }
+// NumPy boolean arrays are accepted as masks (for writes).
+bool is_numpy_mask(nb::handle h) {
+  if (is_array(h) || !nb::hasattr(h, "__array__") || !nb::hasattr(h, "dtype")) return false;
+  nb::object name = nb::steal(PyObject_Str(h.attr("dtype").ptr()));
+  return name.is_valid() && nb::cast<std::string>(name) == "bool";
 }
 
 long long as_long(nb::handle h) {
@@ -65,7 +68,8 @@ std::vector<Item> parse_items(const array& a, nb::handle index) {
     if (is_ellipsis(h)) {
       if (++ellipses > 1) throw std::invalid_argument("[index] An index can only have a single ellipsis ('...').");
     } else if (!is_none(h)) {
-      if (!is_int_index(h) && !PySlice_Check(h.ptr()) && !is_array_index(h))
+      if (!is_int_index(h) && !PySlice_Check(h.ptr()) && !is_array_index(h) && !PyBool_Check(h.ptr()) &&
+          !is_numpy_mask(h))
         throw std::invalid_argument("[index] Cannot index an array with an object of type " +
                                     std::string(nb::type_name(h.type()).c_str()) +
                                     ": use integers, slices, ellipsis, None or integer arrays.");
@@ -84,12 +88,16 @@ std::vector<Item> parse_items(const array& a, nb::handle index) {
       items.push_back({Item::NewAxis, h, {}});
     } else if (is_int_index(h)) {
       items.push_back({Item::Int, h, {}});
+    } else if (PyBool_Check(h.ptr())) {
+      items.push_back({Item::Array, h, array(h.ptr() == Py_True)});
+    } else if (is_numpy_mask(h)) {
+      items.push_back({Item::Array, h, to_array(h)});
     } else if (PySlice_Check(h.ptr())) {
       items.push_back({Item::Slice, h, {}});
     } else {
+      if (PyList_Check(h.ptr()) && PyList_Size(h.ptr()) == 0)
+        throw std::invalid_argument("[index] An empty list is not an index (it would make a float array).");
       array arr = to_array(h);
-      if (arr.dtype() == bool_)
-        throw std::invalid_argument("[index] Boolean masks are not supported as indices (as in MLX); use where().");
       if (!is_integral(arr.dtype()))
         throw std::invalid_argument("[index] Arrays used as indices must be integers, got " +
                                     dtype_name(arr.dtype()) + ".");
@@ -110,9 +118,13 @@ struct Plan {
   std::vector<int> drop_dims;    // view dims of plain ints (dropped)
 };
 
-Plan plan_index(const array& a, const std::vector<Item>& items) {
+// ints_advanced: with index arrays present, ints index like 0-d arrays (as
+// NumPy and MLX's reads do). MLX's writes instead drop an int's axis first,
+// so a[1, :, idx] = v takes v laid out as a[1][:, idx].
+Plan plan_index(const array& a, const std::vector<Item>& items, bool ints_advanced) {
   bool advanced = false;
   for (auto& it : items) advanced |= it.kind == Item::Array;
+  advanced &= ints_advanced;
   Plan p;
   int axis = 0;
   for (size_t k = 0; k < items.size(); ++k) {
@@ -200,8 +212,64 @@ int broadcast_ndim(const std::vector<array>& arrays) {
 
 }  // namespace
 
+bool has_mask(const std::vector<Item>& items) {
+  for (auto& it : items)
+    if (it.kind == Item::Array && it.arr.dtype() == bool_) return true;
+  return false;
+}
+
+// a[mask] = v, the only form of boolean indexing MLX has: the mask covers
+// a's leading dims; v broadcasts to each selected element, or, with one more
+// dim than that, is read row by row in order.
+array mask_write(const array& a, const std::vector<Item>& items, array v, ScatterMode mode) {
+  for (size_t k = 1; k < items.size(); ++k)
+    if (items[k].kind != Item::Slice || !items[k].h.is_none())
+      throw std::invalid_argument("[index] A boolean mask cannot be combined with other indices.");
+  if (mode != ScatterMode::Replace) throw std::invalid_argument("[index] .at[] does not take a boolean mask.");
+  const array& m = items[0].arr;
+  if (m.ndim() > a.ndim() || !std::equal(m.shape().begin(), m.shape().end(), a.shape().begin()))
+    throw std::invalid_argument("[index] A boolean mask of shape " + shape_string(m.shape()) +
+                                " does not match the leading dimensions of an array of shape " +
+                                shape_string(a.shape()) + ".");
+  Shape tail(a.shape().begin() + m.ndim(), a.shape().end());
+  Shape m_expanded = m.shape();
+  m_expanded.insert(m_expanded.end(), tail.size(), 1);
+  array mask = reshape(m, m_expanded);
+  v = astype(v, a.dtype());
+  if (v.ndim() <= static_cast<int>(tail.size())) {
+    if (broadcast_shapes(v.shape(), tail, "index") != tail)
+      throw std::invalid_argument("[index] Cannot assign an array of shape " + shape_string(v.shape()) +
+                                  " to masked elements of shape " + shape_string(tail) + ".");
+    return where(mask, broadcast_to(v, a.shape()), a);
+  }
+  if (v.ndim() != static_cast<int>(tail.size()) + 1)
+    throw std::invalid_argument("[index] Cannot assign an array of shape " + shape_string(v.shape()) +
+                                " to masked elements of shape " + shape_string(tail) + ".");
+  Shape row(v.shape().begin() + 1, v.shape().end());
+  if (broadcast_shapes(row, tail, "index") != tail)
+    throw std::invalid_argument("[index] Rows of shape " + shape_string(row) +
+                                " cannot fill masked elements of shape " + shape_string(tail) + ".");
+  if (v.shape(0) == 0) {
+    array sel = any(m, {});
+    sel.eval();
+    if (sel.item<bool>())
+      throw std::invalid_argument("[index] The value has no rows for the selected elements.");
+    return a;
+  }
+  // The k-th selected position reads row k (unselected ones read row 0).
+  array flat = reshape(m, {static_cast<ShapeElem>(m.size())});
+  array pos = subtract(cumsum(flat, 0, false, true, int32), array(1));
+  pos = reshape(where(flat, pos, array(0)), m.shape());
+  array rows = take(v, pos, 0);  // m.shape + row
+  Shape target = a.shape();
+  return where(mask, broadcast_to(rows, target), a);
+}
+
 array get_item(const array& a, nb::handle index) {
-  Plan p = plan_index(a, parse_items(a, index));
+  auto items = parse_items(a, index);
+  if (has_mask(items))
+    throw std::invalid_argument("[index] Boolean masks are not supported for reads (as in MLX); use where().");
+  Plan p = plan_index(a, items, true);
   array view = reshape(slice(a, p.start, p.stop, p.step), p.view_shape);
   if (p.arrays.empty()) return reshape(view, drop(p.view_shape, p.drop_dims));
   array g = gather(view, p.arrays, p.array_dims);
@@ -209,8 +277,27 @@ array get_item(const array& a, nb::handle index) {
 }
 
 array update_item(const array& a, nb::handle index, nb::handle value, ScatterMode mode) {
-  Plan p = plan_index(a, parse_items(a, index));
+  if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr()))
+    throw std::invalid_argument("[index] Assigned values must be arrays or scalars, not Python sequences.");
+  auto items = parse_items(a, index);
   array v = to_array_like(value, a.dtype());
+  if (has_mask(items)) {
+    if (items[0].kind != Item::Array || items[0].arr.dtype() != bool_)
+      throw std::invalid_argument("[index] A boolean mask cannot be combined with other indices.");
+    return mask_write(a, items, v, mode);
+  }
+  Plan p = plan_index(a, items, false);
+  // Writes drop the axes of plain ints before the index arrays apply.
+  Shape full_view = p.view_shape;
+  if (!p.drop_dims.empty() && !p.arrays.empty()) {
+    for (auto& d : p.array_dims) {
+      int shift = 0;
+      for (int dd : p.drop_dims) shift += dd < d;
+      d -= shift;
+    }
+    p.view_shape = drop(p.view_shape, p.drop_dims);
+    p.drop_dims.clear();
+  }
   if (p.arrays.empty()) {
     if (mode != ScatterMode::Replace) {
       // x.at[window].op(v): apply the op to the window, then write it back.
@@ -233,6 +320,7 @@ array update_item(const array& a, nb::handle index, nb::handle value, ScatterMod
     return slice_update(a, v, p.start, p.stop, p.step);
   }
   array view = reshape(slice(a, p.start, p.stop, p.step), p.view_shape);
+  (void)full_view;
   int ni = broadcast_ndim(p.arrays);
   auto perm = result_perm(p, ni);
   // The value lines up with get_item's result; Scatter wants Gather's order.
@@ -262,19 +350,116 @@ array set_item(const array& a, nb::handle index, nb::handle value) {
 
 using namespace nb::literals;
 
+namespace {
+
+// take's index: an int or an integer array (as MLX: no lists or floats).
+array take_index(nb::handle h) {
+  if (is_array(h)) return nb::cast<array>(h);
+  if (PyLong_Check(h.ptr())) return array(static_cast<int64_t>(as_long(h)), int32);
+  throw nb::type_error("[take] indices must be an array or an int.");
+}
+
+// Starts of a dynamic slice: an integer array with one entry per axis.
+array slice_starts(const array& start, size_t naxes, const char* op) {
+  if (!is_integral(start.dtype()) || start.dtype() == bool_)
+    throw std::invalid_argument(std::string("[") + op + "] start_indices must be integers.");
+  array st = reshape(start, {static_cast<ShapeElem>(start.size())});
+  if (static_cast<size_t>(st.size()) != naxes)
+    throw std::invalid_argument(std::string("[") + op + "] Got " + std::to_string(st.size()) +
+                                " start indices for " + std::to_string(naxes) + " axes.");
+  return st;
+}
+
+std::vector<int> slice_axes(const array& a, const std::vector<int>& axes, const char* op) {
+  std::vector<int> out;
+  for (int ax : axes) out.push_back(normalize_axis(ax, a.ndim(), op));
+  return out;
+}
+
+// Index arrays start[k] + arange(sizes[k]) laid out as an open grid over
+// the k axes, for Gather/Scatter.
+std::vector<array> window_indices(const array& starts, const std::vector<ShapeElem>& sizes) {
+  std::vector<array> idx;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    Shape r(sizes.size(), 1);
+    r[k] = sizes[k];
+    array start = astype(take(starts, array(static_cast<int>(k)), 0), int64);
+    idx.push_back(reshape(add(start, arange(0, sizes[k], 1, int64)), r));
+  }
+  return idx;
+}
+
+}  // namespace
+
 void init_indexing(nb::module_& m) {
-  using A = ArrayLike;
-  m.def("take", [](const A& a, const A& idx, std::optional<int> axis, S s) { return take(a, idx, axis, s); }, "a"_a,
-        "indices"_a, "axis"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
-  m.def("take_along_axis",
-        [](const A& a, const A& idx, std::optional<int> axis, S s) { return take_along_axis(a, idx, axis, s); },
+  m.def("take",
+        [](const array& a, nb::handle idx, std::optional<int> axis, S s) { return take(a, take_index(idx), axis, s); },
         "a"_a, "indices"_a, "axis"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
+  m.def("take_along_axis",
+        [](const array& a, const array& idx, std::optional<int> axis, S s) { return take_along_axis(a, idx, axis, s); },
+        "a"_a, "indices"_a, "axis"_a.none() = -1, nb::kw_only(), "stream"_a = nb::none());
   m.def("put_along_axis",
-        [](const A& a, const A& idx, nb::handle values, std::optional<int> axis, S s) {
-          const array& x = a;
-          return put_along_axis(x, idx, to_array_like(values, x.dtype()), axis, s);
+        [](const array& a, const array& idx, const array& values, std::optional<int> axis, S s) {
+          return put_along_axis(a, idx, values, axis, s);
         },
         "a"_a, "indices"_a, "values"_a, "axis"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
+  m.def(
+      "slice",
+      [](const array& a, const array& start, const std::vector<int>& axes_in, const std::vector<int>& size, S s) {
+        auto axes = slice_axes(a, axes_in, "slice");
+        if (static_cast<int>(size.size()) != a.ndim())
+          throw std::invalid_argument("[slice] slice_size needs one entry per dimension of the array.");
+        array st = slice_starts(start, axes.size(), "slice");
+        for (int d = 0; d < a.ndim(); ++d)
+          if (size[d] < 0 || size[d] > a.shape(d))
+            throw std::invalid_argument("[slice] slice_size " + std::to_string(size[d]) +
+                                        " does not fit axis " + std::to_string(d) + " of size " +
+                                        std::to_string(a.shape(d)) + ".");
+        // Axes without a start keep their first slice_size elements.
+        Shape lo(a.ndim(), 0), hi(size.begin(), size.end()), step(a.ndim(), 1);
+        for (int ax : axes) lo[ax] = 0, hi[ax] = a.shape(ax);
+        array x = slice(a, lo, hi, step, s);
+        std::vector<ShapeElem> sizes;
+        for (int ax : axes) sizes.push_back(size[ax]);
+        array g = gather(x, window_indices(st, sizes), axes, s);  // window dims first
+        // Put the window dims back where their axes were.
+        std::vector<int> perm(g.ndim());
+        std::vector<bool> used(a.ndim(), false);
+        for (int ax : axes) used[ax] = true;
+        int k = static_cast<int>(axes.size()), other = 0;
+        std::vector<int> pos(a.ndim());
+        for (size_t j = 0; j < axes.size(); ++j) pos[axes[j]] = static_cast<int>(j);
+        for (int d = 0; d < a.ndim(); ++d) perm[d] = used[d] ? pos[d] : k + other++;
+        return transpose(g, perm, s);
+      },
+      "a"_a, "start_indices"_a, "axes"_a, "slice_size"_a, nb::kw_only(), "stream"_a = nb::none());
+  m.def(
+      "slice_update",
+      [](const array& a, const array& update, const array& start, const std::vector<int>& axes_in, S s) {
+        auto axes = slice_axes(a, axes_in, "slice_update");
+        array st = slice_starts(start, axes.size(), "slice_update");
+        if (update.ndim() > a.ndim())
+          throw std::invalid_argument("[slice_update] The update has more dimensions than the array.");
+        Shape u_shape(a.ndim() - update.ndim(), 1);
+        u_shape.insert(u_shape.end(), update.shape().begin(), update.shape().end());
+        // The window: the update's size on the sliced axes, the array's elsewhere.
+        Shape window = a.shape();
+        std::vector<ShapeElem> sizes;
+        for (int ax : axes) {
+          window[ax] = u_shape[ax];
+          if (window[ax] > a.shape(ax))
+            throw std::invalid_argument("[slice_update] The update does not fit axis " + std::to_string(ax) + ".");
+          sizes.push_back(window[ax]);
+        }
+        array u = broadcast_to(reshape(update, u_shape, s), window, s);
+        std::vector<int> perm(axes.begin(), axes.end());
+        std::vector<bool> used(a.ndim(), false);
+        for (int ax : axes) used[ax] = true;
+        for (int d = 0; d < a.ndim(); ++d)
+          if (!used[d]) perm.push_back(d);
+        return scatter(a, window_indices(st, sizes), transpose(u, perm, s), axes, ScatterMode::Replace, s);
+      },
+      "a"_a, "update"_a, "start_indices"_a, "axes"_a, nb::kw_only(), "stream"_a = nb::none());
   // Behind array.at[index].add(...) and friends (python/lmx/core/_array_methods.py).
   m.def("_index_update", [](const array& a, nb::handle index, nb::handle value, const std::string& mode) {
     ScatterMode m = mode == "add" ? ScatterMode::Add

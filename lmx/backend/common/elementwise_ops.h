@@ -399,7 +399,10 @@ struct LogAddExp {
   template <typename T>
   T operator()(T a, T b) const {
     if constexpr (is_complex_v<T>) {
-      // Factor out the operand with the larger real part so exp cannot overflow.
+      // Factor out the operand with the larger real part so exp cannot overflow;
+      // a real part of -inf contributes nothing (it is the scans' identity).
+      if (std::isinf(a.real()) && a.real() < 0) return b;
+      if (std::isinf(b.real()) && b.real() < 0) return a;
       T m = a.real() >= b.real() ? a : b, o = a.real() >= b.real() ? b : a;
       return m + std::log(T(1) + std::exp(o - m));
     } else {

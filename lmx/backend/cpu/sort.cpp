@@ -171,7 +171,8 @@ Acc scan_identity(ScanType type) {
       else if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
       else return std::numeric_limits<Acc>::max();
     case ScanType::LogAddExp:
-      if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
+      if constexpr (is_complex_v<Acc>) return Acc(-INFINITY, 0.0f);
+      else if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
       else return Acc(0);
   }
   return Acc(0);

@@ -48,7 +48,7 @@ def _forward(name):
     return method
 
 
-class _AtIndexer:
+class ArrayAt:
     """``x.at[index]``: out-of-place updates where repeated indices accumulate."""
 
     __slots__ = ("_array",)
@@ -60,7 +60,7 @@ class _AtIndexer:
         return _AtUpdate(self._array, index)
 
 
-class _AtUpdate:
+class _AtUpdate:  # noqa: D101 - ArrayAt's [] result
     __slots__ = ("_array", "_index")
 
     def __init__(self, array, index):
@@ -73,6 +73,8 @@ class _AtUpdate:
         return self._apply(value, "add")
 
     def subtract(self, value):
+        if self._array.dtype == _c.bool_:
+            raise ValueError("[at.subtract] Subtraction is not defined for boolean arrays.")
         return self._apply(_c.negative(_c.array(value) if not isinstance(value, _c.array) else value), "add")
 
     def multiply(self, value):
@@ -100,7 +102,7 @@ def install():
     for name in ["var", "std", "argmax", "argmin", "flatten", "squeeze", "swapaxes", "moveaxis", "split",
                  "diagonal", "diag", "round", "view", "softmax"]:
         setattr(cls, name, _forward(name))
-    cls.at = property(_AtIndexer)
+    cls.at = property(ArrayAt)
     cls.real = property(lambda self: _c.real(self))
     cls.imag = property(lambda self: _c.imag(self))
     cls.__str__ = cls.__repr__
