@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "lmx/primitives/elementwise.h"
+#include "lmx/primitives/factorization.h"
 #include "lmx/primitives/index.h"
 #include "lmx/primitives/linalg.h"
 #include "lmx/primitives/reduce.h"
@@ -39,5 +40,9 @@ LMX_NO_GPU(Scan)
 LMX_NO_GPU(Arange)
 LMX_NO_GPU(Reduce)
 LMX_NO_GPU(ArgReduce)
+
+void Factorization::eval_gpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
+}
 
 }  // namespace lmx
