@@ -186,4 +186,16 @@ array einsum(const std::string& subscripts, const std::vector<array>& operands, 
 std::pair<std::vector<std::vector<int>>, std::string> einsum_path(const std::string& subscripts,
                                                                   const std::vector<array>& operands);
 
+// ---- convolution, channels-last (ops/conv.cpp) ----
+array conv_general(const array& input, const array& weight, std::vector<int> stride, std::vector<int> pad_lo,
+                   std::vector<int> pad_hi, std::vector<int> kernel_dilation, std::vector<int> input_dilation,
+                   int groups = 1, bool flip = false, S s = {});
+// conv1d/2d/3d: nd spatial dims, symmetric padding.
+array conv_nd(const array& input, const array& weight, int nd, const std::vector<int>& stride,
+              const std::vector<int>& padding, const std::vector<int>& dilation, int groups = 1, S s = {});
+array conv_transpose_nd(const array& input, const array& weight, int nd, std::vector<int> stride,
+                        std::vector<int> padding, std::vector<int> dilation, std::vector<int> output_padding,
+                        int groups = 1, S s = {});
+array convolve(const array& a, const array& v, const std::string& mode = "full", S s = {});
+
 }  // namespace lmx
