@@ -16,6 +16,7 @@ void init_sort(nb::module_& m);
 void init_transforms(nb::module_& m);
 void init_linalg(nb::module_& m);
 void init_conv(nb::module_& m);
+void init_fft(nb::module_& m);
 }  // namespace lmx::py
 
 NB_MODULE(_core, m) {
@@ -38,6 +39,7 @@ NB_MODULE(_core, m) {
   lmx::py::init_transforms(m);
   lmx::py::init_linalg(m);
   lmx::py::init_conv(m);
+  lmx::py::init_fft(m);
   nb::list names;
   for (auto [k, v] : nb::borrow<nb::dict>(m.attr("__dict__"))) {
     std::string name = nb::cast<std::string>(k);
