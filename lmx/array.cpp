@@ -1,5 +1,6 @@
 #include "lmx/array.h"
 
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -108,11 +109,26 @@ std::vector<array> array::outputs() const {
       outs[a.desc_->position] = std::move(a);
     }
   }
+  bool rebuilt = false;
   for (size_t i = 0; i < outs.size(); ++i) {
     if (!outs[i].valid()) {
       auto& [shape, dtype] = (*desc_->output_meta)[i];
       outs[i] = array(shape, dtype, desc_->primitive, desc_->inputs);
       outs[i].desc_->position = static_cast<int>(i);
+      outs[i].desc_->output_meta = desc_->output_meta;
+      rebuilt = true;
+    }
+  }
+  if (rebuilt) {
+    // Relink all outputs as siblings, so that a rebuilt one used in a new
+    // graph (a vjp rule reading an output nobody kept) evaluates the whole
+    // primitive like any other output.
+    static std::mutex relink;
+    std::lock_guard lk(relink);
+    for (auto& a : outs) {
+      a.desc_->siblings.clear();
+      for (auto& b : outs)
+        if (a.desc_ != b.desc_) a.desc_->siblings.push_back(b.desc_);
     }
   }
   return outs;

@@ -26,6 +26,8 @@ class Factorization : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::string name() const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
   FactorKind kind() const { return kind_; }
   bool upper() const { return upper_; }
   bool vectors() const { return vectors_; }

@@ -385,3 +385,33 @@ def test_mlp_trained_by_sgd_fits_a_regression():
         mx.eval(params)
         first = first if first is not None else loss.item()
     assert loss.item() < 0.01 < first
+
+
+# ---------------------------------------------------------------- linear algebra
+
+
+def _spd(rng, n=3):
+    m = rng.standard_normal((n, n))
+    return arr(m @ m.T + n * np.eye(n))
+
+
+LINALG = {
+    "inv": (lambda a: mx.linalg.inv(a), "general"),
+    "solve_matrix": (lambda a: mx.linalg.solve(a, mx.sin(a[:, :2])), "general"),
+    "solve_vector": (lambda a: mx.linalg.solve(a, a[0]), "general"),
+    "solve_triangular": (lambda a: mx.linalg.solve_triangular(mx.triu(a), a[:, :2], upper=True), "general"),
+    "tri_inv": (lambda a: mx.linalg.tri_inv(mx.tril(a)), "general"),
+    "cholesky": (lambda a: mx.linalg.cholesky((a + a.T) / 2), "spd"),
+    "cholesky_upper": (lambda a: mx.linalg.cholesky((a + a.T) / 2, upper=True), "spd"),
+    "eigh_values": (lambda a: mx.linalg.eigh((a + a.T) / 2)[0], "spd"),
+    "eigh_vectors_squared": (lambda a: mx.linalg.eigh((a + a.T) / 2)[1] ** 2, "spd"),
+    "eigvalsh": (lambda a: mx.linalg.eigvalsh((a + a.T) / 2), "spd"),
+}
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="MLX's linalg runs on the CPU stream only; checked for lmx")
+@pytest.mark.parametrize("name", list(LINALG))
+def test_linalg_grads(name, rng):
+    fn, kind = LINALG[name]
+    a = _spd(rng) if kind == "spd" else arr(rng.standard_normal((3, 3)) + 3 * np.eye(3))
+    check_grads(fn, [a], rng, rtol=1e-5, atol=1e-7)

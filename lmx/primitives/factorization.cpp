@@ -1,0 +1,82 @@
+// Differentiation rules of the factorisations (real matrices).
+#include "lmx/primitives/factorization.h"
+
+#include "lmx/ops/linalg.h"
+
+namespace lmx {
+
+namespace {
+
+array mT(const array& x) { return swapaxes(x, -1, -2); }
+
+// The lower (or upper) triangle of x, the rest zero.
+array triangle(const array& x, bool upper) { return upper ? triu(x, 0) : tril(x, 0); }
+
+}  // namespace
+
+std::vector<array> Factorization::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                      const std::vector<int>& argnums, const std::vector<array>& outputs) {
+  if (is_complex(primals[0].dtype())) return Primitive::vjp(primals, cotangents, argnums, outputs);
+  const array& a = primals[0];
+  switch (kind_) {
+    case FactorKind::Inverse: {
+      // d(A^-1) = -A^-1 dA A^-1  =>  dA = -Y^T g Y^T
+      array yT = mT(outputs[0]);
+      return {negative(matmul(matmul(yT, cotangents[0]), yT))};
+    }
+    case FactorKind::TriInverse: {
+      array yT = mT(outputs[0]);
+      return {triangle(negative(matmul(matmul(yT, cotangents[0]), yT)), upper_)};
+    }
+    case FactorKind::Solve:
+    case FactorKind::SolveTriangular: {
+      // X = A^-1 B: dB = A^-T g, dA = -dB X^T.
+      const array& x = outputs[0];
+      bool tri = kind_ == FactorKind::SolveTriangular;
+      array db = tri ? linalg::solve_triangular(mT(a), cotangents[0], !upper_) : linalg::solve(mT(a), cotangents[0]);
+      std::vector<array> out;
+      for (int arg : argnums) {
+        if (arg == 1) {
+          out.push_back(db);
+        } else {
+          array da = negative(matmul(db, mT(x)));
+          out.push_back(tri ? triangle(da, upper_) : da);
+        }
+      }
+      return out;
+    }
+    case FactorKind::Cholesky: {
+      // A = L L^T: dA = sym(L^-T Phi(L^T dL) L^-1), Phi = lower triangle
+      // with the diagonal halved.
+      array l = upper_ ? mT(outputs[0]) : outputs[0];
+      array gl = upper_ ? mT(cotangents[0]) : cotangents[0];
+      array phi = tril(matmul(mT(l), gl), 0);
+      array eye_n = eye(a.shape(-1), a.shape(-1), 0, a.dtype());
+      phi = subtract(phi, multiply(multiply(phi, eye_n), astype(array(0.5), a.dtype())));
+      array linv = linalg::tri_inv(l, false);
+      array s = matmul(matmul(mT(linv), phi), linv);
+      return {multiply(add(s, mT(s)), astype(array(0.5), a.dtype()))};
+    }
+    case FactorKind::Eigh: {
+      if (!vectors_) {
+        // Eigenvalues only: dA = V diag(gw) V^T, with V from a full solve.
+        array v = linalg::eigh(a, upper_ ? "U" : "L").second;
+        array da = matmul(multiply(v, expand_dims(cotangents[0], {-2})), mT(v));
+        return {multiply(add(da, mT(da)), astype(array(0.5), a.dtype()))};
+      }
+      // A = V diag(w) V^T: dA = V (diag(gw) + F o (V^T gV)) V^T, F_ij = 1/(w_j - w_i).
+      const array& w = outputs[0];
+      const array& v = outputs[1];
+      array diff = subtract(expand_dims(w, {-2}), expand_dims(w, {-1}));  // w_j - w_i
+      array eye_n = eye(a.shape(-1), a.shape(-1), 0, bool_);
+      array f = where(eye_n, zeros_like(diff), reciprocal(where(eye_n, ones_like(diff), diff)));
+      array inner = add(multiply(f, matmul(mT(v), cotangents[1])),
+                        multiply(astype(eye_n, a.dtype()), expand_dims(cotangents[0], {-1})));
+      array da = matmul(matmul(v, inner), mT(v));
+      return {multiply(add(da, mT(da)), astype(array(0.5), a.dtype()))};
+    }
+    default: return Primitive::vjp(primals, cotangents, argnums, outputs);
+  }
+}
+
+}  // namespace lmx
