@@ -59,8 +59,11 @@ array conv_general(const array& input, const array& weight, std::vector<int> str
   for (int i = 0; i < nd; ++i)
     if (stride[i] < 1 || kernel_dilation[i] < 1 || input_dilation[i] < 1)
       throw std::invalid_argument("[conv] Strides and dilations must be positive.");
+  for (const array* x : {&input, &weight})
+    if (!is_inexact(x->dtype()) || is_complex(x->dtype()))
+      throw std::invalid_argument("[conv] Only real floating point inputs are supported, got " +
+                                  dtype_name(x->dtype()) + ".");
   Dtype t = promote_types(input.dtype(), weight.dtype());
-  if (!is_inexact(t)) t = float32;
   array x = dilate_input(astype(input, t, s), input_dilation, s);
   std::vector<std::pair<int, int>> widths = {{0, 0}};
   bool crop = false;

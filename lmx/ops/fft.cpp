@@ -46,9 +46,9 @@ AxesSizes resolve(const array& a, const std::optional<Shape>& sizes, const std::
   if (axes_in) {
     for (int ax : *axes_in) r.axes.push_back(normalize_axis(ax, a.ndim(), op));
   } else {
-    int k = sizes ? static_cast<int>(sizes->size()) : a.ndim();
-    if (k > a.ndim()) throw std::invalid_argument(std::string("[") + op + "] s has more entries than a has axes.");
-    for (int i = a.ndim() - k; i < a.ndim(); ++i) r.axes.push_back(i);
+    // As MLX (unlike NumPy): s needs explicit axes.
+    if (sizes) throw std::invalid_argument(std::string("[") + op + "] s requires axes to be given.");
+    for (int i = 0; i < a.ndim(); ++i) r.axes.push_back(i);
   }
   for (size_t i = 0; i < r.axes.size(); ++i)
     for (size_t j = i + 1; j < r.axes.size(); ++j)
@@ -75,10 +75,6 @@ array complex_fftn(const array& a, const AxesSizes& r, bool inverse, const std::
   return sc == 1.0 ? x : multiply(x, astype(array(static_cast<float>(sc)), complex64), s);
 }
 
-void check_real(const array& a, const char* op) {
-  if (is_complex(a.dtype()))
-    throw std::invalid_argument(std::string("[") + op + "] Input must be real, got complex64.");
-}
 
 }  // namespace
 
@@ -91,30 +87,28 @@ array ifftn(const array& a, const std::optional<Shape>& sizes, const std::option
   return complex_fftn(a, resolve(a, sizes, axes, "ifftn"), true, norm, s);
 }
 array fft(const array& a, std::optional<int> n, int axis, const std::string& norm, S s) {
-  if (a.ndim() == 0) throw std::invalid_argument("[fft] Input must have at least one dimension.");
   int ax = normalize_axis(axis, a.ndim(), "fft");
-  return complex_fftn(a, {{ax}, {n.value_or(a.shape(ax))}}, false, norm, s);
+  return complex_fftn(a, resolve(a, Shape{n.value_or(a.shape(ax))}, std::vector<int>{ax}, "fft"), false, norm, s);
 }
 array ifft(const array& a, std::optional<int> n, int axis, const std::string& norm, S s) {
-  if (a.ndim() == 0) throw std::invalid_argument("[ifft] Input must have at least one dimension.");
   int ax = normalize_axis(axis, a.ndim(), "ifft");
-  return complex_fftn(a, {{ax}, {n.value_or(a.shape(ax))}}, true, norm, s);
+  return complex_fftn(a, resolve(a, Shape{n.value_or(a.shape(ax))}, std::vector<int>{ax}, "ifft"), true, norm, s);
 }
 
 // Real input: the full transform, keeping the n/2 + 1 non-redundant entries
 // of the last axis.
 array rfftn(const array& a, const std::optional<Shape>& sizes, const std::optional<std::vector<int>>& axes,
             const std::string& norm, S s) {
-  check_real(a, "rfftn");
   auto r = resolve(a, sizes, axes, "rfftn");
-  array x = complex_fftn(astype(a, is_inexact(a.dtype()) ? a.dtype() : float32, s), r, false, norm, s);
+  // A complex input contributes its real part (as MLX).
+  array re = is_complex(a.dtype()) ? real(a, s) : astype(a, is_inexact(a.dtype()) ? a.dtype() : float32, s);
+  array x = complex_fftn(re, r, false, norm, s);
   int last = r.axes.back();
   Shape st(x.ndim(), 0), sp = x.shape(), step(x.ndim(), 1);
   sp[last] = r.sizes.back() / 2 + 1;
   return slice(x, st, sp, step, s);
 }
 array rfft(const array& a, std::optional<int> n, int axis, const std::string& norm, S s) {
-  if (a.ndim() == 0) throw std::invalid_argument("[rfft] Input must have at least one dimension.");
   int ax = normalize_axis(axis, a.ndim(), "rfft");
   return rfftn(a, Shape{n.value_or(a.shape(ax))}, std::vector<int>{ax}, norm, s);
 }
@@ -147,7 +141,6 @@ array irfftn(const array& a, const std::optional<Shape>& sizes, const std::optio
   return sc == 1.0 ? y : multiply(y, array(static_cast<float>(sc)), s);
 }
 array irfft(const array& a, std::optional<int> n, int axis, const std::string& norm, S s) {
-  if (a.ndim() == 0) throw std::invalid_argument("[irfft] Input must have at least one dimension.");
   int ax = normalize_axis(axis, a.ndim(), "irfft");
   std::optional<Shape> sz;
   if (n) sz = Shape{*n};
@@ -156,6 +149,7 @@ array irfft(const array& a, std::optional<int> n, int axis, const std::string& n
 
 array fftfreq(int n, double d, S s) {
   if (n <= 0) throw std::invalid_argument("[fftfreq] n must be positive.");
+  if (d == 0) throw std::invalid_argument("[fftfreq] d must be non-zero.");
   // [0, 1, ..., (n-1)/2, -(n/2), ..., -1] / (d n)
   array k = arange(0, n, 1, int32, s);
   array shifted = where(less(k, array((n + 1) / 2), s), k, subtract(k, array(n), s), s);
@@ -164,6 +158,7 @@ array fftfreq(int n, double d, S s) {
 
 array rfftfreq(int n, double d, S s) {
   if (n <= 0) throw std::invalid_argument("[rfftfreq] n must be positive.");
+  if (d == 0) throw std::invalid_argument("[rfftfreq] d must be non-zero.");
   return divide(arange(0, n / 2 + 1, 1, float32, s), array(static_cast<float>(d * n)), s);
 }
 

@@ -17,6 +17,7 @@ void init_transforms(nb::module_& m);
 void init_linalg(nb::module_& m);
 void init_conv(nb::module_& m);
 void init_fft(nb::module_& m);
+void init_io(nb::module_& m);
 }  // namespace lmx::py
 
 NB_MODULE(_core, m) {
@@ -40,6 +41,7 @@ NB_MODULE(_core, m) {
   lmx::py::init_linalg(m);
   lmx::py::init_conv(m);
   lmx::py::init_fft(m);
+  lmx::py::init_io(m);
   nb::list names;
   for (auto [k, v] : nb::borrow<nb::dict>(m.attr("__dict__"))) {
     std::string name = nb::cast<std::string>(k);
