@@ -24,6 +24,8 @@ array cholesky_inv(const array& l, bool upper = false, S s = {});
 array pinv(const array& a, S s = {});
 // Packed LU and the 0-based pivot rows (LAPACK's getrf).
 std::pair<array, array> lu_factor(const array& a, S s = {});
+// (p, L, U) with A = L[p] @ U: p a uint32 row permutation, L unit lower (M, K), U upper (K, N).
+std::vector<array> lu(const array& a, S s = {});
 array solve(const array& a, const array& b, S s = {});
 array solve_triangular(const array& a, const array& b, bool upper = false, S s = {});
 array cross(const array& a, const array& b, int axis = -1, S s = {});

@@ -14,7 +14,7 @@ enum class FactorKind {
   SVD,             // A (M, N) -> U (M, M), S (K), Vt (N, N); or only S
   Eigh,            // Hermitian A -> eigenvalues (ascending), eigenvectors (columns)
   Eig,             // general A -> complex eigenvalues, eigenvectors (columns)
-  LU,              // A (N, N) -> LU packed (N, N), pivots (N) as 0-based row swaps
+  LU,              // A (M, N) -> LU packed, pivots (K) as 0-based row swaps, p (M) with A = L[p] @ U
   Solve,           // A, B -> A^-1 B (B (..., N) or (..., N, K))
   SolveTriangular  // triangular A, B -> A^-1 B
 };

@@ -47,6 +47,13 @@ void init_linalg(nb::module_& parent) {
         "stream"_a = nb::none());
   m.def("lu_factor", [](const array& a, S s) { return linalg::lu_factor(a, s); }, "a"_a, nb::kw_only(),
         "stream"_a = nb::none());
+  m.def(
+      "lu",
+      [](const array& a, S s) {
+        auto r = linalg::lu(a, s);
+        return nb::make_tuple(r[0], r[1], r[2]);
+      },
+      "a"_a, nb::kw_only(), "stream"_a = nb::none());
   m.def("solve", [](const array& a, const array& b, S s) { return linalg::solve(a, b, s); }, "a"_a, "b"_a,
         nb::kw_only(), "stream"_a = nb::none());
   m.def("solve_triangular",

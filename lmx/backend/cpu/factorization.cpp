@@ -99,7 +99,7 @@ void geev(int n, float* a, bool vectors, complex64_t* w, complex64_t* v) {
   std::vector<float> wr(n), wi(n), vr(vectors ? static_cast<size_t>(n) * n : 1);
   lapack_int info = LAPACKE_sgeev(LAPACK_ROW_MAJOR, 'N', vectors ? 'V' : 'N', n, a, n, wr.data(), wi.data(), nullptr,
                                   n, vr.data(), n);
-  if (info != 0) throw std::invalid_argument("[linalg::eig] The eigensolver did not converge.");
+  if (info != 0) throw std::runtime_error("[linalg::eig] The eigensolver did not converge.");
   for (int j = 0; j < n; ++j) w[j] = complex64_t(wr[j], wi[j]);
   if (!vectors) return;
   // A conjugate pair (j, j+1) stores its vector's real and imaginary parts
@@ -116,11 +116,32 @@ void geev(int n, float* a, bool vectors, complex64_t* w, complex64_t* v) {
     if (pair_first) ++j;
   }
 }
+void geev(int n, double* a, bool vectors, complex64_t* w, complex64_t* v) {
+  std::vector<double> wr(n), wi(n), vr(vectors ? static_cast<size_t>(n) * n : 1);
+  lapack_int info = LAPACKE_dgeev(LAPACK_ROW_MAJOR, 'N', vectors ? 'V' : 'N', n, a, n, wr.data(), wi.data(), nullptr,
+                                  n, vr.data(), n);
+  if (info != 0) throw std::runtime_error("[linalg::eig] The eigensolver did not converge.");
+  for (int j = 0; j < n; ++j) w[j] = complex64_t(static_cast<float>(wr[j]), static_cast<float>(wi[j]));
+  if (!vectors) return;
+  for (int j = 0; j < n; ++j) {
+    bool pair_first = wi[j] != 0 && j + 1 < n && wi[j + 1] == -wi[j];
+    for (int i = 0; i < n; ++i) {
+      float re = static_cast<float>(vr[i * n + j]);
+      if (wi[j] == 0) v[i * n + j] = complex64_t(re, 0);
+      else if (pair_first) {
+        float im = static_cast<float>(vr[i * n + j + 1]);
+        v[i * n + j] = complex64_t(re, im);
+        v[i * n + j + 1] = complex64_t(re, -im);
+      }
+    }
+    if (pair_first) ++j;
+  }
+}
 void geev(int n, complex64_t* a, bool vectors, complex64_t* w, complex64_t* v) {
   std::vector<complex64_t> vr(vectors ? static_cast<size_t>(n) * n : 1);
   lapack_int info = LAPACKE_cgeev(LAPACK_ROW_MAJOR, 'N', vectors ? 'V' : 'N', n, reinterpret_cast<cfloat*>(a), n,
                                   reinterpret_cast<cfloat*>(w), nullptr, n, reinterpret_cast<cfloat*>(vr.data()), n);
-  if (info != 0) throw std::invalid_argument("[linalg::eig] The eigensolver did not converge.");
+  if (info != 0) throw std::runtime_error("[linalg::eig] The eigensolver did not converge.");
   if (vectors) std::memcpy(v, vr.data(), sizeof(complex64_t) * n * n);
 }
 
@@ -135,9 +156,11 @@ array dense(const array& x) {
   return c;
 }
 
+// A numerical failure found while evaluating (singular matrix, no
+// convergence) is a RuntimeError, as in MLX.
 void check(lapack_int info, const std::string& op, const char* what) {
   if (info < 0) throw std::runtime_error("[" + op + "] LAPACK rejected argument " + std::to_string(-info) + ".");
-  if (info > 0) throw std::invalid_argument("[" + op + "] " + what);
+  if (info > 0) throw std::runtime_error("[" + op + "] " + what);
 }
 
 template <typename T>
@@ -184,7 +207,10 @@ void run(const Factorization& p, const std::vector<array>& inputs, std::vector<a
       for (size_t b = 0; b < batch; ++b) {
         T* x = out + b * n * n;
         std::memcpy(x, ap + b * n * n, sizeof(T) * n * n);
-        check(potrf(uplo, n, x), op, "The matrix is not positive definite.");
+        // As MLX: a matrix that is not positive definite is not an error;
+        // the factor stops where the failing pivot was (finite, not a factor).
+        lapack_int info = potrf(uplo, n, x);
+        if (info < 0) check(info, op, "");
         zero_triangle(x, n, p.upper());
       }
       return;
@@ -242,13 +268,22 @@ void run(const Factorization& p, const std::vector<array>& inputs, std::vector<a
     case FactorKind::LU: {
       T* out = outputs[0].data<T>();
       uint32_t* piv_out = outputs[1].data<uint32_t>();
-      std::vector<lapack_int> piv(std::max(std::min(m, n), 1));
+      // Third output: p with A = L[p] @ U (the inverse of the row order the swaps make).
+      uint32_t* perm_out = outputs[2].data<uint32_t>();
+      int k = std::min(m, n);
+      std::vector<lapack_int> piv(std::max(k, 1));
+      std::vector<uint32_t> order(m);
       for (size_t b = 0; b < batch; ++b) {
         T* x = out + b * m * n;
         std::memcpy(x, ap + b * m * n, sizeof(T) * m * n);
         lapack_int info = getrf(m, n, x, n, piv.data());
         if (info < 0) check(info, op, "");
-        for (int i = 0; i < std::min(m, n); ++i) piv_out[b * std::min(m, n) + i] = static_cast<uint32_t>(piv[i] - 1);
+        for (int i = 0; i < m; ++i) order[i] = static_cast<uint32_t>(i);
+        for (int i = 0; i < k; ++i) {
+          piv_out[b * k + i] = static_cast<uint32_t>(piv[i] - 1);
+          std::swap(order[i], order[piv[i] - 1]);
+        }
+        for (int i = 0; i < m; ++i) perm_out[b * m + order[i]] = static_cast<uint32_t>(i);
       }
       return;
     }
@@ -272,15 +307,11 @@ void run(const Factorization& p, const std::vector<array>& inputs, std::vector<a
       return;
     }
     case FactorKind::Eig: {
-      if constexpr (std::is_same_v<T, double>) {
-        throw std::invalid_argument("[" + op + "] float64 input is not supported; use float32 or complex64.");
-      } else {
-        std::vector<T> work(static_cast<size_t>(n) * n);
-        for (size_t b = 0; b < batch; ++b) {
-          std::memcpy(work.data(), ap + b * n * n, sizeof(T) * n * n);
-          geev(n, work.data(), p.vectors(), outputs[0].data<complex64_t>() + b * n,
-               p.vectors() ? outputs[1].data<complex64_t>() + b * n * n : nullptr);
-        }
+      std::vector<T> work(static_cast<size_t>(n) * n);
+      for (size_t b = 0; b < batch; ++b) {
+        std::memcpy(work.data(), ap + b * n * n, sizeof(T) * n * n);
+        geev(n, work.data(), p.vectors(), outputs[0].data<complex64_t>() + b * n,
+             p.vectors() ? outputs[1].data<complex64_t>() + b * n * n : nullptr);
       }
       return;
     }
