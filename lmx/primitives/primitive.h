@@ -29,7 +29,8 @@ class Primitive {
   // cotangents of every output (zeros where an output got none). Written
   // with ops, so rules are themselves differentiable (grad of grad, and jvp
   // through the transpose of the vjp). The default raises, naming the
-  // primitive: a missing rule is an error, never silent zeros.
+  // primitive: a missing rule is an error, never silent zeros. An invalid
+  // (default-constructed) array for an input means no gradient flows there.
   virtual std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                  const std::vector<int>& argnums, const std::vector<array>& outputs);
 

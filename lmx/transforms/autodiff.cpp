@@ -22,10 +22,20 @@ namespace {
 
 using CotangentFn = std::function<std::vector<array>(const std::vector<array>& outputs)>;
 
+thread_local bool forward_mode = false;
+
+// Sets the mode for the rules one reverse pass applies, restoring it after
+// (rules may run nested transforms of their own).
+struct ModeScope {
+  bool saved;
+  explicit ModeScope(bool forward) : saved(forward_mode) { forward_mode = forward; }
+  ~ModeScope() { forward_mode = saved; }
+};
+
 // The reverse pass. `seed` gives the output cotangents once the outputs
 // (and so their shapes) are known.
 std::pair<std::vector<array>, std::vector<array>> vjp_impl(const ArrayFn& fun, const std::vector<array>& primals,
-                                                           const CotangentFn& seed) {
+                                                           const CotangentFn& seed, bool forward = false) {
   // Each primal enters through a fresh copy node: the backward pass stops
   // there, and only what depends on these nodes is differentiated.
   std::vector<array> tracers;
@@ -83,8 +93,14 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const ArrayFn& fun, c
     for (size_t i = 0; i < ins.size(); ++i)
       if (active.count(ins[i].id())) argnums.push_back(static_cast<int>(i));
     if (argnums.empty()) continue;
-    auto in_cots = node.primitive().vjp(ins, out_cots, argnums, outs);
-    for (size_t k = 0; k < argnums.size(); ++k) accumulate(ins[argnums[k]], in_cots[k]);
+    std::vector<array> in_cots;
+    {
+      ModeScope mode(forward);
+      in_cots = node.primitive().vjp(ins, out_cots, argnums, outs);
+    }
+    // An invalid (empty) array means "no gradient flows to this input".
+    for (size_t k = 0; k < argnums.size(); ++k)
+      if (in_cots[k].valid()) accumulate(ins[argnums[k]], in_cots[k]);
   }
 
   std::vector<array> grads;
@@ -127,7 +143,9 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const ArrayFn& fun, const 
   std::vector<array> outputs = fun(primals);
   std::vector<array> zeros_out;
   for (auto& o : outputs) zeros_out.push_back(zeros_like(o));
-  ArrayFn pullback = [&](const std::vector<array>& u) { return vjp(fun, primals, u).second; };
+  ArrayFn pullback = [&](const std::vector<array>& u) {
+    return vjp_impl(fun, primals, [&](const std::vector<array>&) { return u; }, /*forward=*/true).second;
+  };
   auto out_tangents = vjp(pullback, zeros_out, tangents).second;
   return {outputs, out_tangents};
 }
@@ -163,5 +181,9 @@ std::pair<std::vector<array>, std::vector<array>> value_and_grad(const ArrayFn& 
                }).second;
   return {outputs, grads};
 }
+
+namespace detail {
+bool in_forward_mode() { return forward_mode; }
+}  // namespace detail
 
 }  // namespace lmx

@@ -28,4 +28,10 @@ std::pair<std::vector<array>, std::vector<array>> value_and_grad(const ArrayFn& 
                                                                  const std::vector<array>& primals,
                                                                  const std::vector<int>& argnums);
 
+namespace detail {
+// True while jvp's rules are being applied: a custom_function then answers
+// with its jvp rule (or its function's own derivative), never its vjp rule.
+bool in_forward_mode();
+}  // namespace detail
+
 }  // namespace lmx

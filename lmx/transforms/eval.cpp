@@ -20,7 +20,11 @@ std::vector<array> build_tape(const std::vector<array>& outputs) {
   std::vector<array> tape;
   std::unordered_set<uintptr_t> seen;
   std::vector<std::pair<array, size_t>> stack;
-  for (auto& out : outputs) {
+  // Outputs are visited last to first: in a backward pass the last
+  // parameters' gradients are ready first, so each is computed as soon as
+  // its cotangent is, instead of all being held until the end.
+  for (auto it = outputs.rbegin(); it != outputs.rend(); ++it) {
+    const array& out = *it;
     if (!needs_scheduling(out) || !seen.insert(out.id()).second) continue;
     stack.emplace_back(out, 0);
     while (!stack.empty()) {

@@ -5,8 +5,11 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/vector.h>
 
+#include <memory>
+
 #include "convert.h"
 #include "lmx/transforms/autodiff.h"
+#include "lmx/transforms/custom.h"
 #include "lmx/transforms/vmap.h"
 
 namespace lmx::py {
@@ -15,12 +18,39 @@ using namespace nb::literals;
 
 namespace {
 
+// A Python object kept by C++ closures that may outlive the call that made
+// them: primitives (custom_function rules) are released on the stream worker
+// after evaluation, where the GIL is not held, so the reference is dropped
+// under the GIL.
+class PyRef {
+ public:
+  explicit PyRef(nb::object o) : o_(std::move(o)) {}
+  ~PyRef() {
+    if (!Py_IsInitialized()) {
+      o_.release();  // the interpreter is gone: leak rather than touch it
+      return;
+    }
+    nb::gil_scoped_acquire gil;
+    o_.reset();
+  }
+  PyRef(const PyRef&) = delete;
+  PyRef& operator=(const PyRef&) = delete;
+  const nb::object& get() const { return o_; }
+
+ private:
+  nb::object o_;
+};
+
+std::shared_ptr<PyRef> keep(nb::object o) { return std::make_shared<PyRef>(std::move(o)); }
+
 // A Python function of a list of arrays returning a list of arrays.
-ArrayFn array_fn(nb::callable f) {
+ArrayFn array_fn(nb::callable fn) {
+  auto f = keep(fn);
   return [f](const std::vector<array>& xs) {
+    nb::gil_scoped_acquire gil;
     nb::list args;
     for (auto& x : xs) args.append(nb::cast(x));
-    nb::object out = f(args);
+    nb::object out = f->get()(args);
     std::vector<array> r;
     for (nb::handle h : out) {
       if (!is_array(h))
@@ -30,6 +60,23 @@ ArrayFn array_fn(nb::callable f) {
     }
     return r;
   };
+}
+
+std::vector<array> arrays_from(nb::handle out, const char* what) {
+  std::vector<array> r;
+  for (nb::handle h : out) {
+    if (!is_array(h))
+      throw nb::type_error(("[custom_function] The " + std::string(what) + " must return arrays, got " +
+                            std::string(nb::type_name(h.type()).c_str()) + ".").c_str());
+    r.push_back(nb::cast<array>(h));
+  }
+  return r;
+}
+
+nb::list list_of(const std::vector<array>& xs) {
+  nb::list l;
+  for (auto& x : xs) l.append(nb::cast(x));
+  return l;
 }
 
 }  // namespace
@@ -43,6 +90,49 @@ void init_transforms(nb::module_& m) {
   });
   m.def("_vmap", [](nb::callable f, const std::vector<array>& inputs, const std::vector<int>& in_axes,
                     const std::vector<int>& out_axes) { return vmap(array_fn(f), inputs, in_axes, out_axes); });
+  // Rules are Python callables over flat lists (or None); see custom_function in
+  // python/lmx/core/_transforms.py.
+  m.def("_custom_function", [](nb::callable f, const std::vector<array>& primals, nb::object vjp_fn,
+                               nb::object jvp_fn, nb::object vmap_fn) {
+    CustomVjpFn vjp;
+    CustomJvpFn jvp;
+    CustomVmapFn vmap;
+    if (!vjp_fn.is_none())
+      vjp = [r = keep(vjp_fn)](const std::vector<array>& p, const std::vector<array>& c, const std::vector<array>& o) {
+        nb::gil_scoped_acquire gil;
+        return arrays_from(r->get()(list_of(p), list_of(c), list_of(o)), "vjp");
+      };
+    if (!jvp_fn.is_none())
+      jvp = [r = keep(jvp_fn)](const std::vector<array>& p, const std::vector<array>& t) {
+        nb::gil_scoped_acquire gil;
+        return arrays_from(r->get()(list_of(p), list_of(t)), "jvp");
+      };
+    if (!vmap_fn.is_none())
+      vmap = [r = keep(vmap_fn)](const std::vector<array>& in, const std::vector<int>& axes) {
+        nb::gil_scoped_acquire gil;
+        auto vmap_fn = r->get();
+        nb::list ax;
+        for (int a : axes) ax.append(a < 0 ? nb::object(nb::none()) : nb::object(nb::int_(a)));
+        nb::tuple r = nb::cast<nb::tuple>(vmap_fn(list_of(in), ax));
+        std::vector<int> out_axes;
+        for (nb::handle h : r[1]) out_axes.push_back(h.is_none() ? -1 : nb::cast<int>(h));
+        return std::make_pair(arrays_from(r[0], "vmap"), out_axes);
+      };
+    return custom_function(array_fn(f), primals, vjp, jvp, vmap);
+  }, "fun"_a, "primals"_a, "vjp"_a.none(), "jvp"_a.none(), "vmap"_a.none());
+  m.def(
+      "depends",
+      [](nb::handle inputs, nb::handle deps) -> nb::object {
+        auto as_list = [](nb::handle h) {
+          if (is_array(h)) return std::vector<array>{nb::cast<array>(h)};
+          return nb::cast<std::vector<array>>(h);
+        };
+        auto out = depends(as_list(inputs), as_list(deps));
+        if (is_array(inputs)) return nb::cast(out[0]);
+        return nb::cast(out);
+      },
+      "inputs"_a, "dependencies"_a);
+  m.def("_checkpoint", [](nb::callable f, const std::vector<array>& primals) { return checkpoint(array_fn(f), primals); });
   m.def("_value_and_grad", [](nb::callable f, const std::vector<array>& primals, const std::vector<int>& argnums) {
     return value_and_grad(array_fn(f), primals, argnums);
   });

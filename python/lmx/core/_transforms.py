@@ -135,3 +135,87 @@ def vmap(fun, in_axes=0, out_axes=0):
         return unflatten(d, outs)
 
     return wrapper
+
+
+class custom_function:
+    """Wraps a function so that transforms use the rules given with the
+    ``vjp``, ``jvp`` and ``vmap`` decorators (each optional) instead of
+    differentiating or batching the function's own operations."""
+
+    def __init__(self, fun):
+        self._fun = fun
+        self._vjp = self._jvp = self._vmap = None
+        self.__doc__ = getattr(fun, "__doc__", None)
+        self.__name__ = getattr(fun, "__name__", "custom_function")
+
+    def vjp(self, fun):
+        """``fun(primals, cotangent, output)`` returns the primals' cotangents."""
+        self._vjp = fun
+        return fun
+
+    def jvp(self, fun):
+        """``fun(primals, tangents)`` returns the output tangents."""
+        self._jvp = fun
+        return fun
+
+    def vmap(self, fun):
+        """``fun(inputs, axes)`` returns (outputs, output axes)."""
+        self._vmap = fun
+        return fun
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise ValueError("[custom_function] Keyword arguments are not supported; pass them positionally.")
+        leaves, treedef = flatten(list(args))
+        out_def = []
+
+        def flat_fun(xs):
+            out = self._fun(*unflatten(treedef, xs))
+            out_leaves, d = flatten(out)
+            out_def.append(d)
+            return out_leaves
+
+        def primals_of(xs):
+            # One argument is passed bare, several as a tuple (as MLX).
+            values = unflatten(treedef, xs)
+            return values[0] if len(values) == 1 else tuple(values)
+
+        vjp_rule = jvp_rule = vmap_rule = None
+        if self._vjp is not None:
+            def vjp_rule(primals, cotangents, outputs):
+                d = out_def[0]
+                grads = self._vjp(primals_of(primals), unflatten(d, cotangents), unflatten(d, outputs))
+                return flatten(list(grads) if isinstance(grads, tuple) else [grads])[0]
+        if self._jvp is not None:
+            def jvp_rule(primals, tangents):
+                return flatten(self._jvp(primals_of(primals), primals_of(tangents)))[0]
+        if self._vmap is not None:
+            def vmap_rule(inputs, axes):
+                outs, out_axes = self._vmap(primals_of(inputs), axes[0] if len(axes) == 1 else tuple(axes))
+                flat_outs = flatten(outs)[0]
+                if not isinstance(out_axes, (list, tuple)):
+                    out_axes = [out_axes] * len(flat_outs)
+                return flat_outs, list(out_axes)
+
+        outs = _core._custom_function(flat_fun, leaves, vjp_rule, jvp_rule, vmap_rule)
+        return unflatten(out_def[0], outs)
+
+
+def checkpoint(fun):
+    """Returns fun, differentiated by recomputing it in the backward pass
+    (less memory held between the forward and backward passes)."""
+
+    def wrapper(*args):
+        leaves, treedef = flatten(list(args))
+        out_def = []
+
+        def flat_fun(xs):
+            out = fun(*unflatten(treedef, xs))
+            out_leaves, d = flatten(out)
+            out_def.append(d)
+            return out_leaves
+
+        outs = _core._checkpoint(flat_fun, leaves)
+        return unflatten(out_def[0], outs)
+
+    return wrapper
