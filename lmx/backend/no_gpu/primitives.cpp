@@ -5,6 +5,7 @@
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/factorization.h"
 #include "lmx/primitives/fft.h"
+#include "lmx/primitives/random.h"
 #include "lmx/primitives/index.h"
 #include "lmx/primitives/linalg.h"
 #include "lmx/primitives/reduce.h"
@@ -39,6 +40,7 @@ LMX_NO_GPU(Scatter)
 LMX_NO_GPU(Sort)
 LMX_NO_GPU(Scan)
 LMX_NO_GPU(FFT)
+LMX_NO_GPU(RandomBits)
 LMX_NO_GPU(Arange)
 LMX_NO_GPU(Reduce)
 LMX_NO_GPU(ArgReduce)
