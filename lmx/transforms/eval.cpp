@@ -5,6 +5,7 @@
 
 #include "lmx/primitives/primitive.h"
 #include "lmx/runtime/scheduler.h"
+#include "lmx/transforms/graph.h"
 
 namespace lmx {
 
@@ -12,34 +13,6 @@ namespace {
 
 bool needs_scheduling(const array& a) {
   return a.status() == array::Status::unscheduled && a.has_primitive();
-}
-
-// Unevaluated nodes reachable from the outputs, inputs before their users.
-// Iterative depth-first search: graph depth is unbounded.
-std::vector<array> build_tape(const std::vector<array>& outputs) {
-  std::vector<array> tape;
-  std::unordered_set<uintptr_t> seen;
-  std::vector<std::pair<array, size_t>> stack;
-  // Outputs are visited last to first: in a backward pass the last
-  // parameters' gradients are ready first, so each is computed as soon as
-  // its cotangent is, instead of all being held until the end.
-  for (auto it = outputs.rbegin(); it != outputs.rend(); ++it) {
-    const array& out = *it;
-    if (!needs_scheduling(out) || !seen.insert(out.id()).second) continue;
-    stack.emplace_back(out, 0);
-    while (!stack.empty()) {
-      auto& [node, next] = stack.back();
-      auto& ins = node.inputs();
-      if (next < ins.size()) {
-        const array& in = ins[next++];
-        if (needs_scheduling(in) && seen.insert(in.id()).second) stack.emplace_back(in, 0);
-        continue;
-      }
-      tape.push_back(std::move(node));
-      stack.pop_back();
-    }
-  }
-  return tape;
 }
 
 void run_node(std::vector<array>& outputs) {
@@ -66,7 +39,7 @@ void respect_memory_limit(std::unordered_map<StreamQueue*, std::pair<StreamQueue
 }
 
 void schedule(const std::vector<array>& outputs) {
-  auto tape = build_tape(outputs);
+  auto tape = detail::graph_tape(outputs, needs_scheduling);
   std::unordered_map<StreamQueue*, std::pair<StreamQueue*, uint64_t>> last_seq;
   for (auto& entry : tape) {
     array node = std::move(entry);  // the task keeps the only scheduler-side reference

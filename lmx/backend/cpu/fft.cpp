@@ -11,6 +11,7 @@
 
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
+#include "lmx/backend/cpu/lines.h"
 #include "lmx/primitives/fft.h"
 #include "lmx/runtime/thread_pool.h"
 
@@ -122,30 +123,17 @@ std::shared_ptr<const Plan> get_plan(int n, int sign) {
 void FFT::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& in = inputs[0];
   cpu::allocate(out);
-  int n = in.shape(axis_);
   if (out.size() == 0) return;
-  auto plan = get_plan(n, inverse_ ? +1 : -1);
-  // Lines along the axis; the output is row-contiguous.
-  Shape kept;
-  std::vector<Strides> strides(2);
-  for (int d = 0; d < in.ndim(); ++d)
-    if (d != axis_) kept.push_back(in.shape(d)), strides[0].push_back(in.strides()[d]), strides[1].push_back(out.strides()[d]);
-  collapse_dims(kept, strides);
-  int64_t is = in.strides()[axis_], os = out.strides()[axis_];
-  const complex64_t* src = in.data<complex64_t>();
-  complex64_t* dst = out.data<complex64_t>();
-  parallel_for(outer_rows(kept), kept.back() * n * 8, [&](size_t b, size_t e) {
-    std::vector<C> line(n), res(n);
-    for_each_row_range<2>(kept, strides, b, e, [&](const int64_t* off, int64_t count) {
-      for (int64_t k = 0; k < count; ++k) {
-        const complex64_t* s = src + off[0] + k * strides[0].back();
-        complex64_t* d = dst + off[1] + k * strides[1].back();
-        for (int i = 0; i < n; ++i) line[i] = C(s[i * is].real(), s[i * is].imag());
+  auto plan = get_plan(in.shape(axis_), inverse_ ? +1 : -1);
+  cpu::for_each_line<complex64_t, complex64_t>(
+      in, out, axis_, 8 * 16, [&](const complex64_t* s, int64_t is, complex64_t* d, int64_t os, int64_t len) {
+        thread_local std::vector<C> line, res;
+        line.resize(len), res.resize(len);
+        for (int64_t i = 0; i < len; ++i) line[i] = C(s[i * is].real(), s[i * is].imag());
         run_plan(*plan, line.data(), res.data());
-        for (int i = 0; i < n; ++i) d[i * os] = complex64_t(static_cast<float>(res[i].real()), static_cast<float>(res[i].imag()));
-      }
-    });
-  });
+        for (int64_t i = 0; i < len; ++i)
+          d[i * os] = complex64_t(static_cast<float>(res[i].real()), static_cast<float>(res[i].imag()));
+      });
 }
 
 }  // namespace lmx

@@ -13,6 +13,7 @@
 #include "lmx/backend/common/elementwise_ops.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
+#include "lmx/backend/cpu/lines.h"
 #include "lmx/primitives/sort.h"
 #include "lmx/runtime/thread_pool.h"
 
@@ -117,31 +118,6 @@ void sort_row(const T* s, int64_t ss, std::conditional_t<Indices, uint32_t, T>* 
   }
 }
 
-// Calls fn(in_row_ptr, in_stride, out_row_ptr) for each row along `axis`;
-// the output is row-contiguous with out's shape (same as in's).
-template <typename In, typename Out, typename F>
-void for_each_axis_row(const array& in, array& out, int axis, size_t cost, F&& fn) {
-  int64_t len = in.shape(axis), in_stride = in.strides()[axis];
-  Shape kept;
-  std::vector<Strides> strides(2);
-  for (int d = 0; d < in.ndim(); ++d)
-    if (d != axis) {
-      kept.push_back(in.shape(d));
-      strides[0].push_back(in.strides()[d]);
-      strides[1].push_back(out.strides()[d]);
-    }
-  collapse_dims(kept, strides);
-  int64_t out_stride = out.strides()[axis];
-  const In* src = in.data<In>();
-  Out* dst = out.data<Out>();
-  parallel_for(outer_rows(kept), kept.back() * len * cost, [&](size_t b, size_t e) {
-    for_each_row_range<2>(kept, strides, b, e, [&](const int64_t* off, int64_t n) {
-      for (int64_t k = 0; k < n; ++k)
-        fn(src + off[0] + k * strides[0].back(), in_stride, dst + off[1] + k * strides[1].back(), out_stride, len);
-    });
-  });
-}
-
 }  // namespace
 
 void Sort::eval_cpu(const std::vector<array>& inputs, array& out) {
@@ -150,8 +126,8 @@ void Sort::eval_cpu(const std::vector<array>& inputs, array& out) {
   if (out.size() == 0) return;
   dispatch_all(in.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (indices_) for_each_axis_row<T, uint32_t>(in, out, axis_, 16, sort_row<T, true>);
-    else for_each_axis_row<T, T>(in, out, axis_, 16, sort_row<T, false>);
+    if (indices_) cpu::for_each_line<T, uint32_t>(in, out, axis_, 16, sort_row<T, true>);
+    else cpu::for_each_line<T, T>(in, out, axis_, 16, sort_row<T, false>);
   });
 }
 
@@ -207,7 +183,7 @@ void Scan::eval_cpu(const std::vector<array>& inputs, array& out) {
         using Acc = std::conditional_t<is_half_v<Out>, float, Out>;
         ScanType type = type_;
         bool reverse = reverse_, inclusive = inclusive_;
-        for_each_axis_row<In, Out>(in, out, axis_, 1, [&](const In* s, int64_t ss, Out* d, int64_t ds, int64_t n) {
+        cpu::for_each_line<In, Out>(in, out, axis_, 1, [&](const In* s, int64_t ss, Out* d, int64_t ds, int64_t n) {
           Acc acc = scan_identity<Acc>(type);
           for (int64_t k = 0; k < n; ++k) {
             int64_t i = reverse ? n - 1 - k : k;

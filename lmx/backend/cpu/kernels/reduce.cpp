@@ -13,6 +13,7 @@
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
+#include "lmx/backend/cpu/lines.h"
 #include "lmx/backend/cpu/simd.h"
 #include "lmx/runtime/thread_pool.h"
 
@@ -303,31 +304,11 @@ void arg_reduce(ArgReduceType type, int axis, const array& in, array& out) {
   dispatch_all(in.dtype(), [&](auto tag) {
     using In = typename decltype(tag)::type;
     using C = acc_t<In>;
-    Shape kept_shape;
-    std::vector<Strides> kept_strides(2);
-    for (int i = 0; i < in.ndim(); ++i)
-      if (i != axis) {
-        kept_shape.push_back(in.shape(i));
-        kept_strides[0].push_back(in.strides()[i]);
-        kept_strides[1].push_back(out.strides()[i]);
-      }
-    collapse_dims(kept_shape, kept_strides);
-    int64_t len = in.shape(axis), stride = in.strides()[axis];
-    const In* src = in.data<In>();
-    uint32_t* dst = out.data<uint32_t>();
     auto run = [&](auto is_max) {
       constexpr bool IsMax = decltype(is_max)::value;
-      parallel_for(outer_rows(kept_shape), kept_shape.back() * len, [&](size_t b, size_t e) {
-        for_each_row_range<2>(kept_shape, kept_strides, b, e, [&](const int64_t* off, int64_t n) {
-          for (int64_t k = 0; k < n; ++k) {
-            const In* s = src + off[0] + k * kept_strides[0].back();
-            uint32_t i;
-            if constexpr (is_complex_v<C>) i = arg_reduce_strided<IsMax, In, C>(s, len, stride);
-            else i = stride == 1 ? arg_reduce_contiguous<IsMax, In, C>(s, len)
-                                 : arg_reduce_strided<IsMax, In, C>(s, len, stride);
-            dst[off[1] + k * kept_strides[1].back()] = i;
-          }
-        });
+      for_each_line<In, uint32_t>(in, out, axis, 1, [](const In* s, int64_t stride, uint32_t* d, int64_t, int64_t len) {
+        if constexpr (is_complex_v<C>) *d = arg_reduce_strided<IsMax, In, C>(s, len, stride);
+        else *d = stride == 1 ? arg_reduce_contiguous<IsMax, In, C>(s, len) : arg_reduce_strided<IsMax, In, C>(s, len, stride);
       });
     };
     if (type == ArgReduceType::ArgMax) run(std::true_type{});
