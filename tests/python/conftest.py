@@ -21,6 +21,13 @@ ALL_DTYPES = [
 ]
 INT_DTYPES = ["uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64"]
 FLOAT_DTYPES = ["float16", "bfloat16", "float32", "float64"]
+# NumPy's dtype for each (bfloat16, which NumPy lacks, is compared in float32).
+NP = {
+    "bool_": np.bool_, "uint8": np.uint8, "uint16": np.uint16, "uint32": np.uint32,
+    "uint64": np.uint64, "int8": np.int8, "int16": np.int16, "int32": np.int32,
+    "int64": np.int64, "float16": np.float16, "bfloat16": np.float32,
+    "float32": np.float32, "float64": np.float64, "complex64": np.complex64,
+}  # fmt: skip
 
 
 def tolerance(dtype_name):

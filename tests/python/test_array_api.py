@@ -16,14 +16,9 @@ from conftest import (
     mx,
     to_numpy,
     tolerance,
+    NP,
 )
 
-NP = {
-    "bool_": np.bool_, "uint8": np.uint8, "uint16": np.uint16, "uint32": np.uint32,
-    "uint64": np.uint64, "int8": np.int8, "int16": np.int16, "int32": np.int32,
-    "int64": np.int64, "float16": np.float16, "bfloat16": np.float32,
-    "float32": np.float32, "float64": np.float64, "complex64": np.complex64,
-}  # fmt: skip
 SIZES = {
     "bool_": 1, "uint8": 1, "uint16": 2, "uint32": 4, "uint64": 8, "int8": 1, "int16": 2,
     "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8,

@@ -7,14 +7,8 @@ import copy
 import numpy as np
 import pytest
 
-from conftest import ALL_DTYPES, BACKEND, FLOAT_DTYPES, mx, to_numpy
+from conftest import NP, ALL_DTYPES, BACKEND, FLOAT_DTYPES, mx, to_numpy
 
-NP = {
-    "bool_": np.bool_, "uint8": np.uint8, "uint16": np.uint16, "uint32": np.uint32,
-    "uint64": np.uint64, "int8": np.int8, "int16": np.int16, "int32": np.int32,
-    "int64": np.int64, "float16": np.float16, "bfloat16": np.float32,
-    "float32": np.float32, "float64": np.float64, "complex64": np.complex64,
-}  # fmt: skip
 # NumPy dtype with the same bits, for comparing raw memory (bfloat16 has no NumPy twin).
 BITS = {**NP, "bfloat16": np.uint16}
 

@@ -7,14 +7,8 @@ Plain int/slice/None/Ellipsis indexing lives in test_array_api.py."""
 import numpy as np
 import pytest
 
-from conftest import ALL_DTYPES, BACKEND, INT_DTYPES, mx, to_numpy, tolerance
+from conftest import NP, ALL_DTYPES, BACKEND, INT_DTYPES, mx, to_numpy, tolerance
 
-NP = {
-    "bool_": np.bool_, "uint8": np.uint8, "uint16": np.uint16, "uint32": np.uint32,
-    "uint64": np.uint64, "int8": np.int8, "int16": np.int16, "int32": np.int32,
-    "int64": np.int64, "float16": np.float16, "bfloat16": np.float32,
-    "float32": np.float32, "float64": np.float64, "complex64": np.complex64,
-}  # fmt: skip
 LAYOUTS = ["contig", "transposed", "strided", "broadcast"]
 A = np.array
 S = np.s_
