@@ -25,3 +25,23 @@ s = mx.new_stream(mx.cpu)
 with mx.stream(s):
     z = mx.square(a)
 print(z + a, mx.default_device())
+
+# Transforms compose: fit a line by gradient descent, then per-example grads.
+key = mx.random.key(0)
+xs = mx.random.normal((64, 1), key=key)
+ys = 3 * xs + 0.5
+params = {"w": mx.zeros((1, 1)), "b": mx.zeros((1,))}
+
+
+def loss(p, x, y):
+    return mx.mean(mx.square(x @ p["w"] + p["b"] - y))
+
+
+step = mx.value_and_grad(loss)
+for _ in range(200):
+    value, grads = step(params, xs, ys)
+    params = {k: params[k] - 0.1 * grads[k] for k in params}
+    mx.eval(params)
+print(f"loss {value.item():.2e}, w {params['w'].item():.3f}, b {params['b'].item():.3f}")
+per_example = mx.vmap(mx.grad(loss), in_axes=(None, 0, 0))(params, xs[:4, None], ys[:4, None])
+print(per_example["w"].shape)  # (4, 1, 1)
