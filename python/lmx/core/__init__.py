@@ -6,6 +6,7 @@ from lmx._core import *  # noqa: F401,F403
 from lmx._core import __all__ as _core_all
 from lmx import _core
 from lmx.core import _array_methods
+from lmx.core._array_methods import ArrayAt
 from lmx.core._transforms import checkpoint, custom_function, grad, jvp, value_and_grad, vjp, vmap
 from lmx.core._aliases import *  # noqa: F401,F403
 from lmx.core._aliases import __all__ as _aliases_all
@@ -40,4 +41,4 @@ def _stream_context(s):
         _core.set_default_device(old_device)
 
 
-__all__ = list(_core_all) + list(_aliases_all) + ["stream", "grad", "value_and_grad", "vjp", "jvp", "vmap", "custom_function", "checkpoint"]
+__all__ = list(_core_all) + list(_aliases_all) + ["stream", "ArrayAt", "grad", "value_and_grad", "vjp", "jvp", "vmap", "custom_function", "checkpoint"]
