@@ -480,3 +480,26 @@ def test_stop_gradient_blocks_gradient(rng):
     np.testing.assert_array_equal(
         to_numpy(mx.grad(lambda v: mx.sum(mx.stop_gradient(v)))(x)), np.zeros(5)
     )
+
+
+# lmx only: MLX's CPU exp overflows past ~88.4 and its tanh/sigmoid are less
+# accurate, while this checks lmx's vectorised kernels to float32 rounding.
+@pytest.mark.skipif(BACKEND != "lmx", reason="checks lmx's vectorised kernels")
+# Long float32 arrays take the vectorised exp/tanh/sigmoid; their edges
+# (overflow, underflow, signed zero, NaN, the tanh switch at |x| = 0.625)
+# must match the scalar results.
+@pytest.mark.parametrize("op", ["exp", "tanh", "sigmoid"])
+def test_vectorised_transcendentals(op, rng):
+    edges = [np.inf, -np.inf, np.nan, 88.7, 88.72, 89.0, -87.3, -87.4, -100.0, 0.0, -0.0, 1e-8, -1e-8,
+             0.624, 0.626, -0.624, -0.626, 10.0, -10.0, 20.0]  # fmt: skip
+    x = np.concatenate([rng.normal(0, 6, 5000), edges]).astype(np.float32)
+    got = to_numpy(getattr(mx, op)(mx.array(x))).astype(np.float64)
+    xd = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        ref = {"exp": np.exp, "tanh": np.tanh, "sigmoid": lambda v: 1 / (1 + np.exp(-v))}[op](xd)
+        ref = ref.astype(np.float32).astype(np.float64)  # what float32 can hold (inf past its max)
+    tiny = float(np.finfo(np.float32).tiny)
+    normal = np.abs(ref) >= tiny  # below that the result may flush to zero
+    np.testing.assert_allclose(got[normal], ref[normal], rtol=3e-7)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    assert np.all(np.abs(got[~normal & ~np.isnan(ref)]) <= tiny)

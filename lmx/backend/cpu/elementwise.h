@@ -3,12 +3,15 @@
 // scalar-operand loop, and a general strided walk.
 #pragma once
 
+#include <cstring>
 #include <type_traits>
 
 #include "lmx/backend/common/cast.h"
 #include "lmx/backend/common/dispatch.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
+#include "lmx/backend/cpu/simd.h"
+#include "lmx/backend/common/elementwise_ops.h"
 #include "lmx/runtime/thread_pool.h"
 #include "lmx/backend/common/isa_namespace.h"
 
@@ -25,6 +28,18 @@ template <typename Op>
 constexpr size_t op_cost() {
   if constexpr (requires { Op::kCost; }) return Op::kCost;
   else return 1;
+}
+
+// Ops with a float32 SIMD form (backend/cpu/simd.h), used on dense data.
+template <typename Op>
+inline constexpr bool has_simd_v =
+    std::is_same_v<Op, scalar::Exp> || std::is_same_v<Op, scalar::Sigmoid> || std::is_same_v<Op, scalar::Tanh>;
+
+template <typename Op>
+simd::VF simd_apply(simd::VF x) {
+  if constexpr (std::is_same_v<Op, scalar::Exp>) return simd::exp(x);
+  else if constexpr (std::is_same_v<Op, scalar::Sigmoid>) return simd::sigmoid(x);
+  else return simd::tanh(x);
 }
 
 // Dense and laid out like `like`: the output reuses that layout.
@@ -53,7 +68,17 @@ void unary_kernel(const array& in, array& out) {
     const In* src = in.data<In>();
     Out* dst = out.data<Out>();
     parallel_for(in.size(), op_cost<Op>(), [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) dst[i] = f(src[i]);
+      size_t i = b;
+      if constexpr (has_simd_v<Op> && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+        constexpr size_t L = simd::kFloatLanes;
+        for (; i + L <= e; i += L) {
+          simd::VF v;
+          std::memcpy(&v, src + i, sizeof v);
+          v = simd_apply<Op>(v);
+          std::memcpy(dst + i, &v, sizeof v);
+        }
+      }
+      for (; i < e; ++i) dst[i] = f(src[i]);
     });
     return;
   }

@@ -4,6 +4,7 @@
 // lowered to slow scalar code on narrower targets.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -74,6 +75,63 @@ std::pair<T, bool> extreme(const T* s, int64_t m, T init) {
     if constexpr (std::is_floating_point_v<T>) any_nan |= s[i] != s[i];
   }
   return {acc, any_nan};
+}
+
+// ---- float32 transcendentals on lanes (branch-free, ~1 ulp) ----
+
+typedef float VF __attribute__((vector_size(kBytes)));
+typedef int32_t VI __attribute__((vector_size(kBytes)));
+inline constexpr int kFloatLanes = kBytes / 4;
+
+inline VF splat_f(float x) {
+  VF v;
+  for (int k = 0; k < kFloatLanes; ++k) v[k] = x;
+  return v;
+}
+
+// exp(x) = 2^n p(r), n = round(x / ln 2), r = x - n ln 2 (two-part ln 2),
+// p a degree-7 polynomial; overflow gives inf, the subnormal range 0.
+inline VF exp(VF x) {
+  const VF max_x = splat_f(88.72283935546875f), min_x = splat_f(-87.33654022216797f);
+  VF xc = x > max_x ? max_x : x;
+  xc = xc < min_x ? min_x : xc;
+  VF n = (xc * splat_f(1.44269504088896341f) + splat_f(12582912.0f)) - splat_f(12582912.0f);
+  VF r = xc - n * splat_f(0.693359375f);
+  r = r - n * splat_f(-2.12194440e-4f);
+  VF p = splat_f(1.9875691500e-4f);
+  p = p * r + splat_f(1.3981999507e-3f);
+  p = p * r + splat_f(8.3334519073e-3f);
+  p = p * r + splat_f(4.1665795894e-2f);
+  p = p * r + splat_f(1.6666665459e-1f);
+  p = p * r + splat_f(5.0000001201e-1f);
+  p = p * r * r + r + splat_f(1.0f);
+  // 2^n as float bits; for n > 0 as 2^(n-1) * 2, so n = 128 (x near the
+  // top of the range) stays representable while n = -126 keeps its bits.
+  VI ni = __builtin_convertvector(n, VI);
+  VI positive = ni > 0;  // -1 in the lanes where n > 0
+  VI bits = (ni + positive + 127) << 23;
+  VF y = (p * (n > splat_f(0.0f) ? splat_f(2.0f) : splat_f(1.0f))) * reinterpret_cast<VF&>(bits);
+  y = x > max_x ? splat_f(INFINITY) : y;
+  y = x < min_x ? splat_f(0.0f) : y;
+  return x != x ? x : y;
+}
+
+inline VF sigmoid(VF x) { return splat_f(1.0f) / (splat_f(1.0f) + exp(-x)); }
+
+// tanh: an odd polynomial near 0, 1 - 2 / (exp(2|x|) + 1) elsewhere.
+inline VF tanh(VF x) {
+  VF ax = x < splat_f(0.0f) ? -x : x;
+  VF x2 = x * x;
+  VF p = splat_f(-5.70498872745e-3f);
+  p = p * x2 + splat_f(2.06390887954e-2f);
+  p = p * x2 - splat_f(5.37397155531e-2f);
+  p = p * x2 + splat_f(1.33314422036e-1f);
+  p = p * x2 - splat_f(3.33332819422e-1f);
+  VF small = ax + ax * x2 * p;
+  VF big = splat_f(1.0f) - splat_f(2.0f) / (exp(ax + ax) + splat_f(1.0f));
+  VF r = ax < splat_f(0.625f) ? small : big;
+  r = x < splat_f(0.0f) ? -r : r;
+  return x != x ? x : r;
 }
 
 }  // namespace LMX_ISA_NS
