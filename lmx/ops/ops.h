@@ -163,6 +163,13 @@ array diff(const array& a, int n = 1, int axis = -1, S s = {});
 // Insertion points of v in the sorted 1-D a (uint32).
 array searchsorted(const array& a, const array& v, const std::string& side = "left", S s = {});
 
+// The sorted unique values of the flattened array in `size` slots (padded
+// with fill_value, by default the smallest value), then on request the first
+// occurrence of each (uint32), the slot of each input element (uint32, a's
+// shape) and the counts (int32).
+std::vector<array> unique(const array& a, int size, bool return_index = false, bool return_inverse = false,
+                          bool return_counts = false, const std::optional<array>& fill_value = {}, S s = {});
+
 // ---- matrix products (ops/matmul.cpp) ----
 array matmul(const array& a, const array& b, S s = {});
 array addmm(const array& c, const array& a, const array& b, float alpha = 1.0f, float beta = 1.0f, S s = {});

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "lmx/ops/ops.h"
+#include "lmx/primitives/index.h"
 #include "lmx/primitives/sort.h"
 
 namespace lmx {
@@ -154,6 +155,53 @@ array searchsorted(const array& a, const array& v, const std::string& side, S s)
     if (is_inexact(t)) before = logical_or(before, isnan(y, s), s);
   }
   return astype(sum(before, {-1}, false, s), uint32, s);
+}
+
+std::vector<array> unique(const array& a, int size, bool return_index, bool return_inverse, bool return_counts,
+                          const std::optional<array>& fill_value, S s) {
+  if (size < 0) throw std::invalid_argument("[unique] Received negative size " + std::to_string(size) + ".");
+  ShapeElem n = static_cast<ShapeElem>(a.size());
+  if (n == 0 && size > 0 && !fill_value)
+    throw std::invalid_argument("[unique] A fill value is required for an empty input with a non-zero size.");
+  // Sorted copy; a new value starts wherever it differs from its
+  // predecessor (so every NaN is its own value, as MLX); rank[i] is the
+  // output slot of sorted element i.
+  array flat = reshape(a, {n}, s);
+  array order = argsort(flat, 0, s);
+  array sorted = take(flat, order, 0, s);
+  array first = ones({n}, bool_, s);
+  if (n > 1)
+    first = concatenate({ones({1}, bool_, s), not_equal(slice(sorted, {1}, {n}, {1}, s), slice(sorted, {0}, {n - 1}, {1}, s), s)},
+                        0, s);
+  array rank = subtract(cumsum(first, 0, false, true, int32, s), array(1), s);
+  ShapeElem slots = std::max<ShapeElem>(n, size);
+  auto first_slots = [&](const array& x) { return slice(x, {0}, {size}, {1}, s); };
+  array fill = fill_value ? astype(reshape(*fill_value, {}, s), a.dtype(), s)
+                          : (n > 0 ? reshape(slice(sorted, {0}, {1}, {1}, s), {}, s) : zeros({}, a.dtype(), s));
+  std::vector<array> out;
+  out.push_back(n == 0 ? full({size}, fill, s)
+                       : first_slots(scatter(full({slots}, fill, s), {rank}, sorted, {0}, ScatterMode::Replace, s)));
+  if (return_index) {
+    // The first occurrence: the smallest original position in each slot;
+    // empty slots repeat the first unique's.
+    array none = full({slots}, array(static_cast<uint32_t>(std::max<ShapeElem>(n, 1))), uint32, s);
+    array idx = n == 0 ? none : scatter(none, {rank}, order, {0}, ScatterMode::Min, s);
+    array head = n == 0 ? array(0u) : reshape(slice(idx, {0}, {1}, {1}, s), {}, s);
+    idx = where(equal(idx, none, s), head, idx, s);
+    out.push_back(first_slots(idx));
+  }
+  if (return_inverse) {
+    array inv = n == 0 ? zeros({0}, uint32, s)
+                       : scatter(zeros({n}, uint32, s), {order}, astype(rank, uint32, s), {0}, ScatterMode::Replace, s);
+    inv = minimum(inv, array(static_cast<uint32_t>(std::max(size - 1, 0))), s);
+    out.push_back(reshape(inv, a.shape(), s));
+  }
+  if (return_counts) {
+    array counts = n == 0 ? zeros({slots}, int32, s)
+                          : scatter(zeros({slots}, int32, s), {rank}, ones({n}, int32, s), {0}, ScatterMode::Add, s);
+    out.push_back(first_slots(counts));
+  }
+  return out;
 }
 
 }  // namespace lmx

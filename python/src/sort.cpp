@@ -55,6 +55,19 @@ void init_sort(nb::module_& m) {
         return median(a, axes, keepdims, s);
       },
       "a"_a, "axis"_a = nb::none(), "keepdims"_a = false, nb::kw_only(), "stream"_a = nb::none());
+  m.def(
+      "unique",
+      [](const array& a, int size, bool ri, bool rv, bool rc, nb::handle fill, S s) -> nb::object {
+        std::optional<array> f;
+        if (!fill.is_none()) f = is_array(fill) ? nb::cast<array>(fill) : to_array(fill);
+        auto r = unique(a, size, ri, rv, rc, f, s);
+        if (r.size() == 1) return nb::cast(r[0]);
+        nb::list l;
+        for (auto& x : r) l.append(nb::cast(x));
+        return nb::tuple(l);
+      },
+      "a"_a, "size"_a, "return_index"_a = false, "return_inverse"_a = false, "return_counts"_a = false,
+      "fill_value"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
   m.def("diff", [](const A& a, int n, int axis, S s) { return diff(a, n, axis, s); }, "a"_a, "n"_a = 1,
         "axis"_a = -1, nb::kw_only(), "stream"_a = nb::none());
   m.def("searchsorted",

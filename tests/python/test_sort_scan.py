@@ -534,3 +534,37 @@ def test_diff_defaults_and_errors():
             mx.diff(a, axis=axis)
     with pytest.raises(TypeError):
         mx.diff(mx.array([1, 2]), n=1.0)
+
+
+# ---- unique --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "float32", "float16", "int64"])
+def test_unique_against_numpy(dtype, rng):
+    x = rng.integers(0, 7, size=(4, 5)).astype(dtype)
+    a = mx.array(x)
+    vals, idx, inv, counts = np.unique(x, return_index=True, return_inverse=True, return_counts=True)
+    k = len(vals)
+    for size in (k, k + 3):
+        got_v, got_i, got_inv, got_c = mx.unique(a, size, return_index=True, return_inverse=True,
+                                                 return_counts=True, fill_value=-1 if dtype != "uint8" else 99)
+        np.testing.assert_array_equal(to_numpy(got_v)[:k], vals)
+        np.testing.assert_array_equal(to_numpy(got_i)[:k], idx)
+        np.testing.assert_array_equal(to_numpy(got_inv), inv.reshape(x.shape))
+        np.testing.assert_array_equal(to_numpy(got_c), np.concatenate([counts, np.zeros(size - k, int)]))
+        assert got_i.dtype == mx.uint32 and got_inv.dtype == mx.uint32 and got_c.dtype == mx.int32
+
+
+def test_unique_padding_truncation_and_errors():
+    a = mx.array([3, 1, 3, 2, 1])
+    assert mx.unique(a, 5).tolist() == [1, 2, 3, 1, 1]  # padded with the smallest value
+    assert mx.unique(a, 2).tolist() == [1, 2]  # the smallest `size` values
+    v, i = mx.unique(a, 4, return_index=True, fill_value=-1)
+    assert v.tolist() == [1, 2, 3, -1] and i.tolist() == [1, 3, 0, 1]
+    got = mx.unique(mx.array([1.0, NAN, 2.0, NAN]), 4, return_counts=True)
+    assert np.isnan(to_numpy(got[0])[2:]).all() and got[1].tolist() == [1, 1, 1, 1]  # each NaN apart
+    assert mx.unique(mx.zeros((0,)), 3, fill_value=5).tolist() == [5.0, 5.0, 5.0]
+    with pytest.raises(ValueError):
+        mx.unique(a, -1)
+    with pytest.raises(ValueError):
+        mx.unique(mx.zeros((0,)), 2)  # nothing to pad with
