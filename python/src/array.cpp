@@ -147,7 +147,14 @@ auto ibinop(F f) {
 
 }  // namespace
 
+struct PrintOptions {
+  int precision;
+};
+
 void init_array(nb::module_& m) {
+  nb::class_<PrintOptions>(m, "PrintOptions").def_ro("precision", &PrintOptions::precision);
+  m.def("set_printoptions", [](int precision) { set_print_precision(precision); }, "precision"_a = -1);
+  m.def("get_printoptions", [] { return PrintOptions{get_print_precision()}; });
   nb::class_<array>(m, "array", nb::type_slots(array_slots), "An N-dimensional array, evaluated lazily.")
       .def("__init__",
            [](array* self, nb::handle val, std::optional<Dtype> dtype) { new (self) array(to_array(val, dtype)); },

@@ -1,10 +1,13 @@
 #include "format.h"
 
+#include <iomanip>
 #include <sstream>
 
 namespace lmx::py {
 
 namespace {
+
+int print_precision = -1;  // digits after the point; -1: six significant digits
 
 // As MLX: every axis longer than 2 * kEdgeItems shows only its ends.
 constexpr ShapeElem kEdgeItems = 3;
@@ -54,9 +57,13 @@ void format_dim(std::ostringstream& os, const array& a, const char* p, int dim, 
 
 }  // namespace
 
+int get_print_precision() { return print_precision; }
+void set_print_precision(int precision) { print_precision = precision < 0 ? -1 : precision; }
+
 std::string format_array(array& a) {
   a.eval();
   std::ostringstream os;
+  if (print_precision >= 0) os << std::fixed << std::setprecision(print_precision);
   os << "array(";
   format_dim(os, a, static_cast<const char*>(a.raw_ptr()), 0, 6);
   os << ", dtype=" << dtype_name(a.dtype()) << ")";

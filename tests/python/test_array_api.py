@@ -689,3 +689,18 @@ def test_unary_operators(rng, name):
                 _ = ~x
         res = "float32" if name == "complex64" else name
         assert_close(abs(x), np.abs(r).astype(NP[res]), res)
+
+
+def test_printoptions():
+    a = mx.array([1 / 3, 123.456789, 1e-5, 2.0])
+    assert repr(a) == "array([0.333333, 123.457, 1e-05, 2], dtype=float32)"
+    try:
+        mx.set_printoptions(precision=3)
+        assert mx.get_printoptions().precision == 3
+        assert repr(a) == "array([0.333, 123.457, 0.000, 2.000], dtype=float32)"
+        assert repr(mx.arange(3)) == "array([0, 1, 2], dtype=int32)"  # integers unaffected
+    finally:
+        mx.set_printoptions()
+    with mx.printoptions(precision=1):
+        assert repr(a) == "array([0.3, 123.5, 0.0, 2.0], dtype=float32)"
+    assert repr(a) == "array([0.333333, 123.457, 1e-05, 2], dtype=float32)"

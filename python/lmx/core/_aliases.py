@@ -1,5 +1,6 @@
 """MLX's array-API spellings and small functions built from other ops."""
 
+import contextlib
 import math
 
 from lmx import _core as _c
@@ -11,6 +12,17 @@ bitwise_left_shift, bitwise_right_shift, pow = _c.left_shift, _c.right_shift, _c
 cumulative_sum, cumulative_prod = _c.cumsum, _c.cumprod
 empty, empty_like = _c.zeros, _c.zeros_like  # lmx always initialises memory
 matrix_norm = _c.linalg.norm
+
+
+@contextlib.contextmanager
+def printoptions(precision=-1):
+    """Sets the repr's float precision for the block (set_printoptions)."""
+    old = _c.get_printoptions().precision
+    _c.set_printoptions(precision)
+    try:
+        yield
+    finally:
+        _c.set_printoptions(old)
 
 
 def positive(a, /, *, stream=None):
@@ -114,5 +126,5 @@ def blackman(M, *, stream=None):
 __all__ = [
     "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_left_shift", "bitwise_right_shift",
     "pow", "cumulative_sum", "cumulative_prod", "empty", "empty_like", "matrix_norm", "positive", "trunc",
-    "matrix_transpose", "minmax", "asarray", "isdtype", "can_cast", "bartlett", "hanning", "hamming", "blackman",
+    "matrix_transpose", "minmax", "printoptions", "asarray", "isdtype", "can_cast", "bartlett", "hanning", "hamming", "blackman",
 ]  # fmt: skip
