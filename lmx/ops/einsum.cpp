@@ -154,15 +154,6 @@ Term contract(const Term& a, const Term& b, const std::string& keep, S s) {
   }
   for (char c : b.idx)
     if (a.idx.find(c) == std::string::npos) fb += c;
-  auto sizes = [&](const Term& t, const std::string& letters, Shape& out) {
-    ShapeElem n = 1;
-    for (char c : letters) {
-      ShapeElem d = t.x.shape(static_cast<int>(t.idx.find(c)));
-      out.push_back(d);
-      n *= d;
-    }
-    return n;
-  };
   auto perm_of = [](const Term& t, const std::string& order) {
     std::vector<int> p;
     for (char c : order) p.push_back(static_cast<int>(t.idx.find(c)));
@@ -175,7 +166,7 @@ Term contract(const Term& a, const Term& b, const std::string& keep, S s) {
   // Broadcast size-1 batch/contracted dims between the two.
   array ax = transpose(a.x, perm_of(a, batch + fa + con), s);
   array bx = transpose(b.x, perm_of(b, batch + con + fb), s);
-  Shape bshape, ashape_b, tmp;
+  Shape bshape;
   for (size_t i = 0; i < batch.size(); ++i) bshape.push_back(std::max(ax.shape(static_cast<int>(i)), bx.shape(static_cast<int>(i))));
   Shape cshape;
   for (size_t i = 0; i < con.size(); ++i)
@@ -197,8 +188,6 @@ Term contract(const Term& a, const Term& b, const std::string& keep, S s) {
   Shape out = bshape;
   out.insert(out.end(), fa_shape.begin(), fa_shape.end());
   out.insert(out.end(), fb_shape.begin(), fb_shape.end());
-  (void)ashape_b;
-  (void)tmp;
   return {reshape(matmul(ax, bx, s), out, s), batch + fa + fb};
 }
 

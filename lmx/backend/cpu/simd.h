@@ -110,7 +110,7 @@ inline VF exp(VF x) {
   VI ni = __builtin_convertvector(n, VI);
   VI positive = ni > 0;  // -1 in the lanes where n > 0
   VI bits = (ni + positive + 127) << 23;
-  VF y = (p * (n > splat_f(0.0f) ? splat_f(2.0f) : splat_f(1.0f))) * reinterpret_cast<VF&>(bits);
+  VF y = (p * (n > splat_f(0.0f) ? splat_f(2.0f) : splat_f(1.0f))) * (VF)bits;  // a vector cast reinterprets the bits
   y = x > max_x ? splat_f(INFINITY) : y;
   y = x < min_x ? splat_f(0.0f) : y;
   return x != x ? x : y;
