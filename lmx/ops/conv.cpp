@@ -159,13 +159,12 @@ array convolve(const array& a, const array& v, const std::string& mode, S s) {
   // NumPy's convolve: the longer input slides over the shorter one.
   const array& big = a.size() >= v.size() ? a : v;
   const array& small = a.size() >= v.size() ? v : a;
-  int n = big.shape(0), m = small.shape(0);
+  int m = small.shape(0);
   int lo, hi;
   if (mode == "full") lo = hi = m - 1;
   else if (mode == "same") lo = (m - 1) - (m - 1) / 2, hi = (m - 1) / 2;  // centred, as NumPy
   else if (mode == "valid") lo = hi = 0;
   else throw std::invalid_argument("[convolve] mode must be 'full', 'same' or 'valid', got '" + mode + "'.");
-  (void)n;
   array x = reshape(big, {1, big.shape(0), 1}, s);
   array w = reshape(small, {1, m, 1}, s);
   return reshape(conv_general(x, w, {1}, {lo}, {hi}, {1}, {1}, 1, true, s), {-1}, s);

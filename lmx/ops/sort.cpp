@@ -104,13 +104,11 @@ array median(const array& a, const std::vector<int>& axes_in, bool keepdims, S s
   flat_shape.push_back(n);
   array sorted = sort(reshape(transpose(x, perm, s), flat_shape, s), -1, s);
   int last = static_cast<int>(flat_shape.size()) - 1;
-  auto at = [&](ShapeElem i) { return squeeze(take(sorted, array(i), last, s), s); };
   auto pick = [&](ShapeElem i) {
     Shape st(flat_shape.size(), 0), sp = flat_shape, step(flat_shape.size(), 1);
     st[last] = i, sp[last] = i + 1;
     return squeeze(slice(sorted, st, sp, step, s), {last}, s);
   };
-  (void)at;
   array med = n % 2 ? pick(n / 2) : divide(add(pick(n / 2 - 1), pick(n / 2), s), astype(array(2.0), t), s);
   med = where(any(isnan(x, s), axes, false, s), astype(array(NAN), t), med, s);
   if (keepdims) {

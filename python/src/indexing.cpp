@@ -288,7 +288,6 @@ array update_item(const array& a, nb::handle index, nb::handle value, ScatterMod
   }
   Plan p = plan_index(a, items, false);
   // Writes drop the axes of plain ints before the index arrays apply.
-  Shape full_view = p.view_shape;
   if (!p.drop_dims.empty() && !p.arrays.empty()) {
     for (auto& d : p.array_dims) {
       int shift = 0;
@@ -320,7 +319,6 @@ array update_item(const array& a, nb::handle index, nb::handle value, ScatterMod
     return slice_update(a, v, p.start, p.stop, p.step);
   }
   array view = reshape(slice(a, p.start, p.stop, p.step), p.view_shape);
-  (void)full_view;
   int ni = broadcast_ndim(p.arrays);
   auto perm = result_perm(p, ni);
   // The value lines up with get_item's result; Scatter wants Gather's order.
