@@ -41,6 +41,25 @@ def tolerance(dtype_name):
     }.get(dtype_name, (0, 0))
 
 
+def dt(name):
+    """The dtype object of a name in ALL_DTYPES."""
+    return getattr(mx, name)
+
+
+def rand_mx(rng, shape, name="float32", low=-20, high=20):
+    """(mx array of dtype `name`, its exact value as NumPy)."""
+    if name == "bool_":
+        x = rng.random(shape) > 0.5
+    elif name in INT_DTYPES:
+        x = rng.integers(max(low, 0) if name.startswith("u") else low, high, shape)
+    else:
+        x = rng.uniform(low, high, shape)
+        if name == "complex64":
+            x = x + 1j * rng.uniform(low, high, shape)
+    a = mx.array(np.asarray(x).astype(NP[name]), dtype=dt(name))
+    return a, to_numpy(a)
+
+
 def to_numpy(a):
     """NumPy copy of an array; bfloat16 goes through float32 (NumPy lacks it)."""
     if a.dtype == mx.bfloat16:

@@ -17,6 +17,8 @@ from conftest import (
     to_numpy,
     tolerance,
     NP,
+    dt,
+    rand_mx,
 )
 
 SIZES = {
@@ -27,27 +29,9 @@ SIZES = {
 NUMERIC = [n for n in ALL_DTYPES if n != "bool_"]
 
 
-def dt(name):
-    return getattr(mx, name)
-
-
 def views(a, ref):
     """A 2-D array and its value as contiguous, transposed, strided, 0-d and empty."""
     return [(a, ref), (a.T, ref.T), (a[::2, ::-1], ref[::2, ::-1]), (a[1, 1], ref[1, 1]), (a[:0], ref[:0])]  # fmt: skip
-
-
-def rand_mx(rng, shape, name, low=-20, high=20):
-    """(mx array of dtype `name`, its exact value as NumPy)."""
-    if name == "bool_":
-        x = rng.random(shape) > 0.5
-    elif name in INT_DTYPES:
-        x = rng.integers(max(low, 0) if name.startswith("u") else low, high, shape)
-    else:
-        x = rng.uniform(low, high, shape)
-        if name == "complex64":
-            x = x + 1j * rng.uniform(low, high, shape)
-    a = mx.array(np.asarray(x).astype(NP[name]), dtype=dt(name))
-    return a, to_numpy(a)
 
 
 def assert_close(a, expected, name):

@@ -7,14 +7,10 @@ import copy
 import numpy as np
 import pytest
 
-from conftest import NP, ALL_DTYPES, BACKEND, FLOAT_DTYPES, mx, to_numpy
+from conftest import NP, ALL_DTYPES, BACKEND, FLOAT_DTYPES, mx, to_numpy, dt
 
 # NumPy dtype with the same bits, for comparing raw memory (bfloat16 has no NumPy twin).
 BITS = {**NP, "bfloat16": np.uint16}
-
-
-def dt(name):
-    return getattr(mx, name)
 
 
 def rand_np(rng, shape, name, nonneg=False):

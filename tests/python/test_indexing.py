@@ -7,29 +7,11 @@ Plain int/slice/None/Ellipsis indexing lives in test_array_api.py."""
 import numpy as np
 import pytest
 
-from conftest import NP, ALL_DTYPES, BACKEND, INT_DTYPES, mx, to_numpy, tolerance
+from conftest import NP, ALL_DTYPES, BACKEND, INT_DTYPES, mx, to_numpy, tolerance, dt, rand_mx
 
 LAYOUTS = ["contig", "transposed", "strided", "broadcast"]
 A = np.array
 S = np.s_
-
-
-def dt(name):
-    return getattr(mx, name)
-
-
-def rand_mx(rng, shape, name="float32", low=-20, high=20):
-    """(mx array of dtype `name`, its exact value as NumPy)."""
-    if name == "bool_":
-        x = rng.random(shape) > 0.5
-    elif name in INT_DTYPES:
-        x = rng.integers(max(low, 0) if name[0] == "u" else low, high, shape)
-    else:
-        x = rng.uniform(low, high, shape)
-        if name == "complex64":
-            x = x + 1j * rng.uniform(low, high, shape)
-    a = mx.array(np.asarray(x).astype(NP[name]), dtype=dt(name))
-    return a, to_numpy(a)
 
 
 def make(rng, shape, name="float32", layout="contig", **kw):
