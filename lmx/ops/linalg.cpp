@@ -146,45 +146,35 @@ std::vector<array> lu(const array& a, S s) {
   return {out[2], l, u};
 }
 
-array solve(const array& a, const array& b, S s) {
-  if (!is_inexact(a.dtype())) check_matrix(a, "solve");
+namespace {
+
+// A X = B for matrices A (..., N, N) and B a vector (N,) or matrices
+// (..., N, K), batch dims broadcast (as MLX), in the promoted dtype.
+array solve_with(FactorKind kind, const array& a, const array& b, bool upper, const char* op, S s) {
+  if (!is_inexact(a.dtype())) check_matrix(a, op);
   Dtype t = promote_types(a.dtype(), b.dtype());
-  check_matrix(astype(a, t, s), "solve");
-  // As MLX: b is a vector (N,) or matrices (..., N, K), batch dims broadcast.
+  check_matrix(astype(a, t, s), op);
   bool vector = b.ndim() == 1;
-  if (b.ndim() < 1 || (b.shape(vector ? -1 : -2) != a.shape(-1)))
-    throw std::invalid_argument("[linalg::solve] Shapes " + shape_string(a.shape()) + " and " +
-                                shape_string(b.shape()) + " do not match.");
   array bm = vector ? expand_dims(b, {-1}, s) : b;
+  if (bm.ndim() < 2 || bm.shape(-2) != a.shape(-1))
+    throw std::invalid_argument(std::string("[linalg::") + op + "] Shapes " + shape_string(a.shape()) + " and " +
+                                shape_string(b.shape()) + " do not match.");
   Shape ab(a.shape().begin(), a.shape().end() - 2), bb(bm.shape().begin(), bm.shape().end() - 2);
-  Shape batch = broadcast_shapes(ab, bb, "linalg::solve");
+  Shape batch = broadcast_shapes(ab, bb, std::string("linalg::") + op);
   Shape as = batch, bs = batch;
   as.push_back(a.shape(-2)), as.push_back(a.shape(-1));
   bs.push_back(bm.shape(-2)), bs.push_back(bm.shape(-1));
-  array aa = broadcast_to(astype(a, t, s), as, s);
-  array bx = broadcast_to(astype(bm, t, s), bs, s);
-  array x = factor(aa, FactorKind::Solve, {bs}, {t}, false, true, s, {bx})[0];
+  array x = factor(broadcast_to(astype(a, t, s), as, s), kind, {bs}, {t}, upper, true, s,
+                   {broadcast_to(astype(bm, t, s), bs, s)})[0];
   return vector ? squeeze(x, {-1}, s) : x;
 }
 
+}  // namespace
+
+array solve(const array& a, const array& b, S s) { return solve_with(FactorKind::Solve, a, b, false, "solve", s); }
+
 array solve_triangular(const array& a, const array& b, bool upper, S s) {
-  if (!is_inexact(a.dtype())) check_matrix(a, "solve_triangular");
-  Dtype t = promote_types(a.dtype(), b.dtype());
-  check_matrix(astype(a, t, s), "solve_triangular");
-  // As MLX: b is a vector (n,) or matrices (..., n, k), batch dims broadcast.
-  bool vector = b.ndim() == 1;
-  array bm = vector ? expand_dims(b, {-1}, s) : b;
-  if (bm.shape(-2) != a.shape(-1))
-    throw std::invalid_argument("[linalg::solve_triangular] Shapes " + shape_string(a.shape()) + " and " +
-                                shape_string(b.shape()) + " do not match.");
-  Shape ab(a.shape().begin(), a.shape().end() - 2), bb(bm.shape().begin(), bm.shape().end() - 2);
-  Shape batch = broadcast_shapes(ab, bb, "linalg::solve_triangular");
-  Shape as = batch, bs = batch;
-  as.push_back(a.shape(-2)), as.push_back(a.shape(-1));
-  bs.push_back(bm.shape(-2)), bs.push_back(bm.shape(-1));
-  array x = factor(broadcast_to(astype(a, t, s), as, s), FactorKind::SolveTriangular, {bs}, {t}, upper, true, s,
-                   {broadcast_to(astype(bm, t, s), bs, s)})[0];
-  return vector ? squeeze(x, {-1}, s) : x;
+  return solve_with(FactorKind::SolveTriangular, a, b, upper, "solve_triangular", s);
 }
 
 array pinv(const array& a, S s) {

@@ -73,6 +73,16 @@ array unit(const Shape& shape, Dtype t, const array& k, S s) {
   return minimum(astype(u, t, s), nextafter_below_one(t), s);
 }
 
+// lo + u * (hi - lo) with u = unit(...), every step rounded in dtype (as MLX).
+array scaled_unit(const array& lo, const array& hi, const Shape& shape, Dtype t, const array& k, S s) {
+  return add(lo, multiply(unit(shape, t, k, s), subtract(hi, lo, s), s), s);
+}
+
+// uniform(nextafter(-1, 0), 1) in t: the input of normal and laplace.
+array symmetric_unit(const Shape& shape, Dtype t, const array& k, S s) {
+  return scaled_unit(astype(array(-1.0 + std::ldexp(1.0, -24)), t), astype(array(1.0), t), shape, t, k, s);
+}
+
 }  // namespace
 
 array key(uint64_t seed) {
@@ -104,8 +114,7 @@ array uniform(const array& low, const array& high, const Shape& shape, Dtype dty
   array kk = next_key(k, "uniform");
   array lo = astype(fit_bound(low, shape, "uniform", s), dtype, s);
   array hi = astype(fit_bound(high, shape, "uniform", s), dtype, s);
-  // lo + u * (hi - lo), each step rounded in dtype (as MLX).
-  return add(lo, multiply(unit(shape, dtype, kk, s), subtract(hi, lo, s), s), s);
+  return scaled_unit(lo, hi, shape, dtype, kk, s);
 }
 
 array normal(const Shape& shape_in, Dtype dtype, const std::optional<array>& loc, const std::optional<array>& scale,
@@ -131,9 +140,7 @@ array normal(const Shape& shape_in, Dtype dtype, const std::optional<array>& loc
   if (scale) out_shape = broadcast_shapes(out_shape, scale->shape(), "random::normal");
   array kk = next_key(k, "normal");
   // sqrt(2) erfinv(u), u uniform in (-1, 1) in float32 (float64: in float64).
-  Dtype ut = dtype == float64 ? float64 : float32;
-  array lo = astype(array(-1.0 + std::ldexp(1.0, -24)), ut), hi = astype(array(1.0), ut);
-  array u = add(lo, multiply(unit(shape, ut, kk, s), subtract(hi, lo, s), s), s);
+  array u = symmetric_unit(shape, dtype == float64 ? float64 : float32, kk, s);
   array e = astype(erfinv(u, s), dtype, s);
   array sc = astype(array(M_SQRT2), dtype);
   if (scale) sc = multiply(sc, astype(*scale, dtype, s), s);
@@ -149,7 +156,7 @@ array randint(const array& low, const array& high, const Shape& shape, Dtype dty
   array kk = next_key(k, "randint");
   array lo = astype(fit_bound(low, shape, "randint", s), float32, s);
   array hi = astype(fit_bound(high, shape, "randint", s), float32, s);
-  array v = floor(add(lo, multiply(unit(shape, float32, kk, s), subtract(hi, lo, s), s), s), s);
+  array v = floor(scaled_unit(lo, hi, shape, float32, kk, s), s);
   v = maximum(minimum(v, subtract(hi, array(1.0f), s), s), lo, s);
   return astype(broadcast_to(v, shape, s), dtype, s);
 }
@@ -193,8 +200,7 @@ array laplace(const Shape& shape, Dtype dtype, float loc, float scale, const std
   check_float(dtype, "laplace");
   check_shape(shape, "laplace");
   array kk = next_key(k, "laplace");
-  array lo = array(static_cast<float>(-1.0 + std::ldexp(1.0, -24))), hi = array(1.0f);
-  array u = add(lo, multiply(unit(shape, float32, kk, s), subtract(hi, lo, s), s), s);
+  array u = symmetric_unit(shape, float32, kk, s);
   array x = multiply(sign(u, s), log1p(negative(abs(u, s), s), s), s);
   return astype(add(array(loc), multiply(array(scale), x, s), s), dtype, s);
 }
