@@ -87,3 +87,9 @@ def pytest_collection_modifyitems(config, items):
         nodeid = item.nodeid.split("tests/python/")[-1]
         if nodeid in gaps:
             item.add_marker(pytest.mark.xfail(strict=True, reason="known gap, see known_gaps.txt"))
+
+
+def backend_module(name):
+    """The backend's counterpart of ``mlx.<name>`` (e.g. "nn", "optimizers",
+    "utils"): MLX's own under LMX_TEST_BACKEND=mlx, lmx's otherwise."""
+    return importlib.import_module(("mlx." if BACKEND == "mlx" else "lmx.") + name)

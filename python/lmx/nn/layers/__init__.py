@@ -1,0 +1,3 @@
+"""Every layer of ``lmx.nn``; each theme lives in its own module."""
+
+# Each layer module is listed here once it exists.

@@ -1,0 +1,1 @@
+"""Loss functions (``mlx.nn.losses``)."""
