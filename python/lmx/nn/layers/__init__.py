@@ -2,3 +2,4 @@
 
 # Each layer module is listed here once it exists.
 from lmx.nn.layers.base import Module  # noqa: F401
+from lmx.nn.layers.activations import *  # noqa: F401,F403
