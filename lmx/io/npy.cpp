@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
 
+#include "lmx/io/file.h"
 #include "lmx/ops/ops.h"
 
 namespace lmx::io {
@@ -35,9 +36,7 @@ std::string descr(Dtype t) {
   return "";
 }
 
-[[noreturn]] void bad(const std::string& source, const std::string& what) {
-  throw std::runtime_error("[load] " + source + ": " + what);
-}
+[[noreturn]] void bad(const std::string& source, const std::string& what) { malformed("load", source, what); }
 
 // The value of `key` in the header dict (a Python literal), as text.
 std::string field(const std::string& header, const std::string& key, const std::string& source) {
@@ -60,6 +59,31 @@ std::string field(const std::string& header, const std::string& key, const std::
   }
   end = header.find_first_of(",}", v);
   return header.substr(v, end - v);
+}
+
+// "(2, 3)", "(5,)" or "()": each dimension a non-negative integer.
+Shape parse_shape(const std::string& text, const std::string& source) {
+  if (text.size() < 2 || text.front() != '(' || text.back() != ')') bad(source, "malformed shape '" + text + "'.");
+  Shape shape;
+  std::string item;
+  auto flush = [&] {
+    if (item.empty()) return;
+    long long d = item.size() > 12 ? -1 : std::stoll(item);
+    if (d < 0 || d > std::numeric_limits<ShapeElem>::max())
+      bad(source, "a dimension of shape '" + text + "' is too large.");
+    shape.push_back(static_cast<ShapeElem>(d));
+    item.clear();
+  };
+  for (size_t i = 1; i + 1 < text.size(); ++i) {
+    char c = text[i];
+    if (c >= '0' && c <= '9') item.push_back(c);
+    else if (c == ',') {
+      if (item.empty()) bad(source, "malformed shape '" + text + "'.");
+      flush();
+    } else if (c != ' ' && c != 'L') bad(source, "malformed shape '" + text + "'.");
+  }
+  flush();
+  return shape;
 }
 
 }  // namespace
@@ -105,15 +129,7 @@ array from_npy(const std::string& bytes, const std::string& source) {
   std::string d = field(header, "descr", source);
   bool fortran = field(header, "fortran_order", source).find("True") != std::string::npos;
   std::string shape_text = field(header, "shape", source);
-  Shape shape;
-  for (size_t i = 1; i < shape_text.size();) {
-    size_t j = shape_text.find_first_of(",)", i);
-    std::string item = shape_text.substr(i, j - i);
-    item.erase(std::remove(item.begin(), item.end(), ' '), item.end());
-    if (!item.empty()) shape.push_back(static_cast<ShapeElem>(std::stoll(item)));
-    if (j == std::string::npos || shape_text[j] == ')') break;
-    i = j + 1;
-  }
+  Shape shape = parse_shape(shape_text, source);
   if (d.size() < 3) bad(source, "malformed dtype descriptor '" + d + "'.");
   char order = d[0], kind = d[1];
   int size = std::atoi(d.c_str() + 2);
@@ -134,7 +150,7 @@ array from_npy(const std::string& bytes, const std::string& source) {
   else if (kind == 'V' && size == 2) t = bfloat16;
   else throw std::invalid_argument("[load] " + source + ": unsupported dtype '" + d + "'.");
   size_t count = shape_size(shape);
-  if (bytes.size() - data_start < count * t.size()) bad(source, "the data is shorter than its shape says.");
+  if (count > (bytes.size() - data_start) / t.size()) bad(source, "the data is shorter than its shape says.");
   std::vector<char> data(bytes.begin() + data_start, bytes.begin() + data_start + count * t.size());
   if (order == '>' && t.size() > 1) {
     // Big-endian file: swap each element (complex: each float separately).
@@ -151,18 +167,9 @@ array from_npy(const std::string& bytes, const std::string& source) {
 
 void save_npy(std::string path, const array& a) {
   if (path.size() < 4 || path.compare(path.size() - 4, 4, ".npy") != 0) path += ".npy";
-  std::string bytes = to_npy(a);
-  std::ofstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("[save] Cannot open " + path + " for writing.");
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!f) throw std::runtime_error("[save] Writing " + path + " failed.");
+  write_file(path, to_npy(a), "save");
 }
 
-array load_npy(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("[load] Cannot open " + path + ".");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return from_npy(bytes, path);
-}
+array load_npy(const std::string& path) { return from_npy(read_file(path, "load"), path); }
 
 }  // namespace lmx::io
