@@ -245,8 +245,9 @@ def test_updates_match_reference(name, kwargs, scale, rng):
     check_against_reference(opt, functools.partial(REFERENCES[name], **kwargs), rng, scale)
 
 
-def test_sgd_learning_rate_may_be_an_array(rng):
-    opt = optim.SGD(learning_rate=mx.array(0.1), momentum=0.5)
+@pytest.mark.parametrize("make_rate", [lambda: mx.array(0.1), lambda: np.float32(0.1)], ids=["mx", "numpy"])
+def test_sgd_learning_rate_may_be_an_array_or_numpy_scalar(make_rate, rng):
+    opt = optim.SGD(learning_rate=make_rate(), momentum=0.5)
     check_against_reference(opt, functools.partial(sgd_reference, learning_rate=0.1, momentum=0.5), rng)
 
 
@@ -664,4 +665,33 @@ def test_adam_trains_nn_linear(rng):
         opt.update(model, grads)
         mx.eval(model.parameters(), opt.state)
     assert float(to_numpy(loss)) < 1e-2 * float(to_numpy(first))
+    assert set(opt.state) == {"step", "learning_rate", "weight", "bias"}
+
+
+def test_update_trains_a_module_and_leaves_frozen_parameters(rng):
+    nn = backend_module("nn")
+    x, y = regression_data(rng)
+
+    class Affine(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = mx.zeros((3, 1))
+            self.bias = mx.zeros((1,))
+            self.blocks = [{"scale": mx.ones((1,))}]
+
+        def __call__(self, x):
+            return (x @ self.weight + self.bias) * self.blocks[0]["scale"]
+
+    model = Affine()
+    model.freeze(keys=["blocks"])  # its gradients are left out, so the optimizer sees a subset
+    opt = optim.AdamW(learning_rate=0.1, weight_decay=0.0)
+    loss_and_grad = nn.value_and_grad(model, lambda m: mx.mean(mx.square(m(x) - y)))
+    first, grads = loss_and_grad(model)
+    assert "blocks" not in grads
+    for _ in range(200):
+        loss, grads = loss_and_grad(model)
+        opt.update(model, grads)
+        mx.eval(model.parameters(), opt.state)
+    assert float(to_numpy(loss)) < 1e-2 * float(to_numpy(first))
+    assert to_numpy(model.blocks[0]["scale"]).tolist() == [1.0]
     assert set(opt.state) == {"step", "learning_rate", "weight", "bias"}

@@ -8,6 +8,7 @@ parameter's buffers. The tree is plain dicts, lists and arrays, so
 loaded pairs assigned back to ``optimizer.state`` to resume.
 """
 
+import numbers
 from typing import Callable, List, Optional, Tuple, Union
 
 import lmx.core as mx
@@ -127,7 +128,7 @@ class Optimizer:
     def _as_array(self, name, value):
         if isinstance(value, mx.array):
             return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):  # NumPy scalars too
             return mx.array(value)
         raise ValueError(
             f"[{self._owner()}] {name} must be a number, an array or a callable of the step, "
