@@ -3,3 +3,9 @@
 # Each layer module is listed here once it exists.
 from lmx.nn.layers.base import Module  # noqa: F401
 from lmx.nn.layers.activations import *  # noqa: F401,F403
+from lmx.nn.layers.convolution import *  # noqa: F401,F403
+from lmx.nn.layers.convolution_transpose import *  # noqa: F401,F403
+from lmx.nn.layers.pooling import *  # noqa: F401,F403
+from lmx.nn.layers.positional_encoding import *  # noqa: F401,F403
+from lmx.nn.layers.recurrent import *  # noqa: F401,F403
+from lmx.nn.layers.upsample import Upsample  # noqa: F401
