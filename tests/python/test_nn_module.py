@@ -368,3 +368,82 @@ def test_save_and_load_weights_round_trip(tmp_path, rng, ext):
 def test_save_weights_rejects_unknown_extension(tmp_path):
     with pytest.raises(ValueError, match="extension"):
         Net().save_weights(str(tmp_path / "weights.bin"))
+
+
+# ----- nn.value_and_grad, checkpoint, average_gradients ----------------------------------
+
+
+def _dense_with_values(rng, n_in=3, n_out=2):
+    layer = Dense(n_in, n_out)
+    w = rng.standard_normal((n_out, n_in)).astype(np.float32)
+    b = rng.standard_normal(n_out).astype(np.float32)
+    layer.update({"weight": mx.array(w), "bias": mx.array(b)})
+    return layer, w, b
+
+
+def test_value_and_grad_of_a_model(rng):
+    layer, w, b = _dense_with_values(rng)
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    y = rng.standard_normal((5, 2)).astype(np.float32)
+
+    def loss_fn(inputs, targets, scale=1.0):
+        return scale * ((layer(inputs) - targets) ** 2).sum()
+
+    loss, grads = nn.value_and_grad(layer, loss_fn)(mx.array(x), mx.array(y), scale=2.0)
+    residual = x @ w.T + b - y
+    assert np.isclose(loss.item(), 2.0 * (residual**2).sum(), rtol=1e-5)
+    assert set(grads) == {"weight", "bias"}
+    assert np.allclose(to_numpy(grads["weight"]), 4.0 * residual.T @ x, rtol=1e-4, atol=1e-5)
+    assert np.allclose(to_numpy(grads["bias"]), 4.0 * residual.sum(0), rtol=1e-4, atol=1e-5)
+    # The model keeps its parameters' values and stays usable afterwards.
+    assert np.allclose(to_numpy(layer.weight), w) and np.allclose(to_numpy(layer(mx.array(x))), x @ w.T + b, atol=1e-5)
+
+
+def test_value_and_grad_skips_frozen_parameters(rng):
+    net = Net()
+    net.freeze(keys="bias")
+    net.freeze(keys="offset", recurse=False)
+
+    def loss_fn(x):
+        h = net.first(x)
+        h = net.blocks[0](h) * 2
+        return (net.blocks[1]["inner"](h) * net.blocks[1]["scale"]).sum() + net.offset.sum()
+
+    _, grads = nn.value_and_grad(net, loss_fn)(mx.ones((4, 2)))
+    assert keys(grads) == keys(net.trainable_parameters())
+    assert "first.bias" not in keys(grads) and "offset" not in grads
+    for (k, g), (_, p) in zip(tree_flatten(grads), tree_flatten(net.trainable_parameters())):
+        assert g.shape == p.shape, k
+    assert np.allclose(to_numpy(grads["blocks"][1]["scale"]), to_numpy(net.blocks[1]["inner"](
+        net.blocks[0](net.first(mx.ones((4, 2)))) * 2).sum(0)), rtol=1e-5)
+
+
+def test_checkpoint_gives_the_same_gradients(rng):
+    layer, w, b = _dense_with_values(rng)
+    x = mx.array(rng.standard_normal((4, 3)).astype(np.float32))
+    checkpointed = nn.utils.checkpoint(layer)
+    assert np.allclose(to_numpy(checkpointed(x)), to_numpy(layer(x)))
+    plain = mx.grad(lambda v: (layer(v) ** 2).sum())(x)
+    recomputed = mx.grad(lambda v: (checkpointed(v) ** 2).sum())(x)
+    assert np.allclose(to_numpy(plain), to_numpy(recomputed), rtol=1e-5, atol=1e-6)
+    custom = nn.utils.checkpoint(layer, lambda v, power=2: (layer(v) ** power).sum())
+    assert np.isclose(custom(x, power=3).item(), ((x.__array__() @ w.T + b) ** 3).sum(), rtol=1e-4)
+
+
+def test_average_gradients_of_a_single_process_returns_them(rng):
+    grads = {"w": mx.array(rng.standard_normal((3,)).astype(np.float32)), "b": [mx.ones((2,))]}
+    out = nn.average_gradients(grads)
+    assert keys(out) == keys(grads)
+    for (_, a), (_, b) in zip(tree_flatten(out), tree_flatten(grads)):
+        assert np.array_equal(to_numpy(a), to_numpy(b))
+    out = nn.average_gradients(grads, None, 0)
+    assert np.array_equal(to_numpy(out["w"]), to_numpy(grads["w"]))
+
+
+@pytest.mark.skipif(BACKEND == "mlx", reason="MLX's strict update rejects the empty placeholder of a frozen dict entry")
+def test_value_and_grad_with_a_frozen_array_inside_a_dict_member():
+    net = Net()
+    net.freeze(keys="blocks.1.scale", recurse=False)
+    loss, grads = nn.value_and_grad(net, lambda x: (net.blocks[1]["scale"] * x).sum() + net.offset.sum())(mx.ones((2,)))
+    assert loss.item() == 2.0 and grads["blocks"][1]["scale"] == {}
+    assert np.all(to_numpy(grads["offset"]) == 1)
