@@ -16,7 +16,9 @@ CONV_TRANSPOSE = {1: "ConvTranspose1d", 2: "ConvTranspose2d", 3: "ConvTranspose3
 
 def set_random_parameters(layer, rng):
     """Replaces every parameter with uniform(-1, 1) values; returns them as float64 NumPy."""
-    params = {k: mx.array(rng.uniform(-1, 1, v.shape).astype(np.float32)) for k, v in layer.parameters().items()}
+    params = {
+        k: mx.array(rng.uniform(-1, 1, v.shape).astype(np.float32)) for k, v in layer.parameters().items()
+    }
     layer.update(params)
     return {k: to_numpy(v).astype(np.float64) for k, v in params.items()}
 
@@ -94,7 +96,7 @@ CONV_CASES = [
 def test_conv_matches_numpy(case, rng):
     shape, c_out, kernel, stride, padding, dilation, groups = case
     d = len(shape) - 2
-    kwargs = dict(stride=stride, padding=padding, dilation=dilation)
+    kwargs = {"stride": stride, "padding": padding, "dilation": dilation}
     if groups != 1:
         kwargs["groups"] = groups
     layer = getattr(nn, CONV[d])(shape[-1], c_out, kernel, **kwargs)
@@ -123,7 +125,13 @@ def test_conv_transpose_matches_numpy(case, rng):
     shape, c_out, kernel, stride, padding, dilation, output_padding = case
     d = len(shape) - 2
     layer = getattr(nn, CONV_TRANSPOSE[d])(
-        shape[-1], c_out, kernel, stride=stride, padding=padding, dilation=dilation, output_padding=output_padding
+        shape[-1],
+        c_out,
+        kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        output_padding=output_padding,
     )
     params = set_random_parameters(layer, rng)
     x, xn = random_input(rng, shape)
@@ -161,7 +169,9 @@ def test_conv_half_precision_follows_the_parameters(rng):
 # ---- gradients ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"])
+@pytest.mark.parametrize(
+    "name", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+)
 def test_conv_gradients_are_exact_for_a_linear_loss(name, rng):
     """The loss <layer(x), g> is linear in the parameters, so <grad, v> = L(p + v) - L(p)."""
     d = int(name[-2])
@@ -176,8 +186,8 @@ def test_conv_gradients_are_exact_for_a_linear_loss(name, rng):
 
     grads = mx.grad(loss)(params)
     assert set(grads) == {"weight", "bias"}
-    for k in params:
-        assert grads[k].shape == params[k].shape
+    for k, value in params.items():
+        assert grads[k].shape == value.shape
     step = {k: mx.array(rng.uniform(-1, 1, v.shape).astype(np.float32)) for k, v in params.items()}
     moved = {k: params[k] + step[k] for k in params}
     directional = sum(float(mx.sum(grads[k] * step[k])) for k in params)
@@ -192,7 +202,9 @@ def test_conv_gradients_are_exact_for_a_linear_loss(name, rng):
 # ---- errors -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"])
+@pytest.mark.parametrize(
+    "name", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+)
 def test_conv_rejects_wrong_channel_count_or_rank(name):
     d = int(name[-2])
     layer = getattr(nn, name)(3, 4, 2)

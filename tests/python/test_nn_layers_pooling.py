@@ -66,7 +66,9 @@ def test_pooling_of_a_transposed_input(kind, rng):
     x = rng.normal(size=(2, 3, 6, 5)).astype(np.float32)
     xt = mx.array(x).transpose(0, 2, 1, 3)  # (2, 6, 3, 5), not row-contiguous
     y = layer(kind, 2, (2, 2), stride=1)(xt)
-    np.testing.assert_allclose(to_numpy(y), ref_pool(x.transpose(0, 2, 1, 3), kind, 2, 1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(y), ref_pool(x.transpose(0, 2, 1, 3), kind, 2, 1), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_stride_defaults_to_kernel_size():

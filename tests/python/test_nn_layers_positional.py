@@ -12,7 +12,7 @@ nn = backend_module("nn")
 def ref_rope(x, dims, traditional=False, base=10000, scale=1.0, offset=0):
     """Rotates feature pairs of x (..., L, D) by (offset + position) * scale * base^(-2j/dims)."""
     x = x.astype(np.float64)
-    positions = (np.asarray(offset, dtype=np.float64).reshape(-1, *[1] * (x.ndim - 2)) + np.arange(x.shape[-2]))
+    positions = np.asarray(offset, dtype=np.float64).reshape(-1, *[1] * (x.ndim - 2)) + np.arange(x.shape[-2])
     angles = positions[..., None] * scale * base ** (-np.arange(0, dims, 2) / dims)
     cos, sin = np.cos(angles), np.sin(angles)
     part = x[..., :dims]
@@ -35,7 +35,8 @@ def ref_rope(x, dims, traditional=False, base=10000, scale=1.0, offset=0):
 
 @pytest.mark.parametrize("traditional", [False, True])
 @pytest.mark.parametrize(
-    "dims, base, scale, offset", [(12, 10000, 1.0, 0), (8, 10000, 1.0, 3), (8, 500, 0.5, 2), (4, 10000, 2.0, 7)]
+    "dims, base, scale, offset",
+    [(12, 10000, 1.0, 0), (8, 10000, 1.0, 3), (8, 500, 0.5, 2), (4, 10000, 2.0, 7)],
 )
 def test_rope_matches_numpy(traditional, dims, base, scale, offset, rng):
     x = rng.normal(size=(2, 3, 5, 12)).astype(np.float32)
@@ -95,7 +96,12 @@ def ref_sinusoidal(x, dims, min_freq=1e-4, max_freq=1.0, scale=None, cos_first=F
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"cos_first": True}, {"full_turns": True, "scale": 1.0}, {"min_freq": 0.01, "max_freq": 2.0, "scale": 3.0}],
+    [
+        {},
+        {"cos_first": True},
+        {"full_turns": True, "scale": 1.0},
+        {"min_freq": 0.01, "max_freq": 2.0, "scale": 3.0},
+    ],
 )
 def test_sinusoidal_matches_numpy(kwargs, rng):
     x = rng.uniform(0, 50, size=(3, 7)).astype(np.float32)

@@ -16,7 +16,9 @@ def sigmoid(v):
 
 
 def set_random_parameters(layer, rng):
-    params = {k: mx.array(rng.uniform(-1, 1, v.shape).astype(np.float32)) for k, v in layer.parameters().items()}
+    params = {
+        k: mx.array(rng.uniform(-1, 1, v.shape).astype(np.float32)) for k, v in layer.parameters().items()
+    }
     layer.update(params)
     return {k: to_numpy(v).astype(np.float64) for k, v in params.items()}
 

@@ -46,7 +46,9 @@ def axis_matrix(n, scale, mode, align_corners=False, antialias=False):
             m[i, int(np.clip(j, 0, n - 1))] = 1
             continue
         p = source_position(i, n, out, scale, align_corners)
-        kernel = triangle_kernel if mode == "linear" else (lambda d: keys_kernel(d, -0.5 if antialias else -0.75))
+        kernel = (
+            triangle_kernel if mode == "linear" else (lambda d: keys_kernel(d, -0.5 if antialias else -0.75))
+        )
         if antialias:
             # The kernel is stretched by 1/scale on a downscale; taps past the borders are
             # dropped and the rest renormalised.
@@ -180,4 +182,7 @@ def test_upsample_rejects_bad_arguments():
 
 
 def test_upsample_repr():
-    assert repr(nn.Upsample(2, mode="linear")) == "Upsample(scale_factor=2.0, mode='linear', align_corners=False)"
+    assert (
+        repr(nn.Upsample(2, mode="linear"))
+        == "Upsample(scale_factor=2.0, mode='linear', align_corners=False)"
+    )

@@ -14,7 +14,9 @@ def as_tuple(value, n, name, layer):
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
         return tuple(value)
-    raise ValueError(f"[{layer}] '{name}' must be an integer or a tuple containing {n} integers, got {value!r}.")
+    raise ValueError(
+        f"[{layer}] '{name}' must be an integer or a tuple containing {n} integers, got {value!r}."
+    )
 
 
 def check_at_least(values, minimum, name, layer):

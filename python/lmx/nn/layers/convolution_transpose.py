@@ -17,7 +17,15 @@ class _ConvTranspose(Module):
     _op = None
 
     def __init__(
-        self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, output_padding=0, bias=True
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        output_padding=0,
+        bias=True,
     ):
         super().__init__()
         layer, n = type(self).__name__, self._spatial_dims

@@ -40,9 +40,13 @@ class RoPE(Module):
             # One offset per batch element (the first axis of x).
             offset = offset.astype(mx.float32).reshape(-1, *([1] * (x.ndim - 2)))
         elif isinstance(offset, mx.array) and offset.ndim > 1:
-            raise ValueError(f"[RoPE] offset must be an integer, a scalar or a 1-D array, got shape {offset.shape}.")
+            raise ValueError(
+                f"[RoPE] offset must be an integer, a scalar or a 1-D array, got shape {offset.shape}."
+            )
         positions = (positions + offset) * self.scale
-        inverse_frequencies = mx.exp(mx.arange(0, self.dims, 2, dtype=mx.float32) * (-math.log(self.base) / self.dims))
+        inverse_frequencies = mx.exp(
+            mx.arange(0, self.dims, 2, dtype=mx.float32) * (-math.log(self.base) / self.dims)
+        )
         return positions[..., None] * inverse_frequencies
 
     def __call__(self, x, offset=0):
@@ -119,7 +123,7 @@ class ALiBi(Module):
         def geometric(n):
             return [2.0 ** (-8.0 * k / n) for k in range(1, n + 1)]
 
-        power = 2 ** int(math.floor(math.log2(num_heads)))
+        power = 2 ** math.floor(math.log2(num_heads))
         slopes = geometric(power) + geometric(2 * power)[0::2][: num_heads - power]
         return mx.array(slopes, dtype=dtype).reshape(num_heads, 1, 1)
 

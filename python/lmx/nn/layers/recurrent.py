@@ -20,7 +20,9 @@ class _Recurrent(Module):
         super().__init__()
         for value, name in ((input_size, "input_size"), (hidden_size, "hidden_size")):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"[{type(self).__name__}] {name} must be a positive integer but got {value!r}.")
+                raise ValueError(
+                    f"[{type(self).__name__}] {name} must be a positive integer but got {value!r}."
+                )
         self.input_size = input_size
         self.hidden_size = hidden_size
         self._scale = 1 / math.sqrt(hidden_size)
@@ -44,9 +46,13 @@ class _Recurrent(Module):
         if x.shape[-2] == 0:
             raise ValueError(f"[{layer}] The input sequence is empty (shape {tuple(x.shape)}).")
         for name, state in states.items():
-            if state is not None and (not isinstance(state, mx.array) or state.shape[-1:] != (self.hidden_size,)):
+            if state is not None and (
+                not isinstance(state, mx.array) or state.shape[-1:] != (self.hidden_size,)
+            ):
                 shape = tuple(state.shape) if isinstance(state, mx.array) else type(state).__name__
-                raise ValueError(f"[{layer}] Expected {name} with last dimension {self.hidden_size} but got {shape}.")
+                raise ValueError(
+                    f"[{layer}] Expected {name} with last dimension {self.hidden_size} but got {shape}."
+                )
         if bias_name in self:
             return mx.addmm(self[bias_name], x, weight.T)
         return x @ weight.T
@@ -120,7 +126,9 @@ class GRU(_Recurrent):
                 rz, h_n = mx.sigmoid(x_rz + h_proj[..., : 2 * size]), h_proj[..., 2 * size :] + bias_hn
             reset, update = rz[..., :size], rz[..., size:]
             candidate = mx.tanh(x_n + reset * h_n)
-            hidden = (1 - update) * candidate if hidden is None else (1 - update) * candidate + update * hidden
+            hidden = (
+                (1 - update) * candidate if hidden is None else (1 - update) * candidate + update * hidden
+            )
             states.append(hidden)
         return mx.stack(states, axis=-2)
 

@@ -144,7 +144,9 @@ def upsample_nearest(x, scale_factor):
 def upsample_linear(x, scale_factor, align_corners=False, antialias=False):
     """(Multi-)linear resampling of ``x`` (``N, *spatial, C``) by one scale per spatial axis.
     With ``antialias`` a downscaled axis averages all the inputs under the stretched kernel."""
-    return _interpolate(x, scale_factor, align_corners, antialias, lambda _: _linear_kernel, 1, "upsample_linear")
+    return _interpolate(
+        x, scale_factor, align_corners, antialias, lambda _: _linear_kernel, 1, "upsample_linear"
+    )
 
 
 def upsample_cubic(x, scale_factor, align_corners=False, antialias=False):
