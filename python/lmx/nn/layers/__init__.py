@@ -9,3 +9,8 @@ from lmx.nn.layers.pooling import *  # noqa: F401,F403
 from lmx.nn.layers.positional_encoding import *  # noqa: F401,F403
 from lmx.nn.layers.recurrent import *  # noqa: F401,F403
 from lmx.nn.layers.upsample import Upsample  # noqa: F401
+from lmx.nn.layers.linear import *  # noqa: F401,F403
+from lmx.nn.layers.containers import *  # noqa: F401,F403
+from lmx.nn.layers.embedding import *  # noqa: F401,F403
+from lmx.nn.layers.dropout import *  # noqa: F401,F403
+from lmx.nn.layers.normalization import *  # noqa: F401,F403
