@@ -5,7 +5,7 @@ as a ``dict``."""
 
 from itertools import zip_longest
 
-__all__ = ["tree_map", "tree_map_with_path", "tree_flatten", "tree_unflatten", "tree_reduce", "tree_merge"]
+__all__ = ["tree_flatten", "tree_map", "tree_map_with_path", "tree_merge", "tree_reduce", "tree_unflatten"]
 
 
 def _is_sequence(tree):
@@ -43,7 +43,9 @@ def tree_map_with_path(fn, tree, *rest, is_leaf=None, path=None):
         return _rebuild_sequence(tree, values)
     if isinstance(tree, dict):
         return {
-            k: tree_map_with_path(fn, child, *(r[k] for r in rest), is_leaf=is_leaf, path=_child_path(path, k))
+            k: tree_map_with_path(
+                fn, child, *(r[k] for r in rest), is_leaf=is_leaf, path=_child_path(path, k)
+            )
             for k, child in tree.items()
         }
     return fn(path, tree, *rest)
@@ -59,8 +61,12 @@ def tree_flatten(tree, prefix="", is_leaf=None, destination=None):
     if destination is None:
         destination = []
     if not isinstance(destination, (list, dict)):
-        raise TypeError(f"[tree_flatten] destination must be a list or a dict, not {type(destination).__name__}.")
-    add = destination.__setitem__ if isinstance(destination, dict) else lambda k, v: destination.append((k, v))
+        raise TypeError(
+            f"[tree_flatten] destination must be a list or a dict, not {type(destination).__name__}."
+        )
+    add = (
+        destination.__setitem__ if isinstance(destination, dict) else lambda k, v: destination.append((k, v))
+    )
     _flatten_into(tree, prefix, is_leaf, add)
     return destination
 
@@ -101,11 +107,13 @@ def _unflatten_level(items, where):
     for head, child_items in children.items():
         if len(child_items) > 1 and any(k == "" for k, _ in child_items):
             path = _child_path(where, head)
-            raise ValueError(f"[tree_unflatten] Key '{path}' appears more than once or is both a leaf and a subtree.")
+            raise ValueError(
+                f"[tree_unflatten] Key '{path}' appears more than once or is both a leaf and a subtree."
+            )
     if all(head.isdigit() for head in children):
         by_index = {int(head): _unflatten_level(v, _child_path(where, head)) for head, v in children.items()}
         size = max(by_index, default=-1) + 1
-        return [by_index[i] if i in by_index else {} for i in range(size)]
+        return [by_index.get(i, {}) for i in range(size)]
     return {head: _unflatten_level(v, _child_path(where, head)) for head, v in children.items()}
 
 

@@ -76,7 +76,7 @@ def test_setting_a_plain_value_removes_the_member():
 
 def test_missing_attribute_names_the_class():
     with pytest.raises(AttributeError, match="Dense"):
-        Dense(1, 1).nothing
+        _ = Dense(1, 1).nothing
 
 
 def test_base_module_is_not_callable():
@@ -140,8 +140,10 @@ def test_named_modules_order_is_last_child_first_depth_first():
 
 def test_filter_and_map():
     net = Net()
-    shapes = net.filter_and_map(lambda m, k, v: isinstance(v, (mx.array, dict, list)) and k != "offset",
-                                map_fn=lambda x: x.shape if isinstance(x, mx.array) else x)
+    shapes = net.filter_and_map(
+        lambda m, k, v: isinstance(v, (mx.array, dict, list)) and k != "offset",
+        map_fn=lambda x: x.shape if isinstance(x, mx.array) else x,
+    )
     assert shapes["first"]["weight"] == (3, 2)
     assert shapes["blocks"][1]["scale"] == (2,)
     assert "offset" not in shapes
@@ -318,7 +320,10 @@ def test_repr_lists_children_indented():
 
 
 def _random_weights(module, rng):
-    return [(k, mx.array(rng.standard_normal(v.shape).astype(np.float32))) for k, v in tree_flatten(module.parameters())]
+    return [
+        (k, mx.array(rng.standard_normal(v.shape).astype(np.float32)))
+        for k, v in tree_flatten(module.parameters())
+    ]
 
 
 def test_load_weights_from_pairs(rng):
@@ -350,7 +355,9 @@ def _has_weight_files():
     return hasattr(mx, "savez") and hasattr(mx, "save_safetensors")
 
 
-@pytest.mark.skipif(not _has_weight_files(), reason="mx.savez / mx.save_safetensors are not in this core build yet")
+@pytest.mark.skipif(
+    not _has_weight_files(), reason="mx.savez / mx.save_safetensors are not in this core build yet"
+)
 @pytest.mark.parametrize("ext", ["npz", "safetensors"])
 def test_save_and_load_weights_round_trip(tmp_path, rng, ext):
     net = Net()
@@ -396,7 +403,9 @@ def test_value_and_grad_of_a_model(rng):
     assert np.allclose(to_numpy(grads["weight"]), 4.0 * residual.T @ x, rtol=1e-4, atol=1e-5)
     assert np.allclose(to_numpy(grads["bias"]), 4.0 * residual.sum(0), rtol=1e-4, atol=1e-5)
     # The model keeps its parameters' values and stays usable afterwards.
-    assert np.allclose(to_numpy(layer.weight), w) and np.allclose(to_numpy(layer(mx.array(x))), x @ w.T + b, atol=1e-5)
+    assert np.allclose(to_numpy(layer.weight), w) and np.allclose(
+        to_numpy(layer(mx.array(x))), x @ w.T + b, atol=1e-5
+    )
 
 
 def test_value_and_grad_skips_frozen_parameters(rng):
@@ -414,8 +423,11 @@ def test_value_and_grad_skips_frozen_parameters(rng):
     assert "first.bias" not in keys(grads) and "offset" not in grads
     for (k, g), (_, p) in zip(tree_flatten(grads), tree_flatten(net.trainable_parameters())):
         assert g.shape == p.shape, k
-    assert np.allclose(to_numpy(grads["blocks"][1]["scale"]), to_numpy(net.blocks[1]["inner"](
-        net.blocks[0](net.first(mx.ones((4, 2)))) * 2).sum(0)), rtol=1e-5)
+    assert np.allclose(
+        to_numpy(grads["blocks"][1]["scale"]),
+        to_numpy(net.blocks[1]["inner"](net.blocks[0](net.first(mx.ones((4, 2)))) * 2).sum(0)),
+        rtol=1e-5,
+    )
 
 
 def test_checkpoint_gives_the_same_gradients(rng):
@@ -440,10 +452,14 @@ def test_average_gradients_of_a_single_process_returns_them(rng):
     assert np.array_equal(to_numpy(out["w"]), to_numpy(grads["w"]))
 
 
-@pytest.mark.skipif(BACKEND == "mlx", reason="MLX's strict update rejects the empty placeholder of a frozen dict entry")
+@pytest.mark.skipif(
+    BACKEND == "mlx", reason="MLX's strict update rejects the empty placeholder of a frozen dict entry"
+)
 def test_value_and_grad_with_a_frozen_array_inside_a_dict_member():
     net = Net()
     net.freeze(keys="blocks.1.scale", recurse=False)
-    loss, grads = nn.value_and_grad(net, lambda x: (net.blocks[1]["scale"] * x).sum() + net.offset.sum())(mx.ones((2,)))
+    loss, grads = nn.value_and_grad(net, lambda x: (net.blocks[1]["scale"] * x).sum() + net.offset.sum())(
+        mx.ones((2,))
+    )
     assert loss.item() == 2.0 and grads["blocks"][1]["scale"] == {}
     assert np.all(to_numpy(grads["offset"]) == 1)

@@ -54,7 +54,10 @@ def test_tree_map_returns_plain_dict_for_a_module():
 def test_tree_map_with_path():
     paths = utils.tree_map_with_path(lambda path, x: path, TREE)
     assert paths == {"a": ["a.0", ("a.1.0", "a.1.1")], "b": {"c": "b.c", "d": ["b.d.0", {"e": "b.d.1.e"}]}}
-    assert utils.tree_map_with_path(lambda p, x: p, [1, {"k": 2}], path="root") == ["root.0", {"k": "root.1.k"}]
+    assert utils.tree_map_with_path(lambda p, x: p, [1, {"k": 2}], path="root") == [
+        "root.0",
+        {"k": "root.1.k"},
+    ]
     assert utils.tree_map_with_path(lambda p, x: p, 7) is None
     summed = utils.tree_map_with_path(lambda p, x, y: (p, x + y), [1, 2], [10, 20])
     assert summed == [("0", 11), ("1", 22)]
@@ -126,7 +129,9 @@ def test_tree_reduce():
     assert utils.tree_reduce(lambda acc, x: acc + x, tree) == 15  # first leaf starts
     assert utils.tree_reduce(lambda acc, x: acc * 10 + x, tree) == 12345  # depth-first order
     assert utils.tree_reduce(lambda acc, x: acc + x, {}) is None
-    lists = utils.tree_reduce(lambda acc, x: acc + [x], {"a": [1, 2], "b": (3,)}, [], is_leaf=lambda x: isinstance(x, list))
+    lists = utils.tree_reduce(
+        lambda acc, x: acc + [x], {"a": [1, 2], "b": (3,)}, [], is_leaf=lambda x: isinstance(x, list)
+    )
     assert lists == [[1, 2], 3]
 
 

@@ -5,7 +5,7 @@ from functools import wraps
 
 import lmx.core as mx
 
-__all__ = ["value_and_grad", "average_gradients"]
+__all__ = ["average_gradients", "value_and_grad"]
 
 
 def _with_parameters(model, fn):
@@ -48,8 +48,9 @@ def checkpoint(module, fn=None):
     return wrapped
 
 
-def average_gradients(gradients, group=None, all_reduce_size=32 * 1024**2, communication_type=None,
-                      communication_stream=None):
+def average_gradients(
+    gradients, group=None, all_reduce_size=32 * 1024**2, communication_type=None, communication_stream=None
+):
     """Averages ``gradients`` (a tree of arrays) over the processes of ``group``.
 
     lmx has no distributed backend yet, so every process is a group of one and the
@@ -58,4 +59,6 @@ def average_gradients(gradients, group=None, all_reduce_size=32 * 1024**2, commu
     size = 1 if group is None else group.size()
     if size == 1:
         return gradients
-    raise NotImplementedError("[average_gradients] Groups of more than one process are not available in lmx yet.")
+    raise NotImplementedError(
+        "[average_gradients] Groups of more than one process are not available in lmx yet."
+    )

@@ -206,7 +206,9 @@ class Module(dict):
         return self
 
     def _local_parameter_keys(self):
-        local = self.filter_and_map(lambda m, k, v: m.valid_parameter_filter(m, k, v) and not isinstance(v, Module))
+        local = self.filter_and_map(
+            lambda m, k, v: m.valid_parameter_filter(m, k, v) and not isinstance(v, Module)
+        )
         return [k for k, _ in tree_flatten(local)]
 
     def _set_frozen(self, caller, frozen, recurse, keys, strict):
@@ -263,7 +265,9 @@ class Module(dict):
         elif path.endswith(".safetensors"):
             mx.save_safetensors(path, weights)
         else:
-            raise ValueError(f"[save_weights] Unsupported file extension for {path}; use '.npz' or '.safetensors'.")
+            raise ValueError(
+                f"[save_weights] Unsupported file extension for {path}; use '.npz' or '.safetensors'."
+            )
 
 
 def _check_weights(expected, weights):
@@ -278,7 +282,9 @@ def _check_weights(expected, weights):
         raise ValueError(f"[load_weights] Missing {len(missing)} parameters: {', '.join(missing)}.")
     for name, value in given.items():
         if not isinstance(value, mx.array):
-            raise ValueError(f"[load_weights] Expected an array for parameter {name}, got {type(value).__name__}.")
+            raise ValueError(
+                f"[load_weights] Expected an array for parameter {name}, got {type(value).__name__}."
+            )
         if tuple(value.shape) != tuple(expected[name].shape):
             raise ValueError(
                 f"[load_weights] Expected shape {tuple(expected[name].shape)} but received shape "
@@ -329,14 +335,14 @@ class _TreeUpdate:
         for key, new in source.items():
             where = f"{path}{key}"
             if key not in target:
-                self._fail(f"Module does not have {self.what} named \"{where}\".")
+                self._fail(f'Module does not have {self.what} named "{where}".')
                 continue
             target[key] = self._merge(target[key], new, where)
 
     def _into_list(self, target, source, path):
         for i, new in enumerate(source):
             if i >= len(target):
-                self._fail(f"List index {i} of \"{path}\" is out of bounds for a list of length {len(target)}.")
+                self._fail(f'List index {i} of "{path}" is out of bounds for a list of length {len(target)}.')
                 continue
             target[i] = self._merge(target[i], new, f"{path}.{i}")
 
@@ -353,5 +359,7 @@ class _TreeUpdate:
         elif isinstance(new, list) and isinstance(current, list):
             self._into_list(current, new, where)
             return current
-        self._fail(f'Received invalid type {type(new).__name__} for "{where}", which holds {type(current).__name__}.')
+        self._fail(
+            f'Received invalid type {type(new).__name__} for "{where}", which holds {type(current).__name__}.'
+        )
         return current
