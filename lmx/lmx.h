@@ -6,6 +6,7 @@
 #include "lmx/ops/fft.h"
 #include "lmx/ops/linalg.h"
 #include "lmx/ops/ops.h"
+#include "lmx/ops/quantized.h"
 #include "lmx/ops/random.h"
 #include "lmx/runtime/allocator.h"
 #include "lmx/runtime/device.h"

@@ -18,6 +18,7 @@ void init_linalg(nb::module_& m);
 void init_conv(nb::module_& m);
 void init_fft(nb::module_& m);
 void init_io(nb::module_& m);
+void init_quantized(nb::module_& m);
 void init_random(nb::module_& m);
 }  // namespace lmx::py
 
@@ -43,6 +44,7 @@ NB_MODULE(_core, m) {
   lmx::py::init_conv(m);
   lmx::py::init_fft(m);
   lmx::py::init_io(m);
+  lmx::py::init_quantized(m);
   lmx::py::init_random(m);
   nb::list names;
   for (auto [k, v] : nb::borrow<nb::dict>(m.attr("__dict__"))) {

@@ -8,6 +8,7 @@
 #include "lmx/primitives/random.h"
 #include "lmx/primitives/index.h"
 #include "lmx/primitives/linalg.h"
+#include "lmx/primitives/quantized.h"
 #include "lmx/primitives/reduce.h"
 #include "lmx/primitives/shape.h"
 #include "lmx/primitives/sort.h"
@@ -38,6 +39,8 @@ LMX_NO_GPU(Matmul)
 LMX_NO_GPU(Gather)
 LMX_NO_GPU(Scatter)
 LMX_NO_GPU(Sort)
+LMX_NO_GPU(AffineDequantize)
+LMX_NO_GPU(QuantizedMatmul)
 LMX_NO_GPU(Scan)
 LMX_NO_GPU(FFT)
 LMX_NO_GPU(RandomBits)
@@ -46,6 +49,10 @@ LMX_NO_GPU(Reduce)
 LMX_NO_GPU(ArgReduce)
 
 void Factorization::eval_gpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
+}
+
+void AffineQuantize::eval_gpu(const std::vector<array>&, std::vector<array>&) {
   throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "lmx/array.h"
@@ -16,7 +17,15 @@
   void reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out);       \
   void arg_reduce(ArgReduceType type, int axis, const array& in, array& out);                    \
   void convert_contiguous(const void* src, Dtype src_type, void* dst, Dtype dst_type, size_t n); \
-  void copy_to_strided(const array& src, void* dst, Dtype dst_type, const Strides& dst_strides);
+  void copy_to_strided(const array& src, void* dst, Dtype dst_type, const Strides& dst_strides);           \
+  /* n values (whole groups) of affine-packed w: out = scale * q + bias */                             \
+  void affine_dequantize(const uint8_t* w, const float* scales, const float* biases, int bits, int group, \
+                         size_t n, float* out);                                                          \
+  /* out[r * ldo] = sum_k x[r, k] * (scale * q_k + bias) for m rows of x against one packed row of k  \
+     values; xsum[r, g] is the sum of row r of x over group g */                                       \
+  void affine_qmv(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int bits, int group,       \
+                  const float* scales, const float* biases, const float* xsum, int64_t ldxsum, float* out,  \
+                  int64_t ldo);
 
 namespace lmx::cpu::kernels_baseline {
 LMX_CPU_KERNEL_ENTRY_POINTS

@@ -1,0 +1,120 @@
+// Affine-quantised weights on the CPU (built per ISA): unpacking 8 values of
+// `bits` bits (exactly `bits` bytes) at a time into float lanes, for the
+// dequantisation that feeds gemm (prefill) and for the fused dot products of
+// the matrix-vector path (decode), where sum_k x_k (s q_k + b) is computed as
+// s * sum_k x_k q_k + b * sum_k x_k so the weights never leave their packing.
+#include <cstdint>
+#include <cstring>
+
+#include "lmx/backend/common/isa_namespace.h"
+#include "lmx/backend/cpu/kernels/kernels.h"
+
+namespace lmx::cpu::LMX_KERNELS_NS {
+
+namespace {
+
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+
+// The 8 values packed LSB-first in `bits` bytes at p (bits <= 8, so values
+// 0-3 lie in the low 32 bits of the chunk and 4-7 in the 32 bits at 4*bits).
+template <int Bits>
+inline f32x8 unpack8(const uint8_t* p) {
+  uint64_t v = 0;
+  std::memcpy(&v, p, Bits);
+  uint32_t lo = static_cast<uint32_t>(v), hi = static_cast<uint32_t>(v >> (4 * Bits));
+  const u32x8 words = {lo, lo, lo, lo, hi, hi, hi, hi};
+  const u32x8 shifts = {0, Bits, 2 * Bits, 3 * Bits, 0, Bits, 2 * Bits, 3 * Bits};
+  const u32x8 mask = u32x8{} + ((1u << Bits) - 1);
+  return __builtin_convertvector((words >> shifts) & mask, f32x8);
+}
+
+inline f32x8 load8(const float* p) {
+  f32x8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline float hsum(f32x8 v) {
+  float s = 0;
+  for (int i = 0; i < 8; ++i) s += v[i];
+  return s;
+}
+
+// scale * q + bias rounded twice, never fused: the same float32 arithmetic as
+// MLX's dequantize, so results match it bit for bit.
+template <int Bits>
+__attribute__((optimize("fp-contract=off"))) void dequantize_impl(const uint8_t* w, const float* scales, const float* biases, int group, size_t n, float* out) {
+  const size_t groups = n / group;
+  for (size_t g = 0; g < groups; ++g) {
+    const f32x8 s = f32x8{} + scales[g], b = f32x8{} + biases[g];
+    for (int c = 0; c < group / 8; ++c) {
+      f32x8 y = unpack8<Bits>(w) * s + b;
+      std::memcpy(out, &y, sizeof y);
+      w += Bits;
+      out += 8;
+    }
+  }
+}
+
+// M rows of x against one packed weight row. Four rows at a time share each
+// unpacked chunk of weights.
+template <int Bits>
+void qmv_impl(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int group, const float* scales,
+              const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
+  const int groups = k / group;
+  for (int r0 = 0; r0 < m; r0 += 4) {
+    const int rows = m - r0 < 4 ? m - r0 : 4;
+    float total[4] = {0, 0, 0, 0};
+    const uint8_t* p = w;
+    for (int g = 0; g < groups; ++g) {
+      f32x8 acc[4] = {};
+      const int base = g * group;
+      for (int c = 0; c < group / 8; ++c, p += Bits) {
+        const f32x8 q = unpack8<Bits>(p);
+        for (int r = 0; r < rows; ++r) acc[r] += q * load8(x + (r0 + r) * ldx + base + 8 * c);
+      }
+      for (int r = 0; r < rows; ++r)
+        total[r] += scales[g] * hsum(acc[r]) + biases[g] * xsum[(r0 + r) * ldxsum + g];
+    }
+    for (int r = 0; r < rows; ++r) out[(r0 + r) * ldo] = total[r];
+  }
+}
+
+template <template <int> class F, typename... Args>
+void with_bits(int bits, Args&&... args) {
+  switch (bits) {
+    case 1: return F<1>::run(args...);
+    case 2: return F<2>::run(args...);
+    case 3: return F<3>::run(args...);
+    case 4: return F<4>::run(args...);
+    case 5: return F<5>::run(args...);
+    case 6: return F<6>::run(args...);
+    case 8: return F<8>::run(args...);
+  }
+}
+
+template <int Bits>
+struct Dequantize {
+  template <typename... A>
+  static void run(A... a) { dequantize_impl<Bits>(a...); }
+};
+template <int Bits>
+struct Qmv {
+  template <typename... A>
+  static void run(A... a) { qmv_impl<Bits>(a...); }
+};
+
+}  // namespace
+
+void affine_dequantize(const uint8_t* w, const float* scales, const float* biases, int bits, int group, size_t n,
+                       float* out) {
+  with_bits<Dequantize>(bits, w, scales, biases, group, n, out);
+}
+
+void affine_qmv(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int bits, int group, const float* scales,
+                const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
+  with_bits<Qmv>(bits, w, x, ldx, m, k, group, scales, biases, xsum, ldxsum, out, ldo);
+}
+
+}  // namespace lmx::cpu::LMX_KERNELS_NS

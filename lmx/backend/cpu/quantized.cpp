@@ -1,0 +1,216 @@
+// Affine quantisation on the CPU. Quantising follows MLX's arithmetic
+// exactly (float32, the same divisions and round-half-even) so packed
+// weights match MLX bit for bit. Products with quantised weights take one of
+// two paths: a fused matrix-vector kernel for few rows of x (decode), and
+// dequantise-to-float tiles fed to sgemm for many rows (prefill).
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "lmx/backend/cpu/copy.h"
+#include "lmx/backend/cpu/isa.h"
+#include "lmx/backend/cpu/kernels/kernels.h"
+#include "lmx/primitives/quantized.h"
+#include "lmx/runtime/thread_pool.h"
+
+namespace lmx {
+
+namespace {
+
+// Rows of x up to which the fused matrix-vector kernel beats dequantise+gemm.
+constexpr int kQmvMaxRows = 8;
+// Elements of float weights dequantised at once for gemm (~8 MiB).
+constexpr int64_t kTileElems = int64_t{1} << 21;
+
+// `a` as a row-major buffer of dtype t: its own memory when it already is
+// one, else a copy kept alive in `scratch`.
+template <typename T>
+const T* row_major(const array& a, Dtype t, array& scratch) {
+  if (a.dtype() == t && a.flags().row_contiguous && a.data_size() == a.size()) return a.data<T>();
+  scratch = array(a.shape(), t, std::shared_ptr<Data>{});
+  cpu::allocate(scratch);
+  cpu::copy_to_strided(a, scratch.raw_ptr(), t, row_major_strides(a.shape()));
+  return scratch.data<T>();
+}
+
+// x rounded to dtype t's precision (float16, bfloat16 or float64), as a float.
+float round_to(Dtype t, float x) {
+  if (t == float16) return static_cast<float>(float16_t(x));
+  if (t == bfloat16) return static_cast<float>(bfloat16_t(x));
+  return x;
+}
+
+// The packed bytes of each row of a (..., cols) uint32 array.
+size_t packed_row_bytes(const array& w) { return static_cast<size_t>(w.shape(-1)) * 4; }
+
+void quantize_group(const float* w, int group, int bits, uint8_t* out, float& scale, float& bias) {
+  const float n_bins = static_cast<float>((1 << bits) - 1);
+  float hi = w[0], lo = w[0];
+  for (int i = 1; i < group; ++i) hi = std::max(hi, w[i]), lo = std::min(lo, w[i]);
+  float s = std::max((hi - lo) / n_bins, 1e-7f), b = lo;
+  if (bits > 1) {
+    // The edge of larger magnitude becomes exactly representable: the grid is
+    // anchored there, its step adjusted so the edge is a whole number of steps.
+    // (One bit keeps the plain {min, max} grid.)
+    bool min_is_edge = std::abs(lo) > std::abs(hi);
+    s = min_is_edge ? s : -s;
+    float edge = min_is_edge ? lo : hi;
+    float q0 = std::nearbyint(edge / s);
+    if (q0 != 0) s = edge / q0;
+    b = q0 == 0 ? 0.0f : edge;
+  }
+  uint64_t acc = 0;
+  int filled = 0;
+  for (int i = 0; i < group; ++i) {
+    float q = std::clamp(std::nearbyint((w[i] - b) / s), 0.0f, n_bins);
+    acc |= static_cast<uint64_t>(q) << filled;
+    filled += bits;
+    while (filled >= 8) {
+      *out++ = static_cast<uint8_t>(acc);
+      acc >>= 8;
+      filled -= 8;
+    }
+  }
+  scale = s;
+  bias = b;
+}
+
+}  // namespace
+
+void AffineQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array w_scratch;
+  const float* w = row_major<float>(inputs[0], float32, w_scratch);
+  array &wq = outputs[0], &scales = outputs[1], &biases = outputs[2];
+  for (auto& o : outputs) cpu::allocate(o);
+  size_t groups = scales.size();
+  std::vector<float> s(groups), b(groups);
+  auto* packed = wq.data<uint8_t>();
+  size_t group_bytes = static_cast<size_t>(group_size_) * bits_ / 8;
+  parallel_for(groups, 8 * group_size_, [&](size_t g0, size_t g1) {
+    for (size_t g = g0; g < g1; ++g)
+      quantize_group(w + g * group_size_, group_size_, bits_, packed + g * group_bytes, s[g], b[g]);
+  });
+  cpu::convert_contiguous(s.data(), float32, scales.raw_ptr(), scales.dtype(), groups);
+  cpu::convert_contiguous(b.data(), float32, biases.raw_ptr(), biases.dtype(), groups);
+}
+
+void AffineDequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
+  array ws, ss, bs;
+  const auto* w = row_major<uint32_t>(inputs[0], uint32, ws);
+  const float* scales = row_major<float>(inputs[1], float32, ss);
+  const float* biases = row_major<float>(inputs[2], float32, bs);
+  const size_t rows = inputs[0].size() / inputs[0].shape(-1);
+  const size_t row_bytes = packed_row_bytes(inputs[0]);
+  const int64_t k = out.shape(-1), groups = k / group_size_;
+  const bool in_float = out.dtype() == float32;
+  cpu::allocate(out);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(w);
+  parallel_for(rows, 4 * k, [&](size_t r0, size_t r1) {
+    std::vector<float> ones(in_float ? 0 : groups, 1.0f), zeros(in_float ? 0 : groups, 0.0f), q(in_float ? 0 : k);
+    for (size_t r = r0; r < r1; ++r) {
+      const float *s = scales + r * groups, *b = biases + r * groups;
+      if (in_float) {
+        LMX_CPU_KERNEL(affine_dequantize, bytes + r * row_bytes, s, b, bits_, group_size_, k,
+                       out.data<float>() + r * k);
+        continue;
+      }
+      // Other dtypes: round scale * q to the dtype, then the sum, as MLX
+      // computes in the output's own precision.
+      LMX_CPU_KERNEL(affine_dequantize, bytes + r * row_bytes, ones.data(), zeros.data(), bits_, group_size_, k,
+                     q.data());
+      for (int64_t i = 0; i < k; ++i) {
+        float scaled = s[i / group_size_] * q[i];
+        q[i] = round_to(out.dtype(), round_to(out.dtype(), scaled) + b[i / group_size_]);
+      }
+      cpu::convert_contiguous(q.data(), float32, static_cast<char*>(out.raw_ptr()) + r * k * out.itemsize(),
+                              out.dtype(), k);
+    }
+  });
+}
+
+void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array &x_in = inputs[0], &w_in = inputs[1];
+  array xs, ws, ss, bs;
+  const float* x = row_major<float>(x_in, float32, xs);
+  const auto* w = reinterpret_cast<const uint8_t*>(row_major<uint32_t>(w_in, uint32, ws));
+  const float* scales = row_major<float>(inputs[2], float32, ss);
+  const float* biases = row_major<float>(inputs[3], float32, bs);
+  array f32 = out.dtype() == float32 ? out : array(out.shape(), float32, std::shared_ptr<Data>{});
+  cpu::allocate(f32);
+  float* y = f32.data<float>();
+
+  const int64_t m = x_in.shape(-2), k = x_in.shape(-1), n = out.shape(-1);
+  const int64_t w_rows = w_in.shape(-2), row_bytes = static_cast<int64_t>(packed_row_bytes(w_in));
+  const int64_t s_cols = inputs[2].shape(-1);
+  const int64_t batch = m ? static_cast<int64_t>(x_in.size()) / (m * k ? m * k : 1) : 0;
+  const int64_t w_vals = transpose_ ? k : n;  // values per packed row
+  for (int64_t bi = 0; bi < batch && k > 0; ++bi) {
+    const float* xb = x + bi * m * k;
+    const uint8_t* wb = w + bi * w_rows * row_bytes;
+    const float* sb = scales + bi * w_rows * s_cols;
+    const float* bb = biases + bi * w_rows * s_cols;
+    float* yb = y + bi * m * n;
+    if (transpose_ && m <= kQmvMaxRows) {
+      // Decode: each output column is one packed row of w against x's rows.
+      const int64_t groups = k / group_size_;
+      std::vector<float> xsum(m * groups);
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t g = 0; g < groups; ++g) {
+          float s = 0;
+          for (int i = 0; i < group_size_; ++i) s += xb[r * k + g * group_size_ + i];
+          xsum[r * groups + g] = s;
+        }
+      parallel_for(n, 2 * k * m, [&](size_t n0, size_t n1) {
+        for (size_t j = n0; j < n1; ++j)
+          LMX_CPU_KERNEL(affine_qmv, wb + j * row_bytes, xb, k, static_cast<int>(m), static_cast<int>(k), bits_,
+                         group_size_, sb + j * groups, bb + j * groups, xsum.data(), groups, yb + j, n);
+      });
+    } else if (!transpose_ && m <= kQmvMaxRows) {
+      // Decode with w (K, N): accumulate x[r, k] * dequantised row k, each
+      // thread owning a range of whole groups of columns.
+      std::fill(yb, yb + m * n, 0.0f);
+      const int64_t col_groups = n / group_size_;
+      parallel_for(col_groups, 3 * k * group_size_, [&](size_t g0, size_t g1) {
+        const int64_t c0 = g0 * group_size_, cols = (g1 - g0) * group_size_;
+        std::vector<float> row(cols);
+        for (int64_t kk = 0; kk < k; ++kk) {
+          LMX_CPU_KERNEL(affine_dequantize, wb + kk * row_bytes + c0 * bits_ / 8, sb + kk * s_cols + g0,
+                         bb + kk * s_cols + g0, bits_, group_size_, cols, row.data());
+          for (int64_t r = 0; r < m; ++r) {
+            float a = xb[r * k + kk];
+            float* dst = yb + r * n + c0;
+            for (int64_t c = 0; c < cols; ++c) dst[c] += a * row[c];
+          }
+        }
+      });
+    } else {
+      // Prefill: dequantise row tiles of w to float and let sgemm do the rest.
+      const int64_t tile_rows = std::max<int64_t>(16, kTileElems / std::max<int64_t>(w_vals, 1));
+      std::vector<float> tile(std::min(tile_rows, w_rows) * w_vals);
+      for (int64_t r0 = 0; r0 < w_rows; r0 += tile_rows) {
+        const int64_t rows = std::min(tile_rows, w_rows - r0);
+        parallel_for(rows, 2 * w_vals, [&](size_t a, size_t b) {
+          for (size_t r = a; r < b; ++r)
+            LMX_CPU_KERNEL(affine_dequantize, wb + (r0 + r) * row_bytes, sb + (r0 + r) * s_cols,
+                           bb + (r0 + r) * s_cols, bits_, group_size_, w_vals, tile.data() + r * w_vals);
+        });
+        if (transpose_)  // y[:, r0:r0+rows] = x @ tile^T
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, rows, k, 1.0f, xb, k, tile.data(), k, 0.0f,
+                      yb + r0, n);
+        else  // y += x[:, r0:r0+rows] @ tile
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, rows, 1.0f, xb + r0, k, tile.data(), n,
+                      r0 == 0 ? 0.0f : 1.0f, yb, n);
+      }
+    }
+  }
+  if (k == 0) std::fill(y, y + f32.size(), 0.0f);
+  if (out.dtype() != float32) {
+    cpu::allocate(out);
+    cpu::convert_contiguous(y, float32, out.raw_ptr(), out.dtype(), out.size());
+  }
+}
+
+}  // namespace lmx

@@ -1,0 +1,59 @@
+// Affine quantisation primitives. Packing: each row's values form one
+// little-endian bit stream, value i at bits [i*bits, (i+1)*bits), read as
+// uint32 words (MLX's layout for every bit width).
+#pragma once
+
+#include "lmx/primitives/primitive.h"
+
+namespace lmx {
+
+class AffineQuantize : public Primitive {
+ public:
+  AffineQuantize(Stream s, int group_size, int bits) : Primitive(s), group_size_(group_size), bits_(bits) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::string name() const override { return "quantize"; }  // not differentiable: no vjp
+  int group_size() const { return group_size_; }
+  int bits() const { return bits_; }
+
+ private:
+  int group_size_, bits_;
+};
+
+// Inputs: w_q, scales, biases -> scales * q + biases (the output's dtype).
+class AffineDequantize : public UnaryPrimitive {
+ public:
+  AffineDequantize(Stream s, int group_size, int bits) : UnaryPrimitive(s), group_size_(group_size), bits_(bits) {}
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  std::string name() const override { return "dequantize"; }
+  int group_size() const { return group_size_; }
+  int bits() const { return bits_; }
+
+ private:
+  int group_size_, bits_;
+};
+
+// Inputs: x (..., M, K), w_q, scales, biases with x's batch dims (already
+// broadcast); output (..., M, N) in the output's dtype.
+class QuantizedMatmul : public UnaryPrimitive {
+ public:
+  QuantizedMatmul(Stream s, int group_size, int bits, bool transpose)
+      : UnaryPrimitive(s), group_size_(group_size), bits_(bits), transpose_(transpose) {}
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  std::string name() const override { return "quantized_matmul"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* q = dynamic_cast<const QuantizedMatmul*>(&o);
+    return q && q->group_size_ == group_size_ && q->bits_ == bits_ && q->transpose_ == transpose_;
+  }
+  int group_size() const { return group_size_; }
+  int bits() const { return bits_; }
+  bool transpose() const { return transpose_; }
+
+ private:
+  int group_size_, bits_;
+  bool transpose_;
+};
+
+}  // namespace lmx

@@ -1,0 +1,68 @@
+// Bindings of quantisation (lmx/ops/quantized.h).
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/variant.h>
+#include <nanobind/stl/vector.h>
+
+#include "convert.h"
+
+namespace lmx::py {
+
+using namespace nb::literals;
+using OptInt = std::optional<int>;
+using OptArray = std::optional<array>;
+
+namespace {
+
+// global_scale belongs to the nvfp4 mode, which lmx does not have yet.
+void no_global_scale(const OptArray& g, const char* op) {
+  if (g) throw std::invalid_argument(std::string("[") + op + "] global_scale is only used by the nvfp4 mode, which "
+                                     "lmx does not have yet.");
+}
+
+}  // namespace
+
+void init_quantized(nb::module_& m) {
+  m.def(
+      "quantize",
+      [](const array& w, OptInt group_size, OptInt bits, const std::string& mode, OptArray global_scale, S s) {
+        no_global_scale(global_scale, "quantize");
+        auto out = quantize(w, group_size, bits, mode, s);
+        return nb::make_tuple(out[0], out[1], out[2]);
+      },
+      "w"_a, "group_size"_a = nb::none(), "bits"_a = nb::none(), "mode"_a = "affine",
+      nb::kw_only(), "global_scale"_a = nb::none(), "stream"_a = nb::none());
+  m.def(
+      "dequantize",
+      [](const array& w, const array& scales, OptArray biases, OptInt group_size, OptInt bits,
+         const std::string& mode, OptArray global_scale, std::optional<Dtype> dtype, S s) {
+        no_global_scale(global_scale, "dequantize");
+        return dequantize(w, scales, biases, group_size, bits, mode, dtype, s);
+      },
+      "w"_a, "scales"_a, "biases"_a = nb::none(), "group_size"_a = nb::none(), "bits"_a = nb::none(),
+      "mode"_a = "affine", "global_scale"_a = nb::none(), "dtype"_a = nb::none(), nb::kw_only(),
+      "stream"_a = nb::none());
+  m.def(
+      "quantized_matmul",
+      [](const array& x, const array& w, const array& scales, OptArray biases, bool transpose, OptInt group_size,
+         OptInt bits, const std::string& mode, S s) {
+        return quantized_matmul(x, w, scales, biases, transpose, group_size, bits, mode, s);
+      },
+      "x"_a, "w"_a, "scales"_a, "biases"_a = nb::none(), "transpose"_a = true,
+      "group_size"_a = nb::none(), "bits"_a = nb::none(), "mode"_a = "affine", nb::kw_only(), "stream"_a = nb::none());
+  m.def(
+      "gather_qmm",
+      [](const array& x, const array& w, const array& scales, OptArray biases, OptArray lhs, OptArray rhs,
+         bool transpose, OptInt group_size, OptInt bits, const std::string& mode, OptArray global_scale,
+         bool sorted_indices, S s) {
+        no_global_scale(global_scale, "gather_qmm");
+        return gather_qmm(x, w, scales, biases, lhs, rhs, transpose, group_size, bits, mode, sorted_indices, s);
+      },
+      "x"_a, "w"_a, "scales"_a, "biases"_a = nb::none(), "lhs_indices"_a = nb::none(),
+      "rhs_indices"_a = nb::none(), "transpose"_a = true, "group_size"_a = nb::none(), "bits"_a = nb::none(),
+      "mode"_a = "affine", "global_scale"_a = nb::none(), nb::kw_only(), "sorted_indices"_a = false,
+      "stream"_a = nb::none());
+}
+
+}  // namespace lmx::py
