@@ -1,7 +1,7 @@
 """Argument checks shared by the layers that work on channels-last spatial data
 (convolutions, transposed convolutions, pooling)."""
 
-import lmx.core as mx
+from lmx.nn.layers._checks import check_array
 
 
 def as_tuple(value, n, name, layer):
@@ -29,8 +29,7 @@ def check_at_least(values, minimum, name, layer):
 def check_channels_last_input(x, spatial_dims, channels, layer):
     """Raises ValueError unless ``x`` is ``(N, *spatial, C)`` with ``spatial_dims``
     spatial axes and, when ``channels`` is given, ``C == channels``."""
-    if not isinstance(x, mx.array):
-        raise TypeError(f"[{layer}] Expected an array input, got {type(x).__name__}.")
+    check_array(x, layer)
     if x.ndim != spatial_dims + 2:
         layout = {1: "NLC", 2: "NHWC", 3: "NDHWC"}[spatial_dims]
         raise ValueError(

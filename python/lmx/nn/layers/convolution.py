@@ -3,6 +3,7 @@
 import math
 
 import lmx.core as mx
+from lmx.nn.layers._checks import check_positive_int
 from lmx.nn.layers._spatial import as_tuple, check_at_least, check_channels_last_input
 from lmx.nn.layers.base import Module
 
@@ -14,8 +15,7 @@ def init_conv_parameters(module, in_channels, out_channels, kernel_size, groups,
     U(-s, s) with ``s = sqrt(1 / fan_in)``, and a zero ``bias`` when asked for."""
     layer = type(module).__name__
     for value, name in ((in_channels, "in_channels"), (out_channels, "out_channels"), (groups, "groups")):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"[{layer}] '{name}' must be a positive integer but got {value!r}.")
+        check_positive_int(value, name, layer)
     if in_channels % groups != 0:
         raise ValueError(
             f"[{layer}] The number of input channels ({in_channels}) must be divisible by the "

@@ -3,6 +3,7 @@
 import math
 
 import lmx.core as mx
+from lmx.nn.layers._checks import check_array
 from lmx.nn.layers.base import Module
 
 __all__ = ["RoPE", "SinusoidalPositionalEncoding", "ALiBi"]
@@ -50,8 +51,7 @@ class RoPE(Module):
         return positions[..., None] * inverse_frequencies
 
     def __call__(self, x, offset=0):
-        if not isinstance(x, mx.array):
-            raise TypeError(f"[RoPE] Expected an array input, got {type(x).__name__}.")
+        check_array(x, "RoPE")
         if x.ndim < 3:
             raise ValueError(f"[RoPE] Input must have at least 3 dimensions but got shape {tuple(x.shape)}.")
         if self.dims > x.shape[-1]:

@@ -8,6 +8,7 @@ state's product runs step by step. Weights and biases start as U(-1/sqrt(H), 1/s
 import math
 
 import lmx.core as mx
+from lmx.nn.layers._checks import check_array, check_positive_int
 from lmx.nn.layers.base import Module
 
 __all__ = ["RNN", "GRU", "LSTM"]
@@ -18,11 +19,8 @@ class _Recurrent(Module):
 
     def __init__(self, input_size, hidden_size):
         super().__init__()
-        for value, name in ((input_size, "input_size"), (hidden_size, "hidden_size")):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"[{type(self).__name__}] {name} must be a positive integer but got {value!r}."
-                )
+        check_positive_int(input_size, "input_size", type(self).__name__)
+        check_positive_int(hidden_size, "hidden_size", type(self).__name__)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self._scale = 1 / math.sqrt(hidden_size)
@@ -36,8 +34,7 @@ class _Recurrent(Module):
     def _project_inputs(self, x, weight, bias_name, states):
         """``x @ weight.T (+ bias)`` for every step, after checking ``x`` and the initial ``states``."""
         layer = type(self).__name__
-        if not isinstance(x, mx.array):
-            raise TypeError(f"[{layer}] Expected an array input, got {type(x).__name__}.")
+        check_array(x, layer)
         if x.ndim < 2 or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"[{layer}] Expected input of shape (N, L, {self.input_size}) or (L, {self.input_size}) "

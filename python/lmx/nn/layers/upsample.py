@@ -11,6 +11,7 @@ linear and cubic interpolation are weighted sums of a few neighbouring input sam
 import math
 
 import lmx.core as mx
+from lmx.nn.layers._checks import check_array
 from lmx.nn.layers.base import Module
 
 __all__ = ["Upsample", "upsample_nearest", "upsample_linear", "upsample_cubic"]
@@ -20,8 +21,7 @@ _MODES = ("nearest", "linear", "cubic")
 
 def _scales(x, scale_factor, caller):
     """One positive float scale per spatial axis of ``x``, after checking ``x``'s rank."""
-    if not isinstance(x, mx.array):
-        raise TypeError(f"[{caller}] Expected an array input, got {type(x).__name__}.")
+    check_array(x, caller)
     spatial_dims = x.ndim - 2
     if spatial_dims < 1:
         raise ValueError(
