@@ -6,6 +6,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <memory>
+#include <mutex>
 
 #include "convert.h"
 #include "lmx/transforms/autodiff.h"
@@ -18,10 +19,25 @@ using namespace nb::literals;
 
 namespace {
 
+// References dropped on threads without the GIL, released later by the
+// interpreter's main thread. Blocking for the GIL there could deadlock: the
+// thread that holds it may be waiting for that very stream to finish.
+std::mutex deferred_mutex;
+std::vector<PyObject*> deferred;
+
+int release_deferred(void*) {
+  std::vector<PyObject*> batch;
+  {
+    std::lock_guard<std::mutex> lock(deferred_mutex);
+    batch.swap(deferred);
+  }
+  for (PyObject* o : batch) Py_DECREF(o);
+  return 0;
+}
+
 // A Python object kept by C++ closures that may outlive the call that made
-// them: primitives (custom_function rules) are released on the stream worker
-// after evaluation, where the GIL is not held, so the reference is dropped
-// under the GIL.
+// them: primitives (custom_function rules) are released on a stream worker
+// after evaluation, where the GIL is not held.
 class PyRef {
  public:
   explicit PyRef(nb::object o) : o_(std::move(o)) {}
@@ -30,8 +46,19 @@ class PyRef {
       o_.release();  // the interpreter is gone: leak rather than touch it
       return;
     }
-    nb::gil_scoped_acquire gil;
-    o_.reset();
+    if (PyGILState_Check()) {
+      o_.reset();
+      return;
+    }
+    bool schedule;
+    {
+      std::lock_guard<std::mutex> lock(deferred_mutex);
+      schedule = deferred.empty();
+      deferred.push_back(o_.release().ptr());
+    }
+    // Needs neither the GIL nor a thread state. Should the queue be full, the
+    // next keep() (which runs under the GIL) releases the backlog.
+    if (schedule) Py_AddPendingCall(release_deferred, nullptr);
   }
   PyRef(const PyRef&) = delete;
   PyRef& operator=(const PyRef&) = delete;
@@ -41,7 +68,10 @@ class PyRef {
   nb::object o_;
 };
 
-std::shared_ptr<PyRef> keep(nb::object o) { return std::make_shared<PyRef>(std::move(o)); }
+std::shared_ptr<PyRef> keep(nb::object o) {
+  release_deferred(nullptr);
+  return std::make_shared<PyRef>(std::move(o));
+}
 
 // A Python function of a list of arrays returning a list of arrays.
 ArrayFn array_fn(nb::callable fn) {

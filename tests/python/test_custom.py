@@ -103,3 +103,34 @@ def test_checkpoint_lowers_peak_memory(rng):
 
     plain, ckpt = peak(_layer), peak(mx.checkpoint(_layer))
     assert ckpt < 0.85 * plain, (plain, ckpt)
+
+
+def test_value_of_checkpointed_loss_does_not_deadlock():
+    # A stream worker once dropped the last reference to the Python function
+    # behind checkpoint while the main thread held the GIL waiting for that
+    # worker: a deadlock. Run in a child process so a regression fails fast.
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        f"""
+        import importlib
+        mx = importlib.import_module("{mx.__name__}")
+        nn = importlib.import_module("{mx.__name__.replace('.core', '.nn')}")
+        from importlib import import_module
+        checkpoint = import_module("{mx.__name__.replace('.core', '.nn.utils')}").checkpoint
+
+        model = nn.Linear(4, 4)
+        model.update({{"weight": mx.ones((4, 4)), "bias": mx.zeros((4,))}})
+        step = checkpoint(model)
+        loss = lambda m, x: (step(x) ** 2).sum()
+        for _ in range(5):
+            v, g = nn.value_and_grad(model, loss)(model, mx.ones((2, 4)))
+            print(repr(v).split("(")[1].split(",")[0], g["weight"].sum().item())
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # Every output is 4: the loss is 8 * 16, each weight's gradient 2 * 4 * 2.
+    assert [float(t) for t in out.stdout.split()[:2]] == [128.0, 256.0]
