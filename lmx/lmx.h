@@ -3,6 +3,7 @@
 
 #include "lmx/array.h"
 #include "lmx/dtype.h"
+#include "lmx/fast/fast.h"
 #include "lmx/ops/fft.h"
 #include "lmx/ops/linalg.h"
 #include "lmx/ops/ops.h"

@@ -17,6 +17,7 @@ void init_transforms(nb::module_& m);
 void init_linalg(nb::module_& m);
 void init_conv(nb::module_& m);
 void init_fft(nb::module_& m);
+void init_fast(nb::module_& m);
 void init_io(nb::module_& m);
 void init_quantized(nb::module_& m);
 void init_random(nb::module_& m);
@@ -43,6 +44,7 @@ NB_MODULE(_core, m) {
   lmx::py::init_linalg(m);
   lmx::py::init_conv(m);
   lmx::py::init_fft(m);
+  lmx::py::init_fast(m);
   lmx::py::init_io(m);
   lmx::py::init_quantized(m);
   lmx::py::init_random(m);

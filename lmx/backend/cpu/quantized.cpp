@@ -13,6 +13,7 @@
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/isa.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
+#include "lmx/backend/cpu/row_major.h"
 #include "lmx/primitives/quantized.h"
 #include "lmx/runtime/thread_pool.h"
 
@@ -24,17 +25,6 @@ namespace {
 constexpr int kQmvMaxRows = 8;
 // Elements of float weights dequantised at once for gemm (~8 MiB).
 constexpr int64_t kTileElems = int64_t{1} << 21;
-
-// `a` as a row-major buffer of dtype t: its own memory when it already is
-// one, else a copy kept alive in `scratch`.
-template <typename T>
-const T* row_major(const array& a, Dtype t, array& scratch) {
-  if (a.dtype() == t && a.flags().row_contiguous && a.data_size() == a.size()) return a.data<T>();
-  scratch = array(a.shape(), t, std::shared_ptr<Data>{});
-  cpu::allocate(scratch);
-  cpu::copy_to_strided(a, scratch.raw_ptr(), t, row_major_strides(a.shape()));
-  return scratch.data<T>();
-}
 
 // x rounded to dtype t's precision (float16, bfloat16 or float64), as a float.
 float round_to(Dtype t, float x) {
@@ -82,7 +72,7 @@ void quantize_group(const float* w, int group, int bits, uint8_t* out, float& sc
 
 void AffineQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   array w_scratch;
-  const float* w = row_major<float>(inputs[0], float32, w_scratch);
+  const float* w = cpu::row_major<float>(inputs[0], float32, w_scratch);
   array &wq = outputs[0], &scales = outputs[1], &biases = outputs[2];
   for (auto& o : outputs) cpu::allocate(o);
   size_t groups = scales.size();
@@ -99,9 +89,9 @@ void AffineQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<arra
 
 void AffineDequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
   array ws, ss, bs;
-  const auto* w = row_major<uint32_t>(inputs[0], uint32, ws);
-  const float* scales = row_major<float>(inputs[1], float32, ss);
-  const float* biases = row_major<float>(inputs[2], float32, bs);
+  const auto* w = cpu::row_major<uint32_t>(inputs[0], uint32, ws);
+  const float* scales = cpu::row_major<float>(inputs[1], float32, ss);
+  const float* biases = cpu::row_major<float>(inputs[2], float32, bs);
   const size_t rows = inputs[0].size() / inputs[0].shape(-1);
   const size_t row_bytes = packed_row_bytes(inputs[0]);
   const int64_t k = out.shape(-1), groups = k / group_size_;
@@ -134,10 +124,10 @@ void AffineDequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
 void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array &x_in = inputs[0], &w_in = inputs[1];
   array xs, ws, ss, bs;
-  const float* x = row_major<float>(x_in, float32, xs);
-  const auto* w = reinterpret_cast<const uint8_t*>(row_major<uint32_t>(w_in, uint32, ws));
-  const float* scales = row_major<float>(inputs[2], float32, ss);
-  const float* biases = row_major<float>(inputs[3], float32, bs);
+  const float* x = cpu::row_major<float>(x_in, float32, xs);
+  const auto* w = reinterpret_cast<const uint8_t*>(cpu::row_major<uint32_t>(w_in, uint32, ws));
+  const float* scales = cpu::row_major<float>(inputs[2], float32, ss);
+  const float* biases = cpu::row_major<float>(inputs[3], float32, bs);
   array f32 = out.dtype() == float32 ? out : array(out.shape(), float32, std::shared_ptr<Data>{});
   cpu::allocate(f32);
   float* y = f32.data<float>();

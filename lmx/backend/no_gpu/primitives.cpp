@@ -2,6 +2,7 @@
 // device exists), so these only guard against misuse from C++.
 #include <stdexcept>
 
+#include "lmx/fast/primitives.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/factorization.h"
 #include "lmx/primitives/fft.h"
@@ -41,6 +42,10 @@ LMX_NO_GPU(Scatter)
 LMX_NO_GPU(Sort)
 LMX_NO_GPU(AffineDequantize)
 LMX_NO_GPU(QuantizedMatmul)
+LMX_NO_GPU(fast::RMSNorm)
+LMX_NO_GPU(fast::LayerNorm)
+LMX_NO_GPU(fast::RoPE)
+LMX_NO_GPU(fast::ScaledDotProductAttention)
 LMX_NO_GPU(Scan)
 LMX_NO_GPU(FFT)
 LMX_NO_GPU(RandomBits)

@@ -1,0 +1,225 @@
+// The fused mx.fast kernels on the CPU. Everything is computed in float32
+// from row-major copies (the inputs' own memory when they already are).
+// Attention takes one of two paths: a per-query streaming loop when there are
+// few queries (decode), and sgemm over blocks of queries otherwise (prefill).
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "lmx/backend/cpu/copy.h"
+#include "lmx/backend/cpu/row_major.h"
+#include "lmx/fast/primitives.h"
+#include "lmx/runtime/thread_pool.h"
+
+namespace lmx::fast {
+
+namespace {
+
+// Runs fn(row_in, row_out) over the rows of x (..., D) in float32 and writes
+// `out` in its own dtype.
+template <typename Fn>
+void for_each_row(const array& x, array& out, Fn fn) {
+  array xs;
+  const float* in = cpu::row_major<float>(x, float32, xs);
+  const int64_t d = x.shape(-1), rows = d ? static_cast<int64_t>(x.size()) / d : 0;
+  cpu::allocate(out);
+  const bool direct = out.dtype() == float32;
+  parallel_for(rows, 8 * d, [&](size_t r0, size_t r1) {
+    std::vector<float> tmp(direct ? 0 : d);
+    for (size_t r = r0; r < r1; ++r) {
+      float* dst = direct ? out.data<float>() + r * d : tmp.data();
+      fn(in + r * d, dst);
+      if (!direct)
+        cpu::convert_contiguous(tmp.data(), float32, static_cast<char*>(out.raw_ptr()) + r * d * out.itemsize(),
+                                out.dtype(), d);
+    }
+  });
+}
+
+}  // namespace
+
+void RMSNorm::eval_cpu(const std::vector<array>& inputs, array& out) {
+  array ws;
+  const float* w = cpu::row_major<float>(inputs[1], float32, ws);
+  const int64_t d = inputs[0].shape(-1);
+  const float eps = eps_;
+  for_each_row(inputs[0], out, [&](const float* x, float* y) {
+    float ss = 0;
+    for (int64_t i = 0; i < d; ++i) ss += x[i] * x[i];
+    const float r = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
+    for (int64_t i = 0; i < d; ++i) y[i] = x[i] * r * w[i];
+  });
+}
+
+void LayerNorm::eval_cpu(const std::vector<array>& inputs, array& out) {
+  array ws, bs;
+  const float* w = cpu::row_major<float>(inputs[1], float32, ws);
+  const float* b = cpu::row_major<float>(inputs[2], float32, bs);
+  const int64_t d = inputs[0].shape(-1);
+  const float eps = eps_;
+  for_each_row(inputs[0], out, [&](const float* x, float* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < d; ++i) sum += x[i];
+    const float mu = sum / static_cast<float>(d);
+    float ss = 0;
+    for (int64_t i = 0; i < d; ++i) ss += (x[i] - mu) * (x[i] - mu);
+    const float r = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
+    for (int64_t i = 0; i < d; ++i) y[i] = (x[i] - mu) * r * w[i] + b[i];
+  });
+}
+
+void RoPE::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& x = inputs[0];
+  array os, fs;
+  const int32_t* offsets = cpu::row_major<int32_t>(inputs[1], int32, os);
+  const float* inv_freq = cpu::row_major<float>(inputs[2], float32, fs);
+  const int64_t d = x.shape(-1), t = x.shape(-2), batch = x.shape(0), half = dims_ / 2;
+  const int64_t rows_per_batch = batch ? static_cast<int64_t>(x.size()) / d / batch : 0;
+  const int64_t n_offsets = inputs[1].size();
+  // cos/sin for every (batch offset, position, pair): heads share them.
+  std::vector<float> cos_t(n_offsets * t * half), sin_t(n_offsets * t * half);
+  for (int64_t b = 0; b < n_offsets; ++b)
+    for (int64_t p = 0; p < t; ++p)
+      for (int64_t j = 0; j < half; ++j) {
+        const float angle = static_cast<float>(offsets[b] + p) * scale_ * inv_freq[j];
+        cos_t[(b * t + p) * half + j] = std::cos(angle);
+        sin_t[(b * t + p) * half + j] = std::sin(angle);
+      }
+  array xs;
+  const float* in = cpu::row_major<float>(x, float32, xs);
+  cpu::allocate(out);
+  const bool direct = out.dtype() == float32;
+  const int64_t rows = static_cast<int64_t>(x.size()) / std::max<int64_t>(d, 1);
+  parallel_for(rows, 4 * d, [&](size_t r0, size_t r1) {
+    std::vector<float> tmp(direct ? 0 : d);
+    for (size_t r = r0; r < r1; ++r) {
+      const float* src = in + r * d;
+      float* y = direct ? out.data<float>() + r * d : tmp.data();
+      const int64_t b = n_offsets == 1 ? 0 : static_cast<int64_t>(r) / rows_per_batch;
+      const int64_t p = static_cast<int64_t>(r) % t;
+      const float* c = cos_t.data() + (b * t + p) * half;
+      const float* s = sin_t.data() + (b * t + p) * half;
+      for (int64_t j = 0; j < half; ++j) {
+        const int64_t i1 = traditional_ ? 2 * j : j, i2 = traditional_ ? 2 * j + 1 : j + half;
+        const float x1 = src[i1], x2 = src[i2];
+        y[i1] = x1 * c[j] - x2 * s[j];
+        y[i2] = x1 * s[j] + x2 * c[j];
+      }
+      for (int64_t i = dims_; i < d; ++i) y[i] = src[i];
+      if (!direct)
+        cpu::convert_contiguous(tmp.data(), float32, static_cast<char*>(out.raw_ptr()) + r * d * out.itemsize(),
+                                out.dtype(), d);
+    }
+  });
+}
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Queries per (batch, head) up to which the streaming kernel is used.
+constexpr int64_t kStreamingMaxQueries = 8;
+// Queries handled per sgemm block in the prefill path.
+constexpr int64_t kQueryBlock = 128;
+
+// Softmax of one row of scores in place (with an optional sink logit that
+// joins the normaliser but carries no value); all -inf rows give zeros.
+void softmax_row(float* s, int64_t n, const float* sink) {
+  float mx = sink ? *sink : kNegInf;
+  for (int64_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
+  if (mx == kNegInf) {
+    std::fill(s, s + n, 0.0f);
+    return;
+  }
+  float total = sink ? std::exp(*sink - mx) : 0.0f;
+  for (int64_t j = 0; j < n; ++j) total += (s[j] = std::exp(s[j] - mx));
+  const float inv = 1.0f / total;
+  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+}
+
+}  // namespace
+
+void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array& out) {
+  array qs, ks, vs, ms, ss;
+  const float* q = cpu::row_major<float>(inputs[0], float32, qs);
+  const float* k = cpu::row_major<float>(inputs[1], float32, ks);
+  const float* v = cpu::row_major<float>(inputs[2], float32, vs);
+  const float* mask = has_mask_ ? cpu::row_major<float>(inputs[3], float32, ms) : nullptr;
+  const float* sinks = has_sinks_ ? cpu::row_major<float>(inputs[has_mask_ ? 4 : 3], float32, ss) : nullptr;
+  const int64_t B = inputs[0].shape(0), hq = inputs[0].shape(1), tq = inputs[0].shape(2), d = inputs[0].shape(3);
+  const int64_t hk = inputs[1].shape(1), tk = inputs[1].shape(2), dv = inputs[2].shape(3);
+  const int64_t groups = hq / hk, shift = tk - tq;  // causal: key j is visible to query i if j <= i + shift
+  array f32 = out.dtype() == float32 ? out : array(out.shape(), float32, std::shared_ptr<Data>{});
+  cpu::allocate(f32);
+  float* o = f32.data<float>();
+
+  auto head_ptrs = [&](int64_t b, int64_t h) {
+    const int64_t kvh = h / groups;
+    return std::tuple{q + ((b * hq + h) * tq) * d, k + ((b * hk + kvh) * tk) * d, v + ((b * hk + kvh) * tk) * dv,
+                      o + ((b * hq + h) * tq) * dv, mask ? mask + ((b * hq + h) * tq) * tk : nullptr,
+                      sinks ? sinks + h : nullptr};
+  };
+  // Scale, mask and normalise a block of score rows starting at query i0.
+  auto finish_scores = [&](float* s, int64_t i0, int64_t rows, const float* m, const float* sink) {
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = s + r * tk;
+      const int64_t i = i0 + r;
+      for (int64_t j = 0; j < tk; ++j) {
+        row[j] *= scale_;
+        if (m) row[j] += m[i * tk + j];
+        if (causal_ && j > i + shift) row[j] = kNegInf;
+      }
+      softmax_row(row, tk, sink);
+    }
+  };
+
+  if (tq <= kStreamingMaxQueries) {
+    // Decode: every (batch, head, query) row independently, in parallel.
+    parallel_for(B * hq * tq, 2 * tk * (d + dv), [&](size_t r0, size_t r1) {
+      std::vector<float> scores(tk);
+      for (size_t r = r0; r < r1; ++r) {
+        const int64_t i = r % tq, h = (r / tq) % hq, b = r / (tq * hq);
+        auto [qh, kh, vh, oh, m, sink] = head_ptrs(b, h);
+        const float* qi = qh + i * d;
+        for (int64_t j = 0; j < tk; ++j) {
+          const float* kj = kh + j * d;
+          float dot = 0;
+          for (int64_t c = 0; c < d; ++c) dot += qi[c] * kj[c];
+          scores[j] = dot;
+        }
+        finish_scores(scores.data(), i, 1, m, sink);
+        float* oi = oh + i * dv;
+        std::fill(oi, oi + dv, 0.0f);
+        for (int64_t j = 0; j < tk; ++j) {
+          const float p = scores[j];
+          if (p == 0.0f) continue;
+          const float* vj = vh + j * dv;
+          for (int64_t c = 0; c < dv; ++c) oi[c] += p * vj[c];
+        }
+      }
+    });
+  } else {
+    // Prefill: blocks of queries through sgemm (which threads itself).
+    std::vector<float> scores(std::min(kQueryBlock, tq) * tk);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < hq; ++h) {
+        auto [qh, kh, vh, oh, m, sink] = head_ptrs(b, h);
+        for (int64_t i0 = 0; i0 < tq; i0 += kQueryBlock) {
+          const int64_t rows = std::min(kQueryBlock, tq - i0);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, tk, d, 1.0f, qh + i0 * d, d, kh, d, 0.0f,
+                      scores.data(), tk);
+          finish_scores(scores.data(), i0, rows, m, sink);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, tk, 1.0f, scores.data(), tk, vh, dv,
+                      0.0f, oh + i0 * dv, dv);
+        }
+      }
+  }
+  if (out.dtype() != float32) {
+    cpu::allocate(out);
+    cpu::convert_contiguous(o, float32, out.raw_ptr(), out.dtype(), out.size());
+  }
+}
+
+}  // namespace lmx::fast

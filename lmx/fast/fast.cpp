@@ -1,0 +1,232 @@
+#include "lmx/fast/fast.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "lmx/fast/primitives.h"
+#include "lmx/ops/ops.h"
+#include "lmx/transforms/vmap.h"
+
+namespace lmx::fast {
+
+// --- the transforms of every fused primitive come from its fallback -------
+
+std::vector<array> Fused::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                              const std::vector<int>& argnums, const std::vector<array>&) {
+  auto grads = lmx::vjp(fallback_, primals, cotangents).second;
+  std::vector<array> out;
+  for (int a : argnums) out.push_back(grads[a]);
+  return out;
+}
+
+std::pair<std::vector<array>, std::vector<int>> Fused::vmap(const std::vector<array>& inputs,
+                                                            const std::vector<int>& axes,
+                                                            const std::vector<array>&) {
+  return {lmx::vmap(fallback_, inputs, axes, {0}), {0}};
+}
+
+namespace {
+
+void check_floating(const array& a, const std::string& op, const char* what) {
+  if (!is_floating_point(a.dtype()))
+    throw std::invalid_argument("[" + op + "] " + what + " must be floating point, got " + dtype_name(a.dtype()) + ".");
+}
+
+void check_feature_vector(const std::optional<array>& a, const array& x, const std::string& op, const char* what) {
+  if (a && (a->ndim() != 1 || a->shape(0) != x.shape(-1)))
+    throw std::invalid_argument("[" + op + "] " + what + " must have shape (" + std::to_string(x.shape(-1)) +
+                                ",) to match the last axis of x, got " + shape_string(a->shape()) + ".");
+}
+
+Dtype out_type(const array& x, const std::optional<array>& a, const std::optional<array>& b = {}) {
+  Dtype t = x.dtype();
+  if (a) t = promote_types(t, a->dtype());
+  if (b) t = promote_types(t, b->dtype());
+  return t;
+}
+
+}  // namespace
+
+// --- rms_norm / layer_norm --------------------------------------------------
+
+array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
+  if (x.ndim() == 0) throw std::invalid_argument("[rms_norm] x must have at least one dimension.");
+  check_floating(x, "rms_norm", "x");
+  check_feature_vector(weight, x, "rms_norm", "weight");
+  Dtype t = out_type(x, weight);
+  array w = weight ? astype(*weight, t, s) : ones({x.shape(-1)}, t, s);
+  Fallback fallback = [eps, t](const std::vector<array>& in) {
+    array xf = astype(in[0], float32);
+    array r = rsqrt(add(mean(square(xf), {-1}, true), array(eps)));
+    return std::vector<array>{multiply(astype(multiply(xf, r), t), in[1])};
+  };
+  return array(x.shape(), t, std::make_shared<RMSNorm>(to_stream(s), fallback, eps), {astype(x, t, s), w});
+}
+
+array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias, float eps,
+                 StreamOrDevice s) {
+  if (x.ndim() == 0) throw std::invalid_argument("[layer_norm] x must have at least one dimension.");
+  check_floating(x, "layer_norm", "x");
+  check_feature_vector(weight, x, "layer_norm", "weight");
+  check_feature_vector(bias, x, "layer_norm", "bias");
+  Dtype t = out_type(x, weight, bias);
+  array w = weight ? astype(*weight, t, s) : ones({x.shape(-1)}, t, s);
+  array b = bias ? astype(*bias, t, s) : zeros({x.shape(-1)}, t, s);
+  Fallback fallback = [eps, t](const std::vector<array>& in) {
+    array xf = astype(in[0], float32);
+    array centred = subtract(xf, mean(xf, {-1}, true));
+    array r = rsqrt(add(mean(square(centred), {-1}, true), array(eps)));
+    return std::vector<array>{add(multiply(astype(multiply(centred, r), t), in[1]), in[2])};
+  };
+  return array(x.shape(), t, std::make_shared<LayerNorm>(to_stream(s), fallback, eps), {astype(x, t, s), w, b});
+}
+
+// --- rope -------------------------------------------------------------------
+
+array rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale, const array& offset,
+           const std::optional<array>& freqs, StreamOrDevice s) {
+  if (x.ndim() < 3)
+    throw std::invalid_argument("[rope] Input must have at least 3 dimensions (B, ..., T, D), got " +
+                                shape_string(x.shape()) + ".");
+  check_floating(x, "rope", "x");
+  if (dims <= 0 || dims % 2 != 0 || dims > x.shape(-1))
+    throw std::invalid_argument("[rope] dims must be even, positive and at most the last axis (" +
+                                std::to_string(x.shape(-1)) + "), got " + std::to_string(dims) + ".");
+  if (base.has_value() == freqs.has_value())
+    throw std::invalid_argument("[rope] Exactly one of base and freqs must be given.");
+  if (!is_integral(offset.dtype()) || offset.dtype() == bool_ || offset.ndim() > 1 ||
+      (offset.ndim() == 1 && offset.shape(0) != x.shape(0)))
+    throw std::invalid_argument("[rope] offset must be an integer or an integer array of shape () or (" +
+                                std::to_string(x.shape(0)) + ",), got " + shape_string(offset.shape()) + ".");
+  const int half = dims / 2;
+  array inv_freq;
+  if (freqs) {
+    if (freqs->ndim() != 1 || freqs->shape(0) != half)
+      throw std::invalid_argument("[rope] freqs must have shape (" + std::to_string(half) + ",), got " +
+                                  shape_string(freqs->shape()) + ".");
+    inv_freq = reciprocal(astype(*freqs, float32, s), s);
+  } else {
+    inv_freq = exp(multiply(arange(0, half, 1, float32, s), array(-std::log(*base) / half), s), s);
+  }
+  const int T = x.shape(-2);
+  const int ndim = x.ndim();
+  Fallback fallback = [dims, half, traditional, scale, T, ndim](const std::vector<array>& in) {
+    const array &x = in[0], &off = in[1], &inv = in[2];
+    // Positions (B or 1, 1..., T, 1) in float32.
+    Shape pos_shape(ndim, 1);
+    pos_shape[ndim - 2] = T;
+    array pos = reshape(arange(0, T, 1, float32), pos_shape);
+    Shape off_shape(ndim, 1);
+    if (off.ndim() == 1) off_shape[0] = off.shape(0);
+    pos = multiply(add(pos, reshape(astype(off, float32), off_shape)), array(scale));
+    array angle = multiply(pos, inv);  // (..., T, half)
+    array c = cos(angle), sn = sin(angle);
+    array xf = astype(x, float32);
+    Shape start(ndim, 0), stop = x.shape(), unit(ndim, 1);
+    auto part = [&](int lo, int hi, int step) {
+      Shape a = start, b = stop, st = unit;
+      a.back() = lo, b.back() = hi, st.back() = step;
+      return slice(xf, a, b, st);
+    };
+    array x1 = traditional ? part(0, dims, 2) : part(0, half, 1);
+    array x2 = traditional ? part(1, dims, 2) : part(half, dims, 1);
+    array y1 = subtract(multiply(x1, c), multiply(x2, sn));
+    array y2 = add(multiply(x1, sn), multiply(x2, c));
+    array rotated = traditional ? reshape(stack({y1, y2}, -1), [&] {
+      Shape sh = x.shape();
+      sh.back() = dims;
+      return sh;
+    }())
+                                : concatenate({y1, y2}, -1);
+    if (dims < x.shape(-1)) rotated = concatenate({rotated, part(dims, x.shape(-1), 1)}, -1);
+    return std::vector<array>{astype(rotated, x.dtype())};
+  };
+  return array(x.shape(), x.dtype(), std::make_shared<RoPE>(to_stream(s), fallback, dims, traditional, scale),
+               {x, astype(offset, int32, s), inv_freq});
+}
+
+// --- scaled_dot_product_attention ---------------------------------------------
+
+array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
+                                   const std::string& mask_mode, const std::optional<array>& mask,
+                                   const std::optional<array>& sinks, StreamOrDevice s) {
+  const std::string op = "scaled_dot_product_attention";
+  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4)
+    throw std::invalid_argument("[" + op + "] q, k and v must be 4-dimensional (B, heads, T, D), got " +
+                                shape_string(q.shape()) + ", " + shape_string(k.shape()) + " and " +
+                                shape_string(v.shape()) + ".");
+  for (const auto* a : {&q, &k, &v}) check_floating(*a, op, "q, k and v");
+  if (q.shape(-1) != k.shape(-1))
+    throw std::invalid_argument("[" + op + "] q and k must have the same last dimension, got " +
+                                shape_string(q.shape()) + " and " + shape_string(k.shape()) + ".");
+  if (k.shape(0) != v.shape(0) || k.shape(1) != v.shape(1) || k.shape(2) != v.shape(2))
+    throw std::invalid_argument("[" + op + "] k and v must agree in batch, heads and length, got " +
+                                shape_string(k.shape()) + " and " + shape_string(v.shape()) + ".");
+  if (q.shape(0) != k.shape(0))
+    throw std::invalid_argument("[" + op + "] q and k must have the same batch size.");
+  const int hq = q.shape(1), hk = k.shape(1);
+  if (hk == 0 || hq % hk != 0)
+    throw std::invalid_argument("[" + op + "] The number of query heads (" + std::to_string(hq) +
+                                ") must be a multiple of the number of key/value heads (" + std::to_string(hk) +
+                                ").");
+  if (mask_mode != "" && mask_mode != "causal" && mask_mode != "array")
+    throw std::invalid_argument("[" + op + "] Unsupported mask '" + mask_mode + "': use None, \"causal\" or an array.");
+  if ((mask_mode == "array") != mask.has_value())
+    throw std::invalid_argument("[" + op + "] mask_mode 'array' goes with a mask array.");
+  Dtype t = promote_types(promote_types(q.dtype(), k.dtype()), v.dtype());
+  const ShapeElem B = q.shape(0), Tq = q.shape(2), Tk = k.shape(2);
+  Shape score_shape{B, hq, Tq, Tk};
+  std::vector<array> inputs{astype(q, t, s), astype(k, t, s), astype(v, t, s)};
+  if (mask) {
+    if (mask->ndim() > 4)
+      throw std::invalid_argument("[" + op + "] The mask can have at most 4 dimensions, got " +
+                                  shape_string(mask->shape()) + ".");
+    if (broadcast_shapes(mask->shape(), score_shape, op) != score_shape)
+      throw std::invalid_argument("[" + op + "] The mask " + shape_string(mask->shape()) +
+                                  " does not broadcast to the scores' shape " + shape_string(score_shape) + ".");
+    // Boolean masks keep where true; others are added to the scores.
+    array additive = mask->dtype() == bool_
+                         ? where(*mask, array(0.0f), array(-std::numeric_limits<float>::infinity()), s)
+                         : astype(*mask, float32, s);
+    inputs.push_back(broadcast_to(additive, score_shape, s));
+  }
+  if (sinks) {
+    if (sinks->ndim() != 1 || sinks->shape(0) != hq)
+      throw std::invalid_argument("[" + op + "] sinks must have shape (" + std::to_string(hq) + ",), got " +
+                                  shape_string(sinks->shape()) + ".");
+    inputs.push_back(astype(*sinks, float32, s));
+  }
+  const bool causal = mask_mode == "causal", has_mask = mask.has_value(), has_sinks = sinks.has_value();
+  Fallback fallback = [scale, causal, has_mask, has_sinks, hq, hk, t](const std::vector<array>& in) {
+    const ShapeElem b = in[0].shape(0), tq = in[0].shape(2), tk = in[1].shape(2), d = in[0].shape(3);
+    const int groups = hq / hk;
+    // Query heads that share a key/value head sit together: (B, Hk, G, Tq, D).
+    array qf = reshape(astype(in[0], float32), {b, hk, groups, tq, d});
+    array kf = expand_dims(astype(in[1], float32), {2});
+    array vf = expand_dims(astype(in[2], float32), {2});
+    array scores = matmul(multiply(qf, array(scale)), swapaxes(kf, -1, -2));  // (B, Hk, G, Tq, Tk)
+    if (has_mask) scores = add(scores, reshape(in[3], {b, hk, groups, tq, tk}));
+    if (causal) {
+      array qi = reshape(arange(0, tq, 1, int32), {tq, 1});
+      array kj = reshape(arange(0, tk, 1, int32), {1, tk});
+      array keep = less_equal(kj, add(qi, array(static_cast<int>(tk - tq))));
+      scores = where(keep, scores, array(-std::numeric_limits<float>::infinity()));
+    }
+    array probs;
+    if (has_sinks) {
+      array sink = broadcast_to(reshape(in[has_mask ? 4 : 3], {1, hk, groups, 1, 1}), {b, hk, groups, tq, 1});
+      array all = softmax(concatenate({sink, scores}, -1), {-1}, true);
+      probs = slice(all, {0, 0, 0, 0, 1}, all.shape(), {1, 1, 1, 1, 1});
+    } else {
+      probs = softmax(scores, {-1}, true);
+    }
+    array out = matmul(probs, vf);  // (B, Hk, G, Tq, Dv)
+    return std::vector<array>{astype(reshape(out, {b, hq, tq, out.shape(-1)}), t)};
+  };
+  Shape out_shape{B, hq, Tq, v.shape(3)};
+  return array(out_shape, t,
+               std::make_shared<ScaledDotProductAttention>(to_stream(s), fallback, scale, causal, has_mask, has_sinks),
+               inputs);
+}
+
+}  // namespace lmx::fast

@@ -1,0 +1,83 @@
+// The fused primitives of mx.fast. Each carries `fallback`: the same
+// computation written with ordinary ops, which gives its vjp, jvp and vmap
+// (differentiating the fused kernel itself would need one kernel per rule).
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "lmx/primitives/primitive.h"
+
+namespace lmx::fast {
+
+using Fallback = std::function<std::vector<array>(const std::vector<array>&)>;
+
+class Fused : public UnaryPrimitive {
+ public:
+  Fused(Stream s, Fallback fallback) : UnaryPrimitive(s), fallback_(std::move(fallback)) {}
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs, const std::vector<int>& axes,
+                                                       const std::vector<array>& outputs) override;
+
+ private:
+  Fallback fallback_;
+};
+
+// Inputs: x, weight (ones when none was given).
+class RMSNorm : public Fused {
+ public:
+  RMSNorm(Stream s, Fallback f, float eps) : Fused(s, std::move(f)), eps_(eps) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "rms_norm"; }
+  float eps() const { return eps_; }
+
+ private:
+  float eps_;
+};
+
+// Inputs: x, weight, bias (ones / zeros when not given).
+class LayerNorm : public Fused {
+ public:
+  LayerNorm(Stream s, Fallback f, float eps) : Fused(s, std::move(f)), eps_(eps) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "layer_norm"; }
+  float eps() const { return eps_; }
+
+ private:
+  float eps_;
+};
+
+// Inputs: x, offset (int32: scalar or (B,)), inverse frequencies (dims/2, float32).
+class RoPE : public Fused {
+ public:
+  RoPE(Stream s, Fallback f, int dims, bool traditional, float scale)
+      : Fused(s, std::move(f)), dims_(dims), traditional_(traditional), scale_(scale) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "rope"; }
+
+ private:
+  int dims_;
+  bool traditional_;
+  float scale_;
+};
+
+// Inputs: q, k, v, then the additive float32 mask (B, Hq, Tq, Tk) when
+// has_mask, then the sinks (Hq,) when has_sinks.
+class ScaledDotProductAttention : public Fused {
+ public:
+  ScaledDotProductAttention(Stream s, Fallback f, float scale, bool causal, bool has_mask, bool has_sinks)
+      : Fused(s, std::move(f)), scale_(scale), causal_(causal), has_mask_(has_mask), has_sinks_(has_sinks) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return "scaled_dot_product_attention"; }
+  float scale() const { return scale_; }
+  bool causal() const { return causal_; }
+  bool has_mask() const { return has_mask_; }
+  bool has_sinks() const { return has_sinks_; }
+
+ private:
+  float scale_;
+  bool causal_, has_mask_, has_sinks_;
+};
+
+}  // namespace lmx::fast
