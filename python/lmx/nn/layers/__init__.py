@@ -15,3 +15,4 @@ from lmx.nn.layers.embedding import *  # noqa: F401,F403
 from lmx.nn.layers.dropout import *  # noqa: F401,F403
 from lmx.nn.layers.normalization import *  # noqa: F401,F403
 from lmx.nn.layers.transformer import *  # noqa: F401,F403
+from lmx.nn.layers.quantized import *  # noqa: F401,F403

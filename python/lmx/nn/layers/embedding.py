@@ -32,3 +32,11 @@ class Embedding(Module):
         """``x @ weight.T``: scores against every embedding (for tied input and output weights)."""
         check_features(x, self.weight.shape[1], "Embedding")
         return x @ self.weight.T
+
+    def to_quantized(self, group_size=None, bits=None, mode="affine", quantize_input=False):
+        """A :class:`QuantizedEmbedding` holding this table quantized."""
+        # Imported here: the quantized layers build on this module.
+        from lmx.nn.layers.quantized import QuantizedEmbedding, check_quantize_input
+
+        check_quantize_input(quantize_input, mode, "Embedding")
+        return QuantizedEmbedding.from_embedding(self, group_size, bits, mode)

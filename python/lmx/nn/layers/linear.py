@@ -46,6 +46,14 @@ class Linear(Module):
             return mx.addmm(self.bias, x, self.weight.T)
         return x @ self.weight.T
 
+    def to_quantized(self, group_size=None, bits=None, mode="affine", quantize_input=False):
+        """A :class:`QuantizedLinear` holding this layer's weights quantized."""
+        # Imported here: the quantized layers build on this module.
+        from lmx.nn.layers.quantized import QuantizedLinear, check_quantize_input
+
+        check_quantize_input(quantize_input, mode, "Linear")
+        return QuantizedLinear.from_linear(self, group_size, bits, mode)
+
 
 class Bilinear(Module):
     """``y_i = x_2^T W_i x_1 + b_i`` with ``W`` of shape ``(output_dims, input2_dims,
