@@ -2,6 +2,7 @@
 
 Features are the last axis. Statistics of float16/bfloat16 inputs are computed in
 float32; the normalised values keep the input's dtype before the affine transform.
+LayerNorm and RMSNorm use the fused ``mx.fast`` kernels, as MLX does.
 """
 
 import lmx.core as mx
@@ -53,8 +54,7 @@ class LayerNorm(Module):
 
     def __call__(self, x):
         check_features(x, self.dims, "LayerNorm")
-        mean, var = _mean_and_var(x, -1)
-        return _affine(self, _standardize(x, mean, var, self.eps))
+        return mx.fast.layer_norm(x, self.get("weight"), self.get("bias"), self.eps)
 
 
 class RMSNorm(Module):
@@ -71,9 +71,7 @@ class RMSNorm(Module):
 
     def __call__(self, x):
         check_features(x, self.weight.shape[0], "RMSNorm")
-        wide = _widen(x)
-        y = (wide * mx.rsqrt(mx.mean(wide * wide, axis=-1, keepdims=True) + self.eps)).astype(x.dtype)
-        return self.weight * y
+        return mx.fast.rms_norm(x, self.weight, self.eps)
 
 
 class GroupNorm(Module):

@@ -34,22 +34,6 @@ class RoPE(Module):
     def _extra_repr(self):
         return f"{self.dims}, traditional={self.traditional}"
 
-    def _angles(self, x, offset):
-        """Rotation angles broadcastable against ``x[..., : dims // 2]``, float32."""
-        positions = mx.arange(x.shape[-2], dtype=mx.float32)
-        if isinstance(offset, mx.array) and offset.ndim == 1:
-            # One offset per batch element (the first axis of x).
-            offset = offset.astype(mx.float32).reshape(-1, *([1] * (x.ndim - 2)))
-        elif isinstance(offset, mx.array) and offset.ndim > 1:
-            raise ValueError(
-                f"[RoPE] offset must be an integer, a scalar or a 1-D array, got shape {offset.shape}."
-            )
-        positions = (positions + offset) * self.scale
-        inverse_frequencies = mx.exp(
-            mx.arange(0, self.dims, 2, dtype=mx.float32) * (-math.log(self.base) / self.dims)
-        )
-        return positions[..., None] * inverse_frequencies
-
     def __call__(self, x, offset=0):
         check_array(x, "RoPE")
         if x.ndim < 3:
@@ -58,25 +42,14 @@ class RoPE(Module):
             raise ValueError(
                 f"[RoPE] dims ({self.dims}) must not exceed the input's last dimension ({x.shape[-1]})."
             )
-        angles = self._angles(x, offset)
-        cos, sin = mx.cos(angles), mx.sin(angles)
-        half = self.dims // 2
-        rotated = x[..., : self.dims].astype(mx.float32)
-        if self.traditional:
-            pairs = rotated.reshape(*rotated.shape[:-1], half, 2)
-            first, second = pairs[..., 0], pairs[..., 1]
-        else:
-            first, second = rotated[..., :half], rotated[..., half:]
-        new_first = first * cos - second * sin
-        new_second = first * sin + second * cos
-        if self.traditional:
-            rotated = mx.stack([new_first, new_second], axis=-1).reshape(rotated.shape)
-        else:
-            rotated = mx.concatenate([new_first, new_second], axis=-1)
-        rotated = rotated.astype(x.dtype)
-        if self.dims == x.shape[-1]:
-            return rotated
-        return mx.concatenate([rotated, x[..., self.dims :]], axis=-1)
+        if isinstance(offset, mx.array) and offset.ndim > 1:
+            raise ValueError(
+                f"[RoPE] offset must be an integer, a scalar or a 1-D array, got shape {offset.shape}."
+            )
+        # The fused kernel, as MLX: angles in float32, result in x's dtype.
+        return mx.fast.rope(
+            x, self.dims, traditional=self.traditional, base=self.base, scale=self.scale, offset=offset
+        )
 
 
 class SinusoidalPositionalEncoding(Module):

@@ -22,28 +22,6 @@ __all__ = [
 ]
 
 
-def scaled_dot_product_attention(queries, keys, values, scale, mask=None):
-    """``softmax(scale * Q K^T + mask) V`` over ``(B, heads, L, head_dims)`` arrays.
-
-    ``mask`` is additive (broadcastable to ``B, heads, L_q, L_k``), boolean (False
-    blocks a key), or "causal" (query ``i`` sees keys up to ``i + L_k - L_q``). The
-    softmax runs in float32 whatever the inputs' precision.
-    """
-    scores = (queries * scale) @ keys.swapaxes(-1, -2)
-    if isinstance(mask, str):
-        if mask != "causal":
-            raise ValueError(f"[MultiHeadAttention] Unsupported mask '{mask}'; use 'causal' or an array.")
-        q_len, k_len = scores.shape[-2:]
-        allowed = mx.arange(q_len)[:, None] + (k_len - q_len) >= mx.arange(k_len)[None, :]
-        scores = mx.where(allowed, scores, -math.inf)
-    elif mask is not None and mask.dtype == mx.bool_:
-        scores = mx.where(mask, scores, -math.inf)
-    elif mask is not None:
-        scores = scores + mask
-    weights = mx.softmax(scores, axis=-1, precise=True)
-    return weights.astype(values.dtype) @ values
-
-
 def _check_divisible(name, value, num_heads):
     if value % num_heads != 0:
         raise ValueError(
@@ -112,8 +90,12 @@ class MultiHeadAttention(Module):
         queries = split_heads(self.query_proj(queries))
         keys = split_heads(self.key_proj(keys))
         values = split_heads(self.value_proj(values))
+        if isinstance(mask, str) and mask != "causal":
+            raise ValueError(f"[MultiHeadAttention] Unsupported mask '{mask}'; use 'causal' or an array.")
+        # The fused kernel, as MLX: causal masks align the last query with the last key,
+        # a boolean mask's False blocks a key, and the softmax runs in float32.
         scale = math.sqrt(1 / queries.shape[-1])
-        heads = scaled_dot_product_attention(queries, keys, values, scale, mask)
+        heads = mx.fast.scaled_dot_product_attention(queries, keys, values, scale=scale, mask=mask)
         batch, _, length, _ = heads.shape
         return self.out_proj(heads.transpose(0, 2, 1, 3).reshape(batch, length, -1))
 
