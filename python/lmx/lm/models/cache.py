@@ -1,0 +1,479 @@
+"""Key/value caches for autoregressive decoding, with mlx_lm's classes and helpers.
+
+Every cache stores keys and values as (B, n_kv_heads, S, head_dim) and hands attention the
+keys/values seen so far from ``update_and_fetch``. ``state`` (arrays) and ``meta_state``
+(strings) are what ``save_prompt_cache`` writes and ``from_state`` rebuilds.
+"""
+
+from typing import Any, Dict, List, Optional
+
+import lmx.core as mx
+from lmx.utils import tree_flatten, tree_map, tree_unflatten
+
+__all__ = [
+    "KVCache",
+    "QuantizedKVCache",
+    "RotatingKVCache",
+    "can_trim_prompt_cache",
+    "create_attention_mask",
+    "load_prompt_cache",
+    "make_prompt_cache",
+    "save_prompt_cache",
+    "trim_prompt_cache",
+]
+
+
+def create_attention_mask(N: int, offset: int, return_array: bool, window_size: Optional[int]):
+    """Mask for N new queries after ``offset`` cached tokens: None, "causal" or a boolean array."""
+    if N == 1:
+        return None
+    if return_array or window_size is not None:
+        from .base import create_causal_mask  # base imports nothing from here; lazy keeps it so
+
+        return create_causal_mask(N, offset, window_size=window_size)
+    return "causal"
+
+
+def _check_kv(name, keys, values):
+    if keys.ndim != 4 or values.ndim != 4:
+        raise ValueError(
+            f"[{name}.update_and_fetch] keys and values must be (B, n_kv_heads, S, head_dim), "
+            f"got shapes {tuple(keys.shape)} and {tuple(values.shape)}."
+        )
+    if keys.shape[:3] != values.shape[:3]:
+        raise ValueError(
+            f"[{name}.update_and_fetch] keys {tuple(keys.shape)} and values {tuple(values.shape)} "
+            "disagree on batch, heads or length."
+        )
+
+
+def _grow(buffer, prev, incoming, step):
+    """``buffer`` cut to its ``prev`` used rows, then extended along axis 2 by enough whole
+    steps to take ``incoming``."""
+    n_steps = (step + incoming.shape[2] - 1) // step
+    shape = (*incoming.shape[:2], n_steps * step, incoming.shape[3])
+    fresh = mx.zeros(shape, dtype=incoming.dtype)
+    if buffer is None:
+        return fresh
+    if prev % step != 0:
+        buffer = buffer[..., :prev, :]
+    return mx.concatenate([buffer, fresh], axis=2)
+
+
+class _BaseCache:
+    @property
+    def state(self):
+        return []
+
+    @state.setter
+    def state(self, v):
+        if v is not None and len(v) > 0:
+            raise ValueError(f"[{type(self).__name__}] This cache has no state but one was given.")
+
+    @property
+    def meta_state(self):
+        return ""
+
+    @meta_state.setter
+    def meta_state(self, v):
+        if v is not None and len(v) > 0:
+            raise ValueError(f"[{type(self).__name__}] This cache has no meta state but one was given.")
+
+    def is_trimmable(self):
+        return False
+
+    def size(self):
+        return 0
+
+    @property
+    def nbytes(self):
+        return sum(a.nbytes for _, a in tree_flatten(self.state))
+
+    def empty(self):
+        return True
+
+    @classmethod
+    def from_state(cls, state, meta_state):
+        """A cache of this class holding ``state`` / ``meta_state`` (bypasses __init__)."""
+        obj = cls.__new__(cls)
+        obj.state = state
+        obj.meta_state = meta_state
+        return obj
+
+
+class KVCache(_BaseCache):
+    """Grows its buffers ``step`` tokens at a time so decoding rarely reallocates."""
+
+    step = 256
+
+    def __init__(self):
+        self.keys = None
+        self.values = None
+        self.offset = 0
+
+    def update_and_fetch(self, keys, values):
+        _check_kv("KVCache", keys, values)
+        prev = self.offset
+        S = keys.shape[2]
+        if self.keys is None or prev + S > self.keys.shape[2]:
+            self.keys = _grow(self.keys, prev, keys, self.step)
+            self.values = _grow(self.values, prev, values, self.step)
+        self.offset += S
+        self.keys[..., prev : self.offset, :] = keys
+        self.values[..., prev : self.offset, :] = values
+        return self.keys[..., : self.offset, :], self.values[..., : self.offset, :]
+
+    def keys_and_values(self):
+        if self.keys is None:
+            return None, None
+        return self.keys[..., : self.offset, :], self.values[..., : self.offset, :]
+
+    def size(self):
+        return self.offset
+
+    def empty(self):
+        return self.keys is None
+
+    @property
+    def state(self):
+        if self.keys is None:
+            return []
+        if self.offset == self.keys.shape[2]:
+            return self.keys, self.values
+        return self.keys_and_values()
+
+    @state.setter
+    def state(self, v):
+        if v is None or len(v) == 0:
+            self.keys = self.values = None
+            self.offset = 0
+            return
+        self.keys, self.values = v
+        self.offset = self.keys.shape[2]
+
+    def is_trimmable(self):
+        return True
+
+    def trim(self, n):
+        n = min(self.offset, n)
+        self.offset -= n
+        return n
+
+    def to_quantized(self, group_size: int = 64, bits: int = 4) -> "QuantizedKVCache":
+        quantized = QuantizedKVCache(group_size=group_size, bits=bits)
+        quantized.offset = self.offset
+        if self.keys is not None:
+            quantized.keys = mx.quantize(self.keys, group_size=group_size, bits=bits)
+            quantized.values = mx.quantize(self.values, group_size=group_size, bits=bits)
+        return quantized
+
+    def make_mask(self, N: int, return_array: bool = False, window_size: Optional[int] = None):
+        return create_attention_mask(N, self.offset, return_array=return_array, window_size=window_size)
+
+
+class RotatingKVCache(_BaseCache):
+    """Keeps the first ``keep`` tokens and the most recent ones, at most ``max_size`` in all.
+
+    Single-token steps write in place into a ring buffer; multi-token updates put the buffer
+    back in temporal order and concatenate, keeping max_size - 1 old tokens so that every new
+    token still sees max_size keys.
+    """
+
+    step = 256
+
+    def __init__(self, max_size, keep=0):
+        if not isinstance(max_size, int) or max_size <= 0:
+            raise ValueError(f"[RotatingKVCache] max_size must be a positive integer, got {max_size!r}.")
+        if not isinstance(keep, int) or not 0 <= keep < max_size:
+            raise ValueError(f"[RotatingKVCache] keep must be in [0, max_size), got {keep!r}.")
+        self.keep = keep
+        self.max_size = max_size
+        self.keys = None
+        self.values = None
+        self.offset = 0
+        self._idx = 0
+
+    def _trim(self, trim_size, v, append=None):
+        """Drop ``trim_size`` tokens right after the kept prefix, then append ``append``."""
+        parts = [v[..., : self.keep, :], v[..., trim_size + self.keep :, :]] if trim_size > 0 else [v]
+        if append is not None:
+            parts.append(append)
+        return mx.concatenate(parts, axis=2)
+
+    def _temporal_order(self, v):
+        """The ring buffer rearranged oldest-to-newest (kept prefix first)."""
+        if self._idx == v.shape[2]:
+            return v
+        if self._idx < self.offset:
+            return mx.concatenate(
+                [v[..., : self.keep, :], v[..., self._idx :, :], v[..., self.keep : self._idx, :]], axis=2
+            )
+        return v[..., : self._idx, :]
+
+    def _update_concat(self, keys, values):
+        if self.keys is None:
+            self.keys, self.values = keys, values
+        else:
+            self.keys = self._temporal_order(self.keys)
+            self.values = self._temporal_order(self.values)
+            self._idx = self.keys.shape[2]
+            trim_size = self._idx - self.max_size + 1
+            self.keys = self._trim(trim_size, self.keys, keys)
+            self.values = self._trim(trim_size, self.values, values)
+        self.offset += keys.shape[2]
+        self._idx = self.keys.shape[2]
+        return self.keys, self.values
+
+    def _update_in_place(self, keys, values):
+        prev = self.offset
+        S = keys.shape[2]
+        if self.keys is None or (prev >= self.keys.shape[2] and self.keys.shape[2] < self.max_size):
+            new_size = min(self.step, self.max_size - prev)
+            k_new = mx.zeros((*keys.shape[:2], new_size, keys.shape[3]), dtype=keys.dtype)
+            v_new = mx.zeros((*values.shape[:2], new_size, values.shape[3]), dtype=values.dtype)
+            if self.keys is not None:
+                self.keys = mx.concatenate([self.keys, k_new], axis=2)
+                self.values = mx.concatenate([self.values, v_new], axis=2)
+            else:
+                self.keys, self.values = k_new, v_new
+            self._idx = prev
+
+        # A previous multi-token update may have left more than max_size tokens.
+        trim_size = self.keys.shape[2] - self.max_size
+        if trim_size > 0:
+            self.keys = self._trim(trim_size, self.keys)
+            self.values = self._trim(trim_size, self.values)
+            self._idx = self.max_size
+
+        if self._idx == self.max_size:
+            self._idx = self.keep  # wrap around, never overwriting the kept prefix
+
+        self.keys[..., self._idx : self._idx + S, :] = keys
+        self.values[..., self._idx : self._idx + S, :] = values
+        self.offset += S
+        self._idx += S
+
+        if self.offset < self.max_size:
+            return self.keys[..., : self.offset, :], self.values[..., : self.offset, :]
+        return self.keys, self.values
+
+    def update_and_fetch(self, keys, values):
+        _check_kv("RotatingKVCache", keys, values)
+        if keys.shape[2] == 1:
+            return self._update_in_place(keys, values)
+        return self._update_concat(keys, values)
+
+    def keys_and_values(self):
+        if self.keys is None:
+            return None, None
+        if self.offset < self.keys.shape[2]:
+            return self.keys[..., : self.offset, :], self.values[..., : self.offset, :]
+        return self.keys, self.values
+
+    def size(self):
+        return min(self.offset, self.max_size)
+
+    def empty(self):
+        return self.keys is None
+
+    @property
+    def state(self):
+        if self.keys is None:
+            return []
+        return self.keys_and_values()
+
+    @state.setter
+    def state(self, v):
+        if v is None or len(v) == 0:
+            self.keys = self.values = None
+            return
+        self.keys, self.values = v
+
+    @property
+    def meta_state(self):
+        return tuple(map(str, (self.keep, self.max_size, self.offset, self._idx)))
+
+    @meta_state.setter
+    def meta_state(self, v):
+        self.keep, self.max_size, self.offset, self._idx = map(int, v)
+
+    def is_trimmable(self):
+        # Once tokens were evicted they cannot be brought back.
+        return self.offset < self.max_size
+
+    def trim(self, n):
+        n = min(self.offset, n)
+        self.offset -= n
+        self._idx -= n
+        return n
+
+    def to_quantized(self, group_size: int = 64, bits: int = 4):
+        raise NotImplementedError("[RotatingKVCache.to_quantized] Quantizing a rotating cache is not supported.")
+
+    def make_mask(self, N: int, window_size: Optional[int] = None, return_array: bool = False):
+        from .base import create_causal_mask
+
+        if N > 1:
+            window_size = window_size or self.max_size
+            offset = min(self.max_size - 1, self.offset)
+            if offset + N > window_size or return_array:
+                return create_causal_mask(N, offset, window_size=window_size)
+            return "causal"
+        if window_size is None:
+            return None
+        # A window narrower than the ring: mark the window_size slots ending where the new
+        # token will be written.
+        if self.offset >= window_size and self.max_size > window_size:
+            idx = self._idx if self._idx < self.max_size else 0
+            size = min(self.max_size, self.offset + 1)
+            mask = mx.arange(size) >= (size - window_size)
+            return mx.roll(mask, shift=idx + 1)
+        return None
+
+
+class QuantizedKVCache(_BaseCache):
+    """Stores keys/values affine-quantised; ``update_and_fetch`` returns (packed, scales, biases)
+    tuples for ``quantized_scaled_dot_product_attention``."""
+
+    step = 256
+
+    def __init__(self, group_size: int = 64, bits: int = 8):
+        self.keys = None
+        self.values = None
+        self.offset = 0
+        self.group_size = group_size
+        self.bits = bits
+
+    def update_and_fetch(self, keys, values):
+        _check_kv("QuantizedKVCache", keys, values)
+        B, n_kv_heads, S, k_dim = keys.shape
+        v_dim = values.shape[3]
+        prev = self.offset
+        if self.keys is None or prev + S > self.keys[0].shape[2]:
+            per_word = 32 // self.bits
+            n_new = (self.step + S - 1) // self.step * self.step
+            lead = (B, n_kv_heads, n_new)
+
+            def fresh(dim):
+                return (
+                    mx.zeros((*lead, dim // per_word), dtype=mx.uint32),
+                    mx.zeros((*lead, dim // self.group_size), dtype=keys.dtype),
+                    mx.zeros((*lead, dim // self.group_size), dtype=keys.dtype),
+                )
+
+            def extend(x):
+                x = x[..., :prev, :] if prev % self.step != 0 else x
+                return mx.concatenate([x, mx.zeros((*lead, x.shape[3]), dtype=x.dtype)], axis=2)
+
+            if self.keys is None:
+                self.keys, self.values = fresh(k_dim), fresh(v_dim)
+            else:
+                self.keys, self.values = tree_map(extend, (self.keys, self.values))
+
+        self.offset += S
+        new_keys = mx.quantize(keys, group_size=self.group_size, bits=self.bits)
+        new_values = mx.quantize(values, group_size=self.group_size, bits=self.bits)
+        for buf, new in zip(self.keys + self.values, new_keys + new_values):
+            buf[..., prev : self.offset, :] = new
+        return self.keys_and_values()
+
+    def keys_and_values(self):
+        if self.keys is None:
+            return None, None
+        return tree_map(lambda x: x[..., : self.offset, :], (self.keys, self.values))
+
+    def size(self):
+        return self.offset
+
+    def empty(self):
+        return self.keys is None
+
+    @property
+    def state(self):
+        if self.keys is None:
+            return []
+        if self.offset == self.keys[0].shape[2]:
+            return self.keys, self.values
+        return self.keys_and_values()
+
+    @state.setter
+    def state(self, v):
+        if v is None or len(v) == 0:
+            self.keys = self.values = None
+            return
+        self.keys, self.values = (tuple(x) for x in v)
+
+    @property
+    def meta_state(self):
+        return tuple(map(str, (self.step, self.offset, self.group_size, self.bits)))
+
+    @meta_state.setter
+    def meta_state(self, v):
+        self.step, self.offset, self.group_size, self.bits = map(int, v)
+
+    def is_trimmable(self):
+        return True
+
+    def trim(self, n):
+        n = min(self.offset, n)
+        self.offset -= n
+        return n
+
+    def make_mask(self, N: int, return_array: bool = False, window_size: Optional[int] = None):
+        return create_attention_mask(N, self.offset, return_array=return_array, window_size=window_size)
+
+
+def make_prompt_cache(model, max_kv_size: Optional[int] = None) -> List[Any]:
+    """One cache per layer: the model's own ``make_cache()`` if it has one, else rotating caches
+    of ``max_kv_size`` (keeping 4 tokens) or growing KVCaches."""
+    if hasattr(model, "make_cache"):
+        return model.make_cache()
+    if not hasattr(model, "layers"):
+        raise TypeError("[make_prompt_cache] The model has neither make_cache() nor layers.")
+    num_layers = len(model.layers)
+    if max_kv_size is not None:
+        return [RotatingKVCache(max_size=max_kv_size, keep=4) for _ in range(num_layers)]
+    return [KVCache() for _ in range(num_layers)]
+
+
+# The classes load_prompt_cache may rebuild from a file's class names.
+_CACHE_CLASSES = {cls.__name__: cls for cls in (KVCache, RotatingKVCache, QuantizedKVCache)}
+
+
+def save_prompt_cache(file_name: str, cache: List[Any], metadata: Optional[Dict[str, str]] = None):
+    """Write the caches' states to a .safetensors file; string ``metadata`` travels along."""
+    metadata = {} if metadata is None else metadata
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("[save_prompt_cache] metadata must map strings to strings.")
+    arrays = dict(tree_flatten([c.state for c in cache]))
+    info = [[c.meta_state for c in cache], metadata, [type(c).__name__ for c in cache]]
+    mx.save_safetensors(file_name, arrays, dict(tree_flatten(info)))
+
+
+def load_prompt_cache(file_name, return_metadata=False):
+    """The caches saved by ``save_prompt_cache`` (and its metadata when ``return_metadata``)."""
+    arrays, info = mx.load(file_name, return_metadata=True)
+    states = tree_unflatten(list(arrays.items()))
+    meta_states, metadata, class_names = tree_unflatten(list(info.items()))
+    if not isinstance(states, list):
+        states = [] if not states else states
+    cache = []
+    for i, name in enumerate(class_names):
+        if name not in _CACHE_CLASSES:
+            raise ValueError(f"[load_prompt_cache] Unknown cache class {name!r} in {file_name}.")
+        state = states[i] if i < len(states) else []
+        cache.append(_CACHE_CLASSES[name].from_state(state, meta_states[i]))
+    if return_metadata:
+        return cache, metadata
+    return cache
+
+
+def can_trim_prompt_cache(cache: List[Any]) -> bool:
+    return all(c.is_trimmable() for c in cache)
+
+
+def trim_prompt_cache(cache: List[Any], num_tokens: int) -> List[Any]:
+    """Remove up to ``num_tokens`` most recent tokens from every cache; returns how many were removed."""
+    if not can_trim_prompt_cache(cache) or len(cache) == 0:
+        return 0
+    return [c.trim(num_tokens) for c in cache][0]
