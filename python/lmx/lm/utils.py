@@ -114,7 +114,9 @@ def _weight_files(model_path: Path):
             return files
     files = sorted(Path(p) for p in glob.glob(str(model_path / "*.safetensors")))
     if not files:
-        raise FileNotFoundError(f"[load_model] No safetensors weights (*.safetensors) found in '{model_path}'.")
+        raise FileNotFoundError(
+            f"[load_model] No safetensors weights (*.safetensors) found in '{model_path}'."
+        )
     return files
 
 
@@ -189,7 +191,9 @@ def load_model(
     try:
         model.load_weights(list(weights.items()), strict=strict)
     except ValueError as e:
-        raise ValueError(f"[load_model] Weights in '{model_path}' do not fit the '{config['model_type']}' model: {e}") from None
+        raise ValueError(
+            f"[load_model] Weights in '{model_path}' do not fit the '{config['model_type']}' model: {e}"
+        ) from None
     if not lazy:
         mx.eval(model.parameters())
     model.eval()
@@ -208,7 +212,9 @@ def load_adapters(model: nn.Module, adapter_path: str) -> nn.Module:
     try:
         from lmx.lm.tuner.utils import load_adapters as tuner_load_adapters
     except ImportError:
-        raise NotImplementedError("[load_adapters] lmx.lm has no LoRA tuner yet; adapters cannot be loaded.") from None
+        raise NotImplementedError(
+            "[load_adapters] lmx.lm has no LoRA tuner yet; adapters cannot be loaded."
+        ) from None
     adapter_path = Path(adapter_path)
     if not adapter_path.exists():
         raise FileNotFoundError(f"[load_adapters] Adapter path '{adapter_path}' does not exist.")
@@ -233,14 +239,19 @@ def load(
 
         if path_or_hf_repo is not None:
             get_model_path(path_or_hf_repo)
-        return gguf.load_gguf_model(
+        model, tokenizer = gguf.load_gguf_model(
             path_or_hf_repo,
-            tokenizer_config=tokenizer_config,
-            model_config=model_config,
-            adapter_path=adapter_path,
+            tokenizer_config=tokenizer_config or {},
+            model_config=model_config or {},
             lazy=lazy,
-            return_config=return_config,
         )
+        if adapter_path is not None:
+            model = load_adapters(model, adapter_path)
+            model.eval()
+        if return_config:
+            args = getattr(model, "args", None)
+            return model, tokenizer, dict(vars(args)) if args is not None else {}
+        return model, tokenizer
 
     model_path = get_model_path(path_or_hf_repo, revision=revision)
     if not model_path.is_dir():

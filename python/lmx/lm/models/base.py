@@ -126,10 +126,14 @@ def scaled_dot_product_attention(queries, keys, values, cache, scale: float, mas
     """Fused attention, or the quantised path when ``cache`` stores quantised keys/values."""
     if hasattr(cache, "bits"):
         if sinks is not None:
-            raise ValueError("[scaled_dot_product_attention] Attention sinks are not supported with a quantized cache.")
+            raise ValueError(
+                "[scaled_dot_product_attention] Attention sinks are not supported with a quantized cache."
+            )
         return quantized_scaled_dot_product_attention(
             queries, keys, values, scale=scale, mask=mask, group_size=cache.group_size, bits=cache.bits
         )
     if sinks is not None:
-        return mx.fast.scaled_dot_product_attention(queries, keys, values, scale=scale, mask=mask, sinks=sinks)
+        return mx.fast.scaled_dot_product_attention(
+            queries, keys, values, scale=scale, mask=mask, sinks=sinks
+        )
     return mx.fast.scaled_dot_product_attention(queries, keys, values, scale=scale, mask=mask)

@@ -61,7 +61,9 @@ class _PlainRoPE(nn.Module):
 class Llama3RoPE(_FrequencyRoPE):
     """Llama 3.1's scheme: long wavelengths stretched by ``factor``, short ones kept, a smooth blend between."""
 
-    def __init__(self, dims, max_position_embeddings=2048, traditional=False, base=10000, scaling_config=None):
+    def __init__(
+        self, dims, max_position_embeddings=2048, traditional=False, base=10000, scaling_config=None
+    ):
         factor = scaling_config["factor"]
         low_freq_factor = scaling_config.get("low_freq_factor", 1.0)
         high_freq_factor = scaling_config.get("high_freq_factor", 4.0)
@@ -99,8 +101,10 @@ class YarnRoPE(_FrequencyRoPE):
         mscale_all_dim=0,
     ):
         def correction_dim(num_rotations):
-            return dims * math.log(original_max_position_embeddings / (num_rotations * 2 * math.pi)) / (
-                2 * math.log(base)
+            return (
+                dims
+                * math.log(original_max_position_embeddings / (num_rotations * 2 * math.pi))
+                / (2 * math.log(base))
             )
 
         low = max(math.floor(correction_dim(beta_fast)), 0)
@@ -135,7 +139,11 @@ class SuScaledRoPE(_FrequencyRoPE):
         periods = mx.array(long_factor, dtype=mx.float32) * rope_periods(dims, base)
         factor = max_position_embeddings / original_max_position_embeddings
         if long_mscale is None:
-            long_mscale = math.sqrt(1 + math.log(factor) / math.log(original_max_position_embeddings)) if factor > 1 else 1.0
+            long_mscale = (
+                math.sqrt(1 + math.log(factor) / math.log(original_max_position_embeddings))
+                if factor > 1
+                else 1.0
+            )
         super().__init__(dims, False, periods, long_mscale)
 
 
@@ -167,7 +175,13 @@ def initialize_rope(
     if rope_type == "yarn":
         options = {
             key: scaling_config[key]
-            for key in ("original_max_position_embeddings", "beta_fast", "beta_slow", "mscale", "mscale_all_dim")
+            for key in (
+                "original_max_position_embeddings",
+                "beta_fast",
+                "beta_slow",
+                "mscale",
+                "mscale_all_dim",
+            )
             if key in scaling_config
         }
         return YarnRoPE(
