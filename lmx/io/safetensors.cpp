@@ -120,6 +120,7 @@ std::pair<std::map<std::string, array>, StringMap> load_safetensors(const std::s
   std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
+      if (it->is_null()) continue;  // MLX writes null when there is no metadata
       if (!it->is_object()) r.fail("__metadata__ is not an object.");
       for (auto m = it->begin(); m != it->end(); ++m) {
         if (!m->is_string()) r.fail("the metadata value of '" + m.key() + "' is not a string.");

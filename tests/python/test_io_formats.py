@@ -314,3 +314,14 @@ def test_load_rejects_unknown_formats_and_metadata_requests(tmp_path):
         mx.load(str(tmp_path / "a.npy"), return_metadata=True)
     with pytest.raises((RuntimeError, OSError, ValueError)):
         mx.load(str(tmp_path / "missing.safetensors"))
+
+
+def test_safetensors_with_null_metadata_loads(tmp_path):
+    # MLX writes "__metadata__": null when it has no metadata to save.
+    import json
+    import struct
+
+    header = json.dumps({"__metadata__": None, "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    path = tmp_path / "n.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + np.array([1.5, 2.5], np.float32).tobytes())
+    np.testing.assert_array_equal(np.array(mx.load(str(path))["a"]), [1.5, 2.5])

@@ -302,17 +302,7 @@ def test_parameter_trees_match_mlx(mlx_nn, group_size, bits, bias):
         )
 
 
-# lmx.core's mx.load rejects the '"__metadata__": null' that MLX's save_safetensors writes
-# when no metadata is given (a core bug, reported); strict, so the fix shows up here.
-METADATA_NULL_GAP = pytest.mark.xfail(
-    BACKEND == "lmx",
-    strict=True,
-    raises=RuntimeError,
-    reason="mx.load rejects __metadata__: null",
-)
-
-
-@pytest.mark.parametrize("suffix", [pytest.param(".safetensors", marks=METADATA_NULL_GAP), ".npz"])
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
 def test_weights_saved_by_mlx_load_and_give_mlx_outputs(mlx_nn, rng, tmp_path, suffix):
     import mlx.core as mlx_mx
 

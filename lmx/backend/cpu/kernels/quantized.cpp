@@ -57,27 +57,44 @@ __attribute__((optimize("fp-contract=off"))) void dequantize_impl(const uint8_t*
   }
 }
 
-// M rows of x against one packed weight row. Four rows at a time share each
-// unpacked chunk of weights.
+// Rows rows of x against one packed weight row. The rows share each unpacked
+// chunk of weights; per-group sums stay in vector registers, scaled by the
+// group's scale, and are reduced once at the end.
+template <int Bits, int Rows>
+void qmv_rows(const uint8_t* w, const float* x, int64_t ldx, int k, int group, const float* scales,
+              const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
+  const int groups = k / group, chunks = group / 8;
+  f32x8 total[Rows] = {};
+  float bias_total[Rows] = {};
+  for (int g = 0; g < groups; ++g) {
+    f32x8 acc[Rows] = {};
+    const float* xg = x + g * group;
+    for (int c = 0; c < chunks; ++c, w += Bits) {
+      const f32x8 q = unpack8<Bits>(w);
+      for (int r = 0; r < Rows; ++r) acc[r] += q * load8(xg + r * ldx + 8 * c);
+    }
+    const f32x8 s = f32x8{} + scales[g];
+    for (int r = 0; r < Rows; ++r) {
+      total[r] += acc[r] * s;
+      bias_total[r] += biases[g] * xsum[r * ldxsum + g];
+    }
+  }
+  for (int r = 0; r < Rows; ++r) out[r * ldo] = hsum(total[r]) + bias_total[r];
+}
+
 template <int Bits>
 void qmv_impl(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int group, const float* scales,
               const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
-  const int groups = k / group;
   for (int r0 = 0; r0 < m; r0 += 4) {
-    const int rows = m - r0 < 4 ? m - r0 : 4;
-    float total[4] = {0, 0, 0, 0};
-    const uint8_t* p = w;
-    for (int g = 0; g < groups; ++g) {
-      f32x8 acc[4] = {};
-      const int base = g * group;
-      for (int c = 0; c < group / 8; ++c, p += Bits) {
-        const f32x8 q = unpack8<Bits>(p);
-        for (int r = 0; r < rows; ++r) acc[r] += q * load8(x + (r0 + r) * ldx + base + 8 * c);
-      }
-      for (int r = 0; r < rows; ++r)
-        total[r] += scales[g] * hsum(acc[r]) + biases[g] * xsum[(r0 + r) * ldxsum + g];
+    const float* xr = x + r0 * ldx;
+    const float* sr = xsum + r0 * ldxsum;
+    float* o = out + r0 * ldo;
+    switch (m - r0 < 4 ? m - r0 : 4) {
+      case 1: qmv_rows<Bits, 1>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo); break;
+      case 2: qmv_rows<Bits, 2>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo); break;
+      case 3: qmv_rows<Bits, 3>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo); break;
+      default: qmv_rows<Bits, 4>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo); break;
     }
-    for (int r = 0; r < rows; ++r) out[(r0 + r) * ldo] = total[r];
   }
 }
 
