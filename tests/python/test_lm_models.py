@@ -64,6 +64,17 @@ CONFIGS = {
         COMMON, model_type="llama", tie_word_embeddings=False, rope_scaling={"type": "linear", "factor": 2.0}
     ),
     "mistral": dict(COMMON, model_type="mistral", tie_word_embeddings=False, rope_theta=1000000.0),
+    "qwen2": dict(COMMON, model_type="qwen2", tie_word_embeddings=True),
+    "qwen2_untied": dict(COMMON, model_type="qwen2", tie_word_embeddings=False, rope_theta=10000.0),
+    "qwen3": dict(COMMON, model_type="qwen3", head_dim=32, tie_word_embeddings=False, rope_theta=1000000.0),
+    "qwen3_yarn": dict(
+        COMMON,
+        model_type="qwen3",
+        head_dim=32,
+        tie_word_embeddings=True,
+        rope_theta=1000000.0,
+        rope_scaling={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64},
+    ),
 }
 
 PROMPT = [[3, 17, 101, 5, 64, 9, 127, 42]]
@@ -107,11 +118,14 @@ def hf_layout(config, weights):
                 out[f"{moe.group(1)}.{experts}.{e}.{moe.group(2)}.weight"] = value[e]
         else:
             out[name] = value
-    if config["model_type"] in ("llama", "mistral"):
-        # Old HF checkpoints carry rotary tables; tied ones may still ship lm_head.
+    if config["model_type"] in ("llama", "mistral", "qwen2"):
+        # Old HF checkpoints carry rotary tables.
         out["model.layers.0.self_attn.rotary_emb.inv_freq"] = np.ones(8, np.float32)
-        if config.get("tie_word_embeddings", True):
-            out["lm_head.weight"] = out["model.embed_tokens.weight"]
+    if config["model_type"] in ("llama", "mistral", "qwen2", "qwen3") and config.get(
+        "tie_word_embeddings", True
+    ):
+        # Tied checkpoints may still ship lm_head.
+        out["lm_head.weight"] = out["model.embed_tokens.weight"]
     return out
 
 

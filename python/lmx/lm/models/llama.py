@@ -28,50 +28,74 @@ class ModelArgs(BaseModelArgs):
     rope_traditional: bool = False
     rope_scaling: Optional[Dict[str, Union[float, str]]] = None
     tie_word_embeddings: bool = True
+    rope_parameters: Optional[Dict[str, Union[float, str]]] = None
 
     def __post_init__(self):
-        if self.num_key_value_heads is None:
-            self.num_key_value_heads = self.num_attention_heads
-        if self.num_attention_heads % self.num_key_value_heads != 0:
-            raise ValueError(
-                f"[llama] num_attention_heads ({self.num_attention_heads}) must be a multiple of "
-                f"num_key_value_heads ({self.num_key_value_heads})."
-            )
-        if self.rope_scaling and self.rope_scaling.get("rope_type", self.rope_scaling.get("type")) in (
-            "linear",
-            "llama3",
-            "yarn",
-        ):
-            if "factor" not in self.rope_scaling:
-                raise ValueError("[llama] rope_scaling must contain 'factor'.")
+        complete_attention_args(self)
+
+
+def complete_attention_args(args):
+    """Default the key/value head count to the query heads and check the config's attention fields."""
+    # transformers >= 5 nests rope_theta and the scaling under rope_parameters.
+    rope_parameters = getattr(args, "rope_parameters", None)
+    if rope_parameters:
+        args.rope_theta = rope_parameters.get("rope_theta", args.rope_theta)
+        if (rope_parameters.get("rope_type") or rope_parameters.get("type") or "default") != "default":
+            args.rope_scaling = rope_parameters
+    if args.num_key_value_heads is None:
+        args.num_key_value_heads = args.num_attention_heads
+    if args.num_key_value_heads <= 0 or args.num_attention_heads % args.num_key_value_heads != 0:
+        raise ValueError(
+            f"[{args.model_type}] num_attention_heads ({args.num_attention_heads}) must be a multiple of "
+            f"num_key_value_heads ({args.num_key_value_heads})."
+        )
+    scaling = getattr(args, "rope_scaling", None)
+    if scaling and (scaling.get("rope_type") or scaling.get("type")) in ("linear", "llama3", "yarn"):
+        if "factor" not in scaling:
+            raise ValueError(f"[{args.model_type}] rope_scaling must contain 'factor'.")
 
 
 class Attention(nn.Module):
-    def __init__(self, args: ModelArgs):
+    """Multi-head attention with grouped key/value heads and RoPE.
+
+    Variants of other architectures: ``qkv_bias`` / ``o_bias`` override ``attention_bias``
+    (Qwen2 biases q/k/v only) and ``qk_norm`` adds per-head RMSNorms of queries and keys (Qwen3).
+    """
+
+    def __init__(self, args, qkv_bias=None, o_bias=None, qk_norm=False):
         super().__init__()
         dim = args.hidden_size
         self.n_heads = args.num_attention_heads
         self.n_kv_heads = args.num_key_value_heads
-        self.head_dim = args.head_dim or args.hidden_size // self.n_heads
+        self.head_dim = getattr(args, "head_dim", None) or args.hidden_size // self.n_heads
         self.scale = self.head_dim**-0.5
-        bias = args.attention_bias
-        self.q_proj = nn.Linear(dim, self.n_heads * self.head_dim, bias=bias)
-        self.k_proj = nn.Linear(dim, self.n_kv_heads * self.head_dim, bias=bias)
-        self.v_proj = nn.Linear(dim, self.n_kv_heads * self.head_dim, bias=bias)
-        self.o_proj = nn.Linear(self.n_heads * self.head_dim, dim, bias=bias)
+        attention_bias = getattr(args, "attention_bias", False)
+        qkv_bias = attention_bias if qkv_bias is None else qkv_bias
+        o_bias = attention_bias if o_bias is None else o_bias
+        self.q_proj = nn.Linear(dim, self.n_heads * self.head_dim, bias=qkv_bias)
+        self.k_proj = nn.Linear(dim, self.n_kv_heads * self.head_dim, bias=qkv_bias)
+        self.v_proj = nn.Linear(dim, self.n_kv_heads * self.head_dim, bias=qkv_bias)
+        self.o_proj = nn.Linear(self.n_heads * self.head_dim, dim, bias=o_bias)
+        self.qk_norm = qk_norm
+        if qk_norm:
+            self.q_norm = nn.RMSNorm(self.head_dim, eps=args.rms_norm_eps)
+            self.k_norm = nn.RMSNorm(self.head_dim, eps=args.rms_norm_eps)
         self.rope = initialize_rope(
             self.head_dim,
             args.rope_theta,
-            args.rope_traditional,
+            getattr(args, "rope_traditional", False),
             args.rope_scaling,
             args.max_position_embeddings,
         )
 
     def __call__(self, x: mx.array, mask=None, cache: Optional[Any] = None) -> mx.array:
         B, L, _ = x.shape
-        queries = self.q_proj(x).reshape(B, L, self.n_heads, -1).transpose(0, 2, 1, 3)
-        keys = self.k_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
+        queries = self.q_proj(x).reshape(B, L, self.n_heads, -1)
+        keys = self.k_proj(x).reshape(B, L, self.n_kv_heads, -1)
         values = self.v_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
+        if self.qk_norm:
+            queries, keys = self.q_norm(queries), self.k_norm(keys)
+        queries, keys = queries.transpose(0, 2, 1, 3), keys.transpose(0, 2, 1, 3)
         if cache is not None:
             queries = self.rope(queries, offset=cache.offset)
             keys = self.rope(keys, offset=cache.offset)
@@ -97,10 +121,16 @@ class MLP(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    def __init__(self, args: ModelArgs):
+    """Pre-norm block; other architectures pass their own attention / MLP modules."""
+
+    def __init__(self, args, attention=None, mlp=None):
         super().__init__()
-        self.self_attn = Attention(args)
-        self.mlp = MLP(args.hidden_size, args.intermediate_size, bias=args.mlp_bias)
+        self.self_attn = attention if attention is not None else Attention(args)
+        self.mlp = (
+            mlp
+            if mlp is not None
+            else MLP(args.hidden_size, args.intermediate_size, bias=getattr(args, "mlp_bias", False))
+        )
         self.input_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
         self.post_attention_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 
@@ -110,10 +140,13 @@ class TransformerBlock(nn.Module):
 
 
 class LlamaModel(nn.Module):
-    def __init__(self, args: ModelArgs):
+    """Embedding, blocks and final norm; ``make_block(args, layer_index)`` builds each block."""
+
+    def __init__(self, args, make_block=None):
         super().__init__()
+        make_block = make_block or (lambda block_args, _: TransformerBlock(block_args))
         self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size)
-        self.layers = [TransformerBlock(args) for _ in range(args.num_hidden_layers)]
+        self.layers = [make_block(args, i) for i in range(args.num_hidden_layers)]
         self.norm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 
     def __call__(self, inputs: mx.array, cache=None, input_embeddings: Optional[mx.array] = None):
@@ -127,11 +160,13 @@ class LlamaModel(nn.Module):
 
 
 class Model(nn.Module):
-    def __init__(self, args: ModelArgs):
+    """Causal LM head over :class:`LlamaModel` (tied to the embedding unless ``tie_word_embeddings`` is off)."""
+
+    def __init__(self, args, make_block=None):
         super().__init__()
         self.args = args
         self.model_type = args.model_type
-        self.model = LlamaModel(args)
+        self.model = LlamaModel(args, make_block)
         if not args.tie_word_embeddings:
             self.lm_head = nn.Linear(args.hidden_size, args.vocab_size, bias=False)
 
