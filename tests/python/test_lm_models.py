@@ -76,6 +76,31 @@ CONFIGS = {
         rope_scaling={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64},
     ),
 }
+GEMMA = dict(COMMON, hidden_size=96, intermediate_size=128, head_dim=16, rms_norm_eps=1e-6)
+CONFIGS.update(
+    {
+        "gemma": dict(GEMMA, model_type="gemma"),
+        "gemma2": dict(
+            GEMMA,
+            model_type="gemma2",
+            query_pre_attn_scalar=16,
+            attn_logit_softcapping=2.0,
+            final_logit_softcapping=5.0,
+            sliding_window=4096,
+        ),
+        "gemma2_window": dict(GEMMA, model_type="gemma2", query_pre_attn_scalar=24, sliding_window=3),
+        "gemma3_text": dict(
+            GEMMA,
+            model_type="gemma3_text",
+            query_pre_attn_scalar=16,
+            sliding_window=3,
+            sliding_window_pattern=2,
+            rope_scaling={"rope_type": "linear", "factor": 2.0},
+        ),
+    }
+)
+# mlx_lm's gemma2 attends to all keys in every layer; lmx.lm windows the even layers as HF does.
+DIFFERS_FROM_MLX_LM = {"gemma2_window"}
 
 PROMPT = [[3, 17, 101, 5, 64, 9, 127, 42]]
 
@@ -162,6 +187,8 @@ def arch(request):
 def test_logits_match_mlx_lm(tmp_path, arch):
     mlx_lm_utils = pytest.importorskip("mlx_lm.utils")
     mlx_core = pytest.importorskip("mlx.core")
+    if arch in DIFFERS_FROM_MLX_LM:
+        pytest.skip("mlx_lm's gemma2 ignores sliding windows")
     folder = build_model_folder(tmp_path / arch, CONFIGS[arch])
     model, config = lm_utils.load_model(folder)
     reference, _ = mlx_lm_utils.load_model(folder)
@@ -175,6 +202,8 @@ def test_logits_match_mlx_lm(tmp_path, arch):
 def test_quantized_mlx_lm_folder_matches(tmp_path, arch):
     mlx_lm_utils = pytest.importorskip("mlx_lm.utils")
     mlx_core = pytest.importorskip("mlx.core")
+    if arch in DIFFERS_FROM_MLX_LM:
+        pytest.skip("mlx_lm's gemma2 ignores sliding windows")
     folder = build_model_folder(tmp_path / "float", CONFIGS[arch])
     reference, config = mlx_lm_utils.load_model(folder)
 
@@ -448,3 +477,15 @@ def test_quantize_model_bad_arguments(tmp_path):
         lm_utils.quantize_model(model, config, 32, 4, mode="nope")
     with pytest.raises(ValueError, match="bits"):
         lm_utils.quantize_model(model, config, 32, -1)
+
+
+@only_lmx  # mlx_lm's gemma2 has no sliding window
+def test_gemma2_sliding_window_limits_even_layers(tmp_path):
+    folder = build_model_folder(tmp_path / "m", CONFIGS["gemma2_window"])
+    windowed, _ = lm_utils.load_model(folder)
+    full, _ = lm_utils.load_model(folder, model_config={"sliding_window": 4096})
+    a, b = logits(windowed, PROMPT), logits(full, PROMPT)
+    window = CONFIGS["gemma2_window"]["sliding_window"]
+    # Positions that see no more than the window are unaffected; later ones are.
+    np.testing.assert_allclose(a[:, :window], b[:, :window], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(a[:, window:], b[:, window:], atol=1e-3)
