@@ -27,4 +27,14 @@ array rfftfreq(int n, double d = 1.0, S s = {});
 array fftshift(const array& a, const std::optional<std::vector<int>>& axes = {}, S s = {});
 array ifftshift(const array& a, const std::optional<std::vector<int>>& axes = {}, S s = {});
 
+// Short-time transforms (ops/stft.cpp): stft gives (..., n_freq, n_frames);
+// istft inverts it by windowed overlap-add normalised by the window envelope.
+array stft(const array& x, int n_fft = 2048, std::optional<int> hop_length = {}, std::optional<int> win_length = {},
+           const std::optional<array>& window = {}, bool center = true, const std::string& pad_mode = "reflect",
+           const std::string& norm = "backward", std::optional<bool> onesided = {}, S s = {});
+array istft(const array& stft_matrix, std::optional<int> n_fft = {}, std::optional<int> hop_length = {},
+            std::optional<int> win_length = {}, const std::optional<array>& window = {}, bool center = true,
+            const std::string& norm = "backward", std::optional<bool> onesided = {}, std::optional<int> length = {},
+            S s = {});
+
 }  // namespace lmx::fft

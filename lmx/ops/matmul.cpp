@@ -220,21 +220,79 @@ array block_masked_mm(const array& a, const array& b, int block_size, const std:
   return out;
 }
 
+namespace {
+
+// The quadratic character of x modulo the prime q: 0, 1 or -1.
+int legendre(int x, int q) {
+  x = ((x % q) + q) % q;
+  if (x == 0) return 0;
+  for (int y = 1; y < q; ++y)
+    if (y * y % q == x) return 1;
+  return -1;
+}
+
+// A Hadamard matrix of order m in {12, 20, 28} from Paley's constructions:
+// type I (I + C, q = m - 1 = 3 mod 4) for 12 and 20, type II (q = 13) for 28.
+std::vector<float> paley_hadamard(int m) {
+  auto conference = [](int q, bool antisymmetric) {
+    // C = [[0, 1^T], [+-1, Q]] with Q[i][j] = legendre(j - i).
+    int n = q + 1;
+    std::vector<int> c(n * n, 0);
+    for (int i = 1; i < n; ++i) {
+      c[i] = 1;
+      c[i * n] = antisymmetric ? -1 : 1;
+      for (int j = 1; j < n; ++j) c[i * n + j] = legendre(j - i, q);
+    }
+    return c;
+  };
+  std::vector<float> h(m * m);
+  if (m == 12 || m == 20) {
+    auto c = conference(m - 1, true);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < m; ++j) h[i * m + j] = static_cast<float>(c[i * m + j] + (i == j));
+    return h;
+  }
+  // Type II: H = C (x) [[1, -1], [-1, -1]] + I (x) [[1, 1], [1, -1]].
+  const int q = 13, n = q + 1;
+  auto c = conference(q, false);
+  const int a[2][2] = {{1, -1}, {-1, -1}}, b[2][2] = {{1, 1}, {1, -1}};
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int u = 0; u < 2; ++u)
+        for (int v = 0; v < 2; ++v)
+          h[(2 * i + u) * m + 2 * j + v] = static_cast<float>(c[i * n + j] * a[u][v] + (i == j) * b[u][v]);
+  return h;
+}
+
+}  // namespace
+
 array hadamard_transform(const array& a, std::optional<float> scale, S s) {
   if (a.ndim() == 0) throw std::invalid_argument("[hadamard_transform] Input must have at least one dimension.");
   Dtype t = is_inexact(a.dtype()) ? a.dtype() : float32;
   if (t == float64 || t == complex64)
     throw std::invalid_argument("[hadamard_transform] Only float16, bfloat16 and float32 are supported.");
-  ShapeElem n = a.shape(-1);
-  if (n <= 0 || (n & (n - 1)) != 0)
-    throw std::invalid_argument("[hadamard_transform] The last dimension must be a power of two here (got " +
-                                std::to_string(n) + "); m * 2^k sizes are not implemented yet.");
-  // Sylvester butterflies in float32: pairs (u, v) -> (u + v, u - v).
-  array x = astype(a, float32, s);
-  Shape lead(x.shape().begin(), x.shape().end() - 1);
-  for (ShapeElem h = 1; h < n; h *= 2) {
+  const ShapeElem n = a.shape(-1);
+  // n = m * 2^k with m in {1, 12, 20, 28}: H_n = H_m (x) H_{2^k}.
+  int m = 0;
+  for (int cand : {1, 12, 20, 28}) {
+    ShapeElem p = n / cand;
+    if (n > 0 && n % cand == 0 && (p & (p - 1)) == 0) {
+      m = cand;
+      break;
+    }
+  }
+  if (m == 0)
+    throw std::invalid_argument("[hadamard_transform] The last dimension must be m * 2^k with m in {1, 12, 20, 28}, "
+                                "got " + std::to_string(n) + ".");
+  const ShapeElem p = n / m;
+  Shape lead(a.shape().begin(), a.shape().end() - 1);
+  Shape rows = lead;
+  rows.push_back(m), rows.push_back(p);
+  // Sylvester butterflies over the 2^k axis in float32: pairs (u, v) -> (u + v, u - v).
+  array x = reshape(astype(a, float32, s), rows, s);
+  for (ShapeElem h = 1; h < p; h *= 2) {
     Shape sh = lead;
-    sh.push_back(n / (2 * h)), sh.push_back(2), sh.push_back(h);
+    sh.push_back(m), sh.push_back(p / (2 * h)), sh.push_back(2), sh.push_back(h);
     array y = reshape(x, sh, s);
     int ax = static_cast<int>(sh.size()) - 2;
     auto half = [&](int i) {
@@ -243,10 +301,14 @@ array hadamard_transform(const array& a, std::optional<float> scale, S s) {
       return slice(y, st, sp, step, s);
     };
     array u = half(0), v = half(1);
-    x = reshape(concatenate({add(u, v, s), subtract(u, v, s)}, ax, s), x.shape(), s);
+    x = reshape(concatenate({add(u, v, s), subtract(u, v, s)}, ax, s), rows, s);
+  }
+  if (m > 1) {
+    auto hm = paley_hadamard(m);
+    x = matmul(array(hm.data(), {m, m}, float32), x, s);
   }
   float sc = scale.value_or(1.0f / std::sqrt(static_cast<float>(n)));
-  return astype(multiply(x, array(sc), s), t, s);
+  return astype(reshape(multiply(x, array(sc), s), a.shape(), s), t, s);
 }
 
 }  // namespace lmx

@@ -160,4 +160,19 @@ array gather_qmm(const array& x, const array& w, const array& scales, const std:
                           group_size, bits, mode, s);
 }
 
+array to_fp8(const array& x, StreamOrDevice s) {
+  if (!is_floating_point(x.dtype()))
+    throw std::invalid_argument("[to_fp8] Only real floating types are supported but x has dtype " +
+                                dtype_name(x.dtype()) + ".");
+  return array(x.shape(), uint8, std::make_shared<Fp8Convert>(to_stream(s), true), {x});
+}
+
+array from_fp8(const array& x, Dtype dtype, StreamOrDevice s) {
+  if (x.dtype() != uint8)
+    throw std::invalid_argument("[from_fp8] Input must have type uint8 but x has dtype " + dtype_name(x.dtype()) + ".");
+  if (!is_floating_point(dtype))
+    throw std::invalid_argument("[from_fp8] The output dtype must be floating point, got " + dtype_name(dtype) + ".");
+  return array(x.shape(), dtype, std::make_shared<Fp8Convert>(to_stream(s), false), {x});
+}
+
 }  // namespace lmx

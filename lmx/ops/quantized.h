@@ -45,4 +45,8 @@ array gather_qmm(const array& x, const array& w, const array& scales, const std:
                  bool transpose = true, std::optional<int> group_size = {}, std::optional<int> bits = {},
                  const std::string& mode = "affine", bool sorted_indices = false, StreamOrDevice s = {});
 
+// fp8 (e4m3) as uint8, and back (default bfloat16).
+array to_fp8(const array& x, StreamOrDevice s = {});
+array from_fp8(const array& x, Dtype dtype = bfloat16, StreamOrDevice s = {});
+
 }  // namespace lmx

@@ -56,4 +56,21 @@ class QuantizedMatmul : public UnaryPrimitive {
   bool transpose_;
 };
 
+// fp8 e4m3 (bias 7, no infinities, 0x7f/0xff NaN) stored as uint8: to_fp8
+// rounds to nearest even and saturates at +-448 (NaN and inf included, as
+// MLX does); from_fp8 converts to the output's dtype.
+class Fp8Convert : public UnaryPrimitive {
+ public:
+  Fp8Convert(Stream s, bool to_fp8) : UnaryPrimitive(s), to_fp8_(to_fp8) {}
+  LMX_DECLARE_EVAL
+  std::string name() const override { return to_fp8_ ? "to_fp8" : "from_fp8"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* p = dynamic_cast<const Fp8Convert*>(&o);
+    return p && p->to_fp8_ == to_fp8_;
+  }
+
+ private:
+  bool to_fp8_;
+};
+
 }  // namespace lmx

@@ -54,6 +54,25 @@ void init_fft(nb::module_& parent) {
   LMX_BIND_FFTN(rfft2, rfftn, true)
   LMX_BIND_FFTN(irfft2, irfftn, true)
 #undef LMX_BIND_FFTN
+  m.def(
+      "stft",
+      [](const ArrayLike& x, int n_fft, std::optional<int> hop, std::optional<int> win, std::optional<array> window,
+         bool center, const std::string& pad_mode, const std::string& norm, std::optional<bool> onesided, S s) {
+        return fft::stft(x, n_fft, hop, win, window, center, pad_mode, norm, onesided, s);
+      },
+      "x"_a, "n_fft"_a = 2048, "hop_length"_a = nb::none(), "win_length"_a = nb::none(), "window"_a = nb::none(),
+      "center"_a = true, "pad_mode"_a = "reflect", "norm"_a = "backward", "onesided"_a = nb::none(),
+      "stream"_a = nb::none());
+  m.def(
+      "istft",
+      [](const ArrayLike& x, std::optional<int> n_fft, std::optional<int> hop, std::optional<int> win,
+         std::optional<array> window, bool center, const std::string& norm, std::optional<bool> onesided,
+         std::optional<int> length, S s) {
+        return fft::istft(x, n_fft, hop, win, window, center, norm, onesided, length, s);
+      },
+      "stft_matrix"_a, "n_fft"_a = nb::none(), "hop_length"_a = nb::none(), "win_length"_a = nb::none(),
+      "window"_a = nb::none(), "center"_a = true, "norm"_a = "backward", "onesided"_a = nb::none(),
+      "length"_a = nb::none(), "stream"_a = nb::none());
   m.def("fftfreq", [](int n, double d, S s) { return fft::fftfreq(n, d, s); }, "n"_a, "d"_a = 1.0,
         "stream"_a = nb::none());
   m.def("rfftfreq", [](int n, double d, S s) { return fft::rfftfreq(n, d, s); }, "n"_a, "d"_a = 1.0,

@@ -51,6 +51,10 @@ void init_quantized(nb::module_& m) {
       },
       "x"_a, "w"_a, "scales"_a, "biases"_a = nb::none(), "transpose"_a = true,
       "group_size"_a = nb::none(), "bits"_a = nb::none(), "mode"_a = "affine", nb::kw_only(), "stream"_a = nb::none());
+  m.def("to_fp8", [](const array& x, S s) { return to_fp8(x, s); }, "x"_a, nb::kw_only(), "stream"_a = nb::none());
+  m.def(
+      "from_fp8", [](const array& x, Dtype dtype, S s) { return from_fp8(x, dtype, s); }, "x"_a,
+      "dtype"_a = bfloat16, nb::kw_only(), "stream"_a = nb::none());
   m.def(
       "gather_qmm",
       [](const array& x, const array& w, const array& scales, OptArray biases, OptArray lhs, OptArray rhs,

@@ -369,3 +369,46 @@ def test_load_errors(tmp_path):
         mx.load(str(tmp_path / "ok.npy"), format="xyz")
     with pytest.raises(ValueError):  # .npy files carry no metadata
         mx.load(str(tmp_path / "ok.npy"), return_metadata=True)
+
+
+def np_stft(x, n_fft, hop, window, center, pad_mode, onesided):
+    w = np.zeros(n_fft)
+    left = (n_fft - len(window)) // 2
+    w[left : left + len(window)] = window
+    if center:
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(n_fft // 2, n_fft // 2)], mode=pad_mode)
+    frames = 1 + (x.shape[-1] - n_fft) // hop
+    f = np.stack([x[..., i * hop : i * hop + n_fft] * w for i in range(frames)], axis=-2)
+    spec = np.fft.rfft(f, axis=-1) if onesided else np.fft.fft(f, axis=-1)
+    return np.swapaxes(spec, -1, -2)
+
+
+@pytest.mark.parametrize(
+    "n_fft,hop,win,center,pad_mode",
+    [(16, 4, 16, True, "reflect"), (16, 5, 12, True, "constant"), (15, 3, 15, False, "reflect"), (8, 2, 6, True, "edge")],
+)
+def test_stft_and_istft_round_trip(rng, n_fft, hop, win, center, pad_mode):
+    x = rng.standard_normal((2, 90)).astype(np.float32)
+    window = np.hanning(win + 2)[1:-1].astype(np.float32)  # no zeros: invertible
+    np_mode = {"edge": "edge", "reflect": "reflect", "constant": "constant"}[pad_mode]
+    spec = mx.fft.stft(mx.array(x), n_fft=n_fft, hop_length=hop, win_length=win, window=mx.array(window),
+                       center=center, pad_mode=pad_mode)
+    ref = np_stft(x, n_fft, hop, window, center, np_mode, True)
+    assert spec.shape == ref.shape and spec.dtype == mx.complex64
+    np.testing.assert_allclose(np.array(spec), ref, rtol=1e-4, atol=1e-4)
+    back = mx.fft.istft(spec, n_fft=n_fft, hop_length=hop, win_length=win, window=mx.array(window), center=center,
+                        length=90 if center else None)
+    covered = back.shape[-1]
+    np.testing.assert_allclose(np.array(back), x[..., :covered], rtol=1e-4, atol=1e-4)
+
+
+def test_stft_complex_input_is_two_sided(rng):
+    x = (rng.standard_normal(40) + 1j * rng.standard_normal(40)).astype(np.complex64)
+    spec = mx.fft.stft(mx.array(x), n_fft=8, hop_length=2)
+    assert spec.shape == (8, 21)
+    np.testing.assert_allclose(np.array(spec), np_stft(x, 8, 2, np.ones(8), True, "reflect", False), rtol=1e-4,
+                               atol=1e-4)
+    with pytest.raises(ValueError):
+        mx.fft.stft(mx.ones(10), n_fft=16, center=False)  # shorter than one frame
+    with pytest.raises(ValueError):
+        mx.fft.stft(mx.ones(64), n_fft=16, win_length=20)

@@ -187,3 +187,35 @@ def test_bit_for_bit_with_mlx(rng, dtype):
             d1 = mx.dequantize(*ours, group, bits).astype(mx.float32)
             d2 = mlx.dequantize(*theirs, group, bits).astype(mlx.float32)
             np.testing.assert_array_equal(np.array(d1), np.array(d2))
+
+
+def np_from_e4m3(b):
+    b = b.astype(np.int64)
+    e, m = (b >> 3) & 15, b & 7
+    v = np.where(e == 0, m * 2.0**-9, (8 + m) * 2.0 ** (e - 10))
+    v = np.where((e == 15) & (m == 7), np.nan, v)
+    return np.where(b & 0x80, -v, v)
+
+
+def test_fp8_round_trip_and_rounding(rng):
+    codes = mx.arange(256).astype(mx.uint8)
+    values = np.array(mx.from_fp8(codes, mx.float32))
+    np.testing.assert_array_equal(values, np_from_e4m3(np.arange(256)))
+    finite = ~np.isnan(values)
+    back = np.array(mx.to_fp8(mx.array(values[finite])))
+    ref = np.arange(256)[finite]
+    ref[ref == 0x80] = 0x80  # -0 stays -0
+    np.testing.assert_array_equal(back, ref)
+    # Nearest representable, ties to even, saturating at +-448.
+    x = mx.array([1.0625, 1.1875, 500.0, -1e6, float("inf"), 2.0**-10, 3 * 2.0**-10])
+    np.testing.assert_array_equal(np.array(mx.to_fp8(x)), [56, 58, 126, 254, 126, 0, 2])
+    v = rng.standard_normal(1000).astype(np.float32) * 30
+    got = np_from_e4m3(np.array(mx.to_fp8(mx.array(v))))
+    table = np_from_e4m3(np.arange(127))
+    best = np.abs(np.abs(v)[:, None] - table[None]).min(1)
+    np.testing.assert_allclose(np.abs(np.abs(got) - np.abs(v)), best, atol=1e-6)
+    assert mx.from_fp8(codes).dtype == mx.bfloat16
+    with pytest.raises(ValueError):
+        mx.to_fp8(mx.array([1, 2]))
+    with pytest.raises(ValueError):
+        mx.from_fp8(mx.array([1.0]))

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "lmx/backend/cpu/copy.h"
@@ -68,7 +69,48 @@ void quantize_group(const float* w, int group, int bits, uint8_t* out, float& sc
   bias = b;
 }
 
+uint8_t float_to_e4m3(float f) {
+  const uint8_t sign = std::signbit(f) && !std::isnan(f) ? 0x80 : 0;
+  const float a = std::abs(f);
+  if (!(a < 448.0f)) return sign | 0x7e;  // saturate; NaN too
+  if (a < 0x1p-6f) return sign | static_cast<uint8_t>(std::nearbyint(a * 0x1p9f));  // subnormals (8 -> 2^-6)
+  int e;
+  std::frexp(a, &e);  // a = f * 2^e, f in [0.5, 1): the unbiased exponent is e - 1
+  int m = static_cast<int>(std::nearbyint(std::ldexp(a, 1 - e) * 8.0f)) - 8;
+  if (m == 8) m = 0, ++e;
+  return sign | static_cast<uint8_t>(((e - 1 + 7) << 3) | m);
+}
+
+float e4m3_to_float(uint8_t b) {
+  const int e = (b >> 3) & 15, m = b & 7;
+  float v = e == 15 && m == 7 ? std::numeric_limits<float>::quiet_NaN()
+            : e == 0          ? std::ldexp(static_cast<float>(m), -9)
+                              : std::ldexp(static_cast<float>(8 + m), e - 10);
+  return b & 0x80 ? -v : v;
+}
+
 }  // namespace
+
+void Fp8Convert::eval_cpu(const std::vector<array>& inputs, array& out) {
+  cpu::allocate(out);
+  const size_t n = out.size();
+  if (to_fp8_) {
+    array xs;
+    const float* x = cpu::row_major<float>(inputs[0], float32, xs);
+    auto* y = out.data<uint8_t>();
+    parallel_for(n, 16, [&](size_t a, size_t b) {
+      for (size_t i = a; i < b; ++i) y[i] = float_to_e4m3(x[i]);
+    });
+    return;
+  }
+  array bs;
+  const auto* bytes = cpu::row_major<uint8_t>(inputs[0], uint8, bs);
+  float table[256];
+  for (int i = 0; i < 256; ++i) table[i] = e4m3_to_float(static_cast<uint8_t>(i));
+  std::vector<float> y(n);
+  for (size_t i = 0; i < n; ++i) y[i] = table[bytes[i]];
+  cpu::convert_contiguous(y.data(), float32, out.raw_ptr(), out.dtype(), n);
+}
 
 void AffineQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   array w_scratch;
