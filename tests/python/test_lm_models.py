@@ -99,6 +99,27 @@ CONFIGS.update(
         ),
     }
 )
+CONFIGS.update(
+    {
+        "phi3": dict(COMMON, model_type="phi3"),
+        "phi3_longrope": dict(
+            COMMON,
+            model_type="phi3",
+            tie_word_embeddings=True,
+            partial_rotary_factor=0.5,
+            original_max_position_embeddings=64,
+            rope_scaling={
+                "type": "longrope",
+                "short_factor": [1.0, 1.5, 2.0, 3.0],
+                "long_factor": [1.0, 2.0, 4.0, 8.0],
+            },
+        ),
+        "starcoder2": dict(COMMON, model_type="starcoder2", norm_epsilon=1e-5),
+        "starcoder2_untied": dict(
+            COMMON, model_type="starcoder2", tie_word_embeddings=False, rope_theta=10000.0
+        ),
+    }
+)
 # mlx_lm's gemma2 attends to all keys in every layer; lmx.lm windows the even layers as HF does.
 DIFFERS_FROM_MLX_LM = {"gemma2_window"}
 

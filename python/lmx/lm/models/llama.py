@@ -120,10 +120,15 @@ class MLP(nn.Module):
         return self.down_proj(nn.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
-class TransformerBlock(nn.Module):
-    """Pre-norm block; other architectures pass their own attention / MLP modules."""
+def rms_norm(args):
+    """The default norm factory: RMSNorm over the hidden size with the config's epsilon."""
+    return nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 
-    def __init__(self, args, attention=None, mlp=None):
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block; other architectures pass their own attention / MLP / norm modules."""
+
+    def __init__(self, args, attention=None, mlp=None, make_norm=rms_norm):
         super().__init__()
         self.self_attn = attention if attention is not None else Attention(args)
         self.mlp = (
@@ -131,8 +136,8 @@ class TransformerBlock(nn.Module):
             if mlp is not None
             else MLP(args.hidden_size, args.intermediate_size, bias=getattr(args, "mlp_bias", False))
         )
-        self.input_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
-        self.post_attention_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.input_layernorm = make_norm(args)
+        self.post_attention_layernorm = make_norm(args)
 
     def __call__(self, x: mx.array, mask=None, cache: Optional[Any] = None) -> mx.array:
         h = x + self.self_attn(self.input_layernorm(x), mask, cache)
@@ -142,12 +147,12 @@ class TransformerBlock(nn.Module):
 class LlamaModel(nn.Module):
     """Embedding, blocks and final norm; ``make_block(args, layer_index)`` builds each block."""
 
-    def __init__(self, args, make_block=None):
+    def __init__(self, args, make_block=None, make_norm=rms_norm):
         super().__init__()
         make_block = make_block or (lambda block_args, _: TransformerBlock(block_args))
         self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size)
         self.layers = [make_block(args, i) for i in range(args.num_hidden_layers)]
-        self.norm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.norm = make_norm(args)
 
     def __call__(self, inputs: mx.array, cache=None, input_embeddings: Optional[mx.array] = None):
         h = input_embeddings if input_embeddings is not None else self.embed_tokens(inputs)
@@ -162,11 +167,11 @@ class LlamaModel(nn.Module):
 class Model(nn.Module):
     """Causal LM head over :class:`LlamaModel` (tied to the embedding unless ``tie_word_embeddings`` is off)."""
 
-    def __init__(self, args, make_block=None):
+    def __init__(self, args, make_block=None, make_norm=rms_norm):
         super().__init__()
         self.args = args
         self.model_type = args.model_type
-        self.model = LlamaModel(args, make_block)
+        self.model = LlamaModel(args, make_block, make_norm)
         if not args.tie_word_embeddings:
             self.lm_head = nn.Linear(args.hidden_size, args.vocab_size, bias=False)
 
