@@ -176,12 +176,12 @@ void init_array(nb::module_& m) {
              if (a.ndim() == 0) throw nb::type_error("len() 0-dimensional array.");
              return a.shape(0);
            })
-      .def("__iter__",
-           [](const array& a) {
-             if (a.ndim() == 0) throw nb::type_error("iteration over a 0-d array");
-             nb::list items;
-             for (ShapeElem i = 0; i < a.shape(0); ++i) items.append(get_item(a, nb::int_(i)));
-             return nb::iter(items);
+      .def("_buffer_info",
+           [](array& a) {
+             // (address, bytes) of the evaluated buffer behind a, for get_array_buffer_size.
+             a.eval();
+             const auto& d = a.data_shared_ptr();
+             return nb::make_tuple(reinterpret_cast<uintptr_t>(d ? d->buffer.ptr : nullptr), d ? d->buffer.size : 0);
            })
       .def("__bool__", [](array& a) { return nb::cast<bool>(nb::bool_(to_scalar(a))); })
       .def("__int__", [](array& a) { return nb::int_(to_scalar(a)); })

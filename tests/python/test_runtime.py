@@ -382,3 +382,29 @@ print("alive", b.tolist())
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "raised" in proc.stdout
     assert "alive [2.0, 2.0, 2.0, 2.0]" in proc.stdout
+
+
+def test_device_info_wired_limit_and_buffer_sizes():
+    info = mx.device_info()
+    assert isinstance(info, dict) and "architecture" in info and "device_name" in info
+    previous = mx.set_wired_limit(0)
+    assert mx.set_wired_limit(previous) == 0
+    a = mx.arange(6, dtype=mx.float32).reshape(3, 2)
+    view = a[1:]
+    mx.eval(a, view)
+    size = mx.get_array_buffer_size(a, view)
+    assert size >= a.nbytes  # one shared buffer, counted once (its allocation may be rounded up)
+    b = mx.ones(4)
+    mx.eval(b)
+    assert mx.get_array_buffer_size(a, b) > size
+    assert mx.metal.is_available() in (True, False)
+
+
+def test_iterating_an_array_walks_its_first_axis():
+    a = mx.arange(6).reshape(3, 2)
+    rows = list(a)
+    assert len(rows) == 3 and rows[2].tolist() == [4, 5]
+    with pytest.raises(TypeError):
+        iter(mx.array(1))
+    with mx.stream(mx.cpu):
+        assert mx.default_device() == mx.cpu

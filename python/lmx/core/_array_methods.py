@@ -90,8 +90,27 @@ class _AtUpdate:  # noqa: D101 - ArrayAt's [] result
         return self._apply(value, "minimum")
 
 
+class ArrayIterator:
+    """Iterates over the first axis of an array, one slice at a time."""
+
+    def __init__(self, a):
+        if a.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        self._array, self._i, self._n = a, 0, a.shape[0]
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._i >= self._n:
+            raise StopIteration
+        self._i += 1
+        return self._array[self._i - 1]
+
+
 def install():
     cls = _c.array
+    cls.__iter__ = lambda self: ArrayIterator(self)
     cls.reshape = _reshape
     cls.transpose = _transpose
     for name in ["sum", "prod", "max", "min", "all", "any", "mean", "logsumexp"]:
