@@ -327,8 +327,11 @@ def quantize_model(
     """Quantise the model's quantisable layers in place; return it with the config recording how.
 
     ``quant_predicate(path, module)`` may return False (keep a layer in float) or a dict of
-    per-layer ``group_size``/``bits`` (recorded under the layer's path in the config).
+    per-layer ``group_size``/``bits`` (recorded under the layer's path in the config). Without
+    one, the model's own ``quant_predicate`` (e.g. 8-bit MoE routers) applies if it has one.
     """
+    if quant_predicate is None:
+        quant_predicate = getattr(model, "quant_predicate", None)
     if mode not in QUANTIZATION_DEFAULTS:
         raise ValueError(
             f"[quantize_model] Unknown quantization mode '{mode}'; expected one of {', '.join(QUANTIZATION_DEFAULTS)}."
