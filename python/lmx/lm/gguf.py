@@ -149,7 +149,8 @@ def model_config_from_metadata(metadata, tensors):
         "num_attention_heads": heads,
         "num_key_value_heads": int(key("attention.head_count_kv", heads)),
         "head_dim": head_dim,
-        "rms_norm_eps": float(key("attention.layer_norm_rms_epsilon", 1e-5)),
+        # GGUF stores float32: keep the shortest decimal that rounds to it
+        "rms_norm_eps": float(f"{key('attention.layer_norm_rms_epsilon', 1e-5):.7g}"),
         "rope_theta": float(key("rope.freq_base", 10000.0)),
         "max_position_embeddings": int(key("context_length", 2048)),
         "vocab_size": int(vocab_size),

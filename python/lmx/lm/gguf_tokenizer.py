@@ -158,7 +158,7 @@ def build_raw_tokenizer(metadata):
 
     config = {}
     for name in ("bos", "eos", "unk", "pad"):
-        token_id = _token_id(metadata, name if name != "unk" else "unknown", len(tokens))
+        token_id = _token_id(metadata, {"unk": "unknown", "pad": "padding"}.get(name, name), len(tokens))
         if token_id is not None:
             config[f"{name}_token"] = tokens[token_id]
             config[f"{name}_token_id"] = token_id
