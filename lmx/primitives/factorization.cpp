@@ -75,6 +75,60 @@ std::vector<array> Factorization::vjp(const std::vector<array>& primals, const s
       array da = matmul(matmul(v, inner), mT(v));
       return {multiply(add(da, mT(da)), astype(array(0.5), a.dtype()))};
     }
+    case FactorKind::QR: {
+      // A = QR (M >= N): gA = (gQ + Q copyltu(M)) R^-T with M = R gR^T - gQ^T Q,
+      // copyltu mirroring M's lower triangle onto its upper one.
+      if (a.shape(-2) < a.shape(-1))
+        throw std::invalid_argument("[qr] The gradient of QR is only defined here for M >= N (tall or square).");
+      const array &q = outputs[0], &r = outputs[1];
+      const array &gq = cotangents[0], &gr = cotangents[1];
+      array m = subtract(matmul(r, mT(gr)), matmul(mT(gq), q));
+      array lower = tril(m, -1);
+      array copyltu = add(add(lower, mT(lower)), multiply(m, eye(m.shape(-1), m.shape(-1), 0, m.dtype())));
+      array b = add(gq, matmul(q, copyltu));
+      // b R^-T = (R^-1 b^T)^T
+      return {mT(linalg::solve_triangular(r, mT(b), true))};
+    }
+    case FactorKind::SVD: {
+      const int64_t m = a.shape(-2), n = a.shape(-1), k = std::min(m, n);
+      auto cols = [](const array& x, int64_t c) {  // x[..., :, :c]
+        Shape start(x.ndim(), 0), stop = x.shape(), step(x.ndim(), 1);
+        stop.back() = c;
+        return slice(x, start, stop, step);
+      };
+      if (!vectors_) {
+        // Singular values only: gA = U diag(gS) V^T with the thin factors.
+        auto usv = linalg::svd(a, true);
+        array u = cols(usv[0], k), v = cols(mT(usv[2]), k);
+        return {matmul(multiply(u, expand_dims(cotangents[0], {-2})), mT(v))};
+      }
+      // Thin A = U S V^T (Townsend, "Differentiating the singular value
+      // decomposition"): gA = U [diag(gS) + J S + S K] V^T
+      //   + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T),
+      // J = F o (U^T gU - gU^T U), K = F o (V^T gV - gV^T V), F_ij = 1/(s_j^2 - s_i^2).
+      array u = cols(outputs[0], k), sv = outputs[1], v = cols(mT(outputs[2]), k);
+      array gu = cols(cotangents[0], k), gs = cotangents[1], gv = cols(mT(cotangents[2]), k);
+      array s2 = square(sv);
+      array diff = subtract(expand_dims(s2, {-2}), expand_dims(s2, {-1}));  // s_j^2 - s_i^2
+      array eye_k = eye(k, k, 0, bool_);
+      array f = where(eye_k, zeros_like(diff), reciprocal(where(eye_k, ones_like(diff), diff)));
+      array utgu = matmul(mT(u), gu), vtgv = matmul(mT(v), gv);
+      array j = multiply(f, subtract(utgu, mT(utgu)));
+      array kk = multiply(f, subtract(vtgv, mT(vtgv)));
+      array inner = add(multiply(astype(eye_k, a.dtype()), expand_dims(gs, {-1})),
+                        add(multiply(j, expand_dims(sv, {-2})), multiply(expand_dims(sv, {-1}), kk)));
+      array ga = matmul(matmul(u, inner), mT(v));
+      array inv_s = reciprocal(sv);
+      if (m > k) {
+        array proj = subtract(gu, matmul(u, utgu));  // (I - U U^T) gU
+        ga = add(ga, matmul(multiply(proj, expand_dims(inv_s, {-2})), mT(v)));
+      }
+      if (n > k) {
+        array proj = subtract(gv, matmul(v, vtgv));  // (I - V V^T) gV
+        ga = add(ga, matmul(multiply(u, expand_dims(inv_s, {-2})), mT(proj)));
+      }
+      return {ga};
+    }
     default: return Primitive::vjp(primals, cotangents, argnums, outputs);
   }
 }

@@ -66,14 +66,19 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const ArrayFn& fun, c
   for (size_t i = 0; i < outputs.size(); ++i)
     if (active.count(outputs[i].id())) accumulate(outputs[i], cotangents[i]);
 
-  std::unordered_set<const Primitive*> done;
+  // A multi-output primitive's rule runs once, at its earliest output in the
+  // tape: every consumer of every sibling comes later in the tape, so by then
+  // (walking backwards) all of their cotangents have arrived.
+  std::unordered_map<const Primitive*, size_t> first_sibling;
+  for (size_t i = 0; i < tape.size(); ++i)
+    if (tape[i].has_siblings()) first_sibling.emplace(&tape[i].primitive(), i);
   std::unordered_set<uintptr_t> tracer_ids;
   for (auto& t : tracers) tracer_ids.insert(t.id());
-  for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
-    array node = *it;
-    *it = array();  // release the forward node as soon as its rule is built
+  for (size_t pos = tape.size(); pos-- > 0;) {
+    array node = tape[pos];
+    tape[pos] = array();  // release the forward node as soon as its rule is built
     if (tracer_ids.count(node.id()) || !active.count(node.id())) continue;
-    if (!done.insert(&node.primitive()).second) continue;  // a sibling already handled it
+    if (node.has_siblings() && first_sibling.at(&node.primitive()) != pos) continue;
     auto outs = node.outputs();
     std::vector<array> out_cots;
     bool any = false;

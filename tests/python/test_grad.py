@@ -287,6 +287,18 @@ def test_vjp_jvp_argument_errors():
 # ---------------------------------------------------------------- composition
 
 
+def test_multi_output_primitives_collect_every_output_cotangent(rng):
+    # split is one primitive with several outputs; each output's use counts.
+    x = arr(rng.standard_normal(6))
+
+    def f(x):
+        a, b, c = mx.split(x, 3)
+        return (a * 1.0).sum() + (b * 2.0).sum() + (c * c).sum()
+
+    want = np.concatenate([np.ones(2), 2 * np.ones(2), 2 * to_numpy(x)[4:]])
+    np.testing.assert_allclose(to_numpy(mx.grad(f)(x)), want, rtol=1e-12)
+
+
 def test_higher_order_grads():
     x = mx.array(0.7, dtype=F64)
     d1 = mx.grad(lambda v: mx.sin(v) * v**3)
@@ -406,6 +418,19 @@ LINALG = {
     "eigh_values": (lambda a: mx.linalg.eigh((a + a.T) / 2)[0], "spd"),
     "eigh_vectors_squared": (lambda a: mx.linalg.eigh((a + a.T) / 2)[1] ** 2, "spd"),
     "eigvalsh": (lambda a: mx.linalg.eigvalsh((a + a.T) / 2), "spd"),
+    # Rules that see several outputs' cotangents at once (all siblings used):
+    "eigh_both": (lambda a: (lambda w, v: (v * w) @ v.T)(*mx.linalg.eigh((a + a.T) / 2)), "spd"),
+    "qr": (lambda a: mx.concatenate(mx.linalg.qr(a), axis=0), "general"),
+    "qr_tall": (lambda a: mx.concatenate(mx.linalg.qr(a[:, :2]), axis=0), "general"),
+    "svd_values": (lambda a: mx.linalg.svd(a, compute_uv=False), "general"),
+    # Sign-invariant functions of the singular vectors, weighted by the values.
+    "svd_vectors": (lambda a: (lambda u, s, vt: (u * s) @ u.T + (vt.T * s) @ vt)(*mx.linalg.svd(a)), "general"),
+    "svd_wide": (
+        lambda a: (lambda u, s, vt: mx.concatenate([((u * s) @ u.T).reshape(-1), ((vt[:2].T * s) @ vt[:2]).reshape(-1)]))(
+            *mx.linalg.svd(a[:2])
+        ),
+        "general",
+    ),
 }
 
 
