@@ -570,3 +570,79 @@ def test_moe_long_prompt_sorts_tokens_by_expert(tmp_path, arch_name):
     if BACKEND == "lmx":
         reference, _ = mlx_lm_utils.load_model(tmp_path / arch_name)
         np.testing.assert_allclose(full, np.array(reference(mlx_core.array(prompt))), rtol=1e-4, atol=1e-4)
+
+
+def write_tiny_tokenizer(folder):
+    """A word-level tokenizer.json whose ids are below the tiny models' vocabulary size."""
+    tokenizers = pytest.importorskip("tokenizers")
+    words = ["<unk>", "<s>", "</s>", "hello", "world", "tiny", "model"]
+    tokenizer = tokenizers.Tokenizer(
+        tokenizers.models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>")
+    )
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tokenizer.add_special_tokens(["<s>", "</s>"])
+    tokenizer.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "add_bos_token": False,
+            }
+        )
+    )
+
+
+def test_load_returns_model_and_tokenizer(tmp_path):
+    folder = build_model_folder(tmp_path / "m", dict(CONFIGS["qwen3"], eos_token_id=2))
+    write_tiny_tokenizer(folder)
+    model, tokenizer = lm_utils.load(str(folder))
+    ids = tokenizer.encode("hello tiny world")
+    assert ids[-3:] == [3, 5, 4]
+    assert 2 in tokenizer.eos_token_ids
+    assert logits(model, [ids]).shape == (1, len(ids), 128)
+    model, tokenizer, config = lm_utils.load(
+        str(folder), return_config=True, model_config={"rope_theta": 10.0}
+    )
+    assert config["rope_theta"] == 10.0 and model.args.rope_theta == 10.0
+
+
+@only_lmx
+def test_quantized_kv_cache_matches_mlx_lm(tmp_path):
+    mlx_lm_utils = pytest.importorskip("mlx_lm.utils")
+    mlx_lm_cache = pytest.importorskip("mlx_lm.models.cache")
+    mlx_core = pytest.importorskip("mlx.core")
+    # head_dim 32: one quantisation group per head.
+    folder = build_model_folder(tmp_path / "m", CONFIGS["llama_tied_bias"])
+    model, _ = lm_utils.load_model(folder)
+    reference, _ = mlx_lm_utils.load_model(folder)
+    ours = [lm_cache.QuantizedKVCache(group_size=32, bits=8) for _ in model.layers]
+    theirs = [mlx_lm_cache.QuantizedKVCache(group_size=32, bits=8) for _ in reference.layers]
+    for chunk in ([PROMPT[0][:4]], [PROMPT[0][4:6]], [PROMPT[0][6:7]], [PROMPT[0][7:]]):
+        got = logits(model, [chunk[0]], cache=ours)
+        expected = np.array(reference(mlx_core.array([chunk[0]]), cache=theirs))
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_quantized_kv_cache_close_to_float(tmp_path):
+    model, _ = lm_utils.load_model(build_model_folder(tmp_path / "m", CONFIGS["qwen3"]))
+    full = logits(model, PROMPT)
+    cache = [lm_cache.QuantizedKVCache(group_size=32, bits=8) for _ in model.layers]
+    steps = [logits(model, [PROMPT[0][:5]], cache=cache)]
+    steps += [logits(model, [[t]], cache=cache) for t in PROMPT[0][5:]]
+    # 8-bit keys and values: close, not equal.
+    got = np.concatenate(steps, axis=1)
+    np.testing.assert_allclose(got, full, rtol=0.05, atol=0.05)
+    assert not np.array_equal(got[:, 5:], full[:, 5:])
+
+
+@only_lmx
+def test_load_dispatch_and_adapters(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cannot download"):
+        lm_utils.load(str(tmp_path / "missing.gguf"))
+    folder = build_model_folder(tmp_path / "m", CONFIGS["llama"])
+    write_tiny_tokenizer(folder)
+    with pytest.raises((NotImplementedError, FileNotFoundError), match="adapter"):
+        lm_utils.load(str(folder), adapter_path=str(tmp_path / "no_adapters"))

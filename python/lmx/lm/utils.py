@@ -162,11 +162,13 @@ def load_model(
     strict: bool = True,
     model_config: Optional[Dict[str, Any]] = None,
     get_model_classes: Callable[[dict], Tuple[Type[nn.Module], Type]] = _get_classes,
+    trust_remote_code: bool = False,
 ) -> Tuple[nn.Module, dict]:
     """Build the model of a local folder and load its weights: ``(model, config)``.
 
     ``model_config`` entries override config.json. With ``lazy`` the weights stay
-    unevaluated (memory-mapped) until first use.
+    unevaluated (memory-mapped) until first use. ``trust_remote_code`` is accepted for
+    mlx_lm compatibility; lmx.lm only runs its own architectures.
     """
     model_path = Path(model_path)
     if not model_path.is_dir():
@@ -229,6 +231,7 @@ def load(
     lazy: bool = False,
     return_config: bool = False,
     revision: Optional[str] = None,
+    trust_remote_code: bool = False,
 ):
     """Load ``(model, tokenizer)`` (and the config with ``return_config``) from a local folder.
 
