@@ -518,6 +518,41 @@ def test_bad_quantization_config(tmp_path, quantization, message):
 
 
 @only_lmx
+def test_config_missing_fields_or_foreign_quantization(tmp_path):
+    folder = build_model_folder(tmp_path / "m", CONFIGS["llama"])
+    config = {k: v for k, v in CONFIGS["llama"].items() if k != "hidden_size"}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"\[load_model\].*'llama' model.*hidden_size"):
+        lm_utils.load_model(folder)
+    config = dict(CONFIGS["llama"], quantization_config={"quant_method": "gptq", "bits": 4})
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="gptq"):
+        lm_utils.load_model(folder)
+
+
+@only_lmx
+def test_bfloat16_checkpoint_matches_mlx_lm(tmp_path):
+    mlx_lm_utils = pytest.importorskip("mlx_lm.utils")
+    mlx_core = pytest.importorskip("mlx.core")
+    folder = build_model_folder(tmp_path / "m", CONFIGS["qwen3"])
+    weights = mx.load(str(folder / "model.safetensors"))
+    mx.save_safetensors(
+        str(folder / "model.safetensors"),
+        {k: v.astype(mx.bfloat16) for k, v in weights.items()},
+        metadata={"format": "mlx"},
+    )
+    model, _ = lm_utils.load_model(folder)
+    assert model.model.layers[0].self_attn.q_proj.weight.dtype == mx.bfloat16
+    reference, _ = mlx_lm_utils.load_model(folder)
+    got = model(mx.array(PROMPT))
+    assert got.dtype == mx.bfloat16
+    expected = np.array(reference(mlx_core.array(PROMPT)).astype(mlx_core.float32))
+    # Both compute in bfloat16; their roundings differ in places (different kernels).
+    np.testing.assert_allclose(to_numpy(got), expected, rtol=0.05, atol=0.1)
+    assert np.corrcoef(to_numpy(got).ravel(), expected.ravel())[0, 1] > 0.999
+
+
+@only_lmx
 def test_quantization_config_that_does_not_fit_the_weights(tmp_path):
     # Float weights with a config claiming 4-bit layers: the quantised layers find no scales.
     folder = build_model_folder(tmp_path / "m", CONFIGS["llama"])

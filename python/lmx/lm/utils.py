@@ -182,13 +182,27 @@ def load_model(
         weights.update(mx.load(str(weight_file)))
 
     model_class, model_args_class = get_model_classes(config)
-    model = model_class(model_args_class.from_dict(config))
+    try:
+        model_args = model_args_class.from_dict(config)
+    except TypeError as e:
+        # A required field (hidden_size, ...) is absent from config.json.
+        raise ValueError(
+            f"[load_model] config.json in '{model_path}' does not describe a '{config['model_type']}' model: {e}"
+        ) from None
+    model = model_class(model_args)
     if hasattr(model, "sanitize"):
         weights = model.sanitize(weights)
 
     quantization = config.get("quantization")
     if quantization is not None:
         _apply_quantization(model, quantization, weights)
+    else:
+        foreign = config.get("quantization_config")
+        if isinstance(foreign, dict) and foreign.get("quant_method") not in (None, "mlx"):
+            raise ValueError(
+                f"[load_model] '{model_path}' is quantized with '{foreign['quant_method']}', which lmx.lm "
+                "cannot load; convert the float model with lmx.lm.convert -q instead."
+            )
 
     try:
         model.load_weights(list(weights.items()), strict=strict)
