@@ -57,14 +57,34 @@ def sentencepiece_tokenizer():
     tokenizers = pytest.importorskip("tokenizers")
     specials = ["<unk>", "<s>", "</s>"]
     byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
-    pieces = ["▁", "h", "e", "l", "o", "w", "r", "d", "a", "c", "f", "é", "▁h", "▁he", "ll", "▁hell", "▁hello"]
+    pieces = [
+        "▁",
+        "h",
+        "e",
+        "l",
+        "o",
+        "w",
+        "r",
+        "d",
+        "a",
+        "c",
+        "f",
+        "é",
+        "▁h",
+        "▁he",
+        "ll",
+        "▁hell",
+        "▁hello",
+    ]
     pieces += ["▁w", "or", "▁wor", "ld", "▁world", "▁c", "▁ca", "▁caf", "▁café"]
     vocab = {t: i for i, t in enumerate(specials + byte_tokens + pieces)}
     merges = [
         ("▁", "h"), ("▁h", "e"), ("l", "l"), ("▁he", "ll"), ("▁hell", "o"), ("▁", "w"), ("o", "r"),
         ("▁w", "or"), ("l", "d"), ("▁wor", "ld"), ("▁", "c"), ("▁c", "a"), ("▁ca", "f"), ("▁caf", "é"),
     ]  # fmt: skip
-    model = tokenizers.models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True)
+    model = tokenizers.models.BPE(
+        vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True
+    )
     tok = tokenizers.Tokenizer(model)
     tok.normalizer = tokenizers.normalizers.Sequence(
         [tokenizers.normalizers.Prepend("▁"), tokenizers.normalizers.Replace(" ", "▁")]
@@ -99,4 +119,42 @@ def write_tokenizer_folder(path, tokenizer, config, extra_files=None):
     (path / "tokenizer_config.json").write_text(json.dumps(config))
     for name, content in (extra_files or {}).items():
         (path / name).write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def write_llama_folder(path, rng, vocab_size, tokenizer=None, tokenizer_config=None, **overrides):
+    """A tiny random-weight llama model folder (config.json + model.safetensors [+ tokenizer]).
+
+    Weights are drawn with ``rng`` in NumPy and saved by the backend under test.
+    """
+    import numpy as np
+    from conftest import backend_module, mx
+
+    config = {
+        "model_type": "llama",
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "intermediate_size": 48,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-5,
+        "vocab_size": vocab_size,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": False,
+        "max_position_embeddings": 512,
+    }
+    config.update(overrides)
+    llama = lm_module("models.llama")
+    model = llama.Model(llama.ModelArgs.from_dict(config))
+    weights = {
+        name: mx.array(
+            (rng.normal(size=p.shape) * (0.5 if p.ndim > 1 else 0.1) + (p.ndim == 1)).astype(np.float32)
+        )
+        for name, p in backend_module("utils").tree_flatten(model.parameters())
+    }
+    path.mkdir(parents=True, exist_ok=True)
+    mx.save_safetensors(str(path / "model.safetensors"), weights)
+    (path / "config.json").write_text(json.dumps(config))
+    if tokenizer is not None:
+        write_tokenizer_folder(path, tokenizer, tokenizer_config or {})
     return path

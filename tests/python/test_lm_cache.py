@@ -97,7 +97,14 @@ def kept_positions(lengths, max_size, keep):
 @pytest.mark.parametrize("keep", [0, 2])
 @pytest.mark.parametrize(
     "lengths",
-    [[1] * 20, [5, 1, 1, 1, 1, 1, 1, 1], [12, 1, 1, 1], [3, 3, 3, 3], [5, 1, 1, 1, 1, 1, 4], [10, 1, 1, 1, 6]],
+    [
+        [1] * 20,
+        [5, 1, 1, 1, 1, 1, 1, 1],
+        [12, 1, 1, 1],
+        [3, 3, 3, 3],
+        [5, 1, 1, 1, 1, 1, 4],
+        [10, 1, 1, 1, 6],
+    ],
 )
 def test_rotating_cache_keeps_prefix_and_recent_tokens(lengths, keep):
     max_size = 8
@@ -233,7 +240,9 @@ def test_save_load_prompt_cache(tmp_path, rng):
     rot = cache_mod.RotatingKVCache(max_size=6, keep=1)
     feed(rot, [4, 1, 1, 1, 1])
     quant = cache_mod.QuantizedKVCache(group_size=32, bits=4)
-    quant.update_and_fetch(mx.array(rng.normal(size=(1, 2, 3, 32)).astype(np.float32)), mx.zeros((1, 2, 3, 32)))
+    quant.update_and_fetch(
+        mx.array(rng.normal(size=(1, 2, 3, 32)).astype(np.float32)), mx.zeros((1, 2, 3, 32))
+    )
     file = str(tmp_path / "prompt.safetensors")
     cache_mod.save_prompt_cache(file, [kv, rot, quant], {"model": "tiny", "note": "x"})
     loaded, metadata = cache_mod.load_prompt_cache(file, return_metadata=True)

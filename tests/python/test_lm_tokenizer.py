@@ -109,7 +109,10 @@ def test_eos_token_ids_gather_configs(tmp_path):
     im_end = tok.token_to_id("<|im_end|>")
     endoftext = tok.token_to_id("<|endoftext|>")
     assert tokenizer_utils.load(folder).eos_token_ids == {im_end}
-    assert tokenizer_utils.load(folder, eos_token_ids=[endoftext, im_end]).eos_token_ids == {endoftext, im_end}
+    assert tokenizer_utils.load(folder, eos_token_ids=[endoftext, im_end]).eos_token_ids == {
+        endoftext,
+        im_end,
+    }
 
 
 @pytest.mark.skipif(BACKEND == "mlx", reason="lmx merges generation_config/config eos ids while loading")
@@ -151,7 +154,9 @@ def test_chat_template_from_tokenizer_config(bpe_folder):
 def test_chat_template_from_jinja_file(tmp_path):
     tok, config = byte_level_tokenizer()
     del config["chat_template"]
-    template = "{{ bos_token }}{% for m in messages %}[{{ m['role'] | upper }}] {{ m['content'] }}\n{% endfor %}"
+    template = (
+        "{{ bos_token }}{% for m in messages %}[{{ m['role'] | upper }}] {{ m['content'] }}\n{% endfor %}"
+    )
     folder = write_tokenizer_folder(tmp_path / "m", tok, config, {"chat_template.jinja": template})
     tokenizer = tokenizer_utils.load(folder)
     assert tokenizer.apply_chat_template(MESSAGES, tokenize=False) == "[SYSTEM] be brief\n[USER] héllo 😀\n"
@@ -211,4 +216,6 @@ def test_matches_mlx_lm(tmp_path, maker):
         assert ours.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=gen) == (
             theirs.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=gen)
         )
-    assert json.loads(json.dumps(ours.apply_chat_template(MESSAGES))) == list(theirs.apply_chat_template(MESSAGES))
+    assert json.loads(json.dumps(ours.apply_chat_template(MESSAGES))) == list(
+        theirs.apply_chat_template(MESSAGES)
+    )

@@ -26,7 +26,9 @@ def __getattr__(name):
     try:
         value = getattr(module, name)
     except AttributeError:
-        raise AttributeError(f"[lmx.lm] {name!r} is not available: lmx.lm.{module_name} does not define it.") from None
+        raise AttributeError(
+            f"[lmx.lm] {name!r} is not available: lmx.lm.{module_name} does not define it."
+        ) from None
     globals()[name] = value
     return value
 

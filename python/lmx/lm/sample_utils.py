@@ -69,7 +69,9 @@ def apply_min_p(logprobs: mx.array, min_p: float, min_tokens_to_keep: int = 1) -
     if not 0 <= min_p <= 1.0:
         raise ValueError(f"[apply_min_p] min_p must be in [0, 1], got {min_p}.")
     if not isinstance(min_tokens_to_keep, int) or min_tokens_to_keep < 1:
-        raise ValueError(f"[apply_min_p] min_tokens_to_keep must be a positive integer, got {min_tokens_to_keep!r}.")
+        raise ValueError(
+            f"[apply_min_p] min_tokens_to_keep must be a positive integer, got {min_tokens_to_keep!r}."
+        )
     order = mx.argsort(-logprobs, axis=-1)
     descending = mx.take_along_axis(logprobs, order, axis=-1)
     threshold = descending[..., :1] + math.log(min_p) if min_p > 0 else None
@@ -80,7 +82,9 @@ def apply_min_p(logprobs: mx.array, min_p: float, min_tokens_to_keep: int = 1) -
     return _undo_sort(mx.where(drop, -float("inf"), descending), order)
 
 
-def apply_xtc(logits: mx.array, xtc_probability: float, xtc_threshold: float, xtc_special_tokens: List[int]) -> mx.array:
+def apply_xtc(
+    logits: mx.array, xtc_probability: float, xtc_threshold: float, xtc_special_tokens: List[int]
+) -> mx.array:
     """Exclude Top Choices: with probability ``xtc_probability`` drop every token above
     ``xtc_threshold`` probability except the least likely of them; special tokens stay."""
     if not 0 <= xtc_threshold <= 0.5:

@@ -67,7 +67,9 @@ def _split_incomplete_utf8(data: bytes):
 @lru_cache(maxsize=1)
 def _byte_level_decoder():
     """GPT-2's reversible map from the printable characters byte-level BPE uses back to bytes."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    )
     chars = {b: b for b in printable}
     shift = 0
     for b in range(256):
@@ -233,7 +235,9 @@ def _raise_exception(message):
 
 
 def _tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    return json.dumps(
+        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
 
 
 @lru_cache(maxsize=16)
@@ -261,7 +265,9 @@ class Tokenizer:
         try:
             from tokenizers import Tokenizer as RawTokenizer
         except ImportError as e:  # pragma: no cover - dependency declared in pyproject
-            raise ImportError("[Tokenizer] The 'tokenizers' package is required: pip install tokenizers") from e
+            raise ImportError(
+                "[Tokenizer] The 'tokenizers' package is required: pip install tokenizers"
+            ) from e
         if not isinstance(tokenizer, RawTokenizer):
             raise TypeError(f"[Tokenizer] Expected a tokenizers.Tokenizer, got {type(tokenizer).__name__}.")
         if config is not None and not isinstance(config, dict):
@@ -329,12 +335,11 @@ class Tokenizer:
         ids = self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
         if add_special_tokens:
             # tokenizer_config's add_bos/add_eos_token hold even without a post-processor.
-            if self.config.get("add_bos_token") and self.bos_token_id is not None:
-                if not ids or ids[0] != self.bos_token_id:
-                    ids = [self.bos_token_id] + ids
-            if self.config.get("add_eos_token") and self.eos_token_id is not None:
-                if not ids or ids[-1] != self.eos_token_id:
-                    ids = ids + [self.eos_token_id]
+            bos, eos = self.bos_token_id, self.eos_token_id
+            if self.config.get("add_bos_token") and bos is not None and (not ids or ids[0] != bos):
+                ids = [bos] + ids
+            if self.config.get("add_eos_token") and eos is not None and (not ids or ids[-1] != eos):
+                ids = ids + [eos]
         return ids
 
     def __call__(self, text, add_special_tokens: bool = True):
@@ -348,7 +353,11 @@ class Tokenizer:
         elif hasattr(token_ids, "tolist"):
             token_ids = token_ids.tolist()
         text = self._tokenizer.decode(list(token_ids), skip_special_tokens=skip_special_tokens)
-        clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
+        clean = (
+            self.clean_up_tokenization_spaces
+            if clean_up_tokenization_spaces is None
+            else clean_up_tokenization_spaces
+        )
         return _clean_up_tokenization(text) if clean else text
 
     def batch_decode(self, sequences, skip_special_tokens: bool = False):
@@ -357,17 +366,23 @@ class Tokenizer:
     # -- streaming support -----------------------------------------------------------------
 
     def _describe_decoder(self):
-        """"bpe", "spm" (with or without a leading-space strip) or "other", from tokenizer.json's decoder."""
+        """ "bpe", "spm" (with or without a leading-space strip) or "other", from tokenizer.json's decoder."""
         decoder = json.loads(self._tokenizer.to_str()).get("decoder") or {}
-        kinds = [d.get("type") for d in decoder.get("decoders", [])] if decoder.get("type") == "Sequence" else []
+        kinds = (
+            [d.get("type") for d in decoder.get("decoders", [])] if decoder.get("type") == "Sequence" else []
+        )
         if decoder.get("type") == "ByteLevel" or "ByteLevel" in kinds:
             return "bpe"
         replaces_space = any(
-            d.get("type") == "Replace" and d.get("content") == " " and "▁" in json.dumps(d.get("pattern"), ensure_ascii=False)
+            d.get("type") == "Replace"
+            and d.get("content") == " "
+            and "▁" in json.dumps(d.get("pattern"), ensure_ascii=False)
             for d in decoder.get("decoders", [])
         )
         if replaces_space or decoder.get("type") == "Metaspace" or "Metaspace" in kinds:
-            strips = any(d.get("type") == "Strip" and d.get("start", 0) > 0 for d in decoder.get("decoders", []))
+            strips = any(
+                d.get("type") == "Strip" and d.get("start", 0) > 0 for d in decoder.get("decoders", [])
+            )
             return "spm-trim" if strips or decoder.get("type") == "Metaspace" else "spm"
         return "other"
 
@@ -381,7 +396,9 @@ class Tokenizer:
             return cached
         piece = self._tokenizer.id_to_token(token_id)
         if piece is None:
-            raise ValueError(f"[Tokenizer] Token id {token_id} is outside the vocabulary of {len(self)} tokens.")
+            raise ValueError(
+                f"[Tokenizer] Token id {token_id} is outside the vocabulary of {len(self)} tokens."
+            )
         if token_id in self._added:
             data = self._added[token_id].encode("utf-8")
         elif self._decoder_type == "bpe":
@@ -413,10 +430,13 @@ class Tokenizer:
             named = {t["name"]: t["template"] for t in template}
             template = named.get("tool_use") if tools and "tool_use" in named else named.get("default")
         elif isinstance(template, dict):
-            template = template.get("tool_use") if tools and "tool_use" in template else template.get("default")
+            template = (
+                template.get("tool_use") if tools and "tool_use" in template else template.get("default")
+            )
         if template is None:
             raise ValueError(
-                "[apply_chat_template] This tokenizer has no chat template; pass chat_template= or use the raw prompt."
+                "[apply_chat_template] This tokenizer has no chat template; "
+                "pass chat_template= or use the raw prompt."
             )
         return template
 
@@ -439,7 +459,9 @@ class Tokenizer:
         if not isinstance(conversation, (list, tuple)) or not all(isinstance(m, dict) for m in conversation):
             raise TypeError("[apply_chat_template] conversation must be a list of message dicts.")
         if add_generation_prompt and continue_final_message:
-            raise ValueError("[apply_chat_template] add_generation_prompt and continue_final_message are exclusive.")
+            raise ValueError(
+                "[apply_chat_template] add_generation_prompt and continue_final_message are exclusive."
+            )
         template = _compile_template(self._select_template(chat_template, tools))
         variables = {
             "bos_token": self.bos_token or "",
@@ -505,7 +527,9 @@ class TokenizerWrapper:
         self._think_end = "</think>" if self._think_start else None
 
     @classmethod
-    def from_tokenizer(cls, tokenizer, config: Optional[Dict[str, Any]] = None, eos_token_ids=None, name_or_path=""):
+    def from_tokenizer(
+        cls, tokenizer, config: Optional[Dict[str, Any]] = None, eos_token_ids=None, name_or_path=""
+    ):
         """Wrap an in-memory ``tokenizers.Tokenizer`` described by a tokenizer_config-style dict."""
         return cls(Tokenizer(tokenizer, config, name_or_path=name_or_path), eos_token_ids=eos_token_ids)
 
@@ -618,7 +642,9 @@ def load(
     try:
         from tokenizers import Tokenizer as RawTokenizer
     except ImportError as e:  # pragma: no cover
-        raise ImportError("[tokenizer_utils.load] The 'tokenizers' package is required: pip install tokenizers") from e
+        raise ImportError(
+            "[tokenizer_utils.load] The 'tokenizers' package is required: pip install tokenizers"
+        ) from e
     model_path = Path(model_path)
     tokenizer_file = model_path / "tokenizer.json"
     if not tokenizer_file.is_file():

@@ -308,7 +308,9 @@ class RotatingKVCache(_BaseCache):
         return n
 
     def to_quantized(self, group_size: int = 64, bits: int = 4):
-        raise NotImplementedError("[RotatingKVCache.to_quantized] Quantizing a rotating cache is not supported.")
+        raise NotImplementedError(
+            "[RotatingKVCache.to_quantized] Quantizing a rotating cache is not supported."
+        )
 
     def make_mask(self, N: int, window_size: Optional[int] = None, return_array: bool = False):
         from .base import create_causal_mask
@@ -476,4 +478,5 @@ def trim_prompt_cache(cache: List[Any], num_tokens: int) -> List[Any]:
     """Remove up to ``num_tokens`` most recent tokens from every cache; returns how many were removed."""
     if not can_trim_prompt_cache(cache) or len(cache) == 0:
         return 0
-    return [c.trim(num_tokens) for c in cache][0]
+    trimmed = [c.trim(num_tokens) for c in cache]  # every cache, not just the first
+    return trimmed[0]
