@@ -254,3 +254,51 @@ def test_default_model_loads_when_installed():
     tensors, metadata = lm_gguf.read_gguf(path)
     config = lm_gguf.model_config_from_metadata(metadata, tensors)
     assert (config["hidden_size"], config["num_hidden_layers"], config["num_key_value_heads"]) == (576, 30, 3)
+
+
+def test_sentencepiece_tokenizer_matches_sentencepiece():
+    """A SentencePiece BPE model trained here (no normalisation, as llama.cpp tokenizes)
+    and the tokenizer rebuilt from the GGUF metadata of its pieces agree."""
+    import io
+
+    spm = pytest.importorskip("sentencepiece")
+    corpus = (
+        "The quick brown fox jumps over the lazy dog. Hello world, hello there! Numbers 12345 and 678. "
+        "Tokenizers split text into pieces; the pieces come from a vocabulary learned on a corpus. "
+    ) * 30
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus.split(". ")), model_writer=model, vocab_size=400, model_type="bpe",
+        byte_fallback=True, character_coverage=1.0, minloglevel=3, remove_extra_whitespaces=False,
+        normalization_rule_name="identity",
+    )  # fmt: skip
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    size = sp.get_piece_size()
+
+    def kind(i):
+        flags = [(sp.is_unknown, 2), (sp.is_control, 3), (sp.is_byte, 6), (sp.is_unused, 5)]
+        return next((value for test, value in flags if test(i)), 1)
+
+    metadata = {
+        "tokenizer.ggml.model": "llama",
+        "tokenizer.ggml.tokens": [sp.id_to_piece(i) for i in range(size)],
+        "tokenizer.ggml.scores": [sp.get_score(i) for i in range(size)],
+        "tokenizer.ggml.token_type": [kind(i) for i in range(size)],
+        "tokenizer.ggml.bos_token_id": sp.bos_id(),
+        "tokenizer.ggml.eos_token_id": sp.eos_id(),
+        "tokenizer.ggml.unknown_token_id": sp.unk_id(),
+    }
+    tokenizer, config = build_raw_tokenizer(metadata)
+    assert (config["bos_token"], config["eos_token"], config["add_bos_token"]) == ("<s>", "</s>", True)
+    texts = [
+        "The quick brown fox",
+        "hello  world 12345",
+        "über naïve 日本 🙂",
+        " leading space",
+        "xyz\tqqq\n",
+    ]
+    for text in texts + [corpus[:300]]:
+        ids = tokenizer.encode(text, add_special_tokens=False).ids
+        assert ids == sp.encode(text), text
+        assert tokenizer.decode(ids) == sp.decode(ids) == text
+        assert tokenizer.encode(text).ids == [sp.bos_id(), *ids]
