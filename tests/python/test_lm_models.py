@@ -600,6 +600,12 @@ def test_moe_long_prompt_sorts_tokens_by_expert(tmp_path, arch_name):
     cache = lm_cache.make_prompt_cache(model)
     steps = [logits(model, [[t]], cache=cache) for t in prompt[0]]
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=1e-4, atol=1e-4)
+    # The same with quantized experts (gather_qmm).
+    quantized, _ = lm_utils.quantize_model(lm_utils.load_model(tmp_path / arch_name)[0], {}, 32, 4)
+    full_q = logits(quantized, prompt)
+    cache = lm_cache.make_prompt_cache(quantized)
+    steps = [logits(quantized, [[t]], cache=cache) for t in prompt[0]]
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full_q, rtol=1e-4, atol=1e-4)
     mlx_lm_utils = pytest.importorskip("mlx_lm.utils")
     mlx_core = pytest.importorskip("mlx.core")
     if BACKEND == "lmx":

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Type, Union
 
 import lmx.core as mx
 import lmx.nn as nn
+from lmx.nn.layers.quantized import _MODE_DEFAULTS
 from lmx.utils import tree_flatten, tree_map
 
 __all__ = [
@@ -38,8 +39,8 @@ MODEL_REMAPPING = {
     "mistral": "llama",
 }
 
-# Default (group_size, bits) of each quantisation mode, as mlx_lm picks them.
-QUANTIZATION_DEFAULTS = {"affine": (64, 4), "mxfp4": (32, 4), "nvfp4": (16, 4), "mxfp8": (32, 8)}
+# Default (group_size, bits) of each quantisation mode: nn.quantize's.
+QUANTIZATION_DEFAULTS = _MODE_DEFAULTS
 
 _WEIGHT_INDEX = "model.safetensors.index.json"
 _MAX_SHARD_BYTES = 5 << 30

@@ -10,6 +10,7 @@ import math
 
 import lmx.core as mx
 import lmx.nn as nn
+from lmx.nn.layers.quantized import _resolve_config
 
 __all__ = ["QuantizedSwitchLinear", "SwitchGLU", "SwitchLinear", "SwitchMLP", "stack_experts"]
 
@@ -79,11 +80,7 @@ class QuantizedSwitchLinear(nn.Module):
         self.freeze()
 
     def _set_weight(self, weight, group_size, bits, mode):
-        defaults = {"affine": (64, 4), "mxfp4": (32, 4), "nvfp4": (16, 4), "mxfp8": (32, 8)}
-        if mode not in defaults:
-            raise ValueError(f"[QuantizedSwitchLinear] Invalid quantization mode {mode!r}.")
-        self.group_size = defaults[mode][0] if group_size is None else group_size
-        self.bits = defaults[mode][1] if bits is None else bits
+        self.group_size, self.bits = _resolve_config(group_size, bits, mode, "QuantizedSwitchLinear")
         self.mode = mode
         packed = mx.quantize(weight, self.group_size, self.bits, mode=mode)
         self.weight, self.scales = packed[0], packed[1]
