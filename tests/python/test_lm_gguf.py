@@ -302,3 +302,13 @@ def test_sentencepiece_tokenizer_matches_sentencepiece():
         assert ids == sp.encode(text), text
         assert tokenizer.decode(ids) == sp.decode(ids) == text
         assert tokenizer.encode(text).ids == [sp.bos_id(), *ids]
+
+
+def test_tokenizer_config_overrides(tiny_gguf):
+    path, _ = tiny_gguf(Q.F32)
+    _, tokenizer = lm_gguf.load_gguf_model(path, tokenizer_config={"eos_token": "<|endoftext|>"})
+    assert tokenizer.eos_token == "<|endoftext|>" and tokenizer.eos_token_id == 0
+    assert tokenizer.eos_token_ids == {0}
+    template = "{% for m in messages %}[{{ m['content'] }}]{% endfor %}"
+    _, tokenizer = lm_gguf.load_gguf_model(path, tokenizer_config={"chat_template": template})
+    assert tokenizer.apply_chat_template([{"role": "user", "content": "the"}], tokenize=False) == "[the]"

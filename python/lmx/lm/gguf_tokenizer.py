@@ -187,5 +187,9 @@ def build_tokenizer(metadata, tokenizer_config=None):
     from lmx.lm.tokenizer_utils import TokenizerWrapper
 
     tokenizer, config = build_raw_tokenizer(metadata)
+    for key in tokenizer_config or {}:
+        # a token given by name replaces the file's id for it
+        if key.endswith("_token") and f"{key}_id" not in tokenizer_config:
+            config.pop(f"{key}_id", None)
     config.update(tokenizer_config or {})
     return TokenizerWrapper.from_tokenizer(tokenizer, config)
