@@ -9,7 +9,7 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need=()
 for pkg in build-essential cmake ninja-build ccache libgtest-dev libopenblas-dev liblapacke-dev \
-           nlohmann-json3-dev zlib1g-dev python3-venv python3-dev; do
+           nlohmann-json3-dev zlib1g-dev libhwy-dev python3-venv python3-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

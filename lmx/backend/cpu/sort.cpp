@@ -17,6 +17,10 @@
 #include "lmx/primitives/sort.h"
 #include "lmx/runtime/thread_pool.h"
 
+#ifdef LMX_HAVE_VQSORT
+#include <hwy/contrib/sort/vqsort.h>
+#endif
+
 namespace lmx {
 
 namespace {
@@ -65,6 +69,73 @@ key_t<T> radix_key(T v) {
   }
 }
 
+// The value whose radix_key is k (NaN keys give a quiet NaN).
+template <typename T>
+T from_radix_key(key_t<T> k) {
+  using K = key_t<T>;
+  constexpr K sign = K(1) << (8 * sizeof(T) - 1);
+  K bits;
+  if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>) {
+    bits = k;
+  } else if constexpr (std::is_integral_v<T>) {
+    bits = k ^ sign;
+  } else {
+    if (k == static_cast<K>(~K(0))) return T(std::numeric_limits<float>::quiet_NaN());
+    bits = (k & sign) ? static_cast<K>(k & ~sign) : static_cast<K>(~k);
+  }
+  T v;
+  std::memcpy(&v, &bits, sizeof(T));
+  return v;
+}
+
+#ifdef LMX_HAVE_VQSORT
+// Highway's vectorised quicksort (runtime-dispatched SIMD). A sorter owns
+// scratch space and is not thread-safe: one per thread.
+hwy::Sorter& vqsorter() {
+  thread_local hwy::Sorter sorter;
+  return sorter;
+}
+
+// Sorts a row through vqsort when the type allows: values by their
+// order-preserving keys, and (stable) indices of types up to 32 bits as
+// key << 32 | index, so ties keep their input order. False: not handled.
+template <typename T, bool Indices, typename D>
+bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
+  using K = key_t<T>;
+  constexpr bool native = std::is_same_v<T, float> || std::is_same_v<T, double> ||
+                          (std::is_integral_v<T> && !std::is_same_v<T, bool> && sizeof(T) >= 2);
+  if constexpr (!Indices && native) {
+    // Sort the output row in place: no key transform. vqsort leaves NaN's
+    // order undefined, so rows holding one take the key path below.
+    if (ds == 1) {
+      bool has_nan = false;
+      for (int64_t i = 0; i < n; ++i) {
+        d[i] = s[i * ss];
+        if constexpr (std::is_floating_point_v<T>) has_nan |= std::isnan(d[i]);
+      }
+      if (!has_nan) {
+        vqsorter()(d, static_cast<size_t>(n), hwy::SortAscending());
+        return true;
+      }
+    }
+  }
+  if constexpr (!Indices && sizeof(K) >= 2) {
+    std::vector<K> keys(n);
+    for (int64_t i = 0; i < n; ++i) keys[i] = radix_key(s[i * ss]);
+    vqsorter()(keys.data(), static_cast<size_t>(n), hwy::SortAscending());
+    for (int64_t i = 0; i < n; ++i) d[i * ds] = from_radix_key<T>(keys[i]);
+    return true;
+  } else if constexpr (Indices && sizeof(K) <= 4) {
+    std::vector<uint64_t> packed(n);
+    for (int64_t i = 0; i < n; ++i) packed[i] = (uint64_t{radix_key(s[i * ss])} << 32) | static_cast<uint64_t>(i);
+    vqsorter()(packed.data(), static_cast<size_t>(n), hwy::SortAscending());
+    for (int64_t i = 0; i < n; ++i) d[i * ds] = static_cast<uint32_t>(packed[i]);
+    return true;
+  }
+  return false;
+}
+#endif
+
 // Stable LSD radix sort of (key, payload) pairs, 8 bits a pass; passes where
 // every key shares the byte are skipped.
 template <typename K, typename P>
@@ -92,6 +163,9 @@ void radix_sort(std::vector<K>& keys, std::vector<P>& payload) {
 template <typename T, bool Indices>
 void sort_row(const T* s, int64_t ss, std::conditional_t<Indices, uint32_t, T>* d, int64_t ds, int64_t n) {
   if constexpr (radix_sortable_v<T>) {
+#ifdef LMX_HAVE_VQSORT
+    if (n > 16 && vqsort_row<T, Indices>(s, ss, d, ds, n)) return;
+#endif
     if (n > 64) {
       std::vector<key_t<T>> keys(n);
       for (int64_t i = 0; i < n; ++i) keys[i] = radix_key(s[i * ss]);
