@@ -1,5 +1,6 @@
 // Gather and Scatter on the CPU: resolve each index position to a source
 // offset, then move the block of the remaining axes.
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -95,11 +96,58 @@ void gather_blocks(const T* src, T* dst, const std::vector<int64_t>& offsets, Sh
 
 }  // namespace
 
+namespace {
+
+// take() of single elements along one axis with one contiguous index array:
+// bounds check, wrap and copy in one parallel pass, without materialising
+// the offsets. False when the gather has another form.
+bool gather_elements(const array& src, int axis, const array& ix, array& out) {
+  if (src.ndim() != 1 || !ix.flags().row_contiguous || ix.data_size() != ix.size()) return false;
+  const int64_t dim = src.shape(0), stride = src.strides()[0];
+  std::atomic<bool> bad{false};
+  std::atomic<int64_t> bad_value{0};
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    const T* s = static_cast<const T*>(src.raw_ptr());
+    T* d = static_cast<T*>(out.raw_ptr());
+    dispatch_integral(ix.dtype(), [&](auto tag) {
+      using I = typename decltype(tag)::type;
+      const I* p = ix.data<I>();
+      parallel_for(ix.size(), 2, [&](size_t b, size_t e) {
+        for (size_t i = b; i < e; ++i) {
+          int64_t v = static_cast<int64_t>(p[i]);
+          if constexpr (std::is_unsigned_v<I>)
+            if (static_cast<uint64_t>(p[i]) > static_cast<uint64_t>(INT64_MAX)) v = INT64_MAX;
+          if (v < -dim || v >= dim) [[unlikely]] {
+            if (!bad.exchange(true)) bad_value = v;
+            d[i] = T{};
+            continue;
+          }
+          d[i] = s[(v < 0 ? v + dim : v) * stride];
+        }
+      });
+    });
+  };
+  switch (src.itemsize()) {
+    case 1: run(uint8_t{}); break;
+    case 2: run(uint16_t{}); break;
+    case 4: run(uint32_t{}); break;
+    default: run(uint64_t{}); break;
+  }
+  if (bad)
+    throw std::out_of_range("[gather] Index " + std::to_string(bad_value.load()) + " is out of bounds for axis " +
+                            std::to_string(axis) + " with size " + std::to_string(dim) + ".");
+  return true;
+}
+
+}  // namespace
+
 void Gather::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& src = inputs[0];
   std::vector<array> idx(inputs.begin() + 1, inputs.end());
   cpu::allocate(out);
   if (out.size() == 0) return;
+  if (idx.size() == 1 && gather_elements(src, axes_[0], idx[0], out)) return;
   auto offsets = index_offsets(src, axes_, idx, "gather");
   Shape rshape;
   Strides rstrides;
