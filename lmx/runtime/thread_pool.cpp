@@ -18,6 +18,11 @@ namespace {
 // faster on one thread).
 constexpr size_t kMinParallelWork = 1 << 18;
 
+// True on the pool's own threads: a parallel_for nested in another runs
+// inline there, since waiting for jobs queued behind the waiting worker
+// itself could deadlock the pool.
+thread_local bool on_pool_thread = false;
+
 class ThreadPool {
  public:
   explicit ThreadPool(int n) {
@@ -35,6 +40,7 @@ class ThreadPool {
 
  private:
   void loop() {
+    on_pool_thread = true;
     while (true) {
       std::function<void()> job;
       {
@@ -72,7 +78,7 @@ int kernel_threads() { return pool().size() + 1; }
 void parallel_for(size_t n, size_t cost_per_item, const std::function<void(size_t, size_t)>& fn) {
   size_t work = n * std::max<size_t>(cost_per_item, 1);
   int threads = kernel_threads();
-  if (n < 2 || threads == 1 || work < kMinParallelWork) {
+  if (n < 2 || threads == 1 || work < kMinParallelWork || on_pool_thread) {
     if (n) fn(0, n);
     return;
   }
