@@ -386,3 +386,47 @@ def test_bad_input(tokenizer):
     with pytest.raises(ValueError, match=r"\[generate_step\]"):
         next(generate_mod.generate_step(mx.array(PROMPT), SumModel(), prompt_cache=[cache_mod.KVCache()]))
     assert list(generate_mod.stream_generate(SumModel(), tokenizer, PROMPT, max_tokens=0)) == []
+
+
+def test_batch_generate_matches_single_prompts(llama_folder):
+    model, tokenizer = lm_module("utils").load(str(llama_folder))
+    prompts = [tokenizer.encode(t) for t in ["hello world", "the quick brown fox jumps", "über"]]
+    limits = [5, 8, 3]
+    singles = [
+        [r.token for r in generate_mod.stream_generate(model, tokenizer, p, max_tokens=8)] for p in prompts
+    ]
+    # an end-of-sequence token that the second prompt reaches after 4 tokens
+    eos = singles[1][4]
+    stops = [s.index(eos) if eos in s else len(s) for s in singles]
+    tokenizer.eos_token_ids = {eos}
+    response = generate_mod.batch_generate(
+        model, tokenizer, prompts, max_tokens=limits, return_token_ids=True, return_logprobs=True
+    )
+    expected = [s[: min(limit, stop)] for s, limit, stop in zip(singles, limits, stops)]
+    assert response.token_ids == expected
+    assert response.texts == [tokenizer.decode(e) for e in expected]
+    # an end-of-sequence token counts as generated
+    stopped = sum(stop < limit for stop, limit in zip(stops, limits))
+    assert stopped >= 1
+    assert response.stats.generation_tokens == sum(len(e) for e in expected) + stopped
+    assert all(len(lp) == len(e) and all(v <= 0 for v in lp) for lp, e in zip(response.logprobs, expected))
+    assert response.stats.prompt_tps > 0 and response.stats.peak_memory >= 0
+
+
+@pytest.mark.skipif(BACKEND == "mlx", reason="lmx's batched cache")
+def test_batch_kv_cache_masks_padding():
+    cache = cache_mod.BatchKVCache(left_padding=[2, 0])
+    keys = np.arange(2 * 1 * 3 * 4, dtype=np.float32).reshape(2, 1, 3, 4)
+    mask = np.array(cache.make_mask(3))
+    fetched, _ = cache.update_and_fetch(mx.array(keys), mx.array(keys))
+    np.testing.assert_array_equal(np.array(fetched), keys)
+    assert np.array(cache.offset).tolist() == [1, 3] and cache.size() == 3
+    causal = np.tril(np.ones((3, 3), bool))
+    np.testing.assert_array_equal(mask[1, 0], causal)
+    padded = causal.copy()
+    padded[:, :2] = False
+    np.testing.assert_array_equal(mask[0, 0], padded)
+    step = np.array(cache.make_mask(1))
+    np.testing.assert_array_equal(step[:, 0, 0], [[False, False, True, True], [True, True, True, True]])
+    cache.filter([1])
+    assert cache.keys.shape[0] == 1 and np.array(cache.offset).tolist() == [3]

@@ -23,7 +23,10 @@ from .sample_utils import make_sampler
 from .tokenizer_utils import TokenizerWrapper
 
 __all__ = [
+    "BatchResponse",
+    "BatchStats",
     "GenerationResponse",
+    "batch_generate",
     "generate",
     "generate_step",
     "maybe_quantize_kv_cache",
@@ -395,6 +398,178 @@ def generate(model, tokenizer, prompt: Union[str, List[int]], verbose: bool = Fa
         )
         print(f"Peak memory: {response.peak_memory:.3f} GB")
     return text
+
+
+@dataclass
+class BatchStats:
+    """Counts and timings of one ``batch_generate`` call (times in seconds, memory in GB)."""
+
+    prompt_tokens: int = 0
+    prompt_time: float = 0.0
+    generation_tokens: int = 0
+    generation_steps: int = 0
+    decode_time: float = 0.0
+    wall_time: float = 0.0
+    peak_memory: float = 0.0
+
+    @property
+    def prompt_tps(self):
+        return self.prompt_tokens / self.prompt_time if self.prompt_time > 0 else 0.0
+
+    @property
+    def generation_time(self):
+        return self.decode_time
+
+    @property
+    def generation_tps(self):
+        return self.generation_tokens / self.decode_time if self.decode_time > 0 else 0.0
+
+    @property
+    def decode_tps(self):
+        return self.generation_steps / self.decode_time if self.decode_time > 0 else 0.0
+
+    @property
+    def overhead_time(self):
+        return max(self.wall_time - self.prompt_time - self.decode_time, 0.0)
+
+
+@dataclass
+class BatchResponse:
+    """``texts`` per prompt, ``stats``, and on request the caches, token ids and the
+    log-probability of each generated token."""
+
+    texts: List[str]
+    stats: BatchStats
+    caches: Optional[List[Any]] = None
+    token_ids: Optional[List[List[int]]] = None
+    logprobs: Optional[List[List[float]]] = None
+
+
+def batch_generate(
+    model,
+    tokenizer,
+    prompts: List[List[int]],
+    prompt_caches: Optional[List[List[Any]]] = None,
+    max_tokens: Union[int, List[int]] = 128,
+    verbose: bool = False,
+    return_prompt_caches: bool = False,
+    return_token_ids: bool = False,
+    return_logprobs: bool = False,
+    **kwargs,
+) -> BatchResponse:
+    """Generate for several token-id prompts at once: left-padded into one batch, each
+    sequence stopping at an end-of-sequence token or its own ``max_tokens``.
+
+    ``kwargs``: ``sampler`` (applied to the (B, vocab) log-probabilities), ``logits_processors``
+    (applied per sequence) and ``prefill_step_size``.
+    """
+    if prompt_caches is not None:
+        raise NotImplementedError("[batch_generate] Starting from prompt_caches is not supported yet.")
+    if not prompts or not all(isinstance(p, (list, tuple)) and len(p) > 0 for p in prompts):
+        raise ValueError("[batch_generate] prompts must be a non-empty list of non-empty token id lists.")
+    unknown = set(kwargs) - {"sampler", "logits_processors", "prefill_step_size"}
+    if unknown:
+        raise TypeError(f"[batch_generate] Unsupported arguments: {sorted(unknown)}.")
+    if not isinstance(tokenizer, TokenizerWrapper):
+        tokenizer = TokenizerWrapper(tokenizer)
+    B = len(prompts)
+    limits = [max_tokens] * B if isinstance(max_tokens, int) else list(max_tokens)
+    if len(limits) != B:
+        raise ValueError(f"[batch_generate] {len(limits)} max_tokens values for {B} prompts.")
+    if hasattr(model, "make_cache") and any(type(c) is not cache_module.KVCache for c in model.make_cache()):
+        raise NotImplementedError(
+            "[batch_generate] Models with sliding-window or special caches are not batched yet."
+        )
+    sampler = kwargs.get("sampler") or (lambda logprobs: mx.argmax(logprobs, axis=-1))
+    processors = kwargs.get("logits_processors") or []
+    step_size = kwargs.get("prefill_step_size", DEFAULT_PREFILL_STEP_SIZE)
+
+    wall = time.perf_counter()
+    mx.reset_peak_memory()
+    length = max(len(p) for p in prompts)
+    padding = [length - len(p) for p in prompts]
+    batch = mx.array([[0] * pad + list(p) for pad, p in zip(padding, prompts)])
+    caches = [cache_module.BatchKVCache(padding) for _ in model.layers]
+    histories = [list(p) for p in prompts]
+    outputs = [[] for _ in range(B)]
+    logprob_lists = [[] for _ in range(B)]
+    done = [limit <= 0 for limit in limits]
+
+    def step(inputs):
+        logits = model(inputs, cache=caches)[:, -1, :]
+        if processors:
+            rows = []
+            for i in range(B):
+                row = logits[i : i + 1]
+                for processor in processors:
+                    row = processor(mx.array(histories[i]), row)
+                rows.append(row)
+            logits = mx.concatenate(rows, axis=0)
+        logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+        return sampler(logprobs), logprobs
+
+    with mx.stream(generation_stream):
+        tic = time.perf_counter()
+        done_prefill = 0
+        while length - done_prefill > 1:
+            n = min(step_size, length - done_prefill - 1)
+            model(batch[:, done_prefill : done_prefill + n], cache=caches)
+            mx.eval([c.state for c in caches])
+            done_prefill += n
+        tokens, logprobs = step(batch[:, done_prefill:])
+        mx.eval(tokens, logprobs)
+        prompt_time = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        steps = generated = 0
+        while not all(done):
+            values = tokens.tolist()
+            for i, token in enumerate(values):
+                if done[i]:
+                    continue
+                generated += 1  # an end-of-sequence token counts as generated, as in mlx_lm
+                if token in tokenizer.eos_token_ids:
+                    done[i] = True
+                    continue
+                outputs[i].append(token)
+                histories[i].append(token)
+                if return_logprobs:
+                    logprob_lists[i].append(logprobs[i, token].item())  # the chosen token's
+                if len(outputs[i]) >= limits[i]:
+                    done[i] = True
+            steps += 1
+            if verbose:
+                print(f"[batch_generate] Finished processing {sum(done)}/{B} ...", end="\r", flush=True)
+            if all(done):
+                break
+            tokens, logprobs = step(tokens[:, None].astype(batch.dtype))
+            mx.eval(tokens, logprobs)
+        decode_time = time.perf_counter() - tic
+
+    stats = BatchStats(
+        prompt_tokens=sum(len(p) for p in prompts),
+        prompt_time=prompt_time,
+        generation_tokens=generated,
+        generation_steps=steps,
+        decode_time=decode_time,
+        wall_time=time.perf_counter() - wall,
+        peak_memory=mx.get_peak_memory() / 1e9,
+    )
+    if verbose:
+        print(f"[batch_generate] Finished processing {B}/{B}")
+        print(f"[batch_generate] Prompt: {stats.prompt_tokens} tokens, {stats.prompt_tps:.3f} tokens-per-sec")
+        print(
+            f"[batch_generate] Generation: {stats.generation_tokens} tokens, "
+            f"{stats.generation_tps:.3f} tokens-per-sec"
+        )
+        print(f"[batch_generate] Peak memory: {stats.peak_memory:.3f} GB")
+    return BatchResponse(
+        texts=[tokenizer.decode(o) for o in outputs],
+        stats=stats,
+        caches=caches if return_prompt_caches else None,
+        token_ids=outputs if return_token_ids else None,
+        logprobs=logprob_lists if return_logprobs else None,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

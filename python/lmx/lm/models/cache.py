@@ -11,6 +11,7 @@ import lmx.core as mx
 from lmx.utils import tree_flatten, tree_map, tree_unflatten
 
 __all__ = [
+    "BatchKVCache",
     "KVCache",
     "QuantizedKVCache",
     "RotatingKVCache",
@@ -425,6 +426,89 @@ class QuantizedKVCache(_BaseCache):
         return create_attention_mask(N, self.offset, return_array=return_array, window_size=window_size)
 
 
+class BatchKVCache(_BaseCache):
+    """A KVCache for a batch of left-padded sequences of different lengths.
+
+    ``offset`` is a per-sequence array of positions (negative inside the padding) for RoPE;
+    masks hide each sequence's padding from its queries.
+    """
+
+    step = 256
+
+    def __init__(self, left_padding: List[int]):
+        if not left_padding or any((not isinstance(p, int)) or p < 0 for p in left_padding):
+            raise ValueError(
+                f"[BatchKVCache] left_padding must be non-negative integers, got {left_padding!r}."
+            )
+        self.keys = None
+        self.values = None
+        self.left_padding = mx.array(left_padding)
+        self.offset = mx.array([-p for p in left_padding])
+        self._idx = 0
+
+    def update_and_fetch(self, keys, values):
+        _check_kv("BatchKVCache", keys, values)
+        prev = self._idx
+        S = keys.shape[2]
+        if self.keys is None or prev + S > self.keys.shape[2]:
+            self.keys = _grow(self.keys, prev, keys, self.step)
+            self.values = _grow(self.values, prev, values, self.step)
+        self._idx += S
+        self.offset = self.offset + S
+        self.keys[..., prev : self._idx, :] = keys
+        self.values[..., prev : self._idx, :] = values
+        return self.keys[..., : self._idx, :], self.values[..., : self._idx, :]
+
+    def keys_and_values(self):
+        if self.keys is None:
+            return None, None
+        return self.keys[..., : self._idx, :], self.values[..., : self._idx, :]
+
+    def size(self):
+        return self._idx
+
+    def empty(self):
+        return self.keys is None
+
+    @property
+    def state(self):
+        if self.keys is None:
+            return []
+        keys, values = self.keys_and_values()
+        return keys, values, self.offset, self.left_padding
+
+    @state.setter
+    def state(self, v):
+        if v is None or len(v) == 0:
+            self.keys = self.values = None
+            self._idx = 0
+            return
+        self.keys, self.values, self.offset, self.left_padding = v
+        self._idx = self.keys.shape[2]
+
+    def is_trimmable(self):
+        return True
+
+    def trim(self, n):
+        n = min(self._idx, n)
+        self._idx -= n
+        self.offset = self.offset - n
+        return n
+
+    def filter(self, batch_indices):
+        """Keep only the sequences at ``batch_indices`` (e.g. drop finished ones)."""
+        index = mx.array(batch_indices)
+        if self.keys is not None:
+            self.keys, self.values = self.keys[index], self.values[index]
+        self.offset = self.offset[index]
+        self.left_padding = self.left_padding[index]
+
+    def make_mask(self, N: int, return_array: bool = False, window_size: Optional[int] = None):
+        from .base import create_causal_mask
+
+        return create_causal_mask(N, self._idx, window_size=window_size, left_padding=self.left_padding)
+
+
 def make_prompt_cache(model, max_kv_size: Optional[int] = None) -> List[Any]:
     """One cache per layer: the model's own ``make_cache()`` if it has one, else rotating caches
     of ``max_kv_size`` (keeping 4 tokens) or growing KVCaches."""
@@ -439,7 +523,7 @@ def make_prompt_cache(model, max_kv_size: Optional[int] = None) -> List[Any]:
 
 
 # The classes load_prompt_cache may rebuild from a file's class names.
-_CACHE_CLASSES = {cls.__name__: cls for cls in (KVCache, RotatingKVCache, QuantizedKVCache)}
+_CACHE_CLASSES = {cls.__name__: cls for cls in (KVCache, RotatingKVCache, QuantizedKVCache, BatchKVCache)}
 
 
 def save_prompt_cache(file_name: str, cache: List[Any], metadata: Optional[Dict[str, str]] = None):
