@@ -1,37 +1,29 @@
 """Large language models on lmx, with mlx_lm's API: ``from lmx.lm import load, generate``.
 
-The top-level names are resolved on first use so that importing ``lmx.lm`` (or one of its
-submodules) does not load every model, tokenizer and converter up front.
+``generate`` and ``convert`` are imported eagerly, as in mlx_lm: they share their names with
+submodules, and a lazy lookup would hand out the submodule once it had been imported. A piece
+that fails to import is reported when its name is used, not when the package is imported.
 """
-
-import importlib
 
 __all__ = ["batch_generate", "convert", "generate", "load", "stream_generate"]
 
-# public name -> submodule defining it
-_EXPORTS = {
-    "load": "utils",
-    "generate": "generate",
-    "stream_generate": "generate",
-    "batch_generate": "generate",
-    "convert": "convert",
-}
+_unavailable = {}  # public name -> the ImportError that kept it out
+
+try:
+    from .generate import batch_generate, generate, stream_generate
+except ImportError as e:  # pragma: no cover - only while a dependency is missing
+    _unavailable.update(dict.fromkeys(("batch_generate", "generate", "stream_generate"), e))
+try:
+    from .utils import load
+except ImportError as e:  # pragma: no cover
+    _unavailable["load"] = e
+try:
+    from .convert import convert
+except ImportError as e:  # pragma: no cover
+    _unavailable["convert"] = e
 
 
 def __getattr__(name):
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'lmx.lm' has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    try:
-        value = getattr(module, name)
-    except AttributeError:
-        raise AttributeError(
-            f"[lmx.lm] {name!r} is not available: lmx.lm.{module_name} does not define it."
-        ) from None
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    if name in _unavailable:
+        raise ImportError(f"[lmx.lm] {name!r} is unavailable: {_unavailable[name]}") from _unavailable[name]
+    raise AttributeError(f"module 'lmx.lm' has no attribute {name!r}")
