@@ -430,3 +430,24 @@ def test_batch_kv_cache_masks_padding():
     np.testing.assert_array_equal(step[:, 0, 0], [[False, False, True, True], [True, True, True, True]])
     cache.filter([1])
     assert cache.keys.shape[0] == 1 and np.array(cache.offset).tolist() == [3]
+
+
+@pytest.mark.skipif(BACKEND == "mlx", reason="lmx's command lines")
+def test_cache_prompt_then_generate_cli(llama_folder, tmp_path, capsys):
+    cache_prompt = importlib.import_module("lmx.lm.cache_prompt")
+    cache_file = str(tmp_path / "prompt.safetensors")
+    first, rest = "hello world,", " the quick brown fox"
+    cache_prompt.main(["--model", str(llama_folder), "--prompt", first, "--prompt-cache-file", cache_file])
+    capsys.readouterr()
+    cache, metadata = cache_mod.load_prompt_cache(cache_file, return_metadata=True)
+    assert metadata["model"] == str(llama_folder)
+
+    model, tokenizer = lm_module("utils").load(str(llama_folder))
+    whole = tokenizer.apply_chat_template(
+        [{"role": "user", "content": first + rest}], add_generation_prompt=True
+    )
+    assert cache[0].offset < len(whole)
+    expected = generate_mod.generate(model, tokenizer, whole, max_tokens=6)
+    # the model comes from the cache's metadata; only the continuation is run through it
+    generate_mod.main(["--prompt-cache-file", cache_file, "--prompt", rest, "-m", "6", "--verbose", "False"])
+    assert capsys.readouterr().out == expected + "\n"

@@ -688,23 +688,42 @@ def build_prompt(
     system_prompt=None,
     ignore_chat_template=False,
     prefill_response=None,
+    continues_cache=False,
     **template_kwargs,
 ):
-    """Token ids for ``prompt``: through the chat template when the tokenizer has one."""
+    """Token ids for ``prompt``: through the chat template when the tokenizer has one.
+
+    With ``continues_cache`` the prompt continues a user message whose opening is already in
+    a saved prompt cache (see lmx.lm.cache_prompt): only the text after that opening is encoded.
+    """
     if ignore_chat_template or not tokenizer.has_chat_template:
-        return tokenizer.encode(prompt)
+        return tokenizer.encode(prompt, add_special_tokens=not continues_cache)
     messages = [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
     messages.append({"role": "user", "content": prompt})
     prefill = prefill_response is not None
     if prefill:
         messages.append({"role": "assistant", "content": prefill_response})
-    text = tokenizer.apply_chat_template(
-        messages,
-        tokenize=False,
-        add_generation_prompt=not prefill,
-        continue_final_message=prefill,
-        **template_kwargs,
-    )
+
+    def render(messages):
+        return tokenizer.apply_chat_template(
+            messages,
+            tokenize=False,
+            add_generation_prompt=not prefill,
+            continue_final_message=prefill,
+            **template_kwargs,
+        )
+
+    text = render(messages)
+    if continues_cache:
+        marker = "<query>"
+        probe = render(
+            [
+                *messages[: -1 - prefill],
+                {"role": "user", "content": marker},
+                *messages[len(messages) - prefill :],
+            ]
+        )
+        text = text[probe.index(marker) :]
     return tokenizer.encode(text, add_special_tokens=False)
 
 
@@ -715,9 +734,16 @@ def main(argv=None):
     if args.seed is not None:
         mx.random.seed(args.seed)
     prompt_cache = None
+    tokenizer_config = {}
     if args.prompt_cache_file is not None:
-        prompt_cache = load_prompt_cache(args.prompt_cache_file)
-    tokenizer_config = {"trust_remote_code": True} if args.trust_remote_code else {}
+        prompt_cache, metadata = load_prompt_cache(args.prompt_cache_file, return_metadata=True)
+        # the cache belongs to the model and tokenizer settings it was made with
+        args.model = args.model or metadata.get("model") or None
+        tokenizer_config = json.loads(metadata.get("tokenizer_config", "{}"))
+        if isinstance(prompt_cache[0], QuantizedKVCache) and (
+            args.kv_bits != prompt_cache[0].bits or args.kv_group_size != prompt_cache[0].group_size
+        ):
+            raise SystemExit("[generate] --kv-bits/--kv-group-size must match the quantized prompt cache.")
     model, tokenizer = load(args.model, adapter_path=args.adapter_path, tokenizer_config=tokenizer_config)
     for eos_token in args.extra_eos_token:
         tokenizer.add_eos_token(eos_token)
@@ -734,6 +760,7 @@ def main(argv=None):
         args.system_prompt,
         args.ignore_chat_template,
         args.prefill_response,
+        continues_cache=prompt_cache is not None,
         **template_kwargs,
     )
 
