@@ -186,6 +186,8 @@ def test_from_in_memory_tokenizer_and_bad_input(tmp_path):
         assert wrapper.encode(text) == loaded.encode(text)
     assert wrapper.eos_token_ids == loaded.eos_token_ids
     assert wrapper.apply_chat_template(MESSAGES, tokenize=False) == chatml_reference(MESSAGES, False)
+    bare = tokenizer_utils.TokenizerWrapper(tok)
+    assert bare.encode(TEXTS[1]) == loaded.encode(TEXTS[1]) and bare.decode(loaded.encode("hi")) == "hi"
     with pytest.raises(TypeError, match=r"\[Tokenizer\]"):
         tokenizer_utils.TokenizerWrapper.from_tokenizer("not a tokenizer", config)
     with pytest.raises(TypeError, match=r"\[Tokenizer.encode\]"):

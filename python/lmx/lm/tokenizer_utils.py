@@ -508,6 +508,8 @@ class TokenizerWrapper:
         tool_parser=None,
         response_format: Optional[Dict[str, Any]] = None,
     ):
+        if type(tokenizer).__module__.startswith("tokenizers"):
+            tokenizer = Tokenizer(tokenizer)  # a bare tokenizers.Tokenizer gets the HF-style methods
         self._tokenizer = tokenizer
         self._detokenizer_class = detokenizer_class
         if isinstance(eos_token_ids, int):
