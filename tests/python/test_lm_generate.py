@@ -451,3 +451,31 @@ def test_cache_prompt_then_generate_cli(llama_folder, tmp_path, capsys):
     # the model comes from the cache's metadata; only the continuation is run through it
     generate_mod.main(["--prompt-cache-file", cache_file, "--prompt", rest, "-m", "6", "--verbose", "False"])
     assert capsys.readouterr().out == expected + "\n"
+
+
+def test_tiny_llama_speculative_equals_greedy(llama_folder, tmp_path):
+    tok, config = byte_level_tokenizer(vocab_size=V)
+    draft_folder = write_llama_folder(
+        tmp_path / "draft", np.random.default_rng(5), vocab_size=V, num_hidden_layers=1,
+        hidden_size=64, num_attention_heads=2, num_key_value_heads=1,
+    )  # fmt: skip
+    utils = lm_module("utils")
+    model, tokenizer = utils.load(str(llama_folder))
+    draft = utils.load_model(draft_folder)[0]
+    prompt = tokenizer.encode("hello world, the quick brown fox")
+    plain = [r.token for r in generate_mod.stream_generate(model, tokenizer, prompt, max_tokens=12)]
+    for k in (1, 3):
+        speculative = list(
+            generate_mod.stream_generate(
+                model, tokenizer, prompt, max_tokens=12, draft_model=draft, num_draft_tokens=k
+            )
+        )
+        assert [r.token for r in speculative] == plain
+    # the model as its own draft: everything but the verifier's bonus tokens comes from the draft
+    same = list(
+        generate_mod.stream_generate(
+            model, tokenizer, prompt, max_tokens=12, draft_model=model, num_draft_tokens=3
+        )
+    )
+    assert [r.token for r in same] == plain
+    assert sum(r.from_draft for r in same) == 9
