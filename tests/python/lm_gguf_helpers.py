@@ -185,3 +185,23 @@ def make_tiny_gguf(directory, rng, qtype, tied=True, **kwargs):
 
 # token ids inside both vocabularies
 TOKENS = [[5, 80, 77, 74, 3, 261, 270, 99, 100, 101, 33, 2]]
+
+
+def llama_cpp_model(path, **kwargs):
+    """llama_cpp.Llama on `path` without llama.cpp's extra CPU buffer types: its AMX
+    kernels crash (SIGSEGV) on virtual machines that advertise AMX but do not enable it."""
+    import llama_cpp
+    from llama_cpp import llama_cpp as low_level
+
+    default_params = low_level.llama_model_default_params
+
+    def without_extra_buffers():
+        params = default_params()
+        params.use_extra_bufts = False
+        return params
+
+    low_level.llama_model_default_params = without_extra_buffers
+    try:
+        return llama_cpp.Llama(model_path=path, verbose=False, **kwargs)
+    finally:
+        low_level.llama_model_default_params = default_params

@@ -21,10 +21,13 @@ _LLAMA3 = (
 )
 _QWEN2 = _LLAMA3.replace(r"\p{N}{1,3}", r"\p{N}")
 _DIGIT = r"\p{N}"
+# llama.cpp's fallback for files without a known pre-tokenizer name
+_DEFAULT = (r"[\p{P}\$\+<=>\^~\|]+", _GPT2, r"\p{N}+", r"[0-9][0-9][0-9]")
 
 # tokenizer.ggml.pre -> (regexes applied in turn, BPE ignore_merges), after llama.cpp's table.
 _PRE_TOKENIZERS = {
-    **{name: ((_GPT2,), False) for name in ("gpt-2", "gpt2", "mpt", "olmo", "jais", "trillion")},
+    "default": (_DEFAULT, False),
+    **{name: ((_GPT2,), False) for name in ("gpt-2", "mpt", "olmo", "jais", "trillion")},
     **{
         name: ((_DIGIT, _GPT2), False)
         for name in ("starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b")
@@ -61,9 +64,7 @@ def _flag(metadata, key, default):
 
 
 def _byte_level_bpe(metadata, tokens):
-    pre = metadata.get("tokenizer.ggml.pre", "gpt2")
-    if pre == "default":
-        pre = "gpt2"
+    pre = metadata.get("tokenizer.ggml.pre", "default")
     if pre not in _PRE_TOKENIZERS:
         raise ValueError(
             f"[load_gguf_model] Unsupported GGUF pre-tokenizer '{pre}' (tokenizer.ggml.pre); supported: "
