@@ -479,3 +479,34 @@ def test_tiny_llama_speculative_equals_greedy(llama_folder, tmp_path):
     )
     assert [r.token for r in same] == plain
     assert sum(r.from_draft for r in same) == 9
+
+
+@pytest.mark.skipif(BACKEND == "mlx", reason="compares lmx with mlx_lm")
+def test_default_model_generates_as_mlx_lm(tmp_path):
+    """SmolLM2 (the bundled default model), converted to an MLX folder: chat template, tokens,
+    streamed text and counts equal mlx_lm's."""
+    reference = pytest.importorskip("mlx_lm")
+    gguf = importlib.import_module("lmx.lm.gguf")
+    try:
+        gguf_file = gguf.default_gguf_path()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    folder = str(tmp_path / "smol")
+    importlib.import_module("lmx.lm.convert").convert(gguf_path=gguf_file, mlx_path=folder)
+    model, tokenizer = lm_module("utils").load(folder)
+    ref_model, ref_tokenizer = reference.load(folder)
+    ref_generate = importlib.import_module("mlx_lm.generate")
+    messages = [{"role": "user", "content": "What is the capital of France? One word 😀."}]
+    chat = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert chat == ref_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert tokenizer.eos_token_ids == ref_tokenizer.eos_token_ids
+    for prompt in [chat, "Once upon a time"]:
+        ours = list(generate_mod.stream_generate(model, tokenizer, prompt, max_tokens=24))
+        theirs = list(ref_generate.stream_generate(ref_model, ref_tokenizer, prompt, max_tokens=24))
+        assert [r.token for r in ours] == [r.token for r in theirs]
+        assert "".join(r.text for r in ours) == "".join(r.text for r in theirs)
+        assert (ours[-1].finish_reason, ours[-1].generation_tokens, ours[-1].prompt_tokens) == (
+            theirs[-1].finish_reason,
+            theirs[-1].generation_tokens,
+            theirs[-1].prompt_tokens,
+        )
