@@ -300,3 +300,68 @@ def test_rotating_cache_matches_mlx_lm(keep):
         got, _ = ours.update_and_fetch(mx.array(x), mx.array(x))
         want, _ = theirs.update_and_fetch(mlx_core.array(x), mlx_core.array(x))
         np.testing.assert_array_equal(np.array(got), np.array(want))
+
+
+def test_save_load_empty_and_unfilled_caches(tmp_path):
+    file = str(tmp_path / "empty.safetensors")
+    cache_mod.save_prompt_cache(file, [cache_mod.KVCache(), cache_mod.RotatingKVCache(max_size=4)])
+    loaded = cache_mod.load_prompt_cache(file)
+    assert [type(c).__name__ for c in loaded] == ["KVCache", "RotatingKVCache"]
+    assert all(c.offset == 0 and c.empty() for c in loaded)
+    keys, _ = loaded[0].update_and_fetch(mx.array(positions(0, 2)), mx.array(positions(0, 2)))
+    np.testing.assert_array_equal(np.array(keys), positions(0, 2))
+
+
+@pytest.mark.skipif(BACKEND == "mlx", reason="lmx's reader of earlier mlx_lm files")
+def test_load_earlier_mlx_lm_layout(tmp_path):
+    # earlier mlx_lm files: "i.j" state arrays; metadata 0 = meta states, 1 = user's, 2 = class names
+    keys = positions(0, 5)
+    file = str(tmp_path / "old.safetensors")
+    arrays = {"0.0": mx.array(keys), "0.1": mx.array(-keys), "1.0": mx.array(keys), "1.1": mx.array(keys)}
+    meta = {"0.0": "", "0.1.0": "2", "0.1.1": "8", "0.1.2": "5", "0.1.3": "5", "1.note": "old"}
+    meta.update({"2.0": "KVCache", "2.1": "RotatingKVCache"})
+    mx.save_safetensors(file, arrays, meta)
+    loaded, metadata = cache_mod.load_prompt_cache(file, return_metadata=True)
+    assert metadata == {"note": "old"}
+    assert [c.offset for c in loaded] == [5, 5] and (loaded[1].keep, loaded[1].max_size) == (2, 8)
+    fetched, values = loaded[0].update_and_fetch(mx.array(positions(5, 1)), mx.array(-positions(5, 1)))
+    np.testing.assert_array_equal(np.array(fetched), positions(0, 6))
+    np.testing.assert_array_equal(np.array(values), -positions(0, 6))
+
+
+def mixed_caches(core, module, rng):
+    kv = module.KVCache()
+    kv.update_and_fetch(core.array(positions(0, 5)), core.array(positions(0, 5)))
+    rot = module.RotatingKVCache(max_size=6, keep=2)
+    for n in (4, 1, 1, 1, 1, 1):
+        rot.update_and_fetch(core.array(positions(0, n)), core.array(positions(0, n)))
+    quant = module.QuantizedKVCache(group_size=32, bits=4)
+    x = rng.normal(size=(1, 2, 3, 32)).astype(np.float32)
+    quant.update_and_fetch(core.array(x), core.array(x))
+    return [kv, rot, quant, module.KVCache()]
+
+
+@pytest.mark.skipif(BACKEND == "mlx", reason="compares lmx with mlx_lm")
+@pytest.mark.parametrize("writer", ["lmx", "mlx_lm"])
+def test_prompt_cache_files_interchange_with_mlx_lm(tmp_path, rng, writer):
+    mlx_core = pytest.importorskip("mlx.core")
+    reference = pytest.importorskip("mlx_lm.models.cache")
+    sides = {"lmx": (mx, cache_mod), "mlx_lm": (mlx_core, reference)}
+    reader = "mlx_lm" if writer == "lmx" else "lmx"
+    file = str(tmp_path / "cache.safetensors")
+    core, module = sides[writer]
+    saved = mixed_caches(core, module, rng)
+    module.save_prompt_cache(file, saved, {"model": "tiny"})
+    core, module = sides[reader]
+    loaded, metadata = module.load_prompt_cache(file, return_metadata=True)
+    assert metadata == {"model": "tiny"}
+    assert [type(c).__name__ for c in loaded] == [type(c).__name__ for c in saved]
+    assert [c.offset for c in loaded] == [c.offset for c in saved]
+    assert (loaded[1].keep, loaded[1].max_size, loaded[1]._idx) == (2, 6, saved[1]._idx)
+    assert (loaded[2].group_size, loaded[2].bits) == (32, 4)
+    for before, after in zip(saved[:3], loaded[:3]):
+        want = before.keys_and_values() if hasattr(before, "keys_and_values") else None
+        got = after.keys_and_values()
+        for a, b in zip(_leaves(want), _leaves(got)):
+            np.testing.assert_array_equal(np.array(a), np.array(b))
+    assert loaded[3].offset == 0 and loaded[3].keys is None

@@ -522,33 +522,85 @@ def make_prompt_cache(model, max_kv_size: Optional[int] = None) -> List[Any]:
     return [KVCache() for _ in range(num_layers)]
 
 
-# The classes load_prompt_cache may rebuild from a file's class names.
-_CACHE_CLASSES = {cls.__name__: cls for cls in (KVCache, RotatingKVCache, QuantizedKVCache, BatchKVCache)}
+# What a prompt-cache file records of each class, in mlx_lm's order: whole buffers plus the
+# counters. Files hold arrays "i.j" (field j of cache i; quantised tuples as "i.j.t") and
+# metadata "0.*" (the user's), "1.i" (class names) and "2.*" = ["", [array key, "scalar" or
+# "none"], ...] marking the fields stored as 0-d arrays (ints) or empty placeholders (None).
+_RECORD_FIELDS = {
+    KVCache: ("keys", "values", "offset"),
+    RotatingKVCache: ("keys", "values", "offset", "keep", "max_size", "_idx"),
+    QuantizedKVCache: ("keys", "values", "offset", "group_size", "bits"),
+    BatchKVCache: ("keys", "values", "offset", "left_padding", "_idx"),
+}
+_CACHE_CLASSES = {cls.__name__: cls for cls in _RECORD_FIELDS}
 
 
 def save_prompt_cache(file_name: str, cache: List[Any], metadata: Optional[Dict[str, str]] = None):
-    """Write the caches' states to a .safetensors file; string ``metadata`` travels along."""
+    """Write the caches to a .safetensors file in mlx_lm's layout; string ``metadata`` travels along."""
     metadata = {} if metadata is None else metadata
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise TypeError("[save_prompt_cache] metadata must map strings to strings.")
-    arrays = dict(tree_flatten([c.state for c in cache]))
-    info = [[c.meta_state for c in cache], metadata, [type(c).__name__ for c in cache]]
+    arrays, markers = {}, [""]
+    for i, c in enumerate(cache):
+        if type(c) not in _RECORD_FIELDS:
+            raise TypeError(f"[save_prompt_cache] Cannot save a {type(c).__name__}.")
+        for j, field in enumerate(_RECORD_FIELDS[type(c)]):
+            key, value = f"{i}.{j}", getattr(c, field)
+            if value is None:
+                arrays[key] = mx.zeros((0,))
+                markers.append([key, "none"])
+            elif isinstance(value, int):
+                arrays[key] = mx.array(value)
+                markers.append([key, "scalar"])
+            elif isinstance(value, tuple):
+                arrays.update({f"{key}.{t}": a for t, a in enumerate(value)})
+            else:
+                arrays[key] = value
+    info = [metadata, [type(c).__name__ for c in cache], markers]
     mx.save_safetensors(file_name, arrays, dict(tree_flatten(info)))
 
 
-def load_prompt_cache(file_name, return_metadata=False):
-    """The caches saved by ``save_prompt_cache`` (and its metadata when ``return_metadata``)."""
-    arrays, info = mx.load(file_name, return_metadata=True)
-    states = tree_unflatten(list(arrays.items()))
+def _cache_class(name, file_name):
+    if name not in _CACHE_CLASSES:
+        raise ValueError(f"[load_prompt_cache] Unknown cache class {name!r} in {file_name}.")
+    return _CACHE_CLASSES[name]
+
+
+def _load_records(arrays, info, file_name):
+    metadata, class_names, markers = tree_unflatten(list(info.items()))
+    for key, kind in markers[1:]:
+        arrays[key] = None if kind == "none" else int(arrays[key].item())
+    records = tree_unflatten(list(arrays.items())) if arrays else []
+    cache = []
+    for name, record in zip(class_names, records):
+        cls = _cache_class(name, file_name)
+        obj = cls.__new__(cls)
+        for field, value in zip(_RECORD_FIELDS[cls], record):
+            setattr(obj, field, tuple(value) if isinstance(value, list) else value)
+        cache.append(obj)
+    return cache, metadata
+
+
+def _load_state_files(arrays, info, file_name):
+    """Files of earlier mlx_lm versions: "i.j" state arrays, metadata [meta_states, user, class names]."""
+    states = tree_unflatten(list(arrays.items())) if arrays else []
     meta_states, metadata, class_names = tree_unflatten(list(info.items()))
-    if not isinstance(states, list):
-        states = [] if not states else states
     cache = []
     for i, name in enumerate(class_names):
-        if name not in _CACHE_CLASSES:
-            raise ValueError(f"[load_prompt_cache] Unknown cache class {name!r} in {file_name}.")
         state = states[i] if i < len(states) else []
-        cache.append(_CACHE_CLASSES[name].from_state(state, meta_states[i]))
+        cache.append(_cache_class(name, file_name).from_state(state, meta_states[i]))
+    return cache, metadata
+
+
+def load_prompt_cache(file_name, return_metadata=False):
+    """The caches saved by ``save_prompt_cache`` (this or earlier mlx_lm layouts), and the
+    metadata when ``return_metadata``."""
+    arrays, info = mx.load(file_name, return_metadata=True)
+    if not info:
+        return ([], {}) if return_metadata else []
+    # mlx_lm's current layout starts its marker list with ""; earlier ones put class names there
+    loader = _load_records if info.get("2.0") == "" else _load_state_files
+    cache, metadata = loader(dict(arrays), info, file_name)
     if return_metadata:
         return cache, metadata
     return cache
