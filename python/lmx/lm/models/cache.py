@@ -1,8 +1,9 @@
 """Key/value caches for autoregressive decoding, with mlx_lm's classes and helpers.
 
 Every cache stores keys and values as (B, n_kv_heads, S, head_dim) and hands attention the
-keys/values seen so far from ``update_and_fetch``. ``state`` (arrays) and ``meta_state``
-(strings) are what ``save_prompt_cache`` writes and ``from_state`` rebuilds.
+keys/values seen so far from ``update_and_fetch``. ``state`` (the arrays in use) and
+``meta_state`` (counters as strings) describe a cache and ``from_state`` rebuilds one;
+``save_prompt_cache`` writes files in mlx_lm's current layout.
 """
 
 from typing import Any, Dict, List, Optional
