@@ -150,7 +150,7 @@ def generate_step(
         )
     if prompt_cache is None:
         prompt_cache = cache_module.make_prompt_cache(model, max_kv_size=max_kv_size)
-    elif len(prompt_cache) != len(model.layers):
+    elif not hasattr(model, "make_cache") and len(prompt_cache) != len(model.layers):
         raise ValueError(
             f"[generate_step] prompt_cache has {len(prompt_cache)} entries, "
             f"the model {len(model.layers)} layers."
