@@ -1,5 +1,5 @@
 // Entry points of the CPU kernels that are built once per instruction set
-// (lmx::cpu::kernels_baseline, lmx::cpu::kernels_avx2). Callers go through
+// (lmx::cpu::kernels_baseline, _avx2, _avx512). Callers go through
 // LMX_CPU_KERNEL (backend/cpu/isa.h), which picks the build this CPU runs best.
 #pragma once
 
@@ -32,6 +32,11 @@ LMX_CPU_KERNEL_ENTRY_POINTS
 }
 #ifdef LMX_CPU_HAS_AVX2
 namespace lmx::cpu::kernels_avx2 {
+LMX_CPU_KERNEL_ENTRY_POINTS
+}
+#endif
+#ifdef LMX_CPU_HAS_AVX512
+namespace lmx::cpu::kernels_avx512 {
 LMX_CPU_KERNEL_ENTRY_POINTS
 }
 #endif
