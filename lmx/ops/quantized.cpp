@@ -1,5 +1,6 @@
 #include "lmx/ops/quantized.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "lmx/ops/ops.h"
@@ -110,6 +111,20 @@ array quantized_matmul(const array& x_in, const array& w, const array& scales, c
                                 shape_string(w.shape()) + " with group_size=" + std::to_string(q.group_size) +
                                 ", bits=" + std::to_string(q.bits) + " and transpose=" +
                                 (transpose ? "true" : "false"));
+  Dtype t = promote_types(x_in.dtype(), scales.dtype());
+  if (!is_floating_point(t)) t = float32;
+  auto make = [&](const array& x2, const array& w2, const array& s2, const array& b2, Shape shape) {
+    return array(std::move(shape), t,
+                 std::make_shared<QuantizedMatmul>(to_stream(s), q.group_size, q.bits, transpose), {x2, w2, s2, b2});
+  };
+  if (w.ndim() == 2) {
+    // One weight matrix for every row of x: fold x's batch dims into its rows
+    // (the matrix-vector path then serves a whole decode batch at once).
+    ShapeElem rows = x_in.size() / std::max<ShapeElem>(k, 1);
+    Shape out_shape(x_in.shape().begin(), x_in.shape().end() - 1);
+    out_shape.push_back(n);
+    return reshape(make(reshape(x_in, {rows, k}, s), w, scales, *biases, {rows, n}), out_shape, s);
+  }
   array x = x_in.ndim() == 1 ? reshape(x_in, {1, x_in.shape(0)}, s) : x_in;
   Shape x_batch(x.shape().begin(), x.shape().end() - 2), w_batch(w.shape().begin(), w.shape().end() - 2);
   Shape batch = broadcast_shapes(x_batch, w_batch, "quantized_matmul");
@@ -119,13 +134,10 @@ array quantized_matmul(const array& x_in, const array& w, const array& scales, c
     full.push_back(a.shape(-1));
     return a.shape() == full ? a : broadcast_to(a, full, s);
   };
-  Dtype t = promote_types(x.dtype(), scales.dtype());
-  if (!is_floating_point(t)) t = float32;
   Shape out_shape = batch;
   out_shape.push_back(x.shape(-2));
   out_shape.push_back(n);
-  array out(out_shape, t, std::make_shared<QuantizedMatmul>(to_stream(s), q.group_size, q.bits, transpose),
-            {with_batch(x), with_batch(w), with_batch(scales), with_batch(*biases)});
+  array out = make(with_batch(x), with_batch(w), with_batch(scales), with_batch(*biases), out_shape);
   if (x_in.ndim() == 1) {
     Shape squeezed = batch;
     squeezed.push_back(n);

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -85,22 +86,35 @@ void parallel_for(size_t n, size_t cost_per_item, const std::function<void(size_
   size_t chunks = std::min<size_t>(threads, std::max<size_t>(1, work / kMinParallelWork));
   chunks = std::min(chunks, n);
   size_t per = (n + chunks - 1) / chunks;
-  std::atomic<size_t> remaining{chunks - 1};
+  // `remaining`, `mu` and `cv` live on this stack frame: a job must finish
+  // with them (decrement and notify under the lock) before this call can see
+  // zero and return, or it would touch a destroyed mutex.
+  // A chunk's exception is kept (the first one wins) and rethrown here once
+  // every chunk is done: it must never unwind a pool thread.
+  size_t remaining = chunks - 1;
   std::mutex mu;
   std::condition_variable cv;
+  std::exception_ptr error;
+  auto run_chunk = [&](size_t b, size_t e) {
+    try {
+      if (b < e) fn(b, e);
+    } catch (...) {
+      std::lock_guard lk(mu);
+      if (!error) error = std::current_exception();
+    }
+  };
   for (size_t c = 1; c < chunks; ++c) {
     size_t b = c * per, e = std::min(n, b + per);
     pool().submit([&, b, e] {
-      if (b < e) fn(b, e);
-      if (remaining.fetch_sub(1) == 1) {
-        std::lock_guard lk(mu);
-        cv.notify_one();
-      }
+      run_chunk(b, e);
+      std::lock_guard lk(mu);
+      if (--remaining == 0) cv.notify_one();
     });
   }
-  fn(0, std::min(n, per));
+  run_chunk(0, std::min(n, per));
   std::unique_lock lk(mu);
-  cv.wait(lk, [&] { return remaining.load() == 0; });
+  cv.wait(lk, [&] { return remaining == 0; });
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace lmx

@@ -15,18 +15,25 @@ namespace {
 
 typedef float f32x8 __attribute__((vector_size(32)));
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
+typedef uint8_t u8x8 __attribute__((vector_size(8)));
 
 // The 8 values packed LSB-first in `bits` bytes at p (bits <= 8, so values
 // 0-3 lie in the low 32 bits of the chunk and 4-7 in the 32 bits at 4*bits).
 template <int Bits>
 inline f32x8 unpack8(const uint8_t* p) {
-  uint64_t v = 0;
-  std::memcpy(&v, p, Bits);
-  uint32_t lo = static_cast<uint32_t>(v), hi = static_cast<uint32_t>(v >> (4 * Bits));
-  const u32x8 words = {lo, lo, lo, lo, hi, hi, hi, hi};
-  const u32x8 shifts = {0, Bits, 2 * Bits, 3 * Bits, 0, Bits, 2 * Bits, 3 * Bits};
-  const u32x8 mask = u32x8{} + ((1u << Bits) - 1);
-  return __builtin_convertvector((words >> shifts) & mask, f32x8);
+  if constexpr (Bits == 8) {  // whole bytes: a zero-extension
+    u8x8 b;
+    std::memcpy(&b, p, 8);
+    return __builtin_convertvector(b, f32x8);
+  } else {
+    uint64_t v = 0;
+    std::memcpy(&v, p, Bits);
+    uint32_t lo = static_cast<uint32_t>(v), hi = static_cast<uint32_t>(v >> (4 * Bits));
+    const u32x8 words = {lo, lo, lo, lo, hi, hi, hi, hi};
+    const u32x8 shifts = {0, Bits, 2 * Bits, 3 * Bits, 0, Bits, 2 * Bits, 3 * Bits};
+    const u32x8 mask = u32x8{} + ((1u << Bits) - 1);
+    return __builtin_convertvector((words >> shifts) & mask, f32x8);
+  }
 }
 
 inline f32x8 load8(const float* p) {
@@ -35,14 +42,37 @@ inline f32x8 load8(const float* p) {
   return v;
 }
 
-inline float hsum(f32x8 v) {
+template <typename V>
+inline float hsum(V v) {
   float s = 0;
-  for (int i = 0; i < 8; ++i) s += v[i];
+  for (int i = 0; i < static_cast<int>(sizeof(V) / sizeof(float)); ++i) s += v[i];
   return s;
 }
 
-// scale * q + bias rounded twice, never fused: the same float32 arithmetic as
-// MLX's dequantize, so results match it bit for bit.
+#if defined(__AVX512F__)
+// 16 values per step where registers hold 16 floats.
+typedef float fvec __attribute__((vector_size(64)));
+constexpr int kStep = 16;
+template <int Bits>
+inline fvec unpack_step(const uint8_t* p) {
+  return __builtin_shufflevector(unpack8<Bits>(p), unpack8<Bits>(p + Bits), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                 13, 14, 15);
+}
+inline fvec load_step(const float* p) {
+  fvec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+#else
+typedef f32x8 fvec;
+constexpr int kStep = 8;
+template <int Bits>
+inline fvec unpack_step(const uint8_t* p) {
+  return unpack8<Bits>(p);
+}
+inline fvec load_step(const float* p) { return load8(p); }
+#endif
+
 template <int Bits>
 __attribute__((optimize("fp-contract=off"))) void dequantize_impl(const uint8_t* w, const float* scales, const float* biases, int group, size_t n, float* out) {
   const size_t groups = n / group;
@@ -63,17 +93,17 @@ __attribute__((optimize("fp-contract=off"))) void dequantize_impl(const uint8_t*
 template <int Bits, int Rows>
 void qmv_rows(const uint8_t* w, const float* x, int64_t ldx, int k, int group, const float* scales,
               const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
-  const int groups = k / group, chunks = group / 8;
-  f32x8 total[Rows] = {};
+  const int groups = k / group, steps = group / kStep;
+  fvec total[Rows] = {};
   float bias_total[Rows] = {};
   for (int g = 0; g < groups; ++g) {
-    f32x8 acc[Rows] = {};
+    fvec acc[Rows] = {};
     const float* xg = x + g * group;
-    for (int c = 0; c < chunks; ++c, w += Bits) {
-      const f32x8 q = unpack8<Bits>(w);
-      for (int r = 0; r < Rows; ++r) acc[r] += q * load8(xg + r * ldx + 8 * c);
+    for (int c = 0; c < steps; ++c, w += Bits * kStep / 8) {
+      const fvec q = unpack_step<Bits>(w);
+      for (int r = 0; r < Rows; ++r) acc[r] += q * load_step(xg + r * ldx + kStep * c);
     }
-    const f32x8 s = f32x8{} + scales[g];
+    const fvec s = fvec{} + scales[g];
     for (int r = 0; r < Rows; ++r) {
       total[r] += acc[r] * s;
       bias_total[r] += biases[g] * xsum[r * ldxsum + g];
