@@ -38,33 +38,60 @@ void respect_memory_limit(std::unordered_map<StreamQueue*, std::pair<StreamQueue
   for (auto& [_, q_seq] : last) q_seq.first->wait_for(q_seq.second);
 }
 
+// Consecutive nodes bound for the same stream go to its worker as one task:
+// one hand-off per eval instead of one per node (a decode step of an LLM
+// is hundreds of small nodes). Each node still releases its arrays as soon
+// as it has run.
+struct Batch {
+  std::shared_ptr<StreamQueue> queue;
+  std::vector<std::vector<array>> nodes;  // each node's outputs
+  std::vector<Event> waits;               // other streams' work the batch needs
+};
+
 void schedule(const std::vector<array>& outputs) {
   auto tape = detail::graph_tape(outputs, needs_scheduling);
   std::unordered_map<StreamQueue*, std::pair<StreamQueue*, uint64_t>> last_seq;
+  Batch batch;
+  std::vector<array> handles;  // the batch's outputs, to receive its event
+  auto flush = [&] {
+    if (batch.nodes.empty()) return;
+    auto q = batch.queue;
+    uint64_t seq = q->enqueue([nodes = std::move(batch.nodes), waits = std::move(batch.waits)]() mutable {
+      for (auto& w : waits) w.wait();
+      for (auto& outs : nodes) {
+        run_node(outs);
+        outs.clear();  // release this node's arrays now, not at the end of the batch
+      }
+    });
+    // Setting events before the task can finish is safe: status goes to
+    // available only after the task has run.
+    for (auto& h : handles) h.set_event(Event{q, seq});
+    handles.clear();
+    last_seq[q.get()] = {q.get(), seq};
+    batch = Batch{};
+  };
   for (auto& entry : tape) {
     array node = std::move(entry);  // the task keeps the only scheduler-side reference
     if (!needs_scheduling(node)) continue;  // a sibling of an earlier entry
-    auto& q = scheduler::queue(node.primitive().stream());
+    const auto& q = scheduler::queue(node.primitive().stream());
+    if (batch.queue != q) flush();
+    batch.queue = q;
     auto outs = node.outputs();
     node = array();
-    std::vector<Event> waits;
     for (auto& in : outs[0].inputs()) {
       auto& ev = in.event();
-      if (ev.valid() && ev.queue != q && !ev.done()) waits.push_back(ev);
+      if (ev.valid() && ev.queue != q && !ev.done()) batch.waits.push_back(ev);
     }
     for (auto& o : outs) o.set_status(array::Status::scheduled);
-    respect_memory_limit(last_seq);
-    uint64_t seq;
-    // Setting events before the task can finish is safe: status goes to
-    // available only after the task has run.
-    std::vector<array> handles = outs;
-    seq = q->enqueue([outs = std::move(outs), waits = std::move(waits)]() mutable {
-      for (auto& w : waits) w.wait();
-      run_node(outs);
-    });
-    for (auto& h : handles) h.set_event(Event{q, seq});
-    last_seq[q.get()] = {q.get(), seq};
+    if (get_active_memory() > get_memory_limit()) {
+      flush();  // queued work may free memory: let it run before adding more
+      respect_memory_limit(last_seq);
+      batch.queue = q;
+    }
+    handles.insert(handles.end(), outs.begin(), outs.end());
+    batch.nodes.push_back(std::move(outs));
   }
+  flush();
 }
 
 }  // namespace
