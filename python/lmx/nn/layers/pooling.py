@@ -1,7 +1,9 @@
 """Max and average pooling over channels-last inputs (NLC, NHWC, NDHWC).
 
-Every pooling layer takes a strided view of all its windows at once
-(``mx.as_strided``) and reduces the window axes, so 1-D, 2-D and 3-D share one path.
+Every pooling layer takes a view of all its windows at once and reduces the window
+axes, so 1-D, 2-D and 3-D share one path. Windows that tile the input (stride equal
+to the kernel, the default) are a reshape; overlapping ones a strided view
+(``mx.as_strided``), whose gradient is a scatter and much slower.
 """
 
 import math
@@ -27,6 +29,18 @@ def _sliding_windows(x, kernel_size, stride):
     return mx.as_strided(x, window_shape, window_strides)
 
 
+def _tiled_windows(x, kernel_size):
+    """``x`` (``N, *spatial, C``) cropped to whole windows and reshaped to
+    ``N, o1, k1, o2, k2, ..., C``: the windows when they tile the input."""
+    out = [size // k for size, k in zip(x.shape[1:-1], kernel_size)]
+    if any(o * k != size for o, k, size in zip(out, kernel_size, x.shape[1:-1])):
+        x = x[(slice(None), *(slice(0, o * k) for o, k in zip(out, kernel_size)))]
+    shape = [x.shape[0]]
+    for o, k in zip(out, kernel_size):
+        shape += [o, k]
+    return x.reshape(*shape, x.shape[-1])
+
+
 class _Pool(Module):
     """Pooling over ``_spatial_dims`` axes: pads with ``_pad_value``, then reduces each window."""
 
@@ -50,9 +64,11 @@ class _Pool(Module):
         if any(self._padding):
             pad_width = [(0, 0), *((p, p) for p in self._padding), (0, 0)]
             x = mx.pad(x, pad_width, constant_values=self._pad_value)
+        n = self._spatial_dims
+        if self._stride == self._kernel_size:
+            return self._reduce(_tiled_windows(x, self._kernel_size), tuple(range(2, 2 * n + 1, 2)))
         windows = _sliding_windows(x, self._kernel_size, self._stride)
-        window_axes = tuple(range(1 + self._spatial_dims, 1 + 2 * self._spatial_dims))
-        return self._reduce(windows, window_axes)
+        return self._reduce(windows, tuple(range(1 + n, 1 + 2 * n)))
 
 
 class _MaxPool(_Pool):
