@@ -33,12 +33,14 @@ constexpr size_t op_cost() {
 // Ops with a float32 SIMD form (backend/cpu/simd.h), used on dense data.
 template <typename Op>
 inline constexpr bool has_simd_v =
-    std::is_same_v<Op, scalar::Exp> || std::is_same_v<Op, scalar::Sigmoid> || std::is_same_v<Op, scalar::Tanh>;
+    std::is_same_v<Op, scalar::Exp> || std::is_same_v<Op, scalar::Sigmoid> || std::is_same_v<Op, scalar::Tanh> ||
+    std::is_same_v<Op, scalar::Erf>;
 
 template <typename Op>
 simd::VF simd_apply(simd::VF x) {
   if constexpr (std::is_same_v<Op, scalar::Exp>) return simd::exp(x);
   else if constexpr (std::is_same_v<Op, scalar::Sigmoid>) return simd::sigmoid(x);
+  else if constexpr (std::is_same_v<Op, scalar::Erf>) return simd::erf(x);
   else return simd::tanh(x);
 }
 
