@@ -129,6 +129,21 @@ std::vector<array> Factorization::vjp(const std::vector<array>& primals, const s
       }
       return {ga};
     }
+    case FactorKind::LU: {
+      // A = B[p] with B = L U (L unit lower, U upper, packed in one matrix):
+      // gB = L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T, and gA = gB[p].
+      const int64_t n = a.shape(-1);
+      if (a.shape(-2) != n) throw std::invalid_argument("[lu] The gradient of LU is only defined for square matrices.");
+      const array &packed = outputs[0], &perm = outputs[2];
+      array eye_n = eye(n, n, 0, a.dtype());
+      array l = add(tril(packed, -1), eye_n), u = triu(packed, 0);
+      const array& g = cotangents[0];
+      array inner = add(tril(matmul(mT(l), tril(g, -1)), -1), triu(matmul(triu(g, 0), mT(u)), 0));
+      array y = linalg::solve_triangular(mT(l), inner, true);        // L^-T inner
+      array gb = mT(linalg::solve_triangular(u, mT(y), true));       // (U^-1 y^T)^T = y U^-T
+      array rows = expand_dims(astype(perm, int32), {-1});
+      return {take_along_axis(gb, broadcast_to(rows, gb.shape()), -2)};
+    }
     default: return Primitive::vjp(primals, cotangents, argnums, outputs);
   }
 }

@@ -423,6 +423,8 @@ LINALG = {
     "qr": (lambda a: mx.concatenate(mx.linalg.qr(a), axis=0), "general"),
     "qr_tall": (lambda a: mx.concatenate(mx.linalg.qr(a[:, :2]), axis=0), "general"),
     "svd_values": (lambda a: mx.linalg.svd(a, compute_uv=False), "general"),
+    "lu_factor": (lambda a: mx.linalg.lu_factor(a)[0], "general"),
+    "lu": (lambda a: (lambda p, l, u: mx.concatenate([l, u], axis=0))(*mx.linalg.lu(a)), "general"),
     # Sign-invariant functions of the singular vectors, weighted by the values.
     "svd_vectors": (lambda a: (lambda u, s, vt: (u * s) @ u.T + (vt.T * s) @ vt)(*mx.linalg.svd(a)), "general"),
     "svd_wide": (
