@@ -103,38 +103,65 @@ class _BaseCache:
         return obj
 
 
-class KVCache(_BaseCache):
-    """Grows its buffers ``step`` tokens at a time so decoding rarely reallocates."""
+class _CountedCache(_BaseCache):
+    """A cache whose first ``_filled()`` tokens are in use, in order, so trimming just lowers
+    the count. The count is ``offset`` unless a subclass says otherwise."""
+
+    def _filled(self):
+        return self.offset
+
+    def _advance(self, n):
+        self.offset += n
+
+    def size(self):
+        return self._filled()
+
+    def empty(self):
+        return self.keys is None
+
+    def is_trimmable(self):
+        return True
+
+    def trim(self, n):
+        n = min(self._filled(), n)
+        self._advance(-n)
+        return n
+
+    def make_mask(self, N: int, return_array: bool = False, window_size: Optional[int] = None):
+        return create_attention_mask(N, self.offset, return_array=return_array, window_size=window_size)
+
+
+class _GrowingKVCache(_CountedCache):
+    """Keys/values in buffers grown ``step`` tokens at a time so decoding rarely reallocates."""
 
     step = 256
+
+    def update_and_fetch(self, keys, values):
+        _check_kv(type(self).__name__, keys, values)
+        prev = self._filled()
+        S = keys.shape[2]
+        if self.keys is None or prev + S > self.keys.shape[2]:
+            self.keys = _grow(self.keys, prev, keys, self.step)
+            self.values = _grow(self.values, prev, values, self.step)
+        self._advance(S)
+        self.keys[..., prev : prev + S, :] = keys
+        self.values[..., prev : prev + S, :] = values
+        return self.keys_and_values()
+
+    def keys_and_values(self):
+        if self.keys is None:
+            return None, None
+        n = self._filled()
+        return self.keys[..., :n, :], self.values[..., :n, :]
+
+
+class KVCache(_GrowingKVCache):
+    """The plain growing cache; ``offset`` counts the tokens stored."""
 
     def __init__(self):
         self.keys = None
         self.values = None
         self.offset = 0
-
-    def update_and_fetch(self, keys, values):
-        _check_kv("KVCache", keys, values)
-        prev = self.offset
-        S = keys.shape[2]
-        if self.keys is None or prev + S > self.keys.shape[2]:
-            self.keys = _grow(self.keys, prev, keys, self.step)
-            self.values = _grow(self.values, prev, values, self.step)
-        self.offset += S
-        self.keys[..., prev : self.offset, :] = keys
-        self.values[..., prev : self.offset, :] = values
-        return self.keys[..., : self.offset, :], self.values[..., : self.offset, :]
-
-    def keys_and_values(self):
-        if self.keys is None:
-            return None, None
-        return self.keys[..., : self.offset, :], self.values[..., : self.offset, :]
-
-    def size(self):
-        return self.offset
-
-    def empty(self):
-        return self.keys is None
 
     @property
     def state(self):
@@ -153,14 +180,6 @@ class KVCache(_BaseCache):
         self.keys, self.values = v
         self.offset = self.keys.shape[2]
 
-    def is_trimmable(self):
-        return True
-
-    def trim(self, n):
-        n = min(self.offset, n)
-        self.offset -= n
-        return n
-
     def to_quantized(self, group_size: int = 64, bits: int = 4) -> "QuantizedKVCache":
         quantized = QuantizedKVCache(group_size=group_size, bits=bits)
         quantized.offset = self.offset
@@ -168,9 +187,6 @@ class KVCache(_BaseCache):
             quantized.keys = mx.quantize(self.keys, group_size=group_size, bits=bits)
             quantized.values = mx.quantize(self.values, group_size=group_size, bits=bits)
         return quantized
-
-    def make_mask(self, N: int, return_array: bool = False, window_size: Optional[int] = None):
-        return create_attention_mask(N, self.offset, return_array=return_array, window_size=window_size)
 
 
 class RotatingKVCache(_BaseCache):
@@ -335,7 +351,7 @@ class RotatingKVCache(_BaseCache):
         return None
 
 
-class QuantizedKVCache(_BaseCache):
+class QuantizedKVCache(_CountedCache):
     """Stores keys/values affine-quantised; ``update_and_fetch`` returns (packed, scales, biases)
     tuples for ``quantized_scaled_dot_product_attention``."""
 
@@ -386,12 +402,6 @@ class QuantizedKVCache(_BaseCache):
             return None, None
         return tree_map(lambda x: x[..., : self.offset, :], (self.keys, self.values))
 
-    def size(self):
-        return self.offset
-
-    def empty(self):
-        return self.keys is None
-
     @property
     def state(self):
         if self.keys is None:
@@ -415,26 +425,13 @@ class QuantizedKVCache(_BaseCache):
     def meta_state(self, v):
         self.step, self.offset, self.group_size, self.bits = map(int, v)
 
-    def is_trimmable(self):
-        return True
 
-    def trim(self, n):
-        n = min(self.offset, n)
-        self.offset -= n
-        return n
-
-    def make_mask(self, N: int, return_array: bool = False, window_size: Optional[int] = None):
-        return create_attention_mask(N, self.offset, return_array=return_array, window_size=window_size)
-
-
-class BatchKVCache(_BaseCache):
+class BatchKVCache(_GrowingKVCache):
     """A KVCache for a batch of left-padded sequences of different lengths.
 
     ``offset`` is a per-sequence array of positions (negative inside the padding) for RoPE;
     masks hide each sequence's padding from its queries.
     """
-
-    step = 256
 
     def __init__(self, left_padding: List[int]):
         if not left_padding or any((not isinstance(p, int)) or p < 0 for p in left_padding):
@@ -447,29 +444,12 @@ class BatchKVCache(_BaseCache):
         self.offset = mx.array([-p for p in left_padding])
         self._idx = 0
 
-    def update_and_fetch(self, keys, values):
-        _check_kv("BatchKVCache", keys, values)
-        prev = self._idx
-        S = keys.shape[2]
-        if self.keys is None or prev + S > self.keys.shape[2]:
-            self.keys = _grow(self.keys, prev, keys, self.step)
-            self.values = _grow(self.values, prev, values, self.step)
-        self._idx += S
-        self.offset = self.offset + S
-        self.keys[..., prev : self._idx, :] = keys
-        self.values[..., prev : self._idx, :] = values
-        return self.keys[..., : self._idx, :], self.values[..., : self._idx, :]
-
-    def keys_and_values(self):
-        if self.keys is None:
-            return None, None
-        return self.keys[..., : self._idx, :], self.values[..., : self._idx, :]
-
-    def size(self):
+    def _filled(self):
         return self._idx
 
-    def empty(self):
-        return self.keys is None
+    def _advance(self, n):
+        self._idx += n
+        self.offset = self.offset + n  # a new array: callers may hold the old offsets
 
     @property
     def state(self):
@@ -486,15 +466,6 @@ class BatchKVCache(_BaseCache):
             return
         self.keys, self.values, self.offset, self.left_padding = v
         self._idx = self.keys.shape[2]
-
-    def is_trimmable(self):
-        return True
-
-    def trim(self, n):
-        n = min(self._idx, n)
-        self._idx -= n
-        self.offset = self.offset - n
-        return n
 
     def filter(self, batch_indices):
         """Keep only the sequences at ``batch_indices`` (e.g. drop finished ones)."""
