@@ -72,14 +72,28 @@ class _BaseCache:
         if v is not None and len(v) > 0:
             raise ValueError(f"[{type(self).__name__}] This cache has no state but one was given.")
 
+    # Integer attributes that meta_state carries as strings, in mlx_lm's order.
+    _meta_fields = ()
+
     @property
     def meta_state(self):
-        return ""
+        if not self._meta_fields:
+            return ""
+        return tuple(str(getattr(self, name)) for name in self._meta_fields)
 
     @meta_state.setter
     def meta_state(self, v):
-        if v is not None and len(v) > 0:
-            raise ValueError(f"[{type(self).__name__}] This cache has no meta state but one was given.")
+        if not self._meta_fields:
+            if v is not None and len(v) > 0:
+                raise ValueError(f"[{type(self).__name__}] This cache has no meta state but one was given.")
+            return
+        if len(v) != len(self._meta_fields):
+            raise ValueError(
+                f"[{type(self).__name__}] meta_state needs {len(self._meta_fields)} values "
+                f"({', '.join(self._meta_fields)}), got {len(v)}."
+            )
+        for name, value in zip(self._meta_fields, v):
+            setattr(self, name, int(value))
 
     def is_trimmable(self):
         return False
@@ -198,6 +212,7 @@ class RotatingKVCache(_BaseCache):
     """
 
     step = 256
+    _meta_fields = ("keep", "max_size", "offset", "_idx")
 
     def __init__(self, max_size, keep=0):
         if not isinstance(max_size, int) or max_size <= 0:
@@ -307,14 +322,6 @@ class RotatingKVCache(_BaseCache):
             return
         self.keys, self.values = v
 
-    @property
-    def meta_state(self):
-        return tuple(map(str, (self.keep, self.max_size, self.offset, self._idx)))
-
-    @meta_state.setter
-    def meta_state(self, v):
-        self.keep, self.max_size, self.offset, self._idx = map(int, v)
-
     def is_trimmable(self):
         # Once tokens were evicted they cannot be brought back.
         return self.offset < self.max_size
@@ -356,6 +363,7 @@ class QuantizedKVCache(_CountedCache):
     tuples for ``quantized_scaled_dot_product_attention``."""
 
     step = 256
+    _meta_fields = ("step", "offset", "group_size", "bits")
 
     def __init__(self, group_size: int = 64, bits: int = 8):
         self.keys = None
@@ -416,14 +424,6 @@ class QuantizedKVCache(_CountedCache):
             self.keys = self.values = None
             return
         self.keys, self.values = (tuple(x) for x in v)
-
-    @property
-    def meta_state(self):
-        return tuple(map(str, (self.step, self.offset, self.group_size, self.bits)))
-
-    @meta_state.setter
-    def meta_state(self, v):
-        self.step, self.offset, self.group_size, self.bits = map(int, v)
 
 
 class BatchKVCache(_GrowingKVCache):
