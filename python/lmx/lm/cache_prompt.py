@@ -13,7 +13,7 @@ import time
 
 import lmx.core as mx
 
-from .generate import DEFAULT_QUANTIZED_KV_START, maybe_quantize_kv_cache
+from .generate import add_kv_quantization_arguments, add_model_arguments, maybe_quantize_kv_cache
 from .models.cache import make_prompt_cache, save_prompt_cache
 
 
@@ -21,13 +21,7 @@ def setup_arg_parser():
     parser = argparse.ArgumentParser(
         description="Cache the state of a prompt to be reused with lmx.lm.generate"
     )
-    parser.add_argument(
-        "--model", type=str, default=None, help="Model folder or .gguf file (default: bundled model)"
-    )
-    parser.add_argument(
-        "--adapter-path", type=str, help="Optional path for trained adapter weights and config"
-    )
-    parser.add_argument("--trust-remote-code", action="store_true", help="Accepted for mlx_lm compatibility")
+    add_model_arguments(parser)
     parser.add_argument("--eos-token", type=str, default=None, help="End of sequence token for the tokenizer")
     parser.add_argument(
         "--max-kv-size", type=int, default=None, help="Maximum key-value cache size (rotating)"
@@ -36,14 +30,7 @@ def setup_arg_parser():
     parser.add_argument(
         "--prompt", required=True, help="Message to be processed by the model ('-' reads stdin)"
     )
-    parser.add_argument("--kv-bits", type=int, default=None, help="Bits for KV cache quantization")
-    parser.add_argument("--kv-group-size", type=int, default=64, help="Group size for KV cache quantization")
-    parser.add_argument(
-        "--quantized-kv-start",
-        type=int,
-        default=DEFAULT_QUANTIZED_KV_START,
-        help="Quantize from this many tokens on",
-    )
+    add_kv_quantization_arguments(parser)
     parser.add_argument(
         "--prefill-step-size", type=int, default=2048, help="Prompt tokens processed at a time"
     )

@@ -8,7 +8,13 @@ import argparse
 
 import lmx.core as mx
 
-from .generate import DEFAULT_PREFILL_STEP_SIZE, add_sampling_arguments, sampler_from_args, stream_generate
+from .generate import (
+    DEFAULT_PREFILL_STEP_SIZE,
+    add_model_arguments,
+    add_sampling_arguments,
+    sampler_from_args,
+    stream_generate,
+)
 from .models.cache import make_prompt_cache
 
 DEFAULT_MAX_TOKENS = 256
@@ -17,13 +23,7 @@ HELP = "The command list:\n- 'q' to exit\n- 'r' to reset the chat\n- 'h' to disp
 
 def setup_arg_parser():
     parser = argparse.ArgumentParser(description="Chat with an LLM")
-    parser.add_argument(
-        "--model", type=str, default=None, help="Model folder or .gguf file (default: bundled model)"
-    )
-    parser.add_argument("--trust-remote-code", action="store_true", help="Accepted for mlx_lm compatibility")
-    parser.add_argument(
-        "--adapter-path", type=str, help="Optional path for trained adapter weights and config"
-    )
+    add_model_arguments(parser)
     add_sampling_arguments(parser)
     parser.set_defaults(seed=0)
     parser.add_argument(

@@ -586,6 +586,32 @@ def str2bool(value):
     raise argparse.ArgumentTypeError(f"Boolean value expected, got {value!r}.")
 
 
+def add_model_arguments(parser):
+    """The model options shared by the generate, chat and cache_prompt command lines."""
+    parser.add_argument(
+        "--model",
+        type=str,
+        default=DEFAULT_MODEL,
+        help="Model folder or .gguf file (default: the bundled model)",
+    )
+    parser.add_argument("--trust-remote-code", action="store_true", help="Accepted for mlx_lm compatibility")
+    parser.add_argument(
+        "--adapter-path", type=str, help="Optional path for trained adapter weights and config"
+    )
+
+
+def add_kv_quantization_arguments(parser):
+    """The KV cache quantisation options shared by the generate and cache_prompt command lines."""
+    parser.add_argument("--kv-bits", type=int, default=None, help="Bits for KV cache quantization")
+    parser.add_argument("--kv-group-size", type=int, default=64, help="Group size for KV cache quantization")
+    parser.add_argument(
+        "--quantized-kv-start",
+        type=int,
+        default=DEFAULT_QUANTIZED_KV_START,
+        help="Quantize the KV cache from this many tokens on (with --kv-bits)",
+    )
+
+
 def add_sampling_arguments(parser):
     """The sampling options shared by the generate and chat command lines."""
     parser.add_argument("--temp", type=float, default=DEFAULT_TEMP, help="Sampling temperature")
@@ -625,16 +651,7 @@ def sampler_from_args(args, special_tokens=()):
 
 def setup_arg_parser():
     parser = argparse.ArgumentParser(description="LLM inference script")
-    parser.add_argument(
-        "--model",
-        type=str,
-        default=DEFAULT_MODEL,
-        help="Model folder or .gguf file (default: the bundled model)",
-    )
-    parser.add_argument("--trust-remote-code", action="store_true", help="Accepted for mlx_lm compatibility")
-    parser.add_argument(
-        "--adapter-path", type=str, help="Optional path for trained adapter weights and config"
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--extra-eos-token", type=str, default=(), nargs="+", help="Add tokens to the list of eos tokens"
     )
@@ -669,14 +686,7 @@ def setup_arg_parser():
     parser.add_argument(
         "--prompt-cache-file", type=str, default=None, help="A saved prompt cache to start from"
     )
-    parser.add_argument("--kv-bits", type=int, default=None, help="Bits for KV cache quantization")
-    parser.add_argument("--kv-group-size", type=int, default=64, help="Group size for KV cache quantization")
-    parser.add_argument(
-        "--quantized-kv-start",
-        type=int,
-        default=DEFAULT_QUANTIZED_KV_START,
-        help="Quantize the KV cache from this many tokens on (with --kv-bits)",
-    )
+    add_kv_quantization_arguments(parser)
     parser.add_argument("--draft-model", type=str, default=None, help="A model for speculative decoding")
     parser.add_argument("--num-draft-tokens", type=int, default=3, help="Tokens to draft per step")
     return parser
