@@ -195,3 +195,19 @@ def test_bad_input_raises():
         mx.fast.scaled_dot_product_attention(q, q, q, scale=1.0, mask="banded")
     with pytest.raises(ValueError):
         mx.fast.scaled_dot_product_attention(q, q, q, scale=1.0, mask=mx.ones((5, 4), dtype=mx.bool_))
+
+
+@pytest.mark.parametrize("tq", [1, 20])
+def test_attention_reads_cache_views_in_place(rng, tq):
+    # A KV cache's filled prefix is a strided view of a larger buffer, and
+    # GQA heads may be broadcast: both must give the same result as copies.
+    buf_k, buf_v = f32(rng, 2, 2, 48, 16), f32(rng, 2, 2, 48, 8)
+    q = f32(rng, 2, 4, tq, 16)
+    k, v = mx.array(buf_k)[:, :, :30], mx.array(buf_v)[:, :, :30]
+    y = mx.fast.scaled_dot_product_attention(mx.array(q), k, v, scale=0.3, mask="causal")
+    ref = np_attention(q, buf_k[:, :, :30], buf_v[:, :, :30], 0.3, "causal")
+    np.testing.assert_allclose(np.array(y), ref, rtol=1e-4, atol=1e-4)
+    kb = mx.broadcast_to(mx.array(buf_k[:, :1, :30]), (2, 2, 30, 16))
+    y = mx.fast.scaled_dot_product_attention(mx.array(q), kb, v, scale=0.3)
+    ref = np_attention(q, np.broadcast_to(buf_k[:, :1, :30], (2, 2, 30, 16)), buf_v[:, :, :30], 0.3)
+    np.testing.assert_allclose(np.array(y), ref, rtol=1e-4, atol=1e-4)

@@ -139,13 +139,32 @@ void softmax_row(float* s, int64_t n, const float* sink) {
   for (int64_t j = 0; j < n; ++j) s[j] *= inv;
 }
 
+// A (B, H, T, D) float32 operand as a base pointer and element strides. Views
+// whose rows are contiguous (a KV cache's filled prefix, broadcast heads) are
+// read in place; anything else is copied to row-major first.
+struct Heads {
+  const float* p;
+  int64_t sb, sh, st;
+  const float* at(int64_t b, int64_t h) const { return p + b * sb + h * sh; }
+};
+
+Heads heads_of(const array& a, array& scratch) {
+  const auto& st = a.strides();
+  const int64_t d = a.shape(3);
+  // Row stride at least D keeps rows apart (and is what sgemm's ld needs).
+  if (a.dtype() == float32 && (st[3] == 1 || d == 1) && (st[2] >= d || a.shape(2) == 1))
+    return {a.data<float>(), st[0], st[1], a.shape(2) == 1 ? d : st[2]};
+  const float* p = cpu::row_major<float>(a, float32, scratch);
+  const int64_t t = a.shape(2), h = a.shape(1);
+  return {p, h * t * d, t * d, d};
+}
+
 }  // namespace
 
 void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array& out) {
   array qs, ks, vs, ms, ss;
   const float* q = cpu::row_major<float>(inputs[0], float32, qs);
-  const float* k = cpu::row_major<float>(inputs[1], float32, ks);
-  const float* v = cpu::row_major<float>(inputs[2], float32, vs);
+  const Heads k = heads_of(inputs[1], ks), v = heads_of(inputs[2], vs);
   const float* mask = has_mask_ ? cpu::row_major<float>(inputs[3], float32, ms) : nullptr;
   const float* sinks = has_sinks_ ? cpu::row_major<float>(inputs[has_mask_ ? 4 : 3], float32, ss) : nullptr;
   const int64_t B = inputs[0].shape(0), hq = inputs[0].shape(1), tq = inputs[0].shape(2), d = inputs[0].shape(3);
@@ -157,9 +176,8 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
 
   auto head_ptrs = [&](int64_t b, int64_t h) {
     const int64_t kvh = h / groups;
-    return std::tuple{q + ((b * hq + h) * tq) * d, k + ((b * hk + kvh) * tk) * d, v + ((b * hk + kvh) * tk) * dv,
-                      o + ((b * hq + h) * tq) * dv, mask ? mask + ((b * hq + h) * tq) * tk : nullptr,
-                      sinks ? sinks + h : nullptr};
+    return std::tuple{q + ((b * hq + h) * tq) * d, k.at(b, kvh), v.at(b, kvh), o + ((b * hq + h) * tq) * dv,
+                      mask ? mask + ((b * hq + h) * tq) * tk : nullptr, sinks ? sinks + h : nullptr};
   };
   // Scale, mask and normalise a block of score rows starting at query i0.
   auto finish_scores = [&](float* s, int64_t i0, int64_t rows, const float* m, const float* sink) {
@@ -184,7 +202,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
         auto [qh, kh, vh, oh, m, sink] = head_ptrs(b, h);
         const float* qi = qh + i * d;
         for (int64_t j = 0; j < tk; ++j) {
-          const float* kj = kh + j * d;
+          const float* kj = kh + j * k.st;
           float dot = 0;
           for (int64_t c = 0; c < d; ++c) dot += qi[c] * kj[c];
           scores[j] = dot;
@@ -195,7 +213,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
         for (int64_t j = 0; j < tk; ++j) {
           const float p = scores[j];
           if (p == 0.0f) continue;
-          const float* vj = vh + j * dv;
+          const float* vj = vh + j * v.st;
           for (int64_t c = 0; c < dv; ++c) oi[c] += p * vj[c];
         }
       }
@@ -208,11 +226,11 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
         auto [qh, kh, vh, oh, m, sink] = head_ptrs(b, h);
         for (int64_t i0 = 0; i0 < tq; i0 += kQueryBlock) {
           const int64_t rows = std::min(kQueryBlock, tq - i0);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, tk, d, 1.0f, qh + i0 * d, d, kh, d, 0.0f,
-                      scores.data(), tk);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, tk, d, 1.0f, qh + i0 * d, d, kh,
+                      k.st, 0.0f, scores.data(), tk);
           finish_scores(scores.data(), i0, rows, m, sink);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, tk, 1.0f, scores.data(), tk, vh, dv,
-                      0.0f, oh + i0 * dv, dv);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, tk, 1.0f, scores.data(), tk, vh,
+                      v.st, 0.0f, oh + i0 * dv, dv);
         }
       }
   }
