@@ -24,6 +24,7 @@ uint64_t StreamQueue::enqueue(std::function<void()> task) {
     std::lock_guard lk(mu_);
     tasks_.push_back(std::move(task));
     seq = ++submitted_;
+    submitted_count_.store(seq, std::memory_order_release);
   }
   task_cv_.notify_one();
   return seq;
@@ -34,7 +35,12 @@ bool StreamQueue::finished(uint64_t seq) const {
 }
 
 void StreamQueue::wait_for(uint64_t seq) {
-  if (finished(seq)) return;
+  // Most waits are for a few microseconds of work: spin briefly before
+  // sleeping, since a sleeping thread takes tens of microseconds to wake.
+  for (int i = 0; i < 2000; ++i) {
+    if (finished(seq)) return;
+    if (i > 200) std::this_thread::yield();
+  }
   std::unique_lock lk(mu_);
   done_cv_.wait(lk, [&] { return finished(seq); });
 }
@@ -47,6 +53,10 @@ uint64_t StreamQueue::last_submitted() {
 void StreamQueue::run() {
   while (true) {
     std::function<void()> task;
+    // The next task often follows within microseconds (the next eval of a
+    // loop): look for it briefly before sleeping on the condition variable.
+    for (int i = 0; i < 2000 && submitted_count_.load(std::memory_order_acquire) == completed_.load(); ++i)
+      if (i > 200) std::this_thread::yield();
     {
       std::unique_lock lk(mu_);
       task_cv_.wait(lk, [&] { return stop_ || !tasks_.empty(); });

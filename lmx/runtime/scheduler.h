@@ -1,6 +1,7 @@
 // One in-order task queue with its own worker thread per stream.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -29,6 +30,7 @@ struct StreamQueue {
   std::condition_variable task_cv_, done_cv_;
   std::deque<std::function<void()>> tasks_;
   uint64_t submitted_ = 0;
+  std::atomic<uint64_t> submitted_count_{0};  // submitted_, readable without the lock
   std::atomic<uint64_t> completed_{0};
   bool stop_ = false;
   std::thread worker_;
