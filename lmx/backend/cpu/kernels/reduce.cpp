@@ -146,7 +146,7 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
               }
               // Independent partial accumulators break the dependency chain so
               // the loop vectorises without reassociating (no -ffast-math).
-              constexpr int kLanes = 8;
+              constexpr int kLanes = 32;  // several vector registers: adds overlap their latency
               Acc part[kLanes];
               for (auto& p : part) p = Op::init();
               int64_t i = 0;
