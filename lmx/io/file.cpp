@@ -83,6 +83,11 @@ void ByteReader::seek(size_t pos) {
   pos_ = pos;
 }
 
+std::string with_extension(std::string path, std::string_view ext) {
+  if (path.size() < ext.size() || path.compare(path.size() - ext.size(), ext.size(), ext) != 0) path += ext;
+  return path;
+}
+
 void write_file(const std::string& path, std::string_view bytes, const std::string& op) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) throw std::runtime_error("[" + op + "] Cannot open " + path + " for writing.");

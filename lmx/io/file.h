@@ -86,6 +86,9 @@ void put(std::string& out, T v) {
   out.append(reinterpret_cast<const char*>(&v), sizeof(T));
 }
 
+// `path` ending in `ext` (e.g. ".npz"): appended when it is not already there.
+std::string with_extension(std::string path, std::string_view ext);
+
 // Writes `bytes` to `path`, replacing it; errors name `op` and the path.
 void write_file(const std::string& path, std::string_view bytes, const std::string& op);
 // The whole contents of `path`.

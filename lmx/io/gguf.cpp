@@ -251,8 +251,7 @@ std::string to_gguf(const std::map<std::string, array>& arrays, const GGUFMetaMa
 }
 
 void save_gguf(std::string path, const std::map<std::string, array>& arrays, const GGUFMetaMap& metadata) {
-  if (path.size() < 5 || path.compare(path.size() - 5, 5, ".gguf") != 0) path += ".gguf";
-  write_file(path, to_gguf(arrays, metadata), kSave);
+  write_file(with_extension(path, ".gguf"), to_gguf(arrays, metadata), kSave);
 }
 
 std::pair<std::map<std::string, array>, GGUFMetaMap> load_gguf(const std::string& path) {

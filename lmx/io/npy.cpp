@@ -166,8 +166,7 @@ array from_npy(const std::string& bytes, const std::string& source) {
 }
 
 void save_npy(std::string path, const array& a) {
-  if (path.size() < 4 || path.compare(path.size() - 4, 4, ".npy") != 0) path += ".npy";
-  write_file(path, to_npy(a), "save");
+  write_file(with_extension(path, ".npy"), to_npy(a), "save");
 }
 
 array load_npy(const std::string& path) { return from_npy(read_file(path, "load"), path); }

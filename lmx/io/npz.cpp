@@ -23,8 +23,7 @@ std::map<std::string, array> from_npz(std::string_view bytes, const std::string&
 }
 
 void save_npz(std::string path, const std::map<std::string, array>& arrays, bool compress) {
-  if (path.size() < 4 || path.compare(path.size() - 4, 4, ".npz") != 0) path += ".npz";
-  write_file(path, to_npz(arrays, compress), compress ? "savez_compressed" : "savez");
+  write_file(with_extension(path, ".npz"), to_npz(arrays, compress), compress ? "savez_compressed" : "savez");
 }
 
 std::map<std::string, array> load_npz(const std::string& path) {

@@ -98,8 +98,7 @@ std::string to_safetensors(const std::map<std::string, array>& arrays, const Str
 }
 
 void save_safetensors(std::string path, const std::map<std::string, array>& arrays, const StringMap& metadata) {
-  if (path.size() < 12 || path.compare(path.size() - 12, 12, ".safetensors") != 0) path += ".safetensors";
-  write_file(path, to_safetensors(arrays, metadata), kSave);
+  write_file(with_extension(path, ".safetensors"), to_safetensors(arrays, metadata), kSave);
 }
 
 std::pair<std::map<std::string, array>, StringMap> load_safetensors(const std::string& path) {

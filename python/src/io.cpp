@@ -49,9 +49,7 @@ template <typename ToBytes>
 void save_to(nb::handle file, const char* suffix, const char* op, ToBytes to_bytes) {
   std::string bytes = to_bytes();
   if (!is_path(file)) return write_to(file, bytes, op);
-  std::string path = path_of(file), ext = suffix;
-  if (path.size() < ext.size() || path.compare(path.size() - ext.size(), ext.size(), ext) != 0) path += ext;
-  io::write_file(path, bytes, op);
+  io::write_file(io::with_extension(path_of(file), suffix), bytes, op);
 }
 
 ArrayMap array_dict(nb::handle d, const char* op) {
