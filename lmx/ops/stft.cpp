@@ -56,9 +56,8 @@ array stft(const array& x, int n_fft, std::optional<int> hop_length, std::option
   // Frames as a strided view: (..., frames, n_fft).
   sig = contiguous(sig, false, s);
   Shape shape(sig.shape().begin(), sig.shape().end() - 1);
-  Strides strides(shape.size());
-  int64_t st = len;
-  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) strides[i] = st, st *= shape[i];
+  Strides strides = row_major_strides(sig.shape());
+  strides.pop_back();  // the leading axes keep their strides; the signal axis becomes (frames, n_fft)
   shape.push_back(frames), shape.push_back(n_fft);
   strides.push_back(hop), strides.push_back(1);
   array framed = multiply(as_strided(sig, shape, strides, 0, s), w, s);
