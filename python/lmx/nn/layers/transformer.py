@@ -177,7 +177,17 @@ class _LayerStack(Module):
 
     _layer_type = None
 
-    def __init__(self, num_layers, dims, num_heads, mlp_dims, dropout, activation, norm_first, checkpoint):
+    def __init__(
+        self,
+        num_layers,
+        dims,
+        num_heads,
+        mlp_dims=None,
+        dropout=0.0,
+        activation=relu,
+        norm_first=True,
+        checkpoint=False,
+    ):
         super().__init__()
         self.layers = [
             self._layer_type(dims, num_heads, mlp_dims, dropout, activation, norm_first)
@@ -197,19 +207,6 @@ class TransformerEncoder(_LayerStack):
 
     _layer_type = TransformerEncoderLayer
 
-    def __init__(
-        self,
-        num_layers,
-        dims,
-        num_heads,
-        mlp_dims=None,
-        dropout=0.0,
-        activation=relu,
-        norm_first=True,
-        checkpoint=False,
-    ):
-        super().__init__(num_layers, dims, num_heads, mlp_dims, dropout, activation, norm_first, checkpoint)
-
     def __call__(self, x, mask):
         return self._run(x, mask)
 
@@ -218,19 +215,6 @@ class TransformerDecoder(_LayerStack):
     """A stack of :class:`TransformerDecoderLayer` and a final LayerNorm."""
 
     _layer_type = TransformerDecoderLayer
-
-    def __init__(
-        self,
-        num_layers,
-        dims,
-        num_heads,
-        mlp_dims=None,
-        dropout=0.0,
-        activation=relu,
-        norm_first=True,
-        checkpoint=False,
-    ):
-        super().__init__(num_layers, dims, num_heads, mlp_dims, dropout, activation, norm_first, checkpoint)
 
     def __call__(self, x, memory, x_mask, memory_mask):
         return self._run(x, memory, x_mask, memory_mask)
