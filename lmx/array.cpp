@@ -6,11 +6,13 @@
 
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/primitives/primitive.h"
+#include "lmx/runtime/gpu.h"
 #include "lmx/transforms/eval.h"
 
 namespace lmx {
 
 Data::~Data() {
+  if (device_ptr) gpu::release_device(*this);
   if (release) release(buffer);
   else cpu_allocator().free(buffer);
 }

@@ -34,14 +34,40 @@ struct Event {
   void wait() const;
 };
 
+struct Data;
+namespace gpu {
+// Makes the host copy of d's bytes current (defined by the GPU backend).
+void copy_to_host(Data& d);
+}  // namespace gpu
+
 // Owns the bytes of one allocation; freed when the last view goes.
+//
+// Unified memory: the bytes may have a host copy (buffer) and a device copy
+// (device_ptr, managed by the GPU backend); `residency` says which copies are
+// current. A read on one side copies from the other once; a write on one side
+// makes the other copy stale. Without a GPU backend only the host copy exists.
 struct Data {
-  Buffer buffer;
+  static constexpr uint8_t kOnHost = 1, kOnDevice = 2;
+  Buffer buffer;                         // host bytes; ptr null while they live only on a GPU
   std::function<void(Buffer)> release;  // empty: return to the CPU allocator
-  explicit Data(Buffer b, std::function<void(Buffer)> r = {}) : buffer(b), release(std::move(r)) {}
+  size_t nbytes = 0;                     // size of the bytes, in either copy
+  std::atomic<uint8_t> residency{kOnHost};
+  void* device_ptr = nullptr;
+  void* device_stream = nullptr;  // the backend stream that last used device_ptr
+  explicit Data(Buffer b, std::function<void(Buffer)> r = {})
+      : buffer(b), release(std::move(r)), nbytes(b.size) {}
   ~Data();
   Data(const Data&) = delete;
   Data& operator=(const Data&) = delete;
+
+  bool on_host() const { return residency.load(std::memory_order_acquire) & kOnHost; }
+  bool on_device() const { return residency.load(std::memory_order_acquire) & kOnDevice; }
+  // After a host-side producer ran: if it could have written (the host copy
+  // was current), the device copy is stale now.
+  void host_may_have_written() {
+    if (residency.load(std::memory_order_acquire) == (kOnHost | kOnDevice))
+      residency.store(kOnHost, std::memory_order_release);
+  }
 };
 
 struct Flags {
@@ -122,8 +148,12 @@ class array {
   T* data() { return reinterpret_cast<T*>(raw_ptr()); }
   template <typename T>
   const T* data() const { return reinterpret_cast<const T*>(raw_ptr()); }
+  // Host address of the first element; fetches the bytes from the GPU first
+  // when only the device copy is current.
   void* raw_ptr() const {
-    return static_cast<char*>(desc_->data->buffer.ptr) + desc_->offset;
+    Data& d = *desc_->data;
+    if (!d.on_host()) [[unlikely]] gpu::copy_to_host(d);
+    return static_cast<char*>(d.buffer.ptr) + desc_->offset;
   }
   // Gives this array a fresh buffer for a row-contiguous result.
   void set_data(std::shared_ptr<Data> data);

@@ -8,9 +8,22 @@
 #include <stdexcept>
 #include <string>
 
+#include "lmx/runtime/gpu.h"
+
 namespace lmx {
 
+// Sizes are rounded up so that freed buffers of nearby sizes can be reused:
+// small ones to 16 bytes, larger ones to a multiple of 1/8 of their power of two.
+size_t detail::bucket_size(size_t n) {
+  if (n <= 256) return (n + 15) & ~size_t{15};
+  size_t p = size_t{1} << (63 - __builtin_clzll(n));
+  size_t step = p / 8;
+  return (n + step - 1) / step * step;
+}
+
 namespace {
+
+using detail::bucket_size;
 
 size_t physical_memory() {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
@@ -18,14 +31,6 @@ size_t physical_memory() {
                                : size_t{8} << 30;
 }
 
-// Sizes are rounded up so that freed buffers of nearby sizes can be reused:
-// small ones to 16 bytes, larger ones to a multiple of 1/8 of their power of two.
-size_t bucket_size(size_t n) {
-  if (n <= 256) return (n + 15) & ~size_t{15};
-  size_t p = size_t{1} << (63 - __builtin_clzll(n));
-  size_t step = p / 8;
-  return (n + step - 1) / step * step;
-}
 
 class CpuAllocator final : public Allocator {
  public:
@@ -70,12 +75,15 @@ class CpuAllocator final : public Allocator {
     }
   }
 
+  void note_device_alloc(size_t n) { std::unique_lock lk(mu_); add_active(n); }
+  void note_device_free(size_t n) { std::unique_lock lk(mu_); active_ -= n; }
   size_t active() { std::unique_lock lk(mu_); return active_; }
   size_t peak() { std::unique_lock lk(mu_); return peak_; }
   void reset_peak() { std::unique_lock lk(mu_); peak_ = active_; }
   size_t cache() { std::unique_lock lk(mu_); return cache_bytes_; }
   size_t set_memory_limit(size_t l) { std::unique_lock lk(mu_); std::swap(l, memory_limit_); return l; }
   size_t memory_limit() { std::unique_lock lk(mu_); return memory_limit_; }
+  size_t cache_limit() { std::unique_lock lk(mu_); return cache_limit_; }
   size_t set_cache_limit(size_t l) {
     std::unique_lock lk(mu_);
     std::swap(l, cache_limit_);
@@ -116,10 +124,20 @@ Allocator& cpu_allocator() { return cpu_impl(); }
 size_t get_active_memory() { return cpu_impl().active(); }
 size_t get_peak_memory() { return cpu_impl().peak(); }
 void reset_peak_memory() { cpu_impl().reset_peak(); }
-size_t get_cache_memory() { return cpu_impl().cache(); }
+size_t get_cache_memory() { return cpu_impl().cache() + gpu::cache_memory(); }
 size_t set_memory_limit(size_t l) { return cpu_impl().set_memory_limit(l); }
 size_t get_memory_limit() { return cpu_impl().memory_limit(); }
-size_t set_cache_limit(size_t l) { return cpu_impl().set_cache_limit(l); }
-void clear_cache() { cpu_impl().clear(); }
+size_t set_cache_limit(size_t l) {
+  size_t previous = cpu_impl().set_cache_limit(l);
+  if (gpu::cache_memory() > l) gpu::clear_cache();
+  return previous;
+}
+size_t detail::cache_limit() { return cpu_impl().cache_limit(); }
+void clear_cache() {
+  cpu_impl().clear();
+  gpu::clear_cache();
+}
+void detail::note_device_alloc(size_t bytes) { cpu_impl().note_device_alloc(bytes); }
+void detail::note_device_free(size_t bytes) { cpu_impl().note_device_free(bytes); }
 
 }  // namespace lmx

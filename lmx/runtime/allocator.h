@@ -33,4 +33,15 @@ size_t get_memory_limit();
 size_t set_cache_limit(size_t limit);   // returns the previous limit
 void clear_cache();
 
+namespace detail {
+// Size class of an allocation (every backend's cache buckets by it).
+size_t bucket_size(size_t n);
+// The cache limit every backend's buffer cache keeps to (set_cache_limit).
+size_t cache_limit();
+// Device allocations of a GPU backend count in the same statistics (one
+// memory API for unified memory).
+void note_device_alloc(size_t bytes);
+void note_device_free(size_t bytes);
+}  // namespace detail
+
 }  // namespace lmx

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "lmx/runtime/gpu.h"
 #include "lmx/runtime/scheduler.h"
 
 namespace lmx {
@@ -24,9 +25,7 @@ std::string to_string(const Stream& s) {
   return "Stream(" + to_string(s.device) + ", " + std::to_string(s.index) + ")";
 }
 
-#ifndef LMX_HAS_CUDA
-bool gpu_available() { return false; }
-#endif
+bool gpu_available() { return gpu::is_available(); }
 
 // Streams address device index 0 only, so a present GPU counts as one.
 int device_count(Device::Type t) { return t == Device::Type::cpu ? 1 : gpu_available() ? 1 : 0; }

@@ -1,9 +1,12 @@
 #include "lmx/transforms/eval.h"
 
+#include <algorithm>
+#include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "lmx/primitives/primitive.h"
+#include "lmx/runtime/gpu.h"
 #include "lmx/runtime/scheduler.h"
 #include "lmx/transforms/graph.h"
 
@@ -15,18 +18,36 @@ bool needs_scheduling(const array& a) {
   return a.status() == array::Status::unscheduled && a.has_primitive();
 }
 
+// float64 is a CPU-only type, as in MLX: one check for every GPU primitive.
+void check_gpu_dtypes(const Primitive& prim, const std::vector<array>& ins, const std::vector<array>& outs) {
+  auto is_f64 = [](const array& a) { return a.dtype() == float64; };
+  if (std::any_of(ins.begin(), ins.end(), is_f64) || std::any_of(outs.begin(), outs.end(), is_f64))
+    throw std::invalid_argument("[" + prim.name() + "] float64 is not supported on the GPU; use the CPU "
+                                "(stream=mx.cpu) for double precision.");
+}
+
 void run_node(std::vector<array>& outputs) {
   auto& ins = outputs[0].inputs();
   try {
     for (auto& in : ins)
       if (in.error()) std::rethrow_exception(in.error());
     auto& prim = outputs[0].primitive();
-    if (prim.stream().device.type == Device::Type::cpu) prim.eval_cpu(ins, outputs);
-    else prim.eval_gpu(ins, outputs);
+    if (prim.stream().device.type == Device::Type::cpu) {
+      prim.eval_cpu(ins, outputs);
+      for (auto& o : outputs)
+        if (o.data_shared_ptr()) o.data_shared_ptr()->host_may_have_written();
+    } else {
+      check_gpu_dtypes(prim, ins, outputs);
+      prim.eval_gpu(ins, outputs);
+    }
   } catch (...) {
     auto err = std::current_exception();
     for (auto& o : outputs) o.set_error(err);
   }
+}
+
+// Makes a node's outputs visible as computed and drops its graph.
+void publish(std::vector<array>& outputs) {
   for (auto& o : outputs) o.set_status(array::Status::available);
   outputs[0].detach();
 }
@@ -58,10 +79,26 @@ void schedule(const std::vector<array>& outputs) {
     auto q = batch.queue;
     uint64_t seq = q->enqueue([nodes = std::move(batch.nodes), waits = std::move(batch.waits)]() mutable {
       for (auto& w : waits) w.wait();
-      for (auto& outs : nodes) {
-        run_node(outs);
-        outs.clear();  // release this node's arrays now, not at the end of the batch
+      bool on_gpu = nodes[0][0].primitive().stream().device.type == Device::Type::gpu;
+      Stream stream = nodes[0][0].primitive().stream();
+      for (size_t i = 0; i + 1 < nodes.size(); ++i) {
+        run_node(nodes[i]);
+        publish(nodes[i]);
+        nodes[i].clear();  // release this node's arrays now, not at the end of the batch
       }
+      auto& last = nodes.back();
+      run_node(last);
+      if (on_gpu) {
+        // The kernels were queued asynchronously: the batch is done when the
+        // device is. (Reading an earlier node's bytes synchronises by itself.)
+        // A failure surfacing here is reported on the last node.
+        try {
+          gpu::finish(stream);
+        } catch (...) {
+          for (auto& o : last) o.set_error(std::current_exception());
+        }
+      }
+      publish(last);
     });
     // Setting events before the task can finish is safe: status goes to
     // available only after the task has run.
@@ -97,6 +134,18 @@ void schedule(const std::vector<array>& outputs) {
 }  // namespace
 
 void async_eval(std::vector<array> outputs) { schedule(outputs); }
+
+void detail::eval_inline(const std::vector<array>& outputs) {
+  for (auto& node : detail::graph_tape(outputs, needs_scheduling)) {
+    if (!needs_scheduling(node)) continue;  // a sibling of an earlier entry
+    auto outs = node.outputs();
+    for (auto& o : outs) o.set_status(array::Status::scheduled);
+    run_node(outs);
+    auto err = outs[0].error();
+    publish(outs);
+    if (err) std::rethrow_exception(err);
+  }
+}
 
 void eval(std::vector<array> outputs) {
   schedule(outputs);

@@ -178,10 +178,10 @@ void init_array(nb::module_& m) {
            })
       .def("_buffer_info",
            [](array& a) {
-             // (address, bytes) of the evaluated buffer behind a, for get_array_buffer_size.
+             // (identity, bytes) of the evaluated buffer behind a, for get_array_buffer_size.
              a.eval();
              const auto& d = a.data_shared_ptr();
-             return nb::make_tuple(reinterpret_cast<uintptr_t>(d ? d->buffer.ptr : nullptr), d ? d->buffer.size : 0);
+             return nb::make_tuple(reinterpret_cast<uintptr_t>(d.get()), d ? d->nbytes : 0);
            })
       .def("__bool__", [](array& a) { return nb::cast<bool>(nb::bool_(to_scalar(a))); })
       .def("__int__", [](array& a) { return nb::int_(to_scalar(a)); })

@@ -5,6 +5,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "convert.h"
+#include "lmx/runtime/gpu.h"
 
 namespace lmx::py {
 
@@ -70,6 +71,11 @@ void init_runtime(nb::module_& m) {
         "stream"_a = nb::none());
   m.def("is_available", [](const Device& d) { return d.type == Device::Type::cpu || gpu_available(); }, "device"_a);
   m.def("device_count", &device_count, "device_type"_a);
+  m.def("_gpu_device_info", [] {
+    nb::dict info;
+    for (auto& [k, v] : gpu::device_info()) std::visit([&, &k = k](auto& x) { info[k.c_str()] = x; }, v);
+    return info;
+  });
 
   m.def("eval", [](nb::args args) {
     auto arrays = arrays_of(args);

@@ -74,7 +74,9 @@ def device_info(d=None):
     if not isinstance(d, _core.Device):
         raise TypeError(f"[device_info] Expected a Device or DeviceType, got {type(d).__name__}.")
     if d.type != _core.cpu:
-        raise ValueError("[device_info] lmx has no GPU backend in this build.")
+        if not _core.is_available(d):
+            raise ValueError("[device_info] No GPU is available: lmx was built without CUDA or no NVIDIA device was found.")
+        return _core._gpu_device_info()
     info = {"architecture": platform.machine(), "device_name": _cpu_name()}
     try:
         info["memory_size"] = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -105,13 +107,15 @@ def get_array_buffer_size(*arrays):
     return sum(sizes.values())
 
 
-def _availability_module(name, doc):
+def _availability_module(name, doc, is_available):
     m = types.ModuleType(f"lmx.core.{name}", doc)
-    m.is_available = lambda: False
+    m.is_available = is_available
     return m
 
 
-metal = _availability_module("metal", "Apple's Metal backend: never available in lmx.")
-cuda = _availability_module("cuda", "The CUDA backend: not available in this build of lmx.")
+metal = _availability_module("metal", "Apple's Metal backend: never available in lmx.", lambda: False)
+cuda = _availability_module(
+    "cuda", "The CUDA backend: available when lmx was built with CUDA and an NVIDIA GPU is present.",
+    lambda: _core.is_available(_core.gpu))
 
 __all__ = ["ArrayLike", "new_thread_unsafe_stream", "StreamContext", "stream", "device_info", "set_wired_limit", "get_array_buffer_size", "metal", "cuda"]
