@@ -3,6 +3,7 @@
 // bool tests != 0, the 16-bit floats convert through float32.
 #pragma once
 
+#include <cstdint>
 #include <type_traits>
 
 #include "lmx/dtype.h"
@@ -32,6 +33,13 @@ LMX_HD inline To cast_value(From v) {
     return To(static_cast<float>(v));
   } else if constexpr (is_complex_v<To>) {
     return To(static_cast<float>(v), 0.0f);
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To> && !std::is_same_v<To, uint64_t>) {
+    // Through int64, so a negative float wraps into an unsigned type the same
+    // way on every backend (a direct cast is undefined there: x86 wraps,
+    // CUDA saturates).
+    return static_cast<To>(static_cast<int64_t>(v));
+  } else if constexpr (std::is_floating_point_v<From> && std::is_same_v<To, uint64_t>) {
+    return v < From(0) ? static_cast<To>(static_cast<int64_t>(v)) : static_cast<To>(v);
   } else {
     return static_cast<To>(v);
   }

@@ -22,11 +22,42 @@ inline namespace LMX_ISA_NS {
 template <typename T>
 inline constexpr bool is_int_v = std::is_integral_v<T>;  // bool included
 
+}  // namespace LMX_ISA_NS
+}  // namespace lmx::scalar
+
+namespace lmx {
+inline namespace LMX_ISA_NS {
+
+// Result type of an op on input type T (the op tables' fourth column).
+template <typename T> struct result_Same { using type = T; };
+template <typename T> struct result_Bool { using type = bool; };
+template <typename T> struct result_RealPart {
+  using type = std::conditional_t<is_complex_v<T>, float, T>;
+};
+
+// Membership of T in an op's kernel type set (the op tables' third column).
+template <typename T>
+struct kernel_set {
+  static constexpr bool is_float = std::is_floating_point_v<T> || is_half_v<T>;
+  static constexpr bool All = true;
+  static constexpr bool Real = !is_complex_v<T>;
+  static constexpr bool Inexact = is_float || is_complex_v<T>;
+  static constexpr bool Float = is_float;
+  static constexpr bool Integral = std::is_integral_v<T>;
+  static constexpr bool Complex = is_complex_v<T>;
+};
+
+}  // namespace LMX_ISA_NS
+}  // namespace lmx
+
+namespace lmx::scalar {
+inline namespace LMX_ISA_NS {
+
 // ---------------- unary ----------------
 
 struct Abs {
   template <typename T>
-  auto operator()(T x) const {
+  LMX_HD auto operator()(T x) const {
     if constexpr (is_complex_v<T>) return std::abs(x);
     else if constexpr (std::is_unsigned_v<T>) return x;
     else return static_cast<T>(x < T(0) ? -x : x);
@@ -34,7 +65,7 @@ struct Abs {
 };
 struct Sign {
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     if constexpr (is_complex_v<T>) {
       float m = std::abs(x);
       return m == 0.0f ? T(0) : x / m;
@@ -50,45 +81,45 @@ struct Sign {
 };
 struct Negative {
   template <typename T>
-  T operator()(T x) const { return static_cast<T>(-x); }
+  LMX_HD T operator()(T x) const { return static_cast<T>(-x); }
 };
 struct Square {
   template <typename T>
-  T operator()(T x) const { return static_cast<T>(x * x); }
+  LMX_HD T operator()(T x) const { return static_cast<T>(x * x); }
 };
 struct Sqrt {
   template <typename T>
-  T operator()(T x) const { return std::sqrt(x); }
+  LMX_HD T operator()(T x) const { return std::sqrt(x); }
 };
 struct Rsqrt {
   template <typename T>
-  T operator()(T x) const { return T(1) / std::sqrt(x); }
+  LMX_HD T operator()(T x) const { return T(1) / std::sqrt(x); }
 };
 struct Reciprocal {
   template <typename T>
-  T operator()(T x) const { return T(1) / x; }
+  LMX_HD T operator()(T x) const { return T(1) / x; }
 };
 struct Exp {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T x) const { return std::exp(x); }
+  LMX_HD T operator()(T x) const { return std::exp(x); }
 };
 struct Expm1 {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     return std::expm1(x);
   }
 };
 struct Log {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T x) const { return std::log(x); }
+  LMX_HD T operator()(T x) const { return std::log(x); }
 };
 struct Log2 {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     if constexpr (is_complex_v<T>) return std::log(x) / std::log(2.0f);
     else return std::log2(x);
   }
@@ -96,12 +127,12 @@ struct Log2 {
 struct Log10 {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T x) const { return std::log10(x); }
+  LMX_HD T operator()(T x) const { return std::log10(x); }
 };
 struct Log1p {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     if constexpr (is_complex_v<T>) return std::log(T(1) + x);
     else return std::log1p(x);
   }
@@ -112,7 +143,7 @@ struct Log1p {
   struct Name {                                      \
     static constexpr int kCost = 16;                 \
     template <typename T>                            \
-    T operator()(T x) const { return std::fn(x); } \
+    LMX_HD T operator()(T x) const { return std::fn(x); } \
   };
 LMX_STD_UNARY(Sin, sin)
 LMX_STD_UNARY(Cos, cos)
@@ -125,10 +156,13 @@ LMX_STD_UNARY(Cosh, cosh)
 struct Tanh {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     if constexpr (is_complex_v<T>) {
       return std::tanh(x);
     } else {
+#ifdef __CUDA_ARCH__
+      return std::tanh(x);  // the device's own is fast and accurate
+#else
       // Through exp (about twice as fast as libm's tanh): expm1 near 0 keeps
       // small values accurate; past `one` the result rounds to +-1.
       constexpr T one = sizeof(T) == 4 ? T(9.1) : T(19.1);
@@ -140,6 +174,7 @@ struct Tanh {
         r = ax > one ? T(1) : T(1) - T(2) / (std::exp(2 * ax) + T(1));
       }
       return std::copysign(r, x);
+#endif
     }
   }
 };
@@ -154,7 +189,7 @@ struct ErfInv {
   // Giles' single-precision approximation, refined by Newton steps on erf
   // so float64 reaches full precision.
   template <typename T>
-  T operator()(T y) const {
+  LMX_HD T operator()(T y) const {
     if (y <= T(-1)) return y == T(-1) ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::quiet_NaN();
     if (y >= T(1)) return y == T(1) ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::quiet_NaN();
     double x = static_cast<double>(y);
@@ -193,7 +228,7 @@ struct ErfInv {
 struct Sigmoid {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     // Split by sign so exp never overflows.
     if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
     T e = std::exp(x);
@@ -202,21 +237,21 @@ struct Sigmoid {
 };
 struct Floor {
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     if constexpr (is_int_v<T>) return x;
     else return std::floor(x);
   }
 };
 struct Ceil {
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     if constexpr (is_int_v<T>) return x;
     else return std::ceil(x);
   }
 };
 struct Round {  // half to even, as NumPy
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     if constexpr (is_int_v<T>) return x;
     else if constexpr (is_complex_v<T>) return T(std::nearbyint(x.real()), std::nearbyint(x.imag()));
     else return std::nearbyint(x);
@@ -224,11 +259,11 @@ struct Round {  // half to even, as NumPy
 };
 struct LogicalNot {
   template <typename T>
-  bool operator()(T x) const { return !cast_value<bool>(x); }
+  LMX_HD bool operator()(T x) const { return !cast_value<bool>(x); }
 };
 struct BitwiseInvert {
   template <typename T>
-  T operator()(T x) const {
+  LMX_HD T operator()(T x) const {
     if constexpr (std::is_same_v<T, bool>) return !x;
     else return static_cast<T>(~x);
   }
@@ -236,23 +271,23 @@ struct BitwiseInvert {
 template <typename Pred>
 struct FloatPredicate {
   template <typename T>
-  bool operator()(T x) const {
+  LMX_HD bool operator()(T x) const {
     if constexpr (is_int_v<T>) return false;
     else if constexpr (is_complex_v<T>) return Pred{}(x.real()) || Pred{}(x.imag());
     else return Pred{}(x);
   }
 };
-struct NanPred { template <typename T> bool operator()(T x) const { return std::isnan(x); } };
-struct InfPred { template <typename T> bool operator()(T x) const { return std::isinf(x); } };
-struct PosInfPred { template <typename T> bool operator()(T x) const { return std::isinf(x) && x > 0; } };
-struct NegInfPred { template <typename T> bool operator()(T x) const { return std::isinf(x) && x < 0; } };
+struct NanPred { template <typename T> LMX_HD bool operator()(T x) const { return std::isnan(x); } };
+struct InfPred { template <typename T> LMX_HD bool operator()(T x) const { return std::isinf(x); } };
+struct PosInfPred { template <typename T> LMX_HD bool operator()(T x) const { return std::isinf(x) && x > 0; } };
+struct NegInfPred { template <typename T> LMX_HD bool operator()(T x) const { return std::isinf(x) && x < 0; } };
 using IsNaN = FloatPredicate<NanPred>;
 using IsInf = FloatPredicate<InfPred>;
 using IsPosInf = FloatPredicate<PosInfPred>;
 using IsNegInf = FloatPredicate<NegInfPred>;
 struct IsFinite {
   template <typename T>
-  bool operator()(T x) const {
+  LMX_HD bool operator()(T x) const {
     if constexpr (is_int_v<T>) return true;
     else if constexpr (is_complex_v<T>) return std::isfinite(x.real()) && std::isfinite(x.imag());
     else return std::isfinite(x);
@@ -260,44 +295,44 @@ struct IsFinite {
 };
 struct Real {
   template <typename T>
-  float operator()(T x) const { return x.real(); }
+  LMX_HD float operator()(T x) const { return x.real(); }
 };
 struct Imag {
   template <typename T>
-  float operator()(T x) const { return x.imag(); }
+  LMX_HD float operator()(T x) const { return x.imag(); }
 };
 struct Conjugate {
   template <typename T>
-  T operator()(T x) const { return std::conj(x); }
+  LMX_HD T operator()(T x) const { return std::conj(x); }
 };
 
 // ---------------- binary ----------------
 
 // Complex numbers order lexicographically (real part, then imaginary), as MLX.
 template <typename T>
-bool lex_less(T a, T b) {
+LMX_HD bool lex_less(T a, T b) {
   return a.real() < b.real() || (a.real() == b.real() && a.imag() < b.imag());
 }
 
 struct Add {
   template <typename T>
-  T operator()(T a, T b) const { return static_cast<T>(a + b); }
+  LMX_HD T operator()(T a, T b) const { return static_cast<T>(a + b); }
 };
 struct Subtract {
   template <typename T>
-  T operator()(T a, T b) const { return static_cast<T>(a - b); }
+  LMX_HD T operator()(T a, T b) const { return static_cast<T>(a - b); }
 };
 struct Multiply {
   template <typename T>
-  T operator()(T a, T b) const { return static_cast<T>(a * b); }
+  LMX_HD T operator()(T a, T b) const { return static_cast<T>(a * b); }
 };
 struct Divide {
   template <typename T>
-  T operator()(T a, T b) const { return a / b; }
+  LMX_HD T operator()(T a, T b) const { return a / b; }
 };
 struct FloorDivide {
   template <typename T>
-  T operator()(T a, T b) const {
+  LMX_HD T operator()(T a, T b) const {
     if constexpr (std::is_same_v<T, bool>) {
       return a && b;
     } else if constexpr (is_int_v<T>) {
@@ -316,7 +351,7 @@ struct FloorDivide {
 };
 struct Remainder {  // result takes the divisor's sign, as NumPy
   template <typename T>
-  T operator()(T a, T b) const {
+  LMX_HD T operator()(T a, T b) const {
     if constexpr (std::is_same_v<T, bool>) {
       return b ? false : a;
     } else if constexpr (is_int_v<T>) {
@@ -338,7 +373,7 @@ struct Remainder {  // result takes the divisor's sign, as NumPy
 struct Power {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T base, T exp) const {
+  LMX_HD T operator()(T base, T exp) const {
     if constexpr (std::is_same_v<T, bool>) {
       return base || !exp;
     } else if constexpr (is_int_v<T>) {
@@ -363,7 +398,7 @@ struct Power {
 };
 struct Maximum {  // NaN wins, as NumPy
   template <typename T>
-  T operator()(T a, T b) const {
+  LMX_HD T operator()(T a, T b) const {
     if constexpr (is_complex_v<T>) {
       return lex_less(a, b) ? b : a;
     } else {
@@ -377,7 +412,7 @@ struct Maximum {  // NaN wins, as NumPy
 };
 struct Minimum {
   template <typename T>
-  T operator()(T a, T b) const {
+  LMX_HD T operator()(T a, T b) const {
     if constexpr (is_complex_v<T>) {
       return lex_less(b, a) ? b : a;
     } else {
@@ -392,12 +427,12 @@ struct Minimum {
 struct ArcTan2 {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T a, T b) const { return std::atan2(a, b); }
+  LMX_HD T operator()(T a, T b) const { return std::atan2(a, b); }
 };
 struct LogAddExp {
   static constexpr int kCost = 16;
   template <typename T>
-  T operator()(T a, T b) const {
+  LMX_HD T operator()(T a, T b) const {
     if constexpr (is_complex_v<T>) {
       // Factor out the operand with the larger real part so exp cannot overflow;
       // a real part of -inf contributes nothing (it is the scans' identity).
@@ -412,7 +447,7 @@ struct LogAddExp {
 
  private:
   template <typename T>
-  static T real(T a, T b) {
+  LMX_HD static T real(T a, T b) {
     if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
     T m = a > b ? a : b;
     if (std::isinf(m)) return m;  // both -inf, or one +inf
@@ -422,7 +457,7 @@ struct LogAddExp {
 #define LMX_COMPARE(Name, op)                                     \
   struct Name {                                                   \
     template <typename T>                                         \
-    bool operator()(T a, T b) const { return a op b; }            \
+    LMX_HD bool operator()(T a, T b) const { return a op b; }            \
   };
 LMX_COMPARE(Equal, ==)
 LMX_COMPARE(NotEqual, !=)
@@ -430,7 +465,7 @@ LMX_COMPARE(NotEqual, !=)
 #define LMX_ORDER(Name, op, complex_expr)                          \
   struct Name {                                                    \
     template <typename T>                                          \
-    bool operator()(T a, T b) const {                              \
+    LMX_HD bool operator()(T a, T b) const {                              \
       if constexpr (is_complex_v<T>) return complex_expr;          \
       else return a op b;                                          \
     }                                                              \
@@ -442,7 +477,7 @@ LMX_ORDER(GreaterEqual, >=, !lex_less(a, b))
 #undef LMX_ORDER
 struct NaNEqual {
   template <typename T>
-  bool operator()(T a, T b) const {
+  LMX_HD bool operator()(T a, T b) const {
     if constexpr (is_complex_v<T>) {
       return NaNEqual{}(a.real(), b.real()) && NaNEqual{}(a.imag(), b.imag());
     } else {
@@ -452,27 +487,27 @@ struct NaNEqual {
 };
 struct LogicalAnd {
   template <typename T>
-  bool operator()(T a, T b) const { return cast_value<bool>(a) && cast_value<bool>(b); }
+  LMX_HD bool operator()(T a, T b) const { return cast_value<bool>(a) && cast_value<bool>(b); }
 };
 struct LogicalOr {
   template <typename T>
-  bool operator()(T a, T b) const { return cast_value<bool>(a) || cast_value<bool>(b); }
+  LMX_HD bool operator()(T a, T b) const { return cast_value<bool>(a) || cast_value<bool>(b); }
 };
 struct BitwiseAnd {
   template <typename T>
-  T operator()(T a, T b) const { return static_cast<T>(a & b); }
+  LMX_HD T operator()(T a, T b) const { return static_cast<T>(a & b); }
 };
 struct BitwiseOr {
   template <typename T>
-  T operator()(T a, T b) const { return static_cast<T>(a | b); }
+  LMX_HD T operator()(T a, T b) const { return static_cast<T>(a | b); }
 };
 struct BitwiseXor {
   template <typename T>
-  T operator()(T a, T b) const { return static_cast<T>(a ^ b); }
+  LMX_HD T operator()(T a, T b) const { return static_cast<T>(a ^ b); }
 };
 struct LeftShift {
   template <typename T>
-  T operator()(T a, T b) const {
+  LMX_HD T operator()(T a, T b) const {
     if constexpr (std::is_same_v<T, bool>) {
       return a && !b;
     } else {
@@ -484,7 +519,7 @@ struct LeftShift {
 };
 struct RightShift {
   template <typename T>
-  T operator()(T a, T b) const {
+  LMX_HD T operator()(T a, T b) const {
     if constexpr (std::is_same_v<T, bool>) {
       return a && !b;
     } else {

@@ -1,4 +1,4 @@
-#include "lmx/backend/cpu/layout.h"
+#include "lmx/backend/common/layout.h"
 
 namespace lmx {
 
@@ -68,6 +68,55 @@ Strides reshape_strides(const Shape& from, const Strides& fs, const Shape& to) {
   }
   if (ti != to.size()) return {};
   return out;
+}
+
+void make_view(const array& in, array& out, Strides strides, int64_t offset, bool dense) {
+  Flags f = layout_flags(out.shape(), strides, dense);
+  size_t ds = view_data_size(in, out, f);
+  out.copy_shared_buffer(in, std::move(strides), f, ds, offset);
+}
+
+void broadcast_view(const array& in, array& out) {
+  int diff = out.ndim() - in.ndim();
+  Strides strides(out.ndim(), 0);
+  for (int i = 0; i < in.ndim(); ++i)
+    strides[i + diff] = in.shape(i) == 1 && out.shape()[i + diff] != 1 ? 0 : in.strides()[i];
+  Flags f = layout_flags(out.shape(), strides, false);
+  size_t ds = in.size() == 1 ? 1 : (f.contiguous ? out.size() : in.data_size());
+  out.copy_shared_buffer(in, std::move(strides), f, ds);
+}
+
+bool reshape_view(const array& in, array& out) {
+  if (in.flags().row_contiguous) {
+    make_view(in, out, row_major_strides(out.shape()));
+    return true;
+  }
+  Strides s = reshape_strides(in.shape(), in.strides(), out.shape());
+  if (s.empty() && out.ndim() != 0) return false;
+  make_view(in, out, std::move(s));
+  return true;
+}
+
+void transpose_view(const array& in, array& out, const std::vector<int>& axes) {
+  Strides s(axes.size());
+  for (size_t i = 0; i < axes.size(); ++i) s[i] = in.strides()[axes[i]];
+  make_view(in, out, std::move(s), 0, in.flags().contiguous && in.data_size() == in.size());
+}
+
+void slice_view(const array& in, array& out, const Shape& start, const Shape& step) {
+  int64_t offset = 0;
+  Strides s(in.ndim());
+  for (int i = 0; i < in.ndim(); ++i) {
+    offset += static_cast<int64_t>(start[i]) * in.strides()[i];
+    s[i] = in.strides()[i] * step[i];
+  }
+  if (out.size() == 0) offset = 0;
+  make_view(in, out, std::move(s), offset);
+}
+
+void as_strided_view(const array& in, array& out, const Strides& strides, int64_t offset) {
+  Flags f = layout_flags(out.shape(), strides, false);
+  out.copy_shared_buffer(in, strides, f, f.contiguous ? out.size() : in.size(), offset);
 }
 
 }  // namespace lmx

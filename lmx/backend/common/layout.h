@@ -1,4 +1,5 @@
-// Flags of a strided view, shared by every primitive that makes views.
+// Strided views: their flags, and the metadata-only results of the view
+// primitives, shared by every backend (a backend adds only the copies).
 #pragma once
 
 #include "lmx/array.h"
@@ -15,5 +16,17 @@ size_t view_data_size(const array& in, const array& out, const Flags& f);
 
 // Reshape strides that keep the same buffer, or empty if a copy is needed.
 Strides reshape_strides(const Shape& from, const Strides& from_strides, const Shape& to);
+
+// out becomes a view of in's buffer with `strides`, starting `offset`
+// elements further; `dense` as for layout_flags.
+void make_view(const array& in, array& out, Strides strides, int64_t offset = 0, bool dense = false);
+
+// The view primitives' results (see primitives/shape.h).
+void broadcast_view(const array& in, array& out);
+bool reshape_view(const array& in, array& out);  // false: a copy is needed
+void transpose_view(const array& in, array& out, const std::vector<int>& axes);
+void slice_view(const array& in, array& out, const Shape& start, const Shape& step);
+// `in` must be row-contiguous.
+void as_strided_view(const array& in, array& out, const Strides& strides, int64_t offset);
 
 }  // namespace lmx

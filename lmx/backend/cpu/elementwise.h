@@ -183,12 +183,6 @@ decltype(auto) dispatch_set_Complex(Dtype t, F&& f) {
   return f(TypeTag<complex64_t>{});
 }
 
-// Result type of an op on input type T (the op tables' fourth column).
-template <typename T> struct result_Same { using type = T; };
-template <typename T> struct result_Bool { using type = bool; };
-template <typename T> struct result_RealPart {
-  using type = std::conditional_t<is_complex_v<T>, float, T>;
-};
 
 }  // namespace LMX_ISA_NS
 }  // namespace lmx::cpu

@@ -6,7 +6,7 @@
 #include "lmx/backend/common/dispatch.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/common/strided.h"
-#include "lmx/backend/cpu/layout.h"
+#include "lmx/backend/common/layout.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/shape.h"
 #include "lmx/runtime/thread_pool.h"
@@ -14,12 +14,6 @@
 namespace lmx {
 
 namespace {
-
-void make_view(const array& in, array& out, Strides strides, int64_t offset = 0, bool dense = false) {
-  Flags f = layout_flags(out.shape(), strides, dense);
-  size_t ds = view_data_size(in, out, f);
-  out.copy_shared_buffer(in, std::move(strides), f, ds, offset);
-}
 
 // A row-contiguous version of `in` (itself when it already is).
 array row_contiguous(const array& in) {
@@ -45,29 +39,10 @@ void fill(void* ptr, Dtype t, const array& value, size_t n) {
 
 }  // namespace
 
-void Broadcast::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
-  int diff = out.ndim() - in.ndim();
-  Strides strides(out.ndim(), 0);
-  for (int i = 0; i < in.ndim(); ++i)
-    strides[i + diff] = in.shape(i) == 1 && out.shape()[i + diff] != 1 ? 0 : in.strides()[i];
-  Flags f = layout_flags(out.shape(), strides, false);
-  size_t ds = in.size() == 1 ? 1 : (f.contiguous ? out.size() : in.data_size());
-  out.copy_shared_buffer(in, std::move(strides), f, ds);
-}
+void Broadcast::eval_cpu(const std::vector<array>& inputs, array& out) { broadcast_view(inputs[0], out); }
 
 void Reshape::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
-  if (in.flags().row_contiguous) {
-    make_view(in, out, row_major_strides(out.shape()));
-    return;
-  }
-  Strides s = reshape_strides(in.shape(), in.strides(), out.shape());
-  if (!s.empty() || out.ndim() == 0) {
-    make_view(in, out, std::move(s));
-  } else {
-    cpu::copy_to_new(in, out);
-  }
+  if (!reshape_view(inputs[0], out)) cpu::copy_to_new(inputs[0], out);
 }
 
 void StopGradient::eval_cpu(const std::vector<array>& inputs, array& out) {
@@ -89,23 +64,10 @@ void AsType::eval_cpu(const std::vector<array>& inputs, array& out) {
   cpu::copy_to_new(inputs[0], out);
 }
 
-void Transpose::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
-  Strides s(axes_.size());
-  for (size_t i = 0; i < axes_.size(); ++i) s[i] = in.strides()[axes_[i]];
-  make_view(in, out, std::move(s), 0, in.flags().contiguous && in.data_size() == in.size());
-}
+void Transpose::eval_cpu(const std::vector<array>& inputs, array& out) { transpose_view(inputs[0], out, axes_); }
 
 void Slice::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
-  int64_t offset = 0;
-  Strides s(in.ndim());
-  for (int i = 0; i < in.ndim(); ++i) {
-    offset += static_cast<int64_t>(start_[i]) * in.strides()[i];
-    s[i] = in.strides()[i] * strides_[i];
-  }
-  if (out.size() == 0) offset = 0;
-  make_view(in, out, std::move(s), offset);
+  slice_view(inputs[0], out, start_, strides_);
 }
 
 void SliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
@@ -124,9 +86,7 @@ void SliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
 }
 
 void AsStrided::eval_cpu(const std::vector<array>& inputs, array& out) {
-  array in = row_contiguous(inputs[0]);
-  Flags f = layout_flags(out.shape(), strides_, false);
-  out.copy_shared_buffer(in, strides_, f, f.contiguous ? out.size() : in.size(), offset_);
+  as_strided_view(row_contiguous(inputs[0]), out, strides_, offset_);
 }
 
 void Concatenate::eval_cpu(const std::vector<array>& inputs, array& out) {

@@ -10,6 +10,7 @@
 #include "lmx/backend/common/cast.h"
 #include "lmx/backend/common/dispatch.h"
 #include "lmx/backend/common/elementwise_ops.h"
+#include "lmx/backend/common/reduce_ops.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
@@ -21,47 +22,6 @@ namespace lmx::cpu::LMX_KERNELS_NS {
 
 namespace {
 
-template <typename T>
-using acc_t = std::conditional_t<is_half_v<T>, float, T>;
-
-template <typename Acc>
-struct SumOp {
-  static Acc init() { return Acc(0); }
-  Acc operator()(Acc a, Acc x) const { return a + x; }
-};
-template <typename Acc>
-struct ProdOp {
-  static Acc init() { return Acc(1); }
-  Acc operator()(Acc a, Acc x) const {
-    if constexpr (std::is_same_v<Acc, bool>) return a && x;
-    else return a * x;
-  }
-};
-template <typename Acc>
-struct MaxOp {
-  static Acc init() {
-    if constexpr (is_complex_v<Acc>) return Acc(-INFINITY, -INFINITY);
-    else if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
-    else return std::numeric_limits<Acc>::lowest();
-  }
-  Acc operator()(Acc a, Acc x) const {
-    // Branch-free so row reductions vectorise; a NaN, once in, stays in.
-    if constexpr (std::is_floating_point_v<Acc>) return (x > a || x != x) ? x : a;
-    else return scalar::Maximum{}(a, x);
-  }
-};
-template <typename Acc>
-struct MinOp {
-  static Acc init() {
-    if constexpr (is_complex_v<Acc>) return Acc(INFINITY, INFINITY);
-    else if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
-    else return std::numeric_limits<Acc>::max();
-  }
-  Acc operator()(Acc a, Acc x) const {
-    if constexpr (std::is_floating_point_v<Acc>) return (x < a || x != x) ? x : a;
-    else return scalar::Minimum{}(a, x);
-  }
-};
 // Max/min over a contiguous run of a native type go through explicit SIMD
 // lanes (their NaN-aware selects defeat the auto-vectoriser).
 template <typename Op, typename In, typename Acc>
@@ -71,15 +31,6 @@ constexpr int simd_extreme_kind() {
   else if constexpr (std::is_same_v<Op, MinOp<Acc>>) return -1;
   else return 0;
 }
-
-struct AndOp {
-  static bool init() { return true; }
-  bool operator()(bool a, bool x) const { return a && x; }
-};
-struct OrOp {
-  static bool init() { return false; }
-  bool operator()(bool a, bool x) const { return a || x; }
-};
 
 // Splits the input's dimensions into kept and reduced groups (each collapsed).
 struct ReducePlan {
