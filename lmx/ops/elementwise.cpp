@@ -82,7 +82,7 @@ array binary(BinaryOp op, const array& a, const array& b, S s) {
   return array(std::move(shape), out, std::make_shared<Binary>(to_stream(s), op), {x, y});
 }
 
-array scalar_like(double v, const array& a) { return astype(array(v), a.dtype()); }
+array scalar_like(double v, const array& a) { return array(v, a.dtype()); }
 
 }  // namespace
 

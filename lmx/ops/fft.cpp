@@ -72,7 +72,7 @@ array complex_fftn(const array& a, const AxesSizes& r, bool inverse, const std::
     x = one_axis(fit(x, r.axes[i], r.sizes[i], s), r.axes[i], inverse, s);
     sc *= scale(norm, r.sizes[i], inverse);
   }
-  return sc == 1.0 ? x : multiply(x, astype(array(static_cast<float>(sc)), complex64), s);
+  return sc == 1.0 ? x : multiply(x, array(static_cast<float>(sc), complex64), s);
 }
 
 

@@ -195,7 +195,7 @@ array pinv(const array& a, S s) {
   array u = cols(usv[0], k), sv = usv[1], vt = rows(usv[2], k);
   Dtype r = real_dtype(a.dtype());
   double eps = r == float64 ? 2.220446049250313e-16 : 1.1920929e-07;
-  array cutoff = multiply(max(sv, {-1}, true, s), astype(array(eps * std::max(m, n)), r), s);
+  array cutoff = multiply(max(sv, {-1}, true, s), array(eps * std::max(m, n), r), s);
   array inv_s = where(greater(sv, cutoff, s), reciprocal(sv, s), zeros_like(sv, {}, s), s);
   array v = conjugate(swapaxes(vt, -1, -2, s), s);
   array uh = conjugate(swapaxes(u, -1, -2, s), s);
@@ -237,7 +237,7 @@ array closed_det(const array& x, S s) {
 array swap_sign(const array& piv, Dtype t, S s) {
   ShapeElem k = piv.shape(-1);
   array swaps = sum(astype(not_equal(piv, arange(0, k, 1, uint32, s), s), int32, s), {-1}, false, s);
-  return subtract(astype(array(1), t), astype(multiply(remainder(swaps, array(2), s), array(2), s), t, s), s);
+  return subtract(array(1, t), astype(multiply(remainder(swaps, array(2), s), array(2), s), t, s), s);
 }
 
 }  // namespace
@@ -319,7 +319,7 @@ array norm(const array& a, const std::optional<Ord>& ord, const std::optional<st
     if (p == -INFINITY) return complex_quirk(min(mag, ax, keepdims, s));
     if (p == 0) return complex_quirk(astype(sum(not_equal(mag, zeros_like(mag, {}, s), s), ax, keepdims, s), r, s));
     if (p == 1) return complex_quirk(sum(mag, ax, keepdims, s));
-    array pp = astype(array(p), r);
+    array pp = array(p, r);
     return complex_quirk(power(sum(power(mag, pp, s), ax, keepdims, s), reciprocal(pp, s), s));
   }
   if (axes.size() != 2) throw std::invalid_argument("[linalg::norm] axis must name one or two dimensions.");

@@ -59,7 +59,7 @@ array addmm(const array& c, const array& a, const array& b, float alpha, float b
     if (f == 1.0f) return x;
     bool whole = std::floor(f) == f;
     Dtype t = is_inexact(x.dtype()) || whole ? x.dtype() : float32;
-    return multiply(astype(x, t, s), astype(array(f), t), s);
+    return multiply(astype(x, t, s), array(f, t), s);
   };
   ab = scaled(ab, alpha);
   if (beta == 0.0f) return ab;

@@ -60,8 +60,8 @@ array fit_bound(const array& b, const Shape& shape, const char* op, S s) {
 
 array nextafter_below_one(Dtype t) {
   switch (t.val()) {
-    case Dtype::Val::float16: return astype(array(1.0 - std::ldexp(1.0, -11)), float16);
-    case Dtype::Val::bfloat16: return astype(array(1.0 - std::ldexp(1.0, -8)), bfloat16);
+    case Dtype::Val::float16: return array(1.0 - std::ldexp(1.0, -11), float16);
+    case Dtype::Val::bfloat16: return array(1.0 - std::ldexp(1.0, -8), bfloat16);
     case Dtype::Val::float64: return array(std::nextafter(1.0, 0.0), float64);
     default: return array(std::nextafter(1.0f, 0.0f));
   }
@@ -80,7 +80,7 @@ array scaled_unit(const array& lo, const array& hi, const Shape& shape, Dtype t,
 
 // uniform(nextafter(-1, 0), 1) in t: the input of normal and laplace.
 array symmetric_unit(const Shape& shape, Dtype t, const array& k, S s) {
-  return scaled_unit(astype(array(-1.0 + std::ldexp(1.0, -24)), t), astype(array(1.0), t), shape, t, k, s);
+  return scaled_unit(array(-1.0 + std::ldexp(1.0, -24), t), array(1.0, t), shape, t, k, s);
 }
 
 }  // namespace
@@ -127,8 +127,8 @@ array normal(const Shape& shape_in, Dtype dtype, const std::optional<array>& loc
     array z = normal(pairs, float32, {}, {}, k, s);
     array re = take(z, array(0), -1, s), im = take(z, array(1), -1, s);
     array c = multiply(add(astype(re, complex64, s),
-                           multiply(astype(im, complex64, s), astype(array(complex64_t(0.0f, 1.0f)), complex64), s), s),
-                       astype(array(static_cast<float>(M_SQRT1_2)), complex64), s);
+                           multiply(astype(im, complex64, s), array(complex64_t(0.0f, 1.0f), complex64), s), s),
+                       array(static_cast<float>(M_SQRT1_2), complex64), s);
     if (scale) c = multiply(astype(*scale, complex64, s), c, s);
     if (loc) c = add(astype(*loc, complex64, s), c, s);
     return c;
@@ -142,7 +142,7 @@ array normal(const Shape& shape_in, Dtype dtype, const std::optional<array>& loc
   // sqrt(2) erfinv(u), u uniform in (-1, 1) in float32 (float64: in float64).
   array u = symmetric_unit(shape, dtype == float64 ? float64 : float32, kk, s);
   array e = astype(erfinv(u, s), dtype, s);
-  array sc = astype(array(M_SQRT2), dtype);
+  array sc = array(M_SQRT2, dtype);
   if (scale) sc = multiply(sc, astype(*scale, dtype, s), s);
   array out = multiply(sc, e, s);
   return loc ? add(out, astype(*loc, dtype, s), s) : out;
@@ -178,11 +178,11 @@ array truncated_normal(const array& lower, const array& upper, const std::option
   check_shape(shape, "truncated_normal");
   array lo = astype(fit_bound(lower, shape, "truncated_normal", s), dtype, s);
   array hi = astype(fit_bound(upper, shape, "truncated_normal", s), dtype, s);
-  array sqrt1_2 = astype(array(M_SQRT1_2), float32);
+  array sqrt1_2 = array(M_SQRT1_2, float32);
   array lc = astype(erf(multiply(astype(lo, float32, s), sqrt1_2, s), s), dtype, s);
   array uc = astype(erf(multiply(astype(hi, float32, s), sqrt1_2, s), s), dtype, s);
   array u = uniform(lc, uc, shape, dtype, k, s);
-  array x = multiply(astype(array(M_SQRT2), dtype), erfinv(u, s), s);
+  array x = multiply(array(M_SQRT2, dtype), erfinv(u, s), s);
   return maximum(minimum(x, hi, s), lo, s);
 }
 
@@ -192,7 +192,7 @@ array gumbel(const Shape& shape, Dtype dtype, const std::optional<array>& k, S s
   array kk = next_key(k, "gumbel");
   double tiny = dtype == float16 ? std::ldexp(1.0, -14) : dtype == float64 ? std::numeric_limits<double>::min()
                                                                            : std::ldexp(1.0, -126);
-  array u = maximum(unit(shape, dtype, kk, s), astype(array(tiny), dtype), s);
+  array u = maximum(unit(shape, dtype, kk, s), array(tiny, dtype), s);
   return negative(log(negative(log(u, s), s), s), s);
 }
 

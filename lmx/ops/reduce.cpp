@@ -63,7 +63,7 @@ array mean(const array& a, const std::vector<int>& axes_in, bool keepdims, S s) 
   for (int ax : axes) n *= a.shape(ax);
   Dtype t = to_inexact(a.dtype());
   array total = sum(astype(a, t, s), axes, keepdims, s);
-  return multiply(total, astype(array(1.0 / static_cast<double>(n)), t), s);
+  return multiply(total, array(1.0 / static_cast<double>(n), t), s);
 }
 
 array var(const array& a, const std::vector<int>& axes_in, bool keepdims, int ddof, S s) {
@@ -78,7 +78,7 @@ array var(const array& a, const std::vector<int>& axes_in, bool keepdims, int dd
   array total = sum(sq, axes, keepdims, s);
   double denom = static_cast<double>(n) - ddof;
   // NaN/inf when there are no degrees of freedom left, as NumPy.
-  return multiply(total, astype(array(denom > 0 ? 1.0 / denom : std::numeric_limits<double>::infinity()), total.dtype()), s);
+  return multiply(total, array(denom > 0 ? 1.0 / denom : std::numeric_limits<double>::infinity(), total.dtype()), s);
 }
 
 array std(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, S s) {

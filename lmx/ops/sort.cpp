@@ -109,8 +109,8 @@ array median(const array& a, const std::vector<int>& axes_in, bool keepdims, S s
     st[last] = i, sp[last] = i + 1;
     return squeeze(slice(sorted, st, sp, step, s), {last}, s);
   };
-  array med = n % 2 ? pick(n / 2) : divide(add(pick(n / 2 - 1), pick(n / 2), s), astype(array(2.0), t), s);
-  med = where(any(isnan(x, s), axes, false, s), astype(array(NAN), t), med, s);
+  array med = n % 2 ? pick(n / 2) : divide(add(pick(n / 2 - 1), pick(n / 2), s), array(2.0, t), s);
+  med = where(any(isnan(x, s), axes, false, s), array(NAN, t), med, s);
   if (keepdims) {
     std::vector<int> sorted_axes = axes;
     std::sort(sorted_axes.begin(), sorted_axes.end());

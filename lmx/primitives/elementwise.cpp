@@ -28,7 +28,7 @@ bool Binary::is_equivalent(const Primitive& o) const {
 
 namespace {
 
-array scalar(double v, const array& like) { return astype(array(v), like.dtype()); }
+array scalar(double v, const array& like) { return array(v, like.dtype()); }
 
 }  // namespace
 
@@ -69,7 +69,7 @@ std::vector<array> Unary::vjp(const std::vector<array>& primals, const std::vect
     case UnaryOp::Sigmoid: d = multiply(g, multiply(y, subtract(one(), y))); break;
     case UnaryOp::Conjugate: d = conjugate(g); break;
     case UnaryOp::Real: d = astype(g, x.dtype()); break;
-    case UnaryOp::Imag: d = multiply(astype(g, x.dtype()), astype(array(complex64_t(0.0f, 1.0f)), x.dtype())); break;
+    case UnaryOp::Imag: d = multiply(astype(g, x.dtype()), array(complex64_t(0.0f, 1.0f), x.dtype())); break;
     // Piecewise constant or not numeric: the derivative is zero.
     case UnaryOp::Sign: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: case UnaryOp::LogicalNot:
     case UnaryOp::BitwiseInvert: case UnaryOp::IsNaN: case UnaryOp::IsInf: case UnaryOp::IsPosInf:

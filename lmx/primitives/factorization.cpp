@@ -52,17 +52,17 @@ std::vector<array> Factorization::vjp(const std::vector<array>& primals, const s
       array gl = upper_ ? mT(cotangents[0]) : cotangents[0];
       array phi = tril(matmul(mT(l), gl), 0);
       array eye_n = eye(a.shape(-1), a.shape(-1), 0, a.dtype());
-      phi = subtract(phi, multiply(multiply(phi, eye_n), astype(array(0.5), a.dtype())));
+      phi = subtract(phi, multiply(multiply(phi, eye_n), array(0.5, a.dtype())));
       array linv = linalg::tri_inv(l, false);
       array s = matmul(matmul(mT(linv), phi), linv);
-      return {multiply(add(s, mT(s)), astype(array(0.5), a.dtype()))};
+      return {multiply(add(s, mT(s)), array(0.5, a.dtype()))};
     }
     case FactorKind::Eigh: {
       if (!vectors_) {
         // Eigenvalues only: dA = V diag(gw) V^T, with V from a full solve.
         array v = linalg::eigh(a, upper_ ? "U" : "L").second;
         array da = matmul(multiply(v, expand_dims(cotangents[0], {-2})), mT(v));
-        return {multiply(add(da, mT(da)), astype(array(0.5), a.dtype()))};
+        return {multiply(add(da, mT(da)), array(0.5, a.dtype()))};
       }
       // A = V diag(w) V^T: dA = V (diag(gw) + F o (V^T gV)) V^T, F_ij = 1/(w_j - w_i).
       const array& w = outputs[0];
@@ -73,7 +73,7 @@ std::vector<array> Factorization::vjp(const std::vector<array>& primals, const s
       array inner = add(multiply(f, matmul(mT(v), cotangents[1])),
                         multiply(astype(eye_n, a.dtype()), expand_dims(cotangents[0], {-1})));
       array da = matmul(matmul(v, inner), mT(v));
-      return {multiply(add(da, mT(da)), astype(array(0.5), a.dtype()))};
+      return {multiply(add(da, mT(da)), array(0.5, a.dtype()))};
     }
     case FactorKind::QR: {
       // A = QR (M >= N): gA = (gQ + Q copyltu(M)) R^-T with M = R gR^T - gQ^T Q,
