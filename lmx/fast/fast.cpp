@@ -218,7 +218,11 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
       array all = softmax(concatenate({sink, scores}, -1), {-1}, true);
       probs = slice(all, {0, 0, 0, 0, 1}, all.shape(), {1, 1, 1, 1, 1});
     } else {
-      probs = softmax(scores, {-1}, true);
+      // A row with every key masked attends to nothing: zeros, as the fused
+      // kernels give (softmax alone would give NaN).
+      // (Their scores are zeroed first so that the backward pass sees no NaN.)
+      array empty_row = equal(max(scores, {-1}, true), array(-std::numeric_limits<float>::infinity()));
+      probs = where(empty_row, array(0.0f), softmax(where(empty_row, array(0.0f), scores), {-1}, true));
     }
     array out = matmul(probs, vf);  // (B, Hk, G, Tq, Dv)
     return std::vector<array>{astype(reshape(out, {b, hq, tq, out.shape(-1)}), t)};

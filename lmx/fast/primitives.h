@@ -15,6 +15,8 @@ using Fallback = std::function<std::vector<array>(const std::vector<array>&)>;
 class Fused : public UnaryPrimitive {
  public:
   Fused(Stream s, Fallback fallback) : UnaryPrimitive(s), fallback_(std::move(fallback)) {}
+  // The same computation as a graph of ordinary ops.
+  const Fallback& fallback() const { return fallback_; }
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) override;
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs, const std::vector<int>& axes,

@@ -172,6 +172,17 @@ def test_gradients_match_composed_ops(rng):
     np.testing.assert_allclose(np.array(g), back, rtol=1e-4, atol=1e-4)
 
 
+def test_fully_masked_rows_stay_finite_forward_and_backward(rng):
+    # Left padding in batched generation masks every key of some rows.
+    q, k, v = (mx.array(f32(rng, 1, 2, 4, 8)) for _ in range(3))
+    mask = np.tril(np.ones((4, 4), dtype=bool))
+    mask[0] = False
+    m = mx.array(mask)
+    y = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=m)
+    g = mx.grad(lambda q: mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=m).sum())(q)
+    assert np.isfinite(np.array(y)).all() and np.isfinite(np.array(g)).all()
+
+
 def test_vmap_matches_a_loop(rng):
     x, w = f32(rng, 4, 3, 16), f32(rng, 16)
     y = mx.vmap(lambda a: mx.fast.rms_norm(a, mx.array(w), 1e-5))(mx.array(x))
