@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds lmx with its CUDA backend and runs, in one go, the GPU tests, the
+# whole Python suite with the GPU as default device, and the GPU benchmarks;
+# prints a summary. Meant for the lent GPU machine (no network there: it uses
+# the toolkit, cmake, ninja, nanobind and pytest already installed). Logs go
+# to $OUT (or ./gpu_logs).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LOG=${OUT:-$PWD/gpu_logs}
+mkdir -p "$LOG"
+PY=${PYTHON:-python3}
+export PYTHONPATH=$PWD/python PYTHONUNBUFFERED=1
+
+t0=$(date +%s)
+if ! { cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLMX_BUILD_TESTS=OFF \
+         -DPython_EXECUTABLE="$(command -v "$PY")" && ninja -C build-gpu; } >"$LOG/build.log" 2>&1; then
+  tail -40 "$LOG/build.log"
+  exit 1
+fi
+echo "build: $(( $(date +%s) - t0 )) s"
+
+"$PY" -c "import lmx.core as mx; print(mx.device_info(mx.gpu))"
+"$PY" -m pytest -q -p no:cacheprovider tests/python/test_gpu.py >"$LOG/gpu_tests.log" 2>&1
+echo "GPU tests: $(tail -1 "$LOG/gpu_tests.log")"
+grep -E "^(FAILED|ERROR)" "$LOG/gpu_tests.log" | head -20
+
+if [ "${GPU_CHECK_FULL_SUITE:-1}" = 1 ]; then
+  LMX_DEFAULT_DEVICE=gpu timeout "${GPU_SUITE_TIMEOUT:-420}" "$PY" -m pytest -q -p no:cacheprovider \
+    tests/python -k "not test_gpu" >"$LOG/suite_gpu_default.log" 2>&1
+  echo "suite with LMX_DEFAULT_DEVICE=gpu: $(tail -1 "$LOG/suite_gpu_default.log")"
+  grep -E "^FAILED" "$LOG/suite_gpu_default.log" | grep -v -i "float64" | head -30
+fi
+
+"$PY" benchmarks/gpu_ops.py 2>&1 | tee "$LOG/gpu_bench.log"

@@ -1,0 +1,73 @@
+// Internals of the CUDA backend shared by its files: error checks, the CUDA
+// stream behind each lmx GPU stream, and unified-memory access to arrays.
+// Nothing outside backend/cuda includes this.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "lmx/array.h"
+
+namespace lmx::cu {
+
+[[noreturn]] void throw_cuda_error(const char* what, cudaError_t err);
+
+#define LMX_CUDA_CHECK(expr)                                       \
+  do {                                                             \
+    cudaError_t lmx_err_ = (expr);                                 \
+    if (lmx_err_ != cudaSuccess) ::lmx::cu::throw_cuda_error(#expr, lmx_err_); \
+  } while (0)
+
+// The CUDA stream that runs an lmx GPU stream's kernels (made on first use).
+cudaStream_t stream_of(const Stream& s);
+const cudaDeviceProp& device_props();
+
+// Data-dependent errors found by kernels (an index out of bounds) are written
+// here, in host-mapped memory, and raised when the stream's batch finishes.
+struct DeviceError {
+  int code;  // 0: none; kGatherIndex: index out of bounds
+  int axis;
+  long long index, size;
+};
+constexpr int kGatherIndex = 1;
+DeviceError* device_error();  // the device's view of the record
+
+// ---- unified memory (memory.cpp) ----
+// Device address of a's first element; copies the bytes in once when only the
+// host copy is current, and orders `st` after the stream that wrote them.
+const void* device_read(const array& a, cudaStream_t st);
+// Device address of an output that already has device-resident bytes.
+inline void* device_write(array& a) {
+  return static_cast<char*>(a.data_shared_ptr()->device_ptr) + a.offset_bytes();
+}
+// A fresh row-contiguous device buffer for out.
+void allocate(array& out, cudaStream_t st);
+// A fresh device buffer laid out like the dense array `like`, or `like`'s own
+// buffer when it may be donated (it must already be device-resident).
+void allocate_like(const array& like, array& out, cudaStream_t st, bool may_donate);
+// Raw device memory from the stream-ordered pool (counted in the memory API).
+void* device_malloc(size_t bytes, cudaStream_t st);
+void device_free(void* ptr, size_t bytes, cudaStream_t st);
+
+// ---- launches ----
+constexpr int kThreads = 256;
+inline unsigned blocks_for(int64_t work, int64_t per_block = kThreads) {
+  int64_t b = (work + per_block - 1) / per_block;
+  // Grid-stride kernels need no more than a few waves.
+  int64_t cap = int64_t{device_props().multiProcessorCount} * 32;
+  return static_cast<unsigned>(b < 1 ? 1 : b > cap ? cap : b);
+}
+
+// Strided addressing of up to kMaxDims collapsed dimensions, passed to
+// kernels by value.
+constexpr int kMaxDims = 8;
+template <int N>
+struct Layout {
+  int ndim = 0;
+  int64_t shape[kMaxDims];
+  int64_t strides[N][kMaxDims];
+};
+
+}  // namespace lmx::cu

@@ -1,0 +1,105 @@
+// Device-side helpers shared by the backend's kernels: strided offsets,
+// grid-stride loops, vector loads and the host-side layout builder.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "lmx/backend/common/cast.h"
+#include "lmx/backend/common/dispatch.h"
+#include "lmx/backend/common/strided.h"
+#include "lmx/backend/cuda/cuda.h"
+
+namespace lmx::cu {
+
+// 16-bit floats compute in float32 (as on the CPU).
+template <typename T>
+using compute_t = std::conditional_t<is_half_v<T>, float, T>;
+
+#define LMX_GRID_STRIDE(i, n)                                                         \
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < (n);           \
+       i += int64_t{gridDim.x} * blockDim.x)
+
+// Element offsets of linear index i in each of the N operands.
+template <int N>
+__device__ inline void strided_offsets(const Layout<N>& L, int64_t i, int64_t (&off)[N]) {
+#pragma unroll
+  for (int k = 0; k < N; ++k) off[k] = 0;
+  for (int d = L.ndim - 1; d >= 0; --d) {
+    int64_t c = i % L.shape[d];
+    i /= L.shape[d];
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] += c * L.strides[k][d];
+  }
+}
+
+// V elements moved as one aligned access.
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Vec {
+  T v[V];
+};
+
+// Elements per vector access for element type T (16-byte loads).
+template <typename T>
+constexpr int vec_width() {
+  return sizeof(T) >= 16 ? 1 : static_cast<int>(16 / sizeof(T));
+}
+
+inline bool aligned_to(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+// Calls launch(layout, base_offsets) for the strided walk of `shape` over N
+// operands, peeling leading dimensions on the host past kMaxDims.
+template <int N, typename Launch>
+void for_each_layout(Shape shape, std::vector<Strides> strides, Launch&& launch) {
+  collapse_dims(shape, strides);
+  std::vector<int64_t> base(N, 0);
+  auto rec = [&](auto& self, int first) -> void {
+    if (static_cast<int>(shape.size()) - first <= kMaxDims) {
+      Layout<N> L;
+      L.ndim = static_cast<int>(shape.size()) - first;
+      for (int d = 0; d < L.ndim; ++d) {
+        L.shape[d] = shape[first + d];
+        for (int k = 0; k < N; ++k) L.strides[k][d] = strides[k][first + d];
+      }
+      launch(L, base.data());
+      return;
+    }
+    for (int64_t i = 0; i < shape[first]; ++i) {
+      for (int k = 0; k < N; ++k) base[k] += i * strides[k][first];
+      self(self, first + 1);
+      for (int k = 0; k < N; ++k) base[k] -= i * strides[k][first];
+    }
+  };
+  rec(rec, 0);
+}
+
+// Dense and laid out like `like`: elementwise ops can run flat over both.
+inline bool same_dense_layout(const array& a, const array& like) {
+  return a.flags().contiguous && a.data_size() == a.size() && a.strides() == like.strides();
+}
+
+// The dtypes the GPU kernels are built for (float64 is CPU-only, complex64
+// runs on the host for now).
+template <typename F>
+bool dispatch_gpu(Dtype t, F&& f) {
+  switch (t.val()) {
+    case Dtype::Val::bool_: f(TypeTag<bool>{}); return true;
+    case Dtype::Val::uint8: f(TypeTag<uint8_t>{}); return true;
+    case Dtype::Val::uint16: f(TypeTag<uint16_t>{}); return true;
+    case Dtype::Val::uint32: f(TypeTag<uint32_t>{}); return true;
+    case Dtype::Val::uint64: f(TypeTag<uint64_t>{}); return true;
+    case Dtype::Val::int8: f(TypeTag<int8_t>{}); return true;
+    case Dtype::Val::int16: f(TypeTag<int16_t>{}); return true;
+    case Dtype::Val::int32: f(TypeTag<int32_t>{}); return true;
+    case Dtype::Val::int64: f(TypeTag<int64_t>{}); return true;
+    case Dtype::Val::float16: f(TypeTag<float16_t>{}); return true;
+    case Dtype::Val::bfloat16: f(TypeTag<bfloat16_t>{}); return true;
+    case Dtype::Val::float32: f(TypeTag<float>{}); return true;
+    default: return false;
+  }
+}
+
+}  // namespace lmx::cu

@@ -1,0 +1,45 @@
+// Kernel launchers of the CUDA backend, called by its primitives. Each takes
+// arrays whose inputs may be host- or device-resident (device_read moves
+// them) and leaves its output device-resident.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <vector>
+
+#include "lmx/array.h"
+#include "lmx/primitives/elementwise.h"
+#include "lmx/primitives/reduce.h"
+
+namespace lmx::cu {
+
+// copy.cu
+// Copies src (any layout) to device memory at dst laid out with dst_strides
+// (elements of dst_type), converting dtype.
+void copy_to_strided(const array& src, void* dst, Dtype dst_type, const Strides& dst_strides, cudaStream_t st);
+// out = a row-contiguous copy of src in out's dtype (donating src's buffer when it may).
+void copy_to_new(const array& src, array& out, cudaStream_t st);
+// n row-contiguous elements at dst set to the 0-d array value.
+void fill(void* dst, Dtype t, const array& value, size_t n, cudaStream_t st);
+void arange(array& out, double start, double step, cudaStream_t st);
+
+// unary.cu, binary.cu: false when the dtype has no GPU kernel (complex64),
+// so the caller runs the primitive on the host instead.
+bool unary(UnaryOp op, const array& in, array& out, cudaStream_t st);
+bool binary(BinaryOp op, const array& a, const array& b, array& out, cudaStream_t st);
+bool select(const array& cond, const array& x, const array& y, array& out, cudaStream_t st);
+
+// reduce.cu
+bool reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out, cudaStream_t st);
+
+// Index of the first extreme element along `axis` (uint32; kept with size 1).
+bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t st);
+
+// index.cu: false when the gather has more index arrays or dims than the kernel takes.
+bool gather(const array& src, const std::vector<array>& idx, const std::vector<int>& axes, array& out,
+            cudaStream_t st);
+
+// matmul.cpp: float32/float16/bfloat16 through cuBLAS; false for other dtypes.
+bool matmul(const array& a, const array& b, array& out, cudaStream_t st);
+
+}  // namespace lmx::cu

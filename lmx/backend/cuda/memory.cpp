@@ -1,0 +1,214 @@
+// Unified memory on the GPU: device memory from the stream-ordered pool
+// (cudaMallocAsync) behind a size-bucketed cache of freed buffers, feeding
+// the core's memory statistics; and the lazy host<->device moves of each
+// Data's bytes (see Data in array.h).
+#include <cuda_runtime.h>
+
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "lmx/backend/cuda/cuda.h"
+#include "lmx/runtime/allocator.h"
+#include "lmx/runtime/gpu.h"
+
+namespace lmx {
+
+namespace cu {
+
+namespace {
+
+// Residency changes of any Data happen under one lock: two CPU workers may
+// fetch the same device buffer at once.
+std::mutex& residency_mu() {
+  static auto* m = new std::mutex();
+  return *m;
+}
+
+cudaMemPool_t pool() {
+  static cudaMemPool_t p = [] {
+    cudaMemPool_t mp;
+    LMX_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&mp, 0));
+    return mp;
+  }();
+  return p;
+}
+
+// Freed device buffers kept for reuse, as the CPU allocator keeps host ones.
+// A buffer freed on one stream may still be read by that stream's queued
+// kernels: an event marks the free, and a reuse on another stream waits on it.
+class DeviceCache {
+ public:
+  void* take(size_t n, cudaStream_t st) {
+    std::lock_guard lk(mu_);
+    auto it = blocks_.lower_bound(n);
+    if (it == blocks_.end() || it->first > n + n / 4) return nullptr;
+    Block b = it->second;
+    blocks_.erase(it);
+    bytes_ -= n;
+    if (b.stream != st) LMX_CUDA_CHECK(cudaStreamWaitEvent(st, b.freed, 0));
+    cudaEventDestroy(b.freed);
+    return b.ptr;
+  }
+  void put(void* p, size_t n, cudaStream_t st) {
+    if (bytes() + n > detail::cache_limit()) {
+      if (cudaFreeAsync(p, st) != cudaSuccess) cudaGetLastError();
+      return;
+    }
+    Block b{p, st, nullptr};
+    if (cudaEventCreateWithFlags(&b.freed, cudaEventDisableTiming) != cudaSuccess ||
+        cudaEventRecord(b.freed, st) != cudaSuccess) {
+      cudaGetLastError();  // at process exit the runtime may be gone: just let the memory go
+      return;
+    }
+    std::lock_guard lk(mu_);
+    blocks_.emplace(n, b);
+    bytes_ += n;
+  }
+  // Hands every cached buffer back to the pool.
+  void clear() {
+    std::lock_guard lk(mu_);
+    for (auto& [n, b] : blocks_) {
+      cudaFreeAsync(b.ptr, b.stream);
+      cudaEventDestroy(b.freed);
+    }
+    blocks_.clear();
+    bytes_ = 0;
+  }
+  size_t bytes() {
+    std::lock_guard lk(mu_);
+    return bytes_;
+  }
+
+ private:
+  struct Block {
+    void* ptr;
+    cudaStream_t stream;
+    cudaEvent_t freed;
+  };
+  std::mutex mu_;
+  std::multimap<size_t, Block> blocks_;
+  size_t bytes_ = 0;
+};
+
+DeviceCache& cache() {
+  static auto* c = new DeviceCache();  // never destroyed: arrays may outlive statics
+  return *c;
+}
+
+// Orders `st` after the work another stream queued on the same bytes.
+void follow(cudaStream_t st, void* other) {
+  auto prev = static_cast<cudaStream_t>(other);
+  if (!prev || prev == st) return;
+  cudaEvent_t ev;
+  LMX_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+  LMX_CUDA_CHECK(cudaEventRecord(ev, prev));
+  LMX_CUDA_CHECK(cudaStreamWaitEvent(st, ev, 0));
+  cudaEventDestroy(ev);
+}
+
+std::shared_ptr<Data> device_data(size_t bytes, cudaStream_t st) {
+  auto d = std::make_shared<Data>(Buffer{});
+  d->nbytes = bytes;
+  d->device_ptr = device_malloc(bytes, st);
+  d->device_stream = st;
+  d->residency.store(Data::kOnDevice, std::memory_order_release);
+  return d;
+}
+
+}  // namespace
+
+void* device_malloc(size_t bytes, cudaStream_t st) {
+  if (bytes == 0) return nullptr;
+  size_t n = detail::bucket_size(bytes);
+  void* p = cache().take(n, st);
+  if (!p) {
+    cudaError_t err = cudaMallocFromPoolAsync(&p, n, pool(), st);
+    if (err == cudaErrorMemoryAllocation) {
+      // Give the cached buffers back to the driver and try once more.
+      cudaGetLastError();
+      gpu::clear_cache();
+      err = cudaMallocFromPoolAsync(&p, n, pool(), st);
+    }
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      throw std::runtime_error("[malloc] Unable to allocate " + std::to_string(bytes) +
+                               " bytes on the GPU: " + cudaGetErrorString(err));
+    }
+  }
+  detail::note_device_alloc(n);
+  return p;
+}
+
+void device_free(void* ptr, size_t bytes, cudaStream_t st) {
+  if (!ptr) return;
+  size_t n = detail::bucket_size(bytes);
+  detail::note_device_free(n);
+  cache().put(ptr, n, st);
+}
+
+const void* device_read(const array& a, cudaStream_t st) {
+  Data& d = *a.data_shared_ptr();
+  if (!d.on_device()) {
+    std::lock_guard lk(residency_mu());
+    if (!d.on_device()) {
+      if (!d.device_ptr) d.device_ptr = device_malloc(d.nbytes, st);
+      if (d.nbytes) LMX_CUDA_CHECK(cudaMemcpyAsync(d.device_ptr, d.buffer.ptr, d.nbytes, cudaMemcpyHostToDevice, st));
+      d.device_stream = st;
+      d.residency.fetch_or(Data::kOnDevice, std::memory_order_acq_rel);
+    }
+  } else {
+    follow(st, d.device_stream);
+    d.device_stream = st;
+  }
+  return static_cast<const char*>(d.device_ptr) + a.offset_bytes();
+}
+
+void allocate(array& out, cudaStream_t st) { out.set_data(device_data(out.nbytes(), st)); }
+
+void allocate_like(const array& like, array& out, cudaStream_t st, bool may_donate) {
+  if (may_donate && like.is_donatable() && like.itemsize() == out.itemsize() && like.data_shared_ptr()->on_device()) {
+    out.copy_shared_buffer(like);
+    out.data_shared_ptr()->residency.store(Data::kOnDevice, std::memory_order_release);  // the host copy goes stale
+    return;
+  }
+  if (like.flags().contiguous && like.data_size() == like.size()) {
+    out.set_data(device_data(like.data_size() * out.itemsize(), st), like.data_size(), like.strides(), like.flags());
+  } else {
+    allocate(out, st);
+  }
+}
+
+}  // namespace cu
+
+namespace gpu {
+
+void copy_to_host(Data& d) {
+  std::lock_guard lk(cu::residency_mu());
+  if (d.on_host()) return;
+  if (!d.buffer.ptr && d.nbytes) d.buffer = cpu_allocator().malloc(d.nbytes);
+  auto st = static_cast<cudaStream_t>(d.device_stream);
+  if (d.nbytes) {
+    LMX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.nbytes, cudaMemcpyDeviceToHost, st));
+    LMX_CUDA_CHECK(cudaStreamSynchronize(st));
+  }
+  d.residency.fetch_or(Data::kOnHost, std::memory_order_acq_rel);
+}
+
+void release_device(Data& d) {
+  cu::device_free(d.device_ptr, d.nbytes, static_cast<cudaStream_t>(d.device_stream));
+  d.device_ptr = nullptr;
+}
+
+size_t cache_memory() { return is_available() ? cu::cache().bytes() : 0; }
+
+void clear_cache() {
+  if (!is_available()) return;
+  cu::cache().clear();
+  LMX_CUDA_CHECK(cudaDeviceSynchronize());
+  LMX_CUDA_CHECK(cudaMemPoolTrimTo(cu::pool(), 0));
+}
+
+}  // namespace gpu
+}  // namespace lmx

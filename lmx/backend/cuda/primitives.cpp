@@ -1,0 +1,220 @@
+// eval_gpu of every primitive. Those with CUDA kernels launch them on the
+// stream's CUDA stream; the rest run their CPU kernels on the host copy of
+// the bytes (unified memory moves them), which keeps every op usable on the
+// GPU device while its kernel is still to be written. LMX_GPU_STRICT=1 turns
+// that host fallback into an error, to list what still lacks a kernel.
+#include <cstdlib>
+#include <stdexcept>
+
+#include "lmx/backend/common/layout.h"
+#include "lmx/backend/cuda/cuda.h"
+#include "lmx/backend/cuda/kernels.h"
+#include "lmx/fast/primitives.h"
+#include "lmx/primitives/elementwise.h"
+#include "lmx/primitives/factorization.h"
+#include "lmx/primitives/fft.h"
+#include "lmx/primitives/index.h"
+#include "lmx/primitives/linalg.h"
+#include "lmx/primitives/quantized.h"
+#include "lmx/primitives/random.h"
+#include "lmx/primitives/reduce.h"
+#include "lmx/primitives/shape.h"
+#include "lmx/primitives/sort.h"
+#include "lmx/transforms/eval.h"
+
+namespace lmx {
+
+namespace {
+
+cudaStream_t cuda_stream(const Primitive& p) { return cu::stream_of(p.stream()); }
+
+bool strict() {
+  static bool s = [] {
+    const char* e = std::getenv("LMX_GPU_STRICT");
+    return e && *e && *e != '0';
+  }();
+  return s;
+}
+
+void on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  if (strict()) throw std::runtime_error("[" + p.name() + "] has no GPU kernel yet (LMX_GPU_STRICT is set).");
+  p.eval_cpu(inputs, outputs);
+  for (auto& o : outputs)
+    if (o.data_shared_ptr()) o.data_shared_ptr()->host_may_have_written();
+}
+
+void on_host(UnaryPrimitive& p, const std::vector<array>& inputs, array& out) {
+  std::vector<array> outs{out};
+  on_host(static_cast<Primitive&>(p), inputs, outs);
+}
+
+// A row-contiguous version of `in` on the device (itself when it already is).
+array row_contiguous(const array& in, cudaStream_t st) {
+  if (in.flags().row_contiguous) return in;
+  array tmp(in.shape(), in.dtype(), std::shared_ptr<Data>{});
+  cu::allocate(tmp, st);
+  cu::copy_to_strided(in, cu::device_write(tmp), tmp.dtype(), tmp.strides(), st);
+  return tmp;
+}
+
+}  // namespace
+
+// ---- elementwise ----
+
+void Unary::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::unary(op_, inputs[0], out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
+
+void Binary::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::binary(op_, inputs[0], inputs[1], out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
+
+void Select::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::select(inputs[0], inputs[1], inputs[2], out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
+
+void AsType::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (inputs[0].dtype() == complex64 || out.dtype() == complex64) return on_host(*this, inputs, out);
+  cu::copy_to_new(inputs[0], out, cuda_stream(*this));
+}
+
+// ---- views, copies and assembly ----
+
+void Broadcast::eval_gpu(const std::vector<array>& inputs, array& out) { broadcast_view(inputs[0], out); }
+
+void Reshape::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!reshape_view(inputs[0], out)) cu::copy_to_new(inputs[0], out, cuda_stream(*this));
+}
+
+void StopGradient::eval_gpu(const std::vector<array>& inputs, array& out) { out.copy_shared_buffer(inputs[0]); }
+
+void Contiguous::eval_gpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  if (in.flags().row_contiguous || (allow_col_major_ && in.flags().col_contiguous)) out.copy_shared_buffer(in);
+  else cu::copy_to_new(in, out, cuda_stream(*this));
+}
+
+void View::eval_gpu(const std::vector<array>& inputs, array& out) {
+  array in = row_contiguous(inputs[0], cuda_stream(*this));
+  out.copy_shared_buffer(in, row_major_strides(out.shape()), Flags{}, out.size());
+}
+
+void Transpose::eval_gpu(const std::vector<array>& inputs, array& out) { transpose_view(inputs[0], out, axes_); }
+
+void Slice::eval_gpu(const std::vector<array>& inputs, array& out) { slice_view(inputs[0], out, start_, strides_); }
+
+void AsStrided::eval_gpu(const std::vector<array>& inputs, array& out) {
+  as_strided_view(row_contiguous(inputs[0], cuda_stream(*this)), out, strides_, offset_);
+}
+
+void SliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) {
+  const array& src = inputs[0];
+  const array& upd = inputs[1];
+  if (src.dtype() == complex64) return on_host(*this, inputs, out);
+  auto st = cuda_stream(*this);
+  cu::copy_to_new(src, out, st);
+  if (upd.size() == 0) return;
+  int64_t offset = 0;
+  Strides s(out.ndim());
+  for (int i = 0; i < out.ndim(); ++i) {
+    offset += static_cast<int64_t>(start_[i]) * out.strides()[i];
+    s[i] = out.strides()[i] * strides_[i];
+  }
+  char* base = static_cast<char*>(cu::device_write(out)) + offset * static_cast<int64_t>(out.itemsize());
+  cu::copy_to_strided(upd, base, out.dtype(), s, st);
+}
+
+void Concatenate::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (out.dtype() == complex64) return on_host(*this, inputs, out);
+  auto st = cuda_stream(*this);
+  cu::allocate(out, st);
+  int64_t offset = 0;
+  const Strides& s = out.strides();
+  for (auto& in : inputs) {
+    char* base = static_cast<char*>(cu::device_write(out)) + offset * s[axis_] * static_cast<int64_t>(out.itemsize());
+    cu::copy_to_strided(in, base, out.dtype(), s, st);
+    offset += in.shape(axis_);
+  }
+}
+
+void Pad::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (out.dtype() == complex64) return on_host(*this, inputs, out);
+  auto st = cuda_stream(*this);
+  cu::allocate(out, st);
+  cu::fill(cu::device_write(out), out.dtype(), inputs[1], out.size(), st);
+  if (inputs[0].size() == 0) return;
+  int64_t offset = 0;
+  for (int i = 0; i < out.ndim(); ++i) offset += static_cast<int64_t>(low_[i]) * out.strides()[i];
+  char* base = static_cast<char*>(cu::device_write(out)) + offset * static_cast<int64_t>(out.itemsize());
+  cu::copy_to_strided(inputs[0], base, out.dtype(), out.strides(), st);
+}
+
+void Arange::eval_gpu(const std::vector<array>&, array& out) { cu::arange(out, start_, step_, cuda_stream(*this)); }
+
+// ---- reductions and matmul ----
+
+void Reduce::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::reduce(type_, axes_, inputs[0], out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
+
+void Matmul::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::matmul(inputs[0], inputs[1], out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
+
+void ArgReduce::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::arg_reduce(type_ == ArgReduceType::ArgMax, axis_, inputs[0], out, cuda_stream(*this)))
+    on_host(*this, inputs, out);
+}
+
+// ---- indexing ----
+
+void Gather::eval_gpu(const std::vector<array>& inputs, array& out) {
+  std::vector<array> idx(inputs.begin() + 1, inputs.end());
+  if (!cu::gather(inputs[0], idx, axes_, out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
+
+// ---- still on the host (kernels to come) ----
+
+#define LMX_GPU_ON_HOST(Class) \
+  void Class::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
+
+LMX_GPU_ON_HOST(Scatter)
+LMX_GPU_ON_HOST(Sort)
+LMX_GPU_ON_HOST(Scan)
+LMX_GPU_ON_HOST(FFT)
+LMX_GPU_ON_HOST(RandomBits)
+LMX_GPU_ON_HOST(AffineDequantize)
+LMX_GPU_ON_HOST(QuantizedMatmul)
+LMX_GPU_ON_HOST(Fp8Convert)
+#undef LMX_GPU_ON_HOST
+
+// ---- mx.fast: the fallback graph of ordinary ops, run on the GPU (fused
+// kernels to come) ----
+
+namespace {
+
+void run_fallback(const fast::Fused& p, const std::vector<array>& inputs, array& out) {
+  auto result = p.fallback()(inputs);
+  detail::eval_inline(result);
+  out.copy_shared_buffer(result[0]);
+}
+
+}  // namespace
+
+#define LMX_GPU_BY_FALLBACK(Class) \
+  void Class::eval_gpu(const std::vector<array>& inputs, array& out) { run_fallback(*this, inputs, out); }
+LMX_GPU_BY_FALLBACK(fast::RMSNorm)
+LMX_GPU_BY_FALLBACK(fast::LayerNorm)
+LMX_GPU_BY_FALLBACK(fast::RoPE)
+LMX_GPU_BY_FALLBACK(fast::ScaledDotProductAttention)
+#undef LMX_GPU_BY_FALLBACK
+
+void Factorization::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  on_host(*this, inputs, outputs);
+}
+
+void AffineQuantize::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  on_host(*this, inputs, outputs);
+}
+
+}  // namespace lmx

@@ -1,0 +1,312 @@
+// Reductions on the GPU. Reduced elements adjacent in memory (rows) go to a
+// block per row, split into chunks with a second pass when there are few
+// rows; any other layout (columns, general) gives each output a thread that
+// walks its reduced elements, so neighbouring threads read neighbouring kept
+// elements.
+#include "lmx/backend/common/reduce_ops.h"
+#include "lmx/backend/cuda/device_util.cuh"
+#include "lmx/backend/cuda/kernels.h"
+
+namespace lmx::cu {
+
+namespace {
+
+template <typename T>
+__device__ inline T shfl_down(T v, int delta) {
+  if constexpr (sizeof(T) == 8) {
+    unsigned long long u;
+    memcpy(&u, &v, 8);
+    u = __shfl_down_sync(0xffffffffu, u, delta);
+    memcpy(&v, &u, 8);
+    return v;
+  } else if constexpr (sizeof(T) == 4) {
+    unsigned u;
+    memcpy(&u, &v, 4);
+    u = __shfl_down_sync(0xffffffffu, u, delta);
+    memcpy(&v, &u, 4);
+    return v;
+  } else {
+    unsigned u = 0;
+    memcpy(&u, &v, sizeof(T));
+    u = __shfl_down_sync(0xffffffffu, u, delta);
+    memcpy(&v, &u, sizeof(T));
+    return v;
+  }
+}
+
+// Reduces v over the block; thread 0 gets the result.
+template <typename Acc, typename Op>
+__device__ inline Acc block_reduce(Acc v, Op op) {
+  __shared__ Acc warp_results[kThreads / 32];
+  for (int d = 16; d > 0; d /= 2) v = op(v, shfl_down(v, d));
+  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warp_results[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < static_cast<int>(blockDim.x / 32) ? warp_results[lane] : Op::init();
+    for (int d = 16; d > 0; d /= 2) v = op(v, shfl_down(v, d));
+  }
+  __syncthreads();  // warp_results may be reused by the next row
+  return v;
+}
+
+// Block b reduces chunk (b % chunks) of row (b / chunks): `len` contiguous
+// elements from the row's start (kept layout `L`, one operand: the input).
+template <typename In, typename Out, typename Acc, typename Op>
+__global__ void row_reduce(const In* __restrict__ src, Out* __restrict__ dst, Layout<1> L, int64_t rows,
+                           int64_t row_len, int64_t chunks, int64_t chunk_len) {
+  Op op;
+  for (int64_t b = blockIdx.x; b < rows * chunks; b += gridDim.x) {
+    int64_t row = b / chunks, chunk = b % chunks;
+    int64_t off[1];
+    strided_offsets(L, row, off);
+    const In* p = src + off[0];
+    int64_t lo = chunk * chunk_len, hi = min(row_len, lo + chunk_len);
+    // Four independent accumulators keep four loads in flight per thread.
+    Acc a0 = Op::init(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = lo + threadIdx.x, step = blockDim.x;
+    for (; i + 3 * step < hi; i += 4 * step) {
+      a0 = op(a0, cast_value<Acc>(p[i]));
+      a1 = op(a1, cast_value<Acc>(p[i + step]));
+      a2 = op(a2, cast_value<Acc>(p[i + 2 * step]));
+      a3 = op(a3, cast_value<Acc>(p[i + 3 * step]));
+    }
+    for (; i < hi; i += step) a0 = op(a0, cast_value<Acc>(p[i]));
+    Acc acc = block_reduce<Acc>(op(op(a0, a1), op(a2, a3)), op);
+    if (threadIdx.x == 0) dst[b] = cast_value<Out>(acc);
+  }
+}
+
+// Thread (i, c) reduces chunk c of output i's reduced elements: kept layout
+// K gives its input offset (operand 0) and output offset (operand 1); R
+// walks the reduced elements. With several chunks the results are partials,
+// written chunk-major (c * n_out + i) for a second pass.
+template <typename In, typename Out, typename Acc, typename Op>
+__global__ void strided_reduce(const In* __restrict__ src, Out* __restrict__ dst, Layout<2> K, Layout<1> R,
+                               int64_t n_out, int64_t n_red, int64_t chunks, int64_t chunk_len) {
+  Op op;
+  LMX_GRID_STRIDE(t, n_out * chunks) {
+    int64_t i = t % n_out, c = t / n_out;
+    int64_t ko[2];
+    strided_offsets(K, i, ko);
+    const In* p = src + ko[0];
+    int64_t lo = c * chunk_len, hi = min(n_red, lo + chunk_len);
+    Acc acc = Op::init();
+    if (R.ndim == 1) {
+      int64_t s = R.strides[0][0];
+      for (int64_t r = lo; r < hi; ++r) acc = op(acc, cast_value<Acc>(p[r * s]));
+    } else {
+      for (int64_t r = lo; r < hi; ++r) {
+        int64_t ro[1];
+        strided_offsets(R, r, ro);
+        acc = op(acc, cast_value<Acc>(p[ro[0]]));
+      }
+    }
+    if (chunks == 1) dst[ko[1]] = cast_value<Out>(acc);
+    else dst[t] = cast_value<Out>(acc);
+  }
+}
+
+template <int N>
+Layout<N> make_layout(Shape shape, std::vector<Strides> strides) {
+  collapse_dims(shape, strides);
+  if (static_cast<int>(shape.size()) > kMaxDims)
+    throw std::invalid_argument("[reduce] Too many non-adjacent dimensions for the GPU kernel.");
+  Layout<N> L;
+  L.ndim = static_cast<int>(shape.size());
+  for (int d = 0; d < L.ndim; ++d) {
+    L.shape[d] = shape[d];
+    for (int k = 0; k < N; ++k) L.strides[k][d] = strides[k][d];
+  }
+  return L;
+}
+
+template <typename In, typename Out, typename Acc, typename Op>
+void reduce_typed(const array& in, array& out, const std::vector<int>& axes, cudaStream_t st) {
+  const In* src = static_cast<const In*>(device_read(in, st));
+  allocate(out, st);
+  Out* dst = static_cast<Out*>(device_write(out));
+  int64_t n_out = static_cast<int64_t>(out.size());
+  if (n_out == 0) return;
+  // Split dims into kept and reduced groups, as the CPU kernel does.
+  std::vector<bool> reduced(in.ndim(), false);
+  for (int a : axes) reduced[a] = true;
+  Shape kept_shape, red_shape;
+  Strides kept_in, kept_out, red_in;
+  for (int i = 0; i < in.ndim(); ++i) {
+    if (reduced[i]) {
+      red_shape.push_back(in.shape(i));
+      red_in.push_back(in.strides()[i]);
+    } else {
+      kept_shape.push_back(in.shape(i));
+      kept_in.push_back(in.strides()[i]);
+      kept_out.push_back(out.strides()[i]);
+    }
+  }
+  std::vector<Strides> rs = {red_in};
+  collapse_dims(red_shape, rs);
+  int64_t n_red = 1;
+  for (auto d : red_shape) n_red *= d;
+  if (red_shape.empty()) red_shape = {1}, rs = {{0}};
+  if (kept_shape.empty()) kept_shape = {1}, kept_in = {0}, kept_out = {0};
+
+  // Rows long enough for a block each; short ones go a thread each below.
+  bool rows = red_shape.size() == 1 && rs[0][0] == 1 && n_red >= 64;
+  if (rows) {
+    Layout<1> K = make_layout<1>(kept_shape, {kept_in});
+    // Enough blocks to fill the device: split long rows into chunks.
+    int64_t want = int64_t{device_props().multiProcessorCount} * 32;
+    int64_t chunks = n_out >= want ? 1 : std::min<int64_t>((want + n_out - 1) / n_out, (n_red + 4095) / 4096);
+    chunks = std::max<int64_t>(chunks, 1);
+    int64_t chunk_len = (n_red + chunks - 1) / chunks;
+    unsigned grid = static_cast<unsigned>(std::min<int64_t>(n_out * chunks, int64_t{1} << 20));
+    if (chunks == 1) {
+      row_reduce<In, Out, Acc, Op><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, n_red, 1, chunk_len);
+    } else {
+      Acc* partial = static_cast<Acc*>(device_malloc(sizeof(Acc) * n_out * chunks, st));
+      row_reduce<In, Acc, Acc, Op><<<grid, kThreads, 0, st>>>(src, partial, K, n_out, n_red, chunks, chunk_len);
+      Layout<1> P = make_layout<1>({static_cast<ShapeElem>(n_out)}, {{chunks}});
+      row_reduce<Acc, Out, Acc, Op><<<static_cast<unsigned>(std::min<int64_t>(n_out, 1 << 20)), kThreads, 0, st>>>(
+          partial, dst, P, n_out, chunks, 1, chunks);
+      device_free(partial, sizeof(Acc) * n_out * chunks, st);
+    }
+  } else {
+    Layout<2> K = make_layout<2>(kept_shape, {kept_in, kept_out});
+    Layout<1> R = make_layout<1>(red_shape, rs);
+    // Few outputs over many elements: split the reduced range so that the
+    // device has enough threads, then reduce the partials the same way.
+    int64_t want = int64_t{device_props().multiProcessorCount} * 2048;
+    int64_t chunks = n_out >= want ? 1 : std::min<int64_t>((want + n_out - 1) / n_out, (n_red + 63) / 64);
+    chunks = std::max<int64_t>(chunks, 1);
+    int64_t chunk_len = (n_red + chunks - 1) / chunks;
+    if (chunks == 1) {
+      strided_reduce<In, Out, Acc, Op><<<blocks_for(n_out), kThreads, 0, st>>>(src, dst, K, R, n_out, n_red, 1, n_red);
+    } else {
+      Acc* partial = static_cast<Acc*>(device_malloc(sizeof(Acc) * n_out * chunks, st));
+      strided_reduce<In, Acc, Acc, Op><<<blocks_for(n_out * chunks), kThreads, 0, st>>>(src, partial, K, R, n_out,
+                                                                                         n_red, chunks, chunk_len);
+      Layout<2> K2 = make_layout<2>({static_cast<ShapeElem>(n_out)}, {{1}, {1}});
+      Layout<1> R2 = make_layout<1>({static_cast<ShapeElem>(chunks)}, {{n_out}});
+      strided_reduce<Acc, Out, Acc, Op><<<blocks_for(n_out), kThreads, 0, st>>>(partial, dst, K2, R2, n_out, chunks, 1,
+                                                                                 chunks);
+      device_free(partial, sizeof(Acc) * n_out * chunks, st);
+    }
+  }
+  LMX_CUDA_CHECK(cudaGetLastError());
+}
+
+// Output types a sum or product can have for input In (sum_result_type).
+template <typename F>
+bool dispatch_sum_out(Dtype in, Dtype out, F&& f) {
+  if (in == out) return dispatch_gpu(out, f);
+  switch (out.val()) {
+    case Dtype::Val::int32: f(TypeTag<int32_t>{}); return true;
+    case Dtype::Val::uint32: f(TypeTag<uint32_t>{}); return true;
+    case Dtype::Val::int64: f(TypeTag<int64_t>{}); return true;
+    case Dtype::Val::uint64: f(TypeTag<uint64_t>{}); return true;
+    default: return false;
+  }
+}
+
+// (value, index) of the first extreme element, NaN counting as the most
+// extreme (the first NaN wins), as the CPU kernel and NumPy.
+template <bool IsMax, typename C>
+__device__ inline bool arg_better(C v, uint32_t i, C best, uint32_t best_i) {
+  if constexpr (std::is_floating_point_v<C>) {
+    bool vn = v != v, bn = best != best;
+    if (vn || bn) return vn && (!bn || i < best_i);
+  }
+  if (v == best) return i < best_i;
+  return IsMax ? v > best : v < best;
+}
+
+// A warp per output: lanes stride over the axis, then combine by shuffles.
+template <bool IsMax, typename In>
+__global__ void arg_reduce_kernel(const In* __restrict__ src, uint32_t* __restrict__ dst, Layout<2> K, int64_t n_out,
+                                  int64_t len, int64_t stride) {
+  using C = compute_t<In>;
+  int lane = threadIdx.x % 32;
+  int64_t warp = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) / 32;
+  int64_t warps = int64_t{gridDim.x} * blockDim.x / 32;
+  for (int64_t o = warp; o < n_out; o += warps) {
+    int64_t ko[2];
+    strided_offsets(K, o, ko);
+    const In* p = src + ko[0];
+    C best = static_cast<C>(p[0]);
+    uint32_t best_i = 0;
+    for (int64_t i = lane; i < len; i += 32) {
+      C v = static_cast<C>(p[i * stride]);
+      if (arg_better<IsMax>(v, static_cast<uint32_t>(i), best, best_i)) best = v, best_i = static_cast<uint32_t>(i);
+    }
+    for (int d = 16; d > 0; d /= 2) {
+      C v = shfl_down(best, d);
+      uint32_t vi = __shfl_down_sync(0xffffffffu, best_i, d);
+      if (lane + d < 32 && arg_better<IsMax>(v, vi, best, best_i)) best = v, best_i = vi;
+    }
+    if (lane == 0) dst[ko[1]] = best_i;
+  }
+}
+
+}  // namespace
+
+bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t st) {
+  allocate(out, st);
+  int64_t n_out = static_cast<int64_t>(out.size());
+  if (n_out == 0) return true;
+  Shape kept;
+  Strides kin, kout;
+  for (int i = 0; i < in.ndim(); ++i)
+    if (i != axis) kept.push_back(in.shape(i)), kin.push_back(in.strides()[i]), kout.push_back(out.strides()[i]);
+  if (kept.empty()) kept = {1}, kin = {0}, kout = {0};
+  Layout<2> K = make_layout<2>(kept, {kin, kout});
+  int64_t len = in.shape(axis), stride = in.strides()[axis];
+  auto* dst = static_cast<uint32_t*>(device_write(out));
+  bool ok = dispatch_gpu(in.dtype(), [&](auto tag) {
+    using In = typename decltype(tag)::type;
+    const In* src = static_cast<const In*>(device_read(in, st));
+    unsigned grid = blocks_for(n_out * 32);
+    if (is_max) arg_reduce_kernel<true, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
+    else arg_reduce_kernel<false, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
+  });
+  LMX_CUDA_CHECK(cudaGetLastError());
+  return ok;
+}
+
+bool reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out, cudaStream_t st) {
+  switch (type) {
+    case ReduceType::And:
+    case ReduceType::Or:
+      return dispatch_gpu(in.dtype(), [&](auto tag) {
+        using In = typename decltype(tag)::type;
+        if (type == ReduceType::And) reduce_typed<In, bool, bool, AndOp>(in, out, axes, st);
+        else reduce_typed<In, bool, bool, OrOp>(in, out, axes, st);
+      });
+    case ReduceType::Sum:
+    case ReduceType::Prod: {
+      bool ok = true;
+      bool found = dispatch_gpu(in.dtype(), [&](auto tag) {
+        using In = typename decltype(tag)::type;
+        ok = dispatch_sum_out(in.dtype(), out.dtype(), [&](auto otag) {
+          using Out = typename decltype(otag)::type;
+          if constexpr (std::is_same_v<Out, In> || (std::is_integral_v<In> && std::is_integral_v<Out>)) {
+            using Acc = acc_t<Out>;
+            if (type == ReduceType::Sum) reduce_typed<In, Out, Acc, SumOp<Acc>>(in, out, axes, st);
+            else reduce_typed<In, Out, Acc, ProdOp<Acc>>(in, out, axes, st);
+          }
+        });
+      });
+      return found && ok;
+    }
+    case ReduceType::Max:
+    case ReduceType::Min:
+      return dispatch_gpu(in.dtype(), [&](auto tag) {
+        using In = typename decltype(tag)::type;
+        using Acc = acc_t<In>;
+        if (type == ReduceType::Max) reduce_typed<In, In, Acc, MaxOp<Acc>>(in, out, axes, st);
+        else reduce_typed<In, In, Acc, MinOp<Acc>>(in, out, axes, st);
+      });
+  }
+  return false;
+}
+
+}  // namespace lmx::cu

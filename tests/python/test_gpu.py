@@ -1,0 +1,259 @@
+"""The GPU device: availability, unified memory, and CPU-vs-GPU parity of
+every primitive with a CUDA kernel. Skipped where no GPU is present (CI); run
+on the lent GPU machine by benchmarks/gpu_check.sh."""
+
+import numpy as np
+import pytest
+
+from conftest import BACKEND, mx
+
+pytestmark = pytest.mark.skipif(
+    BACKEND != "lmx" or not mx.is_available(mx.gpu), reason="needs lmx built with CUDA and an NVIDIA GPU"
+)
+
+rng = np.random.default_rng(0)
+
+GPU_DTYPES = ["bool_", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
+              "float16", "bfloat16", "float32"]  # fmt: skip
+FLOATS = ["float16", "bfloat16", "float32"]
+
+
+def rand(shape, dtype):
+    if dtype == "bool_":
+        return mx.array(rng.random(shape) > 0.5)
+    if dtype.startswith(("int", "uint")):
+        lo = 0 if dtype.startswith("u") else -20
+        return mx.array(rng.integers(lo, 20, size=shape)).astype(getattr(mx, dtype))
+    return mx.array(rng.standard_normal(shape).astype(np.float32)).astype(getattr(mx, dtype))
+
+
+def same(gpu, cpu, dtype, tol=None):
+    assert gpu.dtype == cpu.dtype and gpu.shape == cpu.shape
+    g = np.array(gpu.astype(mx.float32) if gpu.dtype == mx.bfloat16 else gpu)
+    c = np.array(cpu.astype(mx.float32) if cpu.dtype == mx.bfloat16 else cpu)
+    if g.dtype.kind in "biu":
+        np.testing.assert_array_equal(g, c)
+    else:
+        rtol = tol or {"float16": 2e-3, "bfloat16": 1e-2}.get(str(dtype), 2e-6)
+        np.testing.assert_allclose(g, c, rtol=rtol, atol=rtol, equal_nan=True)
+
+
+def test_device_and_info():
+    assert mx.cuda.is_available()
+    assert mx.device_count(mx.gpu) == 1
+    info = mx.device_info(mx.gpu)
+    assert info["memory_size"] > 0 and info["architecture"].startswith("sm_")
+    assert mx.default_device() == mx.gpu  # the GPU wins when present, as in MLX
+
+
+def test_unified_memory_round_trips():
+    x = mx.arange(1000, stream=mx.cpu)           # host-resident
+    y = mx.multiply(x, 3, stream=mx.gpu)        # copied in once, computed on the GPU
+    z = mx.add(y, 1, stream=mx.cpu)             # copied out once, computed on the CPU
+    w = mx.subtract(z, y, stream=mx.gpu)        # back again
+    np.testing.assert_array_equal(np.array(w), np.ones(1000))
+    np.testing.assert_array_equal(np.array(y), np.arange(1000) * 3)
+
+
+def test_mixed_streams_random_graph_matches_cpu():
+    ops = [mx.add, mx.multiply, mx.subtract, mx.maximum]
+    s_gpu2 = mx.new_stream(mx.gpu)
+    for trial in range(5):
+        a = rand((64, 33), "float32")
+        b = rand((64, 33), "float32")
+        streams = [mx.cpu, mx.gpu, s_gpu2]
+        x, ref = a, a
+        for i in range(20):
+            op = ops[(trial + i) % len(ops)]
+            x = op(x, b, stream=streams[(i * 7 + trial) % 3])
+            ref = op(ref, b, stream=mx.cpu)
+            if i % 5 == 4:
+                x = mx.sum(x, axis=1, keepdims=True, stream=streams[i % 3]) * 0.01 + b
+                ref = mx.sum(ref, axis=1, keepdims=True, stream=mx.cpu) * 0.01 + b
+        mx.eval(x, ref)
+        same(x, ref, "float32", tol=1e-5)
+
+
+UNARY = ["abs", "negative", "square", "sign", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh",
+         "sigmoid", "erf", "erfinv", "floor", "ceil", "round", "log1p", "expm1", "arctan", "isnan",
+         "logical_not", "reciprocal", "sinh", "arcsinh"]  # fmt: skip
+
+
+@pytest.mark.parametrize("op", UNARY)
+@pytest.mark.parametrize("dtype", FLOATS + ["int32", "uint8", "bool_"])
+def test_unary_parity(op, dtype):
+    f = getattr(mx, op)
+    x = rand((37, 41), dtype)
+    if op in ("log", "sqrt", "rsqrt", "log1p", "reciprocal") and dtype in FLOATS:
+        x = mx.abs(x) + 0.5
+    if op == "erfinv" and dtype in FLOATS:
+        x = mx.tanh(x)
+    try:
+        cpu = f(x, stream=mx.cpu)
+        mx.eval(cpu)
+    except ValueError:
+        with pytest.raises(ValueError):
+            mx.eval(f(x, stream=mx.gpu))
+        return
+    same(f(x, stream=mx.gpu), cpu, dtype)
+    # Strided input (a transposed view) takes the strided kernel.
+    same(f(x.T, stream=mx.gpu), f(x.T, stream=mx.cpu), dtype)
+
+
+BINARY = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "power", "equal", "less",
+          "greater_equal", "logical_and", "floor_divide", "remainder", "arctan2", "logaddexp",
+          "bitwise_and", "left_shift"]  # fmt: skip
+
+
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_binary_parity(op, dtype):
+    f = getattr(mx, op)
+    a, b = rand((33, 65), dtype), rand((33, 65), dtype)
+    if op in ("floor_divide", "remainder", "divide") and dtype not in FLOATS:
+        b = mx.where(b == 0, mx.array(1, dtype=b.dtype), b)
+    if op == "left_shift":
+        b = mx.abs(b) % 4 if dtype not in ("bool_",) else b
+    if op == "power" and dtype not in FLOATS:
+        b = mx.abs(b) % 3
+    try:
+        cpu = f(a, b, stream=mx.cpu)
+        mx.eval(cpu)
+    except ValueError:
+        with pytest.raises(ValueError):
+            mx.eval(f(a, b, stream=mx.gpu))
+        return
+    same(f(a, b, stream=mx.gpu), cpu, dtype)
+    # Broadcasting: a row against a matrix, and a scalar.
+    same(f(a, b[:1], stream=mx.gpu), f(a, b[:1], stream=mx.cpu), dtype)
+    same(f(a[:, :1], b, stream=mx.gpu), f(a[:, :1], b, stream=mx.cpu), dtype)
+
+
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_where_astype_copies(dtype):
+    c = rand((20, 30), "bool_")
+    x, y = rand((20, 30), dtype), rand((1, 30), dtype)
+    same(mx.where(c, x, y, stream=mx.gpu), mx.where(c, x, y, stream=mx.cpu), dtype)
+    for t in GPU_DTYPES:
+        same(x.astype(getattr(mx, t), stream=mx.gpu), x.astype(getattr(mx, t), stream=mx.cpu), t)
+    for s in (mx.gpu, mx.cpu):
+        with mx.stream(s):
+            r = [mx.contiguous(x.T), mx.concatenate([x, x[:3]], axis=0), mx.pad(x, [(1, 2), (0, 3)]),
+                 x[::2, 1::3], mx.reshape(x.T, (-1,)), mx.broadcast_to(y, (4, 20, 30)), mx.swapaxes(x, 0, 1) + 0]  # fmt: skip
+            upd = mx.array(x)
+            upd[2:5, ::4] = y[:, ::4][:, :8] if dtype != "bool_" else True
+            r.append(upd)
+            mx.eval(r)
+        if s == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        same(g, c, dtype)
+
+
+@pytest.mark.parametrize("op", ["sum", "prod", "max", "min", "all", "any", "mean"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int32", "int8", "uint8", "bool_"])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2), (1, 2)])
+def test_reduce_parity(op, dtype, axis):
+    f = getattr(mx, op)
+    x = rand((7, 129, 33), dtype)
+    if op == "prod" and dtype in FLOATS:
+        x = 1 + 0.01 * x
+    tol = {"sum": 1e-4, "mean": 1e-4, "prod": 1e-4}.get(op) if dtype == "float32" else None
+    try:
+        cpu = f(x, axis=axis, stream=mx.cpu)
+        mx.eval(cpu)
+    except ValueError:
+        return
+    same(f(x, axis=axis, stream=mx.gpu), cpu, dtype, tol=tol)
+    same(f(x.transpose(2, 0, 1), axis=axis, stream=mx.gpu), f(x.transpose(2, 0, 1), axis=axis, stream=mx.cpu),
+         dtype, tol=tol)
+
+
+def test_large_all_reduce_and_nan():
+    x = mx.ones((1 << 22,), dtype=mx.float32, stream=mx.gpu)
+    assert mx.sum(x, stream=mx.gpu).item() == float(1 << 22)
+    y = mx.array([1.0, float("nan"), 3.0])
+    assert np.isnan(mx.max(y, stream=mx.gpu).item())
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shapes", [((64, 32), (32, 48)), ((3, 5, 7), (3, 7, 9)), ((2, 1, 4, 6), (1, 3, 6, 5)), ((1, 16), (16, 1))])
+def test_matmul_parity(dtype, shapes):
+    a, b = rand(shapes[0], dtype), rand(shapes[1], dtype)
+    tol = {"float16": 2e-2, "bfloat16": 5e-2, "float32": 1e-5}[dtype]
+    same(mx.matmul(a, b, stream=mx.gpu), mx.matmul(a, b, stream=mx.cpu), dtype, tol=tol)
+    # Transposed operands are read in place.
+    at, bt = mx.swapaxes(a, -1, -2), mx.swapaxes(b, -1, -2)
+    same(mx.matmul(mx.swapaxes(at, -1, -2), mx.swapaxes(bt, -1, -2), stream=mx.gpu), mx.matmul(a, b, stream=mx.cpu),
+         dtype, tol=tol)
+
+
+def test_ops_without_kernels_still_run_on_gpu_streams():
+    # Gather, sort and friends run through the host until their kernels land.
+    x = rand((50,), "float32")
+    idx = mx.array([3, 1, 4, 1, 5])
+    np.testing.assert_array_equal(np.array(mx.take(x, idx, stream=mx.gpu)), np.array(x)[[3, 1, 4, 1, 5]])
+    np.testing.assert_array_equal(np.array(mx.sort(x, stream=mx.gpu)), np.sort(np.array(x)))
+    assert mx.argmax(x, stream=mx.gpu).item() == int(np.argmax(np.array(x)))
+
+
+def test_float64_is_cpu_only():
+    x = mx.array([1.0, 2.0], dtype=mx.float64)
+    with pytest.raises(ValueError, match="float64"):
+        mx.eval(mx.add(x, x, stream=mx.gpu))
+    assert mx.add(x, x, stream=mx.cpu).tolist() == [2.0, 4.0]
+
+
+def test_memory_api_counts_device_buffers_and_oom_recovers():
+    mx.synchronize()
+    before = mx.get_active_memory()
+    x = mx.add(mx.zeros((1 << 26,), dtype=mx.float32), 1, stream=mx.gpu)  # a real buffer, not a broadcast
+    mx.eval(x)
+    assert mx.get_active_memory() - before >= (1 << 28)
+    del x
+    mx.synchronize()
+    assert mx.get_active_memory() - before < (1 << 26)
+    with pytest.raises(RuntimeError):
+        mx.eval(mx.add(mx.zeros((1 << 16, 1 << 30), dtype=mx.uint8), 1, stream=mx.gpu))
+    # The device is still usable after the failed allocation.
+    assert mx.sum(mx.ones((10,), stream=mx.gpu), stream=mx.gpu).item() == 10
+    mx.clear_cache()
+
+
+def test_fast_ops_match_cpu():
+    x = rand((2, 5, 64), "float32")
+    w = rand((64,), "float32")
+    b = rand((64,), "float32")
+    for s in (mx.gpu, mx.cpu):
+        with mx.stream(s):
+            r = [mx.fast.rms_norm(x, w, 1e-5), mx.fast.layer_norm(x, w, b, 1e-5),
+                 mx.fast.rope(x.reshape(2, 1, 5, 64), 64, traditional=False, base=10000.0, scale=1.0, offset=3)]  # fmt: skip
+            q, k, v = rand((2, 4, 3, 16), "float32"), rand((2, 2, 6, 16), "float32"), rand((2, 2, 6, 16), "float32")
+            mask = mx.array(np.tril(np.ones((3, 6), dtype=bool), 3))
+            mask = mx.where(mx.arange(3).reshape(3, 1) == 0, False, mask)  # row 0 sees no key at all
+            r.append(mx.fast.scaled_dot_product_attention(q, k, v, scale=0.25, mask=mask))
+            r.append(mx.fast.scaled_dot_product_attention(q, k, v, scale=0.25, mask="causal"))
+            mx.eval(r)
+        if s == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        same(g, c, "float32", tol=1e-5)
+    assert not np.isnan(np.array(gpu_r[3])).any()
+
+
+def test_gather_and_argreduce_on_gpu():
+    x = rand((6, 7, 8), "float16")
+    idx = mx.array([[0, -1], [5, 2]])
+    for s in (mx.gpu, mx.cpu):
+        with mx.stream(s):
+            r = [x[idx], x[:, idx], x[idx, :, idx], mx.take(x, mx.array([3, 0]), axis=2), mx.argmax(x, axis=1),
+                 mx.argmin(x, axis=0), mx.argmax(mx.array([1.0, float("nan"), 2.0, float("nan")]))]  # fmt: skip
+            mx.eval(r)
+        if s == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        same(g, c, str(c.dtype).split(".")[-1])
+    with pytest.raises(IndexError, match="out of bounds"):
+        mx.eval(mx.take(x, mx.array([6]), axis=0, stream=mx.gpu))
+    # The device stays usable after the failed gather.
+    assert mx.take(x, mx.array([5]), axis=0, stream=mx.gpu).shape == (1, 7, 8)
