@@ -32,3 +32,6 @@ if [ "${GPU_CHECK_FULL_SUITE:-1}" = 1 ]; then
 fi
 
 "$PY" benchmarks/gpu_ops.py 2>&1 | tee "$LOG/gpu_bench.log"
+GPU_LM_LAYERS=${GPU_LM_LAYERS:-36}
+copy=$(grep "copy (torch clone)" "$LOG/gpu_bench.log" | awk "{print \$5}")
+"$PY" benchmarks/gpu_lm.py --layers "$GPU_LM_LAYERS" --copy-gbps "${copy:-0}" 2>&1 | tee "$LOG/gpu_lm.log"

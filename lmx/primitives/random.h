@@ -10,9 +10,6 @@
 
 namespace lmx {
 
-// The block cipher: (x0, x1) encrypted under key (k0, k1).
-std::pair<uint32_t, uint32_t> threefry2x32(uint32_t k0, uint32_t k1, uint32_t x0, uint32_t x1);
-
 // input: key (2,) uint32 -> uint32 words filling the output shape.
 class RandomBits : public UnaryPrimitive {
  public:

@@ -224,13 +224,14 @@ def test_fast_ops_match_cpu():
     x = rand((2, 5, 64), "float32")
     w = rand((64,), "float32")
     b = rand((64,), "float32")
+    q, k, v = rand((2, 4, 3, 16), "float32"), rand((2, 2, 6, 16), "float32"), rand((2, 2, 6, 16), "float32")
+    mask = np.tril(np.ones((3, 6), dtype=bool), 3)
+    mask[0] = False  # row 0 sees no key at all
+    mask = mx.array(mask)
     for s in (mx.gpu, mx.cpu):
         with mx.stream(s):
             r = [mx.fast.rms_norm(x, w, 1e-5), mx.fast.layer_norm(x, w, b, 1e-5),
                  mx.fast.rope(x.reshape(2, 1, 5, 64), 64, traditional=False, base=10000.0, scale=1.0, offset=3)]  # fmt: skip
-            q, k, v = rand((2, 4, 3, 16), "float32"), rand((2, 2, 6, 16), "float32"), rand((2, 2, 6, 16), "float32")
-            mask = mx.array(np.tril(np.ones((3, 6), dtype=bool), 3))
-            mask = mx.where(mx.arange(3).reshape(3, 1) == 0, False, mask)  # row 0 sees no key at all
             r.append(mx.fast.scaled_dot_product_attention(q, k, v, scale=0.25, mask=mask))
             r.append(mx.fast.scaled_dot_product_attention(q, k, v, scale=0.25, mask="causal"))
             mx.eval(r)
@@ -257,3 +258,16 @@ def test_gather_and_argreduce_on_gpu():
         mx.eval(mx.take(x, mx.array([6]), axis=0, stream=mx.gpu))
     # The device stays usable after the failed gather.
     assert mx.take(x, mx.array([5]), axis=0, stream=mx.gpu).shape == (1, 7, 8)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 4097])
+def test_random_numbers_identical_to_cpu(n):
+    key = mx.random.key(7)
+    sub = mx.random.split(key, 3)[1]  # a view of a split key
+    for k in (key, sub):
+        # randint maps the raw words through exact integer arithmetic.
+        g = mx.random.randint(0, 1 << 30, (n,), key=k, stream=mx.gpu)
+        c = mx.random.randint(0, 1 << 30, (n,), key=k, stream=mx.cpu)
+        np.testing.assert_array_equal(np.array(g), np.array(c))
+    same(mx.random.normal((64, 3), key=key, stream=mx.gpu), mx.random.normal((64, 3), key=key, stream=mx.cpu),
+         "float32", tol=1e-5)

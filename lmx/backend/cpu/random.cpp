@@ -1,5 +1,5 @@
-// Threefry words on the CPU: n words come from ceil(n/2) cipher blocks whose
-// counters are (i, i + h), block i giving words i and i + h (MLX's layout).
+// Threefry words on the CPU (the layout is threefry_block's).
+#include "lmx/backend/common/threefry.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/primitives/random.h"
 #include "lmx/runtime/thread_pool.h"
@@ -16,9 +16,7 @@ void RandomBits::eval_cpu(const std::vector<array>& inputs, array& out) {
   uint32_t* w = out.data<uint32_t>();
   parallel_for(h, 24, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {
-      // With n odd the last counter is 0 (and its word is dropped).
-      uint32_t c1 = (n % 2 && i + h == 2 * h - 1) ? 0u : static_cast<uint32_t>(i + h);
-      auto [y0, y1] = threefry2x32(k[0], k[1], static_cast<uint32_t>(i), c1);
+      auto [y0, y1] = threefry_block(k[0], k[1], i, n);
       w[i] = y0;
       if (i + h < n) w[i + h] = y1;
     }

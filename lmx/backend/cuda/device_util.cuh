@@ -76,6 +76,46 @@ void for_each_layout(Shape shape, std::vector<Strides> strides, Launch&& launch)
   rec(rec, 0);
 }
 
+// Warp shuffle of any trivially copyable value of up to 8 bytes.
+template <typename T>
+__device__ inline T shfl_down(T v, int delta) {
+  if constexpr (sizeof(T) == 8) {
+    unsigned long long u;
+    memcpy(&u, &v, 8);
+    u = __shfl_down_sync(0xffffffffu, u, delta);
+    memcpy(&v, &u, 8);
+    return v;
+  } else if constexpr (sizeof(T) == 4) {
+    unsigned u;
+    memcpy(&u, &v, 4);
+    u = __shfl_down_sync(0xffffffffu, u, delta);
+    memcpy(&v, &u, 4);
+    return v;
+  } else {
+    unsigned u = 0;
+    memcpy(&u, &v, sizeof(T));
+    u = __shfl_down_sync(0xffffffffu, u, delta);
+    memcpy(&v, &u, sizeof(T));
+    return v;
+  }
+}
+
+// Reduces v over the block; thread 0 gets the result.
+template <typename Acc, typename Op>
+__device__ inline Acc block_reduce(Acc v, Op op) {
+  __shared__ Acc warp_results[kThreads / 32];
+  for (int d = 16; d > 0; d /= 2) v = op(v, shfl_down(v, d));
+  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warp_results[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < static_cast<int>(blockDim.x / 32) ? warp_results[lane] : Op::init();
+    for (int d = 16; d > 0; d /= 2) v = op(v, shfl_down(v, d));
+  }
+  __syncthreads();  // warp_results may be reused by the next row
+  return v;
+}
+
 // Dense and laid out like `like`: elementwise ops can run flat over both.
 inline bool same_dense_layout(const array& a, const array& like) {
   return a.flags().contiguous && a.data_size() == a.size() && a.strides() == like.strides();

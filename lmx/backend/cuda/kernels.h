@@ -39,6 +39,13 @@ bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t
 bool gather(const array& src, const std::vector<array>& idx, const std::vector<int>& axes, array& out,
             cudaStream_t st);
 
+// random.cu: the uint32 words of random_bits for a (2,) uint32 key.
+void random_bits(const array& key, array& out, cudaStream_t st);
+
+// fast.cu: rms_norm (b null) or layer_norm over the last axis of the
+// row-contiguous x, with row-contiguous weight (and bias) of out's dtype.
+bool norm(const array& x, const array& w, const array* b, float eps, array& out, cudaStream_t st);
+
 // matmul.cpp: float32/float16/bfloat16 through cuBLAS; false for other dtypes.
 bool matmul(const array& a, const array& b, array& out, cudaStream_t st);
 

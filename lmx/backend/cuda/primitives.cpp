@@ -173,6 +173,10 @@ void Gather::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::gather(inputs[0], idx, axes_, out, cuda_stream(*this))) on_host(*this, inputs, out);
 }
 
+void RandomBits::eval_gpu(const std::vector<array>& inputs, array& out) {
+  cu::random_bits(inputs[0], out, cuda_stream(*this));
+}
+
 // ---- still on the host (kernels to come) ----
 
 #define LMX_GPU_ON_HOST(Class) \
@@ -182,7 +186,6 @@ LMX_GPU_ON_HOST(Scatter)
 LMX_GPU_ON_HOST(Sort)
 LMX_GPU_ON_HOST(Scan)
 LMX_GPU_ON_HOST(FFT)
-LMX_GPU_ON_HOST(RandomBits)
 LMX_GPU_ON_HOST(AffineDequantize)
 LMX_GPU_ON_HOST(QuantizedMatmul)
 LMX_GPU_ON_HOST(Fp8Convert)
@@ -201,10 +204,20 @@ void run_fallback(const fast::Fused& p, const std::vector<array>& inputs, array&
 
 }  // namespace
 
+void fast::RMSNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
+  auto st = cuda_stream(*this);
+  array x = row_contiguous(inputs[0], st), w = row_contiguous(inputs[1], st);
+  if (!cu::norm(x, w, nullptr, eps_, out, st)) run_fallback(*this, inputs, out);
+}
+
+void fast::LayerNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
+  auto st = cuda_stream(*this);
+  array x = row_contiguous(inputs[0], st), w = row_contiguous(inputs[1], st), b = row_contiguous(inputs[2], st);
+  if (!cu::norm(x, w, &b, eps_, out, st)) run_fallback(*this, inputs, out);
+}
+
 #define LMX_GPU_BY_FALLBACK(Class) \
   void Class::eval_gpu(const std::vector<array>& inputs, array& out) { run_fallback(*this, inputs, out); }
-LMX_GPU_BY_FALLBACK(fast::RMSNorm)
-LMX_GPU_BY_FALLBACK(fast::LayerNorm)
 LMX_GPU_BY_FALLBACK(fast::RoPE)
 LMX_GPU_BY_FALLBACK(fast::ScaledDotProductAttention)
 #undef LMX_GPU_BY_FALLBACK

@@ -1,0 +1,115 @@
+"""LLM decode and prefill on the GPU: a random-weight model shaped like
+Qwen3-4B (bfloat16) in lmx against transformers' Qwen3 on the same card, in
+the same run. Weights are random (models cannot be carried to the GPU
+machine); speed does not depend on their values.
+
+    python benchmarks/gpu_lm.py [--layers N] [--tokens 64] [--prompt 2048]
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+import lmx.core as mx
+from lmx.lm.generate import generate_step
+from lmx.lm.models import qwen3
+
+QWEN3_4B = dict(model_type="qwen3", hidden_size=2560, num_hidden_layers=36, intermediate_size=9728,
+                num_attention_heads=32, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-6,
+                vocab_size=151936, rope_theta=1000000, tie_word_embeddings=True)  # fmt: skip
+
+
+def lmx_decode(cfg, prompt, tokens):
+    model = qwen3.Model(qwen3.ModelArgs(**cfg))
+    model.set_dtype(mx.bfloat16)
+    mx.eval(model.parameters())
+    nbytes = sum(v.nbytes for _, v in __import__("lmx.utils", fromlist=["x"]).tree_flatten(model.parameters()))
+    p = mx.array(prompt)
+    # Warm-up (kernels, caches), then timed decode.
+    for _ in generate_step(p[:16], model, max_tokens=4):
+        pass
+    t0 = time.perf_counter()
+    gen = generate_step(p[:16], model, max_tokens=tokens)
+    tok, _ = next(gen)
+    mx.eval(tok)
+    t1 = time.perf_counter()
+    n = 1
+    for tok, _ in gen:
+        n += 1
+    mx.eval(tok)
+    t2 = time.perf_counter()
+    decode_tps = (n - 1) / (t2 - t1)
+    # Prefill: one forward pass over the long prompt.
+    from lmx.lm.models.cache import make_prompt_cache
+
+    cache = make_prompt_cache(model)
+    mx.eval(model(p[None, :64], cache=cache))
+    cache = make_prompt_cache(model)
+    t0 = time.perf_counter()
+    mx.eval(model(p[None], cache=cache))
+    prefill_tps = len(prompt) / (time.perf_counter() - t0)
+    return decode_tps, prefill_tps, nbytes
+
+
+def torch_decode(cfg, prompt, tokens):
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    conf = Qwen3Config(hidden_size=cfg["hidden_size"], num_hidden_layers=cfg["num_hidden_layers"],
+                       intermediate_size=cfg["intermediate_size"], num_attention_heads=cfg["num_attention_heads"],
+                       num_key_value_heads=cfg["num_key_value_heads"], head_dim=cfg["head_dim"],
+                       vocab_size=cfg["vocab_size"], tie_word_embeddings=True)  # fmt: skip
+    with torch.device("cuda"):
+        model = Qwen3ForCausalLM(conf).to(torch.bfloat16).eval()
+    ids = torch.tensor(prompt, device="cuda")[None]
+    with torch.no_grad():
+        model.generate(ids[:, :16], max_new_tokens=4, min_new_tokens=4, do_sample=False)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        model.generate(ids[:, :16], max_new_tokens=1, min_new_tokens=1, do_sample=False)
+        torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        model.generate(ids[:, :16], max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+        torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        decode_tps = (tokens - 1) / ((t2 - t1) - (t1 - t0))
+        model(ids[:, :64])
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        model(ids)
+        torch.cuda.synchronize()
+        prefill_tps = ids.shape[1] / (time.perf_counter() - t0)
+    del model
+    torch.cuda.empty_cache()
+    return decode_tps, prefill_tps
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layers", type=int, default=QWEN3_4B["num_hidden_layers"])
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--prompt", type=int, default=2048)
+    ap.add_argument("--copy-gbps", type=float, default=0.0, help="measured copy bandwidth (GB/s) for the limit")
+    args = ap.parse_args()
+    cfg = dict(QWEN3_4B, num_hidden_layers=args.layers)
+    prompt = np.random.default_rng(0).integers(0, cfg["vocab_size"], size=args.prompt).tolist()
+    rows = []
+    d, p, nbytes = lmx_decode(cfg, prompt, args.tokens)
+    rows.append(("lmx bf16", d, p))
+    mx.clear_cache()
+    try:
+        td, tp = torch_decode(cfg, prompt, args.tokens)
+        rows.append(("transformers eager bf16", td, tp))
+    except Exception as e:  # transformers missing or too old
+        print(f"(torch peer unavailable: {e})")
+    limit = args.copy_gbps * 1e9 / nbytes if args.copy_gbps else 0
+    print(f"model: Qwen3-4B shape, {args.layers} layers, {nbytes / 1e9:.2f} GB of weights; "
+          f"bandwidth limit {limit:.0f} tok/s" if limit else "")
+    print(f"{'engine':28s} {'decode tok/s':>13s} {'prefill tok/s':>14s}")
+    for name, d, p in rows:
+        print(f"{name:28s} {d:13.1f} {p:14.1f}")
+
+
+if __name__ == "__main__":
+    main()
