@@ -271,3 +271,24 @@ def test_random_numbers_identical_to_cpu(n):
         np.testing.assert_array_equal(np.array(g), np.array(c))
     same(mx.random.normal((64, 3), key=key, stream=mx.gpu), mx.random.normal((64, 3), key=key, stream=mx.cpu),
          "float32", tol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("tq", [1, 4, 20])
+def test_attention_decode_kernel_matches_cpu(dtype, tq):
+    # K/V as views into a larger cache (as mlx_lm's KVCache hands them over).
+    cache_k, cache_v = rand((1, 2, 64, 32), dtype), rand((1, 2, 64, 32), dtype)
+    k, v = cache_k[:, :, :37], cache_v[:, :, :37]
+    q = rand((1, 8, tq, 32), dtype)
+    sinks = rand((8,), "float32")
+    tol = {"float16": 2e-2, "bfloat16": 5e-2, "float32": 1e-5}[dtype]
+    for kw in ({}, {"mask": "causal"}, {"sinks": sinks}, {"mask": rand((1, 8, tq, 37), dtype)}):
+        g = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.17, stream=mx.gpu, **kw)
+        c = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.17, stream=mx.cpu, **kw)
+        same(g, c, dtype, tol=tol)
+    x = rand((2, 3, tq, 48), dtype)
+    for trad in (False, True):
+        for off in (5, mx.array([3, 9])):
+            g = mx.fast.rope(x, 32, traditional=trad, base=500.0, scale=0.5, offset=off, stream=mx.gpu)
+            c = mx.fast.rope(x, 32, traditional=trad, base=500.0, scale=0.5, offset=off, stream=mx.cpu)
+            same(g, c, dtype, tol=tol)

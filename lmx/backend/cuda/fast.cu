@@ -58,6 +58,103 @@ __global__ void layer_norm_kernel(const T* __restrict__ x, const T* __restrict__
   }
 }
 
+// One thread per element: pair j of the first `dims` features rotates by
+// (offset + position) * scale * inv_freq[j]; the rest pass through.
+template <typename T>
+__global__ void rope_kernel(const T* __restrict__ x, T* __restrict__ y, const int32_t* __restrict__ offsets,
+                            int64_t n_offsets, const float* __restrict__ inv_freq, int64_t n, int64_t d, int64_t t,
+                            int64_t rows_per_batch, int dims, bool traditional, float scale) {
+  const int half = dims / 2;
+  LMX_GRID_STRIDE(e, n) {
+    int64_t r = e / d;
+    int i = static_cast<int>(e % d);
+    const T* src = x + r * d;
+    if (i >= dims) {
+      y[e] = src[i];
+      continue;
+    }
+    int j = traditional ? i / 2 : (i < half ? i : i - half);
+    bool first = traditional ? (i % 2 == 0) : (i < half);
+    int i1 = traditional ? 2 * j : j, i2 = traditional ? 2 * j + 1 : j + half;
+    int64_t b = n_offsets == 1 ? 0 : r / rows_per_batch;
+    float angle = static_cast<float>(offsets[b] + r % t) * scale * inv_freq[j];
+    float c = cosf(angle), s = sinf(angle);
+    float x1 = static_cast<float>(src[i1]), x2 = static_cast<float>(src[i2]);
+    y[e] = T(first ? x1 * c - x2 * s : x1 * s + x2 * c);
+  }
+}
+
+// Attention for a few queries (decode): a block per (batch, query head,
+// query). Warps score keys into `scratch`, the block forms the softmax
+// there, then threads over the value features sum the weighted values.
+// Fully masked rows give zeros; a sink logit joins the normaliser only.
+struct AttentionArgs {
+  int64_t hq, hk, tq, tk, d, dv;
+  int64_t qs[3], ks[3], vs[3], ms[4];  // (batch, head, position) strides; the mask's four
+  float scale;
+  bool causal, has_mask, has_sinks;
+};
+
+template <typename T>
+__global__ void attention_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                                 const float* __restrict__ mask, const float* __restrict__ sinks, T* __restrict__ out,
+                                 float* __restrict__ scratch, AttentionArgs a) {
+  extern __shared__ float qrow[];
+  __shared__ float red[kThreads / 32];
+  const int64_t row = blockIdx.x;  // (b, h, i) row-major
+  const int64_t i = row % a.tq, h = (row / a.tq) % a.hq, b = row / (a.tq * a.hq);
+  const int64_t kh = h / (a.hq / a.hk);
+  const T* qp = q + b * a.qs[0] + h * a.qs[1] + i * a.qs[2];
+  for (int64_t f = threadIdx.x; f < a.d; f += blockDim.x) qrow[f] = static_cast<float>(qp[f]) * a.scale;
+  __syncthreads();
+  float* s = scratch + row * a.tk;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  const int64_t last_key = a.causal ? i + (a.tk - a.tq) : a.tk - 1;
+  for (int64_t j = warp; j < a.tk; j += warps) {
+    const T* kp = k + b * a.ks[0] + kh * a.ks[1] + j * a.ks[2];
+    float dot = 0.0f;
+    for (int64_t f = lane; f < a.d; f += 32) dot += qrow[f] * static_cast<float>(kp[f]);
+    for (int o = 16; o > 0; o /= 2) dot += __shfl_down_sync(0xffffffffu, dot, o);
+    if (lane == 0) {
+      if (a.has_mask) dot += mask[b * a.ms[0] + h * a.ms[1] + i * a.ms[2] + j * a.ms[3]];
+      s[j] = j > last_key ? -INFINITY : dot;
+    }
+  }
+  __syncthreads();
+  // Row maximum (with the sink), then the unnormalised weights and their sum.
+  float m = a.has_sinks ? sinks[h] : -INFINITY;
+  for (int64_t j = threadIdx.x; j < a.tk; j += blockDim.x) m = fmaxf(m, s[j]);
+  for (int o = 16; o > 0; o /= 2) m = fmaxf(m, __shfl_down_sync(0xffffffffu, m, o));
+  if (lane == 0) red[warp] = m;
+  __syncthreads();
+  m = red[0];
+  for (int w = 1; w < warps; ++w) m = fmaxf(m, red[w]);
+  __syncthreads();
+  T* op = out + row * a.dv;
+  if (m == -INFINITY) {
+    for (int64_t f = threadIdx.x; f < a.dv; f += blockDim.x) op[f] = T(0.0f);
+    return;
+  }
+  float l = 0.0f;
+  for (int64_t j = threadIdx.x; j < a.tk; j += blockDim.x) {
+    float p = __expf(s[j] - m);
+    s[j] = p;
+    l += p;
+  }
+  for (int o = 16; o > 0; o /= 2) l += __shfl_down_sync(0xffffffffu, l, o);
+  if (lane == 0) red[warp] = l;
+  __syncthreads();
+  l = a.has_sinks ? __expf(sinks[h] - m) : 0.0f;
+  for (int w = 0; w < warps; ++w) l += red[w];
+  const float inv = 1.0f / l;
+  for (int64_t f = threadIdx.x; f < a.dv; f += blockDim.x) {
+    float acc = 0.0f;
+    const T* vp = v + b * a.vs[0] + kh * a.vs[1] + f;
+    for (int64_t j = 0; j < a.tk; ++j) acc += s[j] * static_cast<float>(vp[j * a.vs[2]]);
+    op[f] = T(acc * inv);
+  }
+}
+
 template <typename F>
 bool dispatch_float_gpu(Dtype t, F&& f) {
   switch (t.val()) {
@@ -84,6 +181,55 @@ bool norm(const array& x, const array& w, const array* b, float eps, array& out,
     unsigned grid = static_cast<unsigned>(std::min<int64_t>(rows, 1 << 20));
     if (b) layer_norm_kernel<T><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, eps);
     else rms_norm_kernel<T><<<grid, kThreads, 0, st>>>(xp, wp, yp, rows, d, eps);
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+bool rope(const array& x, const array& offsets, const array& inv_freq, int dims, bool traditional, float scale,
+          array& out, cudaStream_t st) {
+  int64_t d = x.shape(-1), t = x.shape(-2), batch = x.shape(0);
+  int64_t n = static_cast<int64_t>(x.size());
+  int64_t rows_per_batch = batch ? n / std::max<int64_t>(d, 1) / batch : 1;
+  return dispatch_float_gpu(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = static_cast<const T*>(device_read(x, st));
+    const auto* op = static_cast<const int32_t*>(device_read(offsets, st));
+    const auto* fp = static_cast<const float*>(device_read(inv_freq, st));
+    allocate(out, st);
+    if (n == 0) return;
+    rope_kernel<T><<<blocks_for(n), kThreads, 0, st>>>(xp, static_cast<T*>(device_write(out)), op,
+                                                        static_cast<int64_t>(offsets.size()), fp, n, d, t,
+                                                        std::max<int64_t>(rows_per_batch, 1), dims, traditional, scale);
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+bool attention(const array& q, const array& k, const array& v, const array* mask, const array* sinks, float scale,
+               bool causal, array& out, cudaStream_t st) {
+  AttentionArgs a{};
+  a.hq = q.shape(1), a.hk = k.shape(1), a.tq = q.shape(2), a.tk = k.shape(2), a.d = q.shape(3), a.dv = v.shape(3);
+  // Decode-sized query blocks only: prefill goes through matmuls.
+  if (a.tq > 8 || a.tk == 0 || a.d > 1024 || q.strides()[3] != 1 || k.strides()[3] != 1 || v.strides()[3] != 1)
+    return false;
+  for (int i = 0; i < 3; ++i) a.qs[i] = q.strides()[i], a.ks[i] = k.strides()[i], a.vs[i] = v.strides()[i];
+  if (mask)
+    for (int i = 0; i < 4; ++i) a.ms[i] = mask->strides()[i];
+  a.scale = scale, a.causal = causal, a.has_mask = mask != nullptr, a.has_sinks = sinks != nullptr;
+  int64_t rows = q.shape(0) * a.hq * a.tq;
+  return dispatch_float_gpu(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* qp = static_cast<const T*>(device_read(q, st));
+    const T* kp = static_cast<const T*>(device_read(k, st));
+    const T* vp = static_cast<const T*>(device_read(v, st));
+    const float* mp = mask ? static_cast<const float*>(device_read(*mask, st)) : nullptr;
+    const float* sp = sinks ? static_cast<const float*>(device_read(*sinks, st)) : nullptr;
+    allocate(out, st);
+    if (rows == 0) return;
+    size_t scratch_bytes = sizeof(float) * rows * a.tk;
+    auto* scratch = static_cast<float*>(device_malloc(scratch_bytes, st));
+    attention_kernel<T><<<static_cast<unsigned>(rows), kThreads, sizeof(float) * a.d, st>>>(
+        qp, kp, vp, mp, sp, static_cast<T*>(device_write(out)), scratch, a);
+    device_free(scratch, scratch_bytes, st);
     LMX_CUDA_CHECK(cudaGetLastError());
   });
 }

@@ -46,6 +46,15 @@ void random_bits(const array& key, array& out, cudaStream_t st);
 // row-contiguous x, with row-contiguous weight (and bias) of out's dtype.
 bool norm(const array& x, const array& w, const array* b, float eps, array& out, cudaStream_t st);
 
+// fast.cu: rope over the last axis of the row-contiguous x (int32 offsets,
+// float32 inverse frequencies); false for dtypes without a kernel.
+bool rope(const array& x, const array& offsets, const array& inv_freq, int dims, bool traditional, float scale,
+          array& out, cudaStream_t st);
+// fast.cu: attention for up to 8 queries per head (B, H, T, D layouts with unit
+// feature stride); false when the case belongs to the matmul path.
+bool attention(const array& q, const array& k, const array& v, const array* mask, const array* sinks, float scale,
+               bool causal, array& out, cudaStream_t st);
+
 // matmul.cpp: float32/float16/bfloat16 through cuBLAS; false for other dtypes.
 bool matmul(const array& a, const array& b, array& out, cudaStream_t st);
 

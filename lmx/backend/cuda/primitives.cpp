@@ -191,8 +191,8 @@ LMX_GPU_ON_HOST(QuantizedMatmul)
 LMX_GPU_ON_HOST(Fp8Convert)
 #undef LMX_GPU_ON_HOST
 
-// ---- mx.fast: the fallback graph of ordinary ops, run on the GPU (fused
-// kernels to come) ----
+// ---- mx.fast: fused kernels where they exist for the case, otherwise the
+// fallback graph of ordinary ops, run on the GPU ----
 
 namespace {
 
@@ -216,11 +216,20 @@ void fast::LayerNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::norm(x, w, &b, eps_, out, st)) run_fallback(*this, inputs, out);
 }
 
-#define LMX_GPU_BY_FALLBACK(Class) \
-  void Class::eval_gpu(const std::vector<array>& inputs, array& out) { run_fallback(*this, inputs, out); }
-LMX_GPU_BY_FALLBACK(fast::RoPE)
-LMX_GPU_BY_FALLBACK(fast::ScaledDotProductAttention)
-#undef LMX_GPU_BY_FALLBACK
+
+void fast::RoPE::eval_gpu(const std::vector<array>& inputs, array& out) {
+  auto st = cuda_stream(*this);
+  array x = row_contiguous(inputs[0], st);
+  array offsets = row_contiguous(inputs[1], st), inv_freq = row_contiguous(inputs[2], st);
+  if (!cu::rope(x, offsets, inv_freq, dims_, traditional_, scale_, out, st)) run_fallback(*this, inputs, out);
+}
+
+void fast::ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, array& out) {
+  const array* mask = has_mask_ ? &inputs[3] : nullptr;
+  const array* sinks = has_sinks_ ? &inputs[has_mask_ ? 4 : 3] : nullptr;
+  if (!cu::attention(inputs[0], inputs[1], inputs[2], mask, sinks, scale_, causal_, out, cuda_stream(*this)))
+    run_fallback(*this, inputs, out);
+}
 
 void Factorization::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   on_host(*this, inputs, outputs);
