@@ -36,3 +36,4 @@ GPU_LM_LAYERS=${GPU_LM_LAYERS:-36}
 copy=$(grep "copy (torch clone)" "$LOG/gpu_bench.log" | awk "{print \$5}")
 "$PY" benchmarks/gpu_lm.py --layers "$GPU_LM_LAYERS" --copy-gbps "${copy:-0}" 2>&1 | tee "$LOG/gpu_lm.log"
 "$PY" benchmarks/gpu_overhead.py 2>&1 | tee "$LOG/gpu_overhead.log"
+"$PY" benchmarks/train.py --gpu --steps 20 2>&1 | tee "$LOG/gpu_train.log"

@@ -3,7 +3,10 @@ and the character transformer LM — on lmx, PyTorch (CPU) and MLX, whichever ar
 importable, measured in the same run on the same batch shapes. Prints steps/s
 and lmx_steps_per_s / peer_steps_per_s (above 1 means lmx is faster).
 
-    PYTHONPATH=python python benchmarks/train.py [--profile]
+    PYTHONPATH=python python benchmarks/train.py [--profile] [--gpu]
+
+``--gpu`` runs PyTorch on CUDA (lmx uses its default device, the GPU when one
+is present), for the GPU machine.
 
 ``--profile`` also times the pieces of lmx's steps (forward, backward,
 optimizer update, and each layer's forward and backward on its own). Not a test.
@@ -79,7 +82,7 @@ def mlx_like_steps(backend, batches):
     return steps
 
 
-def torch_steps(batches):
+def torch_steps(batches, device="cpu"):
     """The same two models and optimizers in PyTorch (NCHW images)."""
     nn = torch.nn
     torch.manual_seed(0)
@@ -122,12 +125,14 @@ def torch_steps(batches):
 
         def forward(self, tokens):
             x = self.token_embedding(tokens) + self.position_embedding.weight[: tokens.shape[1]]
-            mask = torch.triu(torch.full((tokens.shape[1],) * 2, float("-inf")), diagonal=1)
+            mask = torch.triu(torch.full((tokens.shape[1],) * 2, float("-inf"), device=tokens.device), diagonal=1)
             for block in self.blocks:
                 x = block(x, mask)
             return self.head(self.norm(x))
 
     lm = CharTransformer()
+    cnn.to(device)
+    lm.to(device)
     steps = {}
     for name, model, optimizer, x, y in (
         (
@@ -146,12 +151,16 @@ def torch_steps(batches):
         ),
     ):
 
+        x, y = x.to(device), y.to(device)
+
         def run(model=model, optimizer=optimizer, x=x, y=y):
             optimizer.zero_grad()
             logits = model(x)
             loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
             loss.backward()
             optimizer.step()
+            if device != "cpu":
+                torch.cuda.synchronize()
 
         steps[name] = run
     return steps
@@ -177,13 +186,15 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="also time the pieces of lmx's steps")
+    parser.add_argument("--gpu", action="store_true", help="PyTorch on CUDA (the GPU machine)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     batches = (cnn_batch(rng), lm_batch(rng))
 
     peers = {}
     if torch is not None:
-        peers[f"torch {torch.__version__} ({torch.get_num_threads()} threads)"] = torch_steps(batches)
+        where = "cuda" if args.gpu else f"{torch.get_num_threads()} threads"
+        peers[f"torch {torch.__version__} ({where})"] = torch_steps(batches, "cuda" if args.gpu else "cpu")
     else:
         print("PyTorch is not importable: skipped (pip install torch)")
     try:
