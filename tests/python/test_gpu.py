@@ -292,3 +292,31 @@ def test_attention_decode_kernel_matches_cpu(dtype, tq):
             g = mx.fast.rope(x, 32, traditional=trad, base=500.0, scale=0.5, offset=off, stream=mx.gpu)
             c = mx.fast.rope(x, 32, traditional=trad, base=500.0, scale=0.5, offset=off, stream=mx.cpu)
             same(g, c, dtype, tol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int32", "int64", "uint32"])
+def test_scatter_add_with_repeated_indices(dtype):
+    x = rand((9, 5), dtype)
+    idx = mx.array([0, 3, 3, -1, 3])
+    upd = rand((5, 5), dtype)
+    with mx.stream(mx.gpu):
+        g = x.at[idx].add(upd)
+        mx.eval(g)
+    with mx.stream(mx.cpu):
+        c = x.at[idx].add(upd)
+        mx.eval(c)
+    same(g, c, dtype, tol={"float16": 2e-2, "bfloat16": 5e-2}.get(dtype, 1e-5))
+    # The embedding gradient goes through scatter-add.
+    table = rand((20, 8), "float32")
+    ids = mx.array([[1, 5, 1], [19, 0, 5]])
+    grad = mx.grad(lambda t: (t[ids] ** 2).sum())
+    with mx.stream(mx.gpu):
+        gg = grad(table)
+        mx.eval(gg)
+    with mx.stream(mx.cpu):
+        gc = grad(table)
+        mx.eval(gc)
+    same(gg, gc, "float32", tol=1e-5)
+    with pytest.raises(IndexError, match="out of bounds"):
+        with mx.stream(mx.gpu):
+            mx.eval(x.at[mx.array([9])].add(upd[:1]))

@@ -27,11 +27,11 @@ const cudaDeviceProp& device_props();
 // Data-dependent errors found by kernels (an index out of bounds) are written
 // here, in host-mapped memory, and raised when the stream's batch finishes.
 struct DeviceError {
-  int code;  // 0: none; kGatherIndex: index out of bounds
+  int code;  // 0: none; otherwise which op found an index out of bounds
   int axis;
   long long index, size;
 };
-constexpr int kGatherIndex = 1;
+constexpr int kGatherIndex = 1, kScatterAddIndex = 2;
 DeviceError* device_error();  // the device's view of the record
 
 // ---- unified memory (memory.cpp) ----

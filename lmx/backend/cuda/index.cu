@@ -1,6 +1,11 @@
-// Gather on the GPU: each output element resolves its index position to a
-// source offset (bounds checked, negatives wrapped) and copies the element of
-// the remaining axes' block. Elements move as bytes, so every dtype works.
+// Gather and scatter-add on the GPU: each element resolves its index position
+// to an offset (bounds checked, negatives wrapped) within the block of the
+// remaining axes. Gather moves bytes, so every dtype works; scatter-add
+// accumulates with atomics (the other scatter modes still run on the host:
+// replace must keep the last of repeated indices).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include "lmx/backend/cuda/elementwise.cuh"
 
 namespace lmx::cu {
@@ -26,24 +31,48 @@ struct ToIndex {
   }
 };
 
+// Offset of index position p (false and the error recorded when out of bounds).
+__device__ inline bool index_offset(const GatherIndices& g, int64_t p, int code, DeviceError* err, int64_t& off) {
+  off = 0;
+  for (int j = 0; j < g.count; ++j) {
+    int64_t v = g.idx[j][p];
+    if (v < -g.dim[j] || v >= g.dim[j]) {
+      if (atomicCAS(&err->code, 0, code) == 0) err->axis = g.axis[j], err->index = v, err->size = g.dim[j];
+      return false;
+    }
+    off += (v < 0 ? v + g.dim[j] : v) * g.stride[j];
+  }
+  return true;
+}
+
+template <typename T>
+__device__ inline void atomic_add(T* p, T v) {
+  if constexpr (std::is_same_v<T, float16_t>) atomicAdd(reinterpret_cast<__half*>(p), __ushort_as_half(v.bits));
+  else if constexpr (std::is_same_v<T, bfloat16_t>)
+    atomicAdd(reinterpret_cast<__nv_bfloat16*>(p), __ushort_as_bfloat16(v.bits));
+  else if constexpr (sizeof(T) == 8)  // two's complement: signed and unsigned add alike
+    atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
+  else atomicAdd(p, v);
+}
+
+template <typename T>
+__global__ void scatter_add_kernel(T* __restrict__ dst, const T* __restrict__ upd, GatherIndices g, Layout<1> rest,
+                                   int64_t block, int64_t n, DeviceError* err) {
+  LMX_GRID_STRIDE(e, n) {
+    int64_t p = e / block, r = e % block, off;
+    if (!index_offset(g, p, kScatterAddIndex, err, off)) continue;
+    int64_t ro[1];
+    strided_offsets(rest, r, ro);
+    atomic_add(dst + off + ro[0], upd[e]);
+  }
+}
+
 template <typename T>
 __global__ void gather_kernel(const T* __restrict__ src, T* __restrict__ dst, GatherIndices g, Layout<1> rest,
                               int64_t block, int64_t n, DeviceError* err) {
   LMX_GRID_STRIDE(e, n) {
-    int64_t p = e / block, r = e % block;
-    int64_t off = 0;
-    bool ok = true;
-    for (int j = 0; j < g.count; ++j) {
-      int64_t v = g.idx[j][p];
-      if (v < -g.dim[j] || v >= g.dim[j]) {
-        ok = false;
-        if (atomicCAS(&err->code, 0, kGatherIndex) == 0) {
-          err->axis = g.axis[j], err->index = v, err->size = g.dim[j];
-        }
-        break;
-      }
-      off += (v < 0 ? v + g.dim[j] : v) * g.stride[j];
-    }
+    int64_t p = e / block, r = e % block, off;
+    bool ok = index_offset(g, p, kGatherIndex, err, off);
     int64_t ro[1];
     strided_offsets(rest, r, ro);
     dst[e] = ok ? src[off + ro[0]] : T{};
@@ -67,36 +96,49 @@ array as_int64_index(const array& ix, cudaStream_t st) {
 
 }  // namespace
 
-bool gather(const array& src, const std::vector<array>& idx, const std::vector<int>& axes, array& out,
-            cudaStream_t st) {
+namespace {
+
+// The index arrays (as int64, kept alive in `keep`) and the layout of the
+// remaining axes of `a`; false when they exceed what the kernels take.
+bool index_plan(const array& a, const std::vector<array>& idx, const std::vector<int>& axes, cudaStream_t st,
+                std::vector<array>& keep, GatherIndices& g, Layout<1>& rest, int64_t& block) {
   if (idx.size() > kMaxIndexArrays) return false;
-  allocate(out, st);
-  int64_t n = static_cast<int64_t>(out.size());
-  if (n == 0) return true;
-  std::vector<array> keep;  // the int64 copies live until the kernel is queued
-  GatherIndices g{};
+  g = GatherIndices{};
   g.count = static_cast<int>(idx.size());
   for (size_t j = 0; j < idx.size(); ++j) {
     keep.push_back(as_int64_index(idx[j], st));
     g.idx[j] = static_cast<const int64_t*>(device_read(keep.back(), st));
-    g.dim[j] = src.shape(axes[j]);
-    g.stride[j] = src.strides()[axes[j]];
+    g.dim[j] = a.shape(axes[j]);
+    g.stride[j] = a.strides()[axes[j]];
     g.axis[j] = axes[j];
   }
-  // The source axes not addressed by indices, walked row-major per position.
-  std::vector<bool> used(src.ndim(), false);
-  for (int a : axes) used[a] = true;
+  std::vector<bool> used(a.ndim(), false);
+  for (int ax : axes) used[ax] = true;
   Shape rshape;
   std::vector<Strides> rstrides(1);
-  for (int d = 0; d < src.ndim(); ++d)
-    if (!used[d]) rshape.push_back(src.shape(d)), rstrides[0].push_back(src.strides()[d]);
+  for (int d = 0; d < a.ndim(); ++d)
+    if (!used[d]) rshape.push_back(a.shape(d)), rstrides[0].push_back(a.strides()[d]);
   collapse_dims(rshape, rstrides);
   if (rshape.empty()) rshape = {1}, rstrides = {{0}};
   if (static_cast<int>(rshape.size()) > kMaxDims) return false;
-  Layout<1> rest;
   rest.ndim = static_cast<int>(rshape.size());
-  int64_t block = 1;
+  block = 1;
   for (int d = 0; d < rest.ndim; ++d) rest.shape[d] = rshape[d], rest.strides[0][d] = rstrides[0][d], block *= rshape[d];
+  return true;
+}
+
+}  // namespace
+
+bool gather(const array& src, const std::vector<array>& idx, const std::vector<int>& axes, array& out,
+            cudaStream_t st) {
+  std::vector<array> keep;  // the int64 copies live until the kernel is queued
+  GatherIndices g;
+  Layout<1> rest;
+  int64_t block;
+  if (!index_plan(src, idx, axes, st, keep, g, rest, block)) return false;
+  allocate(out, st);
+  int64_t n = static_cast<int64_t>(out.size());
+  if (n == 0) return true;
   const void* s = device_read(src, st);
   void* d = device_write(out);
   auto launch = [&](auto zero) {
@@ -110,6 +152,40 @@ bool gather(const array& src, const std::vector<array>& idx, const std::vector<i
     case 4: launch(uint32_t{}); break;
     default: launch(uint64_t{}); break;
   }
+  LMX_CUDA_CHECK(cudaGetLastError());
+  return true;
+}
+
+bool scatter_add(const array& src, const array& updates, const std::vector<array>& idx, const std::vector<int>& axes,
+                 array& out, cudaStream_t st) {
+  Dtype t = src.dtype();
+  if (t != float32 && t != float16 && t != bfloat16 && t != int32 && t != uint32 && t != int64 && t != uint64)
+    return false;
+  copy_to_new(src, out, st);  // row-contiguous: the offsets below are out's
+  std::vector<array> keep;
+  GatherIndices g;
+  Layout<1> rest;
+  int64_t block;
+  if (!index_plan(out, idx, axes, st, keep, g, rest, block)) return false;
+  int64_t n = static_cast<int64_t>(updates.size());
+  if (n == 0) return true;
+  // Updates as row-major blocks of out's dtype.
+  array u = updates;
+  if (updates.dtype() != t || !updates.flags().row_contiguous) {
+    u = array(updates.shape(), t, std::shared_ptr<Data>{});
+    copy_to_new(updates, u, st);
+  }
+  const void* up = device_read(u, st);
+  void* d = device_write(out);
+  dispatch_gpu(t, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t> ||
+                  std::is_same_v<T, int32_t> || std::is_same_v<T, uint32_t> || std::is_same_v<T, int64_t> ||
+                  std::is_same_v<T, uint64_t>) {
+      scatter_add_kernel<T><<<blocks_for(n), kThreads, 0, st>>>(static_cast<T*>(d), static_cast<const T*>(up), g, rest,
+                                                                  block, n, device_error());
+    }
+  });
   LMX_CUDA_CHECK(cudaGetLastError());
   return true;
 }

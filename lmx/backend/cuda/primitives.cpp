@@ -177,12 +177,17 @@ void RandomBits::eval_gpu(const std::vector<array>& inputs, array& out) {
   cu::random_bits(inputs[0], out, cuda_stream(*this));
 }
 
+void Scatter::eval_gpu(const std::vector<array>& inputs, array& out) {
+  std::vector<array> idx(inputs.begin() + 2, inputs.end());
+  if (mode_ == ScatterMode::Add && cu::scatter_add(inputs[0], inputs[1], idx, axes_, out, cuda_stream(*this))) return;
+  on_host(*this, inputs, out);
+}
+
 // ---- still on the host (kernels to come) ----
 
 #define LMX_GPU_ON_HOST(Class) \
   void Class::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
 
-LMX_GPU_ON_HOST(Scatter)
 LMX_GPU_ON_HOST(Sort)
 LMX_GPU_ON_HOST(Scan)
 LMX_GPU_ON_HOST(FFT)

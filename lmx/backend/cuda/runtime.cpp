@@ -94,7 +94,8 @@ void finish(const Stream& s) {
   if (e->code == 0) return;
   cu::DeviceError seen{e->code, e->axis, e->index, e->size};
   e->code = 0;
-  throw std::out_of_range("[gather] Index " + std::to_string(seen.index) + " is out of bounds for axis " +
+  const char* op = seen.code == cu::kScatterAddIndex ? "scatter_add" : "gather";
+  throw std::out_of_range(std::string("[") + op + "] Index " + std::to_string(seen.index) + " is out of bounds for axis " +
                           std::to_string(seen.axis) + " with size " + std::to_string(seen.size) + ".");
 }
 
