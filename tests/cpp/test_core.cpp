@@ -116,3 +116,39 @@ TEST(Ops, BadArgumentsThrowNamedErrors) {
   EXPECT_THROW(sum(a, {2}), std::out_of_range);
   EXPECT_THROW(add(a, zeros({4})), std::invalid_argument);
 }
+
+// Unified memory bookkeeping (exercised for real by the GPU tests): a host
+// write makes a current device copy stale; a buffer whose only current copy
+// is on the device keeps it (a host-side view never touched the bytes).
+TEST(UnifiedMemory, HostWritesInvalidateOnlyWhenBothCopiesAreCurrent) {
+  Data both(cpu_allocator().malloc(16));
+  both.residency = Data::kOnHost | Data::kOnDevice;
+  both.host_may_have_written();
+  EXPECT_TRUE(both.on_host());
+  EXPECT_FALSE(both.on_device());
+
+  Data device_only(Buffer{});
+  device_only.residency = Data::kOnDevice;
+  device_only.host_may_have_written();
+  EXPECT_FALSE(device_only.on_host());
+  EXPECT_TRUE(device_only.on_device());
+}
+
+TEST(UnifiedMemory, CpuResultsLiveOnTheHost) {
+  array y = multiply(arange(0, 8, 1, float32), array(2.0f));
+  y.eval();
+  EXPECT_TRUE(y.data_shared_ptr()->on_host());
+  EXPECT_FALSE(y.data_shared_ptr()->on_device());
+  EXPECT_EQ(y.data_shared_ptr()->device_ptr, nullptr);
+}
+
+TEST(Eval, InlineEvaluationRunsTheGraphOnTheCallingThread) {
+  array x = arange(0, 6, 1, float32);
+  array y = sum(multiply(x, x), {0}, false);
+  detail::eval_inline({y});
+  EXPECT_TRUE(y.is_available());
+  EXPECT_FLOAT_EQ(y.item<float>(), 55.0f);
+  // Errors surface as exceptions, as from eval.
+  array bad = take(x, array({7}), 0);
+  EXPECT_THROW(detail::eval_inline({bad}), std::out_of_range);
+}
