@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import ALL_DTYPES, INT_DTYPES, mx, to_numpy, tolerance
+from conftest import ALL_DTYPES, INT_DTYPES, NP, mx, to_numpy, tolerance
 
 INTLIKE = {"bool_", *INT_DTYPES}
 NAN, INF = float("nan"), float("inf")
@@ -503,3 +503,19 @@ def test_arg_extremes_long_rows(rng, name, n):
             np.testing.assert_array_equal(got, want)
     # The same rows seen with a stride: the general walk agrees.
     np.testing.assert_array_equal(to_numpy(mx.argmax(a.T, axis=0)), np.argmax(x.T, axis=0))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32", "float16"])
+def test_argmax_of_long_vectors_keeps_first_index_and_first_nan(dtype):
+    # Long single lines are split over threads; the first extreme must still win.
+    rng = np.random.default_rng(3)
+    n = (1 << 18) + 5
+    a = (rng.standard_normal(n) * 100).astype(NP[dtype])
+    a[[7, n // 3, n - 1]] = a.max()
+    a[[11, n // 2]] = a.min()
+    assert mx.argmax(mx.array(a)).item() == 7
+    assert mx.argmin(mx.array(a)).item() == 11
+    if dtype != "int32":
+        a[[n // 2 + 1, n - 2]] = np.nan
+        assert mx.argmax(mx.array(a)).item() == n // 2 + 1
+        assert mx.argmin(mx.array(a)).item() == n // 2 + 1

@@ -248,6 +248,30 @@ uint32_t arg_reduce_contiguous(const In* s, int64_t len) {
     if (static_cast<C>(s[i]) == best) return static_cast<uint32_t>(i);
 }
 
+// One long contiguous run split over the threads: each chunk's first extreme
+// (or first NaN), combined in chunk order so the first index still wins.
+template <bool IsMax, typename In, typename C>
+uint32_t arg_reduce_parallel(const In* s, int64_t len) {
+  constexpr int64_t kChunks = 16;
+  const int64_t chunk = (len + kChunks - 1) / kChunks;
+  uint32_t found[kChunks];
+  parallel_for(kChunks, static_cast<size_t>(chunk), [&](size_t b, size_t e) {
+    for (size_t c = b; c < e; ++c) {
+      int64_t lo = static_cast<int64_t>(c) * chunk, n = std::min(chunk, len - lo);
+      found[c] = n > 0 ? static_cast<uint32_t>(lo) + arg_reduce_contiguous<IsMax, In, C>(s + lo, n) : 0;
+    }
+  });
+  uint32_t best_i = found[0];
+  C best = static_cast<C>(s[best_i]);
+  for (int64_t c = 0; c < kChunks && c * chunk < len; ++c) {
+    C v = static_cast<C>(s[found[c]]);
+    if constexpr (std::is_floating_point_v<C>)
+      if (v != v) return found[c];  // earlier chunks held no NaN
+    if (arg_better<IsMax>(v, best)) best = v, best_i = found[c];
+  }
+  return best_i;
+}
+
 }  // namespace
 
 void arg_reduce(ArgReduceType type, int axis, const array& in, array& out) {
@@ -257,6 +281,13 @@ void arg_reduce(ArgReduceType type, int axis, const array& in, array& out) {
     using C = acc_t<In>;
     auto run = [&](auto is_max) {
       constexpr bool IsMax = decltype(is_max)::value;
+      if constexpr (!is_complex_v<C>) {
+        // A single long line (argmax of a whole vector): split it over the threads.
+        if (out.size() == 1 && in.flags().row_contiguous && in.size() >= (size_t{1} << 17)) {
+          *out.data<uint32_t>() = arg_reduce_parallel<IsMax, In, C>(in.data<In>(), static_cast<int64_t>(in.size()));
+          return;
+        }
+      }
       for_each_line<In, uint32_t>(in, out, axis, 1, [](const In* s, int64_t stride, uint32_t* d, int64_t, int64_t len) {
         if constexpr (is_complex_v<C>) *d = arg_reduce_strided<IsMax, In, C>(s, len, stride);
         else *d = stride == 1 ? arg_reduce_contiguous<IsMax, In, C>(s, len) : arg_reduce_strided<IsMax, In, C>(s, len, stride);
