@@ -1,4 +1,5 @@
 // Copy and dtype-conversion loops (built per ISA).
+#include <algorithm>
 #include <cstring>
 
 #include "lmx/backend/common/cast.h"
@@ -16,11 +17,53 @@ void convert_run(const From* src, To* dst, size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] = cast_value<To>(src[i]);
 }
 
+// A large copy that transposes the last two dims (the source is unit-strided
+// along the second-to-last, the destination along the last) goes tile by
+// tile, so that a tile's reads and writes both stay in cache. Smaller copies
+// fit in cache anyway and the plain row walk is faster there (measured:
+// 1e7 float32 34.8 -> 10 ms, while 1e5-1e6 were slower tiled). False for any
+// other layout or size.
+template <typename From, typename To>
+bool copy_transposed_tiles(const From* src, To* dst, const Shape& sh, const std::vector<Strides>& st) {
+  constexpr size_t kMinElements = size_t{1} << 21;
+  const int nd = static_cast<int>(sh.size());
+  if (nd < 2 || st[1][nd - 1] != 1 || st[0][nd - 2] != 1 || st[0][nd - 1] == 1) return false;
+  if (shape_size(sh) < kMinElements) return false;
+  constexpr int64_t kTile = 32;
+  const int64_t rows = sh[nd - 2], cols = sh[nd - 1];
+  const int64_t src_col = st[0][nd - 1], dst_row = st[1][nd - 2];
+  const int64_t row_tiles = (rows + kTile - 1) / kTile;
+  size_t outer = 1;
+  for (int d = 0; d < nd - 2; ++d) outer *= static_cast<size_t>(sh[d]);
+  parallel_for(outer * row_tiles, kTile * cols, [&](size_t b, size_t e) {
+    for (size_t w = b; w < e; ++w) {
+      // Offsets of outer index w / row_tiles in each operand.
+      int64_t o = static_cast<int64_t>(w / row_tiles), so = 0, dof = 0;
+      for (int d = nd - 3; d >= 0; --d) {
+        int64_t i = o % sh[d];
+        o /= sh[d];
+        so += i * st[0][d], dof += i * st[1][d];
+      }
+      const int64_t r0 = static_cast<int64_t>(w % row_tiles) * kTile, r1 = std::min(rows, r0 + kTile);
+      for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+        const int64_t c1 = std::min(cols, c0 + kTile);
+        for (int64_t r = r0; r < r1; ++r) {
+          const From* s = src + so + r;
+          To* d = dst + dof + r * dst_row;
+          for (int64_t c = c0; c < c1; ++c) d[c] = cast_value<To>(s[c * src_col]);
+        }
+      }
+    }
+  });
+  return true;
+}
+
 template <typename From, typename To>
 void copy_strided_typed(const From* src, const Strides& ss, To* dst, const Strides& ds, const Shape& shape) {
   Shape sh = shape;
   std::vector<Strides> strides = {ss, ds};
   collapse_dims(sh, strides);
+  if (copy_transposed_tiles(src, dst, sh, strides)) return;
   size_t rows = outer_rows(sh);
   int64_t inner = sh.back();
   parallel_for(rows, inner, [&](size_t b, size_t e) {
