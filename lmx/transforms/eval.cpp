@@ -33,9 +33,7 @@ void run_node(std::vector<array>& outputs) {
       if (in.error()) std::rethrow_exception(in.error());
     auto& prim = outputs[0].primitive();
     if (prim.stream().device.type == Device::Type::cpu) {
-      prim.eval_cpu(ins, outputs);
-      for (auto& o : outputs)
-        if (o.data_shared_ptr()) o.data_shared_ptr()->host_may_have_written();
+      detail::eval_on_host(prim, ins, outputs);
     } else {
       check_gpu_dtypes(prim, ins, outputs);
       prim.eval_gpu(ins, outputs);
@@ -134,6 +132,12 @@ void schedule(const std::vector<array>& outputs) {
 }  // namespace
 
 void async_eval(std::vector<array> outputs) { schedule(outputs); }
+
+void detail::eval_on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  p.eval_cpu(inputs, outputs);
+  for (auto& o : outputs)
+    if (o.data_shared_ptr()) o.data_shared_ptr()->host_may_have_written();
+}
 
 void detail::eval_inline(const std::vector<array>& outputs) {
   for (auto& node : detail::graph_tape(outputs, needs_scheduling)) {

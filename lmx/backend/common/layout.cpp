@@ -103,15 +103,18 @@ void transpose_view(const array& in, array& out, const std::vector<int>& axes) {
   make_view(in, out, std::move(s), 0, in.flags().contiguous && in.data_size() == in.size());
 }
 
-void slice_view(const array& in, array& out, const Shape& start, const Shape& step) {
-  int64_t offset = 0;
-  Strides s(in.ndim());
-  for (int i = 0; i < in.ndim(); ++i) {
-    offset += static_cast<int64_t>(start[i]) * in.strides()[i];
-    s[i] = in.strides()[i] * step[i];
+Window window(const Strides& strides, const Shape& start, const Shape& step) {
+  Window w{0, strides};
+  for (size_t i = 0; i < strides.size(); ++i) {
+    w.offset += static_cast<int64_t>(start[i]) * strides[i];
+    if (!step.empty()) w.strides[i] *= step[i];
   }
-  if (out.size() == 0) offset = 0;
-  make_view(in, out, std::move(s), offset);
+  return w;
+}
+
+void slice_view(const array& in, array& out, const Shape& start, const Shape& step) {
+  Window w = window(in.strides(), start, step);
+  make_view(in, out, std::move(w.strides), out.size() == 0 ? 0 : w.offset);
 }
 
 void as_strided_view(const array& in, array& out, const Strides& strides, int64_t offset) {

@@ -21,6 +21,15 @@ Strides reshape_strides(const Shape& from, const Strides& from_strides, const Sh
 // elements further; `dense` as for layout_flags.
 void make_view(const array& in, array& out, Strides strides, int64_t offset = 0, bool dense = false);
 
+// The elements of an array laid out with `strides` that start at index
+// `start` and step by `step` along each dim (unit steps when step is empty):
+// the offset of the first, in elements, and the strides between them.
+struct Window {
+  int64_t offset;
+  Strides strides;
+};
+Window window(const Strides& strides, const Shape& start, const Shape& step = {});
+
 // The view primitives' results (see primitives/shape.h).
 void broadcast_view(const array& in, array& out);
 bool reshape_view(const array& in, array& out);  // false: a copy is needed

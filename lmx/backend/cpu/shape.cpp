@@ -75,14 +75,9 @@ void SliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& upd = inputs[1];
   cpu::copy_to_new(src, out);
   if (upd.size() == 0) return;
-  int64_t offset = 0;
-  Strides s(out.ndim());
-  for (int i = 0; i < out.ndim(); ++i) {
-    offset += static_cast<int64_t>(start_[i]) * out.strides()[i];
-    s[i] = out.strides()[i] * strides_[i];
-  }
-  char* base = static_cast<char*>(out.raw_ptr()) + offset * static_cast<int64_t>(out.itemsize());
-  cpu::copy_to_strided(upd, base, out.dtype(), s);
+  Window w = window(out.strides(), start_, strides_);
+  char* base = static_cast<char*>(out.raw_ptr()) + w.offset * static_cast<int64_t>(out.itemsize());
+  cpu::copy_to_strided(upd, base, out.dtype(), w.strides);
 }
 
 void AsStrided::eval_cpu(const std::vector<array>& inputs, array& out) {
@@ -104,8 +99,7 @@ void Pad::eval_cpu(const std::vector<array>& inputs, array& out) {
   cpu::allocate(out);
   fill(out.raw_ptr(), out.dtype(), inputs[1], out.size());
   if (inputs[0].size() == 0) return;
-  int64_t offset = 0;
-  for (int i = 0; i < out.ndim(); ++i) offset += static_cast<int64_t>(low_[i]) * out.strides()[i];
+  int64_t offset = window(out.strides(), low_).offset;
   char* base = static_cast<char*>(out.raw_ptr()) + offset * static_cast<int64_t>(out.itemsize());
   cpu::copy_to_strided(inputs[0], base, out.dtype(), out.strides());
 }

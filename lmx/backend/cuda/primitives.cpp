@@ -38,9 +38,7 @@ bool strict() {
 
 void on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   if (strict()) throw std::runtime_error("[" + p.name() + "] has no GPU kernel yet (LMX_GPU_STRICT is set).");
-  p.eval_cpu(inputs, outputs);
-  for (auto& o : outputs)
-    if (o.data_shared_ptr()) o.data_shared_ptr()->host_may_have_written();
+  detail::eval_on_host(p, inputs, outputs);
 }
 
 void on_host(UnaryPrimitive& p, const std::vector<array>& inputs, array& out) {
@@ -114,14 +112,9 @@ void SliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) {
   auto st = cuda_stream(*this);
   cu::copy_to_new(src, out, st);
   if (upd.size() == 0) return;
-  int64_t offset = 0;
-  Strides s(out.ndim());
-  for (int i = 0; i < out.ndim(); ++i) {
-    offset += static_cast<int64_t>(start_[i]) * out.strides()[i];
-    s[i] = out.strides()[i] * strides_[i];
-  }
-  char* base = static_cast<char*>(cu::device_write(out)) + offset * static_cast<int64_t>(out.itemsize());
-  cu::copy_to_strided(upd, base, out.dtype(), s, st);
+  Window w = window(out.strides(), start_, strides_);
+  char* base = static_cast<char*>(cu::device_write(out)) + w.offset * static_cast<int64_t>(out.itemsize());
+  cu::copy_to_strided(upd, base, out.dtype(), w.strides, st);
 }
 
 void Concatenate::eval_gpu(const std::vector<array>& inputs, array& out) {
@@ -143,8 +136,7 @@ void Pad::eval_gpu(const std::vector<array>& inputs, array& out) {
   cu::allocate(out, st);
   cu::fill(cu::device_write(out), out.dtype(), inputs[1], out.size(), st);
   if (inputs[0].size() == 0) return;
-  int64_t offset = 0;
-  for (int i = 0; i < out.ndim(); ++i) offset += static_cast<int64_t>(low_[i]) * out.strides()[i];
+  int64_t offset = window(out.strides(), low_).offset;
   char* base = static_cast<char*>(cu::device_write(out)) + offset * static_cast<int64_t>(out.itemsize());
   cu::copy_to_strided(inputs[0], base, out.dtype(), out.strides(), st);
 }
