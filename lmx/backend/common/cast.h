@@ -17,6 +17,10 @@ template <typename T>
 inline constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
 template <typename T>
 inline constexpr bool is_complex_v = std::is_same_v<T, complex64_t>;
+// The type arithmetic on T happens in: 16-bit floats compute (and
+// accumulate) in float32 and are rounded once on store.
+template <typename T>
+using compute_t = std::conditional_t<is_half_v<T>, float, T>;
 
 template <typename To, typename From>
 LMX_HD inline To cast_value(From v) {

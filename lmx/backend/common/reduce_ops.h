@@ -15,7 +15,7 @@ namespace lmx {
 inline namespace LMX_ISA_NS {
 
 template <typename T>
-using acc_t = std::conditional_t<is_half_v<T>, float, T>;
+using acc_t = compute_t<T>;
 
 template <typename Acc>
 struct SumOp {

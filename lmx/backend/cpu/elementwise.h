@@ -19,9 +19,6 @@ namespace lmx::cpu {
 
 inline namespace LMX_ISA_NS {
 
-// 16-bit floats compute in float32.
-template <typename T>
-using compute_t = std::conditional_t<is_half_v<T>, float, T>;
 
 // Per-element cost of Op for parallel_for (the functor's kCost, default 1).
 template <typename Op>

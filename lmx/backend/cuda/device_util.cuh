@@ -15,9 +15,6 @@
 
 namespace lmx::cu {
 
-// 16-bit floats compute in float32 (as on the CPU).
-template <typename T>
-using compute_t = std::conditional_t<is_half_v<T>, float, T>;
 
 #define LMX_GRID_STRIDE(i, n)                                                         \
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < (n);           \
@@ -50,6 +47,28 @@ constexpr int vec_width() {
 
 inline bool aligned_to(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
+// The walk of dims [first, end) of `shape` over N operands as a kernel
+// Layout (at most kMaxDims of them).
+template <int N>
+Layout<N> layout_of(const Shape& shape, const std::vector<Strides>& strides, int first = 0) {
+  Layout<N> L;
+  L.ndim = static_cast<int>(shape.size()) - first;
+  for (int d = 0; d < L.ndim; ++d) {
+    L.shape[d] = shape[first + d];
+    for (int k = 0; k < N; ++k) L.strides[k][d] = strides[k][first + d];
+  }
+  return L;
+}
+
+// The same after collapsing dims; false when more than kMaxDims remain.
+template <int N>
+bool collapsed_layout(Shape shape, std::vector<Strides> strides, Layout<N>& L) {
+  collapse_dims(shape, strides);
+  if (static_cast<int>(shape.size()) > kMaxDims) return false;
+  L = layout_of<N>(shape, strides);
+  return true;
+}
+
 // Calls launch(layout, base_offsets) for the strided walk of `shape` over N
 // operands, peeling leading dimensions on the host past kMaxDims.
 template <int N, typename Launch>
@@ -58,13 +77,7 @@ void for_each_layout(Shape shape, std::vector<Strides> strides, Launch&& launch)
   std::vector<int64_t> base(N, 0);
   auto rec = [&](auto& self, int first) -> void {
     if (static_cast<int>(shape.size()) - first <= kMaxDims) {
-      Layout<N> L;
-      L.ndim = static_cast<int>(shape.size()) - first;
-      for (int d = 0; d < L.ndim; ++d) {
-        L.shape[d] = shape[first + d];
-        for (int k = 0; k < N; ++k) L.strides[k][d] = strides[k][first + d];
-      }
-      launch(L, base.data());
+      launch(layout_of<N>(shape, strides, first), base.data());
       return;
     }
     for (int64_t i = 0; i < shape[first]; ++i) {

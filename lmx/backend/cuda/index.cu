@@ -118,13 +118,9 @@ bool index_plan(const array& a, const std::vector<array>& idx, const std::vector
   std::vector<Strides> rstrides(1);
   for (int d = 0; d < a.ndim(); ++d)
     if (!used[d]) rshape.push_back(a.shape(d)), rstrides[0].push_back(a.strides()[d]);
-  collapse_dims(rshape, rstrides);
   if (rshape.empty()) rshape = {1}, rstrides = {{0}};
-  if (static_cast<int>(rshape.size()) > kMaxDims) return false;
-  rest.ndim = static_cast<int>(rshape.size());
-  block = 1;
-  for (int d = 0; d < rest.ndim; ++d) rest.shape[d] = rshape[d], rest.strides[0][d] = rstrides[0][d], block *= rshape[d];
-  return true;
+  block = static_cast<int64_t>(shape_size(rshape));
+  return collapsed_layout<1>(rshape, rstrides, rest);
 }
 
 }  // namespace
@@ -161,12 +157,13 @@ bool scatter_add(const array& src, const array& updates, const std::vector<array
   Dtype t = src.dtype();
   if (t != float32 && t != float16 && t != bfloat16 && t != int32 && t != uint32 && t != int64 && t != uint64)
     return false;
-  copy_to_new(src, out, st);  // row-contiguous: the offsets below are out's
+  // Offsets into out, which is row-contiguous (its strides are set already).
   std::vector<array> keep;
   GatherIndices g;
   Layout<1> rest;
   int64_t block;
   if (!index_plan(out, idx, axes, st, keep, g, rest, block)) return false;
+  copy_to_new(src, out, st);
   int64_t n = static_cast<int64_t>(updates.size());
   if (n == 0) return true;
   // Updates as row-major blocks of out's dtype.

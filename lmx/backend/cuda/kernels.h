@@ -29,7 +29,8 @@ bool unary(UnaryOp op, const array& in, array& out, cudaStream_t st);
 bool binary(BinaryOp op, const array& a, const array& b, array& out, cudaStream_t st);
 bool select(const array& cond, const array& x, const array& y, array& out, cudaStream_t st);
 
-// reduce.cu
+// reduce.cu: false (nothing launched) for dtypes or layouts the kernels do not
+// take; the caller then reduces on the host.
 bool reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out, cudaStream_t st);
 
 // Index of the first extreme element along `axis` (uint32; kept with size 1).

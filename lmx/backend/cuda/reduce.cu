@@ -68,27 +68,11 @@ __global__ void strided_reduce(const In* __restrict__ src, Out* __restrict__ dst
   }
 }
 
-template <int N>
-Layout<N> make_layout(Shape shape, std::vector<Strides> strides) {
-  collapse_dims(shape, strides);
-  if (static_cast<int>(shape.size()) > kMaxDims)
-    throw std::invalid_argument("[reduce] Too many non-adjacent dimensions for the GPU kernel.");
-  Layout<N> L;
-  L.ndim = static_cast<int>(shape.size());
-  for (int d = 0; d < L.ndim; ++d) {
-    L.shape[d] = shape[d];
-    for (int k = 0; k < N; ++k) L.strides[k][d] = strides[k][d];
-  }
-  return L;
-}
-
+// False (nothing launched) when the layout has more non-adjacent dims than
+// the kernels take; the caller then reduces on the host.
 template <typename In, typename Out, typename Acc, typename Op>
-void reduce_typed(const array& in, array& out, const std::vector<int>& axes, cudaStream_t st) {
-  const In* src = static_cast<const In*>(device_read(in, st));
-  allocate(out, st);
-  Out* dst = static_cast<Out*>(device_write(out));
+bool reduce_typed(const array& in, array& out, const std::vector<int>& axes, cudaStream_t st) {
   int64_t n_out = static_cast<int64_t>(out.size());
-  if (n_out == 0) return;
   // Split dims into kept and reduced groups, as the CPU kernel does.
   std::vector<bool> reduced(in.ndim(), false);
   for (int a : axes) reduced[a] = true;
@@ -113,8 +97,16 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes, cud
 
   // Rows long enough for a block each; short ones go a thread each below.
   bool rows = red_shape.size() == 1 && rs[0][0] == 1 && n_red >= 64;
+  Layout<1> K1, R;
+  Layout<2> K2;
+  if (rows ? !collapsed_layout<1>(kept_shape, {kept_in}, K1)
+           : !(collapsed_layout<2>(kept_shape, {kept_in, kept_out}, K2) && collapsed_layout<1>(red_shape, rs, R)))
+    return false;
+  const In* src = static_cast<const In*>(device_read(in, st));
+  allocate(out, st);
+  if (n_out == 0) return true;
+  Out* dst = static_cast<Out*>(device_write(out));
   if (rows) {
-    Layout<1> K = make_layout<1>(kept_shape, {kept_in});
     // Enough blocks to fill the device: split long rows into chunks.
     int64_t want = int64_t{device_props().multiProcessorCount} * 32;
     int64_t chunks = n_out >= want ? 1 : std::min<int64_t>((want + n_out - 1) / n_out, (n_red + 4095) / 4096);
@@ -122,18 +114,16 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes, cud
     int64_t chunk_len = (n_red + chunks - 1) / chunks;
     unsigned grid = static_cast<unsigned>(std::min<int64_t>(n_out * chunks, int64_t{1} << 20));
     if (chunks == 1) {
-      row_reduce<In, Out, Acc, Op><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, n_red, 1, chunk_len);
+      row_reduce<In, Out, Acc, Op><<<grid, kThreads, 0, st>>>(src, dst, K1, n_out, n_red, 1, chunk_len);
     } else {
       Acc* partial = static_cast<Acc*>(device_malloc(sizeof(Acc) * n_out * chunks, st));
-      row_reduce<In, Acc, Acc, Op><<<grid, kThreads, 0, st>>>(src, partial, K, n_out, n_red, chunks, chunk_len);
-      Layout<1> P = make_layout<1>({static_cast<ShapeElem>(n_out)}, {{chunks}});
+      row_reduce<In, Acc, Acc, Op><<<grid, kThreads, 0, st>>>(src, partial, K1, n_out, n_red, chunks, chunk_len);
+      Layout<1> P = layout_of<1>({static_cast<ShapeElem>(n_out)}, {{chunks}});
       row_reduce<Acc, Out, Acc, Op><<<static_cast<unsigned>(std::min<int64_t>(n_out, 1 << 20)), kThreads, 0, st>>>(
           partial, dst, P, n_out, chunks, 1, chunks);
       device_free(partial, sizeof(Acc) * n_out * chunks, st);
     }
   } else {
-    Layout<2> K = make_layout<2>(kept_shape, {kept_in, kept_out});
-    Layout<1> R = make_layout<1>(red_shape, rs);
     // Few outputs over many elements: split the reduced range so that the
     // device has enough threads, then reduce the partials the same way.
     int64_t want = int64_t{device_props().multiProcessorCount} * 2048;
@@ -141,19 +131,20 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes, cud
     chunks = std::max<int64_t>(chunks, 1);
     int64_t chunk_len = (n_red + chunks - 1) / chunks;
     if (chunks == 1) {
-      strided_reduce<In, Out, Acc, Op><<<blocks_for(n_out), kThreads, 0, st>>>(src, dst, K, R, n_out, n_red, 1, n_red);
+      strided_reduce<In, Out, Acc, Op><<<blocks_for(n_out), kThreads, 0, st>>>(src, dst, K2, R, n_out, n_red, 1, n_red);
     } else {
       Acc* partial = static_cast<Acc*>(device_malloc(sizeof(Acc) * n_out * chunks, st));
-      strided_reduce<In, Acc, Acc, Op><<<blocks_for(n_out * chunks), kThreads, 0, st>>>(src, partial, K, R, n_out,
+      strided_reduce<In, Acc, Acc, Op><<<blocks_for(n_out * chunks), kThreads, 0, st>>>(src, partial, K2, R, n_out,
                                                                                          n_red, chunks, chunk_len);
-      Layout<2> K2 = make_layout<2>({static_cast<ShapeElem>(n_out)}, {{1}, {1}});
-      Layout<1> R2 = make_layout<1>({static_cast<ShapeElem>(chunks)}, {{n_out}});
-      strided_reduce<Acc, Out, Acc, Op><<<blocks_for(n_out), kThreads, 0, st>>>(partial, dst, K2, R2, n_out, chunks, 1,
+      Layout<2> KP = layout_of<2>({static_cast<ShapeElem>(n_out)}, {{1}, {1}});
+      Layout<1> RP = layout_of<1>({static_cast<ShapeElem>(chunks)}, {{n_out}});
+      strided_reduce<Acc, Out, Acc, Op><<<blocks_for(n_out), kThreads, 0, st>>>(partial, dst, KP, RP, n_out, chunks, 1,
                                                                                  chunks);
       device_free(partial, sizeof(Acc) * n_out * chunks, st);
     }
   }
   LMX_CUDA_CHECK(cudaGetLastError());
+  return true;
 }
 
 // Output types a sum or product can have for input In (sum_result_type).
@@ -211,15 +202,16 @@ __global__ void arg_reduce_kernel(const In* __restrict__ src, uint32_t* __restri
 }  // namespace
 
 bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t st) {
-  allocate(out, st);
-  int64_t n_out = static_cast<int64_t>(out.size());
-  if (n_out == 0) return true;
   Shape kept;
   Strides kin, kout;
   for (int i = 0; i < in.ndim(); ++i)
     if (i != axis) kept.push_back(in.shape(i)), kin.push_back(in.strides()[i]), kout.push_back(out.strides()[i]);
   if (kept.empty()) kept = {1}, kin = {0}, kout = {0};
-  Layout<2> K = make_layout<2>(kept, {kin, kout});
+  Layout<2> K;
+  if (!collapsed_layout<2>(kept, {kin, kout}, K)) return false;
+  allocate(out, st);
+  int64_t n_out = static_cast<int64_t>(out.size());
+  if (n_out == 0) return true;
   int64_t len = in.shape(axis), stride = in.strides()[axis];
   auto* dst = static_cast<uint32_t*>(device_write(out));
   bool ok = dispatch_gpu(in.dtype(), [&](auto tag) {
@@ -234,40 +226,42 @@ bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t
 }
 
 bool reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out, cudaStream_t st) {
+  bool launched = false;  // a kernel for the dtypes exists and the layout fits it
+  bool typed = false;
   switch (type) {
     case ReduceType::And:
     case ReduceType::Or:
-      return dispatch_gpu(in.dtype(), [&](auto tag) {
+      typed = dispatch_gpu(in.dtype(), [&](auto tag) {
         using In = typename decltype(tag)::type;
-        if (type == ReduceType::And) reduce_typed<In, bool, bool, AndOp>(in, out, axes, st);
-        else reduce_typed<In, bool, bool, OrOp>(in, out, axes, st);
+        if (type == ReduceType::And) launched = reduce_typed<In, bool, bool, AndOp>(in, out, axes, st);
+        else launched = reduce_typed<In, bool, bool, OrOp>(in, out, axes, st);
       });
+      break;
     case ReduceType::Sum:
-    case ReduceType::Prod: {
-      bool ok = true;
-      bool found = dispatch_gpu(in.dtype(), [&](auto tag) {
+    case ReduceType::Prod:
+      typed = dispatch_gpu(in.dtype(), [&](auto tag) {
         using In = typename decltype(tag)::type;
-        ok = dispatch_sum_out(in.dtype(), out.dtype(), [&](auto otag) {
+        dispatch_sum_out(in.dtype(), out.dtype(), [&](auto otag) {
           using Out = typename decltype(otag)::type;
           if constexpr (std::is_same_v<Out, In> || (std::is_integral_v<In> && std::is_integral_v<Out>)) {
             using Acc = acc_t<Out>;
-            if (type == ReduceType::Sum) reduce_typed<In, Out, Acc, SumOp<Acc>>(in, out, axes, st);
-            else reduce_typed<In, Out, Acc, ProdOp<Acc>>(in, out, axes, st);
+            if (type == ReduceType::Sum) launched = reduce_typed<In, Out, Acc, SumOp<Acc>>(in, out, axes, st);
+            else launched = reduce_typed<In, Out, Acc, ProdOp<Acc>>(in, out, axes, st);
           }
         });
       });
-      return found && ok;
-    }
+      break;
     case ReduceType::Max:
     case ReduceType::Min:
-      return dispatch_gpu(in.dtype(), [&](auto tag) {
+      typed = dispatch_gpu(in.dtype(), [&](auto tag) {
         using In = typename decltype(tag)::type;
         using Acc = acc_t<In>;
-        if (type == ReduceType::Max) reduce_typed<In, In, Acc, MaxOp<Acc>>(in, out, axes, st);
-        else reduce_typed<In, In, Acc, MinOp<Acc>>(in, out, axes, st);
+        if (type == ReduceType::Max) launched = reduce_typed<In, In, Acc, MaxOp<Acc>>(in, out, axes, st);
+        else launched = reduce_typed<In, In, Acc, MinOp<Acc>>(in, out, axes, st);
       });
+      break;
   }
-  return false;
+  return typed && launched;
 }
 
 }  // namespace lmx::cu
