@@ -121,6 +121,12 @@ class array {
   std::vector<array> outputs() const;
   bool has_siblings() const { return !desc_->siblings.empty(); }
   int output_index() const { return desc_->position; }
+  // Identifies one application of a primitive: equal for all outputs of a
+  // multi-output node, distinct between nodes even when they share one
+  // Primitive object (compiled functions replay theirs).
+  uintptr_t node_id() const {
+    return has_siblings() ? reinterpret_cast<uintptr_t>(desc_->output_meta.get()) : id();
+  }
   // Forget the graph above this array (after evaluation, or to stop gradients).
   void detach();
 

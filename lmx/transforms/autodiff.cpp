@@ -69,16 +69,16 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const ArrayFn& fun, c
   // A multi-output primitive's rule runs once, at its earliest output in the
   // tape: every consumer of every sibling comes later in the tape, so by then
   // (walking backwards) all of their cotangents have arrived.
-  std::unordered_map<const Primitive*, size_t> first_sibling;
+  std::unordered_map<uintptr_t, size_t> first_sibling;
   for (size_t i = 0; i < tape.size(); ++i)
-    if (tape[i].has_siblings()) first_sibling.emplace(&tape[i].primitive(), i);
+    if (tape[i].has_siblings()) first_sibling.emplace(tape[i].node_id(), i);
   std::unordered_set<uintptr_t> tracer_ids;
   for (auto& t : tracers) tracer_ids.insert(t.id());
   for (size_t pos = tape.size(); pos-- > 0;) {
     array node = tape[pos];
     tape[pos] = array();  // release the forward node as soon as its rule is built
     if (tracer_ids.count(node.id()) || !active.count(node.id())) continue;
-    if (node.has_siblings() && first_sibling.at(&node.primitive()) != pos) continue;
+    if (node.has_siblings() && first_sibling.at(node.node_id()) != pos) continue;
     auto outs = node.outputs();
     std::vector<array> out_cots;
     bool any = false;

@@ -87,9 +87,9 @@ std::vector<array> vmap(const ArrayFn& fun, const std::vector<array>& inputs, co
     throw std::invalid_argument("[vmap] Got " + std::to_string(out_axes_in.size()) + " out_axes for " +
                                 std::to_string(outputs.size()) + " outputs.");
 
-  std::unordered_set<const Primitive*> done;
+  std::unordered_set<uintptr_t> done;  // nodes (not primitives: compiled replays share those)
   for (auto& node : detail::graph_tape(outputs)) {
-    if (batched.count(node.id()) || done.count(&node.primitive())) continue;
+    if (batched.count(node.id()) || done.count(node.node_id())) continue;
     auto& ins = node.inputs();
     std::vector<array> bins;
     std::vector<int> baxes;
@@ -103,7 +103,7 @@ std::vector<array> vmap(const ArrayFn& fun, const std::vector<array>& inputs, co
       }
     }
     if (!any) continue;
-    done.insert(&node.primitive());
+    done.insert(node.node_id());
     auto outs = node.outputs();
     auto [bouts, bout_axes] = node.primitive().vmap(bins, baxes, outs);
     for (size_t k = 0; k < outs.size(); ++k) batched.emplace(outs[k].id(), std::make_pair(bouts[k], bout_axes[k]));
