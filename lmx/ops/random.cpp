@@ -12,11 +12,35 @@ namespace lmx::random {
 
 namespace {
 
-std::mutex state_mu;
+// The library's own store: a variable behind a mutex.
+GlobalKeyStore default_store() {
+  struct State {
+    std::mutex mu;
+    array key = random::key(0);
+  };
+  auto st = std::make_shared<State>();
+  return {[st](const KeyStep& step) {
+            std::lock_guard lk(st->mu);
+            auto [next, use] = step(st->key);
+            st->key = next;
+            return use;
+          },
+          [st](const array& k) {
+            std::lock_guard lk(st->mu);
+            st->key = k;
+          }};
+}
 
-array& global_key() {
-  static array k = key(0);
-  return k;
+std::mutex store_mu;
+
+GlobalKeyStore& global_store() {
+  static GlobalKeyStore store = default_store();
+  return store;
+}
+
+GlobalKeyStore current_store() {
+  std::lock_guard lk(store_mu);
+  return global_store();
 }
 
 void check_key(const array& k, const char* op) {
@@ -31,12 +55,12 @@ array next_key(const std::optional<array>& k, const char* op) {
     check_key(*k, op);
     return *k;
   }
-  std::lock_guard lk(state_mu);
-  array parts = random::split(global_key(), 2);
-  array next = reshape(slice(parts, {0, 0}, {1, 2}, {1, 1}), {2});
-  array use = reshape(slice(parts, {1, 0}, {2, 2}, {1, 1}), {2});
-  global_key() = next;
-  return use;
+  return current_store().advance([](const array& k) {
+    array parts = random::split(k, 2);
+    array next = reshape(slice(parts, {0, 0}, {1, 2}, {1, 1}), {2});
+    array use = reshape(slice(parts, {1, 0}, {2, 2}, {1, 1}), {2});
+    return std::make_pair(next, use);
+  });
 }
 
 void check_shape(const Shape& shape, const char* op) {
@@ -90,9 +114,11 @@ array key(uint64_t seed) {
   return array(v, Shape{2}, uint32);
 }
 
-void seed(uint64_t s) {
-  std::lock_guard lk(state_mu);
-  global_key() = key(s);
+void seed(uint64_t s) { current_store().set(key(s)); }
+
+void set_global_key_store(GlobalKeyStore store) {
+  std::lock_guard lk(store_mu);
+  global_store() = store.advance ? std::move(store) : default_store();
 }
 
 array bits(const Shape& shape, const std::optional<array>& k, S s) {

@@ -2,12 +2,27 @@
 // key, each call splits the global key (set by seed) and uses one half.
 #pragma once
 
+#include <functional>
+#include <utility>
+
 #include "lmx/ops/ops.h"
 
 namespace lmx::random {
 
 array key(uint64_t seed);
 void seed(uint64_t seed);
+
+// Where the global key lives. By default a variable of the library; the
+// Python package keeps it in mx.random.state (a list), as MLX does, so that
+// compile can capture it as state. `advance` must replace the key k by
+// step(k).first and return step(k).second as one atomic update. An empty
+// store restores the library's own.
+using KeyStep = std::function<std::pair<array, array>(const array&)>;
+struct GlobalKeyStore {
+  std::function<array(const KeyStep&)> advance;
+  std::function<void(const array&)> set;
+};
+void set_global_key_store(GlobalKeyStore store);
 array split(const array& key, int num = 2, S s = {});
 // Raw uint32 words.
 array bits(const Shape& shape, const std::optional<array>& key = {}, S s = {});

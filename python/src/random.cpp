@@ -40,6 +40,36 @@ uint64_t seed_arg(nb::handle h) {
 
 void init_random(nb::module_& parent) {
   nb::module_ m = parent.def_submodule("random", "Key-based, splittable random number generation.");
+  // mx.random.state: a list holding the global key, as in MLX, so that
+  // compile(inputs=mx.random.state, outputs=mx.random.state) can thread it
+  // through a compiled function. The store keeps the list alive until the
+  // interpreter exits, when the library's own store takes over again.
+  nb::list state;
+  state.append(nb::cast(random::key(0)));
+  m.attr("state") = state;
+  PyObject* list = state.release().ptr();
+  nb::module_::import_("atexit").attr("register")(nb::cpp_function([list]() {
+    random::set_global_key_store({});
+    Py_DECREF(list);
+  }));
+  auto current = [list]() {
+    nb::handle item = PyList_Size(list) > 0 ? nb::handle(PyList_GetItem(list, 0)) : nb::handle();
+    if (!item.is_valid() || !is_array(item))
+      throw nb::type_error("[random] mx.random.state must be a list holding the global key array.");
+    return nb::cast<array>(item);
+  };
+  random::set_global_key_store({[list, current](const random::KeyStep& step) {
+                                  nb::gil_scoped_acquire gil;
+                                  auto [next, use] = step(current());
+                                  nb::borrow<nb::list>(list)[0] = nb::cast(next);
+                                  return use;
+                                },
+                                [list](const array& k) {
+                                  nb::gil_scoped_acquire gil;
+                                  nb::list l = nb::borrow<nb::list>(list);
+                                  if (l.size() == 0) l.append(nb::cast(k));
+                                  else l[0] = nb::cast(k);
+                                }});
   m.def("key", [](nb::handle s) { return random::key(seed_arg(s)); }, "seed"_a);
   m.def("seed", [](nb::handle s) { random::seed(seed_arg(s)); }, "seed"_a);
   m.def("split", [](const array& k, int num, S s) { return random::split(k, num, s); }, "key"_a, "num"_a = 2,
