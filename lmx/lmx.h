@@ -12,6 +12,7 @@
 #include "lmx/runtime/allocator.h"
 #include "lmx/runtime/device.h"
 #include "lmx/transforms/autodiff.h"
+#include "lmx/transforms/compile.h"
 #include "lmx/transforms/custom.h"
 #include "lmx/transforms/eval.h"
 #include "lmx/transforms/vmap.h"

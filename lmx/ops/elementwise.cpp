@@ -67,7 +67,7 @@ array binary(BinaryOp op, const array& a, const array& b, S s) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   auto prep = [&](const array& x) {
     array y = x.dtype() == t ? x : astype(x, t, s);
-    return y.shape() == shape ? y : broadcast_to(y, shape, s);
+    return broadcast_operand(y, shape, {a, b}, s);
   };
   array x = prep(a), y = prep(b);
   Dtype out = t;
@@ -260,7 +260,7 @@ array where(const array& cond, const array& x, const array& y, S s) {
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), x.shape(), "where"), y.shape(), "where");
   auto prep = [&](const array& v, Dtype d) {
     array r = v.dtype() == d ? v : astype(v, d, s);
-    return r.shape() == shape ? r : broadcast_to(r, shape, s);
+    return broadcast_operand(r, shape, {cond, x, y}, s);
   };
   return array(shape, t, std::make_shared<Select>(to_stream(s)), {prep(cond, bool_), prep(x, t), prep(y, t)});
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "lmx/ops/ops.h"
+#include "lmx/transforms/compile.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/shape.h"
 
@@ -158,11 +159,20 @@ array broadcast_to(const array& a, const Shape& shape, S s) {
   return array(shape, a.dtype(), std::make_shared<Broadcast>(to_stream(s)), {a});
 }
 
+array broadcast_operand(const array& a, const Shape& shape, const std::vector<array>& operands, S s) {
+  if (a.shape() == shape) return a;
+  if (!detail::in_shapeless_trace()) return broadcast_to(a, shape, s);
+  std::vector<array> inputs = {a};
+  for (auto& o : operands)
+    if (o.id() != a.id()) inputs.push_back(o);
+  return array(shape, a.dtype(), std::make_shared<Broadcast>(to_stream(s)), std::move(inputs));
+}
+
 std::vector<array> broadcast_arrays(const std::vector<array>& arrays, S s) {
   Shape shape;
   for (auto& a : arrays) shape = broadcast_shapes(shape, a.shape(), "broadcast_arrays");
   std::vector<array> out;
-  for (auto& a : arrays) out.push_back(broadcast_to(a, shape, s));
+  for (auto& a : arrays) out.push_back(broadcast_operand(a, shape, arrays, s));
   return out;
 }
 

@@ -23,6 +23,12 @@ std::vector<int> all_axes(int ndim);
 // NumPy broadcasting of two shapes; throws ValueError naming the op.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& op = "broadcast_shapes");
 
+// broadcast_to(a, shape) for an operand of an op that broadcasts `operands`
+// together (a among them). While a shapeless compile traces, the broadcast
+// also records the operands, so its shape follows theirs on replay.
+array broadcast_operand(const array& a, const Shape& shape, const std::vector<array>& operands,
+                        StreamOrDevice s);
+
 std::string shape_string(const Shape& s);  // "(2,3)"
 
 }  // namespace lmx

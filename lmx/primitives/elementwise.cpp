@@ -32,6 +32,26 @@ array scalar(double v, const array& like) { return array(v, like.dtype()); }
 
 }  // namespace
 
+// Operands arrive broadcast to the output's shape. Operands that had equal
+// shapes when traced were not broadcast, so they must stay equal.
+Shape elementwise_output_shape(const std::vector<array>& inputs, const std::string& op) {
+  for (auto& in : inputs)
+    if (in.shape() != inputs[0].shape())
+      throw std::invalid_argument("[compile] The operands of '" + op + "' had one shape when the shapeless function "
+                                  "was traced but now have shapes " + shape_string(inputs[0].shape()) + " and " +
+                                  shape_string(in.shape()) + ". Compile it without shapeless=True.");
+  return inputs[0].shape();
+}
+
+std::vector<Shape> Unary::output_shapes(const std::vector<array>& inputs) { return {inputs[0].shape()}; }
+std::vector<Shape> Binary::output_shapes(const std::vector<array>& inputs) {
+  return {elementwise_output_shape(inputs, name())};
+}
+std::vector<Shape> Select::output_shapes(const std::vector<array>& inputs) {
+  return {elementwise_output_shape(inputs, name())};
+}
+std::vector<Shape> AsType::output_shapes(const std::vector<array>& inputs) { return {inputs[0].shape()}; }
+
 std::vector<array> Unary::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                               const std::vector<int>&, const std::vector<array>& outputs) {
   const array& x = primals[0];

@@ -15,12 +15,18 @@ enum class BinaryOp { LMX_BINARY_OPS(LMX_ENUM_ENTRY) };
 const char* op_name(UnaryOp op);
 const char* op_name(BinaryOp op);
 
+// The output shape of an elementwise node replayed by a shapeless compiled
+// function: that of its operands, which must all still be equal (the trace
+// broadcast only the operands whose shapes differed then).
+Shape elementwise_output_shape(const std::vector<array>& inputs, const std::string& op);
+
 class Unary : public UnaryPrimitive {
  public:
   Unary(Stream s, UnaryOp op) : UnaryPrimitive(s), op_(op) {}
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
   std::string name() const override { return op_name(op_); }
   bool is_equivalent(const Primitive& o) const override;
   UnaryOp op() const { return op_; }
@@ -35,6 +41,7 @@ class Binary : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
   std::string name() const override { return op_name(op_); }
   bool is_equivalent(const Primitive& o) const override;
   BinaryOp op() const { return op_; }
@@ -50,6 +57,7 @@ class Select : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
   std::string name() const override { return "where"; }
   bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Select*>(&o); }
 };
@@ -61,6 +69,7 @@ class AsType : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
   std::string name() const override { return "astype"; }
   bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const AsType*>(&o); }
 };

@@ -42,6 +42,11 @@ class Primitive {
                                                                const std::vector<int>& axes,
                                                                const std::vector<array>& outputs);
 
+  // The output shapes for inputs of other shapes, so that a function compiled
+  // with shapeless=True can replay this primitive. The default raises, naming
+  // the primitive: most primitives fix their output shape when built.
+  virtual std::vector<Shape> output_shapes(const std::vector<array>& inputs);
+
  private:
   Stream stream_;
 };
@@ -71,6 +76,10 @@ class UnaryPrimitive : public Primitive {
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,                \
                                                        const std::vector<int>& axes,                      \
                                                        const std::vector<array>& outputs) override;
+
+// Declares a primitive's output shape rule (for shapeless compile).
+#define LMX_DECLARE_OUTPUT_SHAPES \
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
 
 // Declares a primitive's differentiation rule (defined in lmx/primitives/).
 #define LMX_DECLARE_VJP                                                                                     \

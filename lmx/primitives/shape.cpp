@@ -27,17 +27,38 @@ Shape window_stops(const Shape& start, const Shape& step, const Shape& size) {
 }  // namespace
 
 std::vector<array> Broadcast::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                                  const std::vector<int>&, const std::vector<array>&) {
-  // Sum over the added leading dims and the stretched size-1 dims.
+                                  const std::vector<int>& argnums, const std::vector<array>&) {
+  // Sum over the added leading dims and the stretched size-1 dims. The
+  // operands that only give the shape (shapeless compile) get no gradient.
   const array& x = primals[0];
   const array& g = cotangents[0];
   int extra = g.ndim() - x.ndim();
   std::vector<int> axes;
   for (int d = 0; d < g.ndim(); ++d)
     if (d < extra || (x.shape(d - extra) == 1 && g.shape(d) != 1)) axes.push_back(d);
-  array r = axes.empty() ? g : sum(g, axes, true);
-  return {reshape(r, x.shape())};
+  std::vector<array> out;
+  for (int a : argnums) {
+    if (a != 0) {
+      out.emplace_back();
+      continue;
+    }
+    array r = axes.empty() ? g : sum(g, axes, true);
+    out.push_back(reshape(r, x.shape()));
+  }
+  return out;
 }
+
+std::vector<Shape> Broadcast::output_shapes(const std::vector<array>& inputs) {
+  if (inputs.size() < 2)
+    throw std::invalid_argument(
+        "[compile] broadcast_to to a fixed shape cannot infer its output shape, so this function cannot be "
+        "compiled with shapeless=True.");
+  Shape shape;
+  for (auto& in : inputs) shape = broadcast_shapes(shape, in.shape(), "broadcast_to");
+  return {shape};
+}
+
+std::vector<Shape> StopGradient::output_shapes(const std::vector<array>& inputs) { return {inputs[0].shape()}; }
 
 std::vector<array> Reshape::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                 const std::vector<int>&, const std::vector<array>&) {

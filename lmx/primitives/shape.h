@@ -17,15 +17,37 @@ namespace lmx {
     bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Class*>(&o); } \
   };
 
-// View with stride 0 along broadcast dimensions (output shape is the node's).
-LMX_SIMPLE_PRIMITIVE(Broadcast, "broadcast_to")
 // A view when the layout allows it, else a row-contiguous copy.
 LMX_SIMPLE_PRIMITIVE(Reshape, "reshape")
-// Identity that stops gradients; shares the input's buffer.
-LMX_SIMPLE_PRIMITIVE(StopGradient, "stop_gradient")
 // Reinterprets the bytes as the output dtype (element size may change the last dim).
 LMX_SIMPLE_PRIMITIVE(View, "view")
 #undef LMX_SIMPLE_PRIMITIVE
+
+// View with stride 0 along broadcast dimensions (output shape is the node's).
+// Inputs after the first are only there for shapeless compile: the operands
+// the first is broadcast against, so the shape can be recomputed from them.
+class Broadcast : public UnaryPrimitive {
+ public:
+  using UnaryPrimitive::UnaryPrimitive;
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
+  std::string name() const override { return "broadcast_to"; }
+  bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Broadcast*>(&o); }
+};
+
+// Identity that stops gradients; shares the input's buffer.
+class StopGradient : public UnaryPrimitive {
+ public:
+  using UnaryPrimitive::UnaryPrimitive;
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
+  std::string name() const override { return "stop_gradient"; }
+  bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const StopGradient*>(&o); }
+};
 
 // Row-contiguous copy unless already row-contiguous (or column-contiguous,
 // when the caller accepts that layout).

@@ -3,6 +3,7 @@
 // are handled in python/lmx/core/_transforms.py.
 #include <nanobind/stl/function.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "convert.h"
 #include "lmx/transforms/autodiff.h"
+#include "lmx/transforms/compile.h"
 #include "lmx/transforms/custom.h"
 #include "lmx/transforms/vmap.h"
 
@@ -163,6 +165,35 @@ void init_transforms(nb::module_& m) {
       },
       "inputs"_a, "dependencies"_a);
   m.def("_checkpoint", [](nb::callable f, const std::vector<array>& primals) { return checkpoint(array_fn(f), primals); });
+  // compile: python/lmx/core/_compile.py handles pytrees, constants, captured
+  // state and the cache; a _CompiledGraph is one traced signature.
+  nb::class_<CompiledGraph>(m, "_CompiledGraph")
+      .def("__init__",
+           [](CompiledGraph* self, nb::callable f, const std::vector<array>& examples, bool shapeless) {
+             new (self) CompiledGraph(array_fn(f), examples, shapeless);
+           })
+      .def("__call__", &CompiledGraph::operator())
+      .def("accepts", &CompiledGraph::accepts)
+      .def_prop_ro("num_nodes", &CompiledGraph::num_nodes)
+      .def_prop_ro("num_fused", &CompiledGraph::num_fused)
+      .def("to_dot", &CompiledGraph::to_dot);
+  m.def("_compile_mode", []() {
+    switch (compile_mode()) {
+      case CompileMode::disabled: return "disabled";
+      case CompileMode::no_simplify: return "no_simplify";
+      case CompileMode::no_fuse: return "no_fuse";
+      default: return "enabled";
+    }
+  });
+  m.def("_set_compile_mode", [](const std::string& mode) {
+    if (mode == "disabled") set_compile_mode(CompileMode::disabled);
+    else if (mode == "no_simplify") set_compile_mode(CompileMode::no_simplify);
+    else if (mode == "no_fuse") set_compile_mode(CompileMode::no_fuse);
+    else if (mode == "enabled") set_compile_mode(CompileMode::enabled);
+    else
+      throw nb::value_error(("[set_compile_mode] Unknown mode '" + mode +
+                             "'; expected 'disabled', 'no_simplify', 'no_fuse' or 'enabled'.").c_str());
+  });
   m.def("_value_and_grad", [](nb::callable f, const std::vector<array>& primals, const std::vector<int>& argnums) {
     return value_and_grad(array_fn(f), primals, argnums);
   });

@@ -58,6 +58,42 @@ inline void allocate_like(const array& in, array& out, bool may_donate) {
   }
 }
 
+// The op over n dense elements: the inner loop of the dense kernels and of
+// compile's fused kernels.
+template <typename Op, typename In, typename Out>
+void unary_span(const In* src, Out* dst, size_t n) {
+  Op op;
+  size_t i = 0;
+  if constexpr (has_simd_v<Op> && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+    constexpr size_t L = simd::kFloatLanes;
+    for (; i + L <= n; i += L) {
+      simd::VF v;
+      std::memcpy(&v, src + i, sizeof v);
+      v = simd_apply<Op>(v);
+      std::memcpy(dst + i, &v, sizeof v);
+    }
+  }
+  for (; i < n; ++i) dst[i] = cast_value<Out>(op(static_cast<compute_t<In>>(src[i])));
+}
+
+// Which operand of a binary span is a single value repeated.
+enum class ScalarOperand { none, first, second };
+
+template <typename Op, typename In, typename Out, ScalarOperand S = ScalarOperand::none>
+void binary_span(const In* x, const In* y, Out* d, size_t n) {
+  Op op;
+  using C = compute_t<In>;
+  if constexpr (S == ScalarOperand::first) {
+    const C a = static_cast<C>(*x);
+    for (size_t i = 0; i < n; ++i) d[i] = cast_value<Out>(op(a, static_cast<C>(y[i])));
+  } else if constexpr (S == ScalarOperand::second) {
+    const C b = static_cast<C>(*y);
+    for (size_t i = 0; i < n; ++i) d[i] = cast_value<Out>(op(static_cast<C>(x[i]), b));
+  } else {
+    for (size_t i = 0; i < n; ++i) d[i] = cast_value<Out>(op(static_cast<C>(x[i]), static_cast<C>(y[i])));
+  }
+}
+
 template <typename Op, typename In, typename Out>
 void unary_kernel(const array& in, array& out) {
   Op op;
@@ -66,19 +102,7 @@ void unary_kernel(const array& in, array& out) {
     allocate_like(in, out, std::is_same_v<In, Out>);
     const In* src = in.data<In>();
     Out* dst = out.data<Out>();
-    parallel_for(in.size(), op_cost<Op>(), [&](size_t b, size_t e) {
-      size_t i = b;
-      if constexpr (has_simd_v<Op> && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
-        constexpr size_t L = simd::kFloatLanes;
-        for (; i + L <= e; i += L) {
-          simd::VF v;
-          std::memcpy(&v, src + i, sizeof v);
-          v = simd_apply<Op>(v);
-          std::memcpy(dst + i, &v, sizeof v);
-        }
-      }
-      for (; i < e; ++i) dst[i] = f(src[i]);
-    });
+    parallel_for(in.size(), op_cost<Op>(), [&](size_t b, size_t e) { unary_span<Op, In, Out>(src + b, dst + b, e - b); });
     return;
   }
   allocate(out);
@@ -112,28 +136,26 @@ void binary_kernel(const array& a, const array& b, array& out) {
     const In* x = a.data<In>();
     const In* y = b.data<In>();
     Out* d = out.data<Out>();
-    parallel_for(n, op_cost<Op>(), [&](size_t s, size_t e) {
-      for (size_t i = s; i < e; ++i) d[i] = f(x[i], y[i]);
-    });
+    parallel_for(n, op_cost<Op>(), [&](size_t s, size_t e) { binary_span<Op, In, Out>(x + s, y + s, d + s, e - s); });
     return;
   }
   if (a.data_size() == 1 && b_dense) {
     allocate_like(b, out, donate);
-    const In x = *a.data<In>();
+    const In* x = a.data<In>();
     const In* y = b.data<In>();
     Out* d = out.data<Out>();
     parallel_for(n, op_cost<Op>(), [&](size_t s, size_t e) {
-      for (size_t i = s; i < e; ++i) d[i] = f(x, y[i]);
+      binary_span<Op, In, Out, ScalarOperand::first>(x, y + s, d + s, e - s);
     });
     return;
   }
   if (b.data_size() == 1 && a_dense) {
     allocate_like(a, out, donate);
     const In* x = a.data<In>();
-    const In y = *b.data<In>();
+    const In* y = b.data<In>();
     Out* d = out.data<Out>();
     parallel_for(n, op_cost<Op>(), [&](size_t s, size_t e) {
-      for (size_t i = s; i < e; ++i) d[i] = f(x[i], y);
+      binary_span<Op, In, Out, ScalarOperand::second>(x + s, y, d + s, e - s);
     });
     return;
   }

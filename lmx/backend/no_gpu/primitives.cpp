@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "lmx/fast/primitives.h"
+#include "lmx/primitives/compiled.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/factorization.h"
 #include "lmx/primitives/fft.h"
@@ -59,6 +60,10 @@ void Factorization::eval_gpu(const std::vector<array>&, std::vector<array>&) {
 }
 
 void AffineQuantize::eval_gpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
+}
+
+void Compiled::eval_gpu(const std::vector<array>&, std::vector<array>&) {
   throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
 }
 

@@ -11,9 +11,18 @@
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/reduce.h"
 
+namespace lmx::cpu {
+using UnarySpanFn = void (*)(const void* x, void* out, size_t n);
+using BinarySpanFn = void (*)(const void* x, const void* y, void* out, size_t n);
+}  // namespace lmx::cpu
+
 #define LMX_CPU_KERNEL_ENTRY_POINTS                                                              \
   void unary(UnaryOp op, const array& in, array& out);                                           \
   void binary(BinaryOp op, const array& a, const array& b, array& out);                          \
+  /* the op over n dense elements of type `in` (compile's fused kernels); `scalar` says    \
+     which operand is one value repeated (0 none, 1 the first, 2 the second) */              \
+  UnarySpanFn unary_span_fn(UnaryOp op, Dtype in);                                               \
+  BinarySpanFn binary_span_fn(BinaryOp op, Dtype in, int scalar_operand);                              \
   void reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out);       \
   void arg_reduce(ArgReduceType type, int axis, const array& in, array& out);                    \
   void convert_contiguous(const void* src, Dtype src_type, void* dst, Dtype dst_type, size_t n); \

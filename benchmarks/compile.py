@@ -1,0 +1,131 @@
+"""compile: a chain of ten elementwise ops (a GELU-like activation) over
+1e7 float32, compiled against uncompiled lmx, NumPy and MLX's Linux build
+(compiled and not, when importable) on the CPU; with --gpu, lmx on the GPU
+against torch eager and torch.compile and the copy-bandwidth limit on the
+same card. Also reports the first-call (trace + compile) latency.
+
+    python benchmarks/compile.py [--n 10000000] [--gpu]
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+import lmx.core as mx
+from common import best_of, mlx
+
+
+def chain(m):
+    """Ten elementwise ops written against an mx-like module m."""
+    def f(x):
+        y = 0.5 * x * (1.0 + m.erf(x * 0.70710677))
+        return m.tanh(y) * m.sigmoid(y) + m.exp(-m.abs(y))
+    return f
+
+
+def numpy_chain(x):
+    y = 0.5 * x * (1.0 + _np_erf(x * np.float32(0.70710677)))
+    return np.tanh(y) * (1 / (1 + np.exp(-y))) + np.exp(-np.abs(y))
+
+
+def _np_erf(x):
+    # NumPy has no erf: Abramowitz-Stegun 7.1.26 (same op count class).
+    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
+    p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.sign(x) * (1.0 - p * np.exp(-x * x))
+
+
+def first_call(make_compiled, x, m):
+    f = make_compiled()
+    t = time.perf_counter()
+    m.eval(f(x))
+    return time.perf_counter() - t
+
+
+def cpu_rows(n, repeat):
+    rows = []
+    xn = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    x = mx.array(xn)
+    f = chain(mx)
+    cf = mx.compile(f)
+    t_eager = best_of(lambda: mx.eval(f(x)), repeat)
+    t_comp = best_of(lambda: mx.eval(cf(x)), repeat)
+    t_np = best_of(lambda: numpy_chain(xn), max(2, repeat // 2))
+    rows.append(("lmx uncompiled", t_eager))
+    rows.append(("lmx compiled", t_comp))
+    rows.append(("NumPy", t_np))
+    first = first_call(lambda: mx.compile(chain(mx)), mx.ones((1000,)), mx)
+    mlx_comp = None
+    if mlx is not None:
+        xm = mlx.array(xn)
+        fm = chain(mlx)
+        cfm = mlx.compile(fm)
+        rows.append(("MLX uncompiled", best_of(lambda: mlx.eval(fm(xm)), repeat)))
+        mlx_comp = best_of(lambda: mlx.eval(cfm(xm)), repeat)
+        rows.append(("MLX compiled", mlx_comp))
+        mlx_first = first_call(lambda: mlx.compile(chain(mlx)), mlx.ones((1000,)), mlx)
+    print(f"CPU, {n} float32, 10-op chain")
+    print(f"{'':<18}{'ms':>9}{'vs lmx compiled':>17}")
+    for name, t in rows:
+        print(f"{name:<18}{t * 1e3:9.2f}{t / t_comp:17.2f}")
+    print(f"compiled vs uncompiled lmx: {t_eager / t_comp:.2f}x faster")
+    if mlx_comp is not None:
+        print(f"lmx compiled vs MLX compiled: {mlx_comp / t_comp:.2f}x (>1: lmx faster)")
+        print(f"first call (trace + compile), 1000 elements: lmx {first * 1e3:.1f} ms, MLX {mlx_first * 1e3:.1f} ms")
+    else:
+        print(f"first call (trace + compile), 1000 elements: lmx {first * 1e3:.1f} ms")
+
+
+def gpu_rows(n, repeat):
+    import torch
+
+    def sync_time(fn):
+        def run():
+            fn()
+            torch.cuda.synchronize()
+        return best_of(run, repeat)
+
+    x = mx.random.normal((n,), stream=mx.cpu)
+    x = mx.add(x, 0, stream=mx.gpu)
+    mx.eval(x)
+    with mx.stream(mx.gpu):
+        f = chain(mx)
+        cf = mx.compile(f)
+        t_eager = best_of(lambda: mx.eval(f(x)), repeat)
+        t_comp = best_of(lambda: mx.eval(cf(x)), repeat)
+        first = first_call(lambda: mx.compile(chain(mx)), mx.ones((1000,)), mx)
+    tx = torch.randn(n, device="cuda")
+    tf = chain(torch)
+    ttc = torch.compile(tf)
+    t0 = time.perf_counter()
+    ttc(tx)
+    torch.cuda.synchronize()
+    torch_first = time.perf_counter() - t0
+    t_torch = sync_time(lambda: tf(tx))
+    t_torch_c = sync_time(lambda: ttc(tx))
+    t_copy = sync_time(lambda: tx.clone())
+    limit = t_copy  # read n + write n floats, as the fused chain
+    print(f"GPU ({torch.cuda.get_device_name()}), {n} float32, 10-op chain")
+    print(f"{'':<22}{'ms':>9}{'GB/s':>9}{'vs copy limit':>15}")
+    for name, t in [("lmx uncompiled", t_eager), ("lmx compiled", t_comp), ("torch eager", t_torch),
+                    ("torch.compile", t_torch_c), ("copy (torch clone)", t_copy)]:
+        print(f"{name:<22}{t * 1e3:9.3f}{2 * n * 4 / t / 1e9:9.0f}{limit / t:15.2f}")
+    print(f"lmx compiled vs torch.compile: {t_torch_c / t_comp:.2f}x (>1: lmx faster)")
+    print(f"first call: lmx {first * 1e3:.1f} ms, torch.compile {torch_first * 1e3:.0f} ms")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=10_000_000)
+    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--gpu", action="store_true")
+    a = p.parse_args()
+    if a.gpu:
+        gpu_rows(a.n, a.repeat)
+    else:
+        cpu_rows(a.n, a.repeat)
+
+
+if __name__ == "__main__":
+    main()

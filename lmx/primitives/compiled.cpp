@@ -1,0 +1,91 @@
+#include "lmx/primitives/compiled.h"
+
+#include <cstring>
+
+#include "lmx/primitives/shape.h"
+#include "lmx/transforms/vmap.h"
+
+namespace lmx {
+
+std::string Compiled::name() const {
+  std::string s = "Compiled(";
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const FusedStep& st = steps_[i];
+    if (i) s += ",";
+    switch (st.kind) {
+      case FusedStep::Kind::unary: s += op_name(static_cast<UnaryOp>(st.op)); break;
+      case FusedStep::Kind::binary: s += op_name(static_cast<BinaryOp>(st.op)); break;
+      case FusedStep::Kind::select: s += "where"; break;
+      case FusedStep::Kind::cast: s += "astype"; break;
+    }
+  }
+  return s + ")";
+}
+
+bool Compiled::is_equivalent(const Primitive& o) const {
+  auto* c = dynamic_cast<const Compiled*>(&o);
+  if (!c || c->steps_.size() != steps_.size() || c->output_slots_ != output_slots_) return false;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const FusedStep &a = steps_[i], &b = c->steps_[i];
+    if (a.kind != b.kind || a.op != b.op || a.dtype != b.dtype ||
+        std::memcmp(a.args, b.args, sizeof a.args) != 0)
+      return false;
+  }
+  return true;
+}
+
+std::vector<array> Compiled::expand(const std::vector<array>& inputs, const Shape& shape) const {
+  std::vector<array> slots;
+  for (auto& in : inputs)
+    slots.push_back(in.shape() == shape ? in
+                                        : array(shape, in.dtype(), std::make_shared<Broadcast>(stream()), {in}));
+  for (const FusedStep& s : steps_) {
+    const array& a = slots[s.args[0]];
+    std::shared_ptr<Primitive> p;
+    std::vector<array> ins = {a};
+    switch (s.kind) {
+      case FusedStep::Kind::unary: p = std::make_shared<Unary>(stream(), static_cast<UnaryOp>(s.op)); break;
+      case FusedStep::Kind::binary:
+        p = std::make_shared<Binary>(stream(), static_cast<BinaryOp>(s.op));
+        ins.push_back(slots[s.args[1]]);
+        break;
+      case FusedStep::Kind::select:
+        p = std::make_shared<Select>(stream());
+        ins.push_back(slots[s.args[1]]), ins.push_back(slots[s.args[2]]);
+        break;
+      case FusedStep::Kind::cast: p = std::make_shared<AsType>(stream()); break;
+    }
+    slots.emplace_back(shape, s.dtype, std::move(p), std::move(ins));
+  }
+  std::vector<array> outs;
+  for (int s : output_slots_) outs.push_back(slots[s]);
+  return outs;
+}
+
+std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                 const std::vector<int>& argnums, const std::vector<array>& outputs) {
+  const Shape& shape = outputs[0].shape();
+  std::vector<array> active;
+  for (int a : argnums) active.push_back(primals[a]);
+  ArrayFn f = [&](const std::vector<array>& xs) {
+    std::vector<array> all = primals;
+    for (size_t k = 0; k < argnums.size(); ++k) all[argnums[k]] = xs[k];
+    return expand(all, shape);
+  };
+  return lmx::vjp(f, active, cotangents).second;
+}
+
+std::pair<std::vector<array>, std::vector<int>> Compiled::vmap(const std::vector<array>& inputs,
+                                                               const std::vector<int>& axes,
+                                                               const std::vector<array>& outputs) {
+  const Shape shape = outputs[0].shape();
+  ArrayFn f = [this, &shape](const std::vector<array>& xs) { return expand(xs, shape); };
+  auto outs = lmx::vmap(f, inputs, axes, {0});
+  return {outs, std::vector<int>(outs.size(), 0)};
+}
+
+std::vector<Shape> Compiled::output_shapes(const std::vector<array>& inputs) {
+  return std::vector<Shape>(output_slots_.size(), elementwise_output_shape(inputs, name()));
+}
+
+}  // namespace lmx

@@ -1,0 +1,54 @@
+// Compiled: a chain of elementwise operations fused by compile into one node: a tiny
+// program over numbered slots, run by the backends without materialising the
+// intermediate arrays.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lmx/primitives/elementwise.h"
+
+namespace lmx {
+
+// One operation of a fused program. Slots [0, number of inputs) hold the
+// fused node's inputs; step i writes slot (number of inputs + i).
+struct FusedStep {
+  enum class Kind : uint8_t { unary, binary, select, cast };
+  Kind kind;
+  int op = 0;             // UnaryOp / BinaryOp code for unary and binary steps
+  int args[3] = {0, 0, 0};  // slots read (1 for unary and cast, 2 for binary, 3 for select)
+  Dtype dtype;            // the step's result type
+
+  int arity() const { return kind == Kind::binary ? 2 : kind == Kind::select ? 3 : 1; }
+};
+
+// The outputs share one shape; each input has that shape or broadcasts to
+// it (compile folds broadcasts into the fused node).
+class Compiled : public Primitive {
+ public:
+  Compiled(Stream s, std::vector<FusedStep> steps, std::vector<int> output_slots)
+      : Primitive(s), steps_(std::move(steps)), output_slots_(std::move(output_slots)) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::string name() const override;
+  bool is_equivalent(const Primitive& o) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes,
+                                                       const std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+
+  const std::vector<FusedStep>& steps() const { return steps_; }
+  const std::vector<int>& output_slots() const { return output_slots_; }
+  // The same computation as separate elementwise nodes on `inputs`, with
+  // outputs of `shape`: what the transforms differentiate and batch, and
+  // what a backend without a fused kernel runs.
+  std::vector<array> expand(const std::vector<array>& inputs, const Shape& shape) const;
+
+ private:
+  std::vector<FusedStep> steps_;
+  std::vector<int> output_slots_;
+};
+
+}  // namespace lmx

@@ -1,0 +1,51 @@
+// The traced graph of a compiled function as a small program: numbered values
+// (inputs, constants, node outputs) and nodes in execution order. The graph
+// passes rewrite it; replay turns it back into arrays.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "lmx/primitives/primitive.h"
+#include "lmx/transforms/compile.h"
+
+namespace lmx {
+
+struct CompiledGraph::Program {
+  struct Value {
+    Shape shape;
+    Dtype dtype;
+    array constant;  // valid for a constant: an array captured from outside the function
+  };
+  struct Node {
+    std::shared_ptr<Primitive> primitive;
+    std::vector<int> inputs;   // value numbers
+    std::vector<int> outputs;  // value numbers, in the primitive's output order
+  };
+  int num_inputs = 0;          // values [0, num_inputs) are the function's inputs
+  std::vector<Value> values;
+  std::vector<Node> nodes;     // every node after the nodes it reads
+  std::vector<int> outputs;    // the function's outputs
+
+  bool is_input(int v) const { return v < num_inputs; }
+};
+
+namespace compile_passes {
+
+using Program = CompiledGraph::Program;
+
+// Folds constants with the same dtype, shape and bytes into one.
+void merge_constants(Program& p);
+// Removes nodes that repeat an earlier node: an equivalent primitive on the
+// same inputs (common subexpressions).
+void merge_equivalent_nodes(Program& p);
+// Drops nodes and constants no output depends on.
+void remove_dead_code(Program& p);
+// Replaces connected chains of elementwise nodes with single fused nodes;
+// broadcasts feeding only one chain are folded into it unless the program
+// must replay at new shapes.
+void fuse_elementwise(Program& p, bool absorb_broadcasts);
+
+}  // namespace compile_passes
+
+}  // namespace lmx

@@ -1,0 +1,373 @@
+"""compile: compiled and uncompiled results agree (every fusable op, dtypes,
+layouts), tracing happens once per signature, shapeless re-use, captured
+state, random state, composition with the other transforms, and errors."""
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from conftest import BACKEND, mx, to_numpy
+
+lmx_only = pytest.mark.skipif(BACKEND != "lmx", reason="inspects lmx's compiled graphs")
+
+
+def assert_same(a, b, exact=True):
+    a, b = to_numpy(a), to_numpy(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    if exact:
+        np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def gelu_chain(x):
+    # ten elementwise ops
+    y = 0.5 * x * (1.0 + mx.erf(x / 1.4142135))
+    return mx.tanh(y) * mx.sigmoid(y) + mx.exp(-mx.abs(y))
+
+
+UNARY = ["abs", "negative", "square", "sqrt", "rsqrt", "exp", "expm1", "log", "log1p", "sin", "cos", "tanh",
+         "sigmoid", "erf", "floor", "ceil", "round", "sign", "arctan", "sinh", "log2"]
+BINARY = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "power", "logaddexp", "arctan2",
+          "remainder", "floor_divide"]
+
+
+@pytest.mark.parametrize("op", UNARY)
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_unary_chains_match(op, dtype):
+    rng = np.random.default_rng(0)
+    x = mx.array(rng.uniform(0.1, 3.0, (37, 29)).astype(np.float32)).astype(getattr(mx, dtype))
+
+    def f(x):
+        return getattr(mx, op)(x * 0.75 + 0.25) - x
+
+    assert_same(mx.compile(f)(x), f(x))
+
+
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("dtype", ["float32", "int32", "float16"])
+def test_binary_chains_match(op, dtype):
+    if dtype == "int32" and op in ("divide", "logaddexp", "arctan2", "power"):
+        pytest.skip("float-only op")
+    rng = np.random.default_rng(1)
+    x = mx.array(rng.uniform(1, 5, (1000,)).astype(np.float32)).astype(getattr(mx, dtype))
+    y = mx.array(rng.uniform(1, 5, (1000,)).astype(np.float32)).astype(getattr(mx, dtype))
+
+    def f(x, y):
+        return getattr(mx, op)(x + 1, y * 2) * x
+
+    assert_same(mx.compile(f)(x, y), f(x, y))
+
+
+def test_select_comparisons_and_casts_match():
+    rng = np.random.default_rng(2)
+    x = mx.array(rng.standard_normal((64, 65)).astype(np.float32))
+
+    def f(x):
+        m = (x > 0) & (x < 1.5)
+        y = mx.where(m, x * 3, -x)
+        return y.astype(mx.float16) * 2, mx.logical_not(m), (y > 1).astype(mx.int32) + 7
+
+    for a, b in zip(mx.compile(f)(x), f(x)):
+        assert_same(a, b)
+
+
+def test_long_chain_large_input_matches():
+    # SIMD and scalar exp/tanh/erf may differ in the last bit, and where each
+    # applies depends on how the work is split: compare to 1 ulp.
+    x = mx.array(np.random.default_rng(3).standard_normal(300_007).astype(np.float32))
+    assert_same(mx.compile(gelu_chain)(x), gelu_chain(x), exact=False)
+
+
+def test_strided_and_broadcast_inputs():
+    rng = np.random.default_rng(4)
+    a = mx.array(rng.standard_normal((40, 30)).astype(np.float32))
+    col = mx.array(rng.standard_normal((40, 1)).astype(np.float32))
+    row = mx.array(rng.standard_normal((30,)).astype(np.float32))
+
+    def f(a, c, r):
+        return mx.exp(a * c - r) + mx.sin(a.T).T
+
+    cf = mx.compile(f)
+    assert_same(cf(a, col, row), f(a, col, row))
+    assert_same(cf(a.T.T, col, row), f(a, col, row))
+    sliced = mx.array(rng.standard_normal((80, 60)).astype(np.float32))[::2, 1::2]
+    assert_same(cf(sliced, col, row), f(sliced, col, row))
+
+
+def test_inputs_are_not_overwritten():
+    x = mx.array(np.arange(5000, dtype=np.float32))
+    before = to_numpy(x).copy()
+    y = mx.compile(lambda x: mx.exp(x * 1e-3) + 1)(x)
+    mx.eval(y)
+    np.testing.assert_array_equal(to_numpy(x), before)
+
+
+def test_traces_once_per_signature():
+    traces = []
+
+    def f(x, y):
+        traces.append(1)
+        return x * y + 1
+
+    cf = mx.compile(f)
+    x = mx.ones((3, 4))
+    for _ in range(3):
+        cf(x, x)
+    assert len(traces) == 1
+    cf(mx.ones((2, 4)), mx.ones((2, 4)))  # new shape
+    assert len(traces) == 2
+    cf(x.astype(mx.float16), x.astype(mx.float16))  # new dtype
+    assert len(traces) == 3
+    cf(x, x)
+    assert len(traces) == 3
+    # compiling the same function again reuses the traces
+    mx.compile(f)(x, x)
+    assert len(traces) == 3
+
+
+def test_constants_and_trees_key_the_cache():
+    traces = []
+
+    def f(d, scale, flag=False):
+        traces.append(1)
+        out = {"a": d["x"] * scale, "b": [d["y"] + scale]}
+        return (out, -d["x"]) if flag else out
+
+    cf = mx.compile(f)
+    d = {"x": mx.array([1.0, 2.0]), "y": mx.array([3.0])}
+    r = cf(d, 2.0)
+    np.testing.assert_allclose(to_numpy(r["a"]), [2, 4])
+    np.testing.assert_allclose(to_numpy(r["b"][0]), [5])
+    r = cf(d, 3.0)
+    np.testing.assert_allclose(to_numpy(r["a"]), [3, 6])
+    assert len(traces) == 2
+    out, neg = cf(d, 3.0, flag=True)
+    np.testing.assert_allclose(to_numpy(neg), [-1, -2])
+    assert len(traces) == 3
+    cf(d, 3.0)
+    assert len(traces) == 3
+
+
+def test_shapeless_reuses_the_trace():
+    traces = []
+
+    def f(x, y):
+        traces.append(1)
+        return mx.exp(x) * 2.0 + y
+
+    cf = mx.compile(f, shapeless=True)
+    for n in (3, 7, 100):
+        x = mx.arange(n, dtype=mx.float32) / n
+        y = mx.array(0.5)
+        assert_same(cf(x, y), f(x, y), exact=False)
+    assert len(traces) == 4  # three compiled calls traced once, plus the direct calls
+    cf(mx.ones((2, 3)), mx.array(1.0))  # new number of dimensions
+    assert len(traces) == 5
+
+
+@lmx_only  # MLX replays reshape(2, -1) and reductions shapeless; lmx does not yet
+def test_shapeless_rejects_shape_specific_functions():
+    cf = mx.compile(lambda x: x.reshape(2, -1) * 2, shapeless=True)
+    with pytest.raises(ValueError):
+        cf(mx.ones((4,)))
+
+
+def test_state_inputs_and_outputs():
+    state = [mx.array(1.0)]
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def f(x):
+        state[0] = state[0] * x
+        return state[0] + 1
+
+    assert f(mx.array(2.0)).item() == 3.0
+    assert state[0].item() == 2.0
+    assert f(mx.array(3.0)).item() == 7.0
+    assert state[0].item() == 6.0
+
+
+def test_captured_arrays_are_constants_without_state():
+    w = [mx.array(2.0)]
+    cf = mx.compile(lambda x: x * w[0])
+    assert cf(mx.array(3.0)).item() == 6.0
+    w[0] = mx.array(10.0)
+    assert cf(mx.array(3.0)).item() == 6.0  # traced with the old value, as MLX documents
+
+
+def test_random_without_state_repeats_and_with_state_advances():
+    f = lambda: mx.random.uniform(shape=(4,))
+    cf = mx.compile(f)
+    a, b = to_numpy(cf()), to_numpy(cf())
+    np.testing.assert_array_equal(a, b)
+
+    mx.random.seed(7)
+    eager = [to_numpy(f()) for _ in range(3)]
+    mx.random.seed(7)
+    sf = mx.compile(f, inputs=mx.random.state, outputs=mx.random.state)
+    comp = [to_numpy(sf()) for _ in range(3)]
+    for e, c in zip(eager, comp):
+        np.testing.assert_array_equal(e, c)
+    assert not np.array_equal(comp[0], comp[1])
+
+
+def test_evaluating_inside_compile_raises():
+    def f(x):
+        if x.sum().item() > 0:
+            return x
+        return -x
+
+    with pytest.raises(ValueError):
+        mx.compile(f)(mx.ones(3))
+
+
+def test_bad_argument_types_raise():
+    class Thing:
+        pass
+
+    with pytest.raises(ValueError):
+        mx.compile(lambda x, t: x)(mx.ones(2), Thing())
+    with pytest.raises(TypeError):
+        mx.compile(3)
+
+
+def test_disable_and_enable_compile():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x + 1
+
+    cf = mx.compile(f)
+    x = mx.ones(2)
+    cf(x), cf(x)
+    assert len(calls) == 1
+    mx.disable_compile()
+    try:
+        cf(x), cf(x)
+        assert len(calls) == 3
+    finally:
+        mx.enable_compile()
+    cf(x)
+    assert len(calls) == 3
+
+
+def test_grad_of_compiled_and_compiled_grad():
+    x = mx.array(np.linspace(-2, 2, 11).astype(np.float32))
+    loss = lambda x: gelu_chain(x).sum()
+    g_ref = to_numpy(mx.grad(loss)(x))
+    np.testing.assert_allclose(to_numpy(mx.grad(mx.compile(loss))(x)), g_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(mx.compile(mx.grad(loss))(x)), g_ref, rtol=1e-5, atol=1e-6)
+    # second order through a compiled function
+    g2 = mx.grad(lambda x: mx.grad(mx.compile(loss))(x).sum())(x)
+    g2_ref = mx.grad(lambda x: mx.grad(loss)(x).sum())(x)
+    np.testing.assert_allclose(to_numpy(g2), to_numpy(g2_ref), rtol=1e-4, atol=1e-5)
+
+
+def test_vmap_and_compile_compose():
+    x = mx.array(np.random.default_rng(5).standard_normal((6, 9)).astype(np.float32))
+    ref = to_numpy(mx.vmap(gelu_chain)(x))
+    np.testing.assert_allclose(to_numpy(mx.vmap(mx.compile(gelu_chain))(x)), ref, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(mx.compile(mx.vmap(gelu_chain))(x)), ref, rtol=1e-6)
+
+
+def test_nested_compiled_functions():
+    inner = mx.compile(lambda x: mx.exp(x) + 1)
+    outer = mx.compile(lambda x: inner(x) * inner(2 * x))
+    x = mx.array([0.1, 0.2, 0.3])
+    assert_same(outer(x), (mx.exp(x) + 1) * (mx.exp(2 * x) + 1))
+
+
+def test_identity_and_constant_outputs():
+    c = mx.array([1, 2, 3])
+    cf = mx.compile(lambda x: (x, c, x + 0))
+    x = mx.array([4, 5, 6])
+    a, b, d = cf(x)
+    assert_same(a, x)
+    assert_same(b, c)
+    assert_same(d, x)
+
+
+def test_compiled_training_step_matches_eager():
+    import importlib
+
+    nn = importlib.import_module("mlx.nn" if BACKEND == "mlx" else "lmx.nn")
+    optim = importlib.import_module("mlx.optimizers" if BACKEND == "mlx" else "lmx.optimizers")
+    rng = np.random.default_rng(6)
+    X = mx.array(rng.standard_normal((32, 8)).astype(np.float32))
+    Y = mx.array(rng.standard_normal((32, 1)).astype(np.float32))
+
+    def make():
+        mx.random.seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 1))
+        return model, optim.Adam(learning_rate=1e-2)
+
+    def loss_fn(model, x, y):
+        return nn.losses.mse_loss(model(x), y)
+
+    losses = {}
+    for compiled in (False, True):
+        model, opt = make()
+        mx.eval(model.parameters())
+        grad_fn = nn.value_and_grad(model, loss_fn)
+
+        def step(x, y):
+            loss, grads = grad_fn(model, x, y)
+            opt.update(model, grads)
+            return loss
+
+        if compiled:
+            state = [model.state, opt.state]
+            step = partial(mx.compile, inputs=state, outputs=state)(step)
+        out = []
+        for _ in range(5):
+            loss = step(X, Y)
+            mx.eval(loss, model.parameters(), opt.state)
+            out.append(loss.item())
+        losses[compiled] = out
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
+    assert losses[True][-1] < losses[True][0]
+
+
+@lmx_only
+def test_elementwise_chains_fuse_into_one_node():
+    x = mx.ones((10,))
+    g = mx._core._CompiledGraph(lambda xs: [gelu_chain(xs[0])], [x], False)
+    assert g.num_fused == 1
+    assert g.num_nodes == 1  # the broadcasts of the scalar constants fold into it
+
+
+@lmx_only
+def test_repeated_work_and_constants_merge():
+    x = mx.ones((10,))
+    f = lambda xs: [mx.exp(xs[0] * 2) + mx.exp(xs[0] * 2)]
+    mx.set_compile_mode("no_fuse")
+    try:
+        g = mx._core._CompiledGraph(f, [x], False)
+    finally:
+        mx.enable_compile()
+    # one broadcast of the merged constant 2, one multiply, one exp, one add
+    assert g.num_nodes == 4 and g.num_fused == 0
+    mx.set_compile_mode("no_simplify")
+    try:
+        g = mx._core._CompiledGraph(f, [x], False)
+    finally:
+        mx.enable_compile()
+    assert g.num_fused == 1 and g.num_nodes == 1
+
+
+@lmx_only
+def test_intermediate_outputs_leave_the_fused_node():
+    x = mx.array(np.linspace(-1, 1, 50).astype(np.float32))
+    f = lambda x: (mx.exp(x) * 2, mx.exp(x) * 2 + 1)
+    for a, b in zip(mx.compile(f)(x), f(x)):
+        assert_same(a, b)
+    g = mx._core._CompiledGraph(lambda xs: list(f(xs[0])), [x], False)
+    assert g.num_fused == 1
+
+
+@lmx_only
+def test_set_compile_mode_rejects_unknown_modes():
+    with pytest.raises(ValueError):
+        mx.set_compile_mode("fast")
