@@ -31,9 +31,15 @@ if [ "${GPU_CHECK_FULL_SUITE:-1}" = 1 ]; then
   grep -E "^FAILED" "$LOG/suite_gpu_default.log" | grep -v -i "float64" | head -30
 fi
 
-"$PY" benchmarks/gpu_ops.py 2>&1 | tee "$LOG/gpu_bench.log"
-GPU_LM_LAYERS=${GPU_LM_LAYERS:-36}
-copy=$(grep "copy (torch clone)" "$LOG/gpu_bench.log" | awk "{print \$5}")
-"$PY" benchmarks/gpu_lm.py --layers "$GPU_LM_LAYERS" --copy-gbps "${copy:-0}" 2>&1 | tee "$LOG/gpu_lm.log"
-"$PY" benchmarks/gpu_overhead.py 2>&1 | tee "$LOG/gpu_overhead.log"
-"$PY" benchmarks/train.py --gpu --steps 20 2>&1 | tee "$LOG/gpu_train.log"
+# GPU_CHECK_BENCH picks the benchmarks (default: all of them).
+BENCH=" ${GPU_CHECK_BENCH:-compile ops lm overhead train} "
+[[ $BENCH == *" compile "* ]] &&
+  "$PY" benchmarks/compile.py --gpu --n "${GPU_COMPILE_N:-268435456}" 2>&1 | tee "$LOG/gpu_compile.log"
+[[ $BENCH == *" ops "* || $BENCH == *" lm "* ]] && "$PY" benchmarks/gpu_ops.py 2>&1 | tee "$LOG/gpu_bench.log"
+if [[ $BENCH == *" lm "* ]]; then
+  GPU_LM_LAYERS=${GPU_LM_LAYERS:-36}
+  copy=$(grep "copy (torch clone)" "$LOG/gpu_bench.log" | awk "{print \$5}")
+  "$PY" benchmarks/gpu_lm.py --layers "$GPU_LM_LAYERS" --copy-gbps "${copy:-0}" 2>&1 | tee "$LOG/gpu_lm.log"
+fi
+[[ $BENCH == *" overhead "* ]] && "$PY" benchmarks/gpu_overhead.py 2>&1 | tee "$LOG/gpu_overhead.log"
+[[ $BENCH == *" train "* ]] && "$PY" benchmarks/train.py --gpu --steps 20 2>&1 | tee "$LOG/gpu_train.log"

@@ -320,3 +320,61 @@ def test_scatter_add_with_repeated_indices(dtype):
     with pytest.raises(IndexError, match="out of bounds"):
         with mx.stream(mx.gpu):
             mx.eval(x.at[mx.array([9])].add(upd[:1]))
+
+
+# ---- compile: generated fused kernels against the CPU's ----
+
+def _fused_cases():
+    def act(x, y):
+        z = 0.5 * x * (1.0 + mx.erf(x * 0.70710677))
+        return mx.tanh(z) * mx.sigmoid(y) + mx.exp(-mx.abs(z))
+
+    def mixed(x, y):
+        m = x > y
+        return mx.where(m, x * 2, y - 1).astype(mx.float16), m, (x + y) / 3
+
+    def ints(x, y):
+        return ((x * 3 + y) // 2) % 7, (x & 6) | (y ^ 3)
+
+    return {"act": act, "mixed": mixed, "ints": ints}
+
+
+@pytest.mark.parametrize("case", ["act", "mixed"])
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("layout", ["dense", "broadcast", "transposed", "scalar"])
+def test_compiled_chains_match_cpu(case, dtype, layout):
+    f = _fused_cases()[case]
+    x = rand((33, 65), dtype)
+    y = {"dense": rand((33, 65), dtype), "broadcast": rand((65,), dtype), "scalar": rand((), dtype),
+         "transposed": rand((65, 33), dtype).T}[layout]
+    with mx.stream(mx.cpu):
+        cpu = mx.compile(f)(x, y)
+        mx.eval(cpu)
+    with mx.stream(mx.gpu):
+        gpu = mx.compile(f)(x, y)
+        mx.eval(gpu)
+    cpu, gpu = (list(cpu) if isinstance(cpu, tuple) else [cpu]), (list(gpu) if isinstance(gpu, tuple) else [gpu])
+    for g, c in zip(gpu, cpu):
+        same(g, c, g.dtype, tol={"float16": 1e-2, "bfloat16": 5e-2}.get(dtype, 1e-5))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "int64"])
+def test_compiled_integer_chains_match_cpu(dtype):
+    f = _fused_cases()["ints"]
+    x, y = rand((1000, 7), dtype), rand((1000, 7), dtype)
+    with mx.stream(mx.cpu):
+        cpu = mx.compile(f)(x, y)
+    with mx.stream(mx.gpu):
+        gpu = mx.compile(f)(x, y)
+    for g, c in zip(gpu, cpu):
+        same(g, c, g.dtype)
+
+
+def test_compiled_large_chain_and_grad_on_gpu():
+    x = rand((1 << 20,), "float32")
+    f = lambda x: (mx.tanh(x) * mx.sigmoid(x) + mx.exp(-mx.abs(x))).sum()
+    with mx.stream(mx.gpu):
+        v, g = mx.value_and_grad(mx.compile(f))(x)
+        v_ref, g_ref = mx.value_and_grad(f)(x)
+    np.testing.assert_allclose(v.item(), v_ref.item(), rtol=1e-5)
+    np.testing.assert_allclose(np.array(g), np.array(g_ref), rtol=1e-5, atol=1e-6)

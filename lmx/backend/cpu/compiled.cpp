@@ -195,7 +195,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
   std::vector<StepExec> exec;
   std::vector<bool> needs_fill(num_inputs, false);
   for (const FusedStep& s : steps_) {
-    StepExec e{s.kind, nullptr, nullptr, slot_type[s.args[0]], s.dtype, s.dtype.size()};
+    StepExec e{s.kind, nullptr, nullptr, slot_type[s.args[0]], s.dtype, static_cast<size_t>(s.dtype.size())};
     switch (s.kind) {
       case FusedStep::Kind::unary: e.unary = LMX_CPU_KERNEL(unary_span_fn, static_cast<UnaryOp>(s.op), e.in_type); break;
       case FusedStep::Kind::binary: {

@@ -10,7 +10,6 @@
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/backend/cuda/kernels.h"
 #include "lmx/fast/primitives.h"
-#include "lmx/primitives/compiled.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/factorization.h"
 #include "lmx/primitives/fft.h"
@@ -201,14 +200,6 @@ void run_fallback(const fast::Fused& p, const std::vector<array>& inputs, array&
 }
 
 }  // namespace
-
-// compile's fused elementwise chains run as their separate kernels on the GPU
-// for now (no generated kernel yet): correct, without the fusion's saving.
-void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  auto result = expand(inputs, outputs[0].shape());
-  detail::eval_inline(result);
-  for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(result[i]);
-}
 
 void fast::RMSNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
   auto st = cuda_stream(*this);

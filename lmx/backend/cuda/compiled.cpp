@@ -1,0 +1,221 @@
+// compile's fused elementwise chains on the GPU: a kernel generated for each
+// program (its steps, dtypes and how each input is read), compiled once with
+// NVRTC (backend/cuda/jit.h) and reused for every shape. Each thread computes
+// its elements through the whole chain in registers: only the inputs are read
+// and only the outputs written. Programs the generator does not cover
+// (complex numbers) run as their separate kernels.
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+
+#include "lmx/backend/common/strided.h"
+#include "lmx/backend/cuda/cuda.h"
+#include "lmx/backend/cuda/fused_source.h"
+#include "lmx/backend/cuda/jit.h"
+#include "lmx/primitives/compiled.h"
+#include "lmx/transforms/eval.h"
+
+namespace lmx {
+
+namespace {
+
+#define LMX_FUNCTOR_NAME(Name, pyname, types, result) #Name,
+const char* const kUnaryFunctors[] = {LMX_UNARY_OPS(LMX_FUNCTOR_NAME)};
+const char* const kBinaryFunctors[] = {LMX_BINARY_OPS(LMX_FUNCTOR_NAME)};
+#undef LMX_FUNCTOR_NAME
+
+// The element type's name in kernel source, or null where the generator has
+// no kernel for it (float64 is CPU-only; complex64 keeps the separate kernels).
+const char* type_name(Dtype t) {
+  switch (t.val()) {
+    case Dtype::Val::bool_: return "bool";
+    case Dtype::Val::uint8: return "uint8_t";
+    case Dtype::Val::uint16: return "uint16_t";
+    case Dtype::Val::uint32: return "uint32_t";
+    case Dtype::Val::uint64: return "uint64_t";
+    case Dtype::Val::int8: return "int8_t";
+    case Dtype::Val::int16: return "int16_t";
+    case Dtype::Val::int32: return "int32_t";
+    case Dtype::Val::int64: return "int64_t";
+    case Dtype::Val::float16: return "float16_t";
+    case Dtype::Val::bfloat16: return "bfloat16_t";
+    case Dtype::Val::float32: return "float";
+    default: return nullptr;
+  }
+}
+
+using Access = cu::FusedAccess;
+
+constexpr int kPerThread = 4;  // elements per thread, for memory-level parallelism
+
+struct Plan {
+  std::vector<Access> access;
+  Shape shape;                   // collapsed, for strided inputs
+  std::vector<Strides> strides;  // per strided input, over `shape`
+};
+
+Plan plan_inputs(const std::vector<array>& inputs, const Shape& out_shape) {
+  Plan p;
+  std::vector<Strides> sets = {row_major_strides(out_shape)};
+  for (auto& in : inputs) {
+    if (in.shape() == out_shape && in.flags().row_contiguous && in.data_size() == in.size()) {
+      p.access.push_back(Access::dense);
+    } else if (in.data_size() == 1) {
+      p.access.push_back(Access::scalar);
+    } else {
+      p.access.push_back(Access::strided);
+      Strides st(out_shape.size(), 0);
+      int lead = static_cast<int>(out_shape.size()) - in.ndim();
+      for (int d = 0; d < in.ndim(); ++d)
+        if (in.shape(d) != 1) st[lead + d] = in.strides(d);
+      sets.push_back(std::move(st));
+    }
+  }
+  if (sets.size() > 1) {
+    p.shape = out_shape;
+    collapse_dims(p.shape, sets);
+    p.strides.assign(sets.begin() + 1, sets.end());
+  }
+  return p;
+}
+
+}  // namespace
+
+namespace cu {
+
+bool fused_types_supported(const Compiled& c, const std::vector<Dtype>& input_types) {
+  for (auto t : input_types)
+    if (!type_name(t)) return false;
+  for (auto& s : c.steps())
+    if (!type_name(s.dtype)) return false;
+  return true;
+}
+
+std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& input_types,
+                                const std::vector<FusedAccess>& access, int nd) {
+  const int nin = static_cast<int>(input_types.size());
+  int ns = 0;
+  for (auto a : access) ns += a == FusedAccess::strided;
+  std::vector<std::string> slot_type;
+  for (auto t : input_types) slot_type.push_back(type_name(t));
+  for (auto& s : c.steps()) slot_type.push_back(type_name(s.dtype));
+  std::ostringstream k;
+  k << "#include \"lmx/backend/common/elementwise_ops.h\"\nusing namespace lmx;\n";
+  if (ns) k << "struct Geometry { long long shape[" << nd << "]; long long strides[" << ns << "][" << nd << "]; };\n";
+  k << "extern \"C\" __global__ void lmx_fused(long long n";
+  if (ns) k << ", Geometry g";
+  for (int i = 0; i < nin; ++i) k << ", const " << slot_type[i] << "* __restrict__ in" << i;
+  for (size_t o = 0; o < c.output_slots().size(); ++o)
+    k << ", " << slot_type[c.output_slots()[o]] << "* __restrict__ out" << o;
+  k << ") {\n  const long long base = (long long)blockIdx.x * blockDim.x * " << kPerThread << " + threadIdx.x;\n";
+  for (int i = 0; i < nin; ++i)
+    if (access[i] == FusedAccess::scalar) k << "  const " << slot_type[i] << " s" << i << " = in" << i << "[0];\n";
+  k << "#pragma unroll\n  for (int u = 0; u < " << kPerThread << "; ++u) {\n"
+    << "    const long long i = base + (long long)u * blockDim.x;\n    if (i >= n) break;\n";
+  if (ns) {
+    k << "    long long rest = i";
+    for (int j = 0; j < ns; ++j) k << ", o" << j << " = 0";
+    k << ";\n    for (int d = " << nd - 1 << "; d >= 0; --d) {\n"
+      << "      const long long x = rest % g.shape[d];\n      rest /= g.shape[d];\n";
+    for (int j = 0; j < ns; ++j) k << "      o" << j << " += x * g.strides[" << j << "][d];\n";
+    k << "    }\n";
+  }
+  for (int i = 0, j = 0; i < nin; ++i) {
+    if (access[i] == FusedAccess::dense) k << "    const " << slot_type[i] << " s" << i << " = in" << i << "[i];\n";
+    if (access[i] == FusedAccess::strided) k << "    const " << slot_type[i] << " s" << i << " = in" << i << "[o" << j++ << "];\n";
+  }
+  // Each step as its span kernel computes it (backend/cpu/elementwise.h).
+  for (size_t t = 0; t < c.steps().size(); ++t) {
+    const FusedStep& s = c.steps()[t];
+    const int slot = nin + static_cast<int>(t);
+    const std::string& out = slot_type[slot];
+    const std::string a = "s" + std::to_string(s.args[0]);
+    const std::string& in = slot_type[s.args[0]];
+    k << "    const " << out << " s" << slot << " = ";
+    switch (s.kind) {
+      case FusedStep::Kind::unary:
+        k << "cast_value<" << out << ">(scalar::" << kUnaryFunctors[s.op] << "{}(static_cast<compute_t<" << in << ">>("
+          << a << ")));\n";
+        break;
+      case FusedStep::Kind::binary:
+        k << "cast_value<" << out << ">(scalar::" << kBinaryFunctors[s.op] << "{}(static_cast<compute_t<" << in
+          << ">>(" << a << "), static_cast<compute_t<" << in << ">>(s" << s.args[1] << ")));\n";
+        break;
+      case FusedStep::Kind::select: k << a << " ? s" << s.args[1] << " : s" << s.args[2] << ";\n"; break;
+      case FusedStep::Kind::cast: k << "cast_value<" << out << ">(" << a << ");\n"; break;
+    }
+  }
+  for (size_t o = 0; o < c.output_slots().size(); ++o) k << "    out" << o << "[i] = s" << c.output_slots()[o] << ";\n";
+  k << "  }\n}\n";
+  return k.str();
+}
+
+}  // namespace cu
+
+namespace {
+
+std::vector<Dtype> types_of(const std::vector<array>& inputs) {
+  std::vector<Dtype> t;
+  for (auto& in : inputs) t.push_back(in.dtype());
+  return t;
+}
+
+bool generator_covers(const Compiled& c, const std::vector<array>& inputs, const Plan& plan) {
+  return cu::jit_available() && plan.shape.size() <= static_cast<size_t>(cu::kMaxDims) &&
+         cu::fused_types_supported(c, types_of(inputs));
+}
+
+bool strict() {
+  const char* e = std::getenv("LMX_GPU_STRICT");
+  return e && *e && *e != '0';
+}
+
+}  // namespace
+
+void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const Shape& shape = outputs[0].shape();
+  Plan plan = plan_inputs(inputs, shape);
+  if (!generator_covers(*this, inputs, plan)) {
+    if (strict()) throw std::runtime_error("[" + name() + "] has no generated GPU kernel (LMX_GPU_STRICT is set).");
+    auto result = expand(inputs, shape);  // the separate kernels
+    detail::eval_inline(result);
+    for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(result[i]);
+    return;
+  }
+  cudaStream_t st = cu::stream_of(stream());
+  cudaKernel_t kernel = cu::jit_kernel(
+      "lmx_fused", cu::fused_kernel_source(*this, types_of(inputs), plan.access, static_cast<int>(plan.shape.size())));
+
+  std::vector<const void*> in_ptr;
+  for (auto& in : inputs) in_ptr.push_back(cu::device_read(in, st));
+  // An output may take over a dense input's buffer: each thread reads an
+  // element's inputs before it writes that element's outputs.
+  std::vector<bool> donated(inputs.size(), false);
+  for (auto& out : outputs) {
+    bool done = false;
+    for (size_t i = 0; i < inputs.size() && !done; ++i)
+      if (!donated[i] && plan.access[i] == Access::dense && inputs[i].dtype() == out.dtype() &&
+          inputs[i].is_donatable()) {
+        cu::allocate_like(inputs[i], out, st, true);
+        donated[i] = done = true;
+      }
+    if (!done) cu::allocate(out, st);
+  }
+  std::vector<void*> out_ptr;
+  for (auto& out : outputs) out_ptr.push_back(cu::device_write(out));
+
+  long long n = static_cast<long long>(outputs[0].size());
+  if (n == 0) return;
+  std::vector<long long> geometry;
+  for (auto d : plan.shape) geometry.push_back(d);
+  for (auto& s : plan.strides) geometry.insert(geometry.end(), s.begin(), s.end());
+  std::vector<void*> args = {&n};
+  if (!plan.strides.empty()) args.push_back(geometry.data());
+  for (auto& p : in_ptr) args.push_back(&p);
+  for (auto& p : out_ptr) args.push_back(&p);
+  long long per_block = static_cast<long long>(cu::kThreads) * kPerThread;
+  dim3 grid(static_cast<unsigned>((n + per_block - 1) / per_block));
+  LMX_CUDA_CHECK(cudaLaunchKernel(static_cast<const void*>(kernel), grid, dim3(cu::kThreads), args.data(), 0, st));
+}
+
+}  // namespace lmx

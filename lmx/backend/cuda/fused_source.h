@@ -1,0 +1,30 @@
+// The source of compile's generated GPU kernels, separate from launching so
+// that CI (which has the CUDA toolkit but no GPU) can generate and compile
+// them. No CUDA headers here.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lmx/primitives/compiled.h"
+
+namespace lmx::cu {
+
+// How a fused kernel reads an input: element i of a row-major buffer, one
+// value for every element, or through strides over a collapsed shape.
+enum class FusedAccess { dense, scalar, strided };
+
+// Whether the generator has kernels for these element types (all but
+// float64, which is CPU-only, and complex64).
+bool fused_types_supported(const Compiled& c, const std::vector<Dtype>& input_types);
+
+// The kernel `lmx_fused` computing c's outputs, for inputs of these types
+// read as `access` says; strided inputs index `ndim` collapsed dimensions.
+std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& input_types,
+                                const std::vector<FusedAccess>& access, int ndim);
+
+// Compiles kernel source with NVRTC for `arch` ("sm_90") and returns the
+// cubin; throws std::runtime_error with NVRTC's log when compilation fails.
+std::string nvrtc_compile(const std::string& source, const std::string& arch);
+
+}  // namespace lmx::cu

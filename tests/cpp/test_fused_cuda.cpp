@@ -1,0 +1,71 @@
+// compile's generated GPU kernels: generated and compiled with NVRTC for
+// sm_90 here, so CI (CUDA toolkit, no GPU) checks every op and element type
+// the generator emits. Running them is tested on a GPU (test_gpu.py).
+#ifdef LMX_TEST_CUDA
+#include <gtest/gtest.h>
+
+#include "lmx/backend/cuda/fused_source.h"
+
+using namespace lmx;
+
+namespace {
+
+// Every op of the tables applied to an input of type t (where the op's type
+// set allows it), combined into one output so nothing is dead.
+std::vector<FusedStep> all_ops_program(Dtype t, bool integral, std::vector<int>& outputs) {
+  std::vector<FusedStep> steps;
+  auto push = [&](FusedStep s) {
+    steps.push_back(s);
+    outputs.push_back(1 + static_cast<int>(steps.size()) - 1);
+  };
+  int u = 0;
+#define LMX_U(Name, py, types, result)                                                                      \
+  if ((std::string(#types) == "All" || std::string(#types) == "Real" || (integral ? std::string(#types) == "Integral" \
+                                                                                   : std::string(#types) != "Integral" && std::string(#types) != "Complex"))) \
+    push({FusedStep::Kind::unary, u, {0, 0, 0}, std::string(#result) == "Bool" ? bool_ : t});                \
+  ++u;
+  LMX_UNARY_OPS(LMX_U)
+#undef LMX_U
+  int b = 0;
+#define LMX_B(Name, py, types, result)                                                                      \
+  if ((std::string(#types) == "All" || std::string(#types) == "Real" || (integral ? std::string(#types) == "Integral" \
+                                                                                   : std::string(#types) != "Integral" && std::string(#types) != "Complex"))) \
+    push({FusedStep::Kind::binary, b, {0, 0, 0}, std::string(#result) == "Bool" ? bool_ : t});               \
+  ++b;
+  LMX_BINARY_OPS(LMX_B)
+#undef LMX_B
+  return steps;
+}
+
+}  // namespace
+
+TEST(FusedCuda, EveryOpAndTypeCompiles) {
+  for (Dtype t : {float32, float16, bfloat16, int32, uint8, int64, bool_}) {
+    bool integral = !(t == float32 || t == float16 || t == bfloat16);
+    std::vector<int> outputs;
+    auto steps = all_ops_program(t, integral, outputs);
+    Compiled c(Stream(0, Device{Device::Type::gpu, 0}), steps, outputs);
+    ASSERT_TRUE(cu::fused_types_supported(c, {t}));
+    std::string src = cu::fused_kernel_source(c, {t}, {cu::FusedAccess::dense}, 0);
+    EXPECT_GT(cu::nvrtc_compile(src, "sm_90").size(), 0u) << dtype_name(t);
+  }
+}
+
+TEST(FusedCuda, StridedScalarAndMixedInputsCompile) {
+  // where(x > s, cast(x), y) with x strided, s one value, y dense
+  std::vector<FusedStep> steps = {
+      {FusedStep::Kind::binary, static_cast<int>(BinaryOp::Greater), {0, 1, 0}, bool_},
+      {FusedStep::Kind::cast, 0, {0, 0, 0}, float16},
+      {FusedStep::Kind::select, 0, {3, 4, 2}, float16},
+  };
+  Compiled c(Stream(0, Device{Device::Type::gpu, 0}), steps, {5, 3});
+  std::string src = cu::fused_kernel_source(
+      c, {float32, float32, float16}, {cu::FusedAccess::strided, cu::FusedAccess::scalar, cu::FusedAccess::dense}, 3);
+  EXPECT_GT(cu::nvrtc_compile(src, "sm_90").size(), 0u);
+  EXPECT_FALSE(cu::fused_types_supported(c, {complex64, float32, float16}));
+}
+
+TEST(FusedCuda, CompileErrorsCarryTheLog) {
+  EXPECT_THROW(cu::nvrtc_compile("this is not CUDA", "sm_90"), std::runtime_error);
+}
+#endif
