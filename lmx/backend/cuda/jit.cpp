@@ -74,7 +74,7 @@ std::vector<std::string> include_dirs() {
   for (const char* var : {"CUDA_HOME", "CUDA_PATH"})
     if (const char* v = std::getenv(var)) roots.push_back(std::string(v) + "/include");
   std::stringstream build_dirs(LMX_CUDA_INCLUDE_DIRS);
-  for (std::string d; std::getline(build_dirs, d, ';');) roots.push_back(d);
+  for (std::string d; std::getline(build_dirs, d, ':');) roots.push_back(d);  // ':'-separated, as PATH
   roots.push_back("/usr/local/cuda/include");
   for (const auto& r : roots) {
     std::error_code ec;
