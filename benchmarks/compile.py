@@ -17,11 +17,21 @@ from common import best_of, mlx
 
 
 def chain(m):
-    """Ten elementwise ops written against an mx-like module m."""
+    """Ten elementwise ops, four of them transcendental (compute-heavy)."""
     def f(x):
         y = 0.5 * x * (1.0 + m.erf(x * 0.70710677))
         return m.tanh(y) * m.sigmoid(y) + m.exp(-m.abs(y))
     return f
+
+
+def gelu_approx_chain(m):
+    """Ten elementwise ops, one transcendental: the tanh form of GELU."""
+    def f(x):
+        return 0.5 * x * (1.0 + m.tanh(0.7978846 * (x + 0.044715 * (x * x * x)))) + x
+    return f
+
+
+CHAINS = {"transcendental": chain, "gelu_approx": gelu_approx_chain}
 
 
 def numpy_chain(x):
@@ -43,29 +53,30 @@ def first_call(make_compiled, x, m):
     return time.perf_counter() - t
 
 
-def cpu_rows(n, repeat):
+def cpu_rows(n, repeat, make=chain, label="transcendental"):
     rows = []
     xn = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     x = mx.array(xn)
-    f = chain(mx)
+    f = make(mx)
     cf = mx.compile(f)
     t_eager = best_of(lambda: mx.eval(f(x)), repeat)
     t_comp = best_of(lambda: mx.eval(cf(x)), repeat)
-    t_np = best_of(lambda: numpy_chain(xn), max(2, repeat // 2))
+    npf = numpy_chain if make is chain else make(np)
+    t_np = best_of(lambda: npf(xn), max(2, repeat // 2))
     rows.append(("lmx uncompiled", t_eager))
     rows.append(("lmx compiled", t_comp))
     rows.append(("NumPy", t_np))
-    first = first_call(lambda: mx.compile(chain(mx)), mx.ones((1000,)), mx)
+    first = first_call(lambda: mx.compile(make(mx)), mx.ones((1000,)), mx)
     mlx_comp = None
     if mlx is not None:
         xm = mlx.array(xn)
-        fm = chain(mlx)
+        fm = make(mlx)
         cfm = mlx.compile(fm)
         rows.append(("MLX uncompiled", best_of(lambda: mlx.eval(fm(xm)), repeat)))
         mlx_comp = best_of(lambda: mlx.eval(cfm(xm)), repeat)
         rows.append(("MLX compiled", mlx_comp))
-        mlx_first = first_call(lambda: mlx.compile(chain(mlx)), mlx.ones((1000,)), mlx)
-    print(f"CPU, {n} float32, 10-op chain")
+        mlx_first = first_call(lambda: mlx.compile(make(mlx)), mlx.ones((1000,)), mlx)
+    print(f"CPU, {n} float32, 10-op {label} chain")
     print(f"{'':<18}{'ms':>9}{'vs lmx compiled':>17}")
     for name, t in rows:
         print(f"{name:<18}{t * 1e3:9.2f}{t / t_comp:17.2f}")
@@ -77,7 +88,7 @@ def cpu_rows(n, repeat):
         print(f"first call (trace + compile), 1000 elements: lmx {first * 1e3:.1f} ms")
 
 
-def gpu_rows(n, repeat):
+def gpu_rows(n, repeat, make=chain, label="transcendental"):
     import torch
 
     def sync_time(fn):
@@ -90,13 +101,13 @@ def gpu_rows(n, repeat):
     x = mx.add(x, 0, stream=mx.gpu)
     mx.eval(x)
     with mx.stream(mx.gpu):
-        f = chain(mx)
+        f = make(mx)
         cf = mx.compile(f)
         t_eager = best_of(lambda: mx.eval(f(x)), repeat)
         t_comp = best_of(lambda: mx.eval(cf(x)), repeat)
-        first = first_call(lambda: mx.compile(chain(mx)), mx.ones((1000,)), mx)
+        first = first_call(lambda: mx.compile(make(mx)), mx.ones((1000,)), mx)
     tx = torch.randn(n, device="cuda")
-    tf = chain(torch)
+    tf = make(torch)
     ttc = torch.compile(tf)
     t0 = time.perf_counter()
     ttc(tx)
@@ -106,7 +117,7 @@ def gpu_rows(n, repeat):
     t_torch_c = sync_time(lambda: ttc(tx))
     t_copy = sync_time(lambda: tx.clone())
     limit = t_copy  # read n + write n floats, as the fused chain
-    print(f"GPU ({torch.cuda.get_device_name()}), {n} float32, 10-op chain")
+    print(f"GPU ({torch.cuda.get_device_name()}), {n} float32, 10-op {label} chain")
     print(f"{'':<22}{'ms':>9}{'GB/s':>9}{'vs copy limit':>15}")
     for name, t in [("lmx uncompiled", t_eager), ("lmx compiled", t_comp), ("torch eager", t_torch),
                     ("torch.compile", t_torch_c), ("copy (torch clone)", t_copy)]:
@@ -121,10 +132,12 @@ def main():
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--gpu", action="store_true")
     a = p.parse_args()
-    if a.gpu:
-        gpu_rows(a.n, a.repeat)
-    else:
-        cpu_rows(a.n, a.repeat)
+    for label, make in CHAINS.items():
+        if a.gpu:
+            gpu_rows(a.n, a.repeat, make, label)
+        else:
+            cpu_rows(a.n, a.repeat, make, label)
+        print()
 
 
 if __name__ == "__main__":
