@@ -116,7 +116,13 @@ std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& inp
   k << ") {\n  const long long base = (long long)blockIdx.x * blockDim.x * " << per_thread() << " + threadIdx.x;\n";
   for (int i = 0; i < nin; ++i)
     if (access[i] == FusedAccess::scalar) k << "  const " << slot_type[i] << " s" << i << " = in" << i << "[0];\n";
-  k << "#pragma unroll\n  for (int u = 0; u < " << per_thread() << "; ++u) {\n"
+  // All loads first, so each thread has per_thread() independent reads in
+  // flight (the loads of one element cannot be hoisted past the previous
+  // element's bounds check), then the chain and the stores.
+  const int pt = per_thread();
+  for (int i = 0; i < nin; ++i)
+    if (access[i] != FusedAccess::scalar) k << "  " << slot_type[i] << " a" << i << "[" << pt << "];\n";
+  k << "#pragma unroll\n  for (int u = 0; u < " << pt << "; ++u) {\n"
     << "    const long long i = base + (long long)u * blockDim.x;\n    if (i >= n) break;\n";
   if (ns) {
     k << "    long long rest = i";
@@ -127,9 +133,13 @@ std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& inp
     k << "    }\n";
   }
   for (int i = 0, j = 0; i < nin; ++i) {
-    if (access[i] == FusedAccess::dense) k << "    const " << slot_type[i] << " s" << i << " = in" << i << "[i];\n";
-    if (access[i] == FusedAccess::strided) k << "    const " << slot_type[i] << " s" << i << " = in" << i << "[o" << j++ << "];\n";
+    if (access[i] == FusedAccess::dense) k << "    a" << i << "[u] = in" << i << "[i];\n";
+    if (access[i] == FusedAccess::strided) k << "    a" << i << "[u] = in" << i << "[o" << j++ << "];\n";
   }
+  k << "  }\n#pragma unroll\n  for (int u = 0; u < " << pt << "; ++u) {\n"
+    << "    const long long i = base + (long long)u * blockDim.x;\n    if (i >= n) break;\n";
+  for (int i = 0; i < nin; ++i)
+    if (access[i] != FusedAccess::scalar) k << "    const " << slot_type[i] << " s" << i << " = a" << i << "[u];\n";
   // Each step as its span kernel computes it (backend/cpu/elementwise.h).
   for (size_t t = 0; t < c.steps().size(); ++t) {
     const FusedStep& s = c.steps()[t];
