@@ -13,6 +13,7 @@
 #include "lmx/runtime/device.h"
 #include "lmx/transforms/autodiff.h"
 #include "lmx/transforms/compile.h"
+#include "lmx/transforms/export.h"
 #include "lmx/transforms/custom.h"
 #include "lmx/transforms/eval.h"
 #include "lmx/transforms/vmap.h"

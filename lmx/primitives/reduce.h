@@ -33,6 +33,8 @@ class ArgReduce : public UnaryPrimitive {
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
   std::string name() const override { return type_ == ArgReduceType::ArgMax ? "argmax" : "argmin"; }
+  ArgReduceType type() const { return type_; }
+  int axis() const { return axis_; }
 
  private:
   ArgReduceType type_;

@@ -90,6 +90,9 @@ class Slice : public UnaryPrimitive {
   LMX_DECLARE_VMAP
   std::string name() const override { return "slice"; }
 
+  const Shape& start() const { return start_; }
+  const Shape& strides() const { return strides_; }
+
  private:
   Shape start_, strides_;
 };
@@ -126,6 +129,8 @@ class Concatenate : public UnaryPrimitive {
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
   std::string name() const override { return "concatenate"; }
+
+  int axis() const { return axis_; }
 
  private:
   int axis_;

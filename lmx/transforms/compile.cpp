@@ -132,6 +132,10 @@ bool same_signature(const std::vector<array>& a, const std::vector<Program::Valu
 
 }  // namespace
 
+std::unique_ptr<Program> compile_passes::record(const std::vector<array>& outputs) {
+  return build_program({}, outputs, false);
+}
+
 void set_compile_mode(CompileMode mode) { mode_flag().store(mode); }
 CompileMode compile_mode() { return mode_flag().load(); }
 void disable_compile() { set_compile_mode(CompileMode::disabled); }
@@ -161,8 +165,14 @@ CompiledGraph::CompiledGraph(const ArrayFn& fun, const std::vector<array>& examp
     compile_passes::merge_equivalent_nodes(*program_);
   }
   compile_passes::remove_dead_code(*program_);
-  if (mode == CompileMode::enabled || mode == CompileMode::no_simplify) compile_passes::fuse_elementwise(*program_, !shapeless);
+  if (mode == CompileMode::enabled || mode == CompileMode::no_simplify) {
+    compile_passes::fuse_elementwise(*program_, !shapeless);
+    compile_passes::remove_dead_code(*program_);  // renumbers the values fusion left unused
+  }
 }
+
+CompiledGraph::CompiledGraph(std::unique_ptr<Program> program, bool shapeless, Device device)
+    : program_(std::move(program)), shapeless_(shapeless), device_(device) {}
 
 CompiledGraph::~CompiledGraph() = default;
 
@@ -212,8 +222,9 @@ size_t CompiledGraph::num_fused() const {
   return n;
 }
 
-std::string CompiledGraph::to_dot() const {
-  const Program& p = *program_;
+std::string CompiledGraph::to_dot() const { return compile_passes::to_dot(*program_); }
+
+std::string compile_passes::to_dot(const Program& p) {
   std::ostringstream os;
   os << "digraph {\n  rankdir=LR;\n";
   for (size_t v = 0; v < p.values.size(); ++v) {

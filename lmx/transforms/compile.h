@@ -32,6 +32,9 @@ class CompiledGraph {
   // evaluates an array that depends on its inputs, or (shapeless) uses a
   // primitive that cannot infer its output shapes.
   CompiledGraph(const ArrayFn& fun, const std::vector<array>& examples, bool shapeless);
+  struct Program;
+  // A program built elsewhere (import_function reads one from a file).
+  CompiledGraph(std::unique_ptr<Program> program, bool shapeless, Device device);
   ~CompiledGraph();
   CompiledGraph(const CompiledGraph&) = delete;
   CompiledGraph& operator=(const CompiledGraph&) = delete;
@@ -46,8 +49,9 @@ class CompiledGraph {
   // The graph in Graphviz dot syntax.
   std::string to_dot() const;
 
-  struct Program;
   const Program& program() const { return *program_; }
+  bool shapeless() const { return shapeless_; }
+  const Device& device() const { return device_; }
 
  private:
   std::unique_ptr<Program> program_;

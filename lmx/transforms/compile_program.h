@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "lmx/primitives/primitive.h"
@@ -33,6 +34,11 @@ struct CompiledGraph::Program {
 namespace compile_passes {
 
 using Program = CompiledGraph::Program;
+
+// The unevaluated graph behind `outputs` as a program without inputs.
+std::unique_ptr<Program> record(const std::vector<array>& outputs);
+// The program in Graphviz dot syntax.
+std::string to_dot(const Program& p);
 
 // Folds constants with the same dtype, shape and bytes into one.
 void merge_constants(Program& p);

@@ -3,6 +3,8 @@
 // are handled in python/lmx/core/_transforms.py.
 #include <nanobind/stl/function.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
@@ -12,6 +14,7 @@
 #include "convert.h"
 #include "lmx/transforms/autodiff.h"
 #include "lmx/transforms/compile.h"
+#include "lmx/transforms/export.h"
 #include "lmx/transforms/custom.h"
 #include "lmx/transforms/vmap.h"
 
@@ -177,6 +180,19 @@ void init_transforms(nb::module_& m) {
       .def_prop_ro("num_nodes", &CompiledGraph::num_nodes)
       .def_prop_ro("num_fused", &CompiledGraph::num_fused)
       .def("to_dot", &CompiledGraph::to_dot);
+  // export_function / import_function: python/lmx/core/_export.py.
+  using Trace = std::tuple<std::shared_ptr<CompiledGraph>, int, std::vector<std::string>>;
+  m.def("_export_traces", [](const std::string& path, const std::vector<Trace>& traces) {
+    std::vector<ExportedTrace> ts;
+    for (auto& [g, n, kw] : traces) ts.push_back({g, n, kw});
+    export_traces(path, ts);
+  });
+  m.def("_import_traces", [](const std::string& path) {
+    std::vector<Trace> out;
+    for (auto& t : import_traces(path)) out.emplace_back(t.graph, t.num_positional, t.keywords);
+    return out;
+  });
+  m.def("_graph_to_dot", [](const std::vector<array>& outputs) { return graph_to_dot(outputs); });
   m.def("_compile_mode", []() {
     switch (compile_mode()) {
       case CompileMode::disabled: return "disabled";

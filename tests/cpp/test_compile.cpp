@@ -51,3 +51,18 @@ TEST(Compile, EvaluatingAnInputWhileTracingThrows) {
   };
   EXPECT_THROW(compile(bad)({ones({3}, float32)}), std::invalid_argument);
 }
+
+TEST(Export, RoundTripsThroughAFile) {
+  auto g = std::make_shared<CompiledGraph>(activation, std::vector<array>{zeros({5}, float32)}, false);
+  std::string path = ::testing::TempDir() + "/lmx_export_test.lmxfn";
+  export_traces(path, {{g, 1, {}}});
+  auto traces = import_traces(path);
+  ASSERT_EQ(traces.size(), 1u);
+  array x = arange(0.0, 5.0, 1.0, float32);
+  auto got = (*traces[0].graph)({x});
+  auto want = activation({x});
+  eval(got);
+  eval(want);
+  for (size_t k = 0; k < got.size(); ++k)
+    for (size_t j = 0; j < 5; ++j) EXPECT_FLOAT_EQ(got[k].data<float>()[j], want[k].data<float>()[j]);
+}

@@ -1,0 +1,489 @@
+#include "lmx/transforms/export.h"
+
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "lmx/primitives/compiled.h"
+#include "lmx/primitives/linalg.h"
+#include "lmx/primitives/reduce.h"
+#include "lmx/primitives/shape.h"
+#include "lmx/transforms/compile_program.h"
+#include "lmx/transforms/eval.h"
+
+namespace lmx {
+
+namespace {
+
+using Program = CompiledGraph::Program;
+
+constexpr char kMagic[6] = {'L', 'M', 'X', 'F', 'N', '\0'};
+constexpr uint32_t kVersion = 1;
+
+class Writer {
+ public:
+  void u8(uint8_t v) { buf_.push_back(static_cast<char>(v)); }
+  void u32(uint32_t v) { raw(&v, 4); }
+  void i32(int32_t v) { raw(&v, 4); }
+  void i64(int64_t v) { raw(&v, 8); }
+  void str(const std::string& s) {
+    u32(static_cast<uint32_t>(s.size()));
+    raw(s.data(), s.size());
+  }
+  template <typename T>
+  void ints(const std::vector<T>& v) {
+    u32(static_cast<uint32_t>(v.size()));
+    for (auto x : v) i64(static_cast<int64_t>(x));
+  }
+  void raw(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
+  const std::string& bytes() const { return buf_; }
+
+ private:
+  std::string buf_;
+};
+
+class Reader {
+ public:
+  Reader(std::string data, std::string path) : data_(std::move(data)), path_(std::move(path)) {}
+  [[noreturn]] void fail(const std::string& why) const {
+    throw std::invalid_argument("[import_function] " + path_ + ": " + why);
+  }
+  void raw(void* p, size_t n) {
+    if (n > data_.size() - pos_) fail("the file is truncated.");
+    std::memcpy(p, data_.data() + pos_, n);
+    pos_ += n;
+  }
+  uint8_t u8() {
+    uint8_t v;
+    raw(&v, 1);
+    return v;
+  }
+  uint32_t u32() {
+    uint32_t v;
+    raw(&v, 4);
+    return v;
+  }
+  int32_t i32() {
+    int32_t v;
+    raw(&v, 4);
+    return v;
+  }
+  int64_t i64() {
+    int64_t v;
+    raw(&v, 8);
+    return v;
+  }
+  // A count of items of at least `min_bytes` each, checked against what is left.
+  uint32_t count(size_t min_bytes = 1) {
+    uint32_t n = u32();
+    if (n > (data_.size() - pos_) / (min_bytes ? min_bytes : 1) + 1) fail("a count runs past the end of the file.");
+    return n;
+  }
+  std::string str() {
+    uint32_t n = count();
+    std::string s(n, '\0');
+    raw(s.data(), n);
+    return s;
+  }
+  template <typename T>
+  std::vector<T> ints() {
+    uint32_t n = count(8);
+    std::vector<T> v;
+    for (uint32_t i = 0; i < n; ++i) v.push_back(static_cast<T>(i64()));
+    return v;
+  }
+  bool done() const { return pos_ == data_.size(); }
+
+ private:
+  std::string data_;
+  size_t pos_ = 0;
+  std::string path_;
+};
+
+Dtype read_dtype(Reader& r) {
+  uint8_t i = r.u8();
+  if (i >= Dtype::count) r.fail("unknown dtype code " + std::to_string(i) + ".");
+  return dtype_from_index(i);
+}
+
+// ---- the primitives that can be exported: one writer and one reader each ----
+
+void write_primitive(Writer& w, const Primitive& p) {
+  if (auto* u = dynamic_cast<const Unary*>(&p)) {
+    w.str("unary"), w.u32(static_cast<uint32_t>(u->op()));
+  } else if (auto* b = dynamic_cast<const Binary*>(&p)) {
+    w.str("binary"), w.u32(static_cast<uint32_t>(b->op()));
+  } else if (dynamic_cast<const Select*>(&p)) {
+    w.str("where");
+  } else if (dynamic_cast<const AsType*>(&p)) {
+    w.str("astype");
+  } else if (dynamic_cast<const Broadcast*>(&p)) {
+    w.str("broadcast_to");
+  } else if (dynamic_cast<const StopGradient*>(&p)) {
+    w.str("stop_gradient");
+  } else if (dynamic_cast<const Reshape*>(&p)) {
+    w.str("reshape");
+  } else if (auto* c = dynamic_cast<const Contiguous*>(&p)) {
+    w.str("contiguous"), w.u8(c->allow_col_major());
+  } else if (auto* t = dynamic_cast<const Transpose*>(&p)) {
+    w.str("transpose"), w.ints(t->axes());
+  } else if (auto* s = dynamic_cast<const Slice*>(&p)) {
+    w.str("slice"), w.ints(s->start()), w.ints(s->strides());
+  } else if (auto* c = dynamic_cast<const Concatenate*>(&p)) {
+    w.str("concatenate"), w.i32(c->axis());
+  } else if (auto* r = dynamic_cast<const Reduce*>(&p)) {
+    w.str("reduce"), w.u8(static_cast<uint8_t>(r->type())), w.ints(r->axes());
+  } else if (auto* a = dynamic_cast<const ArgReduce*>(&p)) {
+    w.str("arg_reduce"), w.u8(static_cast<uint8_t>(a->type())), w.i32(a->axis());
+  } else if (dynamic_cast<const Matmul*>(&p)) {
+    w.str("matmul");
+  } else if (auto* f = dynamic_cast<const Compiled*>(&p)) {
+    w.str("compiled");
+    w.u32(static_cast<uint32_t>(f->steps().size()));
+    for (const FusedStep& s : f->steps()) {
+      w.u8(static_cast<uint8_t>(s.kind)), w.u32(static_cast<uint32_t>(s.op));
+      for (int a : s.args) w.i32(a);
+      w.u8(static_cast<uint8_t>(s.dtype.val()));
+    }
+    w.ints(f->output_slots());
+  } else {
+    throw std::invalid_argument("[export_function] The primitive '" + p.name() +
+                                "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
+                                "matmul and the shape ops).");
+  }
+}
+
+template <typename E>
+E read_enum(Reader& r, uint32_t v, uint32_t count, const char* what) {
+  if (v >= count) r.fail(std::string("unknown ") + what + " code " + std::to_string(v) + ".");
+  return static_cast<E>(v);
+}
+
+#define LMX_COUNT_ENTRY(Name, pyname, types, result) +1
+constexpr uint32_t kUnaryCount = 0 LMX_UNARY_OPS(LMX_COUNT_ENTRY);
+constexpr uint32_t kBinaryCount = 0 LMX_BINARY_OPS(LMX_COUNT_ENTRY);
+#undef LMX_COUNT_ENTRY
+
+std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs) {
+  const std::string tag = r.str();
+  if (tag == "unary") return std::make_shared<Unary>(s, read_enum<UnaryOp>(r, r.u32(), kUnaryCount, "unary op"));
+  if (tag == "binary") return std::make_shared<Binary>(s, read_enum<BinaryOp>(r, r.u32(), kBinaryCount, "binary op"));
+  if (tag == "where") return std::make_shared<Select>(s);
+  if (tag == "astype") return std::make_shared<AsType>(s);
+  if (tag == "broadcast_to") return std::make_shared<Broadcast>(s);
+  if (tag == "stop_gradient") return std::make_shared<StopGradient>(s);
+  if (tag == "reshape") return std::make_shared<Reshape>(s);
+  if (tag == "contiguous") return std::make_shared<Contiguous>(s, r.u8() != 0);
+  if (tag == "transpose") return std::make_shared<Transpose>(s, r.ints<int>());
+  if (tag == "slice") {
+    auto start = r.ints<ShapeElem>();
+    return std::make_shared<Slice>(s, start, r.ints<ShapeElem>());
+  }
+  if (tag == "concatenate") return std::make_shared<Concatenate>(s, r.i32());
+  if (tag == "reduce") {
+    auto type = read_enum<ReduceType>(r, r.u8(), 6, "reduction");
+    return std::make_shared<Reduce>(s, type, r.ints<int>());
+  }
+  if (tag == "arg_reduce") {
+    auto type = read_enum<ArgReduceType>(r, r.u8(), 2, "arg reduction");
+    return std::make_shared<ArgReduce>(s, type, r.i32());
+  }
+  if (tag == "matmul") return std::make_shared<Matmul>(s);
+  if (tag == "compiled") {
+    uint32_t n = r.count(18);
+    std::vector<FusedStep> steps;
+    for (uint32_t i = 0; i < n; ++i) {
+      FusedStep st{};
+      st.kind = read_enum<FusedStep::Kind>(r, r.u8(), 4, "fused step");
+      st.op = static_cast<int>(r.u32());
+      if ((st.kind == FusedStep::Kind::unary && static_cast<uint32_t>(st.op) >= kUnaryCount) ||
+          (st.kind == FusedStep::Kind::binary && static_cast<uint32_t>(st.op) >= kBinaryCount))
+        r.fail("unknown op code in a fused step.");
+      for (int& a : st.args) a = r.i32();
+      for (int k = 0; k < st.arity(); ++k)
+        if (st.args[k] < 0 || static_cast<size_t>(st.args[k]) >= num_inputs + i)
+          r.fail("a fused step reads a slot that does not exist yet.");
+      st.dtype = read_dtype(r);
+      steps.push_back(st);
+    }
+    auto outs = r.ints<int>();
+    for (int o : outs)
+      if (o < static_cast<int>(num_inputs) || static_cast<size_t>(o) >= num_inputs + n)
+        r.fail("a fused node returns a slot it does not compute.");
+    return std::make_shared<Compiled>(s, std::move(steps), std::move(outs));
+  }
+  r.fail("unknown primitive '" + tag + "' (written by a newer lmx?).");
+}
+
+void write_program(Writer& w, const Program& p) {
+  std::vector<bool> node_output(p.values.size(), false);
+  for (auto& n : p.nodes)
+    for (int v : n.outputs) node_output[v] = true;
+  w.u32(static_cast<uint32_t>(p.num_inputs));
+  w.u32(static_cast<uint32_t>(p.values.size()));
+  for (size_t v = 0; v < p.values.size(); ++v) {
+    const auto& val = p.values[v];
+    uint8_t kind = p.is_input(static_cast<int>(v)) ? 0 : node_output[v] ? 2 : 1;
+    w.u8(kind), w.u8(static_cast<uint8_t>(val.dtype.val()));
+    w.u32(static_cast<uint32_t>(val.shape.size()));
+    for (auto d : val.shape) w.i32(d);
+    if (kind == 1) {
+      array c = val.constant;
+      c.eval();
+      std::string bytes(c.nbytes(), '\0');
+      copy_to_host(c, bytes.data(), c.dtype());
+      w.raw(bytes.data(), bytes.size());
+    }
+  }
+  w.u32(static_cast<uint32_t>(p.nodes.size()));
+  for (auto& n : p.nodes) {
+    w.ints(n.inputs);
+    w.ints(n.outputs);
+    write_primitive(w, *n.primitive);
+  }
+  w.ints(p.outputs);
+}
+
+// The result type an elementwise op gives for input type t (the op tables'
+// result column), so a file cannot make a kernel write past its output.
+#define LMX_RESULT_ENTRY(Name, pyname, types, result) #result,
+const char* const kUnaryResult[] = {LMX_UNARY_OPS(LMX_RESULT_ENTRY)};
+const char* const kBinaryResult[] = {LMX_BINARY_OPS(LMX_RESULT_ENTRY)};
+#undef LMX_RESULT_ENTRY
+
+Dtype result_type(const char* rule, Dtype t) {
+  std::string r = rule;
+  if (r == "Bool") return bool_;
+  if (r == "RealPart" && t == complex64) return float32;
+  return t;
+}
+
+// Checks that a node read from a file is one its kernels can run: the
+// number of inputs, and shapes and dtypes consistent with the primitive.
+void validate_node(Reader& r, const Program& p, const Program::Node& n) {
+  auto shape = [&](int v) -> const Shape& { return p.values[v].shape; };
+  auto dtype = [&](int v) { return p.values[v].dtype; };
+  const Primitive& prim = *n.primitive;
+  const size_t nin = n.inputs.size();
+  const int out = n.outputs[0];
+  auto need = [&](bool ok) {
+    if (!ok) r.fail("a '" + prim.name() + "' node has inputs or outputs its primitive cannot produce.");
+  };
+  auto same_shapes = [&]() {
+    for (int v : n.inputs) need(shape(v) == shape(out));
+  };
+  if (auto* u = dynamic_cast<const Unary*>(&prim)) {
+    need(nin == 1), same_shapes();
+    need(dtype(out) == result_type(kUnaryResult[static_cast<int>(u->op())], dtype(n.inputs[0])));
+  } else if (auto* b = dynamic_cast<const Binary*>(&prim)) {
+    need(nin == 2), same_shapes(), need(dtype(n.inputs[0]) == dtype(n.inputs[1]));
+    Dtype in = dtype(n.inputs[0]);
+    Dtype want = result_type(kBinaryResult[static_cast<int>(b->op())], in);
+    need(dtype(out) == want);
+  } else if (dynamic_cast<const Select*>(&prim)) {
+    need(nin == 3), same_shapes(), need(dtype(n.inputs[0]) == bool_);
+    need(dtype(n.inputs[1]) == dtype(out) && dtype(n.inputs[2]) == dtype(out));
+  } else if (dynamic_cast<const AsType*>(&prim) || dynamic_cast<const Contiguous*>(&prim)) {
+    need(nin == 1), same_shapes();
+  } else if (dynamic_cast<const StopGradient*>(&prim)) {
+    need(nin == 1), same_shapes(), need(dtype(n.inputs[0]) == dtype(out));
+  } else if (dynamic_cast<const Broadcast*>(&prim)) {
+    need(nin >= 1 && dtype(n.inputs[0]) == dtype(out));
+    Shape b = shape(out);
+    for (int v : n.inputs) {
+      need(shape(v).size() <= b.size());
+      for (size_t d = 0; d < shape(v).size(); ++d) {
+        auto have = shape(v)[d], want = b[b.size() - shape(v).size() + d];
+        need(have == 1 || have == want);
+      }
+    }
+  } else if (dynamic_cast<const Reshape*>(&prim)) {
+    need(nin == 1 && shape_size(shape(n.inputs[0])) == shape_size(shape(out)) && dtype(n.inputs[0]) == dtype(out));
+  } else if (auto* t = dynamic_cast<const Transpose*>(&prim)) {
+    const Shape& in = shape(n.inputs[0]);
+    need(nin == 1 && t->axes().size() == in.size() && shape(out).size() == in.size());
+    std::vector<bool> seen(in.size(), false);
+    for (size_t d = 0; d < in.size(); ++d) {
+      int a = t->axes()[d];
+      need(a >= 0 && static_cast<size_t>(a) < in.size() && !seen[a]);
+      seen[a] = true;
+      need(shape(out)[d] == in[a]);
+    }
+  } else if (auto* sl = dynamic_cast<const Slice*>(&prim)) {
+    const Shape& in = shape(n.inputs[0]);
+    need(nin == 1 && sl->start().size() == in.size() && sl->strides().size() == in.size() &&
+         shape(out).size() == in.size());
+    for (size_t d = 0; d < in.size(); ++d) {
+      if (shape(out)[d] == 0) continue;
+      int64_t first = sl->start()[d], last = first + int64_t{shape(out)[d] - 1} * sl->strides()[d];
+      need(first >= 0 && first < in[d] && last >= 0 && last < in[d]);
+    }
+  } else if (auto* c = dynamic_cast<const Concatenate*>(&prim)) {
+    int ax = c->axis();
+    need(nin >= 1 && ax >= 0 && static_cast<size_t>(ax) < shape(out).size());
+    int64_t total = 0;
+    for (int v : n.inputs) {
+      need(shape(v).size() == shape(out).size() && dtype(v) == dtype(out));
+      for (size_t d = 0; d < shape(v).size(); ++d)
+        if (static_cast<int>(d) != ax) need(shape(v)[d] == shape(out)[d]);
+      total += shape(v)[ax];
+    }
+    need(total == shape(out)[ax]);
+  } else if (auto* red = dynamic_cast<const Reduce*>(&prim)) {
+    const Shape& in = shape(n.inputs[0]);
+    need(nin == 1 && shape(out).size() == in.size());
+    Shape kept = in;
+    for (int a : red->axes()) {
+      need(a >= 0 && static_cast<size_t>(a) < in.size());
+      kept[a] = 1;
+    }
+    need(kept == shape(out));
+  } else if (auto* ar = dynamic_cast<const ArgReduce*>(&prim)) {
+    const Shape& in = shape(n.inputs[0]);
+    need(nin == 1 && ar->axis() >= 0 && static_cast<size_t>(ar->axis()) < in.size() && dtype(out) == uint32);
+    Shape kept = in;
+    kept[ar->axis()] = 1;
+    need(kept == shape(out));
+  } else if (dynamic_cast<const Matmul*>(&prim)) {
+    need(nin == 2);
+    const Shape &a = shape(n.inputs[0]), &b = shape(n.inputs[1]), &o = shape(out);
+    need(a.size() >= 2 && a.size() == b.size() && o.size() == a.size() && dtype(n.inputs[0]) == dtype(out) &&
+         dtype(n.inputs[1]) == dtype(out));
+    size_t k = a.size();
+    need(a[k - 1] == b[k - 2] && o[k - 2] == a[k - 2] && o[k - 1] == b[k - 1]);
+    for (size_t d = 0; d + 2 < k; ++d) need(a[d] == o[d] && b[d] == o[d]);
+  } else if (auto* f = dynamic_cast<const Compiled*>(&prim)) {
+    need(nin >= 1);
+    std::vector<Dtype> slot;
+    for (int v : n.inputs) slot.push_back(dtype(v));
+    for (auto& st : f->steps()) {
+      if (st.kind == FusedStep::Kind::unary)
+        need(st.dtype == result_type(kUnaryResult[st.op], slot[st.args[0]]));
+      if (st.kind == FusedStep::Kind::binary)
+        need(slot[st.args[0]] == slot[st.args[1]] &&
+             st.dtype == result_type(kBinaryResult[st.op], slot[st.args[0]]));
+      if (st.kind == FusedStep::Kind::select)
+        need(slot[st.args[0]] == bool_ && slot[st.args[1]] == st.dtype && slot[st.args[2]] == st.dtype);
+      slot.push_back(st.dtype);
+    }
+    for (size_t o = 0; o < n.outputs.size(); ++o) {
+      need(dtype(n.outputs[o]) == slot[f->output_slots()[o]] && shape(n.outputs[o]) == shape(out));
+    }
+    for (int v : n.inputs) {
+      need(shape(v).size() <= shape(out).size());
+      for (size_t d = 0; d < shape(v).size(); ++d) {
+        auto have = shape(v)[d], want = shape(out)[shape(out).size() - shape(v).size() + d];
+        need(have == 1 || have == want);
+      }
+    }
+  }
+}
+
+std::unique_ptr<Program> read_program(Reader& r, Stream s) {
+  auto p = std::make_unique<Program>();
+  p->num_inputs = static_cast<int>(r.u32());
+  uint32_t nvals = r.count(6);
+  if (static_cast<uint32_t>(p->num_inputs) > nvals) r.fail("more inputs than values.");
+  std::vector<uint8_t> kinds;
+  for (uint32_t v = 0; v < nvals; ++v) {
+    uint8_t kind = r.u8();
+    if (kind > 2 || (kind == 0) != (v < static_cast<uint32_t>(p->num_inputs))) r.fail("a value has a bad kind.");
+    Program::Value val{{}, read_dtype(r), {}};
+    uint32_t nd = r.count(4);
+    for (uint32_t d = 0; d < nd; ++d) {
+      int32_t e = r.i32();
+      if (e < 0) r.fail("a negative dimension.");
+      val.shape.push_back(e);
+    }
+    if (kind == 1) {
+      size_t nbytes = shape_size(val.shape) * val.dtype.size();
+      std::string bytes(nbytes, '\0');
+      r.raw(bytes.data(), nbytes);
+      val.constant = copy_from_host(bytes.data(), val.dtype, val.shape, row_major_strides(val.shape), val.dtype);
+    }
+    kinds.push_back(kind);
+    p->values.push_back(std::move(val));
+  }
+  // Every value a node reads must exist by then; each node output is made once.
+  std::vector<bool> defined(nvals, false);
+  for (uint32_t v = 0; v < nvals; ++v) defined[v] = kinds[v] != 2;
+  uint32_t nnodes = r.count(8);
+  for (uint32_t i = 0; i < nnodes; ++i) {
+    Program::Node n;
+    n.inputs = r.ints<int>();
+    n.outputs = r.ints<int>();
+    for (int v : n.inputs)
+      if (v < 0 || static_cast<uint32_t>(v) >= nvals || !defined[v]) r.fail("a node reads an undefined value.");
+    if (n.outputs.empty()) r.fail("a node without outputs.");
+    for (int v : n.outputs) {
+      if (v < 0 || static_cast<uint32_t>(v) >= nvals || defined[v]) r.fail("a node writes a value twice.");
+      defined[v] = true;
+    }
+    std::shared_ptr<Primitive> prim = read_primitive(r, s, n.inputs.size());
+    auto* c = dynamic_cast<Compiled*>(prim.get());
+    if ((c ? c->output_slots().size() : 1) != n.outputs.size()) r.fail("a node's outputs do not match its primitive.");
+    n.primitive = std::move(prim);
+    validate_node(r, *p, n);
+    p->nodes.push_back(std::move(n));
+  }
+  p->outputs = r.ints<int>();
+  for (int v : p->outputs)
+    if (v < 0 || static_cast<uint32_t>(v) >= nvals || !defined[v]) r.fail("an output is undefined.");
+  return p;
+}
+
+}  // namespace
+
+void export_traces(const std::string& path, const std::vector<ExportedTrace>& traces) {
+  Writer w;
+  w.raw(kMagic, sizeof kMagic);
+  w.u32(kVersion);
+  w.u32(static_cast<uint32_t>(traces.size()));
+  for (auto& t : traces) {
+    w.u8(t.graph->shapeless());
+    w.u32(static_cast<uint32_t>(t.num_positional));
+    w.u32(static_cast<uint32_t>(t.keywords.size()));
+    for (auto& k : t.keywords) w.str(k);
+    write_program(w, t.graph->program());
+  }
+  std::ofstream out(path, std::ios::binary);
+  if (!out || !out.write(w.bytes().data(), static_cast<std::streamsize>(w.bytes().size())))
+    throw std::invalid_argument("[export_function] Cannot write " + path + ".");
+}
+
+std::vector<ExportedTrace> import_traces(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument("[import_function] Cannot open " + path + ".");
+  Reader r(std::string(std::istreambuf_iterator<char>(in), {}), path);
+  char magic[6];
+  r.raw(magic, sizeof magic);
+  if (std::memcmp(magic, kMagic, sizeof magic) != 0) r.fail("not an lmx function file.");
+  uint32_t version = r.u32();
+  if (version != kVersion)
+    r.fail("format version " + std::to_string(version) + " is not supported (this lmx reads version " +
+           std::to_string(kVersion) + ").");
+  const Device device = default_device();
+  const Stream stream = default_stream(device);
+  std::vector<ExportedTrace> traces(r.count(10));
+  for (auto& t : traces) {
+    bool shapeless = r.u8() != 0;
+    t.num_positional = static_cast<int>(r.u32());
+    uint32_t nk = r.count(4);
+    for (uint32_t k = 0; k < nk; ++k) t.keywords.push_back(r.str());
+    auto program = read_program(r, stream);
+    if (program->num_inputs != t.num_positional + static_cast<int>(t.keywords.size()))
+      r.fail("the inputs do not match the argument names.");
+    t.graph = std::make_shared<CompiledGraph>(std::move(program), shapeless, device);
+  }
+  if (!r.done()) r.fail("unexpected bytes after the last trace.");
+  return traces;
+}
+
+std::string graph_to_dot(const std::vector<array>& outputs) {
+  return compile_passes::to_dot(*compile_passes::record(outputs));
+}
+
+}  // namespace lmx

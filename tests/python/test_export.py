@@ -1,0 +1,137 @@
+"""export_function / import_function / exporter / export_to_dot: round trips
+(also in a fresh process), several traces, keyword arguments, shapeless
+traces, and malformed files rejected with clear errors, never a crash."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import BACKEND, mx, to_numpy
+
+MODULE = "mlx.core" if BACKEND == "mlx" else "lmx.core"
+
+
+def fun(x, y):
+    z = mx.exp(-x * 0.5) * y + 1
+    return z, mx.sum(z, axis=0), mx.matmul(x, y.T)
+
+
+def args(n=3, m=4):
+    rng = np.random.default_rng(n * 10 + m)
+    return (mx.array(rng.standard_normal((n, m)).astype(np.float32)),
+            mx.array(rng.standard_normal((n, m)).astype(np.float32)))
+
+
+def check(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=1e-5, atol=1e-6)
+
+
+def test_round_trip(tmp_path):
+    path = str(tmp_path / "f.mlxfn")
+    x, y = args()
+    mx.export_function(path, fun, x, y)
+    imported = mx.import_function(path)
+    out = imported(x, y)
+    assert isinstance(out, tuple)
+    check(out, fun(x, y))
+    x2, y2 = args()
+    check(imported(x2 * 2, y2), fun(x2 * 2, y2))
+
+
+def test_round_trip_in_a_fresh_process(tmp_path):
+    path = str(tmp_path / "f.mlxfn")
+    x, y = args()
+    mx.export_function(path, fun, x, y=y)
+    np.save(tmp_path / "x.npy", to_numpy(x))
+    np.save(tmp_path / "y.npy", to_numpy(y))
+    code = (f"import numpy as np, {MODULE} as mx\n"
+            f"f = mx.import_function({path!r})\n"
+            f"x = mx.array(np.load({str(tmp_path / 'x.npy')!r})); y = mx.array(np.load({str(tmp_path / 'y.npy')!r}))\n"
+            f"np.save({str(tmp_path / 'out.npy')!r}, np.array(f(x, y=y)[0]))\n")
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), to_numpy(fun(x, y)[0]), rtol=1e-5, atol=1e-6)
+
+
+def test_exporter_holds_several_traces(tmp_path):
+    path = str(tmp_path / "f.mlxfn")
+    with mx.exporter(path, fun) as exp:
+        exp(*args(3, 4))
+        exp(*args(2, 5))
+    imported = mx.import_function(path)
+    for n, m in ((3, 4), (2, 5)):
+        check(imported(*args(n, m)), fun(*args(n, m)))
+    with pytest.raises(ValueError):
+        imported(*args(6, 6))
+
+
+def test_keyword_arguments_must_match(tmp_path):
+    path = str(tmp_path / "f.mlxfn")
+    x, y = args()
+    mx.export_function(path, fun, x, y=y)
+    imported = mx.import_function(path)
+    check(imported(x, y=y), fun(x, y))
+    with pytest.raises(ValueError):
+        imported(x, y)
+
+
+def test_shapeless_export(tmp_path):
+    path = str(tmp_path / "f.mlxfn")
+    g = lambda x: mx.tanh(x) * 2 + 1
+    mx.export_function(path, g, mx.ones((3,)), shapeless=True)
+    imported = mx.import_function(path)
+    for n in (1, 7, 100):
+        x = mx.arange(n, dtype=mx.float32) / 10
+        check(imported(x), (g(x),))
+
+
+def test_export_to_dot(tmp_path):
+    x, y = args()
+    z = fun(x, y)[0]
+    path = tmp_path / "g.dot"
+    mx.export_to_dot(str(path), z)
+    text = path.read_text()
+    assert "digraph" in text and "exp" in text.lower()
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="lmx's own error messages and format")
+def test_unexportable_primitive_is_named(tmp_path):
+    with pytest.raises(ValueError, match="sort"):
+        mx.export_function(str(tmp_path / "f.mlxfn"), lambda x: mx.sort(x), mx.ones((4,)))
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="lmx's own error messages and format")
+def test_malformed_files_are_rejected(tmp_path):
+    path = tmp_path / "f.mlxfn"
+    x, y = args()
+    mx.export_function(str(path), fun, x, y)
+    good = path.read_bytes()
+    bad = tmp_path / "bad.mlxfn"
+    with pytest.raises(ValueError, match="Cannot open"):
+        mx.import_function(str(tmp_path / "missing.mlxfn"))
+    for data in [b"", b"garbage" * 10, good[:6] + b"\x09\x00\x00\x00" + good[10:]]:
+        bad.write_bytes(data)
+        with pytest.raises(ValueError, match="import_function"):
+            mx.import_function(str(bad))
+    # every truncation, and random corruptions: an error or a working
+    # function, never a crash
+    for cut in range(0, len(good), 7):
+        bad.write_bytes(good[:cut])
+        with pytest.raises(ValueError):
+            mx.import_function(str(bad))
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        data = bytearray(good)
+        for i in rng.integers(0, len(data), 3):
+            data[i] = rng.integers(0, 256)
+        bad.write_bytes(bytes(data))
+        try:
+            f = mx.import_function(str(bad))
+            out = f(x, y)
+            mx.eval(out)
+        except (ValueError, TypeError, RuntimeError):
+            pass
