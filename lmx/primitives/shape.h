@@ -6,13 +6,16 @@
 
 namespace lmx {
 
-#define LMX_SIMPLE_PRIMITIVE(Class, pyname)                                           \
+// A parameterless primitive; the optional last argument adds declarations
+// (LMX_DECLARE_OUTPUT_SHAPES for those shapeless compile can replay).
+#define LMX_SIMPLE_PRIMITIVE(Class, pyname, ...)                                      \
   class Class : public UnaryPrimitive {                                               \
    public:                                                                            \
     using UnaryPrimitive::UnaryPrimitive;                                             \
     LMX_DECLARE_EVAL                                                                  \
     LMX_DECLARE_VJP                                                                   \
     LMX_DECLARE_VMAP                                                                  \
+    __VA_ARGS__                                                                       \
     std::string name() const override { return pyname; }                             \
     bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Class*>(&o); } \
   };
@@ -21,33 +24,13 @@ namespace lmx {
 LMX_SIMPLE_PRIMITIVE(Reshape, "reshape")
 // Reinterprets the bytes as the output dtype (element size may change the last dim).
 LMX_SIMPLE_PRIMITIVE(View, "view")
-#undef LMX_SIMPLE_PRIMITIVE
-
 // View with stride 0 along broadcast dimensions (output shape is the node's).
 // Inputs after the first are only there for shapeless compile: the operands
 // the first is broadcast against, so the shape can be recomputed from them.
-class Broadcast : public UnaryPrimitive {
- public:
-  using UnaryPrimitive::UnaryPrimitive;
-  LMX_DECLARE_EVAL
-  LMX_DECLARE_VJP
-  LMX_DECLARE_VMAP
-  LMX_DECLARE_OUTPUT_SHAPES
-  std::string name() const override { return "broadcast_to"; }
-  bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Broadcast*>(&o); }
-};
-
+LMX_SIMPLE_PRIMITIVE(Broadcast, "broadcast_to", LMX_DECLARE_OUTPUT_SHAPES)
 // Identity that stops gradients; shares the input's buffer.
-class StopGradient : public UnaryPrimitive {
- public:
-  using UnaryPrimitive::UnaryPrimitive;
-  LMX_DECLARE_EVAL
-  LMX_DECLARE_VJP
-  LMX_DECLARE_VMAP
-  LMX_DECLARE_OUTPUT_SHAPES
-  std::string name() const override { return "stop_gradient"; }
-  bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const StopGradient*>(&o); }
-};
+LMX_SIMPLE_PRIMITIVE(StopGradient, "stop_gradient", LMX_DECLARE_OUTPUT_SHAPES)
+#undef LMX_SIMPLE_PRIMITIVE
 
 // Row-contiguous copy unless already row-contiguous (or column-contiguous,
 // when the caller accepts that layout).

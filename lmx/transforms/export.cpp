@@ -56,26 +56,16 @@ class Reader {
     std::memcpy(p, data_.data() + pos_, n);
     pos_ += n;
   }
-  uint8_t u8() {
-    uint8_t v;
-    raw(&v, 1);
+  template <typename T>
+  T read() {
+    T v;
+    raw(&v, sizeof v);
     return v;
   }
-  uint32_t u32() {
-    uint32_t v;
-    raw(&v, 4);
-    return v;
-  }
-  int32_t i32() {
-    int32_t v;
-    raw(&v, 4);
-    return v;
-  }
-  int64_t i64() {
-    int64_t v;
-    raw(&v, 8);
-    return v;
-  }
+  uint8_t u8() { return read<uint8_t>(); }
+  uint32_t u32() { return read<uint32_t>(); }
+  int32_t i32() { return read<int32_t>(); }
+  int64_t i64() { return read<int64_t>(); }
   // A count of items of at least `min_bytes` each, checked against what is left.
   uint32_t count(size_t min_bytes = 1) {
     uint32_t n = u32();

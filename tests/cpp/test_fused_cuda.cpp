@@ -18,21 +18,21 @@ std::vector<FusedStep> all_ops_program(Dtype t, bool integral, std::vector<int>&
     steps.push_back(s);
     outputs.push_back(1 + static_cast<int>(steps.size()) - 1);
   };
-  int u = 0;
-#define LMX_U(Name, py, types, result)                                                                      \
-  if ((std::string(#types) == "All" || std::string(#types) == "Real" || (integral ? std::string(#types) == "Integral" \
-                                                                                   : std::string(#types) != "Integral" && std::string(#types) != "Complex"))) \
-    push({FusedStep::Kind::unary, u, {0, 0, 0}, std::string(#result) == "Bool" ? bool_ : t});                \
+  // Whether an op with this type-set column of the tables takes type t.
+  auto takes = [&](const std::string& set) {
+    return set == "All" || set == "Real" || (integral ? set == "Integral" : set != "Integral" && set != "Complex");
+  };
+  auto result = [&](const std::string& rule) { return rule == "Bool" ? bool_ : t; };
+  int u = 0, b = 0;
+#define LMX_U(Name, py, types, res) \
+  if (takes(#types)) push({FusedStep::Kind::unary, u, {0, 0, 0}, result(#res)}); \
   ++u;
-  LMX_UNARY_OPS(LMX_U)
-#undef LMX_U
-  int b = 0;
-#define LMX_B(Name, py, types, result)                                                                      \
-  if ((std::string(#types) == "All" || std::string(#types) == "Real" || (integral ? std::string(#types) == "Integral" \
-                                                                                   : std::string(#types) != "Integral" && std::string(#types) != "Complex"))) \
-    push({FusedStep::Kind::binary, b, {0, 0, 0}, std::string(#result) == "Bool" ? bool_ : t});               \
+#define LMX_B(Name, py, types, res) \
+  if (takes(#types)) push({FusedStep::Kind::binary, b, {0, 0, 0}, result(#res)}); \
   ++b;
+  LMX_UNARY_OPS(LMX_U)
   LMX_BINARY_OPS(LMX_B)
+#undef LMX_U
 #undef LMX_B
   return steps;
 }
