@@ -11,7 +11,7 @@
 
 namespace lmx {
 
-array reshape(const array& a, Shape shape, S s) {
+Shape reshape_target(size_t size, Shape shape) {
   int infer = -1;
   size_t known = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -25,16 +25,25 @@ array reshape(const array& a, Shape shape, S s) {
     }
   }
   if (infer >= 0) {
-    if (known == 0 || a.size() % known != 0)
+    if (known == 0 || size % known != 0)
       throw std::invalid_argument("[reshape] Cannot infer the shape of an empty array or a size that does not divide.");
-    shape[infer] = static_cast<ShapeElem>(a.size() / known);
-    known = a.size();
+    shape[infer] = static_cast<ShapeElem>(size / known);
+    known = size;
   }
-  if (known != a.size())
-    throw std::invalid_argument("[reshape] Cannot reshape array of size " + std::to_string(a.size()) +
-                                " into shape " + shape_string(shape) + ".");
-  if (shape == a.shape()) return a;
-  return array(std::move(shape), a.dtype(), std::make_shared<Reshape>(to_stream(s)), {a});
+  if (known != size)
+    throw std::invalid_argument("[reshape] Cannot reshape array of size " + std::to_string(size) + " into shape " +
+                                shape_string(shape) + ".");
+  return shape;
+}
+
+array reshape(const array& a, Shape shape, S s) {
+  Shape target = reshape_target(a.size(), shape);
+  // A shapeless trace keeps the requested shape (-1 included) to redo this
+  // inference at each replay.
+  if (detail::in_shapeless_trace())
+    return array(std::move(target), a.dtype(), std::make_shared<Reshape>(to_stream(s), std::move(shape)), {a});
+  if (target == a.shape()) return a;
+  return array(std::move(target), a.dtype(), std::make_shared<Reshape>(to_stream(s)), {a});
 }
 
 array flatten(const array& a, int start_axis, int end_axis, S s) {

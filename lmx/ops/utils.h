@@ -29,6 +29,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& op = "
 array broadcast_operand(const array& a, const Shape& shape, const std::vector<array>& operands,
                         StreamOrDevice s);
 
+// The shape reshape gives an array of `size` elements for a requested shape
+// that may hold one -1 (inferred); throws ValueError when it does not fit.
+Shape reshape_target(size_t size, Shape shape);
+
 std::string shape_string(const Shape& s);  // "(2,3)"
 
 }  // namespace lmx

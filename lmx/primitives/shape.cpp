@@ -58,6 +58,11 @@ std::vector<Shape> Broadcast::output_shapes(const std::vector<array>& inputs) {
   return {shape};
 }
 
+std::vector<Shape> Reshape::output_shapes(const std::vector<array>& inputs) {
+  if (!requested_) return Primitive::output_shapes(inputs);  // raises
+  return {reshape_target(inputs[0].size(), *requested_)};
+}
+
 std::vector<Shape> StopGradient::output_shapes(const std::vector<array>& inputs) { return {inputs[0].shape()}; }
 
 std::vector<array> Reshape::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,

@@ -2,6 +2,8 @@
 // buffer) and the copies that assemble arrays from parts.
 #pragma once
 
+#include <optional>
+
 #include "lmx/primitives/primitive.h"
 
 namespace lmx {
@@ -20,8 +22,6 @@ namespace lmx {
     bool is_equivalent(const Primitive& o) const override { return dynamic_cast<const Class*>(&o); } \
   };
 
-// A view when the layout allows it, else a row-contiguous copy.
-LMX_SIMPLE_PRIMITIVE(Reshape, "reshape")
 // Reinterprets the bytes as the output dtype (element size may change the last dim).
 LMX_SIMPLE_PRIMITIVE(View, "view")
 // View with stride 0 along broadcast dimensions (output shape is the node's).
@@ -31,6 +31,28 @@ LMX_SIMPLE_PRIMITIVE(Broadcast, "broadcast_to", LMX_DECLARE_OUTPUT_SHAPES)
 // Identity that stops gradients; shares the input's buffer.
 LMX_SIMPLE_PRIMITIVE(StopGradient, "stop_gradient", LMX_DECLARE_OUTPUT_SHAPES)
 #undef LMX_SIMPLE_PRIMITIVE
+
+// A view when the layout allows it, else a row-contiguous copy. Built by a
+// shapeless compile trace, it keeps the requested shape (with its -1) so the
+// output shape follows the input's at replay.
+class Reshape : public UnaryPrimitive {
+ public:
+  explicit Reshape(Stream s, std::optional<Shape> requested = {})
+      : UnaryPrimitive(s), requested_(std::move(requested)) {}
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
+  std::string name() const override { return "reshape"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* r = dynamic_cast<const Reshape*>(&o);
+    return r && r->requested_ == requested_;
+  }
+  const std::optional<Shape>& requested() const { return requested_; }
+
+ private:
+  std::optional<Shape> requested_;  // none: the node's shape is fixed
+};
 
 // Row-contiguous copy unless already row-contiguous (or column-contiguous,
 // when the caller accepts that layout).

@@ -114,8 +114,9 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("broadcast_to");
   } else if (dynamic_cast<const StopGradient*>(&p)) {
     w.str("stop_gradient");
-  } else if (dynamic_cast<const Reshape*>(&p)) {
-    w.str("reshape");
+  } else if (auto* rs = dynamic_cast<const Reshape*>(&p)) {
+    w.str("reshape"), w.u8(rs->requested().has_value());
+    if (rs->requested()) w.ints(*rs->requested());
   } else if (auto* c = dynamic_cast<const Contiguous*>(&p)) {
     w.str("contiguous"), w.u8(c->allow_col_major());
   } else if (auto* t = dynamic_cast<const Transpose*>(&p)) {
@@ -165,7 +166,11 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
   if (tag == "astype") return std::make_shared<AsType>(s);
   if (tag == "broadcast_to") return std::make_shared<Broadcast>(s);
   if (tag == "stop_gradient") return std::make_shared<StopGradient>(s);
-  if (tag == "reshape") return std::make_shared<Reshape>(s);
+  if (tag == "reshape") {
+    std::optional<Shape> requested;
+    if (r.u8()) requested = r.ints<ShapeElem>();
+    return std::make_shared<Reshape>(s, requested);
+  }
   if (tag == "contiguous") return std::make_shared<Contiguous>(s, r.u8() != 0);
   if (tag == "transpose") return std::make_shared<Transpose>(s, r.ints<int>());
   if (tag == "slice") {

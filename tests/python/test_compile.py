@@ -167,9 +167,25 @@ def test_shapeless_reuses_the_trace():
     assert len(traces) == 5
 
 
-@lmx_only  # MLX replays reshape(2, -1) and reductions shapeless; lmx does not yet
+def test_shapeless_reshape_infers_at_each_call():
+    traces = []
+
+    def f(x):
+        traces.append(1)
+        return x.reshape(2, -1) * 2
+
+    cf = mx.compile(f, shapeless=True)
+    for n in (4, 6, 10):
+        x = mx.arange(n, dtype=mx.float32)
+        assert_same(cf(x), x.reshape(2, -1) * 2)
+    assert len(traces) == 1
+    with pytest.raises(ValueError):
+        cf(mx.arange(5, dtype=mx.float32))  # 5 does not split in two rows
+
+
+@lmx_only  # MLX replays reductions shapeless; lmx does not yet
 def test_shapeless_rejects_shape_specific_functions():
-    cf = mx.compile(lambda x: x.reshape(2, -1) * 2, shapeless=True)
+    cf = mx.compile(lambda x: mx.sum(x, axis=0, keepdims=True) * 2, shapeless=True)
     with pytest.raises(ValueError):
         cf(mx.ones((4,)))
 
