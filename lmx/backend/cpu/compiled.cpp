@@ -152,9 +152,9 @@ TilePlan plan_tiles(const std::vector<FusedStep>& steps, const std::vector<int>&
 
 // Gives each output a buffer: an input's buffer when it may be donated (the
 // tile of an input is read before the tile of an output is written), else a
-// new row-major one.
-void allocate_outputs(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  std::vector<bool> donated(inputs.size(), false);
+// new row-major one. Returns which outputs got a new buffer.
+std::vector<bool> allocate_outputs(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  std::vector<bool> donated(inputs.size(), false), fresh;
   for (auto& out : outputs) {
     bool done = false;
     for (size_t i = 0; i < inputs.size() && !done; ++i) {
@@ -166,7 +166,9 @@ void allocate_outputs(const std::vector<array>& inputs, std::vector<array>& outp
       }
     }
     if (!done) cpu::allocate(out);
+    fresh.push_back(!done);
   }
+  return fresh;
 }
 
 }  // namespace
@@ -213,9 +215,15 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
     exec.push_back(e);
   }
 
-  allocate_outputs(inputs, outputs);
+  const std::vector<bool> fresh = allocate_outputs(inputs, outputs);
   std::vector<char*> out_ptr;
   for (auto& o : outputs) out_ptr.push_back(static_cast<char*>(o.raw_ptr()));
+  // A step whose result is an output with a buffer of its own writes there
+  // directly; a donated buffer is still being read, so its output goes
+  // through a tile and is copied once the tile's steps are done.
+  std::vector<int> direct_output(num_inputs + steps_.size(), -1);
+  for (size_t o = 0; o < outputs.size(); ++o)
+    if (fresh[o] && direct_output[output_slots_[o]] < 0) direct_output[output_slots_[o]] = static_cast<int>(o);
 
   const TilePlan plan = plan_tiles(steps_, output_slots_, num_inputs);
   const size_t n = outputs[0].size();
@@ -257,7 +265,8 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         const FusedStep& s = steps_[k];
         const StepExec& e = exec[k];
         const int slot = num_inputs + static_cast<int>(k);
-        char* dst = tile(plan.tile_of[slot]);
+        const int direct = direct_output[slot];
+        char* dst = direct >= 0 ? out_ptr[direct] + start * e.itemsize : tile(plan.tile_of[slot]);
         switch (e.kind) {
           case FusedStep::Kind::unary: e.unary(ptr[s.args[0]], dst, len); break;
           case FusedStep::Kind::binary: e.binary(ptr[s.args[0]], ptr[s.args[1]], dst, len); break;
@@ -271,7 +280,8 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
       }
       for (size_t o = 0; o < output_slots_.size(); ++o) {
         size_t itemsize = slot_type[output_slots_[o]].size();
-        std::memcpy(out_ptr[o] + start * itemsize, ptr[output_slots_[o]], len * itemsize);
+        char* dst = out_ptr[o] + start * itemsize;
+        if (ptr[output_slots_[o]] != dst) std::memcpy(dst, ptr[output_slots_[o]], len * itemsize);
       }
     }
   });
