@@ -43,7 +43,7 @@ def lm_batch(rng):
     return tokens[:, :-1], tokens[:, 1:]
 
 
-def mlx_like_steps(backend, batches):
+def mlx_like_steps(backend, batches, compiled=False):
     """``{name: step()}`` for lmx or MLX, built with the examples' own code; each
     call runs one training step and evaluates it."""
     mx, nn, optim = load_backend(backend)
@@ -73,6 +73,10 @@ def mlx_like_steps(backend, batches):
         ),
     ):
         step = make(mx, nn, model, optimizer)
+        if compiled:
+            # the documented pattern for compiled training steps
+            state = [model.state, optimizer.state, mx.random.state]
+            step = mx.compile(step, inputs=state, outputs=state)
         x, y = mx.array(x), mx.array(y)
 
         def run(step=step, model=model, optimizer=optimizer, x=x, y=y):
@@ -187,6 +191,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="also time the pieces of lmx's steps")
     parser.add_argument("--gpu", action="store_true", help="PyTorch on CUDA (the GPU machine)")
+    parser.add_argument("--compile", action="store_true", help="lmx and MLX steps under mx.compile")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     batches = (cnn_batch(rng), lm_batch(rng))
@@ -198,10 +203,10 @@ def main():
     else:
         print("PyTorch is not importable: skipped (pip install torch)")
     try:
-        peers["mlx"] = mlx_like_steps("mlx", batches)
+        peers["mlx"] = mlx_like_steps("mlx", batches, args.compile)
     except ImportError:
         print("MLX is not importable: skipped (pip install mlx)")
-    lmx = mlx_like_steps("lmx", batches)
+    lmx = mlx_like_steps("lmx", batches, args.compile)
 
     print(
         f"cnn batch {CNN_BATCH} of 28x28x1; lm batch {LM['batch_size']}x{LM['context']} tokens, "
