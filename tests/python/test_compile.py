@@ -358,18 +358,17 @@ def test_elementwise_chains_fuse_into_one_node():
 def test_repeated_work_and_constants_merge():
     x = mx.ones((10,))
     f = lambda xs: [mx.exp(xs[0] * 2) + mx.exp(xs[0] * 2)]
-    mx.set_compile_mode("no_fuse")
-    try:
-        g = mx._core._CompiledGraph(f, [x], False)
-    finally:
-        mx.enable_compile()
+    def traced(mode):
+        mx.set_compile_mode(mode)
+        try:
+            return mx._core._CompiledGraph(f, [x], False)
+        finally:
+            mx.enable_compile()
+
+    g = traced("no_fuse")
     # one broadcast of the merged constant 2, one multiply, one exp, one add
     assert g.num_nodes == 4 and g.num_fused == 0
-    mx.set_compile_mode("no_simplify")
-    try:
-        g = mx._core._CompiledGraph(f, [x], False)
-    finally:
-        mx.enable_compile()
+    g = traced("no_simplify")
     assert g.num_fused == 1 and g.num_nodes == 1
 
 

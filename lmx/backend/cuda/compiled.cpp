@@ -177,10 +177,6 @@ bool generator_covers(const Compiled& c, const std::vector<array>& inputs, const
          cu::fused_types_supported(c, types_of(inputs));
 }
 
-bool strict() {
-  const char* e = std::getenv("LMX_GPU_STRICT");
-  return e && *e && *e != '0';
-}
 
 }  // namespace
 
@@ -188,7 +184,7 @@ void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& ou
   const Shape& shape = outputs[0].shape();
   Plan plan = plan_inputs(inputs, shape);
   if (!generator_covers(*this, inputs, plan)) {
-    if (strict()) throw std::runtime_error("[" + name() + "] has no generated GPU kernel (LMX_GPU_STRICT is set).");
+    if (cu::gpu_strict()) throw std::runtime_error("[" + name() + "] has no generated GPU kernel (LMX_GPU_STRICT is set).");
     auto result = expand(inputs, shape);  // the separate kernels
     detail::eval_inline(result);
     for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(result[i]);

@@ -23,6 +23,9 @@ namespace lmx::cu {
 // The CUDA stream that runs an lmx GPU stream's kernels (made on first use).
 cudaStream_t stream_of(const Stream& s);
 const cudaDeviceProp& device_props();
+// LMX_GPU_STRICT=1: a primitive without a GPU kernel is an error instead
+// of running on the host (or as separate kernels).
+bool gpu_strict();
 
 // Data-dependent errors found by kernels (an index out of bounds) are written
 // here, in host-mapped memory, and raised when the stream's batch finishes.

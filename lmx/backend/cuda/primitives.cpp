@@ -28,7 +28,9 @@ namespace {
 
 cudaStream_t cuda_stream(const Primitive& p) { return cu::stream_of(p.stream()); }
 
-bool strict() {
+}  // namespace
+
+bool cu::gpu_strict() {
   static bool s = [] {
     const char* e = std::getenv("LMX_GPU_STRICT");
     return e && *e && *e != '0';
@@ -36,8 +38,10 @@ bool strict() {
   return s;
 }
 
+namespace {
+
 void on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
-  if (strict()) throw std::runtime_error("[" + p.name() + "] has no GPU kernel yet (LMX_GPU_STRICT is set).");
+  if (cu::gpu_strict()) throw std::runtime_error("[" + p.name() + "] has no GPU kernel yet (LMX_GPU_STRICT is set).");
   detail::eval_on_host(p, inputs, outputs);
 }
 
