@@ -20,9 +20,13 @@ QWEN3_4B = dict(model_type="qwen3", hidden_size=2560, num_hidden_layers=36, inte
                 vocab_size=151936, rope_theta=1000000, tie_word_embeddings=True)  # fmt: skip
 
 
-def lmx_decode(cfg, prompt, tokens):
+def lmx_decode(cfg, prompt, tokens, bits=None):
     model = qwen3.Model(qwen3.ModelArgs(**cfg))
     model.set_dtype(mx.bfloat16)
+    if bits:
+        import lmx.nn as nn
+
+        nn.quantize(model, group_size=64, bits=bits)
     mx.eval(model.parameters())
     nbytes = sum(v.nbytes for _, v in __import__("lmx.utils", fromlist=["x"]).tree_flatten(model.parameters()))
     p = mx.array(prompt)
@@ -85,30 +89,56 @@ def torch_decode(cfg, prompt, tokens):
     return decode_tps, prefill_tps
 
 
+def torch_copy_gbps(n=1 << 28):
+    """Device-to-device copy bandwidth (bytes read + written per second)."""
+    import torch
+
+    x = torch.rand(n, device="cuda")
+    for _ in range(3):
+        x.clone()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(20):
+        x.clone()
+    torch.cuda.synchronize()
+    return 2 * n * 4 * 20 / (time.perf_counter() - t0) / 1e9
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=QWEN3_4B["num_hidden_layers"])
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--prompt", type=int, default=2048)
+    ap.add_argument("--bits", type=int, nargs="*", default=[4], help="also run lmx quantized to these bits")
     ap.add_argument("--copy-gbps", type=float, default=0.0, help="measured copy bandwidth (GB/s) for the limit")
     args = ap.parse_args()
     cfg = dict(QWEN3_4B, num_hidden_layers=args.layers)
+    if not args.copy_gbps:
+        try:
+            args.copy_gbps = torch_copy_gbps()
+        except Exception as e:  # torch missing
+            print(f"(no copy bandwidth: {e})")
     prompt = np.random.default_rng(0).integers(0, cfg["vocab_size"], size=args.prompt).tolist()
     rows = []
     d, p, nbytes = lmx_decode(cfg, prompt, args.tokens)
-    rows.append(("lmx bf16", d, p))
+    rows.append(("lmx bf16", d, p, nbytes))
     mx.clear_cache()
+    for bits in args.bits:
+        d, p, qbytes = lmx_decode(cfg, prompt, args.tokens, bits)
+        rows.append((f"lmx {bits}-bit (g64)", d, p, qbytes))
+        mx.clear_cache()
     try:
         td, tp = torch_decode(cfg, prompt, args.tokens)
-        rows.append(("transformers eager bf16", td, tp))
+        rows.append(("transformers eager bf16", td, tp, nbytes))
     except Exception as e:  # transformers missing or too old
         print(f"(torch peer unavailable: {e})")
-    limit = args.copy_gbps * 1e9 / nbytes if args.copy_gbps else 0
-    print(f"model: Qwen3-4B shape, {args.layers} layers, {nbytes / 1e9:.2f} GB of weights; "
-          f"bandwidth limit {limit:.0f} tok/s" if limit else "")
-    print(f"{'engine':28s} {'decode tok/s':>13s} {'prefill tok/s':>14s}")
-    for name, d, p in rows:
-        print(f"{name:28s} {d:13.1f} {p:14.1f}")
+    print(f"model: Qwen3-4B shape, {args.layers} layers, {nbytes / 1e9:.2f} GB of bf16 weights; "
+          f"copy bandwidth {args.copy_gbps:.0f} GB/s")
+    print(f"{'engine':28s} {'weights GB':>10s} {'decode tok/s':>13s} {'limit tok/s':>12s} {'of limit':>9s} "
+          f"{'prefill tok/s':>14s}")
+    for name, d, p, b in rows:
+        limit = args.copy_gbps * 1e9 / b if args.copy_gbps else float("nan")
+        print(f"{name:28s} {b / 1e9:10.2f} {d:13.1f} {limit:12.0f} {d / limit:9.0%} {p:14.1f}")
 
 
 if __name__ == "__main__":

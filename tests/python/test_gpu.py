@@ -38,6 +38,12 @@ def same(gpu, cpu, dtype, tol=None):
         np.testing.assert_allclose(g, c, rtol=rtol, atol=rtol, equal_nan=True)
 
 
+def identical(gpu, cpu):
+    assert gpu.dtype == cpu.dtype and gpu.shape == cpu.shape
+    as_np = lambda a: np.array(a.astype(mx.float32) if a.dtype == mx.bfloat16 else a)  # noqa: E731
+    np.testing.assert_array_equal(as_np(gpu), as_np(cpu))
+
+
 def test_device_and_info():
     assert mx.cuda.is_available()
     assert mx.device_count(mx.gpu) == 1
@@ -378,3 +384,133 @@ def test_compiled_large_chain_and_grad_on_gpu():
         v_ref, g_ref = mx.value_and_grad(f)(x)
     np.testing.assert_allclose(v.item(), v_ref.item(), rtol=1e-5)
     np.testing.assert_allclose(np.array(g), np.array(g_ref), rtol=1e-5, atol=1e-6)
+
+
+# ---- quantisation ----
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 5, 6, 8])
+@pytest.mark.parametrize("group_size", [32, 64, 128])
+def test_quantize_dequantize_bit_identical_to_cpu(dtype, bits, group_size):
+    w = rand((24, 256), dtype)
+    wq_g, s_g, b_g = mx.quantize(w, group_size, bits, stream=mx.gpu)
+    wq_c, s_c, b_c = mx.quantize(w, group_size, bits, stream=mx.cpu)
+    np.testing.assert_array_equal(np.array(wq_g), np.array(wq_c))
+    identical(s_g, s_c)
+    identical(b_g, b_c)
+    g = mx.dequantize(wq_c, s_c, b_c, group_size, bits, stream=mx.gpu)
+    c = mx.dequantize(wq_c, s_c, b_c, group_size, bits, stream=mx.cpu)
+    if dtype == "float32":  # one fused multiply-add or two roundings
+        same(g, c, dtype, tol=1e-6)
+    else:
+        identical(g, c)
+
+
+def _qmm_operands(dtype, bits, group_size, n, k, batch=()):
+    w = rand(batch + (n, k), dtype)
+    wq, s, b = mx.quantize(w, group_size, bits, stream=mx.cpu)
+    return wq, s, b
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("bits", [2, 3, 4, 5, 6, 8])
+@pytest.mark.parametrize("m", [1, 3, 8, 9, 40])
+def test_quantized_matmul_matches_cpu(dtype, bits, m):
+    # k long enough that the matrix-vector kernel splits it over warps; n not
+    # a multiple of the rows a warp takes.
+    n, k, gs = 70, 1024, 64
+    wq, s, b = _qmm_operands(dtype, bits, gs, n, k)
+    x = rand((m, k), dtype)
+    for transpose in (True, False):
+        w_args = (wq, s, b) if transpose else _qmm_operands(dtype, bits, gs, k, n)
+        g = mx.quantized_matmul(x, *w_args, transpose=transpose, group_size=gs, bits=bits, stream=mx.gpu)
+        c = mx.quantized_matmul(x, *w_args, transpose=transpose, group_size=gs, bits=bits, stream=mx.cpu)
+        scale = float(np.abs(np.array(c.astype(mx.float32))).max())
+        same(g, c, dtype, tol={"float32": 2e-5, "float16": 4e-3, "bfloat16": 2e-2}[dtype] * max(scale, 1.0))
+
+
+@pytest.mark.parametrize("group_size", [32, 128])
+def test_quantized_matmul_batched_broadcast_and_views(group_size):
+    wq, s, b = _qmm_operands("bfloat16", 4, group_size, 48, 256, batch=(3,))
+    x = rand((2, 1, 5, 256), "bfloat16")  # batch (2, 1) broadcast against w's (3,)
+    xt = mx.swapaxes(rand((2, 3, 256, 1), "bfloat16"), -1, -2)  # one row per matrix, through a view
+    x_off = rand((1, 257), "bfloat16")[:, 1:]  # a row starting at an odd element
+    wq2, s2, b2 = _qmm_operands("bfloat16", 4, group_size, 40, 256)
+    for st in (mx.gpu, mx.cpu):
+        with mx.stream(st):
+            r = [mx.quantized_matmul(x, wq, s, b, group_size=group_size, bits=4),
+                 mx.quantized_matmul(xt, wq, s, b, group_size=group_size, bits=4),
+                 mx.quantized_matmul(x_off, wq2, s2, b2, group_size=group_size, bits=4),
+                 mx.quantized_matmul(x_off, wq2[::2], s2[::2], b2[::2], group_size=group_size, bits=4),
+                 mx.gather_qmm(x[0, 0, :2][:, None], wq, s, b, rhs_indices=mx.array([2, 0]),
+                               group_size=group_size, bits=4)]  # fmt: skip
+            mx.eval(r)
+        if st == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        same(g, c, "bfloat16", tol=3e-2)
+
+
+def test_quantized_matmul_mixed_dtypes_and_empty():
+    wq, s, b = _qmm_operands("bfloat16", 4, 64, 32, 128)
+    x = rand((2, 128), "float32")  # float32 x with bfloat16 scales: computed in float32
+    g = mx.quantized_matmul(x, wq, s, b, stream=mx.gpu)
+    assert g.dtype == mx.float32
+    same(g, mx.quantized_matmul(x, wq, s, b, stream=mx.cpu), "float32", tol=1e-4)
+    assert mx.quantized_matmul(mx.zeros((0, 128)), wq, s, b, stream=mx.gpu).shape == (0, 32)
+
+
+def test_fp8_round_trip_matches_cpu():
+    x = mx.array(np.concatenate([rng.standard_normal(1000).astype(np.float32) * 100,
+                                 [0.0, -0.0, 448.0, 500.0, -1e9, np.inf, np.nan, 1e-3, 2**-9]]).astype(np.float32))  # fmt: skip
+    for dtype in FLOATS:
+        xd = x.astype(getattr(mx, dtype))
+        g, c = mx.to_fp8(xd, stream=mx.gpu), mx.to_fp8(xd, stream=mx.cpu)
+        np.testing.assert_array_equal(np.array(g), np.array(c))
+        identical(mx.from_fp8(c, getattr(mx, dtype), stream=mx.gpu), mx.from_fp8(c, getattr(mx, dtype), stream=mx.cpu))
+
+
+# ---- sorts and scans ----
+
+
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_sort_and_argsort_match_cpu(dtype, axis):
+    x = rand((33, 70, 5), dtype)  # few distinct integers: stability shows in argsort
+    if dtype in FLOATS:
+        x = mx.where(mx.array(rng.random((33, 70, 5)) < 0.05), mx.array(float("nan")), x).astype(x.dtype)
+    for op in (mx.sort, mx.argsort):
+        identical(op(x, axis=axis, stream=mx.gpu), op(x, axis=axis, stream=mx.cpu))
+
+
+def test_sort_one_long_row_topk_and_partition():
+    x = rand((200_003,), "float32")
+    identical(mx.sort(x, stream=mx.gpu), mx.sort(x, stream=mx.cpu))
+    identical(mx.argsort(x, stream=mx.gpu), mx.argsort(x, stream=mx.cpu))
+    logits = rand((2, 151_936), "bfloat16")
+    identical(mx.topk(logits, 40, axis=-1, stream=mx.gpu), mx.topk(logits, 40, axis=-1, stream=mx.cpu))
+    p = mx.argpartition(logits, 7, axis=-1, stream=mx.gpu)
+    kth = np.sort(np.array(logits.astype(mx.float32)), axis=-1)[:, 7]
+    vals = np.take_along_axis(np.array(logits.astype(mx.float32)), np.array(p), axis=-1)
+    assert (vals[:, :7] <= kth[:, None]).all() and (vals[:, 7] == kth).all()
+
+
+@pytest.mark.parametrize("op", ["cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int32", "int8", "uint8"])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_scans_match_cpu(op, dtype, axis):
+    if op == "logcumsumexp" and dtype not in FLOATS:
+        pytest.skip("logcumsumexp is for floats")
+    x = rand((3, 1500, 4), dtype)  # a row longer than one block's tile
+    if op == "cumprod":
+        x = (x.astype(mx.float32) / 8 + 1).astype(x.dtype) if dtype in FLOATS else mx.clip(x, -1, 2).astype(x.dtype)
+    for reverse in (False, True):
+        for inclusive in (True, False):
+            g = getattr(mx, op)(x, axis=axis, reverse=reverse, inclusive=inclusive, stream=mx.gpu)
+            c = getattr(mx, op)(x, axis=axis, reverse=reverse, inclusive=inclusive, stream=mx.cpu)
+            if op in ("cummax", "cummin") or dtype not in FLOATS:
+                identical(g, c)
+            else:  # a tree of partial sums rounds differently from the running sum
+                scale = float(np.nanmax(np.abs(np.array(c.astype(mx.float32)))))
+                same(g, c, dtype, tol={"float32": 1e-4, "float16": 1e-2, "bfloat16": 4e-2}[dtype] * max(1, scale) / 4)

@@ -33,4 +33,16 @@ void collapse_dims(Shape& shape, std::vector<Strides>& strides) {
   strides = std::move(out_strides);
 }
 
+bool uniform_batch_stride(const array& x, int64_t& stride) {
+  Shape shape(x.shape().begin(), x.shape().end() - 2);
+  std::vector<Strides> strides = {Strides(x.strides().begin(), x.strides().end() - 2)};
+  collapse_dims(shape, strides);
+  int64_t batch = 1;
+  for (auto d : shape) batch *= d;
+  if (batch <= 1) return stride = 0, true;
+  if (shape.size() != 1) return false;
+  stride = strides[0][0];
+  return true;
+}
+
 }  // namespace lmx

@@ -15,6 +15,11 @@ namespace lmx {
 // one dimension.
 void collapse_dims(Shape& shape, std::vector<Strides>& strides);
 
+// The element stride between consecutive matrices of x (its last two dims
+// are one matrix, the rest a batch), if the batch dims collapse to one stride
+// (0 for a batch of one or a broadcast); false when they do not.
+bool uniform_batch_stride(const array& x, int64_t& stride);
+
 inline namespace LMX_ISA_NS {
 
 // Calls row(offsets, n) for each innermost row of `shape`: `offsets[k]` is the

@@ -7,14 +7,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <limits>
 #include <vector>
 
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/isa.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
 #include "lmx/backend/cpu/row_major.h"
+#include "lmx/backend/common/quantize_math.h"
 #include "lmx/primitives/quantized.h"
 #include "lmx/runtime/thread_pool.h"
 
@@ -37,58 +36,6 @@ float round_to(Dtype t, float x) {
 // The packed bytes of each row of a (..., cols) uint32 array.
 size_t packed_row_bytes(const array& w) { return static_cast<size_t>(w.shape(-1)) * 4; }
 
-void quantize_group(const float* w, int group, int bits, uint8_t* out, float& scale, float& bias) {
-  const float n_bins = static_cast<float>((1 << bits) - 1);
-  float hi = w[0], lo = w[0];
-  for (int i = 1; i < group; ++i) hi = std::max(hi, w[i]), lo = std::min(lo, w[i]);
-  float s = std::max((hi - lo) / n_bins, 1e-7f), b = lo;
-  if (bits > 1) {
-    // The edge of larger magnitude becomes exactly representable: the grid is
-    // anchored there, its step adjusted so the edge is a whole number of steps.
-    // (One bit keeps the plain {min, max} grid.)
-    bool min_is_edge = std::abs(lo) > std::abs(hi);
-    s = min_is_edge ? s : -s;
-    float edge = min_is_edge ? lo : hi;
-    float q0 = std::nearbyint(edge / s);
-    if (q0 != 0) s = edge / q0;
-    b = q0 == 0 ? 0.0f : edge;
-  }
-  uint64_t acc = 0;
-  int filled = 0;
-  for (int i = 0; i < group; ++i) {
-    float q = std::clamp(std::nearbyint((w[i] - b) / s), 0.0f, n_bins);
-    acc |= static_cast<uint64_t>(q) << filled;
-    filled += bits;
-    while (filled >= 8) {
-      *out++ = static_cast<uint8_t>(acc);
-      acc >>= 8;
-      filled -= 8;
-    }
-  }
-  scale = s;
-  bias = b;
-}
-
-uint8_t float_to_e4m3(float f) {
-  const uint8_t sign = std::signbit(f) && !std::isnan(f) ? 0x80 : 0;
-  const float a = std::abs(f);
-  if (!(a < 448.0f)) return sign | 0x7e;  // saturate; NaN too
-  if (a < 0x1p-6f) return sign | static_cast<uint8_t>(std::nearbyint(a * 0x1p9f));  // subnormals (8 -> 2^-6)
-  int e;
-  std::frexp(a, &e);  // a = f * 2^e, f in [0.5, 1): the unbiased exponent is e - 1
-  int m = static_cast<int>(std::nearbyint(std::ldexp(a, 1 - e) * 8.0f)) - 8;
-  if (m == 8) m = 0, ++e;
-  return sign | static_cast<uint8_t>(((e - 1 + 7) << 3) | m);
-}
-
-float e4m3_to_float(uint8_t b) {
-  const int e = (b >> 3) & 15, m = b & 7;
-  float v = e == 15 && m == 7 ? std::numeric_limits<float>::quiet_NaN()
-            : e == 0          ? std::ldexp(static_cast<float>(m), -9)
-                              : std::ldexp(static_cast<float>(8 + m), e - 10);
-  return b & 0x80 ? -v : v;
-}
-
 }  // namespace
 
 void Fp8Convert::eval_cpu(const std::vector<array>& inputs, array& out) {
@@ -99,14 +46,14 @@ void Fp8Convert::eval_cpu(const std::vector<array>& inputs, array& out) {
     const float* x = cpu::row_major<float>(inputs[0], float32, xs);
     auto* y = out.data<uint8_t>();
     parallel_for(n, 16, [&](size_t a, size_t b) {
-      for (size_t i = a; i < b; ++i) y[i] = float_to_e4m3(x[i]);
+      for (size_t i = a; i < b; ++i) y[i] = quant::float_to_e4m3(x[i]);
     });
     return;
   }
   array bs;
   const auto* bytes = cpu::row_major<uint8_t>(inputs[0], uint8, bs);
   float table[256];
-  for (int i = 0; i < 256; ++i) table[i] = e4m3_to_float(static_cast<uint8_t>(i));
+  for (int i = 0; i < 256; ++i) table[i] = quant::e4m3_to_float(static_cast<uint8_t>(i));
   std::vector<float> y(n);
   for (size_t i = 0; i < n; ++i) y[i] = table[bytes[i]];
   cpu::convert_contiguous(y.data(), float32, out.raw_ptr(), out.dtype(), n);
@@ -123,7 +70,7 @@ void AffineQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<arra
   size_t group_bytes = static_cast<size_t>(group_size_) * bits_ / 8;
   parallel_for(groups, 8 * group_size_, [&](size_t g0, size_t g1) {
     for (size_t g = g0; g < g1; ++g)
-      quantize_group(w + g * group_size_, group_size_, bits_, packed + g * group_bytes, s[g], b[g]);
+      quant::affine_quantize_group(w + g * group_size_, group_size_, bits_, packed + g * group_bytes, s[g], b[g]);
   });
   cpu::convert_contiguous(s.data(), float32, scales.raw_ptr(), scales.dtype(), groups);
   cpu::convert_contiguous(b.data(), float32, biases.raw_ptr(), biases.dtype(), groups);

@@ -11,6 +11,7 @@
 #include "lmx/backend/common/cast.h"
 #include "lmx/backend/common/dispatch.h"
 #include "lmx/backend/common/elementwise_ops.h"
+#include "lmx/backend/common/sort_scan_ops.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/lines.h"
@@ -39,55 +40,6 @@ bool sort_less(T a, T b) {
   }
 }
 
-// Radix sort keys: unsigned integers whose order is the sort order. Floats
-// flip their sign bit (negatives all bits); every NaN maps to the largest
-// key so NaNs sort last.
-template <typename T>
-constexpr bool radix_sortable_v = !is_complex_v<T> && sizeof(T) <= 8;
-
-template <typename T>
-using key_t = std::conditional_t<sizeof(T) == 1, uint8_t,
-                                 std::conditional_t<sizeof(T) == 2, uint16_t,
-                                                    std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
-
-template <typename T>
-key_t<T> radix_key(T v) {
-  using K = key_t<T>;
-  K bits;
-  std::memcpy(&bits, &v, sizeof(T));
-  constexpr K sign = K(1) << (8 * sizeof(T) - 1);
-  if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>) {
-    return bits;
-  } else if constexpr (std::is_integral_v<T>) {
-    return bits ^ sign;
-  } else {
-    bool nan;
-    if constexpr (is_half_v<T>) nan = std::isnan(static_cast<float>(v));
-    else nan = std::isnan(v);
-    if (nan) return static_cast<K>(~K(0));
-    return (bits & sign) ? static_cast<K>(~bits) : static_cast<K>(bits | sign);
-  }
-}
-
-// The value whose radix_key is k (NaN keys give a quiet NaN).
-template <typename T>
-T from_radix_key(key_t<T> k) {
-  using K = key_t<T>;
-  constexpr K sign = K(1) << (8 * sizeof(T) - 1);
-  K bits;
-  if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>) {
-    bits = k;
-  } else if constexpr (std::is_integral_v<T>) {
-    bits = k ^ sign;
-  } else {
-    if (k == static_cast<K>(~K(0))) return T(std::numeric_limits<float>::quiet_NaN());
-    bits = (k & sign) ? static_cast<K>(k & ~sign) : static_cast<K>(~k);
-  }
-  T v;
-  std::memcpy(&v, &bits, sizeof(T));
-  return v;
-}
-
 #ifdef LMX_HAVE_VQSORT
 // Highway's vectorised quicksort (runtime-dispatched SIMD). A sorter owns
 // scratch space and is not thread-safe: one per thread.
@@ -101,7 +53,7 @@ hwy::Sorter& vqsorter() {
 // key << 32 | index, so ties keep their input order. False: not handled.
 template <typename T, bool Indices, typename D>
 bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
-  using K = key_t<T>;
+  using K = radix_key_t<T>;
   constexpr bool native = std::is_same_v<T, float> || std::is_same_v<T, double> ||
                           (std::is_integral_v<T> && !std::is_same_v<T, bool> && sizeof(T) >= 2);
   if constexpr (!Indices && native) {
@@ -167,7 +119,7 @@ void sort_row(const T* s, int64_t ss, std::conditional_t<Indices, uint32_t, T>* 
     if (n > 16 && vqsort_row<T, Indices>(s, ss, d, ds, n)) return;
 #endif
     if (n > 64) {
-      std::vector<key_t<T>> keys(n);
+      std::vector<radix_key_t<T>> keys(n);
       for (int64_t i = 0; i < n; ++i) keys[i] = radix_key(s[i * ss]);
       if constexpr (Indices) {
         std::vector<uint32_t> idx(n);
@@ -205,44 +157,6 @@ void Sort::eval_cpu(const std::vector<array>& inputs, array& out) {
   });
 }
 
-namespace {
-
-template <typename Acc>
-Acc scan_identity(ScanType type) {
-  switch (type) {
-    case ScanType::Sum: return Acc(0);
-    case ScanType::Prod: return Acc(1);
-    case ScanType::Max:
-      if constexpr (is_complex_v<Acc>) return Acc(-INFINITY, -INFINITY);
-      else if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
-      else return std::numeric_limits<Acc>::lowest();
-    case ScanType::Min:
-      if constexpr (is_complex_v<Acc>) return Acc(INFINITY, INFINITY);
-      else if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
-      else return std::numeric_limits<Acc>::max();
-    case ScanType::LogAddExp:
-      if constexpr (is_complex_v<Acc>) return Acc(-INFINITY, 0.0f);
-      else if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
-      else return Acc(0);
-  }
-  return Acc(0);
-}
-
-template <typename Acc>
-Acc scan_step(ScanType type, Acc acc, Acc x) {
-  switch (type) {
-    case ScanType::Sum: return scalar::Add{}(acc, x);
-    case ScanType::Prod: return scalar::Multiply{}(acc, x);
-    case ScanType::Max: return scalar::Maximum{}(acc, x);
-    case ScanType::Min: return scalar::Minimum{}(acc, x);
-    case ScanType::LogAddExp:
-      if constexpr (std::is_floating_point_v<Acc> || is_complex_v<Acc>) return scalar::LogAddExp{}(acc, x);
-      else return acc;
-  }
-  return acc;
-}
-
-}  // namespace
 
 void Scan::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& in = inputs[0];

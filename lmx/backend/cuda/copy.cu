@@ -90,6 +90,15 @@ void copy_to_new(const array& src, array& out, cudaStream_t st) {
   copy_to_strided(src, device_write(out), out.dtype(), row_major_strides(src.shape()), st);
 }
 
+array row_contiguous(const array& in, Dtype t, cudaStream_t st) {
+  if (in.dtype() == t && in.flags().row_contiguous) return in;
+  array tmp(in.shape(), t, std::shared_ptr<Data>{});
+  copy_to_new(in, tmp, st);
+  return tmp;
+}
+
+array row_contiguous(const array& in, cudaStream_t st) { return row_contiguous(in, in.dtype(), st); }
+
 void fill(void* dst, Dtype t, const array& value, size_t n, cudaStream_t st) {
   if (n == 0) return;
   dispatch_copy(t, [&](auto tag) {

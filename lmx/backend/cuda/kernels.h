@@ -10,6 +10,7 @@
 #include "lmx/array.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/reduce.h"
+#include "lmx/primitives/sort.h"
 
 namespace lmx::cu {
 
@@ -19,6 +20,10 @@ namespace lmx::cu {
 void copy_to_strided(const array& src, void* dst, Dtype dst_type, const Strides& dst_strides, cudaStream_t st);
 // out = a row-contiguous copy of src in out's dtype (donating src's buffer when it may).
 void copy_to_new(const array& src, array& out, cudaStream_t st);
+// `in` itself when it is row-contiguous (and of dtype t), else a
+// row-contiguous device copy of it converted to t.
+array row_contiguous(const array& in, cudaStream_t st);
+array row_contiguous(const array& in, Dtype t, cudaStream_t st);
 // n row-contiguous elements at dst set to the 0-d array value.
 void fill(void* dst, Dtype t, const array& value, size_t n, cudaStream_t st);
 void arange(array& out, double start, double step, cudaStream_t st);
@@ -63,5 +68,21 @@ bool scatter_add(const array& src, const array& updates, const std::vector<array
 
 // matmul.cpp: float32/float16/bfloat16 through cuBLAS; false for other dtypes.
 bool matmul(const array& a, const array& b, array& out, cudaStream_t st);
+
+// sort.cu: sorted values (or their uint32 positions) along `axis`, stably,
+// NaN last; scans along `axis` (out's dtype: the input is converted first).
+bool sort(const array& in, int axis, bool indices, array& out, cudaStream_t st);
+bool scan(ScanType type, int axis, bool reverse, bool inclusive, const array& in, array& out, cudaStream_t st);
+
+// quantized.cu: affine quantisation (MLX's packing) and fp8 conversion of
+// float32/float16/bfloat16 arrays; false for other dtypes.
+bool affine_quantize(const array& w, int group, int bits, array& wq, array& scales, array& biases, cudaStream_t st);
+bool affine_dequantize(const array& w, const array& scales, const array& biases, int group, int bits, array& out,
+                       cudaStream_t st);
+// x (..., M, K) against packed w whose batch dims match x's: a fused
+// matrix-vector kernel for few rows of x, else dequantise + cuBLAS.
+bool quantized_matmul(const array& x, const array& w, const array& scales, const array& biases, int group,
+                      int bits, bool transpose, array& out, cudaStream_t st);
+bool fp8_convert(bool to_fp8, const array& in, array& out, cudaStream_t st);
 
 }  // namespace lmx::cu

@@ -37,19 +37,6 @@ struct Operand {
   int64_t ld = 0, batch_stride = 0;
 };
 
-// The batch dims of x as one stride, if they collapse to one (or none).
-bool uniform_batch_stride(const array& x, int64_t& stride) {
-  Shape shape(x.shape().begin(), x.shape().end() - 2);
-  std::vector<Strides> strides = {Strides(x.strides().begin(), x.strides().end() - 2)};
-  collapse_dims(shape, strides);
-  int64_t batch = 1;
-  for (auto d : shape) batch *= d;
-  if (batch <= 1) return stride = 0, true;
-  if (shape.size() != 1) return false;
-  stride = strides[0][0];
-  return true;
-}
-
 Operand operand(const array& x, cudaStream_t st) {
   int64_t rows = x.shape(-2), cols = x.shape(-1);
   int64_t rs = x.strides()[x.ndim() - 2], cs = x.strides()[x.ndim() - 1];

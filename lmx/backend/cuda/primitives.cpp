@@ -50,15 +50,6 @@ void on_host(UnaryPrimitive& p, const std::vector<array>& inputs, array& out) {
   on_host(static_cast<Primitive&>(p), inputs, outs);
 }
 
-// A row-contiguous version of `in` on the device (itself when it already is).
-array row_contiguous(const array& in, cudaStream_t st) {
-  if (in.flags().row_contiguous) return in;
-  array tmp(in.shape(), in.dtype(), std::shared_ptr<Data>{});
-  cu::allocate(tmp, st);
-  cu::copy_to_strided(in, cu::device_write(tmp), tmp.dtype(), tmp.strides(), st);
-  return tmp;
-}
-
 }  // namespace
 
 // ---- elementwise ----
@@ -97,7 +88,7 @@ void Contiguous::eval_gpu(const std::vector<array>& inputs, array& out) {
 }
 
 void View::eval_gpu(const std::vector<array>& inputs, array& out) {
-  array in = row_contiguous(inputs[0], cuda_stream(*this));
+  array in = cu::row_contiguous(inputs[0], cuda_stream(*this));
   out.copy_shared_buffer(in, row_major_strides(out.shape()), Flags{}, out.size());
 }
 
@@ -106,7 +97,7 @@ void Transpose::eval_gpu(const std::vector<array>& inputs, array& out) { transpo
 void Slice::eval_gpu(const std::vector<array>& inputs, array& out) { slice_view(inputs[0], out, start_, strides_); }
 
 void AsStrided::eval_gpu(const std::vector<array>& inputs, array& out) {
-  as_strided_view(row_contiguous(inputs[0], cuda_stream(*this)), out, strides_, offset_);
+  as_strided_view(cu::row_contiguous(inputs[0], cuda_stream(*this)), out, strides_, offset_);
 }
 
 void SliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) {
@@ -179,17 +170,39 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, array& out) {
   on_host(*this, inputs, out);
 }
 
+// ---- sorts and scans ----
+
+void Sort::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::sort(inputs[0], axis_, indices_, out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
+
+void Scan::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::scan(type_, axis_, reverse_, inclusive_, inputs[0], out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
+
+// ---- quantisation ----
+
+void AffineDequantize::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::affine_dequantize(inputs[0], inputs[1], inputs[2], group_size_, bits_, out, cuda_stream(*this)))
+    on_host(*this, inputs, out);
+}
+
+void QuantizedMatmul::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::quantized_matmul(inputs[0], inputs[1], inputs[2], inputs[3], group_size_, bits_, transpose_, out,
+                            cuda_stream(*this)))
+    on_host(*this, inputs, out);
+}
+
+void Fp8Convert::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::fp8_convert(to_fp8_, inputs[0], out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
+
 // ---- still on the host (kernels to come) ----
 
 #define LMX_GPU_ON_HOST(Class) \
   void Class::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
 
-LMX_GPU_ON_HOST(Sort)
-LMX_GPU_ON_HOST(Scan)
 LMX_GPU_ON_HOST(FFT)
-LMX_GPU_ON_HOST(AffineDequantize)
-LMX_GPU_ON_HOST(QuantizedMatmul)
-LMX_GPU_ON_HOST(Fp8Convert)
 #undef LMX_GPU_ON_HOST
 
 // ---- mx.fast: fused kernels where they exist for the case, otherwise the
@@ -207,21 +220,21 @@ void run_fallback(const fast::Fused& p, const std::vector<array>& inputs, array&
 
 void fast::RMSNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
   auto st = cuda_stream(*this);
-  array x = row_contiguous(inputs[0], st), w = row_contiguous(inputs[1], st);
+  array x = cu::row_contiguous(inputs[0], st), w = cu::row_contiguous(inputs[1], st);
   if (!cu::norm(x, w, nullptr, eps_, out, st)) run_fallback(*this, inputs, out);
 }
 
 void fast::LayerNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
   auto st = cuda_stream(*this);
-  array x = row_contiguous(inputs[0], st), w = row_contiguous(inputs[1], st), b = row_contiguous(inputs[2], st);
+  array x = cu::row_contiguous(inputs[0], st), w = cu::row_contiguous(inputs[1], st), b = cu::row_contiguous(inputs[2], st);
   if (!cu::norm(x, w, &b, eps_, out, st)) run_fallback(*this, inputs, out);
 }
 
 
 void fast::RoPE::eval_gpu(const std::vector<array>& inputs, array& out) {
   auto st = cuda_stream(*this);
-  array x = row_contiguous(inputs[0], st);
-  array offsets = row_contiguous(inputs[1], st), inv_freq = row_contiguous(inputs[2], st);
+  array x = cu::row_contiguous(inputs[0], st);
+  array offsets = cu::row_contiguous(inputs[1], st), inv_freq = cu::row_contiguous(inputs[2], st);
   if (!cu::rope(x, offsets, inv_freq, dims_, traditional_, scale_, out, st)) run_fallback(*this, inputs, out);
 }
 
@@ -237,7 +250,8 @@ void Factorization::eval_gpu(const std::vector<array>& inputs, std::vector<array
 }
 
 void AffineQuantize::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  on_host(*this, inputs, outputs);
+  if (!cu::affine_quantize(inputs[0], group_size_, bits_, outputs[0], outputs[1], outputs[2], cuda_stream(*this)))
+    on_host(*this, inputs, outputs);
 }
 
 }  // namespace lmx

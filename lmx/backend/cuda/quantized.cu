@@ -1,0 +1,402 @@
+// Affine quantisation on the GPU, with the packing and arithmetic of the CPU
+// kernels (backend/common/quantize_math.h): each row of w is one little-endian
+// bit stream, so every run of 32 values is exactly `bits` uint32 words.
+//
+// quantized_matmul takes one of two paths:
+//  - decode (few rows of x, w transposed): a fused matrix-vector kernel that
+//    streams the packed weights once. Each lane takes 32-value chunks of R
+//    rows of w, unpacks levels with shifts and a float-bit trick (no integer
+//    conversions), and uses sum_i (s q_i + b) x_i = s * sum q_i x_i + b * sum x_i
+//    per chunk, so the x-side work is shared by the R rows. Warps of a block
+//    split K when rows are few and long.
+//  - otherwise: dequantise w into the output's dtype and let cuBLAS multiply
+//    (tensor cores for the prefill of many rows).
+#include <cuda_fp16.h>
+
+#include "lmx/backend/common/layout.h"
+#include "lmx/backend/common/quantize_math.h"
+#include "lmx/backend/cuda/device_util.cuh"
+#include "lmx/backend/cuda/kernels.h"
+
+namespace lmx::cu {
+
+namespace {
+
+__device__ inline float to_f(float v) { return v; }
+__device__ inline float to_f(bfloat16_t v) { return __uint_as_float(static_cast<uint32_t>(v.bits) << 16); }
+__device__ inline float to_f(float16_t v) { return __half2float(__ushort_as_half(v.bits)); }
+
+template <typename T>
+__device__ inline T from_f(float v) {
+  if constexpr (std::is_same_v<T, float16_t>) return float16_t::from_bits(__half_as_ushort(__float2half_rn(v)));
+  else return T(v);
+}
+
+// The 32-value chunk's `Bits` packed words, loaded as wide as their
+// alignment allows (rows of 32-value chunks keep it: see the callers).
+template <int Bits>
+__device__ inline void load_chunk(const uint32_t* __restrict__ p, uint32_t (&w)[Bits]) {
+  if constexpr (Bits % 4 == 0) {
+#pragma unroll
+    for (int i = 0; i < Bits / 4; ++i) {
+      uint4 v = reinterpret_cast<const uint4*>(p)[i];
+      w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
+    }
+  } else if constexpr (Bits % 2 == 0) {
+#pragma unroll
+    for (int i = 0; i < Bits / 2; ++i) {
+      uint2 v = reinterpret_cast<const uint2*>(p)[i];
+      w[2 * i] = v.x, w[2 * i + 1] = v.y;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < Bits; ++i) w[i] = p[i];
+  }
+}
+
+// Level j of a chunk as a float. j is a compile-time constant after
+// unrolling, so this is a (funnel) shift and a mask; OR-ing the level into the
+// mantissa of 2^23 and subtracting 2^23 converts it exactly without an I2F.
+template <int Bits>
+__device__ inline float level(const uint32_t (&w)[Bits], int j) {
+  constexpr uint32_t mask = (1u << Bits) - 1;
+  const int p = j * Bits, word = p >> 5, shift = p & 31;
+  uint32_t v = shift + Bits > 32 ? __funnelshift_r(w[word], w[word + 1], shift) : w[word] >> shift;
+  return __uint_as_float(0x4b000000u | (v & mask)) - 8388608.0f;
+}
+
+// Eight consecutive values of x as floats (16-byte aligned).
+template <typename T>
+__device__ inline void load8(const T* __restrict__ p, float (&x)[8]) {
+  if constexpr (std::is_same_v<T, float>) {
+    float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
+    x[0] = a.x, x[1] = a.y, x[2] = a.z, x[3] = a.w, x[4] = b.x, x[5] = b.y, x[6] = b.z, x[7] = b.w;
+  } else {
+    Vec<T, 8> v = reinterpret_cast<const Vec<T, 8>*>(p)[0];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) x[i] = to_f(v.v[i]);
+  }
+}
+
+// scale * q + bias rounded as the CPU does: in float32 for float32, else
+// the product and then the sum rounded to T (MLX computes in T).
+template <typename T>
+__device__ inline T dequantized(float q, float s, float b) {
+  if constexpr (std::is_same_v<T, float>) return s * q + b;
+  else return from_f<T>(to_f(from_f<T>(s * q)) + b);
+}
+
+template <typename T, int Bits>
+__global__ void dequantize_kernel(const uint32_t* __restrict__ w, const T* __restrict__ scales,
+                                  const T* __restrict__ biases, T* __restrict__ out, int64_t chunks, int group) {
+  const int chunks_per_group = group / 32;
+  LMX_GRID_STRIDE(c, chunks) {
+    uint32_t q[Bits];
+    load_chunk<Bits>(w + c * Bits, q);
+    const int64_t g = c / chunks_per_group;
+    const float s = to_f(scales[g]), b = to_f(biases[g]);
+    Vec<T, 8>* dst = reinterpret_cast<Vec<T, 8>*>(out + c * 32);
+#pragma unroll
+    for (int p = 0; p < 4; ++p) {
+      Vec<T, 8> v;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) v.v[j] = dequantized<T>(level<Bits>(q, p * 8 + j), s, b);
+      dst[p] = v;
+    }
+  }
+}
+
+template <typename T>
+__global__ void quantize_kernel(const T* __restrict__ w, uint8_t* __restrict__ packed, T* __restrict__ scales,
+                                T* __restrict__ biases, int64_t groups, int group, int bits) {
+  float vals[128];
+  LMX_GRID_STRIDE(g, groups) {
+    for (int i = 0; i < group; ++i) vals[i] = to_f(w[g * group + i]);
+    float s, b;
+    quant::affine_quantize_group(vals, group, bits, packed + g * group * bits / 8, s, b);
+    scales[g] = from_f<T>(s);
+    biases[g] = from_f<T>(b);
+  }
+}
+
+template <typename T>
+__global__ void to_fp8_kernel(const T* __restrict__ x, uint8_t* __restrict__ y, int64_t n) {
+  LMX_GRID_STRIDE(i, n) y[i] = quant::float_to_e4m3(to_f(x[i]));
+}
+
+template <typename T>
+__global__ void from_fp8_kernel(const uint8_t* __restrict__ x, T* __restrict__ y, int64_t n) {
+  LMX_GRID_STRIDE(i, n) y[i] = from_f<T>(quant::e4m3_to_float(x[i]));
+}
+
+// Batch strides (elements) of the operands of one matrix-vector product.
+template <typename T>
+struct QmvArgs {
+  const T* x;
+  const uint32_t* w;
+  const T* scales;
+  const T* biases;
+  T* y;
+  int m, k, n, group;
+  int64_t x_batch, w_batch, s_batch, b_batch, y_batch;
+};
+
+constexpr int kQmvThreads = 128;
+
+// y[., n] for rows n0 .. n0 + R of w against the m <= MR rows of x. A block's
+// warps form warps_n groups (each its own R rows) of warps_k warps that
+// split the row's chunks and add up through shared memory.
+template <typename T, int Bits, int MR, int R>
+__global__ void __launch_bounds__(kQmvThreads) qmv_kernel(QmvArgs<T> a, int warps_k) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int wk = warp % warps_k, wn = warp / warps_k, warps_n = kQmvThreads / 32 / warps_k;
+  const int64_t n0 = (int64_t{blockIdx.x} * warps_n + wn) * R;
+  const int64_t batch = blockIdx.y;
+  const T* x = a.x + batch * a.x_batch;
+  const uint32_t* w = a.w + batch * a.w_batch;
+  const T* scales = a.scales + batch * a.s_batch;
+  const T* biases = a.biases + batch * a.b_batch;
+  const int chunks = a.k / 32, groups = a.k / a.group, chunks_per_group = a.group / 32;
+  const int64_t row_words = int64_t{chunks} * Bits;
+
+  float acc[MR][R] = {};
+  if (n0 < a.n) {
+    for (int c = wk * 32 + lane; c < chunks; c += warps_k * 32) {
+      uint32_t q[R][Bits];
+      float s[R], b[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const int64_t row = n0 + r < a.n ? n0 + r : n0;  // past the end: a row whose result is dropped
+        load_chunk<Bits>(w + row * row_words + int64_t{c} * Bits, q[r]);
+        const int64_t g = row * groups + c / chunks_per_group;
+        s[r] = to_f(scales[g]);
+        b[r] = to_f(biases[g]);
+      }
+      float dot[MR][R] = {}, xsum[MR] = {};
+#pragma unroll
+      for (int p = 0; p < 4; ++p) {
+        float lv[R][8];
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+#pragma unroll
+          for (int j = 0; j < 8; ++j) lv[r][j] = level<Bits>(q[r], p * 8 + j);
+#pragma unroll
+        for (int i = 0; i < MR; ++i) {
+          if (i < a.m) {
+            float xv[8];
+            load8(x + int64_t{i} * a.k + c * 32 + p * 8, xv);
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+              xsum[i] += xv[j];
+#pragma unroll
+              for (int r = 0; r < R; ++r) dot[i][r] = fmaf(lv[r][j], xv[j], dot[i][r]);
+            }
+          }
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < MR; ++i)
+#pragma unroll
+        for (int r = 0; r < R; ++r) acc[i][r] += s[r] * dot[i][r] + b[r] * xsum[i];
+    }
+  }
+  // Sum over the warp, then over the warps_k warps of the group.
+  __shared__ float partial[kQmvThreads / 32][MR * R];
+#pragma unroll
+  for (int i = 0; i < MR; ++i)
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      float v = acc[i][r];
+      for (int d = 16; d > 0; d /= 2) v += __shfl_down_sync(0xffffffffu, v, d);
+      if (lane == 0) partial[warp][i * R + r] = v;
+    }
+  __syncthreads();
+  if (wk == 0 && lane < MR * R) {
+    const int i = lane / R, r = lane % R;
+    float v = 0.0f;
+    for (int k = 0; k < warps_k; ++k) v += partial[warp + k][lane];
+    if (i < a.m && n0 + r < a.n) a.y[batch * a.y_batch + int64_t{i} * a.n + n0 + r] = from_f<T>(v);
+  }
+}
+
+// Calls f(std::integral_constant<int, bits>) for the supported bit widths.
+template <typename F>
+void dispatch_bits(int bits, F&& f) {
+  switch (bits) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 5: return f(std::integral_constant<int, 5>{});
+    case 6: return f(std::integral_constant<int, 6>{});
+    case 8: return f(std::integral_constant<int, 8>{});
+  }
+  throw std::invalid_argument("[quantize] Unsupported bits " + std::to_string(bits) + ".");
+}
+
+// Calls f(TypeTag<T>{}) for the float types with quantised kernels.
+template <typename F>
+bool dispatch_gpu_float(Dtype t, F&& f) {
+  if (t == float32) return f(TypeTag<float>{}), true;
+  if (t == float16) return f(TypeTag<float16_t>{}), true;
+  if (t == bfloat16) return f(TypeTag<bfloat16_t>{}), true;
+  return false;
+}
+
+// `a` row-contiguous in dtype t with its first element 16-byte aligned, so
+// the kernels' vector loads may read it.
+array aligned_dense(const array& a, Dtype t, cudaStream_t st) {
+  array d = row_contiguous(a, t, st);
+  if (aligned_to(device_read(d, st), 16)) return d;
+  array fresh(a.shape(), t, std::shared_ptr<Data>{});
+  allocate(fresh, st);
+  copy_to_strided(d, device_write(fresh), t, fresh.strides(), st);
+  return fresh;
+}
+
+// Rows of x up to which the matrix-vector kernel beats dequantise + gemm.
+constexpr int kQmvMaxRows = 8;
+
+template <typename T, int Bits>
+void launch_qmv(const QmvArgs<T>& args, int64_t batch, cudaStream_t st) {
+  const int chunks = args.k / 32;
+  // Split K over up to 4 warps when a row has many chunks (long rows,
+  // usually few of them), so every lane still has two or more.
+  int warps_k = chunks >= 4 * 64 ? 4 : chunks >= 2 * 64 ? 2 : 1;
+  auto go = [&](auto mr, auto r) {
+    constexpr int MR = decltype(mr)::value, R = decltype(r)::value;
+    const int rows_per_block = kQmvThreads / 32 / warps_k * R;
+    for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
+      QmvArgs<T> part = args;
+      part.x += b0 * args.x_batch, part.w += b0 * args.w_batch, part.scales += b0 * args.s_batch;
+      part.biases += b0 * args.b_batch, part.y += b0 * args.y_batch;
+      dim3 grid(static_cast<unsigned>((args.n + rows_per_block - 1) / rows_per_block),
+                static_cast<unsigned>(std::min<int64_t>(batch - b0, 65535)));
+      qmv_kernel<T, Bits, MR, R><<<grid, kQmvThreads, 0, st>>>(part, warps_k);
+    }
+  };
+  if (args.m == 1) go(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{});
+  else go(std::integral_constant<int, kQmvMaxRows>{}, std::integral_constant<int, 2>{});
+}
+
+// Whether a's matrices are row-contiguous (rows `cols` apart).
+bool dense_matrices(const array& a) {
+  const int nd = a.ndim();
+  return a.strides()[nd - 1] == 1 && (a.shape(-2) == 1 || a.strides()[nd - 2] == a.shape(-1));
+}
+
+// `a` as the matrix-vector kernel reads it: dtype t, dense matrices at a
+// uniform batch stride (set here), 16-byte aligned matrices. Broadcast
+// batch dims stay views.
+array qmv_operand(const array& a, Dtype t, cudaStream_t st, int64_t& batch_stride) {
+  if (a.dtype() == t && dense_matrices(a) && uniform_batch_stride(a, batch_stride) &&
+      (batch_stride * static_cast<int64_t>(a.itemsize())) % 16 == 0 && aligned_to(device_read(a, st), 16))
+    return a;
+  array d = aligned_dense(a, t, st);
+  batch_stride = d.ndim() > 2 ? d.shape(-2) * d.shape(-1) : 0;
+  return d;
+}
+
+}  // namespace
+
+bool affine_quantize(const array& w_in, int group, int bits, array& wq, array& scales, array& biases,
+                     cudaStream_t st) {
+  return dispatch_gpu_float(w_in.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    array w = row_contiguous(w_in, st);
+    for (array* o : {&wq, &scales, &biases}) allocate(*o, st);
+    const int64_t groups = static_cast<int64_t>(scales.size());
+    if (groups == 0) return;
+    quantize_kernel<T><<<blocks_for(groups), kThreads, 0, st>>>(
+        static_cast<const T*>(device_read(w, st)), static_cast<uint8_t*>(device_write(wq)),
+        static_cast<T*>(device_write(scales)), static_cast<T*>(device_write(biases)), groups, group, bits);
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+bool affine_dequantize(const array& w_in, const array& scales_in, const array& biases_in, int group, int bits,
+                       array& out, cudaStream_t st) {
+  return dispatch_gpu_float(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    array w = aligned_dense(w_in, uint32, st);
+    array s = row_contiguous(scales_in, out.dtype(), st), b = row_contiguous(biases_in, out.dtype(), st);
+    allocate(out, st);
+    const int64_t chunks = static_cast<int64_t>(out.size() / 32);
+    if (chunks == 0) return;
+    dispatch_bits(bits, [&](auto bits_c) {
+      constexpr int Bits = decltype(bits_c)::value;
+      dequantize_kernel<T, Bits><<<blocks_for(chunks), kThreads, 0, st>>>(
+          static_cast<const uint32_t*>(device_read(w, st)), static_cast<const T*>(device_read(s, st)),
+          static_cast<const T*>(device_read(b, st)), static_cast<T*>(device_write(out)), chunks, group);
+    });
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+bool fp8_convert(bool to_fp8, const array& in_arr, array& out, cudaStream_t st) {
+  return dispatch_gpu_float(to_fp8 ? in_arr.dtype() : out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    array in = row_contiguous(in_arr, st);
+    allocate(out, st);
+    const int64_t n = static_cast<int64_t>(out.size());
+    if (n == 0) return;
+    if (to_fp8)
+      to_fp8_kernel<T><<<blocks_for(n), kThreads, 0, st>>>(static_cast<const T*>(device_read(in, st)),
+                                                             static_cast<uint8_t*>(device_write(out)), n);
+    else
+      from_fp8_kernel<T><<<blocks_for(n), kThreads, 0, st>>>(static_cast<const uint8_t*>(device_read(in, st)),
+                                                               static_cast<T*>(device_write(out)), n);
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+bool quantized_matmul(const array& x_in, const array& w_in, const array& scales_in, const array& biases_in,
+                      int group, int bits, bool transpose, array& out, cudaStream_t st) {
+  const Dtype t = out.dtype();
+  return dispatch_gpu_float(t, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t m = x_in.shape(-2), k = x_in.shape(-1), n = out.shape(-1);
+    if (out.size() == 0 || k == 0) {
+      allocate(out, st);
+      if (out.size()) LMX_CUDA_CHECK(cudaMemsetAsync(device_write(out), 0, out.nbytes(), st));
+      return;
+    }
+    if (!transpose || m > kQmvMaxRows) {
+      // Dequantise w (..., rows, values) into t, then a cuBLAS product with
+      // it (transposed as a view when w holds rows of the output).
+      Shape dq_shape = w_in.shape();
+      dq_shape.back() = w_in.shape(-1) * 32 / bits;
+      array dq(dq_shape, t, std::shared_ptr<Data>{});
+      affine_dequantize(w_in, scales_in, biases_in, group, bits, dq, st);
+      array rhs = dq;
+      if (transpose) {
+        std::vector<int> axes(dq.ndim());
+        for (int d = 0; d < dq.ndim(); ++d) axes[d] = d;
+        std::swap(axes[dq.ndim() - 1], axes[dq.ndim() - 2]);
+        Shape swapped = dq_shape;
+        std::swap(swapped[dq.ndim() - 1], swapped[dq.ndim() - 2]);
+        rhs = array(swapped, t, std::shared_ptr<Data>{});
+        transpose_view(dq, rhs, axes);
+      }
+      matmul(row_contiguous(x_in, t, st), rhs, out, st);
+      return;
+    }
+    QmvArgs<T> args{};
+    array x = qmv_operand(x_in, t, st, args.x_batch);
+    array w = qmv_operand(w_in, uint32, st, args.w_batch);
+    array s = qmv_operand(scales_in, t, st, args.s_batch), b = qmv_operand(biases_in, t, st, args.b_batch);
+    allocate(out, st);
+    args.x = static_cast<const T*>(device_read(x, st));
+    args.w = static_cast<const uint32_t*>(device_read(w, st));
+    args.scales = static_cast<const T*>(device_read(s, st));
+    args.biases = static_cast<const T*>(device_read(b, st));
+    args.y = static_cast<T*>(device_write(out));
+    args.m = static_cast<int>(m), args.k = static_cast<int>(k), args.n = static_cast<int>(n), args.group = group;
+    args.y_batch = m * n;
+    const int64_t batch = static_cast<int64_t>(out.size()) / (m * n);
+    dispatch_bits(bits, [&](auto bits_c) { launch_qmv<T, decltype(bits_c)::value>(args, batch, st); });
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+}  // namespace lmx::cu
