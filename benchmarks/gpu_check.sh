@@ -43,5 +43,7 @@ if [[ $BENCH == *" lm "* ]]; then
   copy=$(grep "copy (torch clone)" "$LOG/gpu_bench.log" 2>/dev/null | awk "{print \$5}")
   "$PY" benchmarks/gpu_lm.py --layers "$GPU_LM_LAYERS" --copy-gbps "${copy:-0}" 2>&1 | tee "$LOG/gpu_lm.log"
 fi
+[[ $BENCH == *" decode_profile "* ]] &&
+  "$PY" benchmarks/gpu_decode_profile.py 2>&1 | tee "$LOG/gpu_decode_profile.log"
 [[ $BENCH == *" overhead "* ]] && "$PY" benchmarks/gpu_overhead.py 2>&1 | tee "$LOG/gpu_overhead.log"
 [[ $BENCH == *" train "* ]] && "$PY" benchmarks/train.py --gpu --steps 20 2>&1 | tee "$LOG/gpu_train.log"

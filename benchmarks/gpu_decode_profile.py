@@ -1,0 +1,59 @@
+"""Where a decode step's time goes on the GPU: building the graph in Python
+versus evaluating it, per token, for a random-weight Qwen3-4B-shaped model
+(bfloat16 and 4-bit). Prints milliseconds per token of each part.
+
+    python benchmarks/gpu_decode_profile.py [--layers 36] [--tokens 32]
+"""
+
+import argparse
+import statistics
+import time
+
+import lmx.core as mx
+import lmx.nn as nn
+from lmx.lm.models import qwen3
+from lmx.lm.models.cache import make_prompt_cache
+
+from gpu_lm import QWEN3_4B
+
+
+def profile(cfg, tokens, bits):
+    model = qwen3.Model(qwen3.ModelArgs(**cfg))
+    model.set_dtype(mx.bfloat16)
+    if bits:
+        nn.quantize(model, group_size=64, bits=bits)
+    mx.eval(model.parameters())
+    cache = make_prompt_cache(model)
+    y = mx.array([[1, 2, 3, 4, 5, 6, 7, 8]])
+    mx.eval(model(y, cache=cache))
+    y = mx.array([[3]])
+    build, run = [], []
+    for _ in range(tokens):
+        t0 = time.perf_counter()
+        tok = mx.argmax(model(y, cache=cache)[:, -1], axis=-1)
+        t1 = time.perf_counter()
+        mx.eval(tok)
+        t2 = time.perf_counter()
+        build.append(t1 - t0)
+        run.append(t2 - t1)
+        y = tok[None]
+    ms = lambda v: statistics.median(v) * 1e3  # noqa: E731
+    return ms(build), ms(run)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layers", type=int, default=QWEN3_4B["num_hidden_layers"])
+    ap.add_argument("--tokens", type=int, default=32)
+    args = ap.parse_args()
+    cfg = dict(QWEN3_4B, num_hidden_layers=args.layers)
+    print(f"Qwen3-4B shape, {args.layers} layers: ms per token (median of {args.tokens})")
+    print(f"{'weights':10s} {'build graph':>12s} {'eval (sync)':>12s}")
+    for bits in (None, 4):
+        b, r = profile(cfg, args.tokens, bits)
+        print(f"{('bf16' if not bits else f'{bits}-bit'):10s} {b:12.2f} {r:12.2f}")
+        mx.clear_cache()
+
+
+if __name__ == "__main__":
+    main()
