@@ -1,7 +1,10 @@
 #include "lmx/fast/fast.h"
 
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "lmx/fast/primitives.h"
 #include "lmx/ops/ops.h"
@@ -83,6 +86,27 @@ array layer_norm(const array& x, const std::optional<array>& weight, const std::
 
 // --- rope -------------------------------------------------------------------
 
+namespace {
+
+// The default inverse frequencies base^(-j / half), j < half, in float32:
+// made once per (half, base) and shared by every call, so a decode step
+// neither recomputes them nor copies them to the GPU again.
+array default_inv_freq(int half, float base) {
+  static std::mutex mu;
+  static auto* made = new std::map<std::pair<int, float>, array>();  // never destroyed: arrays may outlive statics
+  std::lock_guard lk(mu);
+  auto [it, fresh] = made->try_emplace({half, base});
+  if (fresh) {
+    const float step = -std::log(base) / static_cast<float>(half);
+    std::vector<float> v(half);
+    for (int j = 0; j < half; ++j) v[j] = std::exp(static_cast<float>(j) * step);
+    it->second = array(v.data(), {half}, float32);
+  }
+  return it->second;
+}
+
+}  // namespace
+
 array rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale, const array& offset,
            const std::optional<array>& freqs, StreamOrDevice s) {
   if (x.ndim() < 3)
@@ -106,7 +130,7 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
                                   shape_string(freqs->shape()) + ".");
     inv_freq = reciprocal(astype(*freqs, float32, s), s);
   } else {
-    inv_freq = exp(multiply(arange(0, half, 1, float32, s), array(-std::log(*base) / half), s), s);
+    inv_freq = default_inv_freq(half, *base);
   }
   const int T = x.shape(-2);
   const int ndim = x.ndim();

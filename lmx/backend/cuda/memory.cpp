@@ -4,8 +4,10 @@
 // Data's bytes (see Data in array.h).
 #include <cuda_runtime.h>
 
+#include <cstring>
 #include <map>
 #include <mutex>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
@@ -37,42 +39,49 @@ cudaMemPool_t pool() {
 
 // Freed device buffers kept for reuse, as the CPU allocator keeps host ones.
 // A buffer freed on one stream may still be read by that stream's queued
-// kernels: an event marks the free, and a reuse on another stream waits on it.
+// kernels. Reuse on the same stream is ordered after them by the stream
+// itself, with no CUDA call at all (the common case: a decode step frees and
+// reuses hundreds of buffers); reuse on another stream first waits for
+// everything the freeing stream has queued so far, which includes them.
 class DeviceCache {
  public:
   void* take(size_t n, cudaStream_t st) {
-    std::lock_guard lk(mu_);
-    auto it = blocks_.lower_bound(n);
-    if (it == blocks_.end() || it->first > n + n / 4) return nullptr;
-    Block b = it->second;
-    blocks_.erase(it);
-    bytes_ -= n;
-    if (b.stream != st) LMX_CUDA_CHECK(cudaStreamWaitEvent(st, b.freed, 0));
-    cudaEventDestroy(b.freed);
+    Block b;
+    {
+      std::lock_guard lk(mu_);
+      auto it = blocks_.lower_bound(n);
+      if (it == blocks_.end() || it->first > n + n / 4) return nullptr;
+      // Among buffers of this size, one freed on st needs no ordering.
+      auto same = it;
+      for (; same != blocks_.end() && same->first == it->first && same->second.stream != st; ++same) {
+      }
+      if (same != blocks_.end() && same->first == it->first) it = same;
+      b = it->second;
+      blocks_.erase(it);
+      bytes_ -= n;
+    }
+    if (b.stream != st) {
+      cudaEvent_t ev;
+      LMX_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+      LMX_CUDA_CHECK(cudaEventRecord(ev, b.stream));
+      LMX_CUDA_CHECK(cudaStreamWaitEvent(st, ev, 0));
+      cudaEventDestroy(ev);
+    }
     return b.ptr;
   }
   void put(void* p, size_t n, cudaStream_t st) {
     if (bytes() + n > detail::cache_limit()) {
-      if (cudaFreeAsync(p, st) != cudaSuccess) cudaGetLastError();
-      return;
-    }
-    Block b{p, st, nullptr};
-    if (cudaEventCreateWithFlags(&b.freed, cudaEventDisableTiming) != cudaSuccess ||
-        cudaEventRecord(b.freed, st) != cudaSuccess) {
-      cudaGetLastError();  // at process exit the runtime may be gone: just let the memory go
+      if (cudaFreeAsync(p, st) != cudaSuccess) cudaGetLastError();  // at exit the runtime may be gone
       return;
     }
     std::lock_guard lk(mu_);
-    blocks_.emplace(n, b);
+    blocks_.emplace(n, Block{p, st});
     bytes_ += n;
   }
   // Hands every cached buffer back to the pool.
   void clear() {
     std::lock_guard lk(mu_);
-    for (auto& [n, b] : blocks_) {
-      cudaFreeAsync(b.ptr, b.stream);
-      cudaEventDestroy(b.freed);
-    }
+    for (auto& [n, b] : blocks_) cudaFreeAsync(b.ptr, b.stream);
     blocks_.clear();
     bytes_ = 0;
   }
@@ -85,12 +94,90 @@ class DeviceCache {
   struct Block {
     void* ptr;
     cudaStream_t stream;
-    cudaEvent_t freed;
   };
   std::mutex mu_;
   std::multimap<size_t, Block> blocks_;
   size_t bytes_ = 0;
 };
+
+// Small host-to-device copies go through a ring of pinned memory. A copy
+// from pageable memory makes the CUDA stream drain first, which would stall
+// the GPU on every host-made scalar (a rope offset, a step counter) during a
+// decode step; from pinned memory the copy is queued like a kernel. Each
+// copy's region stays reserved until the event recorded after it completes.
+class PinnedStaging {
+ public:
+  static constexpr size_t kRingBytes = size_t{16} << 20, kMaxCopy = size_t{1} << 20;
+
+  // False (nothing done) when the copy is too large or no pinned memory is to be had.
+  bool copy(void* dst, const void* src, size_t n, cudaStream_t st) {
+    if (n > kMaxCopy) return false;
+    std::lock_guard lk(mu_);
+    if (!ring_ && !disabled_) {
+      if (cudaHostAlloc(reinterpret_cast<void**>(&ring_), kRingBytes, cudaHostAllocDefault) != cudaSuccess) {
+        cudaGetLastError();
+        ring_ = nullptr;
+        disabled_ = true;
+      }
+    }
+    if (!ring_) return false;
+    size_t start = (head_ + 255) / 256 * 256;
+    if (start + n > kRingBytes) start = 0;
+    reclaim(start, start + n);
+    std::memcpy(ring_ + start, src, n);
+    LMX_CUDA_CHECK(cudaMemcpyAsync(dst, ring_ + start, n, cudaMemcpyHostToDevice, st));
+    cudaEvent_t ev = spare_event();
+    LMX_CUDA_CHECK(cudaEventRecord(ev, st));
+    pending_.push_back({start, start + n, ev});
+    head_ = start + n;
+    return true;
+  }
+
+ private:
+  struct Region {
+    size_t begin, end;
+    cudaEvent_t done;
+  };
+
+  // Frees regions whose copies have finished, and waits for those that
+  // overlap [begin, end).
+  void reclaim(size_t begin, size_t end) {
+    for (size_t i = 0; i < pending_.size();) {
+      Region& r = pending_[i];
+      bool overlaps = r.begin < end && begin < r.end;
+      if (overlaps) LMX_CUDA_CHECK(cudaEventSynchronize(r.done));
+      if (overlaps || cudaEventQuery(r.done) == cudaSuccess) {
+        events_.push_back(r.done);
+        pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        cudaGetLastError();  // cudaErrorNotReady is not an error here
+        ++i;
+      }
+    }
+  }
+  cudaEvent_t spare_event() {
+    if (!events_.empty()) {
+      cudaEvent_t e = events_.back();
+      events_.pop_back();
+      return e;
+    }
+    cudaEvent_t e;
+    LMX_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    return e;
+  }
+
+  std::mutex mu_;
+  char* ring_ = nullptr;
+  bool disabled_ = false;
+  size_t head_ = 0;
+  std::vector<Region> pending_;
+  std::vector<cudaEvent_t> events_;
+};
+
+PinnedStaging& staging() {
+  static auto* s = new PinnedStaging();  // never destroyed, like the cache
+  return *s;
+}
 
 DeviceCache& cache() {
   static auto* c = new DeviceCache();  // never destroyed: arrays may outlive statics
@@ -154,7 +241,8 @@ const void* device_read(const array& a, cudaStream_t st) {
     std::lock_guard lk(residency_mu());
     if (!d.on_device()) {
       if (!d.device_ptr) d.device_ptr = device_malloc(d.nbytes, st);
-      if (d.nbytes) LMX_CUDA_CHECK(cudaMemcpyAsync(d.device_ptr, d.buffer.ptr, d.nbytes, cudaMemcpyHostToDevice, st));
+      if (d.nbytes && !staging().copy(d.device_ptr, d.buffer.ptr, d.nbytes, st))
+        LMX_CUDA_CHECK(cudaMemcpyAsync(d.device_ptr, d.buffer.ptr, d.nbytes, cudaMemcpyHostToDevice, st));
       d.device_stream = st;
       d.residency.fetch_or(Data::kOnDevice, std::memory_order_acq_rel);
     }
