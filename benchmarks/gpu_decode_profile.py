@@ -2,7 +2,10 @@
 versus evaluating it, per token, for a random-weight Qwen3-4B-shaped model
 (bfloat16 and 4-bit). Prints milliseconds per token of each part.
 
-    python benchmarks/gpu_decode_profile.py [--layers 36] [--tokens 32]
+    python benchmarks/gpu_decode_profile.py [--layers 36] [--tokens 32] [--bits 0 4]
+
+With LMX_EVAL_PROFILE=1 the process also prints, at exit, the host time
+evaluation spent per primitive.
 """
 
 import argparse
@@ -45,11 +48,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=QWEN3_4B["num_hidden_layers"])
     ap.add_argument("--tokens", type=int, default=32)
+    ap.add_argument("--bits", type=int, nargs="*", default=[0, 4], help="0 for bfloat16")
     args = ap.parse_args()
     cfg = dict(QWEN3_4B, num_hidden_layers=args.layers)
     print(f"Qwen3-4B shape, {args.layers} layers: ms per token (median of {args.tokens})")
     print(f"{'weights':10s} {'build graph':>12s} {'eval (sync)':>12s}")
-    for bits in (None, 4):
+    for bits in args.bits:
         b, r = profile(cfg, args.tokens, bits)
         print(f"{('bf16' if not bits else f'{bits}-bit'):10s} {b:12.2f} {r:12.2f}")
         mx.clear_cache()

@@ -8,6 +8,7 @@
 #include "lmx/primitives/primitive.h"
 #include "lmx/runtime/gpu.h"
 #include "lmx/runtime/scheduler.h"
+#include "lmx/transforms/eval_profile.h"
 #include "lmx/transforms/graph.h"
 
 namespace lmx {
@@ -28,6 +29,8 @@ void check_gpu_dtypes(const Primitive& prim, const std::vector<array>& ins, cons
 
 void run_node(std::vector<array>& outputs) {
   auto& ins = outputs[0].inputs();
+  auto* profile = detail::EvalProfile::active();
+  detail::EvalTimer timer(profile, profile ? outputs[0].primitive().name() : std::string());
   try {
     for (auto& in : ins)
       if (in.error()) std::rethrow_exception(in.error());
@@ -68,6 +71,7 @@ struct Batch {
 };
 
 void schedule(const std::vector<array>& outputs) {
+  detail::EvalTimer timer("(schedule, caller thread)");
   auto tape = detail::graph_tape(outputs, needs_scheduling);
   std::unordered_map<StreamQueue*, std::pair<StreamQueue*, uint64_t>> last_seq;
   Batch batch;
@@ -81,6 +85,7 @@ void schedule(const std::vector<array>& outputs) {
       Stream stream = nodes[0][0].primitive().stream();
       for (size_t i = 0; i + 1 < nodes.size(); ++i) {
         run_node(nodes[i]);
+        detail::EvalTimer timer("(publish and release)");
         publish(nodes[i]);
         nodes[i].clear();  // release this node's arrays now, not at the end of the batch
       }
@@ -91,6 +96,7 @@ void schedule(const std::vector<array>& outputs) {
         // device is. (Reading an earlier node's bytes synchronises by itself.)
         // A failure surfacing here is reported on the last node.
         try {
+          detail::EvalTimer timer("(wait for the GPU)");
           gpu::finish(stream);
         } catch (...) {
           for (auto& o : last) o.set_error(std::current_exception());

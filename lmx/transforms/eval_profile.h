@@ -1,0 +1,42 @@
+// LMX_EVAL_PROFILE=1: the host time evaluation spends per primitive (its
+// kernel launches included, the GPU's own running time not), summed by
+// primitive name and printed to stderr at exit. It shows where a step made
+// of many small nodes, such as an LLM decode step, spends its time.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace lmx::detail {
+
+class EvalProfile {
+ public:
+  // The profile when LMX_EVAL_PROFILE is set, else null (checked once).
+  static EvalProfile* active();
+  void add(const std::string& what, std::chrono::steady_clock::duration spent);
+};
+
+// Adds the time from construction to destruction under `what`, when profiling.
+class EvalTimer {
+ public:
+  // `what` must outlive the timer (a string literal).
+  explicit EvalTimer(const char* what) : profile_(EvalProfile::active()), label_(what) {
+    if (profile_) start_ = std::chrono::steady_clock::now();
+  }
+  EvalTimer(EvalProfile* p, std::string what) : profile_(p), label_(nullptr), name_(std::move(what)) {
+    if (profile_) start_ = std::chrono::steady_clock::now();
+  }
+  ~EvalTimer() {
+    if (profile_) profile_->add(label_ ? std::string(label_) : name_, std::chrono::steady_clock::now() - start_);
+  }
+  EvalTimer(const EvalTimer&) = delete;
+  EvalTimer& operator=(const EvalTimer&) = delete;
+
+ private:
+  EvalProfile* profile_;
+  const char* label_;
+  std::string name_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace lmx::detail
