@@ -64,6 +64,8 @@ void respect_memory_limit(std::unordered_map<StreamQueue*, std::pair<StreamQueue
 // one hand-off per eval instead of one per node (a decode step of an LLM
 // is hundreds of small nodes). Each node still releases its arrays as soon
 // as it has run.
+constexpr size_t kMaxBatchNodes = 128;
+
 struct Batch {
   std::shared_ptr<StreamQueue> queue;
   std::vector<std::vector<array>> nodes;  // each node's outputs
@@ -131,6 +133,9 @@ void schedule(const std::vector<array>& outputs) {
     }
     handles.insert(handles.end(), outs.begin(), outs.end());
     batch.nodes.push_back(std::move(outs));
+    // Hand long runs over in pieces, so the worker starts while the rest of
+    // the graph is still being scheduled.
+    if (batch.nodes.size() >= kMaxBatchNodes) flush();
   }
   flush();
 }

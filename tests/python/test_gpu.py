@@ -514,3 +514,36 @@ def test_scans_match_cpu(op, dtype, axis):
             else:  # a tree of partial sums rounds differently from the running sum
                 scale = float(np.nanmax(np.abs(np.array(c.astype(mx.float32)))))
                 same(g, c, dtype, tol={"float32": 1e-4, "float16": 1e-2, "bfloat16": 4e-2}[dtype] * max(1, scale) / 4)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32", "int32"])
+def test_argmax_of_few_long_rows_matches_cpu(dtype):
+    # A block per output: ties keep the first index, a NaN wins.
+    x = np.round(rng.standard_normal((3, 151_936)) * 3).astype(np.float32)
+    x[0, [5, 70_000]] = 50  # a tie: the first wins
+    if dtype != "int32":
+        x[2, [9, 100_000]] = np.nan
+    a = mx.array(x).astype(getattr(mx, dtype))
+    for op in (mx.argmax, mx.argmin):
+        identical(op(a, axis=-1, stream=mx.gpu), op(a, axis=-1, stream=mx.cpu))
+        identical(op(a[:, ::2], axis=-1, stream=mx.gpu), op(a[:, ::2], axis=-1, stream=mx.cpu))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("m", [1, 2, 8, 9])
+def test_matrix_vector_products_match_cpu(dtype, m):
+    # x @ w.T with few rows of x takes the matrix-vector kernel; unaligned or
+    # non-transposed weights take cuBLAS: every case agrees with the CPU.
+    w = rand((300, 2048), dtype)
+    x = rand((m, 2048), dtype)
+    x3 = rand((2, 3, 1032), dtype)
+    w_odd = rand((40, 1033), dtype)[:, 1:]  # rows not 16-byte aligned
+    for st in (mx.gpu, mx.cpu):
+        with mx.stream(st):
+            r = [x @ w.T, x3 @ w[:, :1032].T, x3[:, :1] @ w_odd.T, x @ w[:5].T, x[:, :300] @ w[:, :300]]
+            mx.eval(r)
+        if st == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        scale = float(np.abs(np.array(c.astype(mx.float32))).max())
+        same(g, c, dtype, tol={"float32": 2e-5, "float16": 4e-3, "bfloat16": 2e-2}[dtype] * max(scale, 1.0))

@@ -2,6 +2,7 @@
 // grid-stride loops, vector loads and the host-side layout builder.
 #pragma once
 
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -43,6 +44,31 @@ struct alignas(sizeof(T) * V) Vec {
 template <typename T>
 constexpr int vec_width() {
   return sizeof(T) >= 16 ? 1 : static_cast<int>(16 / sizeof(T));
+}
+
+// Conversions of the GPU's float types to and from float with the
+// hardware's instructions (the storage types' own are portable C++).
+__device__ inline float to_float(float v) { return v; }
+__device__ inline float to_float(bfloat16_t v) { return __uint_as_float(static_cast<uint32_t>(v.bits) << 16); }
+__device__ inline float to_float(float16_t v) { return __half2float(__ushort_as_half(v.bits)); }
+template <typename T>
+__device__ inline T from_float(float v) {
+  if constexpr (std::is_same_v<T, float16_t>) return float16_t::from_bits(__half_as_ushort(__float2half_rn(v)));
+  else return T(v);
+}
+
+// Eight consecutive values as floats, from a 16-byte-aligned address.
+template <typename T>
+__device__ inline void load8_float(const T* __restrict__ p, float (&x)[8]) {
+  if constexpr (std::is_same_v<T, float>) {
+    float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
+    x[0] = a.x, x[1] = a.y, x[2] = a.z, x[3] = a.w, x[4] = b.x, x[5] = b.y, x[6] = b.z, x[7] = b.w;
+  } else {
+    static_assert(sizeof(T) == 2, "16-bit float types");
+    Vec<T, 8> v = *reinterpret_cast<const Vec<T, 8>*>(p);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) x[i] = to_float(v.v[i]);
+  }
 }
 
 inline bool aligned_to(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }

@@ -66,7 +66,14 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
 bool scatter_add(const array& src, const array& updates, const std::vector<array>& idx, const std::vector<int>& axes,
                  array& out, cudaStream_t st);
 
-// matmul.cpp: float32/float16/bfloat16 through cuBLAS; false for other dtypes.
+// gemv.cu: out = a @ b for at most kGemvMaxRows rows of a (its batch dims
+// folded) and b the transpose of a row-contiguous 2-D weight; false (nothing
+// done) for any other case.
+constexpr int kGemvMaxRows = 8;
+bool gemv(const array& a, const array& b, array& out, cudaStream_t st);
+
+// matmul.cpp: float32/float16/bfloat16 through cuBLAS (gemv's cases through
+// gemv); false for other dtypes.
 bool matmul(const array& a, const array& b, array& out, cudaStream_t st);
 
 // sort.cu: sorted values (or their uint32 positions) along `axis`, stably,

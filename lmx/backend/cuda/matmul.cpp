@@ -71,6 +71,7 @@ bool matmul(const array& a, const array& b, array& out, cudaStream_t st) {
   Dtype t = out.dtype();
   if (t != float32 && t != float16 && t != bfloat16) return false;
   int64_t m = a.shape(-2), k = a.shape(-1), n = b.shape(-1);
+  if (gemv(a, b, out, st)) return true;
   allocate(out, st);
   if (out.size() == 0) return true;
   if (k == 0) {

@@ -139,18 +139,22 @@ class PinnedStaging {
     cudaEvent_t done;
   };
 
-  // Frees regions whose copies have finished, and waits for those that
-  // overlap [begin, end).
+  // Frees the regions whose copies have finished, oldest first (one stream's
+  // copies finish in order; the first unfinished one ends the scan), then
+  // waits for any still pending that overlap [begin, end).
   void reclaim(size_t begin, size_t end) {
+    size_t done = 0;
+    while (done < pending_.size() && cudaEventQuery(pending_[done].done) == cudaSuccess) ++done;
+    cudaGetLastError();  // cudaErrorNotReady is not an error here
+    for (size_t i = 0; i < done; ++i) events_.push_back(pending_[i].done);
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(done));
     for (size_t i = 0; i < pending_.size();) {
       Region& r = pending_[i];
-      bool overlaps = r.begin < end && begin < r.end;
-      if (overlaps) LMX_CUDA_CHECK(cudaEventSynchronize(r.done));
-      if (overlaps || cudaEventQuery(r.done) == cudaSuccess) {
+      if (r.begin < end && begin < r.end) {
+        LMX_CUDA_CHECK(cudaEventSynchronize(r.done));
         events_.push_back(r.done);
         pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
       } else {
-        cudaGetLastError();  // cudaErrorNotReady is not an error here
         ++i;
       }
     }

@@ -11,8 +11,6 @@
 //    split K when rows are few and long.
 //  - otherwise: dequantise w into the output's dtype and let cuBLAS multiply
 //    (tensor cores for the prefill of many rows).
-#include <cuda_fp16.h>
-
 #include "lmx/backend/common/layout.h"
 #include "lmx/backend/common/quantize_math.h"
 #include "lmx/backend/cuda/device_util.cuh"
@@ -21,16 +19,6 @@
 namespace lmx::cu {
 
 namespace {
-
-__device__ inline float to_f(float v) { return v; }
-__device__ inline float to_f(bfloat16_t v) { return __uint_as_float(static_cast<uint32_t>(v.bits) << 16); }
-__device__ inline float to_f(float16_t v) { return __half2float(__ushort_as_half(v.bits)); }
-
-template <typename T>
-__device__ inline T from_f(float v) {
-  if constexpr (std::is_same_v<T, float16_t>) return float16_t::from_bits(__half_as_ushort(__float2half_rn(v)));
-  else return T(v);
-}
 
 // The 32-value chunk's `Bits` packed words, loaded as wide as their
 // alignment allows (rows of 32-value chunks keep it: see the callers).
@@ -65,25 +53,12 @@ __device__ inline float level(const uint32_t (&w)[Bits], int j) {
   return __uint_as_float(0x4b000000u | (v & mask)) - 8388608.0f;
 }
 
-// Eight consecutive values of x as floats (16-byte aligned).
-template <typename T>
-__device__ inline void load8(const T* __restrict__ p, float (&x)[8]) {
-  if constexpr (std::is_same_v<T, float>) {
-    float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
-    x[0] = a.x, x[1] = a.y, x[2] = a.z, x[3] = a.w, x[4] = b.x, x[5] = b.y, x[6] = b.z, x[7] = b.w;
-  } else {
-    Vec<T, 8> v = reinterpret_cast<const Vec<T, 8>*>(p)[0];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) x[i] = to_f(v.v[i]);
-  }
-}
-
 // scale * q + bias rounded as the CPU does: in float32 for float32, else
 // the product and then the sum rounded to T (MLX computes in T).
 template <typename T>
 __device__ inline T dequantized(float q, float s, float b) {
   if constexpr (std::is_same_v<T, float>) return s * q + b;
-  else return from_f<T>(to_f(from_f<T>(s * q)) + b);
+  else return from_float<T>(to_float(from_float<T>(s * q)) + b);
 }
 
 template <typename T, int Bits>
@@ -94,7 +69,7 @@ __global__ void dequantize_kernel(const uint32_t* __restrict__ w, const T* __res
     uint32_t q[Bits];
     load_chunk<Bits>(w + c * Bits, q);
     const int64_t g = c / chunks_per_group;
-    const float s = to_f(scales[g]), b = to_f(biases[g]);
+    const float s = to_float(scales[g]), b = to_float(biases[g]);
     Vec<T, 8>* dst = reinterpret_cast<Vec<T, 8>*>(out + c * 32);
 #pragma unroll
     for (int p = 0; p < 4; ++p) {
@@ -111,22 +86,22 @@ __global__ void quantize_kernel(const T* __restrict__ w, uint8_t* __restrict__ p
                                 T* __restrict__ biases, int64_t groups, int group, int bits) {
   float vals[128];
   LMX_GRID_STRIDE(g, groups) {
-    for (int i = 0; i < group; ++i) vals[i] = to_f(w[g * group + i]);
+    for (int i = 0; i < group; ++i) vals[i] = to_float(w[g * group + i]);
     float s, b;
     quant::affine_quantize_group(vals, group, bits, packed + g * group * bits / 8, s, b);
-    scales[g] = from_f<T>(s);
-    biases[g] = from_f<T>(b);
+    scales[g] = from_float<T>(s);
+    biases[g] = from_float<T>(b);
   }
 }
 
 template <typename T>
 __global__ void to_fp8_kernel(const T* __restrict__ x, uint8_t* __restrict__ y, int64_t n) {
-  LMX_GRID_STRIDE(i, n) y[i] = quant::float_to_e4m3(to_f(x[i]));
+  LMX_GRID_STRIDE(i, n) y[i] = quant::float_to_e4m3(to_float(x[i]));
 }
 
 template <typename T>
 __global__ void from_fp8_kernel(const uint8_t* __restrict__ x, T* __restrict__ y, int64_t n) {
-  LMX_GRID_STRIDE(i, n) y[i] = from_f<T>(quant::e4m3_to_float(x[i]));
+  LMX_GRID_STRIDE(i, n) y[i] = from_float<T>(quant::e4m3_to_float(x[i]));
 }
 
 // Batch strides (elements) of the operands of one matrix-vector product.
@@ -169,8 +144,8 @@ __global__ void __launch_bounds__(kQmvThreads) qmv_kernel(QmvArgs<T> a, int warp
         const int64_t row = n0 + r < a.n ? n0 + r : n0;  // past the end: a row whose result is dropped
         load_chunk<Bits>(w + row * row_words + int64_t{c} * Bits, q[r]);
         const int64_t g = row * groups + c / chunks_per_group;
-        s[r] = to_f(scales[g]);
-        b[r] = to_f(biases[g]);
+        s[r] = to_float(scales[g]);
+        b[r] = to_float(biases[g]);
       }
       float dot[MR][R] = {}, xsum[MR] = {};
 #pragma unroll
@@ -184,7 +159,7 @@ __global__ void __launch_bounds__(kQmvThreads) qmv_kernel(QmvArgs<T> a, int warp
         for (int i = 0; i < MR; ++i) {
           if (i < a.m) {
             float xv[8];
-            load8(x + int64_t{i} * a.k + c * 32 + p * 8, xv);
+            load8_float(x + int64_t{i} * a.k + c * 32 + p * 8, xv);
 #pragma unroll
             for (int j = 0; j < 8; ++j) {
               xsum[i] += xv[j];
@@ -215,7 +190,7 @@ __global__ void __launch_bounds__(kQmvThreads) qmv_kernel(QmvArgs<T> a, int warp
     const int i = lane / R, r = lane % R;
     float v = 0.0f;
     for (int k = 0; k < warps_k; ++k) v += partial[warp + k][lane];
-    if (i < a.m && n0 + r < a.n) a.y[batch * a.y_batch + int64_t{i} * a.n + n0 + r] = from_f<T>(v);
+    if (i < a.m && n0 + r < a.n) a.y[batch * a.y_batch + int64_t{i} * a.n + n0 + r] = from_float<T>(v);
   }
 }
 

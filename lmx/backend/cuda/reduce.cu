@@ -199,6 +199,42 @@ __global__ void arg_reduce_kernel(const In* __restrict__ src, uint32_t* __restri
   }
 }
 
+// A block per output, for few outputs over a long axis (the argmax of a
+// decode step's logits): threads stride over the axis, then warps combine
+// by shuffles and the block through shared memory.
+template <bool IsMax, typename In>
+__global__ void arg_reduce_block_kernel(const In* __restrict__ src, uint32_t* __restrict__ dst, Layout<2> K,
+                                        int64_t n_out, int64_t len, int64_t stride) {
+  using C = compute_t<In>;
+  __shared__ C best_v[kThreads / 32];
+  __shared__ uint32_t best_at[kThreads / 32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  for (int64_t o = blockIdx.x; o < n_out; o += gridDim.x) {
+    int64_t ko[2];
+    strided_offsets(K, o, ko);
+    const In* p = src + ko[0];
+    C best = static_cast<C>(p[0]);
+    uint32_t best_i = 0;
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
+      C v = static_cast<C>(p[i * stride]);
+      if (arg_better<IsMax>(v, static_cast<uint32_t>(i), best, best_i)) best = v, best_i = static_cast<uint32_t>(i);
+    }
+    for (int d = 16; d > 0; d /= 2) {
+      C v = shfl_down(best, d);
+      uint32_t vi = __shfl_down_sync(0xffffffffu, best_i, d);
+      if (lane + d < 32 && arg_better<IsMax>(v, vi, best, best_i)) best = v, best_i = vi;
+    }
+    if (lane == 0) best_v[warp] = best, best_at[warp] = best_i;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      for (int w = 1; w < static_cast<int>(blockDim.x / 32); ++w)
+        if (arg_better<IsMax>(best_v[w], best_at[w], best, best_i)) best = best_v[w], best_i = best_at[w];
+      dst[ko[1]] = best_i;
+    }
+    __syncthreads();
+  }
+}
+
 }  // namespace
 
 bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t st) {
@@ -217,9 +253,17 @@ bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t
   bool ok = dispatch_gpu(in.dtype(), [&](auto tag) {
     using In = typename decltype(tag)::type;
     const In* src = static_cast<const In*>(device_read(in, st));
-    unsigned grid = blocks_for(n_out * 32);
-    if (is_max) arg_reduce_kernel<true, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
-    else arg_reduce_kernel<false, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
+    // A warp per output while there are outputs enough to fill the GPU;
+    // a block per output for a few long ones.
+    if (n_out < 4 * int64_t{device_props().multiProcessorCount} && len >= 2048) {
+      unsigned grid = blocks_for(n_out, 1);
+      if (is_max) arg_reduce_block_kernel<true, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
+      else arg_reduce_block_kernel<false, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
+    } else {
+      unsigned grid = blocks_for(n_out * 32);
+      if (is_max) arg_reduce_kernel<true, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
+      else arg_reduce_kernel<false, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
+    }
   });
   LMX_CUDA_CHECK(cudaGetLastError());
   return ok;

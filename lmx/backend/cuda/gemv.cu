@@ -1,0 +1,100 @@
+// Matrix-vector products for the decode regime: a few rows of x against a
+// weight whose rows of K values are contiguous (x @ w.T, as nn.Linear
+// computes). cuBLAS spends more host time choosing and launching a kernel
+// for such a product than the GPU spends streaming the weight, so these run
+// as one kernel that reads each weight row once: lanes take 8-value chunks
+// (one 16-byte load for 16-bit types), R rows per warp share the x loads,
+// and a block's warps split long rows.
+#include "lmx/backend/cuda/device_util.cuh"
+#include "lmx/backend/cuda/kernels.h"
+
+namespace lmx::cu {
+
+namespace {
+
+constexpr int kGemvThreads = 128;
+
+// y[i, n] = sum_k x[i, k] w[n, k] for rows n0 .. n0 + R and i < m <= MR.
+template <typename T, int MR, int R>
+__global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const T* __restrict__ x, const T* __restrict__ w,
+                                                            T* __restrict__ y, int m, int64_t k, int64_t n,
+                                                            int warps_k) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int wk = warp % warps_k, wn = warp / warps_k, warps_n = kGemvThreads / 32 / warps_k;
+  const int64_t n0 = (int64_t{blockIdx.x} * warps_n + wn) * R;
+  const int64_t chunks = k / 8;
+  float acc[MR][R] = {};
+  if (n0 < n) {
+    for (int64_t c = wk * 32 + lane; c < chunks; c += warps_k * 32) {
+      float wv[R][8];
+#pragma unroll
+      for (int r = 0; r < R; ++r) load8_float(w + (n0 + r < n ? n0 + r : n0) * k + c * 8, wv[r]);
+#pragma unroll
+      for (int i = 0; i < MR; ++i) {
+        if (i < m) {
+          float xv[8];
+          load8_float(x + i * k + c * 8, xv);
+#pragma unroll
+          for (int r = 0; r < R; ++r)
+#pragma unroll
+            for (int j = 0; j < 8; ++j) acc[i][r] = fmaf(wv[r][j], xv[j], acc[i][r]);
+        }
+      }
+    }
+  }
+  __shared__ float partial[kGemvThreads / 32][MR * R];
+#pragma unroll
+  for (int i = 0; i < MR; ++i)
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      float v = acc[i][r];
+      for (int d = 16; d > 0; d /= 2) v += __shfl_down_sync(0xffffffffu, v, d);
+      if (lane == 0) partial[warp][i * R + r] = v;
+    }
+  __syncthreads();
+  if (wk == 0 && lane < MR * R) {
+    const int i = lane / R, r = lane % R;
+    float v = 0.0f;
+    for (int j = 0; j < warps_k; ++j) v += partial[warp + j][lane];
+    if (i < m && n0 + r < n) y[i * n + n0 + r] = from_float<T>(v);
+  }
+}
+
+}  // namespace
+
+bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
+  const Dtype t = out.dtype();
+  if (t != float32 && t != float16 && t != bfloat16) return false;
+  if (a.dtype() != t || b.dtype() != t || b.ndim() != 2) return false;
+  const int64_t k = a.shape(-1), n = b.shape(-1);
+  const int64_t m = k ? static_cast<int64_t>(a.size()) / k : 0;  // a's batch dims fold into its rows
+  // The weight must be w.T of a row-contiguous (n, k) w, 16-byte aligned.
+  if (m < 1 || m > kGemvMaxRows || k % 8 != 0 || n == 0 || b.strides()[0] != 1 || (n > 1 && b.strides()[1] != k))
+    return false;
+  array x = row_contiguous(a, st);
+  const void* xp = device_read(x, st);
+  const void* wp = device_read(b, st);
+  if (!aligned_to(xp, 16) || !aligned_to(wp, 16)) return false;
+  allocate(out, st);
+  const int64_t chunks = k / 8;
+  const int warps_k = chunks >= 4 * 64 ? 4 : chunks >= 2 * 64 ? 2 : 1;
+  dispatch_gpu(t, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>) {
+      auto launch = [&](auto mr, auto r) {
+        constexpr int MR = decltype(mr)::value, R = decltype(r)::value;
+        const int64_t rows_per_block = kGemvThreads / 32 / warps_k * R;
+        unsigned grid = static_cast<unsigned>((n + rows_per_block - 1) / rows_per_block);
+        gemv_kernel<T, MR, R><<<grid, kGemvThreads, 0, st>>>(static_cast<const T*>(xp), static_cast<const T*>(wp),
+                                                             static_cast<T*>(device_write(out)),
+                                                             static_cast<int>(m), k, n, warps_k);
+      };
+      if (m == 1) launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{});
+      else launch(std::integral_constant<int, kGemvMaxRows>{}, std::integral_constant<int, 2>{});
+    }
+  });
+  LMX_CUDA_CHECK(cudaGetLastError());
+  return true;
+}
+
+}  // namespace lmx::cu
