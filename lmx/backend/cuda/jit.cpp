@@ -98,6 +98,12 @@ std::string arch() {
 
 }  // namespace
 
+// No contraction of a * b + c into one fused multiply-add: a fused kernel
+// rounds each op as the separate kernels (built by nvcc from the same
+// functors, which see one op at a time) do, so compiling a function does not
+// change its results.
+constexpr const char* kFloatOptions[] = {"--fmad=false"};
+
 std::string nvrtc_compile(const std::string& source, const std::string& sm) {
   const Sources& s = sources();
   std::vector<const char*> names, texts;
@@ -107,6 +113,7 @@ std::string nvrtc_compile(const std::string& source, const std::string& sm) {
                          names.data()) != NVRTC_SUCCESS)
     throw std::runtime_error("[compile] NVRTC could not create a program.");
   std::vector<std::string> opts = {"--std=c++20", "-arch=" + sm, "-default-device", "-diag-suppress=997"};
+  for (const char* o : kFloatOptions) opts.push_back(o);
   for (auto& d : include_dirs()) opts.push_back("-I" + d);
   std::vector<const char*> copts;
   for (auto& o : opts) copts.push_back(o.c_str());
@@ -137,6 +144,7 @@ std::string cubin_for(const std::string& source) {
   int major = 0, minor = 0;
   nvrtcVersion(&major, &minor);
   std::string key_text = source + "|" + sm + "|nvrtc" + std::to_string(major) + "." + std::to_string(minor);
+  for (const char* o : kFloatOptions) key_text += std::string("|") + o;
   for (const auto& h : jit_headers()) key_text += h.text;  // a new library version recompiles
   std::ostringstream key;
   key << std::hex << std::hash<std::string>{}(key_text);

@@ -44,14 +44,21 @@ template <typename T>
 __global__ void make_sort_keys(const T* __restrict__ in, radix_key_t<T>* __restrict__ keys,
                                uint32_t* __restrict__ pos, int64_t total, int64_t n) {
   LMX_GRID_STRIDE(i, total) {
-    keys[i] = radix_key(in[i]);
+    T v = in[i];
+    // -0.0 and 0.0 tie, as in the CPU's comparison sort: one key for both.
+    if constexpr (!std::is_integral_v<T>)
+      if (static_cast<float>(v) == 0.0f) v = T(0.0f);
+    keys[i] = radix_key(v);
     pos[i] = static_cast<uint32_t>(i % n);
   }
 }
 
+// The sorted values: each row's elements picked in sorted order (the keys
+// lose the sign of zero and NaN payloads; the values keep them).
 template <typename T>
-__global__ void values_of_keys(const radix_key_t<T>* __restrict__ keys, T* __restrict__ out, int64_t total) {
-  LMX_GRID_STRIDE(i, total) out[i] = from_radix_key<T>(keys[i]);
+__global__ void pick_sorted(const T* __restrict__ in, const uint32_t* __restrict__ pos, T* __restrict__ out,
+                            int64_t total, int64_t n) {
+  LMX_GRID_STRIDE(i, total) out[i] = in[(i / n) * n + pos[i]];
 }
 
 __global__ void segment_offsets(int64_t* off, int64_t rows, int64_t n) {
@@ -193,8 +200,9 @@ bool sort(const array& in, int axis, bool indices, array& out, cudaStream_t st) 
     Scratch temp(temp_bytes, st);
     check_cub(run(temp.as<void>(), temp_bytes), "[sort] CUB sort");
     if (!indices)
-      values_of_keys<T><<<blocks_for(total), kThreads, 0, st>>>(keys_out.as<K>(),
-                                                                 static_cast<T*>(device_write(sorted)), total);
+      pick_sorted<T><<<blocks_for(total), kThreads, 0, st>>>(static_cast<const T*>(device_read(src, st)),
+                                                              positions, static_cast<T*>(device_write(sorted)), total,
+                                                              n);
     LMX_CUDA_CHECK(cudaGetLastError());
     if (axis == in.ndim() - 1) out.copy_shared_buffer(sorted);
     else transpose_view(sorted, out, inverse);
