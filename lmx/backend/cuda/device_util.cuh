@@ -139,6 +139,36 @@ __device__ inline T shfl_down(T v, int delta) {
   }
 }
 
+// ---- matrix-vector kernels (gemv.cu, quantized.cu) ----
+// A block of `Threads` threads is warp groups of warps_k warps; each group
+// owns R output rows and its warps split the rows' chunks.
+
+// How many warps split a row of `chunks` chunks: up to 4, while each lane
+// still gets two or more chunks.
+inline int split_k_warps(int64_t chunks) { return chunks >= 4 * 64 ? 4 : chunks >= 2 * 64 ? 2 : 1; }
+
+// The epilogue: acc[i][r] summed over each warp, then over its group's warps;
+// store(i, r, sum) runs once per (i, r), in the group's first warp.
+template <int Threads, int MR, int R, typename Store>
+__device__ inline void sum_split_rows(const float (&acc)[MR][R], int warps_k, Store&& store) {
+  __shared__ float partial[Threads / 32][MR * R];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int i = 0; i < MR; ++i)
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      float v = acc[i][r];
+      for (int d = 16; d > 0; d /= 2) v += __shfl_down_sync(0xffffffffu, v, d);
+      if (lane == 0) partial[warp][i * R + r] = v;
+    }
+  __syncthreads();
+  if (warp % warps_k == 0 && lane < MR * R) {
+    float v = 0.0f;
+    for (int k = 0; k < warps_k; ++k) v += partial[warp + k][lane];
+    store(lane / R, lane % R, v);
+  }
+}
+
 // Reduces v over the block; thread 0 gets the result.
 template <typename Acc, typename Op>
 __device__ inline Acc block_reduce(Acc v, Op op) {

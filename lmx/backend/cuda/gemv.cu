@@ -42,22 +42,9 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const T* __restrict_
       }
     }
   }
-  __shared__ float partial[kGemvThreads / 32][MR * R];
-#pragma unroll
-  for (int i = 0; i < MR; ++i)
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      float v = acc[i][r];
-      for (int d = 16; d > 0; d /= 2) v += __shfl_down_sync(0xffffffffu, v, d);
-      if (lane == 0) partial[warp][i * R + r] = v;
-    }
-  __syncthreads();
-  if (wk == 0 && lane < MR * R) {
-    const int i = lane / R, r = lane % R;
-    float v = 0.0f;
-    for (int j = 0; j < warps_k; ++j) v += partial[warp + j][lane];
+  sum_split_rows<kGemvThreads>(acc, warps_k, [&](int i, int r, float v) {
     if (i < m && n0 + r < n) y[i * n + n0 + r] = from_float<T>(v);
-  }
+  });
 }
 
 }  // namespace
@@ -77,7 +64,7 @@ bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
   if (!aligned_to(xp, 16) || !aligned_to(wp, 16)) return false;
   allocate(out, st);
   const int64_t chunks = k / 8;
-  const int warps_k = chunks >= 4 * 64 ? 4 : chunks >= 2 * 64 ? 2 : 1;
+  const int warps_k = split_k_warps(chunks);
   dispatch_gpu(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>) {

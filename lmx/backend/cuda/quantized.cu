@@ -175,23 +175,9 @@ __global__ void __launch_bounds__(kQmvThreads) qmv_kernel(QmvArgs<T> a, int warp
         for (int r = 0; r < R; ++r) acc[i][r] += s[r] * dot[i][r] + b[r] * xsum[i];
     }
   }
-  // Sum over the warp, then over the warps_k warps of the group.
-  __shared__ float partial[kQmvThreads / 32][MR * R];
-#pragma unroll
-  for (int i = 0; i < MR; ++i)
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      float v = acc[i][r];
-      for (int d = 16; d > 0; d /= 2) v += __shfl_down_sync(0xffffffffu, v, d);
-      if (lane == 0) partial[warp][i * R + r] = v;
-    }
-  __syncthreads();
-  if (wk == 0 && lane < MR * R) {
-    const int i = lane / R, r = lane % R;
-    float v = 0.0f;
-    for (int k = 0; k < warps_k; ++k) v += partial[warp + k][lane];
+  sum_split_rows<kQmvThreads>(acc, warps_k, [&](int i, int r, float v) {
     if (i < a.m && n0 + r < a.n) a.y[batch * a.y_batch + int64_t{i} * a.n + n0 + r] = from_float<T>(v);
-  }
+  });
 }
 
 // Calls f(std::integral_constant<int, bits>) for the supported bit widths.
@@ -237,7 +223,7 @@ void launch_qmv(const QmvArgs<T>& args, int64_t batch, cudaStream_t st) {
   const int chunks = args.k / 32;
   // Split K over up to 4 warps when a row has many chunks (long rows,
   // usually few of them), so every lane still has two or more.
-  int warps_k = chunks >= 4 * 64 ? 4 : chunks >= 2 * 64 ? 2 : 1;
+  const int warps_k = split_k_warps(chunks);
   auto go = [&](auto mr, auto r) {
     constexpr int MR = decltype(mr)::value, R = decltype(r)::value;
     const int rows_per_block = kQmvThreads / 32 / warps_k * R;

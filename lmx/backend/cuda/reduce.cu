@@ -172,6 +172,25 @@ __device__ inline bool arg_better(C v, uint32_t i, C best, uint32_t best_i) {
   return IsMax ? v > best : v < best;
 }
 
+// The first extreme of elements first, first + step, ... (< len) of a line
+// `stride` apart, combined over the warp: lane 0 holds the warp's best.
+template <bool IsMax, typename In, typename C>
+__device__ inline void warp_arg_best(const In* p, int64_t first, int64_t step, int64_t len, int64_t stride, C& best,
+                                     uint32_t& best_i) {
+  const int lane = threadIdx.x % 32;
+  best = static_cast<C>(p[0]);
+  best_i = 0;
+  for (int64_t i = first; i < len; i += step) {
+    C v = static_cast<C>(p[i * stride]);
+    if (arg_better<IsMax>(v, static_cast<uint32_t>(i), best, best_i)) best = v, best_i = static_cast<uint32_t>(i);
+  }
+  for (int d = 16; d > 0; d /= 2) {
+    C v = shfl_down(best, d);
+    uint32_t vi = __shfl_down_sync(0xffffffffu, best_i, d);
+    if (lane + d < 32 && arg_better<IsMax>(v, vi, best, best_i)) best = v, best_i = vi;
+  }
+}
+
 // A warp per output: lanes stride over the axis, then combine by shuffles.
 template <bool IsMax, typename In>
 __global__ void arg_reduce_kernel(const In* __restrict__ src, uint32_t* __restrict__ dst, Layout<2> K, int64_t n_out,
@@ -184,17 +203,9 @@ __global__ void arg_reduce_kernel(const In* __restrict__ src, uint32_t* __restri
     int64_t ko[2];
     strided_offsets(K, o, ko);
     const In* p = src + ko[0];
-    C best = static_cast<C>(p[0]);
-    uint32_t best_i = 0;
-    for (int64_t i = lane; i < len; i += 32) {
-      C v = static_cast<C>(p[i * stride]);
-      if (arg_better<IsMax>(v, static_cast<uint32_t>(i), best, best_i)) best = v, best_i = static_cast<uint32_t>(i);
-    }
-    for (int d = 16; d > 0; d /= 2) {
-      C v = shfl_down(best, d);
-      uint32_t vi = __shfl_down_sync(0xffffffffu, best_i, d);
-      if (lane + d < 32 && arg_better<IsMax>(v, vi, best, best_i)) best = v, best_i = vi;
-    }
+    C best;
+    uint32_t best_i;
+    warp_arg_best<IsMax>(p, lane, 32, len, stride, best, best_i);
     if (lane == 0) dst[ko[1]] = best_i;
   }
 }
@@ -213,17 +224,9 @@ __global__ void arg_reduce_block_kernel(const In* __restrict__ src, uint32_t* __
     int64_t ko[2];
     strided_offsets(K, o, ko);
     const In* p = src + ko[0];
-    C best = static_cast<C>(p[0]);
-    uint32_t best_i = 0;
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
-      C v = static_cast<C>(p[i * stride]);
-      if (arg_better<IsMax>(v, static_cast<uint32_t>(i), best, best_i)) best = v, best_i = static_cast<uint32_t>(i);
-    }
-    for (int d = 16; d > 0; d /= 2) {
-      C v = shfl_down(best, d);
-      uint32_t vi = __shfl_down_sync(0xffffffffu, best_i, d);
-      if (lane + d < 32 && arg_better<IsMax>(v, vi, best, best_i)) best = v, best_i = vi;
-    }
+    C best;
+    uint32_t best_i;
+    warp_arg_best<IsMax>(p, threadIdx.x, blockDim.x, len, stride, best, best_i);
     if (lane == 0) best_v[warp] = best, best_at[warp] = best_i;
     __syncthreads();
     if (threadIdx.x == 0) {
