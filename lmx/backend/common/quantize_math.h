@@ -62,6 +62,15 @@ LMX_HD inline void affine_quantize_group(const float* w, int group, int bits, ui
   }
 }
 
+// A dequantised value scale * q + bias in output type T, as MLX computes it
+// in T: for 16-bit types the product is rounded to T, then the sum; float32
+// (and wider) computes in float32.
+template <typename T>
+LMX_HD inline float affine_value(float q, float scale, float bias) {
+  if constexpr (sizeof(T) == 2) return static_cast<float>(T(static_cast<float>(T(scale * q)) + bias));
+  else return scale * q + bias;
+}
+
 // fp8 e4m3 (bias 7, no infinities, 0x7f/0xff NaN): round to nearest even,
 // saturating at +-448 (NaN and inf included, as MLX does).
 LMX_HD inline uint8_t float_to_e4m3(float f) {

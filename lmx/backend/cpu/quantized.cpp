@@ -13,6 +13,7 @@
 #include "lmx/backend/cpu/isa.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
 #include "lmx/backend/cpu/row_major.h"
+#include "lmx/backend/common/dispatch.h"
 #include "lmx/backend/common/quantize_math.h"
 #include "lmx/primitives/quantized.h"
 #include "lmx/runtime/thread_pool.h"
@@ -25,13 +26,6 @@ namespace {
 constexpr int kQmvMaxRows = 8;
 // Elements of float weights dequantised at once for gemm (~8 MiB).
 constexpr int64_t kTileElems = int64_t{1} << 21;
-
-// x rounded to dtype t's precision (float16, bfloat16 or float64), as a float.
-float round_to(Dtype t, float x) {
-  if (t == float16) return static_cast<float>(float16_t(x));
-  if (t == bfloat16) return static_cast<float>(bfloat16_t(x));
-  return x;
-}
 
 // The packed bytes of each row of a (..., cols) uint32 array.
 size_t packed_row_bytes(const array& w) { return static_cast<size_t>(w.shape(-1)) * 4; }
@@ -100,10 +94,13 @@ void AffineDequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
       // computes in the output's own precision.
       LMX_CPU_KERNEL(affine_dequantize, bytes + r * row_bytes, ones.data(), zeros.data(), bits_, group_size_, k,
                      q.data());
-      for (int64_t i = 0; i < k; ++i) {
-        float scaled = s[i / group_size_] * q[i];
-        q[i] = round_to(out.dtype(), round_to(out.dtype(), scaled) + b[i / group_size_]);
-      }
+      auto round_row = [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        for (int64_t i = 0; i < k; ++i) q[i] = quant::affine_value<T>(q[i], s[i / group_size_], b[i / group_size_]);
+      };
+      if (out.dtype() == float16) round_row(TypeTag<float16_t>{});
+      else if (out.dtype() == bfloat16) round_row(TypeTag<bfloat16_t>{});
+      else round_row(TypeTag<float>{});
       cpu::convert_contiguous(q.data(), float32, static_cast<char*>(out.raw_ptr()) + r * k * out.itemsize(),
                               out.dtype(), k);
     }

@@ -1,4 +1,5 @@
 // Copies between layouts with dtype conversion, fills and ranges.
+#include "lmx/backend/common/layout.h"
 #include "lmx/backend/cuda/elementwise.cuh"
 
 namespace lmx::cu {
@@ -98,6 +99,21 @@ array row_contiguous(const array& in, Dtype t, cudaStream_t st) {
 }
 
 array row_contiguous(const array& in, cudaStream_t st) { return row_contiguous(in, in.dtype(), st); }
+
+array axis_last_view(const array& a, int axis, std::vector<int>& inverse) {
+  const int nd = a.ndim();
+  std::vector<int> perm;
+  for (int d = 0; d < nd; ++d)
+    if (d != axis) perm.push_back(d);
+  perm.push_back(axis);
+  inverse.assign(nd, 0);
+  Shape shape(nd);
+  for (int i = 0; i < nd; ++i) inverse[perm[i]] = i, shape[i] = a.shape(perm[i]);
+  if (axis == nd - 1) return a;
+  array v(shape, a.dtype(), std::shared_ptr<Data>{});
+  transpose_view(a, v, perm);
+  return v;
+}
 
 void fill(void* dst, Dtype t, const array& value, size_t n, cudaStream_t st) {
   if (n == 0) return;

@@ -54,6 +54,27 @@ void allocate_like(const array& like, array& out, cudaStream_t st, bool may_dona
 void* device_malloc(size_t bytes, cudaStream_t st);
 void device_free(void* ptr, size_t bytes, cudaStream_t st);
 
+// Device scratch memory for the kernels one launcher queues: freed (stream
+// ordered, so after those kernels) when the launcher returns or throws.
+class Scratch {
+ public:
+  Scratch(size_t bytes, cudaStream_t st) : bytes_(bytes), st_(st), p_(bytes ? device_malloc(bytes, st) : nullptr) {}
+  ~Scratch() {
+    if (p_) device_free(p_, bytes_, st_);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(p_);
+  }
+
+ private:
+  size_t bytes_;
+  cudaStream_t st_;
+  void* p_;
+};
+
 // ---- launches ----
 constexpr int kThreads = 256;
 inline unsigned blocks_for(int64_t work, int64_t per_block = kThreads) {

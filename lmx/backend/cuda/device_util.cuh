@@ -211,4 +211,14 @@ bool dispatch_gpu(Dtype t, F&& f) {
   }
 }
 
+// The float types with GPU kernels: calls f(TypeTag<T>{}) for float32,
+// float16 and bfloat16; false for any other dtype.
+template <typename F>
+bool dispatch_gpu_float(Dtype t, F&& f) {
+  if (t == float32) return f(TypeTag<float>{}), true;
+  if (t == float16) return f(TypeTag<float16_t>{}), true;
+  if (t == bfloat16) return f(TypeTag<bfloat16_t>{}), true;
+  return false;
+}
+
 }  // namespace lmx::cu

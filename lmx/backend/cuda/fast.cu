@@ -225,11 +225,9 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
     const float* sp = sinks ? static_cast<const float*>(device_read(*sinks, st)) : nullptr;
     allocate(out, st);
     if (rows == 0) return;
-    size_t scratch_bytes = sizeof(float) * rows * a.tk;
-    auto* scratch = static_cast<float*>(device_malloc(scratch_bytes, st));
+    Scratch scores(sizeof(float) * rows * a.tk, st);
     attention_kernel<T><<<static_cast<unsigned>(rows), kThreads, sizeof(float) * a.d, st>>>(
-        qp, kp, vp, mp, sp, static_cast<T*>(device_write(out)), scratch, a);
-    device_free(scratch, scratch_bytes, st);
+        qp, kp, vp, mp, sp, static_cast<T*>(device_write(out)), scores.as<float>(), a);
     LMX_CUDA_CHECK(cudaGetLastError());
   });
 }

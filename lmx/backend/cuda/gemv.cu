@@ -65,20 +65,18 @@ bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
   allocate(out, st);
   const int64_t chunks = k / 8;
   const int warps_k = split_k_warps(chunks);
-  dispatch_gpu(t, [&](auto tag) {
+  dispatch_gpu_float(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>) {
-      auto launch = [&](auto mr, auto r) {
-        constexpr int MR = decltype(mr)::value, R = decltype(r)::value;
-        const int64_t rows_per_block = kGemvThreads / 32 / warps_k * R;
-        unsigned grid = static_cast<unsigned>((n + rows_per_block - 1) / rows_per_block);
-        gemv_kernel<T, MR, R><<<grid, kGemvThreads, 0, st>>>(static_cast<const T*>(xp), static_cast<const T*>(wp),
-                                                             static_cast<T*>(device_write(out)),
-                                                             static_cast<int>(m), k, n, warps_k);
-      };
-      if (m == 1) launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{});
-      else launch(std::integral_constant<int, kGemvMaxRows>{}, std::integral_constant<int, 2>{});
-    }
+    auto launch = [&](auto mr, auto r) {
+      constexpr int MR = decltype(mr)::value, R = decltype(r)::value;
+      const int64_t rows_per_block = kGemvThreads / 32 / warps_k * R;
+      unsigned grid = static_cast<unsigned>((n + rows_per_block - 1) / rows_per_block);
+      gemv_kernel<T, MR, R><<<grid, kGemvThreads, 0, st>>>(static_cast<const T*>(xp), static_cast<const T*>(wp),
+                                                           static_cast<T*>(device_write(out)), static_cast<int>(m),
+                                                           k, n, warps_k);
+    };
+    if (m == 1) launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{});
+    else launch(std::integral_constant<int, kGemvMaxRows>{}, std::integral_constant<int, 2>{});
   });
   LMX_CUDA_CHECK(cudaGetLastError());
   return true;

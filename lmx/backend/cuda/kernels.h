@@ -24,6 +24,9 @@ void copy_to_new(const array& src, array& out, cudaStream_t st);
 // row-contiguous device copy of it converted to t.
 array row_contiguous(const array& in, cudaStream_t st);
 array row_contiguous(const array& in, Dtype t, cudaStream_t st);
+// A view of `a` with `axis` moved last; `inverse` gets the permutation that
+// moves it back (for transpose_view of a result laid out like the view).
+array axis_last_view(const array& a, int axis, std::vector<int>& inverse);
 // n row-contiguous elements at dst set to the 0-d array value.
 void fill(void* dst, Dtype t, const array& value, size_t n, cudaStream_t st);
 void arange(array& out, double start, double step, cudaStream_t st);

@@ -11,7 +11,6 @@
 //    split K when rows are few and long.
 //  - otherwise: dequantise w into the output's dtype and let cuBLAS multiply
 //    (tensor cores for the prefill of many rows).
-#include "lmx/backend/common/layout.h"
 #include "lmx/backend/common/quantize_math.h"
 #include "lmx/backend/cuda/device_util.cuh"
 #include "lmx/backend/cuda/kernels.h"
@@ -53,14 +52,6 @@ __device__ inline float level(const uint32_t (&w)[Bits], int j) {
   return __uint_as_float(0x4b000000u | (v & mask)) - 8388608.0f;
 }
 
-// scale * q + bias rounded as the CPU does: in float32 for float32, else
-// the product and then the sum rounded to T (MLX computes in T).
-template <typename T>
-__device__ inline T dequantized(float q, float s, float b) {
-  if constexpr (std::is_same_v<T, float>) return s * q + b;
-  else return from_float<T>(to_float(from_float<T>(s * q)) + b);
-}
-
 template <typename T, int Bits>
 __global__ void dequantize_kernel(const uint32_t* __restrict__ w, const T* __restrict__ scales,
                                   const T* __restrict__ biases, T* __restrict__ out, int64_t chunks, int group) {
@@ -75,7 +66,7 @@ __global__ void dequantize_kernel(const uint32_t* __restrict__ w, const T* __res
     for (int p = 0; p < 4; ++p) {
       Vec<T, 8> v;
 #pragma unroll
-      for (int j = 0; j < 8; ++j) v.v[j] = dequantized<T>(level<Bits>(q, p * 8 + j), s, b);
+      for (int j = 0; j < 8; ++j) v.v[j] = T(quant::affine_value<T>(level<Bits>(q, p * 8 + j), s, b));
       dst[p] = v;
     }
   }
@@ -193,15 +184,6 @@ void dispatch_bits(int bits, F&& f) {
     case 8: return f(std::integral_constant<int, 8>{});
   }
   throw std::invalid_argument("[quantize] Unsupported bits " + std::to_string(bits) + ".");
-}
-
-// Calls f(TypeTag<T>{}) for the float types with quantised kernels.
-template <typename F>
-bool dispatch_gpu_float(Dtype t, F&& f) {
-  if (t == float32) return f(TypeTag<float>{}), true;
-  if (t == float16) return f(TypeTag<float16_t>{}), true;
-  if (t == bfloat16) return f(TypeTag<bfloat16_t>{}), true;
-  return false;
 }
 
 // `a` row-contiguous in dtype t with its first element 16-byte aligned, so
@@ -329,17 +311,8 @@ bool quantized_matmul(const array& x_in, const array& w_in, const array& scales_
       dq_shape.back() = w_in.shape(-1) * 32 / bits;
       array dq(dq_shape, t, std::shared_ptr<Data>{});
       affine_dequantize(w_in, scales_in, biases_in, group, bits, dq, st);
-      array rhs = dq;
-      if (transpose) {
-        std::vector<int> axes(dq.ndim());
-        for (int d = 0; d < dq.ndim(); ++d) axes[d] = d;
-        std::swap(axes[dq.ndim() - 1], axes[dq.ndim() - 2]);
-        Shape swapped = dq_shape;
-        std::swap(swapped[dq.ndim() - 1], swapped[dq.ndim() - 2]);
-        rhs = array(swapped, t, std::shared_ptr<Data>{});
-        transpose_view(dq, rhs, axes);
-      }
-      matmul(row_contiguous(x_in, t, st), rhs, out, st);
+      std::vector<int> undo;
+      matmul(row_contiguous(x_in, t, st), transpose ? axis_last_view(dq, dq.ndim() - 2, undo) : dq, out, st);
       return;
     }
     QmvArgs<T> args{};

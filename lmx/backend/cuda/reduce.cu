@@ -116,12 +116,12 @@ bool reduce_typed(const array& in, array& out, const std::vector<int>& axes, cud
     if (chunks == 1) {
       row_reduce<In, Out, Acc, Op><<<grid, kThreads, 0, st>>>(src, dst, K1, n_out, n_red, 1, chunk_len);
     } else {
-      Acc* partial = static_cast<Acc*>(device_malloc(sizeof(Acc) * n_out * chunks, st));
+      Scratch partials(sizeof(Acc) * n_out * chunks, st);
+      Acc* partial = partials.as<Acc>();
       row_reduce<In, Acc, Acc, Op><<<grid, kThreads, 0, st>>>(src, partial, K1, n_out, n_red, chunks, chunk_len);
       Layout<1> P = layout_of<1>({static_cast<ShapeElem>(n_out)}, {{chunks}});
       row_reduce<Acc, Out, Acc, Op><<<static_cast<unsigned>(std::min<int64_t>(n_out, 1 << 20)), kThreads, 0, st>>>(
           partial, dst, P, n_out, chunks, 1, chunks);
-      device_free(partial, sizeof(Acc) * n_out * chunks, st);
     }
   } else {
     // Few outputs over many elements: split the reduced range so that the
@@ -133,14 +133,14 @@ bool reduce_typed(const array& in, array& out, const std::vector<int>& axes, cud
     if (chunks == 1) {
       strided_reduce<In, Out, Acc, Op><<<blocks_for(n_out), kThreads, 0, st>>>(src, dst, K2, R, n_out, n_red, 1, n_red);
     } else {
-      Acc* partial = static_cast<Acc*>(device_malloc(sizeof(Acc) * n_out * chunks, st));
+      Scratch partials(sizeof(Acc) * n_out * chunks, st);
+      Acc* partial = partials.as<Acc>();
       strided_reduce<In, Acc, Acc, Op><<<blocks_for(n_out * chunks), kThreads, 0, st>>>(src, partial, K2, R, n_out,
                                                                                          n_red, chunks, chunk_len);
       Layout<2> KP = layout_of<2>({static_cast<ShapeElem>(n_out)}, {{1}, {1}});
       Layout<1> RP = layout_of<1>({static_cast<ShapeElem>(chunks)}, {{n_out}});
       strided_reduce<Acc, Out, Acc, Op><<<blocks_for(n_out), kThreads, 0, st>>>(partial, dst, KP, RP, n_out, chunks, 1,
                                                                                  chunks);
-      device_free(partial, sizeof(Acc) * n_out * chunks, st);
     }
   }
   LMX_CUDA_CHECK(cudaGetLastError());

@@ -16,26 +16,6 @@ namespace lmx::cu {
 
 namespace {
 
-// Stream-ordered device scratch for the length of one launch sequence.
-class Scratch {
- public:
-  Scratch(size_t bytes, cudaStream_t st) : bytes_(bytes), st_(st), p_(bytes ? device_malloc(bytes, st) : nullptr) {}
-  ~Scratch() {
-    if (p_) device_free(p_, bytes_, st_);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(p_);
-  }
-
- private:
-  size_t bytes_;
-  cudaStream_t st_;
-  void* p_;
-};
-
 void check_cub(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw_cuda_error(what, e);
 }
@@ -63,22 +43,6 @@ __global__ void pick_sorted(const T* __restrict__ in, const uint32_t* __restrict
 
 __global__ void segment_offsets(int64_t* off, int64_t rows, int64_t n) {
   LMX_GRID_STRIDE(i, rows + 1) off[i] = i * n;
-}
-
-// `a` with `axis` moved last (a view), and the permutation that undoes it.
-array axis_last_view(const array& a, int axis, std::vector<int>& inverse) {
-  const int nd = a.ndim();
-  std::vector<int> perm;
-  for (int d = 0; d < nd; ++d)
-    if (d != axis) perm.push_back(d);
-  perm.push_back(axis);
-  inverse.assign(nd, 0);
-  Shape shape(nd);
-  for (int i = 0; i < nd; ++i) inverse[perm[i]] = i, shape[i] = a.shape(perm[i]);
-  if (axis == nd - 1) return a;
-  array v(shape, a.dtype(), std::shared_ptr<Data>{});
-  transpose_view(a, v, perm);
-  return v;
 }
 
 // ---- scans ----
