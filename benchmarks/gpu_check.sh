@@ -21,10 +21,17 @@ echo "build: $(( $(date +%s) - t0 )) s"
 
 "$PY" -c "import lmx.core as mx; print(mx.device_info(mx.gpu))"
 # GPU_TESTS_K narrows the GPU tests to a pytest -k expression.
-"$PY" -m pytest -q -p no:cacheprovider tests/python/test_gpu.py ${GPU_TESTS_K:+-k "$GPU_TESTS_K"} \
+"$PY" -m pytest -q -p no:cacheprovider tests/python/test_gpu*.py ${GPU_TESTS_K:+-k "$GPU_TESTS_K"} \
   >"$LOG/gpu_tests.log" 2>&1
 echo "GPU tests: $(tail -1 "$LOG/gpu_tests.log")"
 grep -E "^(FAILED|ERROR)" "$LOG/gpu_tests.log" | head -20
+# The same tests with every batch recorded as a CUDA graph, not only repeated ones.
+if [ "${GPU_CHECK_GRAPHS_ALWAYS:-1}" = 1 ]; then
+  LMX_CUDA_GRAPHS=always "$PY" -m pytest -q -p no:cacheprovider tests/python/test_gpu.py \
+    ${GPU_TESTS_K:+-k "$GPU_TESTS_K"} >"$LOG/gpu_tests_graphs.log" 2>&1
+  echo "GPU tests, LMX_CUDA_GRAPHS=always: $(tail -1 "$LOG/gpu_tests_graphs.log")"
+  grep -E "^(FAILED|ERROR)" "$LOG/gpu_tests_graphs.log" | head -20
+fi
 
 if [ "${GPU_CHECK_FULL_SUITE:-1}" = 1 ]; then
   LMX_DEFAULT_DEVICE=gpu timeout "${GPU_SUITE_TIMEOUT:-420}" "$PY" -m pytest -q -p no:cacheprovider \

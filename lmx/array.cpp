@@ -163,6 +163,18 @@ void array::eval() {
   if (desc_->error) std::rethrow_exception(desc_->error);
 }
 
+array::Weak array::weak() const {
+  Weak w;
+  w.desc_ = desc_;
+  return w;
+}
+
+array array::Weak::lock() const {
+  array a;
+  a.desc_ = desc_.lock();
+  return a;
+}
+
 void array::wait() {
   if (!is_available()) {
     if (desc_->event.valid()) desc_->event.wait();

@@ -77,6 +77,8 @@ struct Flags {
 };
 
 class array {
+  struct Desc;  // defined below; named here for Weak
+
  public:
   enum class Status : uint8_t { unscheduled, scheduled, available };
 
@@ -141,6 +143,17 @@ class array {
   void set_error(std::exception_ptr e) const { desc_->error = std::move(e); }
   void eval();   // evaluates and waits
   void wait();   // waits for a scheduled evaluation
+
+  // Refers to an array without keeping it, or its buffer, alive: evaluation
+  // uses it to report a failure on outputs it has already let go of.
+  class Weak {
+   public:
+    array lock() const;  // an invalid array once every owner has dropped it
+   private:
+    friend class array;
+    std::weak_ptr<Desc> desc_;
+  };
+  Weak weak() const;
   template <typename T>
   T item();
 

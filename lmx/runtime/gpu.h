@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <variant>
 #include <vector>
@@ -24,9 +25,14 @@ int device_count();
 void copy_to_host(Data& d);     // make the host copy current
 void release_device(Data& d);   // free the device copy (from ~Data)
 
-// Blocks until every kernel queued on this GPU stream has finished. Called
-// at the end of each batch of work a stream's worker runs, so an lmx event
-// on a GPU stream means the device is done too.
+// A GPU stream's worker brackets each batch of nodes it runs: begin_batch
+// before the first (key fingerprints the batch's primitives, so a batch seen
+// before can be replayed as a recorded CUDA graph), begin_node before each
+// node, and finish after the last. finish blocks until every kernel queued
+// on the stream has run, so an lmx event on a GPU stream means the device is
+// done too; it throws when kernels of the batch were lost (a failed graph).
+void begin_batch(const Stream& s, uint64_t key);
+void begin_node(const Stream& s);
 void finish(const Stream& s);
 
 // Device memory that the backend keeps cached for reuse, and its release.

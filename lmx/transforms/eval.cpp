@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <typeinfo>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -70,7 +71,52 @@ struct Batch {
   std::shared_ptr<StreamQueue> queue;
   std::vector<std::vector<array>> nodes;  // each node's outputs
   std::vector<Event> waits;               // other streams' work the batch needs
+  uint64_t key = 0;                       // fingerprint of the nodes' primitives
 };
+
+uint64_t mix_key(uint64_t h, uint64_t v) { return h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)); }
+
+void run_host_batch(std::vector<std::vector<array>>& nodes) {
+  for (auto& node : nodes) {
+    run_node(node);
+    detail::EvalTimer timer("(publish and release)");
+    publish(node);
+    node.clear();  // release this node's arrays now, not at the end of the batch
+  }
+}
+
+// On the GPU a node's kernels may sit in a CUDA graph still being recorded
+// after run_node returns (see gpu::begin_batch), so outputs become available
+// only when the whole batch is done: array::wait finds the batch's event.
+// Until then each node is only let go of, so its buffers return to the cache
+// as before, and is remembered weakly in case the batch's work is lost.
+void run_gpu_batch(std::vector<std::vector<array>>& nodes, uint64_t key) {
+  Stream stream = nodes[0][0].primitive().stream();
+  gpu::begin_batch(stream, key);
+  std::vector<array::Weak> let_go;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    gpu::begin_node(stream);
+    run_node(nodes[i]);
+    if (i + 1 == nodes.size()) break;
+    detail::EvalTimer timer("(publish and release)");
+    for (auto& o : nodes[i]) let_go.push_back(o.weak());
+    nodes[i][0].detach();
+    nodes[i].clear();
+  }
+  auto& last = nodes.back();
+  try {
+    detail::EvalTimer timer("(wait for the GPU)");
+    gpu::finish(stream);
+  } catch (...) {
+    // A failure found only now (an index out of bounds, a lost graph) may
+    // concern any node of the batch: all of them report it.
+    auto err = std::current_exception();
+    for (auto& o : last) o.set_error(err);
+    for (auto& w : let_go)
+      if (array a = w.lock(); a.valid() && !a.error()) a.set_error(err);
+  }
+  publish(last);
+}
 
 void schedule(const std::vector<array>& outputs) {
   detail::EvalTimer timer("(schedule, caller thread)");
@@ -81,30 +127,11 @@ void schedule(const std::vector<array>& outputs) {
   auto flush = [&] {
     if (batch.nodes.empty()) return;
     auto q = batch.queue;
-    uint64_t seq = q->enqueue([nodes = std::move(batch.nodes), waits = std::move(batch.waits)]() mutable {
+    uint64_t seq = q->enqueue([nodes = std::move(batch.nodes), waits = std::move(batch.waits),
+                               key = batch.key]() mutable {
       for (auto& w : waits) w.wait();
-      bool on_gpu = nodes[0][0].primitive().stream().device.type == Device::Type::gpu;
-      Stream stream = nodes[0][0].primitive().stream();
-      for (size_t i = 0; i + 1 < nodes.size(); ++i) {
-        run_node(nodes[i]);
-        detail::EvalTimer timer("(publish and release)");
-        publish(nodes[i]);
-        nodes[i].clear();  // release this node's arrays now, not at the end of the batch
-      }
-      auto& last = nodes.back();
-      run_node(last);
-      if (on_gpu) {
-        // The kernels were queued asynchronously: the batch is done when the
-        // device is. (Reading an earlier node's bytes synchronises by itself.)
-        // A failure surfacing here is reported on the last node.
-        try {
-          detail::EvalTimer timer("(wait for the GPU)");
-          gpu::finish(stream);
-        } catch (...) {
-          for (auto& o : last) o.set_error(std::current_exception());
-        }
-      }
-      publish(last);
+      if (nodes[0][0].primitive().stream().device.type == Device::Type::gpu) run_gpu_batch(nodes, key);
+      else run_host_batch(nodes);
     });
     // Setting events before the task can finish is safe: status goes to
     // available only after the task has run.
@@ -132,6 +159,7 @@ void schedule(const std::vector<array>& outputs) {
       batch.queue = q;
     }
     handles.insert(handles.end(), outs.begin(), outs.end());
+    batch.key = mix_key(batch.key, typeid(outs[0].primitive()).hash_code());
     batch.nodes.push_back(std::move(outs));
     // Hand long runs over in pieces, so the worker starts while the rest of
     // the graph is still being scheduled.

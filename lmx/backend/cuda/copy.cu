@@ -1,4 +1,7 @@
 // Copies between layouts with dtype conversion, fills and ranges.
+#include <cstring>
+#include <stdexcept>
+
 #include "lmx/backend/common/layout.h"
 #include "lmx/backend/cuda/elementwise.cuh"
 
@@ -33,6 +36,14 @@ __global__ void arange_int(T* dst, int64_t start, int64_t step, int64_t n) {
 template <typename T>
 __global__ void arange_float(T* dst, double start, double step, int64_t n) {
   LMX_GRID_STRIDE(i, n) dst[i] = cast_value<T>(start + static_cast<double>(i) * step);
+}
+
+struct ParamBytes {
+  unsigned char bytes[kMaxParamCopy];
+};
+
+__global__ void copy_param_bytes(unsigned char* dst, ParamBytes src, unsigned n) {
+  for (unsigned i = threadIdx.x; i < n; i += blockDim.x) dst[i] = src.bytes[i];
 }
 
 // Every stored dtype but float64 (CPU-only); complex64 is copied as bytes.
@@ -76,6 +87,15 @@ void copy_to_strided(const array& src, void* dst, Dtype dst_type, const Strides&
       }
     });
   });
+  LMX_CUDA_CHECK(cudaGetLastError());
+}
+
+void copy_host_bytes(void* dst, const void* src, size_t n, cudaStream_t st) {
+  if (n == 0) return;
+  if (n > kMaxParamCopy) throw std::logic_error("[copy] copy_host_bytes copies at most kMaxParamCopy bytes.");
+  ParamBytes p;
+  std::memcpy(p.bytes, src, n);
+  copy_param_bytes<<<1, 64, 0, st>>>(static_cast<unsigned char*>(dst), p, static_cast<unsigned>(n));
   LMX_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "lmx/array.h"
 
@@ -22,6 +23,9 @@ namespace lmx::cu {
 
 // The CUDA stream that runs an lmx GPU stream's kernels (made on first use).
 cudaStream_t stream_of(const Stream& s);
+// A stream of lmx's own for device-to-host copies of finished results
+// while the stream that wrote them is being captured.
+cudaStream_t transfer_stream();
 const cudaDeviceProp& device_props();
 // LMX_GPU_STRICT=1: a primitive without a GPU kernel is an error instead
 // of running on the host (or as separate kernels).
@@ -37,6 +41,26 @@ struct DeviceError {
 constexpr int kGatherIndex = 1, kScatterAddIndex = 2;
 DeviceError* device_error();  // the device's view of the record
 
+// ---- CUDA graphs (graph.cpp) ----
+// With LMX_CUDA_GRAPHS=1, a batch of nodes that a stream's worker has run
+// before is captured into CUDA graphs and launched segment by segment: on an
+// H200 a plain launch costs ~2.8-3.7 us of host time, a captured one ~0.5
+// (benchmarks/gpu_launch_cost.cu). A capture runs in segments. Whatever
+// cannot be recorded (an allocation from the pool, a copy from pageable or
+// staged host memory, a wait on another stream, a host read) first ends the
+// segment in flight on its stream with pause_capture; the next node starts a
+// new one. Other threads queue work on a stream only while it is not being
+// captured (lock_if_idle). `why` names the reason in LMX_EVAL_PROFILE's
+// report.
+void pause_capture(cudaStream_t st, const char* why);
+bool capturing_here(cudaStream_t st);  // this thread is capturing st
+// A lock that keeps capture from starting on st, or an empty one when st is
+// being captured (by any thread) and nothing may be queued on it now.
+std::unique_lock<std::mutex> lock_if_idle(cudaStream_t st);
+// Ends the batch on st: launches what is being captured, waits for the
+// stream, and throws if a capture failed (its kernels never ran).
+void finish_stream(cudaStream_t st);
+
 // ---- unified memory (memory.cpp) ----
 // Device address of a's first element; copies the bytes in once when only the
 // host copy is current, and orders `st` after the stream that wrote them.
@@ -45,6 +69,10 @@ const void* device_read(const array& a, cudaStream_t st);
 inline void* device_write(array& a) {
   return static_cast<char*>(a.data_shared_ptr()->device_ptr) + a.offset_bytes();
 }
+// Copies n <= kMaxParamCopy host bytes to the device inside a kernel's
+// arguments (copy.cu): queued like any kernel, and recorded by a capture.
+constexpr size_t kMaxParamCopy = 256;
+void copy_host_bytes(void* dst, const void* src, size_t n, cudaStream_t st);
 // A fresh row-contiguous device buffer for out.
 void allocate(array& out, cudaStream_t st);
 // A fresh device buffer laid out like the dense array `like`, or `like`'s own

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cuda/cuda.h"
@@ -27,6 +28,22 @@ cublasHandle_t handle() {
     return x;
   }();
   return h;
+}
+
+// Points cuBLAS at st and at st's own workspace. With a workspace given,
+// cuBLAS never allocates while a batch is being captured into a CUDA graph;
+// one per stream, because the kernels of two streams may run at once.
+// Called under the handle's mutex.
+void bind_stream(cudaStream_t st) {
+  constexpr size_t kWorkspaceBytes = size_t{32} << 20;  // cuBLAS's advice for Hopper
+  static auto* workspaces = new std::unordered_map<cudaStream_t, void*>();  // never freed: streams live on
+  check(cublasSetStream(handle(), st), "cublasSetStream");
+  void*& ws = (*workspaces)[st];
+  if (!ws) {
+    pause_capture(st, "cuBLAS workspace allocation");
+    LMX_CUDA_CHECK(cudaMalloc(&ws, kWorkspaceBytes));
+  }
+  check(cublasSetWorkspace(handle(), ws, kWorkspaceBytes), "cublasSetWorkspace");
 }
 
 // How cuBLAS reads one operand: its matrices are row-major (or transposed)
@@ -86,7 +103,7 @@ bool matmul(const array& a, const array& b, array& out, cudaStream_t st) {
   float one = 1.0f, zero = 0.0f;
   static std::mutex mu;  // one handle, rebound to the calling stream
   std::lock_guard lk(mu);
-  check(cublasSetStream(handle(), st), "cublasSetStream");
+  bind_stream(st);
   check(cublasGemmStridedBatchedEx(handle(), B.transposed ? CUBLAS_OP_T : CUBLAS_OP_N,
                                    A.transposed ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
                                    static_cast<int>(m), static_cast<int>(k), &one, bp, cuda_type(t),

@@ -4,6 +4,7 @@
 // Data's bytes (see Data in array.h).
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -56,11 +57,19 @@ class DeviceCache {
       for (; same != blocks_.end() && same->first == it->first && same->second.stream != st; ++same) {
       }
       if (same != blocks_.end() && same->first == it->first) it = same;
+      // A wait on another stream cannot be recorded: a capture takes a fresh
+      // buffer instead (the miss ends the capture's segment).
+      if (it->second.stream != st && capturing_here(st)) return nullptr;
       b = it->second;
       blocks_.erase(it);
       bytes_ -= n;
     }
     if (b.stream != st) {
+      auto idle = lock_if_idle(b.stream);
+      if (!idle) {  // its worker is capturing: nothing can be queued on that stream now
+        put(b.ptr, n, b.stream);
+        return nullptr;
+      }
       cudaEvent_t ev;
       LMX_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
       LMX_CUDA_CHECK(cudaEventRecord(ev, b.stream));
@@ -71,19 +80,35 @@ class DeviceCache {
   }
   void put(void* p, size_t n, cudaStream_t st) {
     if (bytes() + n > detail::cache_limit()) {
-      if (cudaFreeAsync(p, st) != cudaSuccess) cudaGetLastError();  // at exit the runtime may be gone
-      return;
+      // A free cannot be recorded in a capture: while st is being captured
+      // the buffer stays cached, past the limit, until a later put or clear.
+      if (auto idle = lock_if_idle(st)) {
+        if (cudaFreeAsync(p, st) != cudaSuccess) cudaGetLastError();  // at exit the runtime may be gone
+        return;
+      }
     }
     std::lock_guard lk(mu_);
     blocks_.emplace(n, Block{p, st});
     bytes_ += n;
   }
-  // Hands every cached buffer back to the pool.
-  void clear() {
+  // Hands the cached buffers back to the pool (but those of streams being
+  // captured); returns the streams they were freed on.
+  std::vector<cudaStream_t> clear() {
     std::lock_guard lk(mu_);
-    for (auto& [n, b] : blocks_) cudaFreeAsync(b.ptr, b.stream);
-    blocks_.clear();
-    bytes_ = 0;
+    std::vector<cudaStream_t> streams;
+    for (auto it = blocks_.begin(); it != blocks_.end();) {
+      auto idle = lock_if_idle(it->second.stream);
+      if (!idle) {
+        ++it;
+        continue;
+      }
+      if (cudaFreeAsync(it->second.ptr, it->second.stream) != cudaSuccess) cudaGetLastError();
+      if (std::find(streams.begin(), streams.end(), it->second.stream) == streams.end())
+        streams.push_back(it->second.stream);
+      bytes_ -= it->first;
+      it = blocks_.erase(it);
+    }
+    return streams;
   }
   size_t bytes() {
     std::lock_guard lk(mu_);
@@ -192,6 +217,12 @@ DeviceCache& cache() {
 void follow(cudaStream_t st, void* other) {
   auto prev = static_cast<cudaStream_t>(other);
   if (!prev || prev == st) return;
+  pause_capture(st, "wait on another stream");
+  // While prev's worker is capturing, the bytes come from one of its
+  // finished batches (a batch is waited for before anything reads its
+  // outputs elsewhere): there is nothing to wait for.
+  auto idle = lock_if_idle(prev);
+  if (!idle) return;
   cudaEvent_t ev;
   LMX_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
   LMX_CUDA_CHECK(cudaEventRecord(ev, prev));
@@ -215,6 +246,7 @@ void* device_malloc(size_t bytes, cudaStream_t st) {
   size_t n = detail::bucket_size(bytes);
   void* p = cache().take(n, st);
   if (!p) {
+    pause_capture(st, "allocation from the pool");
     cudaError_t err = cudaMallocFromPoolAsync(&p, n, pool(), st);
     if (err == cudaErrorMemoryAllocation) {
       // Give the cached buffers back to the driver and try once more.
@@ -245,8 +277,13 @@ const void* device_read(const array& a, cudaStream_t st) {
     std::lock_guard lk(residency_mu());
     if (!d.on_device()) {
       if (!d.device_ptr) d.device_ptr = device_malloc(d.nbytes, st);
-      if (d.nbytes && !staging().copy(d.device_ptr, d.buffer.ptr, d.nbytes, st))
-        LMX_CUDA_CHECK(cudaMemcpyAsync(d.device_ptr, d.buffer.ptr, d.nbytes, cudaMemcpyHostToDevice, st));
+      if (d.nbytes <= kMaxParamCopy) {
+        copy_host_bytes(d.device_ptr, d.buffer.ptr, d.nbytes, st);
+      } else {
+        pause_capture(st, "copy from host memory");
+        if (!staging().copy(d.device_ptr, d.buffer.ptr, d.nbytes, st))
+          LMX_CUDA_CHECK(cudaMemcpyAsync(d.device_ptr, d.buffer.ptr, d.nbytes, cudaMemcpyHostToDevice, st));
+      }
       d.device_stream = st;
       d.residency.fetch_or(Data::kOnDevice, std::memory_order_acq_rel);
     }
@@ -282,8 +319,18 @@ void copy_to_host(Data& d) {
   if (!d.buffer.ptr && d.nbytes) d.buffer = cpu_allocator().malloc(d.nbytes);
   auto st = static_cast<cudaStream_t>(d.device_stream);
   if (d.nbytes) {
-    LMX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.nbytes, cudaMemcpyDeviceToHost, st));
-    LMX_CUDA_CHECK(cudaStreamSynchronize(st));
+    cu::pause_capture(st, "read by the host");
+    if (auto idle = cu::lock_if_idle(st)) {
+      LMX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.nbytes, cudaMemcpyDeviceToHost, st));
+      LMX_CUDA_CHECK(cudaStreamSynchronize(st));
+    } else {
+      // Another thread is capturing st. The bytes come from one of its
+      // finished batches (outputs are read only once their batch is done),
+      // so any stream may copy them.
+      cudaStream_t transfer = cu::transfer_stream();
+      LMX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.nbytes, cudaMemcpyDeviceToHost, transfer));
+      LMX_CUDA_CHECK(cudaStreamSynchronize(transfer));
+    }
   }
   d.residency.fetch_or(Data::kOnHost, std::memory_order_acq_rel);
 }
@@ -297,8 +344,9 @@ size_t cache_memory() { return is_available() ? cu::cache().bytes() : 0; }
 
 void clear_cache() {
   if (!is_available()) return;
-  cu::cache().clear();
-  LMX_CUDA_CHECK(cudaDeviceSynchronize());
+  // The frees complete before the pool can give their memory back.
+  for (cudaStream_t st : cu::cache().clear())
+    if (auto idle = cu::lock_if_idle(st)) LMX_CUDA_CHECK(cudaStreamSynchronize(st));
   LMX_CUDA_CHECK(cudaMemPoolTrimTo(cu::pool(), 0));
 }
 

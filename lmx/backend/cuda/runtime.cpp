@@ -54,6 +54,15 @@ cudaStream_t stream_of(const Stream& s) {
   return st;
 }
 
+cudaStream_t transfer_stream() {
+  static cudaStream_t st = [] {
+    cudaStream_t s;
+    LMX_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return s;
+  }();
+  return st;
+}
+
 namespace {
 
 DeviceError* host_error() {
@@ -89,7 +98,7 @@ int device_count() {
 bool is_available() { return device_count() > 0; }
 
 void finish(const Stream& s) {
-  LMX_CUDA_CHECK(cudaStreamSynchronize(cu::stream_of(s)));
+  cu::finish_stream(cu::stream_of(s));
   volatile cu::DeviceError* e = cu::host_error();
   if (e->code == 0) return;
   cu::DeviceError seen{e->code, e->axis, e->index, e->size};

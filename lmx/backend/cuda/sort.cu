@@ -159,6 +159,9 @@ bool sort(const array& in, int axis, bool indices, array& out, cudaStream_t st) 
                                                        pos_in.as<uint32_t>(), positions, total, rows,
                                                        offsets.as<int64_t>(), offsets.as<int64_t>() + 1, st);
     };
+    // CUB's segmented sort reads its segment partition back to the host,
+    // which a CUDA graph cannot record.
+    if (rows > 1) pause_capture(st, "segmented sort");
     size_t temp_bytes = 0;
     check_cub(run(nullptr, temp_bytes), "[sort] CUB workspace query");
     Scratch temp(temp_bytes, st);

@@ -1,0 +1,372 @@
+// CUDA graphs for the batches of nodes a GPU stream's worker runs (see
+// cuda.h): capture in segments, the cache of executable graphs that later
+// captures update in place, and the lock that keeps other threads from
+// queueing work on a stream while it is being captured.
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "lmx/backend/cuda/cuda.h"
+#include "lmx/runtime/gpu.h"
+
+namespace lmx::cu {
+
+namespace {
+
+// LMX_CUDA_GRAPHS: 0 (the default) launches every kernel on its own; 1
+// captures a batch once it has been seen before, so a one-off graph never
+// pays for instantiation; `always` captures every batch (for tests).
+// Capture is off by default because it does not pay yet: in a Qwen3-4B
+// decode step on an H200 it saves launch time (~2.8 us a kernel against
+// ~0.5 captured) but ending, updating and launching each segment costs
+// ~30 us, and the device idles while a segment is recorded, so a step took
+// as long or longer (README, "CUDA graphs").
+enum class GraphMode { off, repeated, always };
+
+GraphMode graph_mode() {
+  static const GraphMode mode = [] {
+    const char* env = std::getenv("LMX_CUDA_GRAPHS");
+    std::string v = env ? env : "";
+    if (v.empty() || v == "0") return GraphMode::off;
+    if (v == "1") return GraphMode::repeated;
+    if (v == "always") return GraphMode::always;
+    throw std::invalid_argument("[cuda] LMX_CUDA_GRAPHS must be 0, 1 or always, got '" + v + "'.");
+  }();
+  return mode;
+}
+
+uint64_t mix(uint64_t h, uint64_t v) { return h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)); }
+
+// Nodes per segment (LMX_CUDA_GRAPH_NODES, default 32). The device starts
+// on a segment only once it is launched: short segments let it work while
+// the host records the next one; long ones spread the cost of ending a
+// capture and launching it over more kernels.
+int segment_nodes() {
+  static const int n = [] {
+    const char* env = std::getenv("LMX_CUDA_GRAPH_NODES");
+    int v = env ? std::atoi(env) : 0;
+    return v > 0 ? v : 32;
+  }();
+  return n;
+}
+
+// A batch whose captures keep failing to update the graph recorded for it
+// (its kernels differ from run to run) goes back to plain launches:
+// instantiating a graph costs more than launching its kernels.
+constexpr int kMaxFailedUpdates = 3;
+// Executable graphs kept per stream: a decode step of a 36-layer LLM is
+// ~1100 nodes, ~35 segments of 32.
+constexpr size_t kMaxExecs = 256;
+// Distinct batches remembered per stream before the record starts over.
+constexpr size_t kMaxBatchesSeen = 4096;
+
+// What the graphs did, printed at exit under LMX_EVAL_PROFILE=1.
+struct GraphStats {
+  std::atomic<uint64_t> batches{0}, captured_batches{0}, segments{0}, kernels{0}, updates{0}, refused{0},
+      instantiations{0}, end_ns{0};
+  std::mutex mu;
+  std::map<std::string, uint64_t> pauses;
+  void report() {
+    const char* env = std::getenv("LMX_EVAL_PROFILE");
+    if (!env || !*env || std::string(env) == "0" || batches == 0) return;
+    std::fprintf(stderr,
+                 "lmx CUDA graphs: %llu of %llu GPU batches captured; %llu segments of %.1f graph nodes on average; "
+                 "%llu updated in place, %llu instantiated (%llu could not be updated); %.1f us per segment to end "
+                 "capture, update and launch\n",
+                 (unsigned long long)captured_batches, (unsigned long long)batches, (unsigned long long)segments,
+                 segments ? double(kernels) / double(segments) : 0.0, (unsigned long long)updates,
+                 (unsigned long long)instantiations, (unsigned long long)refused,
+                 segments ? double(end_ns) / 1e3 / double(segments) : 0.0);
+    for (auto& [why, n] : pauses) std::fprintf(stderr, "  segments ended early by %s: %llu\n", why.c_str(), (unsigned long long)n);
+  }
+};
+
+GraphStats& stats() {
+  static auto* s = new GraphStats();  // never destroyed: workers may still count at exit
+  static struct Reporter {
+    ~Reporter() { s->report(); }
+  } reporter;
+  return *s;
+}
+
+// Reading a kernel node's function and cluster shape takes the driver API:
+// the runtime's own query refuses kernels that cuBLAS or NVRTC code launched.
+// Looked up at run time, so lmx does not link the driver library (CI has none).
+struct DriverGraphApi {
+  CUresult (*get_params)(CUgraphNode, CUDA_KERNEL_NODE_PARAMS*) = nullptr;
+  CUresult (*get_attribute)(CUgraphNode, CUkernelNodeAttrID, CUkernelNodeAttrValue*) = nullptr;
+  bool available() const { return get_params && get_attribute; }
+};
+
+const DriverGraphApi& driver_graph_api() {
+  static const DriverGraphApi api = [] {
+    DriverGraphApi a;
+    // Without them (an old driver) batches are not captured at all.
+    auto find = [](const char* symbol, void** fn) {
+      cudaDriverEntryPointQueryResult status;
+      if (cudaGetDriverEntryPointByVersion(symbol, fn, 12000, cudaEnableDefault, &status) != cudaSuccess ||
+          status != cudaDriverEntryPointSuccess) {
+        cudaGetLastError();
+        *fn = nullptr;
+      }
+    };
+    find("cuGraphKernelNodeGetParams", reinterpret_cast<void**>(&a.get_params));
+    find("cuGraphKernelNodeGetAttribute", reinterpret_cast<void**>(&a.get_attribute));
+    return a;
+  }();
+  return api;
+}
+
+class StreamGraphs;
+// The stream this thread is capturing, if any.
+thread_local StreamGraphs* tl_capturing = nullptr;
+// The stream whose batch this thread's worker is running.
+thread_local StreamGraphs* tl_batch = nullptr;
+
+class StreamGraphs {
+ public:
+  explicit StreamGraphs(cudaStream_t st) : st_(st) {}
+  cudaStream_t stream() const { return st_; }
+
+  // ---- the stream's worker ----
+  void begin_batch(uint64_t key) {
+    node_ = 0, batch_key_ = key, want_ = false;
+    ++stats().batches;
+    GraphMode mode;
+    try {
+      mode = graph_mode();
+    } catch (...) {
+      failed_ = std::current_exception();  // reported on the batch's outputs by finish()
+      return;
+    }
+    if (mode == GraphMode::off || !driver_graph_api().available()) return;
+    if (mode == GraphMode::always) {
+      want_ = true;
+    } else {
+      if (batches_.size() >= kMaxBatchesSeen) batches_.clear();
+      Seen& seen = batches_[key];
+      want_ = seen.runs++ > 0 && seen.failed_updates < kMaxFailedUpdates;
+    }
+    if (want_) ++stats().captured_batches;
+  }
+
+  void begin_node() {
+    uint32_t index = node_++;
+    if (!want_) return;
+    if (tl_capturing == this) {
+      if (++segment_nodes_ < segment_nodes()) return;
+      end_segment();
+    }
+    segment_key_ = mix(batch_key_, index);
+    segment_nodes_ = 0;
+    std::lock_guard lk(mu_);
+    if (cudaStreamBeginCapture(st_, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
+      cudaGetLastError();  // nothing recorded, nothing lost: launch one by one
+      want_ = false;
+      return;
+    }
+    capturing_ = true;
+    tl_capturing = this;
+  }
+
+  // Ends the capture in progress, if any, and launches what it recorded.
+  // A failure is kept for finish(): the kernels of the segment are lost and
+  // every output of the batch must report it.
+  void end_segment() noexcept {
+    if (tl_capturing != this) return;
+    tl_capturing = nullptr;
+    auto t0 = std::chrono::steady_clock::now();
+    cudaGraph_t graph = nullptr;
+    cudaError_t err;
+    {
+      std::lock_guard lk(mu_);
+      err = cudaStreamEndCapture(st_, &graph);
+      capturing_ = false;
+    }
+    if (err == cudaSuccess) {
+      uint64_t signature = 0;
+      size_t nodes = 0;
+      err = graph_signature(graph, signature, nodes);
+      if (err == cudaSuccess && nodes > 0) {
+        cudaGraphExec_t exec = nullptr;
+        err = executable(graph, signature, exec);
+        if (err == cudaSuccess) err = cudaGraphLaunch(exec, st_);
+        ++stats().segments;
+        stats().kernels += nodes;
+      }
+    }
+    if (graph) cudaGraphDestroy(graph);
+    stats().end_ns += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      if (!failed_)
+        failed_ = std::make_exception_ptr(std::runtime_error(
+            std::string("[cuda] recording the batch's kernels as a CUDA graph failed (") + cudaGetErrorString(err) +
+            "); its results are lost. Set LMX_CUDA_GRAPHS=0 to launch kernels one by one."));
+    }
+  }
+
+  void finish() {
+    end_segment();
+    want_ = false;
+    cudaError_t err = cudaStreamSynchronize(st_);
+    for (auto e : retired_) cudaGraphExecDestroy(e);  // none can be running now
+    retired_.clear();
+    if (err != cudaSuccess) throw_cuda_error("cudaStreamSynchronize", err);
+    if (failed_) std::rethrow_exception(std::exchange(failed_, nullptr));
+  }
+
+  // ---- any thread ----
+  std::unique_lock<std::mutex> lock_if_idle() {
+    std::unique_lock lk(mu_);
+    if (capturing_) return {};
+    return lk;
+  }
+
+ private:
+  // Fingerprints a captured graph: its nodes' types, in order, and for each
+  // kernel its function and cluster shape. Updating an executable graph in
+  // place is only trusted between graphs of equal fingerprints, which differ
+  // in kernel arguments and grid sizes alone; CUDA would accept some other
+  // changes (a kernel's function) but not carry over every launch attribute.
+  static cudaError_t graph_signature(cudaGraph_t graph, uint64_t& signature, size_t& count) {
+    static thread_local std::vector<cudaGraphNode_t> nodes;
+    cudaError_t err = cudaGraphGetNodes(graph, nullptr, &count);
+    if (err != cudaSuccess || count == 0) return err;
+    nodes.resize(count);
+    if ((err = cudaGraphGetNodes(graph, nodes.data(), &count)) != cudaSuccess) return err;
+    const DriverGraphApi& api = driver_graph_api();
+    uint64_t h = count;
+    for (size_t i = 0; i < count; ++i) {
+      cudaGraphNodeType type;
+      if ((err = cudaGraphNodeGetType(nodes[i], &type)) != cudaSuccess) return err;
+      h = mix(h, static_cast<uint64_t>(type));
+      if (type != cudaGraphNodeTypeKernel) continue;
+      CUDA_KERNEL_NODE_PARAMS p{};
+      CUlaunchAttributeValue cluster{};
+      if (api.get_params(nodes[i], &p) != CUDA_SUCCESS ||
+          api.get_attribute(nodes[i], CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, &cluster) != CUDA_SUCCESS)
+        return cudaErrorUnknown;
+      h = mix(h, reinterpret_cast<uintptr_t>(p.func));
+      h = mix(h, reinterpret_cast<uintptr_t>(p.kern));
+      h = mix(h, (uint64_t{cluster.clusterDim.x} << 32) ^ (uint64_t{cluster.clusterDim.y} << 16) ^ cluster.clusterDim.z);
+    }
+    signature = h;
+    return cudaSuccess;
+  }
+
+  // The executable graph for this segment: the one recorded for it before,
+  // updated in place when the new capture has its fingerprint (cheap: only
+  // arguments changed), or a new instantiation.
+  cudaError_t executable(cudaGraph_t graph, uint64_t signature, cudaGraphExec_t& exec) {
+    auto it = execs_.find(segment_key_);
+    if (it != execs_.end()) {
+      cudaGraphExecUpdateResultInfo info;
+      if (it->second.signature == signature && cudaGraphExecUpdate(it->second.exec, graph, &info) == cudaSuccess) {
+        it->second.last_use = ++clock_;
+        exec = it->second.exec;
+        ++stats().updates;
+        return cudaSuccess;
+      }
+      cudaGetLastError();
+      ++stats().refused;
+      if (auto b = batches_.find(batch_key_); b != batches_.end()) ++b->second.failed_updates;
+      retired_.push_back(it->second.exec);
+      execs_.erase(it);
+    }
+    cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+    if (err != cudaSuccess) return err;
+    ++stats().instantiations;
+    if (execs_.size() >= kMaxExecs) {
+      auto oldest = execs_.begin();
+      for (auto i = execs_.begin(); i != execs_.end(); ++i)
+        if (i->second.last_use < oldest->second.last_use) oldest = i;
+      retired_.push_back(oldest->second.exec);  // it may still be running
+      execs_.erase(oldest);
+    }
+    execs_[segment_key_] = {exec, signature, ++clock_};
+    return cudaSuccess;
+  }
+
+  struct Exec {
+    cudaGraphExec_t exec;
+    uint64_t signature, last_use;
+  };
+  struct Seen {
+    uint32_t runs = 0, failed_updates = 0;
+  };
+
+  cudaStream_t st_;
+  std::mutex mu_;          // held while capture starts or ends
+  bool capturing_ = false;  // guarded by mu_
+  // The worker's own state.
+  bool want_ = false;
+  uint32_t node_ = 0;
+  int segment_nodes_ = 0;
+  uint64_t batch_key_ = 0, segment_key_ = 0, clock_ = 0;
+  std::exception_ptr failed_;
+  std::unordered_map<uint64_t, Exec> execs_;
+  std::vector<cudaGraphExec_t> retired_;
+  std::unordered_map<uint64_t, Seen> batches_;
+};
+
+StreamGraphs& graphs_of(cudaStream_t st) {
+  static std::mutex mu;
+  static auto* all = new std::unordered_map<cudaStream_t, std::unique_ptr<StreamGraphs>>();  // never destroyed
+  std::lock_guard lk(mu);
+  auto& g = (*all)[st];
+  if (!g) g = std::make_unique<StreamGraphs>(st);
+  return *g;
+}
+
+}  // namespace
+
+void pause_capture(cudaStream_t st, const char* why) {
+  if (!tl_capturing || tl_capturing->stream() != st) return;
+  tl_capturing->end_segment();
+  std::lock_guard lk(stats().mu);
+  ++stats().pauses[why];
+}
+
+bool capturing_here(cudaStream_t st) { return tl_capturing && tl_capturing->stream() == st; }
+
+std::unique_lock<std::mutex> lock_if_idle(cudaStream_t st) { return graphs_of(st).lock_if_idle(); }
+
+void finish_stream(cudaStream_t st) {
+  StreamGraphs& g = graphs_of(st);
+  if (tl_batch == &g) tl_batch = nullptr;
+  g.finish();
+}
+
+}  // namespace lmx::cu
+
+namespace lmx::gpu {
+
+void begin_batch(const Stream& s, uint64_t key) {
+  try {
+    cu::tl_batch = &cu::graphs_of(cu::stream_of(s));
+  } catch (...) {
+    cu::tl_batch = nullptr;  // the batch's first kernel meets the same failure and reports it
+    return;
+  }
+  cu::tl_batch->begin_batch(key);
+}
+
+void begin_node(const Stream&) {
+  if (cu::tl_batch) cu::tl_batch->begin_node();
+}
+
+}  // namespace lmx::gpu
