@@ -110,6 +110,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--prompt", type=int, default=2048)
     ap.add_argument("--bits", type=int, nargs="*", default=[4], help="also run lmx quantized to these bits")
+    ap.add_argument("--no-peer", action="store_true", help="skip transformers (for lmx-only comparisons)")
     ap.add_argument("--copy-gbps", type=float, default=0.0, help="measured copy bandwidth (GB/s) for the limit")
     args = ap.parse_args()
     cfg = dict(QWEN3_4B, num_hidden_layers=args.layers)
@@ -128,8 +129,9 @@ def main():
         rows.append((f"lmx {bits}-bit (g64)", d, p, qbytes))
         mx.clear_cache()
     try:
-        td, tp = torch_decode(cfg, prompt, args.tokens)
-        rows.append(("transformers eager bf16", td, tp, nbytes))
+        if not args.no_peer:
+            td, tp = torch_decode(cfg, prompt, args.tokens)
+            rows.append(("transformers eager bf16", td, tp, nbytes))
     except Exception as e:  # transformers missing or too old
         print(f"(torch peer unavailable: {e})")
     print(f"model: Qwen3-4B shape, {args.layers} layers, {nbytes / 1e9:.2f} GB of bf16 weights; "

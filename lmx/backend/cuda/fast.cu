@@ -59,11 +59,12 @@ __global__ void layer_norm_kernel(const T* __restrict__ x, const T* __restrict__
 }
 
 // One thread per element: pair j of the first `dims` features rotates by
-// (offset + position) * scale * inv_freq[j]; the rest pass through.
+// (offset + position) * scale * inv_freq[j]; the rest pass through. The
+// offsets come from device memory, or, without it, are the one offset_value.
 template <typename T>
 __global__ void rope_kernel(const T* __restrict__ x, T* __restrict__ y, const int32_t* __restrict__ offsets,
-                            int64_t n_offsets, const float* __restrict__ inv_freq, int64_t n, int64_t d, int64_t t,
-                            int64_t rows_per_batch, int dims, bool traditional, float scale) {
+                            int32_t offset_value, int64_t n_offsets, const float* __restrict__ inv_freq, int64_t n,
+                            int64_t d, int64_t t, int64_t rows_per_batch, int dims, bool traditional, float scale) {
   const int half = dims / 2;
   LMX_GRID_STRIDE(e, n) {
     int64_t r = e / d;
@@ -77,7 +78,7 @@ __global__ void rope_kernel(const T* __restrict__ x, T* __restrict__ y, const in
     bool first = traditional ? (i % 2 == 0) : (i < half);
     int i1 = traditional ? 2 * j : j, i2 = traditional ? 2 * j + 1 : j + half;
     int64_t b = n_offsets == 1 ? 0 : r / rows_per_batch;
-    float angle = static_cast<float>(offsets[b] + r % t) * scale * inv_freq[j];
+    float angle = static_cast<float>((offsets ? offsets[b] : offset_value) + r % t) * scale * inv_freq[j];
     float c = cosf(angle), s = sinf(angle);
     float x1 = static_cast<float>(src[i1]), x2 = static_cast<float>(src[i2]);
     y[e] = T(first ? x1 * c - x2 * s : x1 * s + x2 * c);
@@ -193,11 +194,16 @@ bool rope(const array& x, const array& offsets, const array& inv_freq, int dims,
   return dispatch_float_gpu(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xp = static_cast<const T*>(device_read(x, st));
-    const auto* op = static_cast<const int32_t*>(device_read(offsets, st));
+    // One offset made on the host (decode's Python int) travels as a kernel
+    // argument: one launch, not a copy to the device and then the rope.
+    const Data& od = *offsets.data_shared_ptr();
+    const bool offset_by_value = offsets.size() == 1 && od.on_host() && !od.on_device();
+    const auto* op = offset_by_value ? nullptr : static_cast<const int32_t*>(device_read(offsets, st));
+    const int32_t offset_value = offset_by_value ? *offsets.data<int32_t>() : 0;
     const auto* fp = static_cast<const float*>(device_read(inv_freq, st));
     allocate(out, st);
     if (n == 0) return;
-    rope_kernel<T><<<blocks_for(n), kThreads, 0, st>>>(xp, static_cast<T*>(device_write(out)), op,
+    rope_kernel<T><<<blocks_for(n), kThreads, 0, st>>>(xp, static_cast<T*>(device_write(out)), op, offset_value,
                                                         static_cast<int64_t>(offsets.size()), fp, n, d, t,
                                                         std::max<int64_t>(rows_per_batch, 1), dims, traditional, scale);
     LMX_CUDA_CHECK(cudaGetLastError());
