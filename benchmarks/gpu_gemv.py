@@ -3,7 +3,7 @@ against torch on the same card: many independent products are queued and
 evaluated at once, so the time per product is the GPU's, not the host's.
 Prints microseconds per product and the weight bandwidth reached.
 
-    python benchmarks/gpu_gemv.py [--reps 64]
+    python benchmarks/gpu_gemv.py [--reps 64] [--shape K N]
 """
 
 import argparse
@@ -66,10 +66,11 @@ def torch_time(k, n, reps):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=64)
+    ap.add_argument("--shape", type=int, nargs=2, metavar=("K", "N"), help="only this (K, N)")
     args = ap.parse_args()
     print(f"{'K x N':>14s} {'lmx bf16 us':>12s} {'GB/s':>7s} {'torch us':>9s} {'GB/s':>7s} "
           f"{'lmx 4-bit us':>13s} {'GB/s':>7s}")  # fmt: skip
-    for k, n in SHAPES:
+    for k, n in [tuple(args.shape)] if args.shape else SHAPES:
         t, nb = lmx_time(k, n, args.reps, 0)
         tq, nbq = lmx_time(k, n, args.reps, 4)
         tt = torch_time(k, n, args.reps) if torch is not None else float("nan")

@@ -160,6 +160,8 @@ class Arange : public UnaryPrimitive {
   Arange(Stream s, double start, double step) : UnaryPrimitive(s), start_(start), step_(step) {}
   LMX_DECLARE_EVAL
   std::string name() const override { return "arange"; }
+  double start() const { return start_; }
+  double step() const { return step_; }
 
  private:
   double start_, step_;

@@ -7,10 +7,16 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "lmx/ops/ops.h"
+#include "lmx/ops/quantized.h"
 #include "lmx/primitives/compiled.h"
+#include "lmx/primitives/index.h"
 #include "lmx/primitives/linalg.h"
+#include "lmx/primitives/quantized.h"
+#include "lmx/primitives/random.h"
 #include "lmx/primitives/reduce.h"
 #include "lmx/primitives/shape.h"
+#include "lmx/primitives/sort.h"
 #include "lmx/transforms/compile_program.h"
 #include "lmx/transforms/eval.h"
 
@@ -29,6 +35,7 @@ class Writer {
   void u32(uint32_t v) { raw(&v, 4); }
   void i32(int32_t v) { raw(&v, 4); }
   void i64(int64_t v) { raw(&v, 8); }
+  void f64(double v) { raw(&v, 8); }
   void str(const std::string& s) {
     u32(static_cast<uint32_t>(s.size()));
     raw(s.data(), s.size());
@@ -66,6 +73,7 @@ class Reader {
   uint32_t u32() { return read<uint32_t>(); }
   int32_t i32() { return read<int32_t>(); }
   int64_t i64() { return read<int64_t>(); }
+  double f64() { return read<double>(); }
   // A count of items of at least `min_bytes` each, checked against what is left.
   uint32_t count(size_t min_bytes = 1) {
     uint32_t n = u32();
@@ -131,6 +139,19 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("arg_reduce"), w.u8(static_cast<uint8_t>(a->type())), w.i32(a->axis());
   } else if (dynamic_cast<const Matmul*>(&p)) {
     w.str("matmul");
+  } else if (auto* so = dynamic_cast<const Sort*>(&p)) {
+    w.str("sort"), w.i32(so->axis()), w.u8(so->indices());
+  } else if (auto* sc = dynamic_cast<const Scan*>(&p)) {
+    w.str("scan"), w.u8(static_cast<uint8_t>(sc->type())), w.i32(sc->axis()), w.u8(sc->reverse()),
+        w.u8(sc->inclusive());
+  } else if (auto* g = dynamic_cast<const Gather*>(&p)) {
+    w.str("gather"), w.ints(g->axes());
+  } else if (dynamic_cast<const RandomBits*>(&p)) {
+    w.str("random_bits");
+  } else if (auto* ar = dynamic_cast<const Arange*>(&p)) {
+    w.str("arange"), w.f64(ar->start()), w.f64(ar->step());
+  } else if (auto* q = dynamic_cast<const QuantizedMatmul*>(&p)) {
+    w.str("quantized_matmul"), w.i32(q->group_size()), w.i32(q->bits()), w.u8(q->transpose());
   } else if (auto* f = dynamic_cast<const Compiled*>(&p)) {
     w.str("compiled");
     w.u32(static_cast<uint32_t>(f->steps().size()));
@@ -143,7 +164,7 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
-                                "matmul and the shape ops).");
+                                "matmul, quantized_matmul, sorts, scans, gather, random bits, arange and the shape ops).");
   }
 }
 
@@ -187,6 +208,30 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     return std::make_shared<ArgReduce>(s, type, r.i32());
   }
   if (tag == "matmul") return std::make_shared<Matmul>(s);
+  // (Fields are read into locals first: argument evaluation order is unspecified.)
+  if (tag == "sort") {
+    int axis = r.i32();
+    bool indices = r.u8() != 0;
+    return std::make_shared<Sort>(s, axis, indices);
+  }
+  if (tag == "scan") {
+    auto type = read_enum<ScanType>(r, r.u8(), 5, "scan");
+    int axis = r.i32();
+    bool reverse = r.u8() != 0;
+    bool inclusive = r.u8() != 0;
+    return std::make_shared<Scan>(s, type, axis, reverse, inclusive);
+  }
+  if (tag == "gather") return std::make_shared<Gather>(s, r.ints<int>());
+  if (tag == "random_bits") return std::make_shared<RandomBits>(s);
+  if (tag == "arange") {
+    double start = r.f64(), step = r.f64();
+    return std::make_shared<Arange>(s, start, step);
+  }
+  if (tag == "quantized_matmul") {
+    int group = r.i32(), bits = r.i32();
+    bool transpose = r.u8() != 0;
+    return std::make_shared<QuantizedMatmul>(s, group, bits, transpose);
+  }
   if (tag == "compiled") {
     uint32_t n = r.count(18);
     std::vector<FusedStep> steps;
@@ -254,6 +299,22 @@ Dtype result_type(const char* rule, Dtype t) {
   if (r == "Bool") return bool_;
   if (r == "RealPart" && t == complex64) return float32;
   return t;
+}
+
+// The shape and dtype the op that builds a primitive gives for inputs of the
+// file's shapes and dtypes (placeholders without data: ops only build
+// nodes), so a node is checked against the op's own rules; the op's
+// complaint, if any, says why the file is wrong.
+template <typename Op>
+std::pair<Shape, Dtype> op_result(Reader& r, const Program& p, const Program::Node& n, Op&& op) {
+  std::vector<array> ph;
+  for (int v : n.inputs) ph.emplace_back(p.values[v].shape, p.values[v].dtype, std::shared_ptr<Data>{});
+  try {
+    array out = op(ph);
+    return {out.shape(), out.dtype()};
+  } catch (const std::exception& e) {
+    r.fail("a '" + n.primitive->name() + "' node is inconsistent: " + e.what());
+  }
 }
 
 // Checks that a node read from a file is one its kernels can run: the
@@ -350,6 +411,46 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     size_t k = a.size();
     need(a[k - 1] == b[k - 2] && o[k - 2] == a[k - 2] && o[k - 1] == b[k - 1]);
     for (size_t d = 0; d + 2 < k; ++d) need(a[d] == o[d] && b[d] == o[d]);
+  } else if (auto* so = dynamic_cast<const Sort*>(&prim)) {
+    const int ax = so->axis();
+    need(nin == 1 && ax >= 0 && static_cast<size_t>(ax) < shape(out).size());
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) { return so->indices() ? argsort(in[0], ax) : sort(in[0], ax); });
+    need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* sc = dynamic_cast<const Scan*>(&prim)) {
+    // The scan ops convert their input to the result's dtype first.
+    const int ax = sc->axis();
+    need(nin == 1 && ax >= 0 && static_cast<size_t>(ax) < shape(out).size()), same_shapes();
+    need(dtype(n.inputs[0]) == dtype(out));
+  } else if (auto* g = dynamic_cast<const Gather*>(&prim)) {
+    const auto& axes = g->axes();
+    need(!axes.empty() && nin == axes.size() + 1);
+    const size_t nd = shape(n.inputs[0]).size();
+    std::vector<bool> seen(nd, false);
+    for (int a : axes) {
+      need(a >= 0 && static_cast<size_t>(a) < nd && !seen[a]);
+      seen[a] = true;
+    }
+    for (size_t i = 2; i < nin; ++i) need(shape(n.inputs[i]) == shape(n.inputs[1]));  // already broadcast
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
+      return gather(in[0], std::vector<array>(in.begin() + 1, in.end()), axes);
+    });
+    need(sh == shape(out) && dt == dtype(out));
+  } else if (dynamic_cast<const RandomBits*>(&prim)) {
+    need(nin == 1 && shape(n.inputs[0]) == Shape{2} && dtype(n.inputs[0]) == uint32 && dtype(out) == uint32);
+  } else if (dynamic_cast<const Arange*>(&prim)) {
+    need(nin == 0 && shape(out).size() == 1 && dtype(out) != bool_ && !is_complex(dtype(out)));
+  } else if (auto* q = dynamic_cast<const QuantizedMatmul*>(&prim)) {
+    need(nin == 4 && shape(out).size() >= 2);
+    // The kernels read the operands' batch dims as the output's (the op
+    // broadcasts them before building the node).
+    const size_t batch = shape(out).size() - 2;
+    for (int v : n.inputs)
+      need(shape(v).size() == shape(out).size() &&
+           std::equal(shape(v).begin(), shape(v).begin() + batch, shape(out).begin()));
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
+      return quantized_matmul(in[0], in[1], in[2], in[3], q->transpose(), q->group_size(), q->bits(), "affine");
+    });
+    need(sh == shape(out) && dt == dtype(out));
   } else if (auto* f = dynamic_cast<const Compiled*>(&prim)) {
     need(nin >= 1);
     std::vector<Dtype> slot;
