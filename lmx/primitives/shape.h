@@ -110,6 +110,8 @@ class SliceUpdate : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   std::string name() const override { return "slice_update"; }
+  const Shape& start() const { return start_; }
+  const Shape& strides() const { return strides_; }
 
  private:
   Shape start_, strides_;

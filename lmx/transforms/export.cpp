@@ -131,6 +131,8 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("transpose"), w.ints(t->axes());
   } else if (auto* s = dynamic_cast<const Slice*>(&p)) {
     w.str("slice"), w.ints(s->start()), w.ints(s->strides());
+  } else if (auto* su = dynamic_cast<const SliceUpdate*>(&p)) {
+    w.str("slice_update"), w.ints(su->start()), w.ints(su->strides());
   } else if (auto* c = dynamic_cast<const Concatenate*>(&p)) {
     w.str("concatenate"), w.i32(c->axis());
   } else if (auto* r = dynamic_cast<const Reduce*>(&p)) {
@@ -146,6 +148,8 @@ void write_primitive(Writer& w, const Primitive& p) {
         w.u8(sc->inclusive());
   } else if (auto* g = dynamic_cast<const Gather*>(&p)) {
     w.str("gather"), w.ints(g->axes());
+  } else if (auto* sc = dynamic_cast<const Scatter*>(&p)) {
+    w.str("scatter"), w.u8(static_cast<uint8_t>(sc->mode())), w.ints(sc->axes());
   } else if (dynamic_cast<const RandomBits*>(&p)) {
     w.str("random_bits");
   } else if (auto* ar = dynamic_cast<const Arange*>(&p)) {
@@ -164,7 +168,7 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
-                                "matmul, quantized_matmul, sorts, scans, gather, random bits, arange and the shape ops).");
+                                "matmul, quantized_matmul, sorts, scans, gather, scatter, slice_update, random bits, arange and the shape ops).");
   }
 }
 
@@ -198,6 +202,10 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     auto start = r.ints<ShapeElem>();
     return std::make_shared<Slice>(s, start, r.ints<ShapeElem>());
   }
+  if (tag == "slice_update") {
+    auto start = r.ints<ShapeElem>();
+    return std::make_shared<SliceUpdate>(s, start, r.ints<ShapeElem>());
+  }
   if (tag == "concatenate") return std::make_shared<Concatenate>(s, r.i32());
   if (tag == "reduce") {
     auto type = read_enum<ReduceType>(r, r.u8(), 6, "reduction");
@@ -222,6 +230,10 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     return std::make_shared<Scan>(s, type, axis, reverse, inclusive);
   }
   if (tag == "gather") return std::make_shared<Gather>(s, r.ints<int>());
+  if (tag == "scatter") {
+    auto mode = read_enum<ScatterMode>(r, r.u8(), 5, "scatter mode");
+    return std::make_shared<Scatter>(s, r.ints<int>(), mode);
+  }
   if (tag == "random_bits") return std::make_shared<RandomBits>(s);
   if (tag == "arange") {
     double start = r.f64(), step = r.f64();
@@ -331,6 +343,28 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
   auto same_shapes = [&]() {
     for (int v : n.inputs) need(shape(v) == shape(out));
   };
+  // Slice and slice_update: a window of `window` elements from `start`
+  // every `strides` lies inside `in` on every axis.
+  auto window_inside = [&](const Shape& start, const Shape& strides, const Shape& window, const Shape& in) {
+    need(start.size() == in.size() && strides.size() == in.size() && window.size() == in.size());
+    for (size_t d = 0; d < in.size(); ++d) {
+      if (window[d] == 0) continue;
+      int64_t first = start[d], last = first + int64_t{window[d] - 1} * strides[d];
+      need(first >= 0 && first < in[d] && last >= 0 && last < in[d]);
+    }
+  };
+  // Gather and scatter: one in-range, distinct axis of the source per index
+  // array, the index arrays (from input `first` on) already broadcast.
+  auto check_index_axes = [&](const std::vector<int>& axes, size_t first) {
+    need(!axes.empty() && nin == axes.size() + first);
+    const size_t nd = shape(n.inputs[0]).size();
+    std::vector<bool> seen(nd, false);
+    for (int a : axes) {
+      need(a >= 0 && static_cast<size_t>(a) < nd && !seen[a]);
+      seen[a] = true;
+    }
+    for (size_t i = first + 1; i < nin; ++i) need(shape(n.inputs[i]) == shape(n.inputs[first]));
+  };
   if (auto* u = dynamic_cast<const Unary*>(&prim)) {
     need(nin == 1), same_shapes();
     need(dtype(out) == result_type(kUnaryResult[static_cast<int>(u->op())], dtype(n.inputs[0])));
@@ -369,14 +403,13 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
       need(shape(out)[d] == in[a]);
     }
   } else if (auto* sl = dynamic_cast<const Slice*>(&prim)) {
-    const Shape& in = shape(n.inputs[0]);
-    need(nin == 1 && sl->start().size() == in.size() && sl->strides().size() == in.size() &&
-         shape(out).size() == in.size());
-    for (size_t d = 0; d < in.size(); ++d) {
-      if (shape(out)[d] == 0) continue;
-      int64_t first = sl->start()[d], last = first + int64_t{shape(out)[d] - 1} * sl->strides()[d];
-      need(first >= 0 && first < in[d] && last >= 0 && last < in[d]);
-    }
+    need(nin == 1 && dtype(n.inputs[0]) == dtype(out));
+    window_inside(sl->start(), sl->strides(), shape(out), shape(n.inputs[0]));
+  } else if (auto* su = dynamic_cast<const SliceUpdate*>(&prim)) {
+    // inputs: src, the update (already the window's shape and src's dtype)
+    need(nin == 2 && shape(out) == shape(n.inputs[0]) && dtype(out) == dtype(n.inputs[0]) &&
+         dtype(n.inputs[1]) == dtype(out));
+    window_inside(su->start(), su->strides(), shape(n.inputs[1]), shape(out));
   } else if (auto* c = dynamic_cast<const Concatenate*>(&prim)) {
     int ax = c->axis();
     need(nin >= 1 && ax >= 0 && static_cast<size_t>(ax) < shape(out).size());
@@ -422,19 +455,20 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     need(nin == 1 && ax >= 0 && static_cast<size_t>(ax) < shape(out).size()), same_shapes();
     need(dtype(n.inputs[0]) == dtype(out));
   } else if (auto* g = dynamic_cast<const Gather*>(&prim)) {
-    const auto& axes = g->axes();
-    need(!axes.empty() && nin == axes.size() + 1);
-    const size_t nd = shape(n.inputs[0]).size();
-    std::vector<bool> seen(nd, false);
-    for (int a : axes) {
-      need(a >= 0 && static_cast<size_t>(a) < nd && !seen[a]);
-      seen[a] = true;
-    }
-    for (size_t i = 2; i < nin; ++i) need(shape(n.inputs[i]) == shape(n.inputs[1]));  // already broadcast
+    // inputs: src, indices...
+    check_index_axes(g->axes(), 1);
     auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
-      return gather(in[0], std::vector<array>(in.begin() + 1, in.end()), axes);
+      return gather(in[0], std::vector<array>(in.begin() + 1, in.end()), g->axes());
     });
     need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* sc = dynamic_cast<const Scatter*>(&prim)) {
+    // inputs: src, updates (already broadcast and cast to src's dtype), indices...
+    check_index_axes(sc->axes(), 2);
+    auto [block, dt] = op_result(r, p, n, [&](auto& in) {
+      return gather(in[0], std::vector<array>(in.begin() + 2, in.end()), sc->axes());
+    });
+    need(shape(n.inputs[1]) == block && dtype(n.inputs[1]) == dt);
+    need(shape(out) == shape(n.inputs[0]) && dtype(out) == dtype(n.inputs[0]));
   } else if (dynamic_cast<const RandomBits*>(&prim)) {
     need(nin == 1 && shape(n.inputs[0]) == Shape{2} && dtype(n.inputs[0]) == uint32 && dtype(out) == uint32);
   } else if (dynamic_cast<const Arange*>(&prim)) {

@@ -106,7 +106,9 @@ def test_unexportable_primitive_is_named(tmp_path):
 
 def ordering(x, i):
     return (mx.sort(x, axis=1), mx.argsort(x, axis=0), mx.topk(x, 2, axis=1), mx.cumsum(x, axis=1),
-            mx.cummax(x, axis=0, reverse=True), mx.cumprod(x, axis=1, inclusive=False), mx.take(x, i, axis=1), x[i], mx.take_along_axis(x, mx.argsort(x, axis=1), 1))
+            mx.cummax(x, axis=0, reverse=True), mx.cumprod(x, axis=1, inclusive=False), mx.take(x, i, axis=1),
+            x[i], mx.take_along_axis(x, mx.argsort(x, axis=1), 1), x.at[i].add(1.0), x.at[i].maximum(x[i] * 2),
+            mx.put_along_axis(x, mx.argsort(x, axis=0), -x, 0))
 
 
 def ordering_args(seed):
@@ -162,12 +164,9 @@ def test_malformed_ordering_nodes_are_rejected(tmp_path):
     good = path.read_bytes()
     bad = tmp_path / "bad.mlxfn"
     # An axis past the array's dims, after each node's tag (a length, then the name).
-    for tag in [b"sort", b"scan", b"gather"]:
+    for tag in [b"sort", b"scan", b"gather", b"scatter"]:
         at = good.index(len(tag).to_bytes(4, "little") + tag) + 4 + len(tag)
-        if tag == b"scan":
-            at += 1  # the scan's type comes first
-        if tag == b"gather":
-            at += 4  # the axes' count comes first
+        at += {b"scan": 1, b"gather": 4, b"scatter": 5}.get(tag, 0)  # the scan type, scatter mode, axes' count
         bad.write_bytes(good[:at] + (9).to_bytes(4, "little") + good[at + 4:])
         with pytest.raises(ValueError, match="import_function"):
             mx.import_function(str(bad))
