@@ -29,7 +29,7 @@ std::vector<int> identity_map(const Program& p) {
 constexpr size_t kMaxMergedConstantBytes = 1024;
 
 bool mergeable(const array& c) {
-  return c.status() == array::Status::available && c.nbytes() <= kMaxMergedConstantBytes &&
+  return c.is_available() && c.nbytes() <= kMaxMergedConstantBytes &&
          c.flags().row_contiguous && c.data_size() == c.size();
 }
 

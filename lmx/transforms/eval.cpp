@@ -8,6 +8,7 @@
 
 #include "lmx/primitives/primitive.h"
 #include "lmx/runtime/gpu.h"
+#include "lmx/runtime/hash.h"
 #include "lmx/runtime/scheduler.h"
 #include "lmx/transforms/eval_profile.h"
 #include "lmx/transforms/graph.h"
@@ -74,8 +75,6 @@ struct Batch {
   uint64_t key = 0;                       // fingerprint of the nodes' primitives
 };
 
-uint64_t mix_key(uint64_t h, uint64_t v) { return h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)); }
-
 void run_host_batch(std::vector<std::vector<array>>& nodes) {
   for (auto& node : nodes) {
     run_node(node);
@@ -111,7 +110,8 @@ void run_gpu_batch(std::vector<std::vector<array>>& nodes, uint64_t key) {
     // A failure found only now (an index out of bounds, a lost graph) may
     // concern any node of the batch: all of them report it.
     auto err = std::current_exception();
-    for (auto& o : last) o.set_error(err);
+    for (auto& o : last)
+      if (!o.error()) o.set_error(err);
     for (auto& w : let_go)
       if (array a = w.lock(); a.valid() && !a.error()) a.set_error(err);
   }
@@ -159,7 +159,7 @@ void schedule(const std::vector<array>& outputs) {
       batch.queue = q;
     }
     handles.insert(handles.end(), outs.begin(), outs.end());
-    batch.key = mix_key(batch.key, typeid(outs[0].primitive()).hash_code());
+    batch.key = hash_combine(batch.key, typeid(outs[0].primitive()).hash_code());
     batch.nodes.push_back(std::move(outs));
     // Hand long runs over in pieces, so the worker starts while the rest of
     // the graph is still being scheduled.

@@ -57,6 +57,12 @@ bool capturing_here(cudaStream_t st);  // this thread is capturing st
 // A lock that keeps capture from starting on st, or an empty one when st is
 // being captured (by any thread) and nothing may be queued on it now.
 std::unique_lock<std::mutex> lock_if_idle(cudaStream_t st);
+// The same lock, waiting until the segment being captured on st is launched
+// (this thread's own capture of st is ended first).
+std::unique_lock<std::mutex> lock_when_idle(cudaStream_t st);
+// Frees cached device buffers past the cache limit (those kept while their
+// stream was being captured), at the end of each batch.
+void trim_cache();
 // Ends the batch on st: launches what is being captured, waits for the
 // stream, and throws if a capture failed (its kernels never ran).
 void finish_stream(cudaStream_t st);

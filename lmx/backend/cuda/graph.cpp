@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -20,6 +21,7 @@
 
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/runtime/gpu.h"
+#include "lmx/runtime/hash.h"
 
 namespace lmx::cu {
 
@@ -46,8 +48,6 @@ GraphMode graph_mode() {
   }();
   return mode;
 }
-
-uint64_t mix(uint64_t h, uint64_t v) { return h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)); }
 
 // Nodes per segment (LMX_CUDA_GRAPH_NODES, default 32). The device starts
 // on a segment only once it is launched: short segments let it work while
@@ -142,7 +142,8 @@ class StreamGraphs {
 
   // ---- the stream's worker ----
   void begin_batch(uint64_t key) {
-    node_ = 0, batch_key_ = key, want_ = false;
+    end_segment();  // left open only if the last batch ended by an escaping exception
+    node_ = 0, batch_key_ = key, want_ = false, failed_ = nullptr;
     ++stats().batches;
     GraphMode mode;
     try {
@@ -169,7 +170,7 @@ class StreamGraphs {
       if (++segment_nodes_ < segment_nodes()) return;
       end_segment();
     }
-    segment_key_ = mix(batch_key_, index);
+    segment_key_ = hash_combine(batch_key_, index);
     segment_nodes_ = 0;
     std::lock_guard lk(mu_);
     if (cudaStreamBeginCapture(st_, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
@@ -182,19 +183,71 @@ class StreamGraphs {
   }
 
   // Ends the capture in progress, if any, and launches what it recorded.
-  // A failure is kept for finish(): the kernels of the segment are lost and
-  // every output of the batch must report it.
+  // Other threads may queue work on the stream again only once the segment
+  // is launched, so theirs lands after it. A failure is kept for finish():
+  // the kernels of the segment are lost and every output of the batch must
+  // report it; the batch is not captured again.
   void end_segment() noexcept {
     if (tl_capturing != this) return;
     tl_capturing = nullptr;
     auto t0 = std::chrono::steady_clock::now();
-    cudaGraph_t graph = nullptr;
     cudaError_t err;
     {
       std::lock_guard lk(mu_);
-      err = cudaStreamEndCapture(st_, &graph);
+      try {
+        err = launch_capture();
+      } catch (...) {  // the bookkeeping could not allocate
+        err = cudaErrorMemoryAllocation;
+      }
       capturing_ = false;
     }
+    idle_.notify_all();
+    stats().end_ns += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    if (err == cudaSuccess) return;
+    cudaGetLastError();
+    want_ = false;
+    if (auto b = batches_.find(batch_key_); b != batches_.end()) b->second.failed_updates = kMaxFailedUpdates;
+    if (failed_) return;
+    try {
+      failed_ = std::make_exception_ptr(std::runtime_error(
+          std::string("[cuda] recording the batch's kernels as a CUDA graph failed (") + cudaGetErrorString(err) +
+          "); its results are lost. Set LMX_CUDA_GRAPHS=0 to launch kernels one by one."));
+    } catch (...) {
+      failed_ = std::current_exception();
+    }
+  }
+
+  void finish() {
+    end_segment();
+    want_ = false;
+    cudaError_t err = cudaStreamSynchronize(st_);
+    for (auto e : retired_) cudaGraphExecDestroy(e);  // none can be running now
+    retired_.clear();
+    auto failed = std::exchange(failed_, nullptr);
+    if (err != cudaSuccess) throw_cuda_error("cudaStreamSynchronize", err);
+    if (failed) std::rethrow_exception(failed);
+  }
+
+  // ---- any thread ----
+  std::unique_lock<std::mutex> lock_if_idle() {
+    std::unique_lock lk(mu_);
+    if (capturing_) return {};
+    return lk;
+  }
+
+  std::unique_lock<std::mutex> lock_when_idle() {
+    if (tl_capturing == this) end_segment();
+    std::unique_lock lk(mu_);
+    idle_.wait(lk, [&] { return !capturing_; });
+    return lk;
+  }
+
+ private:
+  // Under mu_: ends the capture and launches the recorded graph.
+  cudaError_t launch_capture() {
+    cudaGraph_t graph = nullptr;
+    cudaError_t err = cudaStreamEndCapture(st_, &graph);
     if (err == cudaSuccess) {
       uint64_t signature = 0;
       size_t nodes = 0;
@@ -208,35 +261,9 @@ class StreamGraphs {
       }
     }
     if (graph) cudaGraphDestroy(graph);
-    stats().end_ns += static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      if (!failed_)
-        failed_ = std::make_exception_ptr(std::runtime_error(
-            std::string("[cuda] recording the batch's kernels as a CUDA graph failed (") + cudaGetErrorString(err) +
-            "); its results are lost. Set LMX_CUDA_GRAPHS=0 to launch kernels one by one."));
-    }
+    return err;
   }
 
-  void finish() {
-    end_segment();
-    want_ = false;
-    cudaError_t err = cudaStreamSynchronize(st_);
-    for (auto e : retired_) cudaGraphExecDestroy(e);  // none can be running now
-    retired_.clear();
-    if (err != cudaSuccess) throw_cuda_error("cudaStreamSynchronize", err);
-    if (failed_) std::rethrow_exception(std::exchange(failed_, nullptr));
-  }
-
-  // ---- any thread ----
-  std::unique_lock<std::mutex> lock_if_idle() {
-    std::unique_lock lk(mu_);
-    if (capturing_) return {};
-    return lk;
-  }
-
- private:
   // Fingerprints a captured graph: its nodes' types, in order, and for each
   // kernel its function and cluster shape. Updating an executable graph in
   // place is only trusted between graphs of equal fingerprints, which differ
@@ -253,16 +280,16 @@ class StreamGraphs {
     for (size_t i = 0; i < count; ++i) {
       cudaGraphNodeType type;
       if ((err = cudaGraphNodeGetType(nodes[i], &type)) != cudaSuccess) return err;
-      h = mix(h, static_cast<uint64_t>(type));
+      h = hash_combine(h, static_cast<uint64_t>(type));
       if (type != cudaGraphNodeTypeKernel) continue;
       CUDA_KERNEL_NODE_PARAMS p{};
       CUlaunchAttributeValue cluster{};
       if (api.get_params(nodes[i], &p) != CUDA_SUCCESS ||
           api.get_attribute(nodes[i], CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, &cluster) != CUDA_SUCCESS)
         return cudaErrorUnknown;
-      h = mix(h, reinterpret_cast<uintptr_t>(p.func));
-      h = mix(h, reinterpret_cast<uintptr_t>(p.kern));
-      h = mix(h, (uint64_t{cluster.clusterDim.x} << 32) ^ (uint64_t{cluster.clusterDim.y} << 16) ^ cluster.clusterDim.z);
+      h = hash_combine(h, reinterpret_cast<uintptr_t>(p.func));
+      h = hash_combine(h, reinterpret_cast<uintptr_t>(p.kern));
+      h = hash_combine(h, (uint64_t{cluster.clusterDim.x} << 32) ^ (uint64_t{cluster.clusterDim.y} << 16) ^ cluster.clusterDim.z);
     }
     signature = h;
     return cudaSuccess;
@@ -310,7 +337,8 @@ class StreamGraphs {
   };
 
   cudaStream_t st_;
-  std::mutex mu_;          // held while capture starts or ends
+  std::mutex mu_;  // held while capture starts, and until an ended segment is launched
+  std::condition_variable idle_;
   bool capturing_ = false;  // guarded by mu_
   // The worker's own state.
   bool want_ = false;
@@ -344,6 +372,8 @@ void pause_capture(cudaStream_t st, const char* why) {
 bool capturing_here(cudaStream_t st) { return tl_capturing && tl_capturing->stream() == st; }
 
 std::unique_lock<std::mutex> lock_if_idle(cudaStream_t st) { return graphs_of(st).lock_if_idle(); }
+
+std::unique_lock<std::mutex> lock_when_idle(cudaStream_t st) { return graphs_of(st).lock_when_idle(); }
 
 void finish_stream(cudaStream_t st) {
   StreamGraphs& g = graphs_of(st);

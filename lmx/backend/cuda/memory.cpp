@@ -43,11 +43,16 @@ cudaMemPool_t pool() {
 // kernels. Reuse on the same stream is ordered after them by the stream
 // itself, with no CUDA call at all (the common case: a decode step frees and
 // reuses hundreds of buffers); reuse on another stream first waits for
-// everything the freeing stream has queued so far, which includes them.
+// everything the freeing stream has queued so far, which includes them. No
+// CUDA call touches a stream while it is being captured into a CUDA graph:
+// reuse from another stream is refused then, and frees past the cache limit
+// wait in the cache until trim() at the end of the batch. bytes_ is the sum
+// of the blocks' keys (a block is filed under the size it was freed with).
 class DeviceCache {
  public:
   void* take(size_t n, cudaStream_t st) {
     Block b;
+    size_t key = 0;
     {
       std::lock_guard lk(mu_);
       auto it = blocks_.lower_bound(n);
@@ -61,13 +66,14 @@ class DeviceCache {
       // buffer instead (the miss ends the capture's segment).
       if (it->second.stream != st && capturing_here(st)) return nullptr;
       b = it->second;
+      key = it->first;
       blocks_.erase(it);
-      bytes_ -= n;
+      bytes_ -= key;
     }
     if (b.stream != st) {
       auto idle = lock_if_idle(b.stream);
       if (!idle) {  // its worker is capturing: nothing can be queued on that stream now
-        put(b.ptr, n, b.stream);
+        put(b.ptr, key, b.stream);
         return nullptr;
       }
       cudaEvent_t ev;
@@ -81,7 +87,7 @@ class DeviceCache {
   void put(void* p, size_t n, cudaStream_t st) {
     if (bytes() + n > detail::cache_limit()) {
       // A free cannot be recorded in a capture: while st is being captured
-      // the buffer stays cached, past the limit, until a later put or clear.
+      // the buffer stays cached, past the limit, until trim().
       if (auto idle = lock_if_idle(st)) {
         if (cudaFreeAsync(p, st) != cudaSuccess) cudaGetLastError();  // at exit the runtime may be gone
         return;
@@ -110,6 +116,20 @@ class DeviceCache {
     }
     return streams;
   }
+  void trim() {
+    std::lock_guard lk(mu_);
+    const size_t limit = detail::cache_limit();
+    for (auto it = blocks_.begin(); bytes_ > limit && it != blocks_.end();) {
+      auto idle = lock_if_idle(it->second.stream);
+      if (!idle) {
+        ++it;
+        continue;
+      }
+      if (cudaFreeAsync(it->second.ptr, it->second.stream) != cudaSuccess) cudaGetLastError();
+      bytes_ -= it->first;
+      it = blocks_.erase(it);
+    }
+  }
   size_t bytes() {
     std::lock_guard lk(mu_);
     return bytes_;
@@ -125,9 +145,10 @@ class DeviceCache {
   size_t bytes_ = 0;
 };
 
-// Small host-to-device copies go through a ring of pinned memory. A copy
-// from pageable memory makes the CUDA stream drain first, which would stall
-// the GPU on every host-made scalar (a rope offset, a step counter) during a
+// Host-to-device copies up to 1 MiB (past kMaxParamCopy, which travels in
+// kernel arguments) go through a ring of pinned memory. A copy from pageable
+// memory makes the CUDA stream drain first, which would stall the GPU on
+// every host-made array (a mask, a position table) during a
 // decode step; from pinned memory the copy is queued like a kernel. Each
 // copy's region stays reserved until the event recorded after it completes.
 class PinnedStaging {
@@ -213,16 +234,21 @@ DeviceCache& cache() {
   return *c;
 }
 
+}  // namespace
+
+void trim_cache() { cache().trim(); }
+
+namespace {
+
 // Orders `st` after the work another stream queued on the same bytes.
 void follow(cudaStream_t st, void* other) {
   auto prev = static_cast<cudaStream_t>(other);
   if (!prev || prev == st) return;
   pause_capture(st, "wait on another stream");
-  // While prev's worker is capturing, the bytes come from one of its
-  // finished batches (a batch is waited for before anything reads its
-  // outputs elsewhere): there is nothing to wait for.
-  auto idle = lock_if_idle(prev);
-  if (!idle) return;
+  // prev's worker may be capturing a segment that writes these bytes (an
+  // upload of a host array) or still reads them: wait for it to be launched,
+  // then order st after it. (No lock is held here that its capture needs.)
+  auto idle = lock_when_idle(prev);
   cudaEvent_t ev;
   LMX_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
   LMX_CUDA_CHECK(cudaEventRecord(ev, prev));

@@ -99,6 +99,7 @@ bool is_available() { return device_count() > 0; }
 
 void finish(const Stream& s) {
   cu::finish_stream(cu::stream_of(s));
+  cu::trim_cache();
   volatile cu::DeviceError* e = cu::host_error();
   if (e->code == 0) return;
   cu::DeviceError seen{e->code, e->axis, e->index, e->size};
