@@ -36,11 +36,11 @@ def lmx_time(k, n, reps, bits):
         wq, s, b = mx.quantize(w, group_size=64, bits=bits)
         mx.eval(x, wq, s, b)
         nbytes = wq.nbytes + s.nbytes + b.nbytes
-        f = lambda: mx.quantized_matmul(x, wq, s, b, transpose=True, group_size=64, bits=bits)  # noqa: E731
+        f = lambda: mx.quantized_matmul(x, wq, s, b, transpose=True, group_size=64, bits=bits)
     else:
         mx.eval(x, w)
         nbytes = w.nbytes
-        f = lambda: x @ w.T  # noqa: E731
+        f = lambda: x @ w.T
     mx.eval(f())
 
     def run():
