@@ -151,6 +151,7 @@ class Pad : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   std::string name() const override { return "pad"; }
+  const Shape& low() const { return low_; }
 
  private:
   Shape low_;

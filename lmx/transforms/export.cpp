@@ -10,6 +10,7 @@
 #include "lmx/ops/ops.h"
 #include "lmx/ops/quantized.h"
 #include "lmx/primitives/compiled.h"
+#include "lmx/primitives/fft.h"
 #include "lmx/primitives/index.h"
 #include "lmx/primitives/linalg.h"
 #include "lmx/primitives/quantized.h"
@@ -94,6 +95,7 @@ class Reader {
     return v;
   }
   bool done() const { return pos_ == data_.size(); }
+  size_t remaining() const { return data_.size() - pos_; }
 
  private:
   std::string data_;
@@ -131,6 +133,8 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("transpose"), w.ints(t->axes());
   } else if (auto* s = dynamic_cast<const Slice*>(&p)) {
     w.str("slice"), w.ints(s->start()), w.ints(s->strides());
+  } else if (auto* pd = dynamic_cast<const Pad*>(&p)) {
+    w.str("pad"), w.ints(pd->low());
   } else if (auto* su = dynamic_cast<const SliceUpdate*>(&p)) {
     w.str("slice_update"), w.ints(su->start()), w.ints(su->strides());
   } else if (auto* c = dynamic_cast<const Concatenate*>(&p)) {
@@ -150,6 +154,8 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("gather"), w.ints(g->axes());
   } else if (auto* sc = dynamic_cast<const Scatter*>(&p)) {
     w.str("scatter"), w.u8(static_cast<uint8_t>(sc->mode())), w.ints(sc->axes());
+  } else if (auto* ft = dynamic_cast<const FFT*>(&p)) {
+    w.str("fft"), w.i32(ft->axis()), w.u8(ft->inverse());
   } else if (dynamic_cast<const RandomBits*>(&p)) {
     w.str("random_bits");
   } else if (auto* ar = dynamic_cast<const Arange*>(&p)) {
@@ -168,7 +174,7 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
-                                "matmul, quantized_matmul, sorts, scans, gather, scatter, slice_update, random bits, arange and the shape ops).");
+                                "matmul, quantized_matmul, sorts, scans, gather, scatter, slice_update, pad, fft, random bits, arange and the shape ops).");
   }
 }
 
@@ -202,6 +208,7 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     auto start = r.ints<ShapeElem>();
     return std::make_shared<Slice>(s, start, r.ints<ShapeElem>());
   }
+  if (tag == "pad") return std::make_shared<Pad>(s, r.ints<ShapeElem>());
   if (tag == "slice_update") {
     auto start = r.ints<ShapeElem>();
     return std::make_shared<SliceUpdate>(s, start, r.ints<ShapeElem>());
@@ -235,6 +242,11 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     return std::make_shared<Scatter>(s, r.ints<int>(), mode);
   }
   if (tag == "random_bits") return std::make_shared<RandomBits>(s);
+  if (tag == "fft") {
+    int axis = r.i32();
+    bool inverse = r.u8() != 0;
+    return std::make_shared<FFT>(s, axis, inverse);
+  }
   if (tag == "arange") {
     double start = r.f64(), step = r.f64();
     return std::make_shared<Arange>(s, start, step);
@@ -405,6 +417,13 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
   } else if (auto* sl = dynamic_cast<const Slice*>(&prim)) {
     need(nin == 1 && dtype(n.inputs[0]) == dtype(out));
     window_inside(sl->start(), sl->strides(), shape(out), shape(n.inputs[0]));
+  } else if (auto* pd = dynamic_cast<const Pad*>(&prim)) {
+    // inputs: the array, the scalar fill value (in its dtype); the array
+    // sits at `low` inside the output.
+    const Shape& in = shape(n.inputs[0]);
+    need(nin == 2 && shape(n.inputs[1]).empty() && dtype(n.inputs[1]) == dtype(out) && dtype(n.inputs[0]) == dtype(out));
+    need(pd->low().size() == in.size() && shape(out).size() == in.size());
+    for (size_t d = 0; d < in.size(); ++d) need(pd->low()[d] >= 0 && int64_t{pd->low()[d]} + in[d] <= shape(out)[d]);
   } else if (auto* su = dynamic_cast<const SliceUpdate*>(&prim)) {
     // inputs: src, the update (already the window's shape and src's dtype)
     need(nin == 2 && shape(out) == shape(n.inputs[0]) && dtype(out) == dtype(n.inputs[0]) &&
@@ -469,6 +488,10 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     });
     need(shape(n.inputs[1]) == block && dtype(n.inputs[1]) == dt);
     need(shape(out) == shape(n.inputs[0]) && dtype(out) == dtype(n.inputs[0]));
+  } else if (auto* ft = dynamic_cast<const FFT*>(&prim)) {
+    // complex64 along one axis; the mx.fft functions build the rest from ops.
+    need(nin == 1 && ft->axis() >= 0 && static_cast<size_t>(ft->axis()) < shape(out).size()), same_shapes();
+    need(dtype(n.inputs[0]) == complex64 && dtype(out) == complex64);
   } else if (dynamic_cast<const RandomBits*>(&prim)) {
     need(nin == 1 && shape(n.inputs[0]) == Shape{2} && dtype(n.inputs[0]) == uint32 && dtype(out) == uint32);
   } else if (dynamic_cast<const Arange*>(&prim)) {
@@ -523,13 +546,20 @@ std::unique_ptr<Program> read_program(Reader& r, Stream s) {
     if (kind > 2 || (kind == 0) != (v < static_cast<uint32_t>(p->num_inputs))) r.fail("a value has a bad kind.");
     Program::Value val{{}, read_dtype(r), {}};
     uint32_t nd = r.count(4);
+    // Element counts stay far below overflow (2^48), so no size computed
+    // from a shape wraps around to a small buffer.
+    constexpr uint64_t kMaxElements = uint64_t{1} << 48;
+    uint64_t elements = 1;
     for (uint32_t d = 0; d < nd; ++d) {
       int32_t e = r.i32();
       if (e < 0) r.fail("a negative dimension.");
+      if (e > 0 && elements > kMaxElements / static_cast<uint64_t>(e)) r.fail("a value has too many elements.");
+      elements *= static_cast<uint64_t>(e);
       val.shape.push_back(e);
     }
     if (kind == 1) {
       size_t nbytes = shape_size(val.shape) * val.dtype.size();
+      if (nbytes > r.remaining()) r.fail("a constant runs past the end of the file.");
       std::string bytes(nbytes, '\0');
       r.raw(bytes.data(), nbytes);
       val.constant = copy_from_host(bytes.data(), val.dtype, val.shape, row_major_strides(val.shape), val.dtype);
