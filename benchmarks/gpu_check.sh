@@ -40,7 +40,7 @@ if [ "${GPU_CHECK_FULL_SUITE:-1}" = 1 ]; then
   grep -E "^FAILED" "$LOG/suite_gpu_default.log" | grep -v -i "float64" | head -30
 fi
 
-# GPU_CHECK_BENCH picks the benchmarks (default: all of them).
+# GPU_CHECK_BENCH picks the benchmarks (default: the main ones; also gemv, decode_profile).
 BENCH=" ${GPU_CHECK_BENCH:-compile ops lm overhead train} "
 [[ $BENCH == *" compile "* ]] &&
   "$PY" benchmarks/compile.py --gpu --n "${GPU_COMPILE_N:-268435456}" 2>&1 | tee "$LOG/gpu_compile.log"
@@ -50,6 +50,7 @@ if [[ $BENCH == *" lm "* ]]; then
   copy=$(grep "copy (torch clone)" "$LOG/gpu_bench.log" 2>/dev/null | awk "{print \$5}")
   "$PY" benchmarks/gpu_lm.py --layers "$GPU_LM_LAYERS" --copy-gbps "${copy:-0}" 2>&1 | tee "$LOG/gpu_lm.log"
 fi
+[[ $BENCH == *" gemv "* ]] && "$PY" benchmarks/gpu_gemv.py 2>&1 | tee "$LOG/gpu_gemv.log"
 [[ $BENCH == *" decode_profile "* ]] &&
   "$PY" benchmarks/gpu_decode_profile.py 2>&1 | tee "$LOG/gpu_decode_profile.log"
 [[ $BENCH == *" overhead "* ]] && "$PY" benchmarks/gpu_overhead.py 2>&1 | tee "$LOG/gpu_overhead.log"
