@@ -352,6 +352,8 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
   auto need = [&](bool ok) {
     if (!ok) r.fail("a '" + prim.name() + "' node has inputs or outputs its primitive cannot produce.");
   };
+  // Axes stored in a file are already normalised: one check for all of them.
+  auto axis_in = [](int a, const Shape& sh) { return a >= 0 && static_cast<size_t>(a) < sh.size(); };
   auto same_shapes = [&]() {
     for (int v : n.inputs) need(shape(v) == shape(out));
   };
@@ -372,7 +374,7 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     const size_t nd = shape(n.inputs[0]).size();
     std::vector<bool> seen(nd, false);
     for (int a : axes) {
-      need(a >= 0 && static_cast<size_t>(a) < nd && !seen[a]);
+      need(axis_in(a, shape(n.inputs[0])) && !seen[a]);
       seen[a] = true;
     }
     for (size_t i = first + 1; i < nin; ++i) need(shape(n.inputs[i]) == shape(n.inputs[first]));
@@ -410,7 +412,7 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     std::vector<bool> seen(in.size(), false);
     for (size_t d = 0; d < in.size(); ++d) {
       int a = t->axes()[d];
-      need(a >= 0 && static_cast<size_t>(a) < in.size() && !seen[a]);
+      need(axis_in(a, in) && !seen[a]);
       seen[a] = true;
       need(shape(out)[d] == in[a]);
     }
@@ -431,7 +433,7 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     window_inside(su->start(), su->strides(), shape(n.inputs[1]), shape(out));
   } else if (auto* c = dynamic_cast<const Concatenate*>(&prim)) {
     int ax = c->axis();
-    need(nin >= 1 && ax >= 0 && static_cast<size_t>(ax) < shape(out).size());
+    need(nin >= 1 && axis_in(ax, shape(out)));
     int64_t total = 0;
     for (int v : n.inputs) {
       need(shape(v).size() == shape(out).size() && dtype(v) == dtype(out));
@@ -445,13 +447,13 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     need(nin == 1 && shape(out).size() == in.size());
     Shape kept = in;
     for (int a : red->axes()) {
-      need(a >= 0 && static_cast<size_t>(a) < in.size());
+      need(axis_in(a, in));
       kept[a] = 1;
     }
     need(kept == shape(out));
   } else if (auto* ar = dynamic_cast<const ArgReduce*>(&prim)) {
     const Shape& in = shape(n.inputs[0]);
-    need(nin == 1 && ar->axis() >= 0 && static_cast<size_t>(ar->axis()) < in.size() && dtype(out) == uint32);
+    need(nin == 1 && axis_in(ar->axis(), in) && dtype(out) == uint32);
     Shape kept = in;
     kept[ar->axis()] = 1;
     need(kept == shape(out));
@@ -465,13 +467,13 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     for (size_t d = 0; d + 2 < k; ++d) need(a[d] == o[d] && b[d] == o[d]);
   } else if (auto* so = dynamic_cast<const Sort*>(&prim)) {
     const int ax = so->axis();
-    need(nin == 1 && ax >= 0 && static_cast<size_t>(ax) < shape(out).size());
+    need(nin == 1 && axis_in(ax, shape(out)));
     auto [sh, dt] = op_result(r, p, n, [&](auto& in) { return so->indices() ? argsort(in[0], ax) : sort(in[0], ax); });
     need(sh == shape(out) && dt == dtype(out));
   } else if (auto* sc = dynamic_cast<const Scan*>(&prim)) {
     // The scan ops convert their input to the result's dtype first.
     const int ax = sc->axis();
-    need(nin == 1 && ax >= 0 && static_cast<size_t>(ax) < shape(out).size()), same_shapes();
+    need(nin == 1 && axis_in(ax, shape(out))), same_shapes();
     need(dtype(n.inputs[0]) == dtype(out));
   } else if (auto* g = dynamic_cast<const Gather*>(&prim)) {
     // inputs: src, indices...
@@ -490,7 +492,7 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     need(shape(out) == shape(n.inputs[0]) && dtype(out) == dtype(n.inputs[0]));
   } else if (auto* ft = dynamic_cast<const FFT*>(&prim)) {
     // complex64 along one axis; the mx.fft functions build the rest from ops.
-    need(nin == 1 && ft->axis() >= 0 && static_cast<size_t>(ft->axis()) < shape(out).size()), same_shapes();
+    need(nin == 1 && axis_in(ft->axis(), shape(out))), same_shapes();
     need(dtype(n.inputs[0]) == complex64 && dtype(out) == complex64);
   } else if (dynamic_cast<const RandomBits*>(&prim)) {
     need(nin == 1 && shape(n.inputs[0]) == Shape{2} && dtype(n.inputs[0]) == uint32 && dtype(out) == uint32);

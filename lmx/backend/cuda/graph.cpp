@@ -22,6 +22,7 @@
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/runtime/gpu.h"
 #include "lmx/runtime/hash.h"
+#include "lmx/transforms/eval_profile.h"
 
 namespace lmx::cu {
 
@@ -34,7 +35,7 @@ namespace {
 // decode step on an H200 it saves launch time (~2.8 us a kernel against
 // ~0.5 captured) but ending, updating and launching each segment costs
 // ~30 us, and the device idles while a segment is recorded, so a step took
-// as long or longer (README, "CUDA graphs").
+// as long or longer (see the README).
 enum class GraphMode { off, repeated, always };
 
 GraphMode graph_mode() {
@@ -79,8 +80,7 @@ struct GraphStats {
   std::mutex mu;
   std::map<std::string, uint64_t> pauses;
   void report() {
-    const char* env = std::getenv("LMX_EVAL_PROFILE");
-    if (!env || !*env || std::string(env) == "0" || batches == 0) return;
+    if (!detail::EvalProfile::active() || batches == 0) return;
     std::fprintf(stderr,
                  "lmx CUDA graphs: %llu of %llu GPU batches captured; %llu segments of %.1f graph nodes on average; "
                  "%llu updated in place, %llu instantiated (%llu could not be updated); %.1f us per segment to end "

@@ -38,6 +38,15 @@ cudaMemPool_t pool() {
   return p;
 }
 
+// Queues on st a wait for everything queued on prev so far.
+void order_after(cudaStream_t st, cudaStream_t prev) {
+  cudaEvent_t ev;
+  LMX_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+  LMX_CUDA_CHECK(cudaEventRecord(ev, prev));
+  LMX_CUDA_CHECK(cudaStreamWaitEvent(st, ev, 0));
+  cudaEventDestroy(ev);
+}
+
 // Freed device buffers kept for reuse, as the CPU allocator keeps host ones.
 // A buffer freed on one stream may still be read by that stream's queued
 // kernels. Reuse on the same stream is ordered after them by the stream
@@ -46,7 +55,7 @@ cudaMemPool_t pool() {
 // everything the freeing stream has queued so far, which includes them. No
 // CUDA call touches a stream while it is being captured into a CUDA graph:
 // reuse from another stream is refused then, and frees past the cache limit
-// wait in the cache until trim() at the end of the batch. bytes_ is the sum
+// wait in the cache until trim_cache() at the end of the batch. bytes_ is the sum
 // of the blocks' keys (a block is filed under the size it was freed with).
 class DeviceCache {
  public:
@@ -76,18 +85,14 @@ class DeviceCache {
         put(b.ptr, key, b.stream);
         return nullptr;
       }
-      cudaEvent_t ev;
-      LMX_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-      LMX_CUDA_CHECK(cudaEventRecord(ev, b.stream));
-      LMX_CUDA_CHECK(cudaStreamWaitEvent(st, ev, 0));
-      cudaEventDestroy(ev);
+      order_after(st, b.stream);
     }
     return b.ptr;
   }
   void put(void* p, size_t n, cudaStream_t st) {
     if (bytes() + n > detail::cache_limit()) {
       // A free cannot be recorded in a capture: while st is being captured
-      // the buffer stays cached, past the limit, until trim().
+      // the buffer stays cached, past the limit, until trim_cache().
       if (auto idle = lock_if_idle(st)) {
         if (cudaFreeAsync(p, st) != cudaSuccess) cudaGetLastError();  // at exit the runtime may be gone
         return;
@@ -97,12 +102,14 @@ class DeviceCache {
     blocks_.emplace(n, Block{p, st});
     bytes_ += n;
   }
-  // Hands the cached buffers back to the pool (but those of streams being
-  // captured); returns the streams they were freed on.
-  std::vector<cudaStream_t> clear() {
+  // Hands cached buffers back to the pool until at most `keep` bytes stay
+  // (but not those of streams being captured); returns the streams they
+  // were freed on. clear_cache releases everything; trim_cache goes back
+  // to the cache limit.
+  std::vector<cudaStream_t> release(size_t keep) {
     std::lock_guard lk(mu_);
     std::vector<cudaStream_t> streams;
-    for (auto it = blocks_.begin(); it != blocks_.end();) {
+    for (auto it = blocks_.begin(); bytes_ > keep && it != blocks_.end();) {
       auto idle = lock_if_idle(it->second.stream);
       if (!idle) {
         ++it;
@@ -115,20 +122,6 @@ class DeviceCache {
       it = blocks_.erase(it);
     }
     return streams;
-  }
-  void trim() {
-    std::lock_guard lk(mu_);
-    const size_t limit = detail::cache_limit();
-    for (auto it = blocks_.begin(); bytes_ > limit && it != blocks_.end();) {
-      auto idle = lock_if_idle(it->second.stream);
-      if (!idle) {
-        ++it;
-        continue;
-      }
-      if (cudaFreeAsync(it->second.ptr, it->second.stream) != cudaSuccess) cudaGetLastError();
-      bytes_ -= it->first;
-      it = blocks_.erase(it);
-    }
   }
   size_t bytes() {
     std::lock_guard lk(mu_);
@@ -236,7 +229,7 @@ DeviceCache& cache() {
 
 }  // namespace
 
-void trim_cache() { cache().trim(); }
+void trim_cache() { cache().release(detail::cache_limit()); }
 
 namespace {
 
@@ -249,11 +242,7 @@ void follow(cudaStream_t st, void* other) {
   // upload of a host array) or still reads them: wait for it to be launched,
   // then order st after it. (No lock is held here that its capture needs.)
   auto idle = lock_when_idle(prev);
-  cudaEvent_t ev;
-  LMX_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-  LMX_CUDA_CHECK(cudaEventRecord(ev, prev));
-  LMX_CUDA_CHECK(cudaStreamWaitEvent(st, ev, 0));
-  cudaEventDestroy(ev);
+  order_after(st, prev);
 }
 
 std::shared_ptr<Data> device_data(size_t bytes, cudaStream_t st) {
@@ -371,7 +360,7 @@ size_t cache_memory() { return is_available() ? cu::cache().bytes() : 0; }
 void clear_cache() {
   if (!is_available()) return;
   // The frees complete before the pool can give their memory back.
-  for (cudaStream_t st : cu::cache().clear())
+  for (cudaStream_t st : cu::cache().release(0))
     if (auto idle = cu::lock_if_idle(st)) LMX_CUDA_CHECK(cudaStreamSynchronize(st));
   LMX_CUDA_CHECK(cudaMemPoolTrimTo(cu::pool(), 0));
 }
