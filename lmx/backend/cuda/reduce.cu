@@ -3,6 +3,8 @@
 // rows; any other layout (columns, general) gives each output a thread that
 // walks its reduced elements, so neighbouring threads read neighbouring kept
 // elements.
+#include <algorithm>
+
 #include "lmx/backend/common/reduce_ops.h"
 #include "lmx/backend/cuda/device_util.cuh"
 #include "lmx/backend/cuda/kernels.h"
@@ -174,15 +176,28 @@ __device__ inline bool arg_better(C v, uint32_t i, C best, uint32_t best_i) {
 
 // The first extreme of elements first, first + step, ... (< len) of a line
 // `stride` apart, combined over the warp: lane 0 holds the warp's best.
+// Elements carry their index plus `base`. Loads go out kUnroll at a time,
+// ahead of the comparisons that depend on them: one at a time, each would
+// wait out a full memory latency.
 template <bool IsMax, typename In, typename C>
 __device__ inline void warp_arg_best(const In* p, int64_t first, int64_t step, int64_t len, int64_t stride, C& best,
-                                     uint32_t& best_i) {
+                                     uint32_t& best_i, int64_t base = 0) {
+  constexpr int kUnroll = 8;
   const int lane = threadIdx.x % 32;
   best = static_cast<C>(p[0]);
-  best_i = 0;
-  for (int64_t i = first; i < len; i += step) {
-    C v = static_cast<C>(p[i * stride]);
-    if (arg_better<IsMax>(v, static_cast<uint32_t>(i), best, best_i)) best = v, best_i = static_cast<uint32_t>(i);
+  best_i = static_cast<uint32_t>(base);
+  for (int64_t i0 = first; i0 < len; i0 += kUnroll * step) {
+    C v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t i = i0 + u * step;
+      v[u] = i < len ? static_cast<C>(p[i * stride]) : best;
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const auto at = static_cast<uint32_t>(base + i0 + u * step);
+      if (i0 + u * step < len && arg_better<IsMax>(v[u], at, best, best_i)) best = v[u], best_i = at;
+    }
   }
   for (int d = 16; d > 0; d /= 2) {
     C v = shfl_down(best, d);
@@ -210,32 +225,73 @@ __global__ void arg_reduce_kernel(const In* __restrict__ src, uint32_t* __restri
   }
 }
 
-// A block per output, for few outputs over a long axis (the argmax of a
-// decode step's logits): threads stride over the axis, then warps combine
-// by shuffles and the block through shared memory.
-template <bool IsMax, typename In>
-__global__ void arg_reduce_block_kernel(const In* __restrict__ src, uint32_t* __restrict__ dst, Layout<2> K,
-                                        int64_t n_out, int64_t len, int64_t stride) {
-  using C = compute_t<In>;
-  __shared__ C best_v[kThreads / 32];
-  __shared__ uint32_t best_at[kThreads / 32];
+// For few outputs over a long axis (the argmax of a decode step's logits),
+// the axis splits into gridDim.x pieces, one block each; block (piece,
+// output) writes its piece's best to best_v/best_at[output][piece], and
+// arg_reduce_pieces_kernel picks among the pieces.
+template <bool IsMax, typename In, typename C = compute_t<In>>
+__global__ void arg_reduce_piece_kernel(const In* __restrict__ src, C* __restrict__ best_v,
+                                        uint32_t* __restrict__ best_at, Layout<2> K, int64_t len, int64_t stride,
+                                        int64_t piece) {
+  __shared__ C warp_v[kThreads / 32];
+  __shared__ uint32_t warp_at[kThreads / 32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  for (int64_t o = blockIdx.x; o < n_out; o += gridDim.x) {
+  const int64_t o = blockIdx.y, first = int64_t{blockIdx.x} * piece;
+  int64_t ko[2];
+  strided_offsets(K, o, ko);
+  C best;
+  uint32_t best_i;
+  warp_arg_best<IsMax>(src + ko[0] + first * stride, threadIdx.x, blockDim.x, piece < len - first ? piece : len - first, stride,
+                       best, best_i, first);
+  if (lane == 0) warp_v[warp] = best, warp_at[warp] = best_i;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < static_cast<int>(blockDim.x / 32); ++w)
+      if (arg_better<IsMax>(warp_v[w], warp_at[w], best, best_i)) best = warp_v[w], best_i = warp_at[w];
+    best_v[o * gridDim.x + blockIdx.x] = best;
+    best_at[o * gridDim.x + blockIdx.x] = best_i;
+  }
+}
+
+// A warp per output picks the best of its `pieces` candidates.
+template <bool IsMax, typename C>
+__global__ void arg_reduce_pieces_kernel(const C* __restrict__ best_v, const uint32_t* __restrict__ best_at,
+                                         uint32_t* __restrict__ dst, Layout<2> K, int64_t n_out, int pieces) {
+  const int lane = threadIdx.x % 32;
+  const int64_t o = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) / 32;
+  if (o >= n_out) return;
+  C best = best_v[o * pieces];
+  uint32_t best_i = best_at[o * pieces];
+  for (int j = lane; j < pieces; j += 32)
+    if (arg_better<IsMax>(best_v[o * pieces + j], best_at[o * pieces + j], best, best_i))
+      best = best_v[o * pieces + j], best_i = best_at[o * pieces + j];
+  for (int d = 16; d > 0; d /= 2) {
+    C v = shfl_down(best, d);
+    uint32_t vi = __shfl_down_sync(0xffffffffu, best_i, d);
+    if (lane + d < 32 && arg_better<IsMax>(v, vi, best, best_i)) best = v, best_i = vi;
+  }
+  if (lane == 0) {
     int64_t ko[2];
     strided_offsets(K, o, ko);
-    const In* p = src + ko[0];
-    C best;
-    uint32_t best_i;
-    warp_arg_best<IsMax>(p, threadIdx.x, blockDim.x, len, stride, best, best_i);
-    if (lane == 0) best_v[warp] = best, best_at[warp] = best_i;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      for (int w = 1; w < static_cast<int>(blockDim.x / 32); ++w)
-        if (arg_better<IsMax>(best_v[w], best_at[w], best, best_i)) best = best_v[w], best_i = best_at[w];
-      dst[ko[1]] = best_i;
-    }
-    __syncthreads();
+    dst[ko[1]] = best_i;
   }
+}
+
+template <bool IsMax, typename In>
+void launch_arg_reduce_pieces(const In* src, uint32_t* dst, const Layout<2>& K, int64_t n_out, int64_t len,
+                              int64_t stride, cudaStream_t st) {
+  using C = compute_t<In>;
+  // About two blocks per multiprocessor over all outputs, each with at least
+  // 8 elements per thread.
+  const int64_t target = std::max<int64_t>(1, 2 * device_props().multiProcessorCount / n_out);
+  const int pieces = static_cast<int>(std::clamp<int64_t>(len / (8 * kThreads), 1, std::min<int64_t>(target, 1024)));
+  const int64_t piece = (len + pieces - 1) / pieces;
+  Scratch values(sizeof(C) * n_out * pieces, st), at(sizeof(uint32_t) * n_out * pieces, st);
+  arg_reduce_piece_kernel<IsMax, In><<<dim3(pieces, static_cast<unsigned>(n_out)), kThreads, 0, st>>>(
+      src, values.as<C>(), at.as<uint32_t>(), K, len, stride, piece);
+  arg_reduce_pieces_kernel<IsMax, C><<<blocks_for(n_out * 32), kThreads, 0, st>>>(values.as<C>(),
+                                                                                  at.as<uint32_t>(), dst, K, n_out,
+                                                                                  pieces);
 }
 
 }  // namespace
@@ -257,11 +313,10 @@ bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t
     using In = typename decltype(tag)::type;
     const In* src = static_cast<const In*>(device_read(in, st));
     // A warp per output while there are outputs enough to fill the GPU;
-    // a block per output for a few long ones.
-    if (n_out < 4 * int64_t{device_props().multiProcessorCount} && len >= 2048) {
-      unsigned grid = blocks_for(n_out, 1);
-      if (is_max) arg_reduce_block_kernel<true, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
-      else arg_reduce_block_kernel<false, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
+    // blocks per piece of the axis for a few long ones.
+    if (n_out < 4 * int64_t{device_props().multiProcessorCount} && len >= 2048 && n_out <= 65535) {
+      if (is_max) launch_arg_reduce_pieces<true>(src, dst, K, n_out, len, stride, st);
+      else launch_arg_reduce_pieces<false>(src, dst, K, n_out, len, stride, st);
     } else {
       unsigned grid = blocks_for(n_out * 32);
       if (is_max) arg_reduce_kernel<true, In><<<grid, kThreads, 0, st>>>(src, dst, K, n_out, len, stride);
