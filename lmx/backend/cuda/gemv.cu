@@ -52,11 +52,17 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const T* __restrict_
 bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
   const Dtype t = out.dtype();
   if (t != float32 && t != float16 && t != bfloat16) return false;
-  if (a.dtype() != t || b.dtype() != t || b.ndim() != 2) return false;
+  if (a.dtype() != t || b.dtype() != t) return false;
   const int64_t k = a.shape(-1), n = b.shape(-1);
   const int64_t m = k ? static_cast<int64_t>(a.size()) / k : 0;  // a's batch dims fold into its rows
+  // One weight for every batch entry: matmul broadcasts a 2-D weight over
+  // x's batch dims ((B, L, K) @ w.T), which leaves them with stride 0.
+  const int nd = b.ndim();
+  for (int i = 0; i < nd - 2; ++i)
+    if (b.shape(i) != 1 && b.strides()[i] != 0) return false;
   // The weight must be w.T of a row-contiguous (n, k) w, 16-byte aligned.
-  if (m < 1 || m > kGemvMaxRows || k % 8 != 0 || n == 0 || b.strides()[0] != 1 || (n > 1 && b.strides()[1] != k))
+  if (m < 1 || m > kGemvMaxRows || k % 8 != 0 || n == 0 || b.strides()[nd - 2] != 1 ||
+      (n > 1 && b.strides()[nd - 1] != k))
     return false;
   array x = row_contiguous(a, st);
   const void* xp = device_read(x, st);
