@@ -1,5 +1,6 @@
-// Fused mx.fast kernels on the GPU: rms_norm and layer_norm, a block per row,
-// computed in float32 and rounded once (as the CPU kernels).
+// Fused mx.fast kernels on the GPU: rms_norm and layer_norm (a warp per row
+// for rows that fit in a warp's registers, else a block per row), computed in
+// float32 and rounded once (as the CPU kernels).
 #include "lmx/backend/cuda/device_util.cuh"
 #include "lmx/backend/cuda/kernels.h"
 
@@ -36,6 +37,86 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w
     float r = 1.0f / sqrtf(block_sum(ss) / static_cast<float>(d) + eps);
     for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
       y[row * d + i] = T(static_cast<float>(xr[i]) * r * static_cast<float>(w[i]));
+  }
+}
+
+// Rows of at most kNormGroupChunks * 8 * 256 values (d % 8 == 0, 16-byte
+// aligned) go to a group of `group` warps (1, 2, 4 or 8; a block holds 8 / group
+// rows): each lane keeps its eight-value chunks in registers, so the row is
+// read once, and the sums take shuffles plus, across the group's warps, one
+// exchange through shared memory. The block-per-row kernels below read each
+// row twice and reduce over 256 threads however short the row: for decode's
+// short rows (a 2560-wide hidden state, 128-wide heads) that costs more than
+// the arithmetic.
+constexpr int kNormGroupChunks = 4;  // chunks per lane, at most
+
+template <typename T, bool Layer>
+__global__ void __launch_bounds__(kThreads) norm_rows_group_kernel(const T* __restrict__ x, const T* __restrict__ w,
+                                                                   const T* __restrict__ b, T* __restrict__ y,
+                                                                   int64_t rows, int64_t d, int group, float eps) {
+  constexpr int J = kNormGroupChunks;
+  __shared__ float partial[kThreads / 32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int rows_per_block = kThreads / 32 / group, lead = warp - warp % group;
+  const int g_lane = (warp % group) * 32 + lane, g_threads = group * 32;
+  const int64_t chunks = d / 8;
+  const float inv_d = 1.0f / static_cast<float>(d);
+  // The sum of s over the row's group of warps, in every thread of the group.
+  auto group_sum = [&](float s) {
+    for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (group == 1) return s;
+    __syncthreads();  // partial may still be read for the previous sum
+    if (lane == 0) partial[warp] = s;
+    __syncthreads();
+    s = 0.0f;
+    for (int k = 0; k < group; ++k) s += partial[lead + k];
+    return s;
+  };
+  // Every thread of the block runs every iteration: group_sum synchronises the block.
+  for (int64_t row0 = int64_t{blockIdx.x} * rows_per_block; row0 < rows; row0 += int64_t{gridDim.x} * rows_per_block) {
+    const int64_t row = row0 + warp / group;
+    const bool live = row < rows;
+    const T* xr = x + (live ? row : 0) * d;
+    float v[J][8];
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < J; ++j) {
+      const int64_t c = g_lane + int64_t{g_threads} * j;
+      if (live && c < chunks) load8_float(xr + c * 8, v[j]);
+      else
+#pragma unroll
+        for (int e = 0; e < 8; ++e) v[j][e] = 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < J; ++j)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) sum += Layer ? v[j][e] : v[j][e] * v[j][e];
+    sum = group_sum(sum);
+    float mu = 0.0f;
+    if constexpr (Layer) {
+      mu = sum * inv_d;
+      float ss = 0.0f;
+#pragma unroll
+      for (int j = 0; j < J; ++j)
+        if (g_lane + int64_t{g_threads} * j < chunks)
+#pragma unroll
+          for (int e = 0; e < 8; ++e) ss += (v[j][e] - mu) * (v[j][e] - mu);
+      sum = group_sum(ss);
+    }
+    const float r = 1.0f / sqrtf(sum * inv_d + eps);
+#pragma unroll
+    for (int j = 0; j < J; ++j) {
+      const int64_t c = g_lane + int64_t{g_threads} * j;
+      if (live && c < chunks) {
+        float wv[8], bv[8] = {};
+        load8_float(w + c * 8, wv);
+        if constexpr (Layer) load8_float(b + c * 8, bv);
+        Vec<T, 8> out;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) out.v[e] = from_float<T>((v[j][e] - mu) * r * wv[e] + bv[e]);
+        *reinterpret_cast<Vec<T, 8>*>(y + row * d + c * 8) = out;
+      }
+    }
   }
 }
 
@@ -179,6 +260,20 @@ bool norm(const array& x, const array& w, const array* b, float eps, array& out,
     allocate(out, st);
     if (rows == 0) return;
     T* yp = static_cast<T*>(device_write(out));
+    const bool aligned = aligned_to(xp, 16) && aligned_to(wp, 16) && aligned_to(yp, 16) && (!bp || aligned_to(bp, 16));
+    const int64_t chunks = d / 8;
+    if (d % 8 == 0 && chunks <= int64_t{kNormGroupChunks} * kThreads && aligned) {
+      // The fewest warps per row that leave each lane at most two chunks
+      // (at most kNormGroupChunks for the widest rows).
+      int group = 1;
+      while (group < kThreads / 32 && chunks > 64 * group) group *= 2;
+      const int64_t rows_per_block = kThreads / 32 / group;
+      const unsigned grid = blocks_for(rows, rows_per_block);
+      if (b) norm_rows_group_kernel<T, true><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, group, eps);
+      else norm_rows_group_kernel<T, false><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, group, eps);
+      LMX_CUDA_CHECK(cudaGetLastError());
+      return;
+    }
     unsigned grid = static_cast<unsigned>(std::min<int64_t>(rows, 1 << 20));
     if (b) layer_norm_kernel<T><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, eps);
     else rms_norm_kernel<T><<<grid, kThreads, 0, st>>>(xp, wp, yp, rows, d, eps);
