@@ -248,6 +248,61 @@ def test_fast_ops_match_cpu():
     assert not np.isnan(np.array(gpu_r[3])).any()
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("d", [8, 12, 128, 520, 2560, 4104, 8192, 8200])
+def test_norms_of_every_row_width_match_cpu(dtype, d):
+    # Widths up to 8192 in multiples of 8 take the kernel that gives a row
+    # one to eight warps; the others the block-per-row one.
+    x = rand((3, 13, d), dtype) * 3 + 1
+    w, b = rand((d,), dtype), rand((d,), dtype)
+    for s in (mx.gpu, mx.cpu):
+        r = [mx.fast.rms_norm(x, w, 1e-5, stream=s), mx.fast.layer_norm(x, w, b, 1e-5, stream=s),
+             mx.fast.rms_norm(x[:, 2:7], w, 1e-5, stream=s)]  # fmt: skip
+        mx.eval(r)
+        if s == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        same(g, c, dtype, tol={"float32": 1e-5}.get(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int32"])
+@pytest.mark.parametrize("shape,axis", [((1, 151936), -1), ((3, 5000), 1), ((70000, 2), 0), ((2, 2049), -1)])
+def test_argreduce_of_long_axes_matches_cpu(dtype, shape, axis):
+    # Few outputs over a long axis split the axis over many blocks: the first
+    # extreme must still win across pieces, ties and NaNs included.
+    v = rng.integers(-3, 4, size=shape).astype(np.float32)
+    if dtype != "int32":
+        v.flat[rng.integers(0, v.size, 3)] = np.nan
+    x = mx.array(v).astype(getattr(mx, dtype))
+    for s in (mx.gpu, mx.cpu):
+        r = [mx.argmax(x, axis=axis, stream=s), mx.argmin(x, axis=axis, stream=s),
+             mx.argmax(mx.abs(x), axis=axis, stream=s)]  # fmt: skip
+        mx.eval(r)
+        if s == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        identical(g, c)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("x_shape", [(1, 1, 64), (2, 3, 64), (4, 64), (1, 64), (8, 1, 64)])
+@pytest.mark.parametrize("n", [1, 7, 1000])
+def test_decode_shaped_products_match_cpu(dtype, x_shape, n):
+    # x @ w.T with at most 8 rows of x runs as a matrix-vector kernel, also
+    # when matmul broadcasts the weight over x's batch dims.
+    x, w = rand(x_shape, dtype), rand((n, 64), dtype)
+    w3 = rand((2, n, 64), dtype)
+    for s in (mx.gpu, mx.cpu):
+        r = [mx.matmul(x, w.T, stream=s), mx.matmul(mx.swapaxes(x, -1, -2).T if x.ndim == 2 else x, w.T, stream=s)]
+        if x.ndim == 3 and x.shape[0] in (1, 2):
+            r.append(mx.matmul(x, mx.swapaxes(w3, -1, -2)[: x.shape[0]], stream=s))  # a batched weight
+        mx.eval(r)
+        if s == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        same(g, c, dtype, tol={"float32": 1e-5}.get(dtype))
+
+
 def test_gather_and_argreduce_on_gpu():
     x = rand((6, 7, 8), "float16")
     idx = mx.array([[0, -1], [5, 2]])
