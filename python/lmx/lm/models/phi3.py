@@ -8,6 +8,7 @@ import lmx.core as mx
 import lmx.nn as nn
 
 from . import llama
+from .activations import swiglu
 from .base import BaseModelArgs, scaled_dot_product_attention
 from .rope_utils import initialize_rope
 
@@ -85,7 +86,7 @@ class MLP(nn.Module):
 
     def __call__(self, x):
         gate, up = mx.split(self.gate_up_proj(x), 2, axis=-1)
-        return self.down_proj(nn.silu(gate) * up)
+        return self.down_proj(swiglu(gate, up))
 
 
 def _block(args, _):

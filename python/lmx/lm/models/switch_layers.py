@@ -12,6 +12,8 @@ import lmx.core as mx
 import lmx.nn as nn
 from lmx.nn.layers.quantized import _resolve_config
 
+from . import activations
+
 __all__ = ["QuantizedSwitchLinear", "SwitchGLU", "SwitchLinear", "SwitchMLP", "stack_experts"]
 
 # Sorting tokens by expert pays off once there are this many (token, expert) pairs.
@@ -120,7 +122,7 @@ class QuantizedSwitchLinear(nn.Module):
 
 
 def swiglu(x, gate):
-    return nn.silu(gate) * x
+    return activations.swiglu(gate, x)
 
 
 class SwitchGLU(nn.Module):
