@@ -6,9 +6,20 @@ versus evaluating it, per token, for a random-weight Qwen3-4B-shaped model
 
 With LMX_EVAL_PROFILE=1 the process also prints, at exit, the host time
 evaluation spent per primitive.
+
+With --profiler-range the last token's evaluation runs between
+cudaProfilerStart and cudaProfilerStop, so that
+
+    ncu --profile-from-start off --clock-control none --cache-control none \
+        --metrics gpu__time_duration.sum --csv python benchmarks/gpu_decode_profile.py \
+        --profiler-range --bits 0 > kernels.csv
+    python benchmarks/ncu_kernel_table.py kernels.csv
+
+lists the device time of every kernel of one decode token.
 """
 
 import argparse
+import ctypes
 import statistics
 import time
 
@@ -20,7 +31,15 @@ from lmx.lm.models.cache import make_prompt_cache
 from gpu_lm import QWEN3_4B
 
 
-def profile(cfg, tokens, bits):
+def cuda_profiler(start):
+    """cudaProfilerStart/Stop of the CUDA runtime lmx loaded (for ncu --profile-from-start off)."""
+    cudart = ctypes.CDLL("libcudart.so.13", mode=ctypes.RTLD_GLOBAL)
+    rc = (cudart.cudaProfilerStart if start else cudart.cudaProfilerStop)()
+    if rc != 0:
+        raise RuntimeError(f"cudaProfiler{'Start' if start else 'Stop'} returned {rc}")
+
+
+def profile(cfg, tokens, bits, profiler_range=False):
     model = qwen3.Model(qwen3.ModelArgs(**cfg))
     model.set_dtype(mx.bfloat16)
     if bits:
@@ -31,11 +50,16 @@ def profile(cfg, tokens, bits):
     mx.eval(model(y, cache=cache))
     y = mx.array([[3]])
     build, run = [], []
-    for _ in range(tokens):
+    for i in range(tokens):
+        last = profiler_range and i == tokens - 1
         t0 = time.perf_counter()
         tok = mx.argmax(model(y, cache=cache)[:, -1], axis=-1)
         t1 = time.perf_counter()
+        if last:
+            cuda_profiler(True)
         mx.eval(tok)
+        if last:
+            cuda_profiler(False)
         t2 = time.perf_counter()
         build.append(t1 - t0)
         run.append(t2 - t1)
@@ -49,12 +73,14 @@ def main():
     ap.add_argument("--layers", type=int, default=QWEN3_4B["num_hidden_layers"])
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--bits", type=int, nargs="*", default=[0, 4], help="0 for bfloat16")
+    ap.add_argument("--profiler-range", action="store_true",
+                    help="wrap the last token's evaluation in cudaProfilerStart/Stop")
     args = ap.parse_args()
     cfg = dict(QWEN3_4B, num_hidden_layers=args.layers)
     print(f"Qwen3-4B shape, {args.layers} layers: ms per token (median of {args.tokens})")
     print(f"{'weights':10s} {'build graph':>12s} {'eval (sync)':>12s}")
     for bits in args.bits:
-        b, r = profile(cfg, args.tokens, bits)
+        b, r = profile(cfg, args.tokens, bits, args.profiler_range)
         print(f"{('bf16' if not bits else f'{bits}-bit'):10s} {b:12.2f} {r:12.2f}")
         mx.clear_cache()
 
