@@ -303,6 +303,14 @@ def test_decode_shaped_products_match_cpu(dtype, x_shape, n):
         same(g, c, dtype, tol={"float32": 1e-5}.get(dtype))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("k,n", [(2560, 1000), (2560, 4096), (4096, 2560)])
+def test_long_decode_products_match_cpu(dtype, k, n):
+    # The shapes that pick each number of chunks in flight per lane (4, 1, 2).
+    x, w = rand((1, 1, k), dtype), rand((n, k), dtype)
+    same(mx.matmul(x, w.T, stream=mx.gpu), mx.matmul(x, w.T, stream=mx.cpu), dtype, tol={"float32": 1e-4}.get(dtype))
+
+
 def test_gather_and_argreduce_on_gpu():
     x = rand((6, 7, 8), "float16")
     idx = mx.array([[0, -1], [5, 2]])
