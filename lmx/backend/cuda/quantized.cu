@@ -199,13 +199,22 @@ array aligned_dense(const array& a, Dtype t, cudaStream_t st) {
 
 // Rows of x up to which the matrix-vector kernel beats dequantise + gemm.
 constexpr int kQmvMaxRows = 8;
+// Rows of w per warp: 4 for one row of x, 2 for up to kQmvMaxRows.
+constexpr int kQmvWarpRowsOne = 4, kQmvWarpRowsMany = 2;
 
 template <typename T, int Bits>
 void launch_qmv(const QmvArgs<T>& args, int64_t batch, cudaStream_t st) {
   const int chunks = args.k / 32;
   // Split K over up to 4 warps when a row has many chunks (long rows,
-  // usually few of them), so every lane still has two or more.
-  const int warps_k = split_k_warps(chunks);
+  // usually few of them), so every lane still has two or more; and further
+  // while the grid would have under two blocks per multiprocessor, where
+  // idle lanes cost less than idle multiprocessors (4-bit 2560x1024 on an
+  // H100: 6.5 us with one warp per row, 4.6 with four).
+  int warps_k = split_k_warps(chunks);
+  const int64_t rows_per_warp = args.m == 1 ? kQmvWarpRowsOne : kQmvWarpRowsMany;
+  while (warps_k < 4 && args.n * batch < int64_t{2} * device_props().multiProcessorCount *
+                                             (kQmvThreads / 32 / warps_k) * rows_per_warp)
+    warps_k *= 2;
   auto go = [&](auto mr, auto r) {
     constexpr int MR = decltype(mr)::value, R = decltype(r)::value;
     const int rows_per_block = kQmvThreads / 32 / warps_k * R;
@@ -218,8 +227,8 @@ void launch_qmv(const QmvArgs<T>& args, int64_t batch, cudaStream_t st) {
       qmv_kernel<T, Bits, MR, R><<<grid, kQmvThreads, 0, st>>>(part, warps_k);
     }
   };
-  if (args.m == 1) go(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{});
-  else go(std::integral_constant<int, kQmvMaxRows>{}, std::integral_constant<int, 2>{});
+  if (args.m == 1) go(std::integral_constant<int, 1>{}, std::integral_constant<int, kQmvWarpRowsOne>{});
+  else go(std::integral_constant<int, kQmvMaxRows>{}, std::integral_constant<int, kQmvWarpRowsMany>{});
 }
 
 // Whether a's matrices are row-contiguous (rows `cols` apart).
