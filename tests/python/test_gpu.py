@@ -311,6 +311,47 @@ def test_long_decode_products_match_cpu(dtype, k, n):
     same(mx.matmul(x, w.T, stream=mx.gpu), mx.matmul(x, w.T, stream=mx.cpu), dtype, tol={"float32": 1e-4}.get(dtype))
 
 
+def _complex(shape):
+    return mx.array((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64))
+
+
+@pytest.mark.parametrize(
+    "shape,axis", [((8,), -1), ((3, 1000), -1), ((1031, 3), 0), ((5, 7, 12), 1), ((2, 1, 6), 1), ((10, 6, 3), 1)]
+)
+def test_fft_on_every_axis_matches_cpu(shape, axis):
+    # One-axis transforms (cuFFT) on innermost axes, on strided axes read in
+    # place (up to 8 blocks of lines) or copied innermost (more blocks), with
+    # power-of-two, composite and prime lengths, cropped and padded, forward
+    # and inverse.
+    x = _complex(shape)
+    n = shape[axis]
+    for s in (mx.gpu, mx.cpu):
+        r = [mx.fft.fft(x, axis=axis, stream=s), mx.fft.ifft(x, axis=axis, stream=s),
+             mx.fft.fft(x, n=n + 3, axis=axis, stream=s), mx.fft.fft(x, n=max(n - 1, 1), axis=axis, stream=s),
+             mx.fft.fft(mx.swapaxes(x, 0, -1), axis=axis, stream=s)]  # fmt: skip
+        mx.eval(r)
+        if s == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        scale = float(np.abs(np.array(c)).max()) + 1.0
+        np.testing.assert_allclose(np.array(g), np.array(c), rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_real_and_n_dimensional_ffts_match_cpu():
+    x = rand((6, 10, 16), "float32")
+    for s in (mx.gpu, mx.cpu):
+        r = [mx.fft.rfft(x, stream=s), mx.fft.irfft(mx.fft.rfft(x, stream=s), n=16, stream=s),
+             mx.fft.fft2(x, stream=s), mx.fft.ifftn(x, axes=[0, 2], stream=s), mx.fft.rfftn(x, stream=s)]  # fmt: skip
+        mx.eval(r)
+        if s == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        scale = float(np.abs(np.array(c)).max()) + 1.0
+        np.testing.assert_allclose(np.array(g), np.array(c), rtol=1e-4, atol=1e-5 * scale)
+    # The round trip gives x back.
+    np.testing.assert_allclose(np.array(gpu_r[1]), np.array(x), atol=1e-4)
+
+
 def test_gather_and_argreduce_on_gpu():
     x = rand((6, 7, 8), "float16")
     idx = mx.array([[0, -1], [5, 2]])

@@ -64,6 +64,10 @@ bool rope(const array& x, const array& offsets, const array& inv_freq, int dims,
 bool attention(const array& q, const array& k, const array& v, const array* mask, const array* sinks, float scale,
                bool causal, array& out, cudaStream_t st);
 
+// fft.cpp: the unnormalised complex64 transform along axis (cuFFT); false
+// for other dtypes or lines or batches past cuFFT's int sizes.
+bool fft(const array& in, int axis, bool inverse, array& out, cudaStream_t st);
+
 // index.cu: scatter with ScatterMode::Add for float32/16-bit floats/32- and
 // 64-bit integers; false for other dtypes (the caller uses the host).
 bool scatter_add(const array& src, const array& updates, const std::vector<array>& idx, const std::vector<int>& axes,

@@ -197,13 +197,9 @@ void Fp8Convert::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::fp8_convert(to_fp8_, inputs[0], out, cuda_stream(*this))) on_host(*this, inputs, out);
 }
 
-// ---- still on the host (kernels to come) ----
-
-#define LMX_GPU_ON_HOST(Class) \
-  void Class::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
-
-LMX_GPU_ON_HOST(FFT)
-#undef LMX_GPU_ON_HOST
+void FFT::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::fft(inputs[0], axis_, inverse_, out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
 
 // ---- mx.fast: fused kernels where they exist for the case, otherwise the
 // fallback graph of ordinary ops, run on the GPU ----
