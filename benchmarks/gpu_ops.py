@@ -1,8 +1,9 @@
 """GPU throughput of lmx against PyTorch on the same card, in the same run.
 
 Elementwise ops and reductions over 2^28 float32 elements are compared with
-the measured device-to-device copy bandwidth (torch's clone); matmul with
-torch.matmul at 8192^3 in bfloat16, float16 and float32. Prints one table.
+the measured device-to-device copy bandwidth (torch's clone); FFTs of a
+complex64 4096 x 4096 array with torch.fft; matmul with torch.matmul at
+8192^3 in bfloat16, float16 and float32. Prints one table.
 """
 
 import time
@@ -72,6 +73,15 @@ def main():
         tt = torch_time(f_torch) if torch is not None else None
         rows.append((name, t, bytes_moved / t, tt, (tt / t) if tt else None))
     del x, y
+    # cuFFT behind both: complex64 4096 x 4096, along the rows and down the columns.
+    zc = (np.random.standard_normal((4096, 4096)) + 1j * np.random.standard_normal((4096, 4096))).astype(np.complex64)
+    z = mx.array(zc)
+    tz = torch.from_numpy(zc).cuda() if torch is not None else None
+    for axis in (-1, 0):
+        t = lmx_time(lambda: mx.fft.fft(z, axis=axis, stream=mx.gpu))
+        tt = torch_time(lambda: torch.fft.fft(tz, dim=axis)) if torch is not None else None
+        rows.append((f"fft complex64 4096^2 axis {axis}", t, 2 * zc.nbytes / 1e9 / t, tt, (tt / t) if tt else None))
+    del z, tz
     for dt, tdt in (("bfloat16", "bfloat16"), ("float16", "float16"), ("float32", "float32")):
         m = 8192
         a = mx.random.normal((m, m), stream=mx.cpu).astype(getattr(mx, dt))
