@@ -44,6 +44,16 @@ def identical(gpu, cpu):
     np.testing.assert_array_equal(as_np(gpu), as_np(cpu))
 
 
+def on_gpu_and_cpu(make):
+    """make(stream) -> list of arrays, evaluated on each device: (gpu results, cpu results)."""
+    results = []
+    for s in (mx.gpu, mx.cpu):
+        r = make(s)
+        mx.eval(r)
+        results.append(r)
+    return results
+
+
 def test_device_and_info():
     assert mx.cuda.is_available()
     assert mx.device_count(mx.gpu) == 1
@@ -255,13 +265,10 @@ def test_norms_of_every_row_width_match_cpu(dtype, d):
     # one to eight warps; the others the block-per-row one.
     x = rand((3, 13, d), dtype) * 3 + 1
     w, b = rand((d,), dtype), rand((d,), dtype)
-    for s in (mx.gpu, mx.cpu):
-        r = [mx.fast.rms_norm(x, w, 1e-5, stream=s), mx.fast.layer_norm(x, w, b, 1e-5, stream=s),
-             mx.fast.rms_norm(x[:, 2:7], w, 1e-5, stream=s)]  # fmt: skip
-        mx.eval(r)
-        if s == mx.gpu:
-            gpu_r = r
-    for g, c in zip(gpu_r, r):
+    gpu_r, cpu_r = on_gpu_and_cpu(lambda s: [mx.fast.rms_norm(x, w, 1e-5, stream=s),
+                                             mx.fast.layer_norm(x, w, b, 1e-5, stream=s),
+                                             mx.fast.rms_norm(x[:, 2:7], w, 1e-5, stream=s)])  # fmt: skip
+    for g, c in zip(gpu_r, cpu_r):
         same(g, c, dtype, tol={"float32": 1e-5}.get(dtype))
 
 
@@ -274,13 +281,9 @@ def test_argreduce_of_long_axes_matches_cpu(dtype, shape, axis):
     if dtype != "int32":
         v.flat[rng.integers(0, v.size, 3)] = np.nan
     x = mx.array(v).astype(getattr(mx, dtype))
-    for s in (mx.gpu, mx.cpu):
-        r = [mx.argmax(x, axis=axis, stream=s), mx.argmin(x, axis=axis, stream=s),
-             mx.argmax(mx.abs(x), axis=axis, stream=s)]  # fmt: skip
-        mx.eval(r)
-        if s == mx.gpu:
-            gpu_r = r
-    for g, c in zip(gpu_r, r):
+    gpu_r, cpu_r = on_gpu_and_cpu(lambda s: [mx.argmax(x, axis=axis, stream=s), mx.argmin(x, axis=axis, stream=s),
+                                             mx.argmax(mx.abs(x), axis=axis, stream=s)])  # fmt: skip
+    for g, c in zip(gpu_r, cpu_r):
         identical(g, c)
 
 
@@ -292,14 +295,15 @@ def test_decode_shaped_products_match_cpu(dtype, x_shape, n):
     # when matmul broadcasts the weight over x's batch dims.
     x, w = rand(x_shape, dtype), rand((n, 64), dtype)
     w3 = rand((2, n, 64), dtype)
-    for s in (mx.gpu, mx.cpu):
+
+    def products(s):
         r = [mx.matmul(x, w.T, stream=s), mx.matmul(mx.swapaxes(x, -1, -2).T if x.ndim == 2 else x, w.T, stream=s)]
         if x.ndim == 3 and x.shape[0] in (1, 2):
             r.append(mx.matmul(x, mx.swapaxes(w3, -1, -2)[: x.shape[0]], stream=s))  # a batched weight
-        mx.eval(r)
-        if s == mx.gpu:
-            gpu_r = r
-    for g, c in zip(gpu_r, r):
+        return r
+
+    gpu_r, cpu_r = on_gpu_and_cpu(products)
+    for g, c in zip(gpu_r, cpu_r):
         same(g, c, dtype, tol={"float32": 1e-5}.get(dtype))
 
 
@@ -315,6 +319,13 @@ def _complex(shape):
     return mx.array((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64))
 
 
+def spectra_match(gpu_r, cpu_r):
+    # cuFFT computes in float32, the CPU in double: errors grow with the magnitudes.
+    for g, c in zip(gpu_r, cpu_r):
+        scale = float(np.abs(np.array(c)).max()) + 1.0
+        np.testing.assert_allclose(np.array(g), np.array(c), rtol=1e-4, atol=1e-5 * scale)
+
+
 @pytest.mark.parametrize(
     "shape,axis", [((8,), -1), ((3, 1000), -1), ((1031, 3), 0), ((5, 7, 12), 1), ((2, 1, 6), 1), ((10, 6, 3), 1)]
 )
@@ -325,29 +336,18 @@ def test_fft_on_every_axis_matches_cpu(shape, axis):
     # and inverse.
     x = _complex(shape)
     n = shape[axis]
-    for s in (mx.gpu, mx.cpu):
-        r = [mx.fft.fft(x, axis=axis, stream=s), mx.fft.ifft(x, axis=axis, stream=s),
-             mx.fft.fft(x, n=n + 3, axis=axis, stream=s), mx.fft.fft(x, n=max(n - 1, 1), axis=axis, stream=s),
-             mx.fft.fft(mx.swapaxes(x, 0, -1), axis=axis, stream=s)]  # fmt: skip
-        mx.eval(r)
-        if s == mx.gpu:
-            gpu_r = r
-    for g, c in zip(gpu_r, r):
-        scale = float(np.abs(np.array(c)).max()) + 1.0
-        np.testing.assert_allclose(np.array(g), np.array(c), rtol=1e-4, atol=1e-5 * scale)
+    spectra_match(*on_gpu_and_cpu(lambda s: [
+        mx.fft.fft(x, axis=axis, stream=s), mx.fft.ifft(x, axis=axis, stream=s),
+        mx.fft.fft(x, n=n + 3, axis=axis, stream=s), mx.fft.fft(x, n=max(n - 1, 1), axis=axis, stream=s),
+        mx.fft.fft(mx.swapaxes(x, 0, -1), axis=axis, stream=s)]))  # fmt: skip
 
 
 def test_real_and_n_dimensional_ffts_match_cpu():
     x = rand((6, 10, 16), "float32")
-    for s in (mx.gpu, mx.cpu):
-        r = [mx.fft.rfft(x, stream=s), mx.fft.irfft(mx.fft.rfft(x, stream=s), n=16, stream=s),
-             mx.fft.fft2(x, stream=s), mx.fft.ifftn(x, axes=[0, 2], stream=s), mx.fft.rfftn(x, stream=s)]  # fmt: skip
-        mx.eval(r)
-        if s == mx.gpu:
-            gpu_r = r
-    for g, c in zip(gpu_r, r):
-        scale = float(np.abs(np.array(c)).max()) + 1.0
-        np.testing.assert_allclose(np.array(g), np.array(c), rtol=1e-4, atol=1e-5 * scale)
+    gpu_r, cpu_r = on_gpu_and_cpu(lambda s: [
+        mx.fft.rfft(x, stream=s), mx.fft.irfft(mx.fft.rfft(x, stream=s), n=16, stream=s),
+        mx.fft.fft2(x, stream=s), mx.fft.ifftn(x, axes=[0, 2], stream=s), mx.fft.rfftn(x, stream=s)])  # fmt: skip
+    spectra_match(gpu_r, cpu_r)
     # The round trip gives x back.
     np.testing.assert_allclose(np.array(gpu_r[1]), np.array(x), atol=1e-4)
 
