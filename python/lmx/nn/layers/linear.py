@@ -41,10 +41,13 @@ class Linear(Module):
         return f"input_dims={self.weight.shape[1]}, output_dims={self.weight.shape[0]}, bias={'bias' in self}"
 
     def __call__(self, x):
-        check_features(x, self.weight.shape[1], "Linear")
+        # Members by item: attribute access to a member goes through __getattr__
+        # after a failed normal lookup, a cost paid per layer per token.
+        weight = self["weight"]
+        check_features(x, weight.shape[1], "Linear")
         if "bias" in self:
-            return mx.addmm(self.bias, x, self.weight.T)
-        return x @ self.weight.T
+            return mx.addmm(self["bias"], x, weight.T)
+        return x @ weight.T
 
     def to_quantized(self, group_size=None, bits=None, mode="affine", quantize_input=False):
         """A :class:`QuantizedLinear` holding this layer's weights quantized."""

@@ -70,8 +70,9 @@ class RMSNorm(Module):
         return f"{self.weight.shape[0]}, eps={self.eps}"
 
     def __call__(self, x):
-        check_features(x, self.weight.shape[0], "RMSNorm")
-        return mx.fast.rms_norm(x, self.weight, self.eps)
+        weight = self["weight"]  # by item, as Linear: the fast path of a per-token call
+        check_features(x, weight.shape[0], "RMSNorm")
+        return mx.fast.rms_norm(x, weight, self.eps)
 
 
 class GroupNorm(Module):

@@ -53,7 +53,7 @@ class _QuantizedMatrix(Module):
     @property
     def _columns(self):
         """Columns of the unquantized matrix, from the packed width."""
-        return self.weight.shape[1] * 32 // self.bits
+        return self["weight"].shape[1] * 32 // self.bits
 
     def _config(self):
         return {"group_size": self.group_size, "bits": self.bits, "mode": self.mode}
@@ -63,13 +63,16 @@ class _QuantizedMatrix(Module):
 
     def _matmul(self, x):
         """``x @ W.T`` with the dequantized matrix ``W``, without materialising it."""
+        # Members by item, as Linear: this runs per layer per token.
         return mx.quantized_matmul(
             x,
-            self.weight,
-            self.scales,
+            self["weight"],
+            self["scales"],
             self.get("biases"),
             transpose=True,
-            **self._config(),
+            group_size=self.group_size,
+            bits=self.bits,
+            mode=self.mode,
         )
 
 
@@ -123,7 +126,7 @@ class QuantizedLinear(_QuantizedMatrix):
     def __call__(self, x):
         check_features(x, self._columns, "QuantizedLinear")
         y = self._matmul(x)
-        return y + self.bias if "bias" in self else y
+        return y + self["bias"] if "bias" in self else y
 
 
 class QuantizedEmbedding(_QuantizedMatrix):
