@@ -1,6 +1,7 @@
 #include "lmx/transforms/eval.h"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <typeinfo>
 #include <unordered_map>
@@ -140,10 +141,19 @@ void schedule(const std::vector<array>& outputs) {
     last_seq[q.get()] = {q.get(), seq};
     batch = Batch{};
   };
+  // Per node, the scheduler's registry and the allocator each take a lock:
+  // a stream's queue is looked up once per run of its nodes, and the memory
+  // limit checked every kMemoryCheckNodes nodes (nothing is allocated here;
+  // the check only paces how far scheduling runs ahead of the workers).
+  constexpr size_t kMemoryCheckNodes = 16;
+  std::optional<Stream> queue_stream;
+  std::shared_ptr<StreamQueue> q;
+  size_t scheduled = 0;
   for (auto& entry : tape) {
     array node = std::move(entry);  // the task keeps the only scheduler-side reference
     if (!needs_scheduling(node)) continue;  // a sibling of an earlier entry
-    const auto& q = scheduler::queue(node.primitive().stream());
+    const Stream& stream = node.primitive().stream();
+    if (!queue_stream || *queue_stream != stream) queue_stream = stream, q = scheduler::queue(stream);
     if (batch.queue != q) flush();
     batch.queue = q;
     auto outs = node.outputs();
@@ -153,7 +163,7 @@ void schedule(const std::vector<array>& outputs) {
       if (ev.valid() && ev.queue != q && !ev.done()) batch.waits.push_back(ev);
     }
     for (auto& o : outs) o.set_status(array::Status::scheduled);
-    if (get_active_memory() > get_memory_limit()) {
+    if (++scheduled % kMemoryCheckNodes == 0 && get_active_memory() > get_memory_limit()) {
       flush();  // queued work may free memory: let it run before adding more
       respect_memory_limit(last_seq);
       batch.queue = q;
