@@ -52,18 +52,34 @@ Dtype out_type(const array& x, const std::optional<array>& a, const std::optiona
 
 // --- rms_norm / layer_norm --------------------------------------------------
 
+std::shared_ptr<Primitive> make_rms_norm(Stream s, float eps) {
+  // Inputs are x and weight, both already in the output dtype.
+  Fallback fallback = [eps](const std::vector<array>& in) {
+    array xf = astype(in[0], float32);
+    array r = rsqrt(add(mean(square(xf), {-1}, true), array(eps)));
+    return std::vector<array>{multiply(astype(multiply(xf, r), in[0].dtype()), in[1])};
+  };
+  return std::make_shared<RMSNorm>(s, fallback, eps);
+}
+
+std::shared_ptr<Primitive> make_layer_norm(Stream s, float eps) {
+  // Inputs are x, weight and bias, all already in the output dtype.
+  Fallback fallback = [eps](const std::vector<array>& in) {
+    array xf = astype(in[0], float32);
+    array centred = subtract(xf, mean(xf, {-1}, true));
+    array r = rsqrt(add(mean(square(centred), {-1}, true), array(eps)));
+    return std::vector<array>{add(multiply(astype(multiply(centred, r), in[0].dtype()), in[1]), in[2])};
+  };
+  return std::make_shared<LayerNorm>(s, fallback, eps);
+}
+
 array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
   if (x.ndim() == 0) throw std::invalid_argument("[rms_norm] x must have at least one dimension.");
   check_floating(x, "rms_norm", "x");
   check_feature_vector(weight, x, "rms_norm", "weight");
   Dtype t = out_type(x, weight);
   array w = weight ? astype(*weight, t, s) : ones({x.shape(-1)}, t, s);
-  Fallback fallback = [eps, t](const std::vector<array>& in) {
-    array xf = astype(in[0], float32);
-    array r = rsqrt(add(mean(square(xf), {-1}, true), array(eps)));
-    return std::vector<array>{multiply(astype(multiply(xf, r), t), in[1])};
-  };
-  return array(x.shape(), t, std::make_shared<RMSNorm>(to_stream(s), fallback, eps), {astype(x, t, s), w});
+  return array(x.shape(), t, make_rms_norm(to_stream(s), eps), {astype(x, t, s), w});
 }
 
 array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias, float eps,
@@ -75,13 +91,7 @@ array layer_norm(const array& x, const std::optional<array>& weight, const std::
   Dtype t = out_type(x, weight, bias);
   array w = weight ? astype(*weight, t, s) : ones({x.shape(-1)}, t, s);
   array b = bias ? astype(*bias, t, s) : zeros({x.shape(-1)}, t, s);
-  Fallback fallback = [eps, t](const std::vector<array>& in) {
-    array xf = astype(in[0], float32);
-    array centred = subtract(xf, mean(xf, {-1}, true));
-    array r = rsqrt(add(mean(square(centred), {-1}, true), array(eps)));
-    return std::vector<array>{add(multiply(astype(multiply(centred, r), t), in[1]), in[2])};
-  };
-  return array(x.shape(), t, std::make_shared<LayerNorm>(to_stream(s), fallback, eps), {astype(x, t, s), w, b});
+  return array(x.shape(), t, make_layer_norm(to_stream(s), eps), {astype(x, t, s), w, b});
 }
 
 // --- rope -------------------------------------------------------------------
@@ -132,10 +142,16 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
   } else {
     inv_freq = default_inv_freq(half, *base);
   }
-  const int T = x.shape(-2);
-  const int ndim = x.ndim();
-  Fallback fallback = [dims, half, traditional, scale, T, ndim](const std::vector<array>& in) {
+  return array(x.shape(), x.dtype(), make_rope(to_stream(s), dims, traditional, scale),
+               {x, astype(offset, int32, s), inv_freq});
+}
+
+std::shared_ptr<Primitive> make_rope(Stream s, int dims, bool traditional, float scale) {
+  // Inputs are x, the int32 offset (scalar or (B,)) and the float32 inverse frequencies.
+  Fallback fallback = [dims, traditional, scale](const std::vector<array>& in) {
     const array &x = in[0], &off = in[1], &inv = in[2];
+    const int half = dims / 2, ndim = x.ndim();
+    const ShapeElem T = x.shape(-2);
     // Positions (B or 1, 1..., T, 1) in float32.
     Shape pos_shape(ndim, 1);
     pos_shape[ndim - 2] = T;
@@ -165,8 +181,7 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
     if (dims < x.shape(-1)) rotated = concatenate({rotated, part(dims, x.shape(-1), 1)}, -1);
     return std::vector<array>{astype(rotated, x.dtype())};
   };
-  return array(x.shape(), x.dtype(), std::make_shared<RoPE>(to_stream(s), fallback, dims, traditional, scale),
-               {x, astype(offset, int32, s), inv_freq});
+  return std::make_shared<RoPE>(s, fallback, dims, traditional, scale);
 }
 
 // --- scaled_dot_product_attention ---------------------------------------------
@@ -221,9 +236,17 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
     inputs.push_back(astype(*sinks, float32, s));
   }
   const bool causal = mask_mode == "causal", has_mask = mask.has_value(), has_sinks = sinks.has_value();
-  Fallback fallback = [scale, causal, has_mask, has_sinks, hq, hk, t](const std::vector<array>& in) {
+  Shape out_shape{B, hq, Tq, v.shape(3)};
+  return array(out_shape, t, make_attention(to_stream(s), scale, causal, has_mask, has_sinks), inputs);
+}
+
+std::shared_ptr<Primitive> make_attention(Stream s, float scale, bool causal, bool has_mask, bool has_sinks) {
+  // Inputs are q, k, v in the output dtype, then the additive float32 mask
+  // (B, Hq, Tq, Tk) when has_mask, then the float32 sinks (Hq,) when has_sinks.
+  Fallback fallback = [scale, causal, has_mask, has_sinks](const std::vector<array>& in) {
     const ShapeElem b = in[0].shape(0), tq = in[0].shape(2), tk = in[1].shape(2), d = in[0].shape(3);
-    const int groups = hq / hk;
+    const ShapeElem hq = in[0].shape(1), hk = in[1].shape(1), groups = hq / hk;
+    const Dtype t = in[0].dtype();
     // Query heads that share a key/value head sit together: (B, Hk, G, Tq, D).
     array qf = reshape(astype(in[0], float32), {b, hk, groups, tq, d});
     array kf = expand_dims(astype(in[1], float32), {2});
@@ -251,10 +274,7 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
     array out = matmul(probs, vf);  // (B, Hk, G, Tq, Dv)
     return std::vector<array>{astype(reshape(out, {b, hq, tq, out.shape(-1)}), t)};
   };
-  Shape out_shape{B, hq, Tq, v.shape(3)};
-  return array(out_shape, t,
-               std::make_shared<ScaledDotProductAttention>(to_stream(s), fallback, scale, causal, has_mask, has_sinks),
-               inputs);
+  return std::make_shared<ScaledDotProductAttention>(s, fallback, scale, causal, has_mask, has_sinks);
 }
 
 }  // namespace lmx::fast

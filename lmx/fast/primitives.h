@@ -57,6 +57,9 @@ class RoPE : public Fused {
       : Fused(s, std::move(f)), dims_(dims), traditional_(traditional), scale_(scale) {}
   LMX_DECLARE_EVAL
   std::string name() const override { return "rope"; }
+  int dims() const { return dims_; }
+  bool traditional() const { return traditional_; }
+  float scale() const { return scale_; }
 
  private:
   int dims_;
@@ -81,5 +84,13 @@ class ScaledDotProductAttention : public Fused {
   float scale_;
   bool causal_, has_mask_, has_sinks_;
 };
+
+// The primitives with their fallbacks, built from their parameters alone:
+// the ops of fast.h make them, and so does import_function for a file that
+// holds them.
+std::shared_ptr<Primitive> make_rms_norm(Stream s, float eps);
+std::shared_ptr<Primitive> make_layer_norm(Stream s, float eps);
+std::shared_ptr<Primitive> make_rope(Stream s, int dims, bool traditional, float scale);
+std::shared_ptr<Primitive> make_attention(Stream s, float scale, bool causal, bool has_mask, bool has_sinks);
 
 }  // namespace lmx::fast
