@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "lmx/fast/fast.h"
+#include "lmx/fast/primitives.h"
 #include "lmx/ops/ops.h"
 #include "lmx/ops/quantized.h"
 #include "lmx/primitives/compiled.h"
@@ -162,6 +164,15 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("arange"), w.f64(ar->start()), w.f64(ar->step());
   } else if (auto* q = dynamic_cast<const QuantizedMatmul*>(&p)) {
     w.str("quantized_matmul"), w.i32(q->group_size()), w.i32(q->bits()), w.u8(q->transpose());
+  } else if (auto* rn = dynamic_cast<const fast::RMSNorm*>(&p)) {
+    w.str("rms_norm"), w.f64(rn->eps());
+  } else if (auto* ln = dynamic_cast<const fast::LayerNorm*>(&p)) {
+    w.str("layer_norm"), w.f64(ln->eps());
+  } else if (auto* ro = dynamic_cast<const fast::RoPE*>(&p)) {
+    w.str("rope"), w.i32(ro->dims()), w.u8(ro->traditional()), w.f64(ro->scale());
+  } else if (auto* at = dynamic_cast<const fast::ScaledDotProductAttention*>(&p)) {
+    w.str("scaled_dot_product_attention"), w.f64(at->scale()), w.u8(at->causal()), w.u8(at->has_mask()),
+        w.u8(at->has_sinks());
   } else if (auto* f = dynamic_cast<const Compiled*>(&p)) {
     w.str("compiled");
     w.u32(static_cast<uint32_t>(f->steps().size()));
@@ -174,7 +185,8 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
-                                "matmul, quantized_matmul, sorts, scans, gather, scatter, slice_update, pad, fft, random bits, arange and the shape ops).");
+                                "matmul, quantized_matmul, sorts, scans, gather, scatter, slice_update, pad, fft, random bits, arange, "
+                                "the shape ops, and mx.fast's rms_norm, layer_norm, rope and attention).");
   }
 }
 
@@ -255,6 +267,19 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     int group = r.i32(), bits = r.i32();
     bool transpose = r.u8() != 0;
     return std::make_shared<QuantizedMatmul>(s, group, bits, transpose);
+  }
+  if (tag == "rms_norm") return fast::make_rms_norm(s, static_cast<float>(r.f64()));
+  if (tag == "layer_norm") return fast::make_layer_norm(s, static_cast<float>(r.f64()));
+  if (tag == "rope") {
+    int dims = r.i32();
+    bool traditional = r.u8() != 0;
+    float scale = static_cast<float>(r.f64());
+    return fast::make_rope(s, dims, traditional, scale);
+  }
+  if (tag == "scaled_dot_product_attention") {
+    float scale = static_cast<float>(r.f64());
+    bool causal = r.u8() != 0, has_mask = r.u8() != 0, has_sinks = r.u8() != 0;
+    return fast::make_attention(s, scale, causal, has_mask, has_sinks);
   }
   if (tag == "compiled") {
     uint32_t n = r.count(18);
@@ -508,6 +533,42 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
            std::equal(shape(v).begin(), shape(v).begin() + batch, shape(out).begin()));
     auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
       return quantized_matmul(in[0], in[1], in[2], in[3], q->transpose(), q->group_size(), q->bits(), "affine");
+    });
+    need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* rn = dynamic_cast<const fast::RMSNorm*>(&prim)) {
+    // inputs: x and the weight, already in the output's dtype
+    need(nin == 2 && dtype(n.inputs[0]) == dtype(out) && dtype(n.inputs[1]) == dtype(out));
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) { return fast::rms_norm(in[0], in[1], rn->eps()); });
+    need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* ln = dynamic_cast<const fast::LayerNorm*>(&prim)) {
+    need(nin == 3);
+    for (int v : n.inputs) need(dtype(v) == dtype(out));
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) { return fast::layer_norm(in[0], in[1], in[2], ln->eps()); });
+    need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* ro = dynamic_cast<const fast::RoPE*>(&prim)) {
+    // inputs: x, the int32 offset (scalar or (B,)), the float32 inverse frequencies (dims / 2,)
+    need(nin == 3 && dtype(n.inputs[1]) == int32 && dtype(n.inputs[2]) == float32 &&
+         shape(n.inputs[2]) == Shape{ro->dims() / 2});
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
+      return fast::rope(in[0], ro->dims(), ro->traditional(), std::nullopt, ro->scale(), in[1], reciprocal(in[2]));
+    });
+    need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* at = dynamic_cast<const fast::ScaledDotProductAttention*>(&prim)) {
+    // inputs: q, k, v in the output's dtype, then the float32 additive mask
+    // of the scores' shape, then the float32 sinks
+    need(!(at->causal() && at->has_mask()) && nin == 3 + at->has_mask() + at->has_sinks());
+    for (int i = 0; i < 3; ++i) need(dtype(n.inputs[i]) == dtype(out));
+    for (size_t i = 3; i < nin; ++i) need(dtype(n.inputs[i]) == float32);
+    if (at->has_mask()) {
+      const Shape &q = shape(n.inputs[0]), &k = shape(n.inputs[1]);
+      need(q.size() == 4 && k.size() == 4 && shape(n.inputs[3]) == Shape{q[0], q[1], q[2], k[2]});
+    }
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
+      std::optional<array> mask, sinks;
+      if (at->has_mask()) mask = in[3];
+      if (at->has_sinks()) sinks = in[3 + at->has_mask()];
+      return fast::scaled_dot_product_attention(in[0], in[1], in[2], at->scale(),
+                                                at->causal() ? "causal" : at->has_mask() ? "array" : "", mask, sinks);
     });
     need(sh == shape(out) && dt == dtype(out));
   } else if (auto* f = dynamic_cast<const Compiled*>(&prim)) {

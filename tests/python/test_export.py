@@ -187,6 +187,55 @@ def test_round_trip_of_quantized_matmul(tmp_path):
         check([mx.import_function(path)(*((x * 2,) + args[1:]))[0]], [f(*((x * 2,) + args[1:]))])
 
 
+def fast_block(x, w, b, k, v, offsets, mask, sinks):
+    # A transformer's fused ops: norms, rope with int and per-batch offsets,
+    # and attention without a mask, causal, with an additive and a boolean
+    # mask, and with sinks.
+    h = mx.fast.rms_norm(x, w, 1e-5) + mx.fast.layer_norm(x, w, b, 1e-4) + mx.fast.layer_norm(x, None, None, 1e-5)
+    q = mx.fast.rope(h, 8, traditional=False, base=10000.0, scale=1.0, offset=3)
+    q = q + mx.fast.rope(h, 6, traditional=True, base=None, scale=0.5, offset=offsets, freqs=mx.arange(1.0, 4.0))
+    return (q, mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3),
+            mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask="causal"),
+            mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=mask),
+            mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=mask > 0),
+            mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=mask, sinks=sinks))
+
+
+def fast_args(seed):
+    rng = np.random.default_rng(seed)
+    f = lambda *shape: mx.array(rng.standard_normal(shape).astype(np.float32))  # noqa: E731
+    return (f(2, 4, 3, 8), f(8), f(8), f(2, 2, 5, 8), f(2, 2, 5, 8), mx.array([0, 4]), f(2, 4, 3, 5), f(4))
+
+
+def test_round_trip_of_fast_ops(tmp_path):
+    path = str(tmp_path / "f.mlxfn")
+    mx.export_function(path, fast_block, *fast_args(0))
+    imported = mx.import_function(path)
+    for seed in (0, 1):
+        check(imported(*fast_args(seed)), fast_block(*fast_args(seed)))
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="lmx's own format")
+def test_malformed_fast_nodes_are_rejected(tmp_path):
+    path, bad = tmp_path / "f.mlxfn", tmp_path / "bad.mlxfn"
+    mx.export_function(str(path), fast_block, *fast_args(0))
+    good = path.read_bytes()
+    # rope's dims (odd, then past the last axis), and an attention node whose
+    # mask flag is flipped (its inputs no longer match)
+    tag = b"rope"
+    at = good.index(len(tag).to_bytes(4, "little") + tag) + 4 + len(tag)
+    for dims in (7, 20):
+        bad.write_bytes(good[:at] + dims.to_bytes(4, "little") + good[at + 4:])
+        with pytest.raises(ValueError, match="import_function"):
+            mx.import_function(str(bad))
+    tag = b"scaled_dot_product_attention"
+    at = good.index(len(tag).to_bytes(4, "little") + tag) + 4 + len(tag) + 8 + 1  # past the scale and causal flag
+    bad.write_bytes(good[:at] + bytes([good[at] ^ 1]) + good[at + 1:])
+    with pytest.raises(ValueError, match="import_function"):
+        mx.import_function(str(bad))
+    survives_corruption(good, bad, lambda f: f(*fast_args(0)), seed=3)
+
+
 def survives_corruption(good, bad, run, seed):
     """300 random 3-byte corruptions of a good file: each import gives an
     error or a working function, never a crash."""
