@@ -86,6 +86,12 @@ class _Compiled:
         self._outputs = outputs
         self._shapeless = shapeless
         self._cache = cache
+        # The common call: positional arrays only, no captured state. Keyed
+        # by their dtypes and shapes (ndims when shapeless) and the device, it
+        # skips flattening the arguments and building the general key, which
+        # cost ~4 us of a ~6 us call (compiled activations run per layer per
+        # token).
+        self._array_args_cache = {}
 
     def __get__(self, obj, objtype=None):
         # Decorated methods bind like functions.
@@ -94,6 +100,16 @@ class _Compiled:
     def __call__(self, *args, **kwargs):
         if _core._compile_mode() == "disabled":
             return self._fun(*args, **kwargs)
+        fast_key = None
+        if not kwargs and self._inputs is None and self._outputs is None and all(
+            type(a) is _core.array for a in args
+        ):
+            shapes = tuple(a.ndim for a in args) if self._shapeless else tuple(a.shape for a in args)
+            fast_key = (tuple(a.dtype for a in args), shapes, _core.default_device())
+            entry = self._array_args_cache.get(fast_key)
+            if entry is not None:
+                graph, out_def, n_out = entry
+                return unflatten(out_def, graph(list(args))[:n_out])
         leaves, treedef = flatten((args, kwargs))
         in_slots = _state_slots(self._inputs, []) if self._inputs is not None else []
         state_in = [c[k] for c, k in in_slots]
@@ -104,6 +120,8 @@ class _Compiled:
         if entry is None:
             entry = self._trace(treedef, len(leaves), in_slots, all_in)
             self._cache[key] = entry
+        if fast_key is not None:
+            self._array_args_cache[fast_key] = entry
         graph, out_def, n_out = entry
         results = graph(all_in)
         if self._outputs is not None:
