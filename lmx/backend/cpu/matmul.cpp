@@ -9,6 +9,9 @@
 #include "lmx/backend/common/dispatch.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
+#include "lmx/backend/cpu/isa.h"
+#include "lmx/backend/cpu/kernels/kernels.h"
+#include "lmx/backend/cpu/row_major.h"
 #include "lmx/primitives/linalg.h"
 #include "lmx/runtime/thread_pool.h"
 
@@ -112,6 +115,36 @@ void integer_matmul(const array& a, const array& b, T* dst, int m, int n, int k)
   });
 }
 
+// Rows of a (its batch dims folded in) up to which a 16-bit weight is read
+// as it is, row by row, rather than widened whole for sgemm.
+constexpr int64_t kMatvecMaxRows = 8;
+
+// out = a @ b for a few rows of a against b = w.T of a row-contiguous (n, k)
+// bfloat16/float16 w shared by every batch entry (nn.Linear in decode):
+// float32 accumulation, rounded once. False when the case is not that.
+bool matvec16(const array& a, const array& b, array& out) {
+  const Dtype t = out.dtype();
+  if ((t != bfloat16 && t != float16) || b.dtype() != t) return false;
+  const int64_t k = a.shape(-1), n = b.shape(-1);
+  const int64_t rows = k ? static_cast<int64_t>(a.size()) / k : 0;
+  const int nd = b.ndim();
+  for (int i = 0; i < nd - 2; ++i)
+    if (b.shape(i) != 1 && b.strides()[i] != 0) return false;
+  if (rows < 1 || rows > kMatvecMaxRows || b.strides()[nd - 2] != 1 || (n > 1 && b.strides()[nd - 1] != k))
+    return false;
+  array xs;
+  const float* x = cpu::row_major<float>(a, float32, xs);
+  const auto* w = static_cast<const uint16_t*>(static_cast<const void*>(b.data<uint16_t>()));
+  std::vector<float> y(rows * n);
+  const bool bf16 = t == bfloat16;
+  parallel_for(n, 2 * k * rows, [&](size_t j0, size_t j1) {
+    for (size_t j = j0; j < j1; ++j) LMX_CPU_KERNEL(dot16_rows, w + j * k, bf16, x, k, static_cast<int>(rows), k,
+                                                    y.data() + j, n);
+  });
+  cpu::convert_contiguous(y.data(), float32, out.raw_ptr(), t, y.size());
+  return true;
+}
+
 }  // namespace
 
 void Matmul::eval_cpu(const std::vector<array>& inputs, array& out) {
@@ -131,6 +164,7 @@ void Matmul::eval_cpu(const std::vector<array>& inputs, array& out) {
     case Dtype::Val::complex64: blas_matmul<complex64_t>(a, b, out.data<complex64_t>(), m, n, k); return;
     case Dtype::Val::float16:
     case Dtype::Val::bfloat16: {
+      if (matvec16(a, b, out)) return;
       // Widen to float32, multiply there, round once into the output.
       array wide(out.shape(), float32, std::shared_ptr<Data>{});
       cpu::allocate(wide);
