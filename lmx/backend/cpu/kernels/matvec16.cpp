@@ -54,18 +54,28 @@ float widen1(uint16_t v) {
   }
 }
 
-// Rows rows of x share each widened chunk of the weight row.
+// Rows rows of x share each widened chunk of the weight row. Each row keeps
+// U independent accumulators (U chunks per step), so the adds do not wait on
+// one another: with a single chain, one row runs at an add's latency rather
+// than at the loads' pace.
 template <bool BF16, int Rows>
 void dot_rows(const uint16_t* w, const float* x, int64_t ldx, int64_t k, float* out, int64_t ldo) {
-  f32x8 acc[Rows] = {};
+  constexpr int U = Rows == 1 ? 4 : Rows == 2 ? 2 : 1;
+  f32x8 acc[Rows][U] = {};
   int64_t i = 0;
+  for (; i + 8 * U <= k; i += 8 * U)
+    for (int u = 0; u < U; ++u) {
+      const f32x8 wv = widen8<BF16>(w + i + 8 * u);
+      for (int r = 0; r < Rows; ++r) acc[r][u] += wv * load8(x + r * ldx + i + 8 * u);
+    }
   for (; i + 8 <= k; i += 8) {
     const f32x8 wv = widen8<BF16>(w + i);
-    for (int r = 0; r < Rows; ++r) acc[r] += wv * load8(x + r * ldx + i);
+    for (int r = 0; r < Rows; ++r) acc[r][0] += wv * load8(x + r * ldx + i);
   }
   for (int r = 0; r < Rows; ++r) {
+    for (int u = 1; u < U; ++u) acc[r][0] += acc[r][u];
     float s = 0;
-    for (int j = 0; j < 8; ++j) s += acc[r][j];
+    for (int j = 0; j < 8; ++j) s += acc[r][0][j];
     for (int64_t t = i; t < k; ++t) s += widen1<BF16>(w[t]) * x[r * ldx + t];
     out[r * ldo] = s;
   }
