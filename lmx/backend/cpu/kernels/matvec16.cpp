@@ -13,8 +13,8 @@ namespace lmx::cpu::LMX_KERNELS_NS {
 
 namespace {
 
-typedef float f32x8 __attribute__((vector_size(32)));
-typedef uint32_t u32x8 __attribute__((vector_size(32)));
+#include "lmx/backend/cpu/kernels/vec8.h"
+
 typedef uint16_t u16x8 __attribute__((vector_size(16)));
 
 // Eight weights as floats: bfloat16 is float's upper half (a shift); float16
@@ -34,12 +34,6 @@ inline f32x8 widen8(const uint16_t* p) {
     for (int i = 0; i < 8; ++i) f[i] = static_cast<float>(float16_t::from_bits(p[i]));
     return f;
   }
-}
-
-inline f32x8 load8(const float* p) {
-  f32x8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
 }
 
 template <bool BF16>
@@ -74,8 +68,7 @@ void dot_rows(const uint16_t* w, const float* x, int64_t ldx, int64_t k, float* 
   }
   for (int r = 0; r < Rows; ++r) {
     for (int u = 1; u < U; ++u) acc[r][0] += acc[r][u];
-    float s = 0;
-    for (int j = 0; j < 8; ++j) s += acc[r][0][j];
+    float s = hsum(acc[r][0]);
     for (int64_t t = i; t < k; ++t) s += widen1<BF16>(w[t]) * x[r * ldx + t];
     out[r * ldo] = s;
   }

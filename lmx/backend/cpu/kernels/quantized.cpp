@@ -13,8 +13,8 @@ namespace lmx::cpu::LMX_KERNELS_NS {
 
 namespace {
 
-typedef float f32x8 __attribute__((vector_size(32)));
-typedef uint32_t u32x8 __attribute__((vector_size(32)));
+#include "lmx/backend/cpu/kernels/vec8.h"
+
 typedef uint8_t u8x8 __attribute__((vector_size(8)));
 
 // The 8 values packed LSB-first in `bits` bytes at p (bits <= 8, so values
@@ -34,19 +34,6 @@ inline f32x8 unpack8(const uint8_t* p) {
     const u32x8 mask = u32x8{} + ((1u << Bits) - 1);
     return __builtin_convertvector((words >> shifts) & mask, f32x8);
   }
-}
-
-inline f32x8 load8(const float* p) {
-  f32x8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename V>
-inline float hsum(V v) {
-  float s = 0;
-  for (int i = 0; i < static_cast<int>(sizeof(V) / sizeof(float)); ++i) s += v[i];
-  return s;
 }
 
 #if defined(__AVX512F__)
