@@ -556,7 +556,7 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
   } else if (auto* at = dynamic_cast<const fast::ScaledDotProductAttention*>(&prim)) {
     // inputs: q, k, v in the output's dtype, then the float32 additive mask
     // of the scores' shape, then the float32 sinks
-    need(!(at->causal() && at->has_mask()) && nin == 3 + at->has_mask() + at->has_sinks());
+    need(!(at->causal() && at->has_mask()) && nin == static_cast<size_t>(3 + at->has_mask() + at->has_sinks()));
     for (int i = 0; i < 3; ++i) need(dtype(n.inputs[i]) == dtype(out));
     for (size_t i = 3; i < nin; ++i) need(dtype(n.inputs[i]) == float32);
     if (at->has_mask()) {
