@@ -115,16 +115,16 @@ void integer_matmul(const array& a, const array& b, T* dst, int m, int n, int k)
   });
 }
 
-// Rows of a (its batch dims folded in) up to which a 16-bit weight is read
-// as it is, row by row, rather than widened whole for sgemm.
+// Rows of a (its batch dims folded in) up to which the weight is streamed
+// row by row (a 16-bit one in its own width) rather than handed to gemm.
 constexpr int64_t kMatvecMaxRows = 8;
 
 // out = a @ b for a few rows of a against b = w.T of a row-contiguous (n, k)
-// bfloat16/float16 w shared by every batch entry (nn.Linear in decode):
-// float32 accumulation, rounded once. False when the case is not that.
-bool matvec16(const array& a, const array& b, array& out) {
+// float32/bfloat16/float16 w shared by every batch entry (nn.Linear in
+// decode): float32 accumulation, rounded once. False when the case is not that.
+bool matvec(const array& a, const array& b, array& out) {
   const Dtype t = out.dtype();
-  if ((t != bfloat16 && t != float16) || b.dtype() != t) return false;
+  if ((t != float32 && t != bfloat16 && t != float16) || b.dtype() != t) return false;
   const int64_t k = a.shape(-1), n = b.shape(-1);
   const int64_t rows = k ? static_cast<int64_t>(a.size()) / k : 0;
   const int nd = b.ndim();
@@ -134,14 +134,15 @@ bool matvec16(const array& a, const array& b, array& out) {
     return false;
   array xs;
   const float* x = cpu::row_major<float>(a, float32, xs);
-  const auto* w = static_cast<const uint16_t*>(static_cast<const void*>(b.data<uint16_t>()));
-  std::vector<float> y(rows * n);
-  const bool bf16 = t == bfloat16;
+  const auto* w = static_cast<const char*>(b.raw_ptr());
+  const size_t row_bytes = static_cast<size_t>(k) * t.size();
+  std::vector<float> staged(t == float32 ? 0 : rows * n);
+  float* y = t == float32 ? out.data<float>() : staged.data();
   parallel_for(n, 2 * k * rows, [&](size_t j0, size_t j1) {
-    for (size_t j = j0; j < j1; ++j) LMX_CPU_KERNEL(dot16_rows, w + j * k, bf16, x, k, static_cast<int>(rows), k,
-                                                    y.data() + j, n);
+    for (size_t j = j0; j < j1; ++j)
+      LMX_CPU_KERNEL(matvec_rows, w + j * row_bytes, t, x, k, static_cast<int>(rows), k, y + j, n);
   });
-  cpu::convert_contiguous(y.data(), float32, out.raw_ptr(), t, y.size());
+  if (t != float32) cpu::convert_contiguous(staged.data(), float32, out.raw_ptr(), t, staged.size());
   return true;
 }
 
@@ -159,12 +160,14 @@ void Matmul::eval_cpu(const std::vector<array>& inputs, array& out) {
   }
   Dtype t = out.dtype();
   switch (t.val()) {
-    case Dtype::Val::float32: blas_matmul<float>(a, b, out.data<float>(), m, n, k); return;
+    case Dtype::Val::float32:
+      if (!matvec(a, b, out)) blas_matmul<float>(a, b, out.data<float>(), m, n, k);
+      return;
     case Dtype::Val::float64: blas_matmul<double>(a, b, out.data<double>(), m, n, k); return;
     case Dtype::Val::complex64: blas_matmul<complex64_t>(a, b, out.data<complex64_t>(), m, n, k); return;
     case Dtype::Val::float16:
     case Dtype::Val::bfloat16: {
-      if (matvec16(a, b, out)) return;
+      if (matvec(a, b, out)) return;
       // Widen to float32, multiply there, round once into the output.
       array wide(out.shape(), float32, std::shared_ptr<Data>{});
       cpu::allocate(wide);

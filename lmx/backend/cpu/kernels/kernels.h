@@ -35,10 +35,10 @@ using BinarySpanFn = void (*)(const void* x, const void* y, void* out, size_t n)
   void affine_qmv(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int bits, int group,       \
                   const float* scales, const float* biases, const float* xsum, int64_t ldxsum, float* out,  \
                   int64_t ldo);                                                                             \
-  /* out[r * ldo] = sum_k x[r, k] * w[k] for m rows of x against one row of k bfloat16 (bf16) or       \
-     float16 weights */                                                                                \
-  void dot16_rows(const uint16_t* w, bool bf16, const float* x, int64_t ldx, int m, int64_t k, float* out, \
-                  int64_t ldo);
+  /* out[r * ldo] = sum_k x[r, k] * w[k] for m rows of x against one row of k float32, bfloat16 or   \
+     float16 weights (w_type) */                                                                       \
+  void matvec_rows(const void* w, Dtype w_type, const float* x, int64_t ldx, int m, int64_t k, float* out, \
+                   int64_t ldo);
 
 namespace lmx::cpu::kernels_baseline {
 LMX_CPU_KERNEL_ENTRY_POINTS

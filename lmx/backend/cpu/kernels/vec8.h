@@ -17,7 +17,7 @@ inline f32x8 load8(const float* p) {
 
 // The sum of a vector's lanes.
 template <typename V>
-inline float hsum(V v) {
+inline float hsum(const V& v) {
   float s = 0;
   for (int i = 0; i < static_cast<int>(sizeof(V) / sizeof(float)); ++i) s += v[i];
   return s;
