@@ -45,4 +45,12 @@ bool uniform_batch_stride(const array& x, int64_t& stride) {
   return true;
 }
 
+bool is_shared_transposed_weight(const array& b) {
+  const int nd = b.ndim();
+  if (nd < 2) return false;
+  for (int i = 0; i < nd - 2; ++i)
+    if (b.shape(i) != 1 && b.strides()[i] != 0) return false;
+  return b.strides()[nd - 2] == 1 && (b.shape(-1) <= 1 || b.strides()[nd - 1] == b.shape(-2));
+}
+
 }  // namespace lmx

@@ -20,6 +20,12 @@ void collapse_dims(Shape& shape, std::vector<Strides>& strides);
 // (0 for a batch of one or a broadcast); false when they do not.
 bool uniform_batch_stride(const array& x, int64_t& stride);
 
+// Whether b (..., k, n) is w.T of one row-contiguous (n, k) matrix w shared by
+// every batch entry (matmul broadcasts a 2-D weight over x's batch dims with
+// stride 0): the layout of nn.Linear's weight, which the matrix-vector
+// kernels of decode stream row by row.
+bool is_shared_transposed_weight(const array& b);
+
 inline namespace LMX_ISA_NS {
 
 // Calls row(offsets, n) for each innermost row of `shape`: `offsets[k]` is the

@@ -127,11 +127,7 @@ bool matvec(const array& a, const array& b, array& out) {
   if ((t != float32 && t != bfloat16 && t != float16) || b.dtype() != t) return false;
   const int64_t k = a.shape(-1), n = b.shape(-1);
   const int64_t rows = k ? static_cast<int64_t>(a.size()) / k : 0;
-  const int nd = b.ndim();
-  for (int i = 0; i < nd - 2; ++i)
-    if (b.shape(i) != 1 && b.strides()[i] != 0) return false;
-  if (rows < 1 || rows > kMatvecMaxRows || b.strides()[nd - 2] != 1 || (n > 1 && b.strides()[nd - 1] != k))
-    return false;
+  if (rows < 1 || rows > kMatvecMaxRows || !is_shared_transposed_weight(b)) return false;
   array xs;
   const float* x = cpu::row_major<float>(a, float32, xs);
   const auto* w = static_cast<const char*>(b.raw_ptr());

@@ -1,6 +1,6 @@
-// Fused mx.fast kernels on the GPU: rms_norm and layer_norm (a warp per row
-// for rows that fit in a warp's registers, else a block per row), computed in
-// float32 and rounded once (as the CPU kernels).
+// Fused mx.fast kernels on the GPU: rms_norm and layer_norm (one to eight
+// warps per row for rows that fit in their registers, else a block per row),
+// computed in float32 and rounded once (as the CPU kernels).
 #include "lmx/backend/cuda/device_util.cuh"
 #include "lmx/backend/cuda/kernels.h"
 

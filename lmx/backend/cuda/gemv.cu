@@ -93,15 +93,8 @@ bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
   if (a.dtype() != t || b.dtype() != t) return false;
   const int64_t k = a.shape(-1), n = b.shape(-1);
   const int64_t m = k ? static_cast<int64_t>(a.size()) / k : 0;  // a's batch dims fold into its rows
-  // One weight for every batch entry: matmul broadcasts a 2-D weight over
-  // x's batch dims ((B, L, K) @ w.T), which leaves them with stride 0.
-  const int nd = b.ndim();
-  for (int i = 0; i < nd - 2; ++i)
-    if (b.shape(i) != 1 && b.strides()[i] != 0) return false;
-  // The weight must be w.T of a row-contiguous (n, k) w, 16-byte aligned.
-  if (m < 1 || m > kGemvMaxRows || k % 8 != 0 || n == 0 || b.strides()[nd - 2] != 1 ||
-      (n > 1 && b.strides()[nd - 1] != k))
-    return false;
+  // The weight must be w.T of one row-contiguous (n, k) w, 16-byte aligned.
+  if (m < 1 || m > kGemvMaxRows || k % 8 != 0 || n == 0 || !is_shared_transposed_weight(b)) return false;
   array x = row_contiguous(a, st);
   const void* xp = device_read(x, st);
   const void* wp = device_read(b, st);
@@ -111,10 +104,14 @@ bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
   const int warps_k = split_k_warps(chunks);
   dispatch_gpu_float(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
+    // Blocks of kGemvThreads threads for n rows at R rows per warp group.
+    auto blocks_for_rows = [&](int R) {
+      const int64_t rows_per_block = kGemvThreads / 32 / warps_k * R;
+      return (n + rows_per_block - 1) / rows_per_block;
+    };
     auto launch = [&](auto mr, auto r, auto u) {
       constexpr int MR = decltype(mr)::value, R = decltype(r)::value, U = decltype(u)::value;
-      const int64_t rows_per_block = kGemvThreads / 32 / warps_k * R;
-      unsigned grid = static_cast<unsigned>((n + rows_per_block - 1) / rows_per_block);
+      const auto grid = static_cast<unsigned>(blocks_for_rows(R));
       gemv_kernel<T, MR, R, U><<<grid, kGemvThreads, 0, st>>>(static_cast<const T*>(xp), static_cast<const T*>(wp),
                                                               static_cast<T*>(device_write(out)),
                                                               static_cast<int>(m), k, n, warps_k);
@@ -127,8 +124,7 @@ bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
     // has too few warps to cover memory latency, so each loads four chunks
     // ahead (2560x1024: 7.6 -> 5.8 us); lanes with four or more chunks of a
     // row gain from two (9728x2560: 24.2 -> 22.1 us); the rest, one.
-    const int64_t blocks = (n + kGemvThreads / 32 / warps_k * 4 - 1) / (kGemvThreads / 32 / warps_k * 4);
-    if (blocks < 4 * int64_t{device_props().multiProcessorCount})
+    if (blocks_for_rows(4) < 4 * int64_t{device_props().multiProcessorCount})
       launch(integral_constant<int, 1>{}, integral_constant<int, 4>{}, integral_constant<int, 4>{});
     else if (chunks >= 4 * 32 * int64_t{warps_k})
       launch(integral_constant<int, 1>{}, integral_constant<int, 4>{}, integral_constant<int, 2>{});

@@ -174,6 +174,17 @@ __device__ inline bool arg_better(C v, uint32_t i, C best, uint32_t best_i) {
   return IsMax ? v > best : v < best;
 }
 
+// Combines each lane's (best, best_i) over the warp: lane 0 gets the warp's.
+template <bool IsMax, typename C>
+__device__ inline void warp_combine_best(C& best, uint32_t& best_i) {
+  const int lane = threadIdx.x % 32;
+  for (int d = 16; d > 0; d /= 2) {
+    C v = shfl_down(best, d);
+    uint32_t vi = __shfl_down_sync(0xffffffffu, best_i, d);
+    if (lane + d < 32 && arg_better<IsMax>(v, vi, best, best_i)) best = v, best_i = vi;
+  }
+}
+
 // The first extreme of elements first, first + step, ... (< len) of a line
 // `stride` apart, combined over the warp: lane 0 holds the warp's best.
 // Elements carry their index plus `base`. Loads go out kUnroll at a time,
@@ -183,7 +194,6 @@ template <bool IsMax, typename In, typename C>
 __device__ inline void warp_arg_best(const In* p, int64_t first, int64_t step, int64_t len, int64_t stride, C& best,
                                      uint32_t& best_i, int64_t base = 0) {
   constexpr int kUnroll = 8;
-  const int lane = threadIdx.x % 32;
   best = static_cast<C>(p[0]);
   best_i = static_cast<uint32_t>(base);
   for (int64_t i0 = first; i0 < len; i0 += kUnroll * step) {
@@ -199,11 +209,7 @@ __device__ inline void warp_arg_best(const In* p, int64_t first, int64_t step, i
       if (i0 + u * step < len && arg_better<IsMax>(v[u], at, best, best_i)) best = v[u], best_i = at;
     }
   }
-  for (int d = 16; d > 0; d /= 2) {
-    C v = shfl_down(best, d);
-    uint32_t vi = __shfl_down_sync(0xffffffffu, best_i, d);
-    if (lane + d < 32 && arg_better<IsMax>(v, vi, best, best_i)) best = v, best_i = vi;
-  }
+  warp_combine_best<IsMax>(best, best_i);
 }
 
 // A warp per output: lanes stride over the axis, then combine by shuffles.
@@ -241,8 +247,8 @@ __global__ void arg_reduce_piece_kernel(const In* __restrict__ src, C* __restric
   strided_offsets(K, o, ko);
   C best;
   uint32_t best_i;
-  warp_arg_best<IsMax>(src + ko[0] + first * stride, threadIdx.x, blockDim.x, piece < len - first ? piece : len - first, stride,
-                       best, best_i, first);
+  const int64_t piece_len = piece < len - first ? piece : len - first;
+  warp_arg_best<IsMax>(src + ko[0] + first * stride, threadIdx.x, blockDim.x, piece_len, stride, best, best_i, first);
   if (lane == 0) warp_v[warp] = best, warp_at[warp] = best_i;
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -265,11 +271,7 @@ __global__ void arg_reduce_pieces_kernel(const C* __restrict__ best_v, const uin
   for (int j = lane; j < pieces; j += 32)
     if (arg_better<IsMax>(best_v[o * pieces + j], best_at[o * pieces + j], best, best_i))
       best = best_v[o * pieces + j], best_i = best_at[o * pieces + j];
-  for (int d = 16; d > 0; d /= 2) {
-    C v = shfl_down(best, d);
-    uint32_t vi = __shfl_down_sync(0xffffffffu, best_i, d);
-    if (lane + d < 32 && arg_better<IsMax>(v, vi, best, best_i)) best = v, best_i = vi;
-  }
+  warp_combine_best<IsMax>(best, best_i);
   if (lane == 0) {
     int64_t ko[2];
     strided_offsets(K, o, ko);
