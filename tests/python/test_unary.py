@@ -342,6 +342,27 @@ def test_unary_special_values(op, value, expected):
     np.testing.assert_allclose(got, [expected], rtol=1e-6, atol=0)
 
 
+@pytest.mark.skipif(BACKEND == "mlx", reason="MLX's CPU exp overflows early: exp(88.1) = 1.8e38 gives inf there")
+def test_exp_float32_over_its_whole_range():
+    # The vectorised exp builds 2^n itself: check the edges where that can go
+    # wrong (the overflow threshold, the slide into subnormals, NaN), on a
+    # dense contiguous array so the SIMD path runs.
+    x = np.concatenate(
+        [
+            np.linspace(-110.0, 89.0, 20001, dtype=np.float32),
+            np.float32([88.72283, 88.72284, 88.7229, -87.33654, -87.34, -103.97, -104.0, -150.0]),
+            np.float32([0.0, -0.0, np.inf, -np.inf, np.nan]),
+        ]
+    )
+    got = to_numpy(mx.exp(mx.array(x)))
+    with np.errstate(over="ignore"):
+        want = np.exp(x.astype(np.float64))
+    normal = want < np.finfo(np.float32).max
+    np.testing.assert_allclose(got[normal], want[normal], rtol=3e-7, atol=np.finfo(np.float32).tiny)
+    assert np.all(np.isposinf(got[want > np.finfo(np.float32).max]))
+    assert np.isnan(got[-1])
+
+
 @pytest.mark.parametrize(
     "dtype", ["bool_", "int32", "float16", "bfloat16", "float32", "float64"]
 )
