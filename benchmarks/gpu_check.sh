@@ -46,9 +46,12 @@ BENCH=" ${GPU_CHECK_BENCH:-compile ops lm overhead train} "
   "$PY" benchmarks/compile.py --gpu --n "${GPU_COMPILE_N:-268435456}" 2>&1 | tee "$LOG/gpu_compile.log"
 [[ $BENCH == *" ops "* ]] && "$PY" benchmarks/gpu_ops.py 2>&1 | tee "$LOG/gpu_bench.log"
 if [[ $BENCH == *" lm "* ]]; then
-  GPU_LM_LAYERS=${GPU_LM_LAYERS:-36}
   copy=$(grep "copy (torch clone)" "$LOG/gpu_bench.log" 2>/dev/null | awk "{print \$5}")
-  "$PY" benchmarks/gpu_lm.py --layers "$GPU_LM_LAYERS" --copy-gbps "${copy:-0}" 2>&1 | tee "$LOG/gpu_lm.log"
+  # GPU_LM_SHAPES: model shapes to run (gpu_lm.py --shape); GPU_LM_LAYERS overrides their depth.
+  for shape in ${GPU_LM_SHAPES:-qwen3-4b}; do
+    "$PY" benchmarks/gpu_lm.py --shape "$shape" ${GPU_LM_LAYERS:+--layers "$GPU_LM_LAYERS"} \
+      --copy-gbps "${copy:-0}" ${GPU_LM_ARGS:-} 2>&1 | tee "$LOG/gpu_lm_$shape.log"
+  done
 fi
 [[ $BENCH == *" gemv "* ]] && "$PY" benchmarks/gpu_gemv.py 2>&1 | tee "$LOG/gpu_gemv.log"
 [[ $BENCH == *" decode_profile "* ]] &&

@@ -28,7 +28,9 @@ import lmx.nn as nn
 from lmx.lm.models import qwen3
 from lmx.lm.models.cache import make_prompt_cache
 
-from gpu_lm import QWEN3_4B
+from gpu_lm import SHAPES
+
+QWEN3_4B = SHAPES["qwen3-4b"]
 
 
 def cuda_profiler(start):

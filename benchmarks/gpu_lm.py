@@ -1,9 +1,11 @@
 """LLM decode and prefill on the GPU: a random-weight model shaped like
-Qwen3-4B (bfloat16) in lmx against transformers' Qwen3 on the same card, in
-the same run. Weights are random (models cannot be carried to the GPU
-machine); speed does not depend on their values.
+Qwen3-4B or Llama-3-8B (bfloat16) in lmx against transformers on the same
+card, in the same run: eager, and with torch.compile (static KV cache,
+CUDA graphs: transformers' documented fast path). Weights are random (models
+cannot be carried to the GPU machine); speed does not depend on their values.
 
-    python benchmarks/gpu_lm.py [--layers N] [--tokens 64] [--prompt 2048]
+    python benchmarks/gpu_lm.py [--shape qwen3-4b|llama3-8b] [--layers N]
+                                [--tokens 64] [--prompt 2048] [--no-compile-peer]
 """
 
 import argparse
@@ -13,15 +15,22 @@ import numpy as np
 
 import lmx.core as mx
 from lmx.lm.generate import generate_step
-from lmx.lm.models import qwen3
+from lmx.lm.models import llama, qwen3
 
-QWEN3_4B = dict(model_type="qwen3", hidden_size=2560, num_hidden_layers=36, intermediate_size=9728,
-                num_attention_heads=32, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-6,
-                vocab_size=151936, rope_theta=1000000, tie_word_embeddings=True)  # fmt: skip
+SHAPES = {
+    "qwen3-4b": dict(model_type="qwen3", hidden_size=2560, num_hidden_layers=36, intermediate_size=9728,
+                     num_attention_heads=32, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-6,
+                     vocab_size=151936, rope_theta=1000000, tie_word_embeddings=True),
+    "llama3-8b": dict(model_type="llama", hidden_size=4096, num_hidden_layers=32, intermediate_size=14336,
+                      num_attention_heads=32, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-5,
+                      vocab_size=128256, rope_theta=500000, tie_word_embeddings=False),
+}  # fmt: skip
+LMX_MODELS = {"qwen3": qwen3, "llama": llama}
 
 
 def lmx_decode(cfg, prompt, tokens, bits=None):
-    model = qwen3.Model(qwen3.ModelArgs(**cfg))
+    arch = LMX_MODELS[cfg["model_type"]]
+    model = arch.Model(arch.ModelArgs(**cfg))
     model.set_dtype(mx.bfloat16)
     if bits:
         import lmx.nn as nn
@@ -56,34 +65,54 @@ def lmx_decode(cfg, prompt, tokens, bits=None):
     return decode_tps, prefill_tps, nbytes
 
 
-def torch_decode(cfg, prompt, tokens):
+def torch_model(cfg):
     import torch
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+    import transformers
 
-    conf = Qwen3Config(hidden_size=cfg["hidden_size"], num_hidden_layers=cfg["num_hidden_layers"],
-                       intermediate_size=cfg["intermediate_size"], num_attention_heads=cfg["num_attention_heads"],
-                       num_key_value_heads=cfg["num_key_value_heads"], head_dim=cfg["head_dim"],
-                       vocab_size=cfg["vocab_size"], tie_word_embeddings=True)  # fmt: skip
+    names = {"qwen3": ("Qwen3Config", "Qwen3ForCausalLM"), "llama": ("LlamaConfig", "LlamaForCausalLM")}
+    conf_cls, model_cls = (getattr(transformers, n) for n in names[cfg["model_type"]])
+    conf = conf_cls(hidden_size=cfg["hidden_size"], num_hidden_layers=cfg["num_hidden_layers"],
+                    intermediate_size=cfg["intermediate_size"], num_attention_heads=cfg["num_attention_heads"],
+                    num_key_value_heads=cfg["num_key_value_heads"], head_dim=cfg["head_dim"],
+                    vocab_size=cfg["vocab_size"], rms_norm_eps=cfg["rms_norm_eps"],
+                    tie_word_embeddings=cfg["tie_word_embeddings"])  # fmt: skip
     with torch.device("cuda"):
-        model = Qwen3ForCausalLM(conf).to(torch.bfloat16).eval()
+        return model_cls(conf).to(torch.bfloat16).eval()
+
+
+def torch_decode(cfg, prompt, tokens, compiled=False):
+    """transformers' generate, greedy. Compiled: a static KV cache, with
+    which generate compiles its decoding forward under torch.compile
+    (mode="reduce-overhead": CUDA graphs), as transformers documents for fast
+    decoding. Compilation and capture happen in the warm-up calls; the cache
+    keeps the size of the longest call, so the timed calls reuse the graphs."""
+    import torch
+
+    model = torch_model(cfg)
+    extra = dict(cache_implementation="static") if compiled else {}
     ids = torch.tensor(prompt, device="cuda")[None]
+
+    def run(n):
+        model.generate(ids[:, :16], max_new_tokens=n, min_new_tokens=n, do_sample=False, **extra)
+        torch.cuda.synchronize()
+
     with torch.no_grad():
-        model.generate(ids[:, :16], max_new_tokens=4, min_new_tokens=4, do_sample=False)
-        torch.cuda.synchronize()
+        for _ in range(3 if compiled else 1):  # compile, then replay warm
+            run(tokens)
         t0 = time.perf_counter()
-        model.generate(ids[:, :16], max_new_tokens=1, min_new_tokens=1, do_sample=False)
-        torch.cuda.synchronize()
+        run(1)
         t1 = time.perf_counter()
-        model.generate(ids[:, :16], max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
-        torch.cuda.synchronize()
+        run(tokens)
         t2 = time.perf_counter()
         decode_tps = (tokens - 1) / ((t2 - t1) - (t1 - t0))
-        model(ids[:, :64])
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        model(ids)
-        torch.cuda.synchronize()
-        prefill_tps = ids.shape[1] / (time.perf_counter() - t0)
+        prefill_tps = float("nan")
+        if not compiled:
+            model(ids[:, :64])
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            model(ids)
+            torch.cuda.synchronize()
+            prefill_tps = ids.shape[1] / (time.perf_counter() - t0)
     del model
     torch.cuda.empty_cache()
     return decode_tps, prefill_tps
@@ -106,14 +135,18 @@ def torch_copy_gbps(n=1 << 28):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--layers", type=int, default=QWEN3_4B["num_hidden_layers"])
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="qwen3-4b")
+    ap.add_argument("--layers", type=int, default=0, help="override the shape's layer count")
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--prompt", type=int, default=2048)
     ap.add_argument("--bits", type=int, nargs="*", default=[4], help="also run lmx quantized to these bits")
     ap.add_argument("--no-peer", action="store_true", help="skip transformers (for lmx-only comparisons)")
+    ap.add_argument("--no-compile-peer", action="store_true", help="skip transformers under torch.compile")
     ap.add_argument("--copy-gbps", type=float, default=0.0, help="measured copy bandwidth (GB/s) for the limit")
     args = ap.parse_args()
-    cfg = dict(QWEN3_4B, num_hidden_layers=args.layers)
+    cfg = dict(SHAPES[args.shape])
+    if args.layers:
+        cfg["num_hidden_layers"] = args.layers
     if not args.copy_gbps:
         try:
             args.copy_gbps = torch_copy_gbps()
@@ -128,13 +161,16 @@ def main():
         d, p, qbytes = lmx_decode(cfg, prompt, args.tokens, bits)
         rows.append((f"lmx {bits}-bit (g64)", d, p, qbytes))
         mx.clear_cache()
-    try:
-        if not args.no_peer:
-            td, tp = torch_decode(cfg, prompt, args.tokens)
-            rows.append(("transformers eager bf16", td, tp, nbytes))
-    except Exception as e:  # transformers missing or too old
-        print(f"(torch peer unavailable: {e})")
-    print(f"model: Qwen3-4B shape, {args.layers} layers, {nbytes / 1e9:.2f} GB of bf16 weights; "
+    peers = [] if args.no_peer else [("transformers eager bf16", False)]
+    if not args.no_peer and not args.no_compile_peer:
+        peers.append(("transformers torch.compile bf16", True))
+    for name, compiled in peers:
+        try:
+            td, tp = torch_decode(cfg, prompt, args.tokens, compiled)
+            rows.append((name, td, tp, nbytes))
+        except Exception as e:  # transformers missing, too old, or compile failed
+            print(f"({name} unavailable: {type(e).__name__}: {e})")
+    print(f"model: {args.shape} shape, {cfg['num_hidden_layers']} layers, {nbytes / 1e9:.2f} GB of bf16 weights; "
           f"copy bandwidth {args.copy_gbps:.0f} GB/s")
     print(f"{'engine':28s} {'weights GB':>10s} {'decode tok/s':>13s} {'limit tok/s':>12s} {'of limit':>9s} "
           f"{'prefill tok/s':>14s}")
