@@ -384,6 +384,33 @@ print("alive", b.tolist())
     assert "alive [2.0, 2.0, 2.0, 2.0]" in proc.stdout
 
 
+@pytest.mark.skipif(BACKEND != "lmx", reason="lmx's scheduling knob")
+@pytest.mark.parametrize("cap,ok", [("1", True), ("3", True), ("0", False), ("many", False)])
+def test_eval_batch_nodes_setting(cap, ok):
+    # The scheduler hands a stream's nodes over in pieces that grow up to
+    # LMX_EVAL_BATCH_NODES: any cap gives the same results, even pieces of a
+    # single node across two streams; a malformed one is an error naming it.
+    code = f"""
+import {mx.__name__} as mx
+s = mx.new_stream(mx.default_device())
+x = mx.arange(10, dtype=mx.float32)
+y = x
+for i in range(300):
+    y = y + 1 if i % 7 else mx.multiply(y, 1, stream=s)
+try:
+    print("sum", y.sum().item())
+except ValueError as e:
+    print("error", e)
+"""
+    env = dict(os.environ, LMX_TEST_BACKEND=BACKEND, LMX_EVAL_BATCH_NODES=cap)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    if ok:
+        assert "sum " + str(float(sum(range(10)) + 10 * (300 - 43))) in proc.stdout
+    else:
+        assert "error" in proc.stdout and "LMX_EVAL_BATCH_NODES" in proc.stdout
+
+
 def test_device_info_wired_limit_and_buffer_sizes():
     info = mx.device_info()
     assert isinstance(info, dict) and "architecture" in info and "device_name" in info
