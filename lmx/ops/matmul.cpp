@@ -34,7 +34,14 @@ array matmul(const array& a_in, const array& b_in, S s) {
     return x.shape() == full ? x : broadcast_to(x, full, s);
   };
   a = prep(a);
-  b = prep(b);
+  // A (K, N) matrix against batched a stays one matrix: the primitive shares
+  // it over the batch (see primitives/linalg.h) instead of a broadcast node.
+  const bool shared_rhs = b.ndim() == 2 && a.ndim() > 2;
+  if (shared_rhs) {
+    if (b.dtype() != t) b = astype(b, t, s);
+  } else {
+    b = prep(b);
+  }
   Shape out_shape = batch;
   out_shape.push_back(a.shape(-2));
   out_shape.push_back(b.shape(-1));

@@ -117,13 +117,12 @@ array quantized_matmul(const array& x_in, const array& w, const array& scales, c
     return array(std::move(shape), t,
                  std::make_shared<QuantizedMatmul>(to_stream(s), q.group_size, q.bits, transpose), {x2, w2, s2, b2});
   };
-  if (w.ndim() == 2) {
-    // One weight matrix for every row of x: fold x's batch dims into its rows
-    // (the matrix-vector path then serves a whole decode batch at once).
-    ShapeElem rows = x_in.size() / std::max<ShapeElem>(k, 1);
+  if (w.ndim() == 2 && x_in.ndim() >= 2) {
+    // One weight matrix for every row of x: the primitive takes x as it is
+    // (the backends fold its batch dims into rows), no reshape nodes.
     Shape out_shape(x_in.shape().begin(), x_in.shape().end() - 1);
     out_shape.push_back(n);
-    return reshape(make(reshape(x_in, {rows, k}, s), w, scales, *biases, {rows, n}), out_shape, s);
+    return make(x_in, w, scales, *biases, out_shape);
   }
   array x = x_in.ndim() == 1 ? reshape(x_in, {1, x_in.shape(0)}, s) : x_in;
   Shape x_batch(x.shape().begin(), x.shape().end() - 2), w_batch(w.shape().begin(), w.shape().end() - 2);

@@ -8,13 +8,22 @@ namespace {
 array swap_last(const array& x) { return swapaxes(x, -1, -2); }
 }  // namespace
 
-// C = A B: dA = dC B^T, dB = A^T dC (batch dims already broadcast).
+// C = A B: dA = dC B^T, dB = A^T dC. A b shared over the batch gets the sum
+// over the batch: the batch folded into the rows of one product.
 std::vector<array> Matmul::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                const std::vector<int>& argnums, const std::vector<array>&) {
   const array& g = cotangents[0];
+  const array &a = primals[0], &b = primals[1];
   std::vector<array> out;
-  for (int arg : argnums)
-    out.push_back(arg == 0 ? matmul(g, swap_last(primals[1])) : matmul(swap_last(primals[0]), g));
+  for (int arg : argnums) {
+    if (arg == 0) {
+      out.push_back(matmul(g, swap_last(b)));
+    } else if (b.ndim() < a.ndim()) {
+      out.push_back(matmul(swap_last(reshape(a, {-1, a.shape(-1)})), reshape(g, {-1, g.shape(-1)})));
+    } else {
+      out.push_back(matmul(swap_last(a), g));
+    }
+  }
   return out;
 }
 

@@ -1,5 +1,7 @@
-// Matrix products. Inputs arrive with equal (already broadcast) batch dims:
-// a (..., M, K), b (..., K, N) -> (..., M, N).
+// Matrix products: a (..., M, K), b (..., K, N) -> (..., M, N), batch dims
+// already broadcast to be equal; or b (K, N), one matrix shared by every
+// batch entry of a (nn.Linear's weight: no broadcast node per call). A
+// backend reads the shared case through matmul_rhs (backend/common/layout.h).
 #pragma once
 
 #include "lmx/primitives/primitive.h"

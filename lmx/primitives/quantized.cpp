@@ -54,6 +54,10 @@ std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const
         // The gradient of the dense matrix w stands for, in w's own layout:
         // (N, K) = d^T x when transposed, else (K, N) = x^T d.
         array xf = astype(x, float32), df = astype(d, float32);
+        if (w.ndim() == 2 && x.ndim() > 2) {  // a w shared by x's batch: sum over it
+          xf = reshape(xf, {-1, xf.shape(-1)});
+          df = reshape(df, {-1, df.shape(-1)});
+        }
         array dense = transpose_ ? matmul(swapaxes(df, -1, -2), xf) : matmul(swapaxes(xf, -1, -2), df);
         array q = integers(w, scales, group_size_, bits_);
         sb = std::vector<array>{astype(group_sum(multiply(dense, q), group_size_), scales.dtype()),

@@ -35,7 +35,9 @@ class AffineDequantize : public UnaryPrimitive {
 };
 
 // Inputs: x (..., M, K), w_q, scales, biases with x's batch dims (already
-// broadcast); output (..., M, N) in the output's dtype.
+// broadcast), or w_q, scales, biases 2-D: one matrix for every row of x,
+// whose batch dims the backends fold into its rows (nn.QuantizedLinear: no
+// reshape nodes per call); output (..., M, N) in the output's dtype.
 class QuantizedMatmul : public UnaryPrimitive {
  public:
   QuantizedMatmul(Stream s, int group_size, int bits, bool transpose)

@@ -485,11 +485,13 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
   } else if (dynamic_cast<const Matmul*>(&prim)) {
     need(nin == 2);
     const Shape &a = shape(n.inputs[0]), &b = shape(n.inputs[1]), &o = shape(out);
-    need(a.size() >= 2 && a.size() == b.size() && o.size() == a.size() && dtype(n.inputs[0]) == dtype(out) &&
-         dtype(n.inputs[1]) == dtype(out));
-    size_t k = a.size();
-    need(a[k - 1] == b[k - 2] && o[k - 2] == a[k - 2] && o[k - 1] == b[k - 1]);
-    for (size_t d = 0; d + 2 < k; ++d) need(a[d] == o[d] && b[d] == o[d]);
+    // b has a's batch dims, or is one (K, N) matrix shared by the batch.
+    const bool shared = b.size() == 2 && a.size() > 2;
+    need(a.size() >= 2 && (a.size() == b.size() || shared) && o.size() == a.size() &&
+         dtype(n.inputs[0]) == dtype(out) && dtype(n.inputs[1]) == dtype(out));
+    size_t k = a.size(), kb = b.size();
+    need(a[k - 1] == b[kb - 2] && o[k - 2] == a[k - 2] && o[k - 1] == b[kb - 1]);
+    for (size_t d = 0; d + 2 < k; ++d) need(a[d] == o[d] && (shared || b[d] == o[d]));
   } else if (auto* so = dynamic_cast<const Sort*>(&prim)) {
     const int ax = so->axis();
     need(nin == 1 && axis_in(ax, shape(out)));
@@ -526,11 +528,15 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
   } else if (auto* q = dynamic_cast<const QuantizedMatmul*>(&prim)) {
     need(nin == 4 && shape(out).size() >= 2);
     // The kernels read the operands' batch dims as the output's (the op
-    // broadcasts them before building the node).
+    // broadcasts them before building the node), or w, scales and biases are
+    // one 2-D matrix for every row of x.
     const size_t batch = shape(out).size() - 2;
-    for (int v : n.inputs)
-      need(shape(v).size() == shape(out).size() &&
-           std::equal(shape(v).begin(), shape(v).begin() + batch, shape(out).begin()));
+    const bool shared = shape(n.inputs[1]).size() == 2;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const Shape& v = shape(n.inputs[i]);
+      if (shared && i > 0) need(v.size() == 2);
+      else need(v.size() == shape(out).size() && std::equal(v.begin(), v.begin() + batch, shape(out).begin()));
+    }
     auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
       return quantized_matmul(in[0], in[1], in[2], in[3], q->transpose(), q->group_size(), q->bits(), "affine");
     });

@@ -185,11 +185,13 @@ def test_round_trip_of_quantized_matmul(tmp_path):
         return mx.quantized_matmul(x, wq, scales, biases, transpose=True, group_size=64, bits=4)
 
     x = mx.array(rng.standard_normal((3, 128)).astype(np.float32))
-    for f, args in [(layer, (x,)), (product, (x, wq, scales, biases))]:
-        path = str(tmp_path / "f.mlxfn")
+    x3 = mx.array(rng.standard_normal((2, 3, 128)).astype(np.float32))  # a batch against the one matrix
+    for i, (f, args) in enumerate([(layer, (x,)), (product, (x, wq, scales, biases)), (layer, (x3,))]):
+        path = str(tmp_path / f"f{i}.mlxfn")
         mx.export_function(path, f, *args)
         check([mx.import_function(path)(*args)[0]], [f(*args)])
-        check([mx.import_function(path)(*((x * 2,) + args[1:]))[0]], [f(*((x * 2,) + args[1:]))])
+        doubled = (args[0] * 2,) + args[1:]
+        check([mx.import_function(path)(*doubled)[0]], [f(*doubled)])
 
 
 def fast_block(x, w, b, k, v, offsets, mask, sinks):
@@ -289,3 +291,13 @@ def test_malformed_files_are_rejected(tmp_path):
         with pytest.raises(ValueError):
             mx.import_function(str(bad))
     survives_corruption(good, bad, lambda f: f(x, y), seed=0)
+
+
+def test_round_trip_of_a_batch_against_a_shared_matrix(tmp_path):
+    # nn.Linear's product: a (B, L, K) batch against one (K, N) weight.
+    path = str(tmp_path / "linear.mlxfn")
+    rng = np.random.default_rng(3)
+    x = mx.array(rng.standard_normal((2, 3, 4)).astype(np.float32))
+    w = mx.array(rng.standard_normal((5, 4)).astype(np.float32))
+    mx.export_function(path, lambda x, w: x @ w.T, x, w)
+    check(mx.import_function(path)(x, w), (x @ w.T,))

@@ -549,3 +549,25 @@ def test_hadamard_transform_other_sizes_and_errors():
     for bad in (mx.ones((6,)), mx.ones((4,), dtype=mx.float64)):
         with pytest.raises(ValueError):  # MLX raises these when evaluating
             mx.eval(mx.hadamard_transform(bad))
+
+
+def test_matmul_shared_matrix_against_a_batch_grad_and_vmap(rng):
+    # x (..., M, K) @ w (K, N): the w every batch entry shares gets the sum of
+    # the entries' gradients; vmap over x keeps w shared.
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    w = rng.standard_normal((5, 6)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 4, 6)).astype(np.float32)
+
+    def loss(a, b):
+        return mx.sum(mx.matmul(a, b) * mx.array(g))
+
+    gx, gw = mx.grad(loss, argnums=(0, 1))(mx.array(x), mx.array(w))
+    np.testing.assert_allclose(to_numpy(gx), g @ w.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(gw), np.einsum("abmk,abmn->kn", x, g), rtol=1e-5, atol=1e-4)
+    out = mx.vmap(lambda a: a @ mx.array(w))(mx.array(x))
+    np.testing.assert_allclose(to_numpy(out), x @ w, rtol=1e-5, atol=1e-5)
+    # Through the transpose nn.Linear uses, with a 16-bit batch.
+    wt = mx.array(w.T.copy()).astype(mx.bfloat16)
+    got = mx.array(x).astype(mx.bfloat16) @ wt.T
+    want = x.astype(np.float32) @ to_numpy(wt.astype(mx.float32)).T
+    np.testing.assert_allclose(to_numpy(got.astype(mx.float32)), want, rtol=3e-2, atol=3e-2)

@@ -119,6 +119,34 @@ def test_quantized_matmul_broadcasts_batches_and_vectors(rng):
     assert out.shape == (16,)
 
 
+@pytest.mark.parametrize("transpose", [True, False])
+def test_quantized_matmul_batch_against_one_matrix(rng, transpose):
+    # nn.QuantizedLinear's case: x (B, L, K) against one 2-D weight, for
+    # decode-sized and prefill-sized row counts, and its gradients.
+    w = mx.array(rng.standard_normal((64, 128) if transpose else (128, 64)).astype(np.float32))
+    wq, s, b = mx.quantize(w, 32, 4)
+    dense = np.array(mx.dequantize(wq, s, b, 32, 4))
+    mat = dense.T if transpose else dense
+    for shape in [(2, 1, 128), (2, 3, 5, 128), (1, 40, 128)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        y = mx.quantized_matmul(mx.array(x), wq, s, b, transpose=transpose, group_size=32, bits=4)
+        assert y.shape == shape[:-1] + (64,)
+        np.testing.assert_allclose(np.array(y), x @ mat, rtol=1e-4, atol=1e-3)
+    x = mx.array(rng.standard_normal((2, 3, 128)).astype(np.float32))
+    c = mx.array(rng.standard_normal((2, 3, 64)).astype(np.float32))
+
+    def f(x, s, b):
+        return (mx.quantized_matmul(x, wq, s, b, transpose=transpose, group_size=32, bits=4) * c).sum()
+
+    def f2(x, s, b):  # the same rows, folded by hand
+        y = mx.quantized_matmul(x.reshape(6, 128), wq, s, b, transpose=transpose, group_size=32, bits=4)
+        return (y * c.reshape(6, 64)).sum()
+
+    for got, want in zip(mx.grad(f, argnums=(0, 1, 2))(x, s, b), mx.grad(f2, argnums=(0, 1, 2))(x, s, b)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-4, atol=1e-4)
+
+
 def test_gather_qmm_selects_matrices(rng):
     w = mx.array(rng.standard_normal((4, 8, 64)).astype(np.float32))
     wq, s, b = mx.quantize(w)

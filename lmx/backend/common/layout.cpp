@@ -86,6 +86,16 @@ void broadcast_view(const array& in, array& out) {
   out.copy_shared_buffer(in, std::move(strides), f, ds);
 }
 
+array matmul_rhs(const array& a, const array& b) {
+  if (b.ndim() == a.ndim()) return b;
+  Shape shape(a.shape().begin(), a.shape().end() - 2);
+  shape.push_back(b.shape(-2));
+  shape.push_back(b.shape(-1));
+  array view(std::move(shape), b.dtype(), std::shared_ptr<Data>{});
+  broadcast_view(b, view);
+  return view;
+}
+
 bool reshape_view(const array& in, array& out) {
   if (in.flags().row_contiguous) {
     make_view(in, out, row_major_strides(out.shape()));

@@ -30,6 +30,10 @@ struct Window {
 };
 Window window(const Strides& strides, const Shape& start, const Shape& step = {});
 
+// Matmul's b as the backends read it: with a's batch dims, which a shared
+// (K, N) matrix takes as broadcast (stride 0) dims; b itself otherwise.
+array matmul_rhs(const array& a, const array& b);
+
 // The view primitives' results (see primitives/shape.h).
 void broadcast_view(const array& in, array& out);
 bool reshape_view(const array& in, array& out);  // false: a copy is needed

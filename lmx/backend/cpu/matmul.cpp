@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lmx/backend/common/dispatch.h"
+#include "lmx/backend/common/layout.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/isa.h"
@@ -146,7 +147,7 @@ bool matvec(const array& a, const array& b, array& out) {
 
 void Matmul::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& a = inputs[0];
-  const array& b = inputs[1];
+  const array b = matmul_rhs(a, inputs[1]);
   cpu::allocate(out);
   int m = a.shape(-2), k = a.shape(-1), n = b.shape(-1);
   if (out.size() == 0) return;

@@ -118,7 +118,10 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
   cpu::allocate(f32);
   float* y = f32.data<float>();
 
-  const int64_t m = x_in.shape(-2), k = x_in.shape(-1), n = out.shape(-1);
+  // A 2-D w serves every row of x: x's batch dims fold into its rows (x is
+  // row-major here), so the decode path takes a whole batch at once.
+  const int64_t k = x_in.shape(-1), n = out.shape(-1);
+  const int64_t m = w_in.ndim() == 2 && k ? static_cast<int64_t>(x_in.size()) / k : x_in.shape(-2);
   const int64_t w_rows = w_in.shape(-2), row_bytes = static_cast<int64_t>(packed_row_bytes(w_in));
   const int64_t s_cols = inputs[2].shape(-1);
   const int64_t batch = m ? static_cast<int64_t>(x_in.size()) / (m * k ? m * k : 1) : 0;

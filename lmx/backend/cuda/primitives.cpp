@@ -145,7 +145,7 @@ void Reduce::eval_gpu(const std::vector<array>& inputs, array& out) {
 }
 
 void Matmul::eval_gpu(const std::vector<array>& inputs, array& out) {
-  if (!cu::matmul(inputs[0], inputs[1], out, cuda_stream(*this))) on_host(*this, inputs, out);
+  if (!cu::matmul(inputs[0], matmul_rhs(inputs[0], inputs[1]), out, cuda_stream(*this))) on_host(*this, inputs, out);
 }
 
 void ArgReduce::eval_gpu(const std::vector<array>& inputs, array& out) {

@@ -11,6 +11,7 @@
 //    split K when rows are few and long.
 //  - otherwise: dequantise w into the output's dtype and let cuBLAS multiply
 //    (tensor cores for the prefill of many rows).
+#include "lmx/backend/common/layout.h"
 #include "lmx/backend/common/quantize_math.h"
 #include "lmx/backend/cuda/device_util.cuh"
 #include "lmx/backend/cuda/kernels.h"
@@ -305,6 +306,19 @@ bool fp8_convert(bool to_fp8, const array& in_arr, array& out, cudaStream_t st) 
 bool quantized_matmul(const array& x_in, const array& w_in, const array& scales_in, const array& biases_in,
                       int group, int bits, bool transpose, array& out, cudaStream_t st) {
   const Dtype t = out.dtype();
+  if (w_in.ndim() == 2 && x_in.ndim() > 2) {
+    // One 2-D w serves every row of x: x's batch dims fold into its rows (the
+    // matrix-vector kernel then takes a whole decode batch at once), and out
+    // views the (rows, N) product.
+    const ShapeElem k = x_in.shape(-1), rows = k ? static_cast<ShapeElem>(x_in.size() / k) : 0;
+    array xc = row_contiguous(x_in, st);
+    array x2({rows, k}, xc.dtype(), std::shared_ptr<Data>{});
+    make_view(xc, x2, row_major_strides(x2.shape()));
+    array y2({rows, out.shape(-1)}, t, std::shared_ptr<Data>{});
+    if (!quantized_matmul(x2, w_in, scales_in, biases_in, group, bits, transpose, y2, st)) return false;
+    make_view(y2, out, row_major_strides(out.shape()));
+    return true;
+  }
   return dispatch_gpu_float(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t m = x_in.shape(-2), k = x_in.shape(-1), n = out.shape(-1);
