@@ -42,8 +42,11 @@ GraphMode graph_mode() {
   static const GraphMode mode = [] {
     const char* env = std::getenv("LMX_CUDA_GRAPHS");
     std::string v = env ? env : "";
-    if (v.empty() || v == "0") return GraphMode::off;
-    if (v == "1") return GraphMode::repeated;
+    // On by default since decode measured faster with them: Qwen3-4B shape
+    // on an H200, graphs on against off in one run, 175.5 against 146.3
+    // tok/s in bf16 and 174.5 against 161.2 at 4 bits (benchmarks/gpu_lm.py).
+    if (v == "0") return GraphMode::off;
+    if (v.empty() || v == "1") return GraphMode::repeated;
     if (v == "always") return GraphMode::always;
     throw std::invalid_argument("[cuda] LMX_CUDA_GRAPHS must be 0, 1 or always, got '" + v + "'.");
   }();
