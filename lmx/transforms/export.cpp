@@ -11,7 +11,9 @@
 #include "lmx/fast/primitives.h"
 #include "lmx/ops/ops.h"
 #include "lmx/ops/quantized.h"
+#include "lmx/ops/linalg.h"
 #include "lmx/primitives/compiled.h"
+#include "lmx/primitives/factorization.h"
 #include "lmx/primitives/fft.h"
 #include "lmx/primitives/index.h"
 #include "lmx/primitives/linalg.h"
@@ -164,6 +166,12 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("arange"), w.f64(ar->start()), w.f64(ar->step());
   } else if (auto* q = dynamic_cast<const QuantizedMatmul*>(&p)) {
     w.str("quantized_matmul"), w.i32(q->group_size()), w.i32(q->bits()), w.u8(q->transpose());
+  } else if (auto* aq = dynamic_cast<const AffineQuantize*>(&p)) {
+    w.str("quantize"), w.i32(aq->group_size()), w.i32(aq->bits());
+  } else if (auto* dq = dynamic_cast<const AffineDequantize*>(&p)) {
+    w.str("dequantize"), w.i32(dq->group_size()), w.i32(dq->bits());
+  } else if (auto* fz = dynamic_cast<const Factorization*>(&p)) {
+    w.str("factorization"), w.u8(static_cast<uint8_t>(fz->kind())), w.u8(fz->upper()), w.u8(fz->vectors());
   } else if (auto* rn = dynamic_cast<const fast::RMSNorm*>(&p)) {
     w.str("rms_norm"), w.f64(rn->eps());
   } else if (auto* ln = dynamic_cast<const fast::LayerNorm*>(&p)) {
@@ -185,7 +193,8 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
-                                "matmul, quantized_matmul, sorts, scans, gather, scatter, slice_update, pad, fft, random bits, arange, "
+                                "matmul, quantized_matmul, quantize, dequantize, the linalg factorizations and solves, sorts, scans, "
+                                "gather, scatter, slice_update, pad, fft, random bits, arange, "
                                 "the shape ops, and mx.fast's rms_norm, layer_norm, rope and attention).");
   }
 }
@@ -267,6 +276,17 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     int group = r.i32(), bits = r.i32();
     bool transpose = r.u8() != 0;
     return std::make_shared<QuantizedMatmul>(s, group, bits, transpose);
+  }
+  if (tag == "quantize" || tag == "dequantize") {
+    int group = r.i32(), bits = r.i32();
+    if (tag == "quantize") return std::make_shared<AffineQuantize>(s, group, bits);
+    return std::make_shared<AffineDequantize>(s, group, bits);
+  }
+  if (tag == "factorization") {
+    auto kind = read_enum<FactorKind>(r, r.u8(), static_cast<uint32_t>(FactorKind::SolveTriangular) + 1,
+                                      "factorization");
+    bool upper = r.u8() != 0, vectors = r.u8() != 0;
+    return std::make_shared<Factorization>(s, kind, upper, vectors);
   }
   if (tag == "rms_norm") return fast::make_rms_norm(s, static_cast<float>(r.f64()));
   if (tag == "layer_norm") return fast::make_layer_norm(s, static_cast<float>(r.f64()));
@@ -364,6 +384,44 @@ std::pair<Shape, Dtype> op_result(Reader& r, const Program& p, const Program::No
   } catch (const std::exception& e) {
     r.fail("a '" + n.primitive->name() + "' node is inconsistent: " + e.what());
   }
+}
+
+// For primitives with several outputs: the node the op builds from
+// placeholders of the file node's inputs (`op` returns one of its outputs)
+// must have the file node's outputs, in number, shapes and dtypes, and a
+// primitive `same` accepts as the file's.
+template <typename Op, typename Same>
+void check_outputs_by_op(Reader& r, const Program& p, const Program::Node& n, Op&& op, Same&& same) {
+  std::vector<array> ph;
+  for (int v : n.inputs) ph.emplace_back(p.values[v].shape, p.values[v].dtype, std::shared_ptr<Data>{});
+  std::vector<array> outs;
+  try {
+    outs = op(ph).outputs();
+  } catch (const std::exception& e) {
+    r.fail("a '" + n.primitive->name() + "' node is inconsistent: " + e.what());
+  }
+  bool ok = outs.size() == n.outputs.size() && outs[0].has_primitive() && same(outs[0].primitive());
+  for (size_t i = 0; ok && i < outs.size(); ++i)
+    ok = outs[i].shape() == p.values[n.outputs[i]].shape && outs[i].dtype() == p.values[n.outputs[i]].dtype;
+  if (!ok) r.fail("a '" + n.primitive->name() + "' node has inputs or outputs its primitive cannot produce.");
+}
+
+// The op that builds a factorization node of this kind from its inputs.
+array factorization_by_op(const Factorization& f, const std::vector<array>& in) {
+  const std::string uplo = f.upper() ? "U" : "L";
+  switch (f.kind()) {
+    case FactorKind::Inverse: return linalg::inv(in[0]);
+    case FactorKind::TriInverse: return linalg::tri_inv(in[0], f.upper());
+    case FactorKind::Cholesky: return linalg::cholesky(in[0], f.upper());
+    case FactorKind::QR: return linalg::qr(in[0]).first;
+    case FactorKind::SVD: return linalg::svd(in[0], f.vectors())[0];
+    case FactorKind::Eigh: return f.vectors() ? linalg::eigh(in[0], uplo).first : linalg::eigvalsh(in[0], uplo);
+    case FactorKind::Eig: return f.vectors() ? linalg::eig(in[0]).first : linalg::eigvals(in[0]);
+    case FactorKind::LU: return linalg::lu_factor(in[0]).first;
+    case FactorKind::Solve: return linalg::solve(in[0], in[1]);
+    case FactorKind::SolveTriangular: return linalg::solve_triangular(in[0], in[1], f.upper());
+  }
+  throw std::invalid_argument("unknown factorization");
 }
 
 // Checks that a node read from a file is one its kernels can run: the
@@ -525,6 +583,24 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     need(nin == 1 && shape(n.inputs[0]) == Shape{2} && dtype(n.inputs[0]) == uint32 && dtype(out) == uint32);
   } else if (dynamic_cast<const Arange*>(&prim)) {
     need(nin == 0 && shape(out).size() == 1 && dtype(out) != bool_ && !is_complex(dtype(out)));
+  } else if (auto* f = dynamic_cast<const Factorization*>(&prim)) {
+    const bool solve = f->kind() == FactorKind::Solve || f->kind() == FactorKind::SolveTriangular;
+    // A solve's b is already (..., N, K) with a's batch: the op adds nothing around the node.
+    need(nin == (solve ? 2u : 1u) && (!solve || shape(n.inputs[1]).size() >= 2));
+    check_outputs_by_op(r, p, n, [&](auto& in) { return factorization_by_op(*f, in); }, [&](const Primitive& q) {
+      auto* g = dynamic_cast<const Factorization*>(&q);
+      return g && g->kind() == f->kind() && g->upper() == f->upper() && g->vectors() == f->vectors();
+    });
+  } else if (auto* aq = dynamic_cast<const AffineQuantize*>(&prim)) {
+    need(nin == 1);
+    check_outputs_by_op(r, p, n, [&](auto& in) { return quantize(in[0], aq->group_size(), aq->bits())[0]; },
+                        [](const Primitive& q) { return dynamic_cast<const AffineQuantize*>(&q) != nullptr; });
+  } else if (auto* dq = dynamic_cast<const AffineDequantize*>(&prim)) {
+    need(nin == 3);
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
+      return dequantize(in[0], in[1], in[2], dq->group_size(), dq->bits(), "affine", dtype(out));
+    });
+    need(sh == shape(out) && dt == dtype(out));
   } else if (auto* q = dynamic_cast<const QuantizedMatmul*>(&prim)) {
     need(nin == 4 && shape(out).size() >= 2);
     // The kernels read the operands' batch dims as the output's (the op
@@ -652,8 +728,12 @@ std::unique_ptr<Program> read_program(Reader& r, Stream s) {
       defined[v] = true;
     }
     std::shared_ptr<Primitive> prim = read_primitive(r, s, n.inputs.size());
+    // Factorizations and quantize have several outputs, which validate_node
+    // counts against what their op makes; other primitives fix the count.
     auto* c = dynamic_cast<Compiled*>(prim.get());
-    if ((c ? c->output_slots().size() : 1) != n.outputs.size()) r.fail("a node's outputs do not match its primitive.");
+    const bool counted_later = dynamic_cast<Factorization*>(prim.get()) || dynamic_cast<AffineQuantize*>(prim.get());
+    if (!counted_later && (c ? c->output_slots().size() : 1) != n.outputs.size())
+      r.fail("a node's outputs do not match its primitive.");
     n.primitive = std::move(prim);
     validate_node(r, *p, n);
     p->nodes.push_back(std::move(n));
