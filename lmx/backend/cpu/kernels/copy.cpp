@@ -1,6 +1,10 @@
 // Copy and dtype-conversion loops (built per ISA).
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 #include "lmx/backend/common/cast.h"
 #include "lmx/backend/common/dispatch.h"
@@ -14,7 +18,18 @@ namespace {
 
 template <typename From, typename To>
 void convert_run(const From* src, To* dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = cast_value<To>(src[i]);
+  size_t i = 0;
+#if defined(__F16C__)
+  // float16 -> float32 is exact either way; the hardware converts 8 at a
+  // time where the portable form (branches for subnormals and NaN) did not
+  // vectorise: 0.85-1.8 ns per element, which made a decode step convert
+  // its 16-bit quantization scales slower than it multiplied.
+  if constexpr (std::is_same_v<From, float16_t> && std::is_same_v<To, float>) {
+    for (; i + 8 <= n; i += 8)
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  }
+#endif
+  for (; i < n; ++i) dst[i] = cast_value<To>(src[i]);
 }
 
 // A large copy that transposes the last two dims (the source is unit-strided
