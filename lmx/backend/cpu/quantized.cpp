@@ -142,9 +142,12 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
           for (int i = 0; i < group_size_; ++i) s += xb[r * k + g * group_size_ + i];
           xsum[r * groups + g] = s;
         }
+      std::vector<float> nibbles(bits_ == 4 ? m * k : 0);
+      if (bits_ == 4) cpu::nibble_order(xb, m * k, nibbles.data());  // rows of k, a multiple of 32
+      const float* xq = bits_ == 4 ? nibbles.data() : xb;
       parallel_for(n, 2 * k * m, [&](size_t n0, size_t n1) {
         for (size_t j = n0; j < n1; ++j)
-          LMX_CPU_KERNEL(affine_qmv, wb + j * row_bytes, xb, k, static_cast<int>(m), static_cast<int>(k), bits_,
+          LMX_CPU_KERNEL(affine_qmv, wb + j * row_bytes, xq, k, static_cast<int>(m), static_cast<int>(k), bits_,
                          group_size_, sb + j * groups, bb + j * groups, xsum.data(), groups, yb + j, n);
       });
     } else if (!transpose_ && m <= kQmvMaxRows) {

@@ -14,6 +14,14 @@
 namespace lmx::cpu {
 using UnarySpanFn = void (*)(const void* x, void* out, size_t n);
 using BinarySpanFn = void (*)(const void* x, const void* y, void* out, size_t n);
+
+// x's n values (n a multiple of 32) in the order affine_qmv reads them for
+// 4-bit weights: each block of 32 as its 16 even-index values, then its 16
+// odd-index ones (the low and the high nibbles of the block's 16 bytes).
+inline void nibble_order(const float* x, int64_t n, float* out) {
+  for (int64_t b = 0; b < n; b += 32)
+    for (int i = 0; i < 16; ++i) out[b + i] = x[b + 2 * i], out[b + 16 + i] = x[b + 2 * i + 1];
+}
 }  // namespace lmx::cpu
 
 #define LMX_CPU_KERNEL_ENTRY_POINTS                                                              \
@@ -31,7 +39,8 @@ using BinarySpanFn = void (*)(const void* x, const void* y, void* out, size_t n)
   void affine_dequantize(const uint8_t* w, const float* scales, const float* biases, int bits, int group, \
                          size_t n, float* out);                                                          \
   /* out[r * ldo] = sum_k x[r, k] * (scale * q_k + bias) for m rows of x against one packed row of k  \
-     values; xsum[r, g] is the sum of row r of x over group g */                                       \
+     values; xsum[r, g] is the sum of row r of x over group g. For 4 bits x is in nibble order: each   \
+     32-value block as its 16 even-index values, then its 16 odd-index ones (nibble_order) */          \
   void affine_qmv(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int bits, int group,       \
                   const float* scales, const float* biases, const float* xsum, int64_t ldxsum, float* out,  \
                   int64_t ldo);                                                                             \

@@ -5,6 +5,9 @@
 // s * sum_k x_k q_k + b * sum_k x_k so the weights never leave their packing.
 #include <cstdint>
 #include <cstring>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "lmx/backend/common/isa_namespace.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
@@ -99,6 +102,76 @@ void qmv_rows(const uint8_t* w, const float* x, int64_t ldx, int k, int group, c
   for (int r = 0; r < Rows; ++r) out[r * ldo] = hsum(total[r]) + bias_total[r];
 }
 
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+
+// Bytes [Off, Off + kStep) of b as kStep floats. GCC (12) scalarises a direct
+// u8 -> float conversion, and on AVX2 a u8 -> int32 one of the upper bytes,
+// so each build says how: a zero-extension and a conversion per register.
+template <int Off>
+inline fvec widen(u8x16 b) {
+#if defined(__AVX512F__)
+  static_assert(Off == 0);
+  typedef int32_t i32x16 __attribute__((vector_size(64)));
+  return __builtin_convertvector(__builtin_convertvector(b, i32x16), fvec);
+#elif defined(__AVX2__)
+  __m128i v;
+  std::memcpy(&v, &b, sizeof v);
+  if constexpr (Off) v = _mm_srli_si128(v, Off);
+  const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
+  fvec r;
+  std::memcpy(&r, &f, sizeof r);
+  return r;
+#else
+  typedef int32_t i32x8 __attribute__((vector_size(32)));
+  const u8x16 v = Off ? __builtin_shufflevector(b, b, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15) : b;
+  return __builtin_convertvector(__builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7), i32x8),
+                                 fvec);
+#endif
+}
+
+// Whole-byte widths, 16 bytes at a time. 8 bits: 16 values in order.
+// 4 bits, with x in nibble order (see kernels.h): the 16 bytes of a 32-value
+// block hold its even values in their low nibbles and its odd values in their
+// high nibbles, which meet the block's two halves of x. Unpacking is a mask,
+// a shift and a widening per register of weights, against two shifts, a
+// mask, a widening and a shuffle for the bit-stream form (SmolLM2's 4-bit
+// products ran at about 1.6 cycles per weight that way).
+template <int Bits, int Rows>
+void qmv_bytes_rows(const uint8_t* w, const float* x, int64_t ldx, int k, int group, const float* scales,
+                    const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
+  static_assert(Bits == 4 || Bits == 8);
+  constexpr int kValues = 128 / Bits;  // per 16 bytes
+  const int groups = k / group, blocks = group / kValues;
+  fvec total[Rows] = {};
+  float bias_total[Rows] = {};
+  for (int g = 0; g < groups; ++g) {
+    fvec acc[Rows] = {};
+    for (int c = 0; c < blocks; ++c, w += 16) {
+      u8x16 b;
+      std::memcpy(&b, w, sizeof b);
+      const float* xb = x + (g * blocks + c) * kValues;
+      auto piece = [&]<int Off>() {  // bytes [Off, Off + kStep)
+        if constexpr (Bits == 8) {
+          const fvec q = widen<Off>(b);
+          for (int r = 0; r < Rows; ++r) acc[r] += q * load_step(xb + r * ldx + Off);
+        } else {
+          const fvec lo = widen<Off>(b & 0xF), hi = widen<Off>(b >> 4);
+          for (int r = 0; r < Rows; ++r)
+            acc[r] += lo * load_step(xb + r * ldx + Off) + hi * load_step(xb + r * ldx + 16 + Off);
+        }
+      };
+      piece.template operator()<0>();
+      if constexpr (kStep == 8) piece.template operator()<8>();
+    }
+    const fvec s = fvec{} + scales[g];
+    for (int r = 0; r < Rows; ++r) {
+      total[r] += acc[r] * s;
+      bias_total[r] += biases[g] * xsum[r * ldxsum + g];
+    }
+  }
+  for (int r = 0; r < Rows; ++r) out[r * ldo] = hsum(total[r]) + bias_total[r];
+}
+
 template <int Bits>
 void qmv_impl(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int group, const float* scales,
               const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
@@ -106,11 +179,16 @@ void qmv_impl(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int g
     const float* xr = x + r0 * ldx;
     const float* sr = xsum + r0 * ldxsum;
     float* o = out + r0 * ldo;
+    auto rows = [&]<int R>() {
+      if constexpr (Bits == 4 || Bits == 8)
+        qmv_bytes_rows<Bits, R>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo);
+      else qmv_rows<Bits, R>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo);
+    };
     switch (m - r0 < 4 ? m - r0 : 4) {
-      case 1: qmv_rows<Bits, 1>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo); break;
-      case 2: qmv_rows<Bits, 2>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo); break;
-      case 3: qmv_rows<Bits, 3>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo); break;
-      default: qmv_rows<Bits, 4>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo); break;
+      case 1: rows.template operator()<1>(); break;
+      case 2: rows.template operator()<2>(); break;
+      case 3: rows.template operator()<3>(); break;
+      default: rows.template operator()<4>(); break;
     }
   }
 }
