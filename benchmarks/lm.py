@@ -145,20 +145,28 @@ def main():
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--cache-dir", default="/tmp/lmx_bench_models", help="converted model folders")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--convert", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args)
         return
+    if args.convert:
+        sys.path.insert(0, os.path.join(ROOT, "python"))
+        from lmx.lm.gguf import default_gguf_path
+
+        engines = args.engines.split(",")
+        if any(e.endswith("-f16") for e in engines):
+            converted_folder(args.cache_dir, default_gguf_path(), "f16", dequantize=True, dtype="float16")
+        if "mlx_lm-q4_1" in engines:
+            converted_folder(args.cache_dir, default_gguf_path(), "q4_1")
+        return
 
     engines = args.engines.split(",")
-    # convert once, here, so that the workers' peak memory is the engine's alone
-    sys.path.insert(0, os.path.join(ROOT, "python"))
-    from lmx.lm.gguf import default_gguf_path
-
-    if any(e.endswith("-f16") for e in engines):
-        converted_folder(args.cache_dir, default_gguf_path(), "f16", dequantize=True, dtype="float16")
-    if "mlx_lm-q4_1" in engines:
-        converted_folder(args.cache_dir, default_gguf_path(), "q4_1")
+    # Convert once, before the engines and in a process of its own: a child
+    # starts from its parent's peak RSS (Linux keeps ru_maxrss across fork and
+    # exec), so converting here made every engine report the conversion's peak.
+    convert = [sys.executable, os.path.abspath(__file__), "--convert", "--engines", args.engines]
+    subprocess.run(convert + ["--cache-dir", args.cache_dir], check=True)
 
     results = []
     for engine in engines:
