@@ -26,6 +26,8 @@ h = x.astype(mx.float16)
 i = mx.array(rng.integers(-1000, 1000, (37, 129)).astype(np.int32))
 w = mx.array(rng.standard_normal((64, 256)).astype(np.float32))
 wq, s, b = mx.quantize(w, 64, 4)
+w8 = mx.quantize(w, 32, 8)
+wh = w.astype(mx.float16)
 v = mx.array(rng.standard_normal((3, 256)).astype(np.float32))
 results = {
     "exp": mx.exp(x / 4), "tanh": mx.tanh(x / 8), "sigmoid": mx.sigmoid(x), "sin": mx.sin(x),
@@ -34,6 +36,9 @@ results = {
     "transpose": x.T * 1, "astype": h.astype(mx.float32), "cast_int": x.astype(mx.int16),
     "dequantize": mx.dequantize(wq, s, b, 64, 4), "qmm": mx.quantized_matmul(v, wq, s, b, True, 64, 4),
     "qmm_t": mx.quantized_matmul(v[:, :64], wq, s, b, False, 64, 4),
+    "qmm8": mx.quantized_matmul(v[:1], *w8, True, 32, 8),
+    "qmm_half_scales": mx.quantized_matmul(v[:2].astype(mx.float16), *mx.quantize(wh, 32, 4), True, 32, 4),
+    "matvec_half": v[:1].astype(mx.float16) @ wh.T,
 }
 out = {k: np.array(r.astype(mx.float32)).tolist() for k, r in results.items()}
 json.dump({"isa": sys.argv[1], "results": out}, sys.stdout)
