@@ -404,6 +404,47 @@ def test_attention_decode_kernel_matches_cpu(dtype, tq):
             same(g, c, dtype, tol=tol)
 
 
+def worst_row_error(gpu, cpu):
+    """The largest relative error of one output row (a query's attention)."""
+    g = np.array(gpu.astype(mx.float32)).reshape(-1, gpu.shape[-1])
+    c = np.array(cpu.astype(mx.float32)).reshape(-1, cpu.shape[-1])
+    return float((np.linalg.norm(g - c, axis=1) / (np.linalg.norm(c, axis=1) + 1e-3)).max())
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("d", [64, 128])
+@pytest.mark.parametrize("tq,tk", [(9, 9), (64, 64), (100, 100), (70, 200), (130, 77)])
+def test_prefill_attention_kernel_matches_cpu(dtype, d, tq, tk):
+    # Query and key counts off the 64-row tiles, a causal diagonal that is not
+    # the main one (queries after cached keys, and more queries than keys, whose
+    # first rows see nothing), grouped query heads, and K/V as views into a
+    # larger cache as mlx_lm's KVCache hands them over.
+    cache_k, cache_v = rand((2, 2, tk + 56, d), dtype), rand((2, 2, tk + 56, d), dtype)
+    k, v = cache_k[:, :, :tk], cache_v[:, :, :tk]
+    q = rand((2, 6, tq, d), dtype)
+    scale = d**-0.5
+    keep = rng.random((tq, tk)) > 0.3
+    keep[tq // 2] = False  # a row that sees nothing
+    bool_mask = mx.array(keep)
+    cases = [{}, {"mask": "causal"}, {"sinks": rand((6,), "float32")}, {"mask": bool_mask},
+             {"mask": rand((1, 6, tq, tk), dtype)}, {"mask": "causal", "sinks": rand((6,), "float32")}]  # fmt: skip
+    limit = {"float16": 5e-3, "bfloat16": 2e-2}[dtype]
+    for kw in cases:
+        g = mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, stream=mx.gpu, **kw)
+        c = mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, stream=mx.cpu, **kw)
+        assert g.dtype == c.dtype and g.shape == c.shape
+        assert worst_row_error(g, c) < limit, kw
+
+
+def test_prefill_attention_falls_back_where_the_kernel_does_not_reach():
+    # Head dims without a tensor-core kernel and float32 take the matmul path.
+    for dtype, d in (("bfloat16", 96), ("float32", 64)):
+        q, k, v = rand((1, 2, 33, d), dtype), rand((1, 2, 40, d), dtype), rand((1, 2, 40, d), dtype)
+        g = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.1, mask="causal", stream=mx.gpu)
+        c = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.1, mask="causal", stream=mx.cpu)
+        assert worst_row_error(g, c) < 2e-2
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int32", "int64", "uint32"])
 def test_scatter_add_with_repeated_indices(dtype):
     x = rand((9, 5), dtype)

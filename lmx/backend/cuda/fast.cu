@@ -309,9 +309,10 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
                bool causal, array& out, cudaStream_t st) {
   AttentionArgs a{};
   a.hq = q.shape(1), a.hk = k.shape(1), a.tq = q.shape(2), a.tk = k.shape(2), a.d = q.shape(3), a.dv = v.shape(3);
-  // Decode-sized query blocks only: prefill goes through matmuls.
-  if (a.tq > 8 || a.tk == 0 || a.d > 1024 || q.strides()[3] != 1 || k.strides()[3] != 1 || v.strides()[3] != 1)
-    return false;
+  if (a.tk == 0) return false;
+  // Query blocks past decode's size go to the tensor-core kernel.
+  if (a.tq > 8) return flash_attention(q, k, v, mask, sinks, scale, causal, out, st);
+  if (a.d > 1024 || q.strides()[3] != 1 || k.strides()[3] != 1 || v.strides()[3] != 1) return false;
   for (int i = 0; i < 3; ++i) a.qs[i] = q.strides()[i], a.ks[i] = k.strides()[i], a.vs[i] = v.strides()[i];
   if (mask)
     for (int i = 0; i < 4; ++i) a.ms[i] = mask->strides()[i];

@@ -59,10 +59,17 @@ bool norm(const array& x, const array& w, const array* b, float eps, array& out,
 // float32 inverse frequencies); false for dtypes without a kernel.
 bool rope(const array& x, const array& offsets, const array& inv_freq, int dims, bool traditional, float scale,
           array& out, cudaStream_t st);
-// fast.cu: attention for up to 8 queries per head (B, H, T, D layouts with unit
-// feature stride); false when the case belongs to the matmul path.
+// fast.cu: attention (B, H, T, D layouts): up to 8 queries per head in a
+// decode kernel, more through flash_attention; false when the case belongs to
+// the matmul path.
 bool attention(const array& q, const array& k, const array& v, const array* mask, const array* sinks, float scale,
                bool causal, array& out, cudaStream_t st);
+
+// flash_attention.cu: float16/bfloat16 attention on the tensor cores for
+// head dims 64 and 128 (unit feature strides, 16-byte-aligned rows); false for
+// other cases.
+bool flash_attention(const array& q, const array& k, const array& v, const array* mask, const array* sinks,
+                     float scale, bool causal, array& out, cudaStream_t st);
 
 // fft.cpp: the unnormalised complex64 transform along axis (cuFFT); false
 // for other dtypes or lines or batches past cuFFT's int sizes.
