@@ -3,9 +3,11 @@
 Elementwise ops and reductions over 2^28 float32 elements are compared with
 the measured device-to-device copy bandwidth (torch's clone); FFTs of a
 complex64 4096 x 4096 array with torch.fft; matmul with torch.matmul at
-8192^3 in bfloat16, float16 and float32. Prints one table.
+8192^3 in bfloat16, float16 and float32; causal prefill attention with torch's
+scaled_dot_product_attention. Prints one table.
 """
 
+import argparse
 import time
 
 import numpy as np
@@ -38,7 +40,33 @@ def torch_time(make):
     return bench(run)
 
 
+def attention_row():
+    """Prefill attention as an 8B-class LLM runs it: 32 query heads over 8
+    key/value heads, 2048 tokens, head dim 128, causal; torch's SDPA (flash)."""
+    b, hq, hk, tq, d = 1, 32, 8, 2048, 128
+    q = mx.random.normal((b, hq, tq, d), stream=mx.cpu).astype(mx.bfloat16)
+    k = mx.random.normal((b, hk, tq, d), stream=mx.cpu).astype(mx.bfloat16)
+    v = mx.random.normal((b, hk, tq, d), stream=mx.cpu).astype(mx.bfloat16)
+    q, k, v = (mx.add(a, 0, stream=mx.gpu) for a in (q, k, v))
+    mx.eval(q, k, v)
+    flops = 4 * b * hq * tq * tq * d / 2  # QK^T and PV over the causal half
+    t = bench(lambda: mx.eval(mx.fast.scaled_dot_product_attention(q, k, v, scale=d**-0.5, mask="causal")))
+    tt = None
+    if torch is not None:
+        tq_, tk_, tv_ = (torch.randn(b, h, tq, d, device="cuda", dtype=torch.bfloat16) for h in (hq, hk, hk))
+        sdpa = torch.nn.functional.scaled_dot_product_attention
+        tt = torch_time(lambda: sdpa(tq_, tk_, tv_, is_causal=True, enable_gqa=True))
+    return ("causal attention bf16 2048x128 (TFLOP/s)", t, flops / t / 1e12, tt, (tt / t) if tt else None)
+
+
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", default=[], help="run the cases whose names contain one of these")
+    args = ap.parse_args()
+
+    def want(name):
+        return not args.only or any(w in name for w in args.only)
+
     n = 1 << 28
     rows = []
     x = mx.random.uniform(shape=(n,), dtype=mx.float32, stream=mx.cpu)
@@ -69,6 +97,8 @@ def main():
          lambda: tx.view(-1, 4096).sum(0), gb),
     ]
     for name, f_lmx, f_torch, bytes_moved in cases:
+        if not want(name):
+            continue
         t = lmx_time(f_lmx)
         tt = torch_time(f_torch) if torch is not None else None
         rows.append((name, t, bytes_moved / t, tt, (tt / t) if tt else None))
@@ -77,12 +107,14 @@ def main():
     zc = (np.random.standard_normal((4096, 4096)) + 1j * np.random.standard_normal((4096, 4096))).astype(np.complex64)
     z = mx.array(zc)
     tz = torch.from_numpy(zc).cuda() if torch is not None else None
-    for axis in (-1, 0):
+    for axis in (-1, 0) if want("fft") else ():
         t = lmx_time(lambda: mx.fft.fft(z, axis=axis, stream=mx.gpu))
         tt = torch_time(lambda: torch.fft.fft(tz, dim=axis)) if torch is not None else None
         rows.append((f"fft complex64 4096^2 axis {axis}", t, 2 * zc.nbytes / 1e9 / t, tt, (tt / t) if tt else None))
     del z, tz
     for dt, tdt in (("bfloat16", "bfloat16"), ("float16", "float16"), ("float32", "float32")):
+        if not want(f"matmul {dt}"):
+            continue
         m = 8192
         a = mx.random.normal((m, m), stream=mx.cpu).astype(getattr(mx, dt))
         b = mx.random.normal((m, m), stream=mx.cpu).astype(getattr(mx, dt))
@@ -96,6 +128,8 @@ def main():
             tb = torch.randn(m, m, device="cuda", dtype=getattr(torch, tdt))
             tt = torch_time(lambda: ta @ tb)
         rows.append((f"matmul {dt} 8192^3 (TFLOP/s)", t, flops / t / 1e12, tt, (tt / t) if tt else None))
+    if want("attention"):
+        rows.append(attention_row())
     print(f"device: {mx.device_info(mx.gpu)['device_name']}")
     print(f"{'case':40s} {'lmx ms':>9s} {'GB/s|TF':>9s} {'% copy':>7s} {'torch ms':>9s} {'torch/lmx':>9s}")
     for name, t, rate, tt, ratio in rows:
