@@ -139,31 +139,71 @@ __global__ void layer_norm_kernel(const T* __restrict__ x, const T* __restrict__
   }
 }
 
-// One thread per element: pair j of the first `dims` features rotates by
-// (offset + position) * scale * inv_freq[j]; the rest pass through. The
-// offsets come from device memory, or, without it, are the one offset_value.
+// RoPE over x viewed as (B, M, T, D) (M: the dims between the batch and the
+// positions, heads in an attention layer) with unit feature stride and any
+// (B, M, T) strides, so the transposed q and k views an attention layer hands
+// over are read where they lie; the output is row-contiguous. A thread takes
+// one (batch, position, feature pair) for up to kRopeHeads of the M rows,
+// which share its angle: one sincos serves them all. Pair j of the first
+// `dims` features rotates by (offset + position) * scale * inv_freq[j]; a
+// thread past the pairs copies one of the features past `dims`.
+struct RopeArgs {
+  int64_t batch, heads, t, d;  // B, M, T, D
+  int64_t xs[3];               // strides of B, M and T
+  int dims;
+  bool traditional, per_batch_offsets;
+  int32_t offset_value;  // the offset when none comes from device memory
+  float scale;
+};
+constexpr int kRopeHeads = 8;
+
 template <typename T>
 __global__ void rope_kernel(const T* __restrict__ x, T* __restrict__ y, const int32_t* __restrict__ offsets,
-                            int32_t offset_value, int64_t n_offsets, const float* __restrict__ inv_freq, int64_t n,
-                            int64_t d, int64_t t, int64_t rows_per_batch, int dims, bool traditional, float scale) {
-  const int half = dims / 2;
-  LMX_GRID_STRIDE(e, n) {
-    int64_t r = e / d;
-    int i = static_cast<int>(e % d);
-    const T* src = x + r * d;
-    if (i >= dims) {
-      y[e] = src[i];
+                            const float* __restrict__ inv_freq, RopeArgs a) {
+  const int half = a.dims / 2;
+  const int64_t width = half + (a.d - a.dims), groups = (a.heads + kRopeHeads - 1) / kRopeHeads;
+  LMX_GRID_STRIDE(e, a.batch * groups * a.t * width) {
+    const int64_t w = e % width, p = (e / width) % a.t, group = (e / width / a.t) % groups;
+    const int64_t b = e / width / a.t / groups;
+    const int64_t m0 = group * kRopeHeads, m1 = m0 + kRopeHeads < a.heads ? m0 + kRopeHeads : a.heads;
+    const T* src = x + b * a.xs[0] + p * a.xs[2];
+    T* dst = y + (b * a.heads * a.t + p) * a.d;
+    const int64_t out_head = a.t * a.d;
+    if (w >= half) {  // a feature past `dims` passes through
+      const int64_t i = a.dims + (w - half);
+      for (int64_t m = m0; m < m1; ++m) dst[m * out_head + i] = src[m * a.xs[1] + i];
       continue;
     }
-    int j = traditional ? i / 2 : (i < half ? i : i - half);
-    bool first = traditional ? (i % 2 == 0) : (i < half);
-    int i1 = traditional ? 2 * j : j, i2 = traditional ? 2 * j + 1 : j + half;
-    int64_t b = n_offsets == 1 ? 0 : r / rows_per_batch;
-    float angle = static_cast<float>((offsets ? offsets[b] : offset_value) + r % t) * scale * inv_freq[j];
-    float c = cosf(angle), s = sinf(angle);
-    float x1 = static_cast<float>(src[i1]), x2 = static_cast<float>(src[i2]);
-    y[e] = T(first ? x1 * c - x2 * s : x1 * s + x2 * c);
+    const int j = static_cast<int>(w);
+    const int i1 = a.traditional ? 2 * j : j, i2 = a.traditional ? 2 * j + 1 : j + half;
+    const int32_t offset = offsets ? offsets[a.per_batch_offsets ? b : 0] : a.offset_value;
+    float sn, c;
+    sincosf(static_cast<float>(offset + p) * a.scale * inv_freq[j], &sn, &c);
+#pragma unroll 4
+    for (int64_t m = m0; m < m1; ++m) {
+      const T* r = src + m * a.xs[1];
+      const float x1 = to_float(r[i1]), x2 = to_float(r[i2]);
+      dst[m * out_head + i1] = from_float<T>(x1 * c - x2 * sn);
+      dst[m * out_head + i2] = from_float<T>(x1 * sn + x2 * c);
+    }
   }
+}
+
+// x's strides as (B, M, T) with M the product of the dims between the first
+// and the last two, when those dims collapse to one stride.
+bool rope_layout(const array& x, RopeArgs& a) {
+  const int nd = x.ndim();
+  if (x.strides()[nd - 1] != 1) return false;
+  a.batch = x.shape(0), a.t = x.shape(nd - 2), a.d = x.shape(nd - 1);
+  a.xs[0] = x.strides()[0], a.xs[2] = x.strides()[nd - 2];
+  a.heads = 1, a.xs[1] = 0;
+  for (int i = nd - 3; i >= 1; --i) {
+    if (x.shape(i) == 1) continue;
+    if (a.heads == 1) a.xs[1] = x.strides()[i];
+    else if (x.strides()[i] != a.xs[1] * a.heads) return false;
+    a.heads *= x.shape(i);
+  }
+  return true;
 }
 
 // Attention for a few queries (decode): a block per (batch, query head,
@@ -281,11 +321,15 @@ bool norm(const array& x, const array& w, const array* b, float eps, array& out,
   });
 }
 
-bool rope(const array& x, const array& offsets, const array& inv_freq, int dims, bool traditional, float scale,
+bool rope(const array& x_in, const array& offsets, const array& inv_freq, int dims, bool traditional, float scale,
           array& out, cudaStream_t st) {
-  int64_t d = x.shape(-1), t = x.shape(-2), batch = x.shape(0);
-  int64_t n = static_cast<int64_t>(x.size());
-  int64_t rows_per_batch = batch ? n / std::max<int64_t>(d, 1) / batch : 1;
+  RopeArgs a{};
+  array x = x_in;
+  if (!rope_layout(x, a)) {
+    x = row_contiguous(x_in, st);
+    rope_layout(x, a);
+  }
+  a.dims = dims, a.traditional = traditional, a.scale = scale, a.per_batch_offsets = offsets.size() > 1;
   return dispatch_float_gpu(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xp = static_cast<const T*>(device_read(x, st));
@@ -294,13 +338,12 @@ bool rope(const array& x, const array& offsets, const array& inv_freq, int dims,
     const Data& od = *offsets.data_shared_ptr();
     const bool offset_by_value = offsets.size() == 1 && od.on_host() && !od.on_device();
     const auto* op = offset_by_value ? nullptr : static_cast<const int32_t*>(device_read(offsets, st));
-    const int32_t offset_value = offset_by_value ? *offsets.data<int32_t>() : 0;
+    a.offset_value = offset_by_value ? *offsets.data<int32_t>() : 0;
     const auto* fp = static_cast<const float*>(device_read(inv_freq, st));
     allocate(out, st);
-    if (n == 0) return;
-    rope_kernel<T><<<blocks_for(n), kThreads, 0, st>>>(xp, static_cast<T*>(device_write(out)), op, offset_value,
-                                                        static_cast<int64_t>(offsets.size()), fp, n, d, t,
-                                                        std::max<int64_t>(rows_per_batch, 1), dims, traditional, scale);
+    const int64_t work = a.batch * ((a.heads + kRopeHeads - 1) / kRopeHeads) * a.t * (dims / 2 + a.d - dims);
+    if (work == 0) return;
+    rope_kernel<T><<<blocks_for(work), kThreads, 0, st>>>(xp, static_cast<T*>(device_write(out)), op, fp, a);
     LMX_CUDA_CHECK(cudaGetLastError());
   });
 }

@@ -55,8 +55,9 @@ void random_bits(const array& key, array& out, cudaStream_t st);
 // row-contiguous x, with row-contiguous weight (and bias) of out's dtype.
 bool norm(const array& x, const array& w, const array* b, float eps, array& out, cudaStream_t st);
 
-// fast.cu: rope over the last axis of the row-contiguous x (int32 offsets,
-// float32 inverse frequencies); false for dtypes without a kernel.
+// fast.cu: rope over the last axis of x (unit feature stride read in place,
+// other layouts copied first; int32 offsets, float32 inverse frequencies);
+// false for dtypes without a kernel.
 bool rope(const array& x, const array& offsets, const array& inv_freq, int dims, bool traditional, float scale,
           array& out, cudaStream_t st);
 // fast.cu: attention (B, H, T, D layouts): up to 8 queries per head in a

@@ -229,9 +229,8 @@ void fast::LayerNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
 
 void fast::RoPE::eval_gpu(const std::vector<array>& inputs, array& out) {
   auto st = cuda_stream(*this);
-  array x = cu::row_contiguous(inputs[0], st);
   array offsets = cu::row_contiguous(inputs[1], st), inv_freq = cu::row_contiguous(inputs[2], st);
-  if (!cu::rope(x, offsets, inv_freq, dims_, traditional_, scale_, out, st)) run_fallback(*this, inputs, out);
+  if (!cu::rope(inputs[0], offsets, inv_freq, dims_, traditional_, scale_, out, st)) run_fallback(*this, inputs, out);
 }
 
 void fast::ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, array& out) {
