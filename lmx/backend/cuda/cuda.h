@@ -81,6 +81,9 @@ constexpr size_t kMaxParamCopy = 256;
 void copy_host_bytes(void* dst, const void* src, size_t n, cudaStream_t st);
 // A fresh row-contiguous device buffer for out.
 void allocate(array& out, cudaStream_t st);
+// A fresh dense device buffer for out laid out with `strides` (a permutation
+// of row-major order, so that a consumer's transpose is a view).
+void allocate_strided(array& out, const Strides& strides, cudaStream_t st);
 // A fresh device buffer laid out like the dense array `like`, or `like`'s own
 // buffer when it may be donated (it must already be device-resident).
 void allocate_like(const array& like, array& out, cudaStream_t st, bool may_donate);

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "lmx/backend/common/layout.h"
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/runtime/allocator.h"
 #include "lmx/runtime/gpu.h"
@@ -310,6 +311,10 @@ const void* device_read(const array& a, cudaStream_t st) {
 }
 
 void allocate(array& out, cudaStream_t st) { out.set_data(device_data(out.nbytes(), st)); }
+
+void allocate_strided(array& out, const Strides& strides, cudaStream_t st) {
+  out.set_data(device_data(out.nbytes(), st), out.size(), strides, layout_flags(out.shape(), strides, true));
+}
 
 void allocate_like(const array& like, array& out, cudaStream_t st, bool may_donate) {
   if (may_donate && like.is_donatable() && like.itemsize() == out.itemsize() && like.data_shared_ptr()->on_device()) {
