@@ -46,8 +46,10 @@ TEST(FusedCuda, EveryOpAndTypeCompiles) {
     auto steps = all_ops_program(t, integral, outputs);
     Compiled c(Stream(0, Device{Device::Type::gpu, 0}), steps, outputs);
     ASSERT_TRUE(cu::fused_types_supported(c, {t}));
-    std::string src = cu::fused_kernel_source(c, {t}, {cu::FusedAccess::dense}, 0);
-    EXPECT_GT(cu::nvrtc_compile(src, "sm_90").size(), 0u) << dtype_name(t);
+    for (int vec : {1, 16 / static_cast<int>(t.size())}) {
+      std::string src = cu::fused_kernel_source(c, {t}, {cu::FusedAccess::dense}, 0, vec);
+      EXPECT_GT(cu::nvrtc_compile(src, "sm_90").size(), 0u) << dtype_name(t) << " vec " << vec;
+    }
   }
 }
 
@@ -63,6 +65,14 @@ TEST(FusedCuda, StridedScalarAndMixedInputsCompile) {
       c, {float32, float32, float16}, {cu::FusedAccess::strided, cu::FusedAccess::scalar, cu::FusedAccess::dense}, 3);
   EXPECT_GT(cu::nvrtc_compile(src, "sm_90").size(), 0u);
   EXPECT_FALSE(cu::fused_types_supported(c, {complex64, float32, float16}));
+  // Vector form: the strided input cannot take it; one value and dense ones can.
+  EXPECT_THROW(cu::fused_kernel_source(c, {float32, float32, float16},
+                                       {cu::FusedAccess::strided, cu::FusedAccess::scalar, cu::FusedAccess::dense}, 3,
+                                       4),
+               std::invalid_argument);
+  src = cu::fused_kernel_source(c, {float32, float32, float16},
+                                {cu::FusedAccess::dense, cu::FusedAccess::scalar, cu::FusedAccess::dense}, 0, 4);
+  EXPECT_GT(cu::nvrtc_compile(src, "sm_90").size(), 0u);
 }
 
 TEST(FusedCuda, CompileErrorsCarryTheLog) {

@@ -20,8 +20,10 @@ bool fused_types_supported(const Compiled& c, const std::vector<Dtype>& input_ty
 
 // The kernel `lmx_fused` computing c's outputs, for inputs of these types
 // read as `access` says; strided inputs index `ndim` collapsed dimensions.
+// With vec > 1 (no strided inputs) each thread takes `vec` consecutive
+// elements through aligned vector loads and stores.
 std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& input_types,
-                                const std::vector<FusedAccess>& access, int ndim);
+                                const std::vector<FusedAccess>& access, int ndim, int vec = 1);
 
 // Compiles kernel source with NVRTC for `arch` ("sm_90") and returns the
 // cubin; throws std::runtime_error with NVRTC's log when compilation fails.
