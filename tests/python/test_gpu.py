@@ -404,6 +404,23 @@ def test_attention_decode_kernel_matches_cpu(dtype, tq):
             same(g, c, dtype, tol=tol)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_rope_reads_strided_views_in_place(dtype):
+    # The transposed (B, T, H, D) -> (B, H, T, D) view an attention layer
+    # hands over, a 3-D input, an input whose middle dims do not collapse to
+    # one stride (copied first), and more heads than one thread takes.
+    cases = [rand((2, 7, 12, 64), dtype).transpose(0, 2, 1, 3), rand((3, 9, 32), dtype),
+             rand((2, 5, 3, 4, 6, 32), dtype).transpose(0, 3, 1, 2, 4, 5)[:, :, :, 1:]]  # fmt: skip
+    tol = {"float16": 2e-3, "bfloat16": 1e-2, "float32": 1e-5}[dtype]
+    for x in cases:
+        for trad in (False, True):
+            for off in (3, mx.array(list(range(x.shape[0])))):
+                kw = dict(traditional=trad, base=10000.0, scale=1.0, offset=off)
+                g = mx.fast.rope(x, 16, stream=mx.gpu, **kw)
+                c = mx.fast.rope(x, 16, stream=mx.cpu, **kw)
+                same(g, c, dtype, tol=tol)
+
+
 def worst_row_error(gpu, cpu):
     """The largest relative error of one output row (a query's attention)."""
     g = np.array(gpu.astype(mx.float32)).reshape(-1, gpu.shape[-1])
@@ -492,12 +509,15 @@ def _fused_cases():
 
 @pytest.mark.parametrize("case", ["act", "mixed"])
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("layout", ["dense", "broadcast", "transposed", "scalar"])
-def test_compiled_chains_match_cpu(case, dtype, layout):
+@pytest.mark.parametrize("layout", ["dense", "broadcast", "transposed", "scalar", "offset"])
+@pytest.mark.parametrize("shape", [(33, 65), (32, 64)])  # the second takes the vector loads where dense
+def test_compiled_chains_match_cpu(case, dtype, layout, shape):
     f = _fused_cases()[case]
-    x = rand((33, 65), dtype)
-    y = {"dense": rand((33, 65), dtype), "broadcast": rand((65,), dtype), "scalar": rand((), dtype),
-         "transposed": rand((65, 33), dtype).T}[layout]
+    m, n = shape
+    x = rand(shape, dtype)
+    # "offset": a dense view one element into its buffer (misaligned for vectors).
+    y = {"dense": rand(shape, dtype), "broadcast": rand((n,), dtype), "scalar": rand((), dtype),
+         "transposed": rand((n, m), dtype).T, "offset": rand((m * n + 1,), dtype)[1:].reshape(shape)}[layout]
     with mx.stream(mx.cpu):
         cpu = mx.compile(f)(x, y)
         mx.eval(cpu)
