@@ -7,6 +7,11 @@ versus evaluating it, per token, for a random-weight Qwen3-4B-shaped model
 With LMX_EVAL_PROFILE=1 the process also prints, at exit, the host time
 evaluation spent per primitive.
 
+With --kernels it prints instead the device time per kernel of one decode
+step, or with --prefill N of one forward pass over N prompt tokens, through
+PyTorch's profiler (CUPTI records every kernel of the process, lmx's
+included).
+
 With --profiler-range the last token's evaluation runs between
 cudaProfilerStart and cudaProfilerStop, so that
 
@@ -22,6 +27,8 @@ import argparse
 import ctypes
 import statistics
 import time
+
+import numpy as np
 
 import lmx.core as mx
 import lmx.nn as nn
@@ -41,12 +48,61 @@ def cuda_profiler(start):
         raise RuntimeError(f"cudaProfiler{'Start' if start else 'Stop'} returned {rc}")
 
 
-def profile(cfg, tokens, bits, profiler_range=False):
+def kernel_table(run, top=30):
+    """Device time per kernel name of run(), longest first."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    run()  # warm: kernel choices, memory pools
+    with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
+        run()
+        torch.cuda.synchronize()
+    rows = []
+    for e in prof.key_averages():
+        us = getattr(e, "self_device_time_total", None)
+        if us is None:
+            us = e.self_cuda_time_total
+        if us > 0:
+            rows.append((us, e.count, e.key))
+    rows.sort(reverse=True)
+    total = sum(r[0] for r in rows)
+    print(f"device time {total / 1e3:.2f} ms in {sum(r[1] for r in rows)} kernels")
+    print(f"{'ms':>8s} {'%':>6s} {'count':>6s}  kernel")
+    for us, count, name in rows[:top]:
+        print(f"{us / 1e3:8.3f} {100 * us / total:6.1f} {count:6d}  {name[:110]}")
+
+
+def make_model(cfg, bits):
     model = qwen3.Model(qwen3.ModelArgs(**cfg))
     model.set_dtype(mx.bfloat16)
     if bits:
         nn.quantize(model, group_size=64, bits=bits)
     mx.eval(model.parameters())
+    return model
+
+
+def kernels_of_step(cfg, bits, prefill):
+    model = make_model(cfg, bits)
+    if prefill:
+        prompt = mx.array(np.random.default_rng(0).integers(0, cfg["vocab_size"], (1, prefill)))
+        kernel_table(lambda: mx.eval(model(prompt, cache=make_prompt_cache(model))))
+        return
+    cache = make_prompt_cache(model)
+    mx.eval(model(mx.array([[1, 2, 3, 4, 5, 6, 7, 8]]), cache=cache))
+    y = mx.array([[3]])
+
+    def step():
+        nonlocal y
+        y = mx.argmax(model(y, cache=cache)[:, -1], axis=-1)[None]
+        mx.eval(y)
+
+    step()
+    kernel_table(step)
+
+
+def profile(cfg, tokens, bits, profiler_range=False):
+    model = make_model(cfg, bits)
     cache = make_prompt_cache(model)
     y = mx.array([[1, 2, 3, 4, 5, 6, 7, 8]])
     mx.eval(model(y, cache=cache))
@@ -77,8 +133,17 @@ def main():
     ap.add_argument("--bits", type=int, nargs="*", default=[0, 4], help="0 for bfloat16")
     ap.add_argument("--profiler-range", action="store_true",
                     help="wrap the last token's evaluation in cudaProfilerStart/Stop")
+    ap.add_argument("--kernels", action="store_true", help="print the device time per kernel of one step")
+    ap.add_argument("--prefill", type=int, default=0, help="with --kernels: a forward pass over this many tokens")
     args = ap.parse_args()
     cfg = dict(QWEN3_4B, num_hidden_layers=args.layers)
+    if args.kernels:
+        for bits in args.bits:
+            print(f"Qwen3-4B shape, {args.layers} layers, {'bf16' if not bits else f'{bits}-bit'}: "
+                  + (f"prefill of {args.prefill} tokens" if args.prefill else "one decode step"))
+            kernels_of_step(cfg, bits, args.prefill)
+            mx.clear_cache()
+        return
     print(f"Qwen3-4B shape, {args.layers} layers: ms per token (median of {args.tokens})")
     print(f"{'weights':10s} {'build graph':>12s} {'eval (sync)':>12s}")
     for bits in args.bits:
