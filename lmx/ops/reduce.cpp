@@ -12,12 +12,6 @@ std::vector<int> reduce_axes(const array& a, const std::vector<int>& axes, const
   return axes.empty() ? all_axes(a.ndim()) : normalize_axes(axes, a.ndim(), op);
 }
 
-Shape kept_shape(const Shape& shape, const std::vector<int>& axes) {
-  Shape out = shape;
-  for (int ax : axes) out[ax] = 1;
-  return out;
-}
-
 array squeeze_reduced(const array& r, const std::vector<int>& axes, bool keepdims, S s) {
   return keepdims || axes.empty() ? r : squeeze(r, axes, s);
 }

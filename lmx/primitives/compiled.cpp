@@ -19,12 +19,18 @@ std::string Compiled::name() const {
       case FusedStep::Kind::cast: s += "astype"; break;
     }
   }
-  return s + ")";
+  s += ")";
+  if (reduction_) s += std::string("->") + reduce_name(reduction_->type);
+  return s;
 }
 
 bool Compiled::is_equivalent(const Primitive& o) const {
   auto* c = dynamic_cast<const Compiled*>(&o);
   if (!c || c->steps_.size() != steps_.size() || c->output_slots_ != output_slots_) return false;
+  if (c->reduction_.has_value() != reduction_.has_value()) return false;
+  if (reduction_ && (c->reduction_->type != reduction_->type || c->reduction_->axes != reduction_->axes ||
+                     c->reduction_->shape != reduction_->shape))
+    return false;
   for (size_t i = 0; i < steps_.size(); ++i) {
     const FusedStep &a = steps_[i], &b = c->steps_[i];
     if (a.kind != b.kind || a.op != b.op || a.dtype != b.dtype ||
@@ -59,12 +65,21 @@ std::vector<array> Compiled::expand(const std::vector<array>& inputs, const Shap
   }
   std::vector<array> outs;
   for (int s : output_slots_) outs.push_back(slots[s]);
+  if (reduction_) {
+    const array& v = outs[0];
+    outs[0] = array(kept_shape(shape, reduction_->axes), v.dtype(),
+                    std::make_shared<Reduce>(stream(), reduction_->type, reduction_->axes), {v});
+  }
   return outs;
+}
+
+Shape Compiled::chain_shape(const std::vector<array>& outputs) const {
+  return reduction_ ? reduction_->shape : outputs[0].shape();
 }
 
 std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                  const std::vector<int>& argnums, const std::vector<array>& outputs) {
-  const Shape& shape = outputs[0].shape();
+  const Shape shape = chain_shape(outputs);
   std::vector<array> active;
   for (int a : argnums) active.push_back(primals[a]);
   ArrayFn f = [&](const std::vector<array>& xs) {
@@ -78,13 +93,15 @@ std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::v
 std::pair<std::vector<array>, std::vector<int>> Compiled::vmap(const std::vector<array>& inputs,
                                                                const std::vector<int>& axes,
                                                                const std::vector<array>& outputs) {
-  const Shape shape = outputs[0].shape();
+  const Shape shape = chain_shape(outputs);
   ArrayFn f = [this, &shape](const std::vector<array>& xs) { return expand(xs, shape); };
   auto outs = lmx::vmap(f, inputs, axes, {0});
   return {outs, std::vector<int>(outs.size(), 0)};
 }
 
 std::vector<Shape> Compiled::output_shapes(const std::vector<array>& inputs) {
+  // Reductions are fused only in programs traced at fixed shapes.
+  if (reduction_) return {kept_shape(reduction_->shape, reduction_->axes)};
   return std::vector<Shape>(output_slots_.size(), elementwise_output_shape(inputs, name()));
 }
 

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "lmx/primitives/elementwise.h"
+#include "lmx/primitives/reduce.h"
 
 namespace lmx {
 
@@ -22,12 +24,24 @@ struct FusedStep {
   int arity() const { return kind == Kind::binary ? 2 : kind == Kind::select ? 3 : 1; }
 };
 
+// A reduction that ends a fused chain: its one output value, of `shape`
+// (the chain's), is reduced over `axes` (the trailing ones, kept as size 1)
+// and never stored. Floating chains only, reduced in their own dtype.
+struct FusedReduction {
+  ReduceType type;
+  std::vector<int> axes;
+  Shape shape;
+};
+
 // The outputs share one shape; each input has that shape or broadcasts to
-// it (compile folds broadcasts into the fused node).
+// it (compile folds broadcasts into the fused node). With a reduction the
+// node has one output, the reduced value.
 class Compiled : public Primitive {
  public:
-  Compiled(Stream s, std::vector<FusedStep> steps, std::vector<int> output_slots)
-      : Primitive(s), steps_(std::move(steps)), output_slots_(std::move(output_slots)) {}
+  Compiled(Stream s, std::vector<FusedStep> steps, std::vector<int> output_slots,
+           std::optional<FusedReduction> reduction = std::nullopt)
+      : Primitive(s), steps_(std::move(steps)), output_slots_(std::move(output_slots)),
+        reduction_(std::move(reduction)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::string name() const override;
@@ -41,14 +55,18 @@ class Compiled : public Primitive {
 
   const std::vector<FusedStep>& steps() const { return steps_; }
   const std::vector<int>& output_slots() const { return output_slots_; }
+  const std::optional<FusedReduction>& reduction() const { return reduction_; }
   // The same computation as separate elementwise nodes on `inputs`, with
-  // outputs of `shape`: what the transforms differentiate and batch, and
-  // what a backend without a fused kernel runs.
+  // outputs of `shape` (then the reduction, if any): what the transforms
+  // differentiate and batch, and what a backend without a fused kernel runs.
   std::vector<array> expand(const std::vector<array>& inputs, const Shape& shape) const;
+  // The shape the chain's steps compute over.
+  Shape chain_shape(const std::vector<array>& outputs) const;
 
  private:
   std::vector<FusedStep> steps_;
   std::vector<int> output_slots_;
+  std::optional<FusedReduction> reduction_;
 };
 
 }  // namespace lmx

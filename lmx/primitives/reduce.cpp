@@ -12,8 +12,16 @@ Dtype sum_result_type(Dtype in) {
   }
 }
 
-std::string Reduce::name() const {
-  switch (type_) {
+Shape kept_shape(const Shape& shape, const std::vector<int>& axes) {
+  Shape out = shape;
+  for (int ax : axes) out[ax] = 1;
+  return out;
+}
+
+std::string Reduce::name() const { return reduce_name(type_); }
+
+std::string reduce_name(ReduceType type) {
+  switch (type) {
     case ReduceType::Sum: return "sum";
     case ReduceType::Prod: return "prod";
     case ReduceType::Max: return "max";

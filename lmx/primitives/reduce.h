@@ -6,6 +6,9 @@
 namespace lmx {
 
 enum class ReduceType { Sum, Prod, Max, Min, And, Or };
+std::string reduce_name(ReduceType type);  // "sum", "prod", ... as the ops are called
+// A reduction's output shape: `shape` with the reduced axes kept as size 1.
+Shape kept_shape(const Shape& shape, const std::vector<int>& axes);
 
 class Reduce : public UnaryPrimitive {
  public:

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "lmx/primitives/compiled.h"
+#include "lmx/primitives/reduce.h"
 #include "lmx/primitives/shape.h"
 #include "lmx/transforms/compile_program.h"
 
@@ -143,6 +144,59 @@ void fuse_elementwise(Program& p, bool absorb_broadcasts) {
     if (fused_nodes[i].primitive) nodes.push_back(std::move(fused_nodes[i]));
     else if (group_of[i] < 0 && !absorbed[i]) nodes.push_back(std::move(p.nodes[i]));
   }
+  p.nodes = std::move(nodes);
+}
+
+namespace {
+
+// Whether a fused chain's value can carry `r` as its tail: a sum, max or min
+// over trailing axes of a floating value kept in its dtype, on the CPU (the
+// generated GPU kernels have no reduction yet, so there the chain and the
+// reduction stay two kernels).
+bool reduction_joins(const Reduce& r, const Program::Value& v, const Dtype out, const Stream& stream) {
+  if (stream.device.type != Device::Type::cpu) return false;
+  if (r.type() != ReduceType::Sum && r.type() != ReduceType::Max && r.type() != ReduceType::Min) return false;
+  if (out != v.dtype || (v.dtype != float32 && v.dtype != float16 && v.dtype != bfloat16)) return false;
+  std::vector<int> axes = r.axes();
+  std::sort(axes.begin(), axes.end());
+  const int nd = static_cast<int>(v.shape.size());
+  for (size_t i = 0; i < axes.size(); ++i)
+    if (axes[i] != nd - static_cast<int>(axes.size()) + static_cast<int>(i)) return false;
+  return !axes.empty();
+}
+
+}  // namespace
+
+void fuse_reductions(Program& p) {
+  std::vector<int> producer(p.values.size(), -1);
+  std::vector<int> uses(p.values.size(), 0);
+  for (size_t i = 0; i < p.nodes.size(); ++i) {
+    for (int v : p.nodes[i].outputs) producer[v] = static_cast<int>(i);
+    for (int v : p.nodes[i].inputs) ++uses[v];
+  }
+  for (int v : p.outputs) ++uses[v];
+  std::vector<bool> gone(p.nodes.size(), false);
+  for (size_t i = 0; i < p.nodes.size(); ++i) {
+    Program::Node& node = p.nodes[i];
+    auto* r = dynamic_cast<const Reduce*>(node.primitive.get());
+    if (!r || node.inputs.size() != 1) continue;
+    const int v = node.inputs[0], q = producer[v];
+    if (q < 0 || uses[v] != 1) continue;
+    auto* c = dynamic_cast<const Compiled*>(p.nodes[q].primitive.get());
+    if (!c || c->reduction() || p.nodes[q].outputs.size() != 1 || c->stream() != r->stream()) continue;
+    if (!reduction_joins(*r, p.values[v], p.values[node.outputs[0]].dtype, r->stream())) continue;
+    // The fused node takes the reduction's place (after everything the
+    // chain's inputs need, before everything reading the reduced value).
+    std::vector<int> axes = r->axes();
+    std::sort(axes.begin(), axes.end());
+    node.primitive = std::make_shared<Compiled>(c->stream(), c->steps(), c->output_slots(),
+                                                FusedReduction{r->type(), axes, p.values[v].shape});
+    node.inputs = p.nodes[q].inputs;
+    gone[q] = true;
+  }
+  std::vector<Program::Node> nodes;
+  for (size_t i = 0; i < p.nodes.size(); ++i)
+    if (!gone[i]) nodes.push_back(std::move(p.nodes[i]));
   p.nodes = std::move(nodes);
 }
 

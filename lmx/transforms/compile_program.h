@@ -52,6 +52,12 @@ void remove_dead_code(Program& p);
 // must replay at new shapes.
 void fuse_elementwise(Program& p, bool absorb_broadcasts);
 
+// Folds a reduction into the fused chain that alone feeds it (a sum, max or
+// min over trailing axes of a floating chain on the CPU), so the chain's
+// values are reduced tile by tile and never stored. Only for programs
+// traced at fixed shapes.
+void fuse_reductions(Program& p);
+
 }  // namespace compile_passes
 
 }  // namespace lmx

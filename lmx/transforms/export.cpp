@@ -182,7 +182,9 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("scaled_dot_product_attention"), w.f64(at->scale()), w.u8(at->causal()), w.u8(at->has_mask()),
         w.u8(at->has_sinks());
   } else if (auto* f = dynamic_cast<const Compiled*>(&p)) {
-    w.str("compiled");
+    // A chain ending in a reduction has a tag of its own: readers that
+    // predate it stop at an unknown primitive instead of misreading it.
+    w.str(f->reduction() ? "compiled_reduction" : "compiled");
     w.u32(static_cast<uint32_t>(f->steps().size()));
     for (const FusedStep& s : f->steps()) {
       w.u8(static_cast<uint8_t>(s.kind)), w.u32(static_cast<uint32_t>(s.op));
@@ -190,6 +192,7 @@ void write_primitive(Writer& w, const Primitive& p) {
       w.u8(static_cast<uint8_t>(s.dtype.val()));
     }
     w.ints(f->output_slots());
+    if (const auto& red = f->reduction()) w.u8(static_cast<uint8_t>(red->type)), w.ints(red->axes), w.ints(red->shape);
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
@@ -301,7 +304,7 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     bool causal = r.u8() != 0, has_mask = r.u8() != 0, has_sinks = r.u8() != 0;
     return fast::make_attention(s, scale, causal, has_mask, has_sinks);
   }
-  if (tag == "compiled") {
+  if (tag == "compiled" || tag == "compiled_reduction") {
     uint32_t n = r.count(18);
     std::vector<FusedStep> steps;
     for (uint32_t i = 0; i < n; ++i) {
@@ -322,7 +325,23 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     for (int o : outs)
       if (o < static_cast<int>(num_inputs) || static_cast<size_t>(o) >= num_inputs + n)
         r.fail("a fused node returns a slot it does not compute.");
-    return std::make_shared<Compiled>(s, std::move(steps), std::move(outs));
+    std::optional<FusedReduction> reduction;
+    if (tag == "compiled_reduction") {
+      auto type = read_enum<ReduceType>(r, r.u8(), 6, "reduction");
+      auto axes = r.ints<int>();
+      auto shape = r.ints<ShapeElem>();
+      if (type != ReduceType::Sum && type != ReduceType::Max && type != ReduceType::Min)
+        r.fail("a fused reduction that is not a sum, max or min.");
+      if (outs.size() != 1 || axes.empty() || axes.size() > shape.size())
+        r.fail("a fused reduction's output or axes do not fit its chain.");
+      for (size_t i = 0; i < axes.size(); ++i)
+        if (axes[i] != static_cast<int>(shape.size() - axes.size() + i))
+          r.fail("a fused reduction over axes that are not the trailing ones.");
+      for (auto d : shape)
+        if (d < 0) r.fail("a negative dimension.");
+      reduction = FusedReduction{type, std::move(axes), Shape(shape.begin(), shape.end())};
+    }
+    return std::make_shared<Compiled>(s, std::move(steps), std::move(outs), std::move(reduction));
   }
   r.fail("unknown primitive '" + tag + "' (written by a newer lmx?).");
 }
@@ -667,13 +686,17 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
         need(slot[st.args[0]] == bool_ && slot[st.args[1]] == st.dtype && slot[st.args[2]] == st.dtype);
       slot.push_back(st.dtype);
     }
+    // The chain's own shape: the output's, or before its reduction.
+    const Shape chain = f->reduction() ? f->reduction()->shape : shape(out);
     for (size_t o = 0; o < n.outputs.size(); ++o) {
-      need(dtype(n.outputs[o]) == slot[f->output_slots()[o]] && shape(n.outputs[o]) == shape(out));
+      const Shape want = f->reduction() ? kept_shape(chain, f->reduction()->axes) : chain;
+      need(dtype(n.outputs[o]) == slot[f->output_slots()[o]] && shape(n.outputs[o]) == want);
     }
+    if (f->reduction()) need(is_floating_point(dtype(out)) && dtype(out) != float64);
     for (int v : n.inputs) {
-      need(shape(v).size() <= shape(out).size());
+      need(shape(v).size() <= chain.size());
       for (size_t d = 0; d < shape(v).size(); ++d) {
-        auto have = shape(v)[d], want = shape(out)[shape(out).size() - shape(v).size() + d];
+        auto have = shape(v)[d], want = chain[chain.size() - shape(v).size() + d];
         need(have == 1 || have == want);
       }
     }

@@ -386,3 +386,74 @@ def test_intermediate_outputs_leave_the_fused_node():
 def test_set_compile_mode_rejects_unknown_modes():
     with pytest.raises(ValueError):
         mx.set_compile_mode("fast")
+
+
+# ---- chains ending in a reduction ----
+
+
+@lmx_only
+def test_a_chain_ending_in_a_trailing_reduction_fuses_with_it():
+    x = mx.ones((4, 10))
+    traced = lambda f: mx._core._CompiledGraph(lambda xs: [f(xs[0])], [x], False)  # noqa: E731
+    # keepdims: no squeeze node after the reduction
+    g = traced(lambda x: mx.sum(mx.exp(x) * 2 + 1, axis=-1, keepdims=True))
+    assert g.num_fused == 1 and g.num_nodes == 1
+    g = traced(lambda x: mx.max(mx.tanh(x) * x, keepdims=True))  # every axis
+    assert g.num_fused == 1 and g.num_nodes == 1
+    # A leading axis, a value also returned, and an integer chain keep the
+    # reduction as a node of its own.
+    assert traced(lambda x: mx.sum(mx.exp(x) * 2, axis=0, keepdims=True)).num_nodes == 2
+    chain = lambda x: mx.exp(x) * 2  # noqa: E731
+    g = mx._core._CompiledGraph(lambda xs: [chain(xs[0]), mx.sum(chain(xs[0]), axis=-1, keepdims=True)], [x], False)
+    assert g.num_nodes == 2
+    xi = mx.ones((4, 10), dtype=mx.int32)
+    g = mx._core._CompiledGraph(lambda xs: [mx.sum(xs[0] * 3 + 1, axis=-1, keepdims=True)], [xi], False)
+    assert g.num_nodes == 2
+
+
+REDUCTION_CASES = [
+    ((37, 50), -1),      # rows shorter than a tile: several rows a tile
+    ((3, 5000), -1),     # rows longer than a tile: partial results per tile
+    ((2, 3000), None),   # everything
+    ((4, 30, 70), (1, 2)),
+    ((0, 5), -1),        # no rows
+    ((5, 0), -1),        # empty rows: the identity
+]
+
+
+@pytest.mark.parametrize("op", ["sum", "max", "min", "mean"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("shape,axis", REDUCTION_CASES)
+def test_fused_reductions_match_uncompiled(op, dtype, shape, axis):
+    if op in ("max", "min") and 0 in shape:
+        return  # max and min of nothing raise, compiled or not
+    rng = np.random.default_rng(sum(shape))
+    x = mx.array(rng.standard_normal(shape).astype(np.float32)).astype(getattr(mx, dtype))
+    b = mx.array(rng.standard_normal(shape[-1:]).astype(np.float32)).astype(getattr(mx, dtype))
+    red = getattr(mx, op)
+
+    def f(x, b):
+        return red(mx.tanh(x) * 2 + b * x, axis=axis)
+
+    got, want = mx.compile(f)(x, b), f(x, b)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    tol = {"float32": 1e-5, "float16": 4e-3, "bfloat16": 3e-2}[dtype]
+    np.testing.assert_allclose(to_numpy(got.astype(mx.float32)), to_numpy(want.astype(mx.float32)),
+                               rtol=tol, atol=tol * 10)
+
+
+def test_fused_max_keeps_nan():
+    x = mx.array(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]] * 400, dtype=np.float32).reshape(2, -1))
+    f = lambda x: mx.max(x * 2 - 1, axis=-1)  # noqa: E731
+    got, want = to_numpy(mx.compile(f)(x)), to_numpy(f(x))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert np.isnan(got).all()
+
+
+def test_fused_reduction_grad_and_vmap():
+    x = mx.array(np.random.default_rng(1).standard_normal((6, 2000)).astype(np.float32))
+    f = lambda x: mx.sum(mx.tanh(x) * x, axis=-1)  # noqa: E731
+    loss = lambda x: mx.sum(f(x) * mx.arange(6))  # noqa: E731
+    np.testing.assert_allclose(to_numpy(mx.grad(mx.compile(loss))(x)), to_numpy(mx.grad(loss)(x)), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(to_numpy(mx.vmap(mx.compile(f))(x[None])), to_numpy(f(x)[None]), rtol=1e-5)

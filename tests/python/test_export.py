@@ -359,3 +359,15 @@ def test_malformed_factorization_nodes_are_rejected(tmp_path):
         with pytest.raises(ValueError, match="import_function"):
             mx.import_function(str(bad))
     survives_corruption(good, bad, lambda f: f(a, b), seed=4)
+
+
+def test_round_trip_of_a_chain_ending_in_a_reduction(tmp_path):
+    # Compiled, the sum runs inside the fused chain; the file must carry it.
+    path = str(tmp_path / "r.mlxfn")
+    f = lambda x: mx.sum(mx.exp(x * 0.5) * 2 + 1, axis=-1)  # noqa: E731
+    x, _ = args(5, 3000)
+    mx.export_function(path, f, x)
+    imported = mx.import_function(path)
+    check(imported(x), [f(x)])
+    if BACKEND == "lmx":
+        assert b"compiled_reduction" in open(path, "rb").read()

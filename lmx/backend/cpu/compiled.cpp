@@ -10,9 +10,13 @@
 // measured comparison with MLX's generated kernels).
 #include <algorithm>
 #include <climits>
+#include <limits>
+#include <stdexcept>
 #include <cstring>
 #include <vector>
 
+#include "lmx/backend/common/cast.h"
+#include "lmx/backend/common/reduce_ops.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/isa.h"
@@ -183,105 +187,233 @@ struct StepExec {
   size_t itemsize = 0;
 };
 
-void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  const int num_inputs = static_cast<int>(inputs.size());
-  std::vector<Dtype> slot_type;
-  for (auto& in : inputs) slot_type.push_back(in.dtype());
-  for (auto& s : steps_) slot_type.push_back(s.dtype);
-  std::vector<InputAccess> access;
-  for (auto& in : inputs) access.push_back(access_of(in, outputs[0].shape()));
-  auto is_scalar = [&](int slot) { return slot < num_inputs && access[slot].mode == InputAccess::Mode::scalar; };
+namespace {
 
+// A program resolved for one evaluation over `shape`: how each input is
+// read, each step's kernel, and the scratch tiles.
+struct ChainExec {
+  int num_inputs = 0;
+  std::vector<Dtype> slot_type;
+  std::vector<InputAccess> access;
+  std::vector<StepExec> exec;
+  std::vector<bool> needs_fill;  // broadcast values that need a repeated tile
+  TilePlan plan;
+};
+
+ChainExec prepare(const std::vector<FusedStep>& steps, const std::vector<int>& output_slots,
+                  const std::vector<array>& inputs, const Shape& shape) {
+  ChainExec c;
+  c.num_inputs = static_cast<int>(inputs.size());
+  for (auto& in : inputs) c.slot_type.push_back(in.dtype());
+  for (auto& s : steps) c.slot_type.push_back(s.dtype);
+  for (auto& in : inputs) c.access.push_back(access_of(in, shape));
+  auto is_scalar = [&](int slot) { return slot < c.num_inputs && c.access[slot].mode == InputAccess::Mode::scalar; };
   // Resolve each step's kernel once. A binary step reads one broadcast value
   // in place; any other use of a broadcast value needs it repeated in a tile.
-  std::vector<StepExec> exec;
-  std::vector<bool> needs_fill(num_inputs, false);
-  for (const FusedStep& s : steps_) {
-    StepExec e{s.kind, nullptr, nullptr, slot_type[s.args[0]], s.dtype, static_cast<size_t>(s.dtype.size())};
+  c.needs_fill.assign(c.num_inputs, false);
+  for (const FusedStep& s : steps) {
+    StepExec e{s.kind, nullptr, nullptr, c.slot_type[s.args[0]], s.dtype, static_cast<size_t>(s.dtype.size())};
     switch (s.kind) {
       case FusedStep::Kind::unary: e.unary = LMX_CPU_KERNEL(unary_span_fn, static_cast<UnaryOp>(s.op), e.in_type); break;
       case FusedStep::Kind::binary: {
         bool a = is_scalar(s.args[0]), b = is_scalar(s.args[1]);
         int mode = a && !b ? 1 : b && !a ? 2 : 0;
-        if (a && b) needs_fill[s.args[0]] = needs_fill[s.args[1]] = true;
+        if (a && b) c.needs_fill[s.args[0]] = c.needs_fill[s.args[1]] = true;
         e.binary = LMX_CPU_KERNEL(binary_span_fn, static_cast<BinaryOp>(s.op), e.in_type, mode);
         break;
       }
       default:
         for (int k = 0; k < s.arity(); ++k)
-          if (is_scalar(s.args[k])) needs_fill[s.args[k]] = true;
+          if (is_scalar(s.args[k])) c.needs_fill[s.args[k]] = true;
         break;
     }
-    exec.push_back(e);
+    c.exec.push_back(e);
   }
+  c.plan = plan_tiles(steps, output_slots, c.num_inputs);
+  return c;
+}
 
+// One worker's scratch tiles (one per plan tile, then one per input that
+// needs its own) and where each slot's values of the current tile are.
+struct ChainState {
+  std::vector<double> scratch;
+  std::vector<const char*> ptr;
+
+  explicit ChainState(const ChainExec& c)
+      : scratch((c.plan.num_tiles + c.num_inputs) * kTile), ptr(c.slot_type.size()) {
+    for (int i = 0; i < c.num_inputs; ++i) {
+      const InputAccess& a = c.access[i];
+      if (a.mode != InputAccess::Mode::scalar) continue;
+      if (c.needs_fill[i]) {
+        fill_repeat(a.base, a.itemsize, kTile, tile(c.plan.num_tiles + i));
+        ptr[i] = tile(c.plan.num_tiles + i);
+      } else {
+        ptr[i] = a.base;  // read in place by binary steps
+      }
+    }
+  }
+  char* tile(int t) { return reinterpret_cast<char*>(scratch.data()) + static_cast<size_t>(t) * kSlotBytes; }
+};
+
+// Runs the steps over elements [start, start + len) (len <= kTile); a step
+// whose slot has a direct output writes there, the others to scratch.
+// next_len > 0 asks for the next tile of each dense input in advance: the
+// hardware prefetcher alone falls behind when reads come in tile-sized bursts.
+void run_tile(const ChainExec& c, ChainState& st, const std::vector<FusedStep>& steps, size_t start, size_t len,
+              size_t next_len, const std::vector<int>& direct_output, const std::vector<char*>& out_ptr) {
+  for (int i = 0; i < c.num_inputs; ++i) {
+    const InputAccess& a = c.access[i];
+    if (a.mode == InputAccess::Mode::dense) {
+      st.ptr[i] = a.base + start * a.itemsize;
+      const char* next = st.ptr[i] + len * a.itemsize;
+      for (size_t b = 0; b < next_len * a.itemsize; b += 64) __builtin_prefetch(next + b);
+    } else if (a.mode == InputAccess::Mode::strided) {
+      char* own = st.tile(c.plan.num_tiles + i);
+      gather(a, start, len, own);
+      st.ptr[i] = own;
+    }
+  }
+  for (size_t k = 0; k < steps.size(); ++k) {
+    const FusedStep& s = steps[k];
+    const StepExec& e = c.exec[k];
+    const int slot = c.num_inputs + static_cast<int>(k);
+    const int direct = direct_output.empty() ? -1 : direct_output[slot];
+    char* dst = direct >= 0 ? out_ptr[direct] + start * e.itemsize : st.tile(c.plan.tile_of[slot]);
+    switch (e.kind) {
+      case FusedStep::Kind::unary: e.unary(st.ptr[s.args[0]], dst, len); break;
+      case FusedStep::Kind::binary: e.binary(st.ptr[s.args[0]], st.ptr[s.args[1]], dst, len); break;
+      case FusedStep::Kind::select:
+        select_span(e.itemsize, reinterpret_cast<const bool*>(st.ptr[s.args[0]]), st.ptr[s.args[1]],
+                    st.ptr[s.args[2]], dst, len);
+        break;
+      case FusedStep::Kind::cast: cpu::convert_contiguous(st.ptr[s.args[0]], e.in_type, dst, e.out_type, len); break;
+    }
+    st.ptr[slot] = dst;
+  }
+}
+
+// A reduction's fold of n contiguous values into its float accumulator, with
+// independent partial accumulators (so the loop vectorises without
+// reassociating a single chain).
+template <typename T, typename Op>
+float fold_span(const void* data, size_t n, float acc) {
+  const T* x = static_cast<const T*>(data);
+  constexpr size_t kLanes = 16;
+  Op op;
+  float part[kLanes];
+  for (auto& p : part) p = Op::init();
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (size_t k = 0; k < kLanes; ++k) part[k] = op(part[k], cast_value<float>(x[i + k]));
+  for (; i < n; ++i) acc = op(acc, cast_value<float>(x[i]));
+  for (auto& p : part) acc = op(acc, p);
+  return acc;
+}
+
+using FoldFn = float (*)(const void*, size_t, float);
+
+template <typename T>
+FoldFn fold_for(ReduceType type) {
+  switch (type) {
+    case ReduceType::Sum: return fold_span<T, SumOp<float>>;
+    case ReduceType::Max: return fold_span<T, MaxOp<float>>;
+    case ReduceType::Min: return fold_span<T, MinOp<float>>;
+    default: throw std::logic_error("[compile] a fused reduction is a sum, max or min");
+  }
+}
+
+template <typename T>
+void store_float(void* out, size_t i, float v) {
+  static_cast<T*>(out)[i] = cast_value<T>(v);
+}
+
+// A chain ending in a reduction over its trailing axes: rows of `row_len`
+// values, each reduced as its tiles are computed. Rows shorter than a tile
+// go several to a tile; longer ones are cut into tiles whose partial results
+// are combined in order afterwards, so the result does not depend on how the
+// work was split between threads.
+void eval_reduction(const Compiled& c, const std::vector<array>& inputs, array& out) {
+  const FusedReduction& red = *c.reduction();
+  const auto& steps = c.steps();
+  const ChainExec chain = prepare(steps, c.output_slots(), inputs, red.shape);
+  const Dtype t = out.dtype();
+  FoldFn fold = t == float32 ? fold_for<float>(red.type) : t == float16 ? fold_for<float16_t>(red.type)
+                                                                       : fold_for<bfloat16_t>(red.type);
+  auto store = t == float32 ? store_float<float> : t == float16 ? store_float<float16_t> : store_float<bfloat16_t>;
+  const float init = red.type == ReduceType::Sum ? 0.0f
+                     : red.type == ReduceType::Max ? -std::numeric_limits<float>::infinity()
+                                                   : std::numeric_limits<float>::infinity();
+  cpu::allocate(out);
+  void* dst = out.raw_ptr();
+  const size_t rows = out.size();
+  size_t row_len = 1;
+  for (int a : red.axes) row_len *= static_cast<size_t>(red.shape[a]);
+  const int root = c.output_slots()[0];
+  const std::vector<int> no_direct;
+  const std::vector<char*> no_out;
+  if (row_len == 0 || rows == 0) {
+    for (size_t r = 0; r < rows; ++r) store(dst, r, init);
+    return;
+  }
+  if (row_len <= kTile) {
+    const size_t rows_per_tile = kTile / row_len, num_tiles = (rows + rows_per_tile - 1) / rows_per_tile;
+    parallel_for(num_tiles, kTile * steps.size(), [&](size_t tb, size_t te) {
+      ChainState st(chain);
+      for (size_t tile = tb; tile < te; ++tile) {
+        const size_t r0 = tile * rows_per_tile, r1 = std::min(rows, r0 + rows_per_tile);
+        run_tile(chain, st, steps, r0 * row_len, (r1 - r0) * row_len, 0, no_direct, no_out);
+        const char* values = st.ptr[root];
+        for (size_t r = r0; r < r1; ++r) store(dst, r, fold(values + (r - r0) * row_len * t.size(), row_len, init));
+      }
+    });
+    return;
+  }
+  const size_t tiles_per_row = (row_len + kTile - 1) / kTile;
+  std::vector<float> partial(rows * tiles_per_row);
+  parallel_for(rows * tiles_per_row, kTile * steps.size(), [&](size_t tb, size_t te) {
+    ChainState st(chain);
+    for (size_t tile = tb; tile < te; ++tile) {
+      const size_t r = tile / tiles_per_row, off = (tile % tiles_per_row) * kTile;
+      const size_t len = std::min(kTile, row_len - off);
+      run_tile(chain, st, steps, r * row_len + off, len, 0, no_direct, no_out);
+      partial[tile] = fold(st.ptr[root], len, init);
+    }
+  });
+  // Each row's partial results fold in order, like the values they came from.
+  const FoldFn fold_partials = fold_for<float>(red.type);
+  for (size_t r = 0; r < rows; ++r) store(dst, r, fold_partials(&partial[r * tiles_per_row], tiles_per_row, init));
+}
+
+}  // namespace
+
+void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  if (reduction_) {
+    eval_reduction(*this, inputs, outputs[0]);
+    return;
+  }
+  const ChainExec chain = prepare(steps_, output_slots_, inputs, outputs[0].shape());
   const std::vector<bool> fresh = allocate_outputs(inputs, outputs);
   std::vector<char*> out_ptr;
   for (auto& o : outputs) out_ptr.push_back(static_cast<char*>(o.raw_ptr()));
   // A step whose result is an output with a buffer of its own writes there
   // directly; a donated buffer is still being read, so its output goes
   // through a tile and is copied once the tile's steps are done.
-  std::vector<int> direct_output(num_inputs + steps_.size(), -1);
+  std::vector<int> direct_output(chain.slot_type.size(), -1);
   for (size_t o = 0; o < outputs.size(); ++o)
     if (fresh[o] && direct_output[output_slots_[o]] < 0) direct_output[output_slots_[o]] = static_cast<int>(o);
 
-  const TilePlan plan = plan_tiles(steps_, output_slots_, num_inputs);
   const size_t n = outputs[0].size();
   const size_t num_tiles = (n + kTile - 1) / kTile;
   parallel_for(num_tiles, kTile * steps_.size(), [&](size_t tb, size_t te) {
-    // One scratch tile per plan tile, then one per input that needs its own.
-    std::vector<double> scratch((plan.num_tiles + num_inputs) * kTile);
-    auto tile = [&](int t) { return reinterpret_cast<char*>(scratch.data()) + static_cast<size_t>(t) * kSlotBytes; };
-    std::vector<const char*> ptr(slot_type.size());
-    for (int i = 0; i < num_inputs; ++i) {
-      if (access[i].mode != InputAccess::Mode::scalar) continue;
-      if (needs_fill[i]) {
-        fill_repeat(access[i].base, access[i].itemsize, kTile, tile(plan.num_tiles + i));
-        ptr[i] = tile(plan.num_tiles + i);
-      } else {
-        ptr[i] = access[i].base;  // read in place by binary steps
-      }
-    }
+    ChainState st(chain);
     for (size_t t = tb; t < te; ++t) {
       const size_t start = t * kTile, len = std::min(kTile, n - start);
-      for (int i = 0; i < num_inputs; ++i) {
-        const InputAccess& a = access[i];
-        if (a.mode == InputAccess::Mode::dense) {
-          ptr[i] = a.base + start * a.itemsize;
-          // Ask for the next tile now: the hardware prefetcher alone falls
-          // behind when reads come in tile-sized bursts.
-          if (t + 1 < te) {
-            const char* next = ptr[i] + kTile * a.itemsize;
-            const size_t bytes = std::min(kTile, n - start - kTile) * a.itemsize;
-            for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(next + b);
-          }
-        } else if (a.mode == InputAccess::Mode::strided) {
-          char* own = tile(plan.num_tiles + i);
-          gather(a, start, len, own);
-          ptr[i] = own;
-        }
-      }
-      for (size_t k = 0; k < steps_.size(); ++k) {
-        const FusedStep& s = steps_[k];
-        const StepExec& e = exec[k];
-        const int slot = num_inputs + static_cast<int>(k);
-        const int direct = direct_output[slot];
-        char* dst = direct >= 0 ? out_ptr[direct] + start * e.itemsize : tile(plan.tile_of[slot]);
-        switch (e.kind) {
-          case FusedStep::Kind::unary: e.unary(ptr[s.args[0]], dst, len); break;
-          case FusedStep::Kind::binary: e.binary(ptr[s.args[0]], ptr[s.args[1]], dst, len); break;
-          case FusedStep::Kind::select:
-            select_span(e.itemsize, reinterpret_cast<const bool*>(ptr[s.args[0]]), ptr[s.args[1]], ptr[s.args[2]], dst,
-                        len);
-            break;
-          case FusedStep::Kind::cast: cpu::convert_contiguous(ptr[s.args[0]], e.in_type, dst, e.out_type, len); break;
-        }
-        ptr[slot] = dst;
-      }
+      const size_t next_len = t + 1 < te ? std::min(kTile, n - start - len) : 0;
+      run_tile(chain, st, steps_, start, len, next_len, direct_output, out_ptr);
       for (size_t o = 0; o < output_slots_.size(); ++o) {
-        size_t itemsize = slot_type[output_slots_[o]].size();
+        size_t itemsize = chain.slot_type[output_slots_[o]].size();
         char* dst = out_ptr[o] + start * itemsize;
-        if (ptr[output_slots_[o]] != dst) std::memcpy(dst, ptr[output_slots_[o]], len * itemsize);
+        if (st.ptr[output_slots_[o]] != dst) std::memcpy(dst, st.ptr[output_slots_[o]], len * itemsize);
       }
     }
   });

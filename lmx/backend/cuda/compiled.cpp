@@ -272,9 +272,11 @@ cudaKernel_t fused_kernel(const Compiled& c, const std::vector<array>& inputs, c
 void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const Shape& shape = outputs[0].shape();
   Plan plan = plan_inputs(inputs, shape);
-  if (!generator_covers(*this, inputs, plan)) {
+  // Chains ending in a reduction (fused on the CPU; a program exported
+  // there may run here) go through their separate kernels too.
+  if (reduction() || !generator_covers(*this, inputs, plan)) {
     if (cu::gpu_strict()) throw std::runtime_error("[" + name() + "] has no generated GPU kernel (LMX_GPU_STRICT is set).");
-    auto result = expand(inputs, shape);  // the separate kernels
+    auto result = expand(inputs, chain_shape(outputs));  // the separate kernels
     detail::eval_inline(result);
     for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(result[i]);
     return;
