@@ -1,5 +1,5 @@
 """compile: a chain of ten elementwise ops (a GELU-like activation) over
-1e7 float32, compiled against uncompiled lmx, NumPy and MLX's Linux build
+1e7 float32 (also one ending in a sum over rows), compiled against uncompiled lmx, NumPy and MLX's Linux build
 (compiled and not, when importable) on the CPU; with --gpu, lmx on the GPU
 against torch eager and torch.compile and the copy-bandwidth limit on the
 same card. Also reports the first-call (trace + compile) latency.
@@ -31,7 +31,19 @@ def gelu_approx_chain(m):
     return f
 
 
-CHAINS = {"transcendental": chain, "gelu_approx": gelu_approx_chain}
+def gelu_approx_row_sum(m):
+    """The tanh-GELU chain over rows of 1000 values, then a sum over each row:
+    compiled, the sum is fused into the chain (on the CPU), so the chain's
+    values are never stored. (The rows are formed before the chain: a reshape
+    between the chain and the sum keeps them apart.)"""
+    g = gelu_approx_chain(m)
+
+    def f(x):
+        return g(x.reshape(-1, 1000)).sum(axis=-1)
+    return f
+
+
+CHAINS = {"transcendental": chain, "gelu_approx": gelu_approx_chain, "gelu_approx + row sum": gelu_approx_row_sum}
 
 
 def numpy_chain(x):
