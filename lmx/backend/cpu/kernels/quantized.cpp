@@ -22,12 +22,24 @@ typedef uint8_t u8x8 __attribute__((vector_size(8)));
 
 // The 8 values packed LSB-first in `bits` bytes at p (bits <= 8, so values
 // 0-3 lie in the low 32 bits of the chunk and 4-7 in the 32 bits at 4*bits).
+// Conversions go through signed int32 (the values fit): GCC (12) scalarises
+// u8 -> float, and has no instruction for unsigned int32 -> float below
+// AVX-512.
+typedef int32_t i32x8 __attribute__((vector_size(32)));
 template <int Bits>
 inline f32x8 unpack8(const uint8_t* p) {
   if constexpr (Bits == 8) {  // whole bytes: a zero-extension
+#if defined(__AVX2__)
+    __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
+    f32x8 r;
+    std::memcpy(&r, &f, sizeof r);
+    return r;
+#else
     u8x8 b;
     std::memcpy(&b, p, 8);
-    return __builtin_convertvector(b, f32x8);
+    return __builtin_convertvector(__builtin_convertvector(b, i32x8), f32x8);
+#endif
   } else {
     uint64_t v = 0;
     std::memcpy(&v, p, Bits);
@@ -35,7 +47,7 @@ inline f32x8 unpack8(const uint8_t* p) {
     const u32x8 words = {lo, lo, lo, lo, hi, hi, hi, hi};
     const u32x8 shifts = {0, Bits, 2 * Bits, 3 * Bits, 0, Bits, 2 * Bits, 3 * Bits};
     const u32x8 mask = u32x8{} + ((1u << Bits) - 1);
-    return __builtin_convertvector((words >> shifts) & mask, f32x8);
+    return __builtin_convertvector(reinterpret_cast<i32x8>((words >> shifts) & mask), f32x8);
   }
 }
 
@@ -111,8 +123,12 @@ template <int Off>
 inline fvec widen(u8x16 b) {
 #if defined(__AVX512F__)
   static_assert(Off == 0);
-  typedef int32_t i32x16 __attribute__((vector_size(64)));
-  return __builtin_convertvector(__builtin_convertvector(b, i32x16), fvec);
+  __m128i v;
+  std::memcpy(&v, &b, sizeof v);
+  const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(v));
+  fvec r;
+  std::memcpy(&r, &f, sizeof r);
+  return r;
 #elif defined(__AVX2__)
   __m128i v;
   std::memcpy(&v, &b, sizeof v);
