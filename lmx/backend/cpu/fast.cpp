@@ -124,6 +124,21 @@ constexpr int64_t kStreamingMaxQueries = 8;
 // Queries handled per sgemm block in the prefill path.
 constexpr int64_t kQueryBlock = 128;
 
+// A dot product with independent partial sums, so the loop vectorises
+// without reassociating one chain (no -ffast-math), where one accumulator
+// waits on an add's latency per element.
+float dot(const float* a, const float* b, int64_t n) {
+  constexpr int kLanes = 16;
+  float part[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) part[l] += a[i + l] * b[i + l];
+  float total = 0;
+  for (; i < n; ++i) total += a[i] * b[i];
+  for (float p : part) total += p;
+  return total;
+}
+
 // Softmax of one row of scores in place (with an optional sink logit that
 // joins the normaliser but carries no value); all -inf rows give zeros.
 void softmax_row(float* s, int64_t n, const float* sink) {
@@ -201,12 +216,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
         const int64_t i = r % tq, h = (r / tq) % hq, b = r / (tq * hq);
         auto [qh, kh, vh, oh, m, sink] = head_ptrs(b, h);
         const float* qi = qh + i * d;
-        for (int64_t j = 0; j < tk; ++j) {
-          const float* kj = kh + j * k.st;
-          float dot = 0;
-          for (int64_t c = 0; c < d; ++c) dot += qi[c] * kj[c];
-          scores[j] = dot;
-        }
+        for (int64_t j = 0; j < tk; ++j) scores[j] = dot(qi, kh + j * k.st, d);
         finish_scores(scores.data(), i, 1, m, sink);
         float* oi = oh + i * dv;
         std::fill(oi, oi + dv, 0.0f);
