@@ -37,6 +37,9 @@ results = {
     "dequantize": mx.dequantize(wq, s, b, 64, 4), "qmm": mx.quantized_matmul(v, wq, s, b, True, 64, 4),
     "qmm_t": mx.quantized_matmul(v[:, :64], wq, s, b, False, 64, 4),
     "qmm8": mx.quantized_matmul(v[:1], *w8, True, 32, 8),
+    "qmm3": mx.quantized_matmul(v[:1], *mx.quantize(w, 64, 3), True, 64, 3),
+    "qmm6": mx.quantized_matmul(v[:2], *mx.quantize(w, 64, 6), True, 64, 6),
+    "dequantize5": mx.dequantize(*mx.quantize(w, 32, 5), 32, 5),
     "qmm_half_scales": mx.quantized_matmul(v[:2].astype(mx.float16), *mx.quantize(wh, 32, 4), True, 32, 4),
     "matvec_half": v[:1].astype(mx.float16) @ wh.T,
 }
