@@ -47,7 +47,10 @@ inline void nibble_order(const float* x, int64_t n, float* out) {
   /* out[r * ldo] = sum_k x[r, k] * w[k] for m rows of x against one row of k float32, bfloat16 or   \
      float16 weights (w_type) */                                                                       \
   void matvec_rows(const void* w, Dtype w_type, const float* x, int64_t ldx, int m, int64_t k, float* out, \
-                   int64_t ldo);
+                   int64_t ldo);                                                                         \
+  /* out[c] = sum_j x[j] * a[j * lda + c] for c < cols: a vector times the n rows of a float32 matrix   \
+     (decode attention's weighted sum of values) */                                                    \
+  void vecmat(const float* x, int64_t n, const float* a, int64_t lda, int64_t cols, float* out);
 
 namespace lmx::cpu::kernels_baseline {
 LMX_CPU_KERNEL_ENTRY_POINTS

@@ -3,6 +3,7 @@
 // width (widening the whole weight to float32 for sgemm first would move
 // three times the bytes and allocate a weight-sized buffer per call); float32
 // ones stream at memory speed where sgemv, for one row, does not.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #if defined(__F16C__)
@@ -110,6 +111,16 @@ void matvec_rows(const void* w, Dtype w_type, const float* x, int64_t ldx, int m
   if (w_type == float32) dot_impl<W::f32>(static_cast<const float*>(w), x, ldx, m, k, out, ldo);
   else if (w_type == bfloat16) dot_impl<W::bf16>(static_cast<const uint16_t*>(w), x, ldx, m, k, out, ldo);
   else dot_impl<W::f16>(static_cast<const uint16_t*>(w), x, ldx, m, k, out, ldo);
+}
+
+void vecmat(const float* x, int64_t n, const float* a, int64_t lda, int64_t cols, float* out) {
+  std::fill(out, out + cols, 0.0f);
+  for (int64_t j = 0; j < n; ++j) {
+    const float xj = x[j];
+    if (xj == 0.0f) continue;  // a masked key
+    const float* aj = a + j * lda;
+    for (int64_t c = 0; c < cols; ++c) out[c] += xj * aj[c];
+  }
 }
 
 }  // namespace lmx::cpu::LMX_KERNELS_NS
