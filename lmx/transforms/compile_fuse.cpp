@@ -149,16 +149,15 @@ void fuse_elementwise(Program& p, bool absorb_broadcasts) {
 
 namespace {
 
-// Whether a fused chain's value can carry `r` as its tail: a sum, max or min
-// over trailing axes of a floating value kept in its dtype, on the CPU (the
-// generated GPU kernels have no reduction yet, so there the chain and the
-// reduction stay two kernels).
-bool reduction_joins(const Reduce& r, const Program::Value& v, const Dtype out, const Stream& stream) {
+// Whether a fused chain's value can carry `r` (over the sorted `axes`) as
+// its tail: a sum, max or min over trailing axes of a floating value kept in
+// its dtype, on the CPU (the generated GPU kernels have no reduction yet, so
+// there the chain and the reduction stay two kernels).
+bool reduction_joins(const Reduce& r, const std::vector<int>& axes, const Program::Value& v, const Dtype out,
+                     const Stream& stream) {
   if (stream.device.type != Device::Type::cpu) return false;
   if (r.type() != ReduceType::Sum && r.type() != ReduceType::Max && r.type() != ReduceType::Min) return false;
   if (out != v.dtype || (v.dtype != float32 && v.dtype != float16 && v.dtype != bfloat16)) return false;
-  std::vector<int> axes = r.axes();
-  std::sort(axes.begin(), axes.end());
   const int nd = static_cast<int>(v.shape.size());
   for (size_t i = 0; i < axes.size(); ++i)
     if (axes[i] != nd - static_cast<int>(axes.size()) + static_cast<int>(i)) return false;
@@ -184,11 +183,11 @@ void fuse_reductions(Program& p) {
     if (q < 0 || uses[v] != 1) continue;
     auto* c = dynamic_cast<const Compiled*>(p.nodes[q].primitive.get());
     if (!c || c->reduction() || p.nodes[q].outputs.size() != 1 || c->stream() != r->stream()) continue;
-    if (!reduction_joins(*r, p.values[v], p.values[node.outputs[0]].dtype, r->stream())) continue;
-    // The fused node takes the reduction's place (after everything the
-    // chain's inputs need, before everything reading the reduced value).
     std::vector<int> axes = r->axes();
     std::sort(axes.begin(), axes.end());
+    if (!reduction_joins(*r, axes, p.values[v], p.values[node.outputs[0]].dtype, r->stream())) continue;
+    // The fused node takes the reduction's place (after everything the
+    // chain's inputs need, before everything reading the reduced value).
     node.primitive = std::make_shared<Compiled>(c->stream(), c->steps(), c->output_slots(),
                                                 FusedReduction{r->type(), axes, p.values[v].shape});
     node.inputs = p.nodes[q].inputs;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 
@@ -63,6 +64,22 @@ struct OrOp {
   LMX_HD static bool init() { return false; }
   LMX_HD bool operator()(bool a, bool x) const { return a || x; }
 };
+
+// Folds value(0), ..., value(n - 1) into acc (host code). Lanes independent
+// partial accumulators break the dependency chain, so the loop vectorises
+// without reassociating one chain (no -ffast-math) and the adds overlap
+// their latency.
+template <int Lanes, typename Op, typename Acc, typename Value>
+inline Acc fold_in_lanes(Op op, int64_t n, Acc acc, Value value) {
+  Acc part[Lanes];
+  for (auto& p : part) p = Op::init();
+  int64_t i = 0;
+  for (; i + Lanes <= n; i += Lanes)
+    for (int k = 0; k < Lanes; ++k) part[k] = op(part[k], value(i + k));
+  for (; i < n; ++i) acc = op(acc, value(i));
+  for (auto& p : part) acc = op(acc, p);
+  return acc;
+}
 
 }  // namespace LMX_ISA_NS
 }  // namespace lmx

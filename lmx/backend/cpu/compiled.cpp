@@ -292,22 +292,11 @@ void run_tile(const ChainExec& c, ChainState& st, const std::vector<FusedStep>& 
   }
 }
 
-// A reduction's fold of n contiguous values into its float accumulator, with
-// independent partial accumulators (so the loop vectorises without
-// reassociating a single chain).
+// A reduction's fold of n contiguous values into its float accumulator.
 template <typename T, typename Op>
 float fold_span(const void* data, size_t n, float acc) {
   const T* x = static_cast<const T*>(data);
-  constexpr size_t kLanes = 16;
-  Op op;
-  float part[kLanes];
-  for (auto& p : part) p = Op::init();
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (size_t k = 0; k < kLanes; ++k) part[k] = op(part[k], cast_value<float>(x[i + k]));
-  for (; i < n; ++i) acc = op(acc, cast_value<float>(x[i]));
-  for (auto& p : part) acc = op(acc, p);
-  return acc;
+  return fold_in_lanes<16>(Op{}, static_cast<int64_t>(n), acc, [x](int64_t i) { return cast_value<float>(x[i]); });
 }
 
 using FoldFn = float (*)(const void*, size_t, float);

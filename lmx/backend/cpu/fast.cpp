@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "lmx/backend/common/reduce_ops.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/isa.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
@@ -126,19 +127,8 @@ constexpr int64_t kStreamingMaxQueries = 8;
 // Queries handled per sgemm block in the prefill path.
 constexpr int64_t kQueryBlock = 128;
 
-// A dot product with independent partial sums, so the loop vectorises
-// without reassociating one chain (no -ffast-math), where one accumulator
-// waits on an add's latency per element.
 float dot(const float* a, const float* b, int64_t n) {
-  constexpr int kLanes = 16;
-  float part[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) part[l] += a[i + l] * b[i + l];
-  float total = 0;
-  for (; i < n; ++i) total += a[i] * b[i];
-  for (float p : part) total += p;
-  return total;
+  return fold_in_lanes<16>(SumOp<float>{}, n, 0.0f, [a, b](int64_t i) { return a[i] * b[i]; });
 }
 
 // Softmax of one row of scores in place (with an optional sink logit that

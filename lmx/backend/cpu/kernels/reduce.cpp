@@ -95,16 +95,8 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
                 else acc = v;
                 return;
               }
-              // Independent partial accumulators break the dependency chain so
-              // the loop vectorises without reassociating (no -ffast-math).
-              constexpr int kLanes = 32;  // several vector registers: adds overlap their latency
-              Acc part[kLanes];
-              for (auto& p : part) p = Op::init();
-              int64_t i = 0;
-              for (; i + kLanes <= m; i += kLanes)
-                for (int k = 0; k < kLanes; ++k) part[k] = op(part[k], cast_value<Acc>(s[i + k]));
-              for (; i < m; ++i) acc = op(acc, cast_value<Acc>(s[i]));
-              for (auto& p : part) acc = op(acc, p);
+              // 32 lanes: several vector registers.
+              acc = fold_in_lanes<32>(op, m, acc, [s](int64_t i) { return cast_value<Acc>(s[i]); });
             } else {
               for (int64_t i = 0; i < m; ++i) acc = op(acc, cast_value<Acc>(s[i * red_inner_stride]));
             }
