@@ -130,6 +130,21 @@ def test_attention_sinks(rng, tq):
     np.testing.assert_allclose(np.array(y), np_attention(q, k, v, 0.5, "causal", sinks), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("tq", [1, 2])
+@pytest.mark.parametrize("mask", ["causal", "additive"])
+def test_attention_decode_grouped_heads_split_over_threads(rng, tq, mask):
+    # Decode shapes big enough to be split over threads, cutting through the
+    # runs of query heads that share a key head; a value width with both
+    # whole vectors and a remainder; sinks.
+    q, k, v = f32(rng, 1, 9, tq, 64), f32(rng, 1, 3, 700, 64), f32(rng, 1, 3, 700, 72)
+    m = "causal" if mask == "causal" else f32(rng, 1, 9, tq, 700)
+    sinks = f32(rng, 9)
+    arg = mx.array(m) if isinstance(m, np.ndarray) else m
+    y = mx.fast.scaled_dot_product_attention(mx.array(q), mx.array(k), mx.array(v), scale=0.125, mask=arg,
+                                             sinks=mx.array(sinks))
+    np.testing.assert_allclose(np.array(y), np_attention(q, k, v, 0.125, m, sinks), rtol=1e-4, atol=1e-5)
+
+
 def test_attention_half_precision_keeps_dtype(rng):
     q = mx.array(f32(rng, 1, 2, 10, 16)).astype(mx.float16)
     y = mx.fast.scaled_dot_product_attention(q, q, q, scale=0.25, mask="causal")

@@ -147,6 +147,22 @@ def test_quantized_matmul_batch_against_one_matrix(rng, transpose):
         np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("bits", [3, 4, 8])
+@pytest.mark.parametrize("scale_dtype", ["float32", "float16", "bfloat16"])
+def test_decode_product_over_many_rows(rng, bits, scale_dtype):
+    # One row of x against a weight big enough to be split over threads, of a
+    # row count that is no multiple of the kernels' blocks of rows, with the
+    # 16-bit scales and biases that models carry.
+    n, k, group = 203, 1024, 32
+    w = mx.array(rng.standard_normal((n, k)).astype(np.float32))
+    wq, s, b = mx.quantize(w, group, bits)
+    s, b = s.astype(getattr(mx, scale_dtype)), b.astype(getattr(mx, scale_dtype))
+    dense = to_numpy(mx.dequantize(wq, s.astype(mx.float32), b.astype(mx.float32), group, bits)).astype(np.float64)
+    x = rng.standard_normal((1, k)).astype(np.float32)
+    y = mx.quantized_matmul(mx.array(x), wq, s, b, transpose=True, group_size=group, bits=bits)
+    np.testing.assert_allclose(to_numpy(y), x.astype(np.float64) @ dense.T, rtol=1e-4, atol=1e-3)
+
+
 def test_gather_qmm_selects_matrices(rng):
     w = mx.array(rng.standard_normal((4, 8, 64)).astype(np.float32))
     wq, s, b = mx.quantize(w)

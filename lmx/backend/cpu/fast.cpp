@@ -9,7 +9,6 @@
 #include <limits>
 #include <vector>
 
-#include "lmx/backend/common/reduce_ops.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/isa.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
@@ -127,21 +126,21 @@ constexpr int64_t kStreamingMaxQueries = 8;
 // Queries handled per sgemm block in the prefill path.
 constexpr int64_t kQueryBlock = 128;
 
-float dot(const float* a, const float* b, int64_t n) {
-  return fold_in_lanes<16>(SumOp<float>{}, n, 0.0f, [a, b](int64_t i) { return a[i] * b[i]; });
-}
-
 // Softmax of one row of scores in place (with an optional sink logit that
 // joins the normaliser but carries no value); all -inf rows give zeros.
-void softmax_row(float* s, int64_t n, const float* sink) {
+// `exp_span` is the per-ISA exponential: libm's, one value at a time, was a
+// fifth of decode attention's time.
+void softmax_row(float* s, int64_t n, const float* sink, cpu::UnarySpanFn exp_span) {
   float mx = sink ? *sink : kNegInf;
   for (int64_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
   if (mx == kNegInf) {
     std::fill(s, s + n, 0.0f);
     return;
   }
+  for (int64_t j = 0; j < n; ++j) s[j] -= mx;
+  exp_span(s, s, n);
   float total = sink ? std::exp(*sink - mx) : 0.0f;
-  for (int64_t j = 0; j < n; ++j) total += (s[j] = std::exp(s[j] - mx));
+  for (int64_t j = 0; j < n; ++j) total += s[j];
   const float inv = 1.0f / total;
   for (int64_t j = 0; j < n; ++j) s[j] *= inv;
 }
@@ -186,6 +185,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
     return std::tuple{q + ((b * hq + h) * tq) * d, k.at(b, kvh), v.at(b, kvh), o + ((b * hq + h) * tq) * dv,
                       mask ? mask + ((b * hq + h) * tq) * tk : nullptr, sinks ? sinks + h : nullptr};
   };
+  const cpu::UnarySpanFn exp_span = LMX_CPU_KERNEL(unary_span_fn, UnaryOp::Exp, float32);
   // Scale, mask and normalise a block of score rows starting at query i0.
   auto finish_scores = [&](float* s, int64_t i0, int64_t rows, const float* m, const float* sink) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -196,23 +196,33 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
         if (m) row[j] += m[i * tk + j];
         if (causal_ && j > i + shift) row[j] = kNegInf;
       }
-      softmax_row(row, tk, sink);
+      softmax_row(row, tk, sink, exp_span);
     }
   };
 
   if (tq <= kStreamingMaxQueries) {
-    // Decode: every (batch, head, query) row independently, in parallel.
+    // Decode: (batch, head, query) rows in parallel. Rows r = (b * hq + h) *
+    // tq + i are laid out so that those reading one key head form runs of
+    // groups * tq, and q, o and the mask are addressed by r alone, so each
+    // run scores and sums its keys together, reading K and V once (both
+    // products in the per-ISA kernels: this file is built for the baseline).
+    const int64_t run = groups * tq;
     parallel_for(B * hq * tq, 2 * tk * (d + dv), [&](size_t r0, size_t r1) {
-      std::vector<float> scores(tk);
-      for (size_t r = r0; r < r1; ++r) {
-        const int64_t i = r % tq, h = (r / tq) % hq, b = r / (tq * hq);
+      std::vector<float> scores(std::min<int64_t>(run, r1 - r0) * tk);
+      for (size_t r = r0; r < r1;) {
+        const int64_t rows = std::min<int64_t>(r1 - r, run - r % run);
+        const int64_t h = (r / tq) % hq, b = r / (tq * hq);
         auto [qh, kh, vh, oh, m, sink] = head_ptrs(b, h);
-        const float* qi = qh + i * d;
-        for (int64_t j = 0; j < tk; ++j) scores[j] = dot(qi, kh + j * k.st, d);
-        finish_scores(scores.data(), i, 1, m, sink);
-        // The weighted sum in the per-ISA build: this file is built for the
-        // baseline ISA, where it ran at ~1.7 multiply-adds a cycle.
-        LMX_CPU_KERNEL(vecmat, scores.data(), tk, vh, v.st, dv, oh + i * dv);
+        const int64_t i = r % tq;
+        LMX_CPU_KERNEL(matvec_rows, kh, float32, k.st, tk, qh + i * d, d, static_cast<int>(rows), d,
+                       scores.data(), tk);
+        for (int64_t x = 0; x < rows; ++x) {
+          const int64_t hx = (r + x) / tq % hq, ix = (r + x) % tq;
+          finish_scores(scores.data() + x * tk, ix, 1, m ? m + (hx - h) * tq * tk : nullptr,
+                        sink ? sink + (hx - h) : nullptr);
+        }
+        LMX_CPU_KERNEL(vecmat, scores.data(), tk, static_cast<int>(rows), tk, vh, v.st, dv, oh + i * dv, dv);
+        r += rows;
       }
     });
   } else {

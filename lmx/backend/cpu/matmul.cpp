@@ -136,8 +136,7 @@ bool matvec(const array& a, const array& b, array& out) {
   std::vector<float> staged(t == float32 ? 0 : rows * n);
   float* y = t == float32 ? out.data<float>() : staged.data();
   parallel_for(n, 2 * k * rows, [&](size_t j0, size_t j1) {
-    for (size_t j = j0; j < j1; ++j)
-      LMX_CPU_KERNEL(matvec_rows, w + j * row_bytes, t, x, k, static_cast<int>(rows), k, y + j, n);
+    LMX_CPU_KERNEL(matvec_rows, w + j0 * row_bytes, t, k, j1 - j0, x, k, static_cast<int>(rows), k, y + j0, n);
   });
   if (t != float32) cpu::convert_contiguous(staged.data(), float32, out.raw_ptr(), t, staged.size());
   return true;

@@ -24,11 +24,37 @@ namespace {
 
 // Rows of x up to which the fused matrix-vector kernel beats dequantise+gemm.
 constexpr int kQmvMaxRows = 8;
+// Packed rows of w the decode path handles per widening of their scales.
+constexpr size_t kQmvRowBlock = 32;
 // Elements of float weights dequantised at once for gemm (~8 MiB).
 constexpr int64_t kTileElems = int64_t{1} << 21;
 
 // The packed bytes of each row of a (..., cols) uint32 array.
 size_t packed_row_bytes(const array& w) { return static_cast<size_t>(w.shape(-1)) * 4; }
+
+// Scales or biases, row-major in their own dtype when that is a float type
+// (a model's are often float16 or bfloat16). Widening them whole to float32
+// on every call cost more than the product itself in SmolLM2's decode, so
+// each worker widens just the groups it is about to use.
+class GroupParams {
+ public:
+  GroupParams(const array& a, array& scratch) {
+    const bool keep = a.dtype() == float32 || a.dtype() == float16 || a.dtype() == bfloat16;
+    dtype_ = keep ? a.dtype() : float32;
+    bytes_ = cpu::row_major<char>(a, dtype_, scratch);
+  }
+  // `count` values from element `offset` as float32: in place, or widened
+  // into `buffer`.
+  const float* floats(int64_t offset, int64_t count, float* buffer) const {
+    if (dtype_ == float32) return reinterpret_cast<const float*>(bytes_) + offset;
+    cpu::convert_contiguous(bytes_ + offset * dtype_.size(), dtype_, buffer, float32, count);
+    return buffer;
+  }
+
+ private:
+  const char* bytes_;
+  Dtype dtype_ = float32;
+};
 
 }  // namespace
 
@@ -73,8 +99,7 @@ void AffineQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<arra
 void AffineDequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
   array ws, ss, bs;
   const auto* w = cpu::row_major<uint32_t>(inputs[0], uint32, ws);
-  const float* scales = cpu::row_major<float>(inputs[1], float32, ss);
-  const float* biases = cpu::row_major<float>(inputs[2], float32, bs);
+  const GroupParams scales(inputs[1], ss), biases(inputs[2], bs);
   const size_t rows = inputs[0].size() / inputs[0].shape(-1);
   const size_t row_bytes = packed_row_bytes(inputs[0]);
   const int64_t k = out.shape(-1), groups = k / group_size_;
@@ -83,8 +108,10 @@ void AffineDequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(w);
   parallel_for(rows, 4 * k, [&](size_t r0, size_t r1) {
     std::vector<float> ones(in_float ? 0 : groups, 1.0f), zeros(in_float ? 0 : groups, 0.0f), q(in_float ? 0 : k);
+    std::vector<float> s_row(groups), b_row(groups);
     for (size_t r = r0; r < r1; ++r) {
-      const float *s = scales + r * groups, *b = biases + r * groups;
+      const float* s = scales.floats(r * groups, groups, s_row.data());
+      const float* b = biases.floats(r * groups, groups, b_row.data());
       if (in_float) {
         LMX_CPU_KERNEL(affine_dequantize, bytes + r * row_bytes, s, b, bits_, group_size_, k,
                        out.data<float>() + r * k);
@@ -112,8 +139,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
   array xs, ws, ss, bs;
   const float* x = cpu::row_major<float>(x_in, float32, xs);
   const auto* w = reinterpret_cast<const uint8_t*>(cpu::row_major<uint32_t>(w_in, uint32, ws));
-  const float* scales = cpu::row_major<float>(inputs[2], float32, ss);
-  const float* biases = cpu::row_major<float>(inputs[3], float32, bs);
+  const GroupParams scales(inputs[2], ss), biases(inputs[3], bs);
   array f32 = out.dtype() == float32 ? out : array(out.shape(), float32, std::shared_ptr<Data>{});
   cpu::allocate(f32);
   float* y = f32.data<float>();
@@ -124,13 +150,12 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
   const int64_t m = w_in.ndim() == 2 && k ? static_cast<int64_t>(x_in.size()) / k : x_in.shape(-2);
   const int64_t w_rows = w_in.shape(-2), row_bytes = static_cast<int64_t>(packed_row_bytes(w_in));
   const int64_t s_cols = inputs[2].shape(-1);
-  const int64_t batch = m ? static_cast<int64_t>(x_in.size()) / (m * k ? m * k : 1) : 0;
+  const int64_t batch = m ? static_cast<int64_t>(x_in.size()) / (m * k != 0 ? m * k : 1) : 0;
   const int64_t w_vals = transpose_ ? k : n;  // values per packed row
   for (int64_t bi = 0; bi < batch && k > 0; ++bi) {
     const float* xb = x + bi * m * k;
     const uint8_t* wb = w + bi * w_rows * row_bytes;
-    const float* sb = scales + bi * w_rows * s_cols;
-    const float* bb = biases + bi * w_rows * s_cols;
+    const int64_t sb = bi * w_rows * s_cols;  // the batch's first scale and bias
     float* yb = y + bi * m * n;
     if (transpose_ && m <= kQmvMaxRows) {
       // Decode: each output column is one packed row of w against x's rows.
@@ -146,9 +171,15 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
       if (bits_ == 4) cpu::nibble_order(xb, m * k, nibbles.data());  // rows of k, a multiple of 32
       const float* xq = bits_ == 4 ? nibbles.data() : xb;
       parallel_for(n, 2 * k * m, [&](size_t n0, size_t n1) {
-        for (size_t j = n0; j < n1; ++j)
-          LMX_CPU_KERNEL(affine_qmv, wb + j * row_bytes, xq, k, static_cast<int>(m), static_cast<int>(k), bits_,
-                         group_size_, sb + j * groups, bb + j * groups, xsum.data(), groups, yb + j, n);
+        // Blocks of rows: one widening of their scales and biases a block.
+        std::vector<float> s_rows(kQmvRowBlock * groups), b_rows(kQmvRowBlock * groups);
+        for (size_t j0 = n0; j0 < n1; j0 += kQmvRowBlock) {
+          const size_t j1 = std::min<size_t>(n1, j0 + kQmvRowBlock);
+          const float* s = scales.floats(sb + j0 * groups, (j1 - j0) * groups, s_rows.data());
+          const float* b = biases.floats(sb + j0 * groups, (j1 - j0) * groups, b_rows.data());
+          LMX_CPU_KERNEL(affine_qmv, wb + j0 * row_bytes, row_bytes, j1 - j0, xq, k, static_cast<int>(m),
+                         static_cast<int>(k), bits_, group_size_, s, b, xsum.data(), groups, yb + j0, n);
+        }
       });
     } else if (!transpose_ && m <= kQmvMaxRows) {
       // Decode with w (K, N): accumulate x[r, k] * dequantised row k, each
@@ -157,10 +188,12 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
       const int64_t col_groups = n / group_size_;
       parallel_for(col_groups, 3 * k * group_size_, [&](size_t g0, size_t g1) {
         const int64_t c0 = g0 * group_size_, cols = (g1 - g0) * group_size_;
-        std::vector<float> row(cols);
+        std::vector<float> row(cols), s_row(g1 - g0), b_row(g1 - g0);
         for (int64_t kk = 0; kk < k; ++kk) {
-          LMX_CPU_KERNEL(affine_dequantize, wb + kk * row_bytes + c0 * bits_ / 8, sb + kk * s_cols + g0,
-                         bb + kk * s_cols + g0, bits_, group_size_, cols, row.data());
+          LMX_CPU_KERNEL(affine_dequantize, wb + kk * row_bytes + c0 * bits_ / 8,
+                         scales.floats(sb + kk * s_cols + g0, g1 - g0, s_row.data()),
+                         biases.floats(sb + kk * s_cols + g0, g1 - g0, b_row.data()), bits_, group_size_, cols,
+                         row.data());
           for (int64_t r = 0; r < m; ++r) {
             float a = xb[r * k + kk];
             float* dst = yb + r * n + c0;
@@ -175,9 +208,13 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
       for (int64_t r0 = 0; r0 < w_rows; r0 += tile_rows) {
         const int64_t rows = std::min(tile_rows, w_rows - r0);
         parallel_for(rows, 2 * w_vals, [&](size_t a, size_t b) {
-          for (size_t r = a; r < b; ++r)
-            LMX_CPU_KERNEL(affine_dequantize, wb + (r0 + r) * row_bytes, sb + (r0 + r) * s_cols,
-                           bb + (r0 + r) * s_cols, bits_, group_size_, w_vals, tile.data() + r * w_vals);
+          std::vector<float> s_row(s_cols), b_row(s_cols);
+          for (size_t r = a; r < b; ++r) {
+            const int64_t at = sb + (r0 + r) * s_cols;
+            LMX_CPU_KERNEL(affine_dequantize, wb + (r0 + r) * row_bytes, scales.floats(at, s_cols, s_row.data()),
+                           biases.floats(at, s_cols, b_row.data()), bits_, group_size_, w_vals,
+                           tile.data() + r * w_vals);
+          }
         });
         if (transpose_)  // y[:, r0:r0+rows] = x @ tile^T
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, rows, k, 1.0f, xb, k, tile.data(), k, 0.0f,

@@ -38,19 +38,22 @@ inline void nibble_order(const float* x, int64_t n, float* out) {
   /* n values (whole groups) of affine-packed w: out = scale * q + bias */                             \
   void affine_dequantize(const uint8_t* w, const float* scales, const float* biases, int bits, int group, \
                          size_t n, float* out);                                                          \
-  /* out[r * ldo] = sum_k x[r, k] * (scale * q_k + bias) for m rows of x against one packed row of k  \
-     values; xsum[r, g] is the sum of row r of x over group g. For 4 bits x is in nibble order: each   \
-     32-value block as its 16 even-index values, then its 16 odd-index ones (nibble_order) */          \
-  void affine_qmv(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int bits, int group,       \
-                  const float* scales, const float* biases, const float* xsum, int64_t ldxsum, float* out,  \
-                  int64_t ldo);                                                                             \
-  /* out[r * ldo] = sum_k x[r, k] * w[k] for m rows of x against one row of k float32, bfloat16 or   \
-     float16 weights (w_type) */                                                                       \
-  void matvec_rows(const void* w, Dtype w_type, const float* x, int64_t ldx, int m, int64_t k, float* out, \
-                   int64_t ldo);                                                                         \
-  /* out[c] = sum_j x[j] * a[j * lda + c] for c < cols: a vector times the n rows of a float32 matrix   \
-     (decode attention's weighted sum of values) */                                                    \
-  void vecmat(const float* x, int64_t n, const float* a, int64_t lda, int64_t cols, float* out);
+  /* out[r * ldo + j] = sum_k x[r, k] * (scale * q_jk + bias) for m rows of x against n packed rows of \
+     w (w_stride bytes apart) of k values each; row j's scales and biases start at j * (k / group), and \
+     xsum[r, g] is the sum of row r of x over group g. For 4 bits x is in nibble order: each 32-value   \
+     block as its 16 even-index values, then its 16 odd-index ones (nibble_order) */                   \
+  void affine_qmv(const uint8_t* w, int64_t w_stride, int64_t n, const float* x, int64_t ldx, int m, int k, \
+                  int bits, int group, const float* scales, const float* biases, const float* xsum,          \
+                  int64_t ldxsum, float* out, int64_t ldo);                                                   \
+  /* out[r * ldo + j] = sum_k x[r, k] * w[j * ldw + k] for m rows of x against n rows of k float32,  \
+     bfloat16 or float16 weights (w_type, ldw in elements): decode's products with a weight and decode  \
+     attention's scores (rows of x: the query heads sharing one key head) */                          \
+  void matvec_rows(const void* w, Dtype w_type, int64_t ldw, int64_t n, const float* x, int64_t ldx, int m, \
+                   int64_t k, float* out, int64_t ldo);                                                     \
+  /* out[r * ldo + c] = sum_j x[r * ldx + j] * a[j * lda + c] for c < cols, r < m: m vectors times the n  \
+     rows of a float32 matrix, each row read once for all m (decode attention's weighted sum of values) */ \
+  void vecmat(const float* x, int64_t ldx, int m, int64_t n, const float* a, int64_t lda, int64_t cols,     \
+              float* out, int64_t ldo);
 
 namespace lmx::cpu::kernels_baseline {
 LMX_CPU_KERNEL_ENTRY_POINTS

@@ -106,20 +106,59 @@ void dot_impl(const T* w, const float* x, int64_t ldx, int m, int64_t k, float* 
 
 }  // namespace
 
-void matvec_rows(const void* w, Dtype w_type, const float* x, int64_t ldx, int m, int64_t k, float* out,
-                 int64_t ldo) {
-  if (w_type == float32) dot_impl<W::f32>(static_cast<const float*>(w), x, ldx, m, k, out, ldo);
-  else if (w_type == bfloat16) dot_impl<W::bf16>(static_cast<const uint16_t*>(w), x, ldx, m, k, out, ldo);
-  else dot_impl<W::f16>(static_cast<const uint16_t*>(w), x, ldx, m, k, out, ldo);
+void matvec_rows(const void* w, Dtype w_type, int64_t ldw, int64_t n, const float* x, int64_t ldx, int m,
+                 int64_t k, float* out, int64_t ldo) {
+  for (int64_t j = 0; j < n; ++j) {
+    if (w_type == float32) dot_impl<W::f32>(static_cast<const float*>(w) + j * ldw, x, ldx, m, k, out + j, ldo);
+    else if (w_type == bfloat16) dot_impl<W::bf16>(static_cast<const uint16_t*>(w) + j * ldw, x, ldx, m, k, out + j, ldo);
+    else dot_impl<W::f16>(static_cast<const uint16_t*>(w) + j * ldw, x, ldx, m, k, out + j, ldo);
+  }
 }
 
-void vecmat(const float* x, int64_t n, const float* a, int64_t lda, int64_t cols, float* out) {
-  std::fill(out, out + cols, 0.0f);
-  for (int64_t j = 0; j < n; ++j) {
-    const float xj = x[j];
-    if (xj == 0.0f) continue;  // a masked key
-    const float* aj = a + j * lda;
-    for (int64_t c = 0; c < cols; ++c) out[c] += xj * aj[c];
+namespace {
+
+// Rows vectors against the matrix: each row of it is loaded once and serves
+// them all; 16 columns at a time stay in registers across the whole walk.
+template <int Rows>
+void vecmat_rows(const float* x, int64_t ldx, int64_t n, const float* a, int64_t lda, int64_t cols, float* out,
+                 int64_t ldo) {
+  int64_t c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    f32x8 acc[Rows][2] = {};
+    for (int64_t j = 0; j < n; ++j) {
+      const f32x8 a0 = load8(a + j * lda + c), a1 = load8(a + j * lda + c + 8);
+      for (int r = 0; r < Rows; ++r) {
+        const float xj = x[r * ldx + j];
+        acc[r][0] += xj * a0;
+        acc[r][1] += xj * a1;
+      }
+    }
+    for (int r = 0; r < Rows; ++r) {
+      std::memcpy(out + r * ldo + c, &acc[r][0], sizeof acc[r][0]);
+      std::memcpy(out + r * ldo + c + 8, &acc[r][1], sizeof acc[r][1]);
+    }
+  }
+  for (; c < cols; ++c)
+    for (int r = 0; r < Rows; ++r) {
+      float s = 0;
+      for (int64_t j = 0; j < n; ++j) s += x[r * ldx + j] * a[j * lda + c];
+      out[r * ldo + c] = s;
+    }
+}
+
+}  // namespace
+
+void vecmat(const float* x, int64_t ldx, int m, int64_t n, const float* a, int64_t lda, int64_t cols, float* out,
+            int64_t ldo) {
+  for (int r0 = 0; r0 < m; r0 += 4) {
+    const float* xr = x + r0 * ldx;
+    float* o = out + r0 * ldo;
+    switch (m - r0 < 4 ? m - r0 : 4) {
+      case 1: vecmat_rows<1>(xr, ldx, n, a, lda, cols, o, ldo); break;
+      case 2: vecmat_rows<2>(xr, ldx, n, a, lda, cols, o, ldo); break;
+      case 3: vecmat_rows<3>(xr, ldx, n, a, lda, cols, o, ldo); break;
+      default: vecmat_rows<4>(xr, ldx, n, a, lda, cols, o, ldo); break;
+    }
   }
 }
 

@@ -193,23 +193,92 @@ void qmv_bytes_rows(const uint8_t* w, const float* x, int64_t ldx, int k, int gr
   for (int r = 0; r < Rows; ++r) out[r * ldo] = hsum(total[r]) + bias_total[r];
 }
 
+// One row of x against Cols packed rows of w (decode's usual case): each
+// chunk of x is loaded once for all of them, and their Cols running sums
+// over groups are independent chains (one row's chain, an FMA per group,
+// bounded the single-row kernel: SmolLM2's products ran at ~0.33 cycles a
+// weight from cache).
+template <int Bits, int Cols>
+void qmv_bytes_cols(const uint8_t* w, int64_t w_stride, const float* x, int k, int group, const float* scales,
+                    const float* biases, const float* xsum, float* out) {
+  static_assert(Bits == 4 || Bits == 8);
+  constexpr int kValues = 128 / Bits;  // per 16 bytes
+  const int groups = k / group, blocks = group / kValues;
+  fvec total[Cols] = {};
+  float bias_total[Cols] = {};
+  for (int g = 0; g < groups; ++g) {
+    fvec acc[Cols] = {};
+    for (int c = 0; c < blocks; ++c) {
+      const int64_t at = static_cast<int64_t>(g * blocks + c) * 16;
+      const float* xb = x + (g * blocks + c) * kValues;
+      auto piece = [&]<int Off>() {  // bytes [Off, Off + kStep) of each row's 16
+        if constexpr (Bits == 8) {
+          const fvec xv = load_step(xb + Off);
+          for (int j = 0; j < Cols; ++j) {
+            u8x16 b;
+            std::memcpy(&b, w + j * w_stride + at, sizeof b);
+            acc[j] += widen<Off>(b) * xv;
+          }
+        } else {
+          const fvec x_lo = load_step(xb + Off), x_hi = load_step(xb + 16 + Off);
+          for (int j = 0; j < Cols; ++j) {
+            u8x16 b;
+            std::memcpy(&b, w + j * w_stride + at, sizeof b);
+            acc[j] += widen<Off>(b & 0xF) * x_lo + widen<Off>(b >> 4) * x_hi;
+          }
+        }
+      };
+      piece.template operator()<0>();
+      if constexpr (kStep == 8) piece.template operator()<8>();
+    }
+    for (int j = 0; j < Cols; ++j) {
+      total[j] += acc[j] * scales[j * groups + g];
+      bias_total[j] += biases[j * groups + g] * xsum[g];
+    }
+  }
+  for (int j = 0; j < Cols; ++j) out[j] = hsum(total[j]) + bias_total[j];
+}
+
 template <int Bits>
-void qmv_impl(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int group, const float* scales,
-              const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
-  for (int r0 = 0; r0 < m; r0 += 4) {
-    const float* xr = x + r0 * ldx;
-    const float* sr = xsum + r0 * ldxsum;
-    float* o = out + r0 * ldo;
-    auto rows = [&]<int R>() {
-      if constexpr (Bits == 4 || Bits == 8)
-        qmv_bytes_rows<Bits, R>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo);
-      else qmv_rows<Bits, R>(w, xr, ldx, k, group, scales, biases, sr, ldxsum, o, ldo);
-    };
-    switch (m - r0 < 4 ? m - r0 : 4) {
-      case 1: rows.template operator()<1>(); break;
-      case 2: rows.template operator()<2>(); break;
-      case 3: rows.template operator()<3>(); break;
-      default: rows.template operator()<4>(); break;
+void qmv_impl(const uint8_t* w, int64_t w_stride, int64_t n, const float* x, int64_t ldx, int m, int k, int group,
+              const float* scales, const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
+  const int64_t groups = k / group;
+  if constexpr (Bits == 4 || Bits == 8) {
+    if (m == 1) {
+      int64_t j = 0;
+      for (; j + 4 <= n; j += 4) {
+        // The next four rows, ahead of the loads that need them: small rows
+        // left the loads' latency exposed (SmolLM2's 1536x576 product ran at
+        // half its cached speed). Past the last row this touches memory the
+        // caller's next call reads, and a prefetch never faults.
+        for (int64_t o = 0; o < 4 * w_stride; o += 64) __builtin_prefetch(w + (j + 4) * w_stride + o);
+        qmv_bytes_cols<Bits, 4>(w + j * w_stride, w_stride, x, k, group, scales + j * groups, biases + j * groups,
+                                xsum, out + j);
+      }
+      for (; j < n; ++j)
+        qmv_bytes_cols<Bits, 1>(w + j * w_stride, w_stride, x, k, group, scales + j * groups, biases + j * groups,
+                                xsum, out + j);
+      return;
+    }
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* wj = w + j * w_stride;
+    const float *sj = scales + j * groups, *bj = biases + j * groups;
+    for (int r0 = 0; r0 < m; r0 += 4) {
+      const float* xr = x + r0 * ldx;
+      const float* sr = xsum + r0 * ldxsum;
+      float* o = out + r0 * ldo + j;
+      auto rows = [&]<int R>() {
+        if constexpr (Bits == 4 || Bits == 8)
+          qmv_bytes_rows<Bits, R>(wj, xr, ldx, k, group, sj, bj, sr, ldxsum, o, ldo);
+        else qmv_rows<Bits, R>(wj, xr, ldx, k, group, sj, bj, sr, ldxsum, o, ldo);
+      };
+      switch (m - r0 < 4 ? m - r0 : 4) {
+        case 1: rows.template operator()<1>(); break;
+        case 2: rows.template operator()<2>(); break;
+        case 3: rows.template operator()<3>(); break;
+        default: rows.template operator()<4>(); break;
+      }
     }
   }
 }
@@ -245,9 +314,10 @@ void affine_dequantize(const uint8_t* w, const float* scales, const float* biase
   with_bits<Dequantize>(bits, w, scales, biases, group, n, out);
 }
 
-void affine_qmv(const uint8_t* w, const float* x, int64_t ldx, int m, int k, int bits, int group, const float* scales,
-                const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
-  with_bits<Qmv>(bits, w, x, ldx, m, k, group, scales, biases, xsum, ldxsum, out, ldo);
+void affine_qmv(const uint8_t* w, int64_t w_stride, int64_t n, const float* x, int64_t ldx, int m, int k, int bits,
+                int group, const float* scales, const float* biases, const float* xsum, int64_t ldxsum, float* out,
+                int64_t ldo) {
+  with_bits<Qmv>(bits, w, w_stride, n, x, ldx, m, k, group, scales, biases, xsum, ldxsum, out, ldo);
 }
 
 }  // namespace lmx::cpu::LMX_KERNELS_NS
