@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -18,6 +19,9 @@ namespace {
 // than it saves (measured on the 2-core dev VM: an add of 1e5 floats is
 // faster on one thread).
 constexpr size_t kMinParallelWork = 1 << 18;
+// Chunks a parallel loop is cut into per thread, so that threads which start
+// late or run slow share the work out evenly.
+constexpr size_t kChunksPerThread = 4;
 
 // True on the pool's own threads: a parallel_for nested in another runs
 // inline there, since waiting for jobs queued behind the waiting worker
@@ -79,6 +83,51 @@ ThreadPool& pool() {
   return *p;
 }
 
+// One parallel_for's chunks, claimed one at a time by the calling thread and
+// by pool threads until none is left. Claiming (rather than handing each
+// thread a fixed share) means a pool thread that wakes late costs nothing:
+// the caller has taken its chunks meanwhile. The job is shared with the pool
+// threads' tasks, since such a task may start after the loop has returned;
+// it then finds no chunk left and never touches the caller's `fn`.
+struct ParallelJob {
+  const std::function<void(size_t, size_t)>* fn;
+  size_t n, per, chunks;
+  std::atomic<size_t> next{0};  // the next unclaimed chunk
+  std::atomic<size_t> done{0};  // chunks finished
+  std::mutex mu;
+  std::condition_variable cv;
+  std::exception_ptr error;  // the first chunk's exception, rethrown by the caller
+
+  // Runs chunks until none is left to claim.
+  void run_chunks() {
+    for (size_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      try {
+        (*fn)(c * per, std::min(n, (c + 1) * per));
+      } catch (...) {
+        std::lock_guard lk(mu);
+        if (!error) error = std::current_exception();
+      }
+      if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) {
+        std::lock_guard lk(mu);  // the caller may be between its check and its wait
+        cv.notify_all();
+      }
+    }
+  }
+
+  // Waits for every chunk: spinning first, since the last chunks end within
+  // microseconds of the caller's own and a sleeping thread takes tens of
+  // microseconds to wake on a VM (which made small parallel products slower
+  // than single-threaded ones).
+  void wait() {
+    for (int i = 0; i < 20000; ++i) {
+      if (done.load(std::memory_order_acquire) == chunks) return;
+      if (i > 2000) std::this_thread::yield();
+    }
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return done.load(std::memory_order_acquire) == chunks; });
+  }
+};
+
 }  // namespace
 
 int kernel_threads() { return pool().size() + 1; }
@@ -90,38 +139,17 @@ void parallel_for(size_t n, size_t cost_per_item, const std::function<void(size_
     if (n) fn(0, n);
     return;
   }
-  size_t chunks = std::min<size_t>(threads, std::max<size_t>(1, work / kMinParallelWork));
-  chunks = std::min(chunks, n);
-  size_t per = (n + chunks - 1) / chunks;
-  // `remaining`, `mu` and `cv` live on this stack frame: a job must finish
-  // with them (decrement and notify under the lock) before this call can see
-  // zero and return, or it would touch a destroyed mutex.
-  // A chunk's exception is kept (the first one wins) and rethrown here once
-  // every chunk is done: it must never unwind a pool thread.
-  size_t remaining = chunks - 1;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::exception_ptr error;
-  auto run_chunk = [&](size_t b, size_t e) {
-    try {
-      if (b < e) fn(b, e);
-    } catch (...) {
-      std::lock_guard lk(mu);
-      if (!error) error = std::current_exception();
-    }
-  };
-  for (size_t c = 1; c < chunks; ++c) {
-    size_t b = c * per, e = std::min(n, b + per);
-    pool().submit([&, b, e] {
-      run_chunk(b, e);
-      std::lock_guard lk(mu);
-      if (--remaining == 0) cv.notify_one();
-    });
-  }
-  run_chunk(0, std::min(n, per));
-  std::unique_lock lk(mu);
-  cv.wait(lk, [&] { return remaining == 0; });
-  if (error) std::rethrow_exception(error);
+  auto job = std::make_shared<ParallelJob>();
+  job->fn = &fn;
+  job->n = n;
+  job->chunks = std::min<size_t>(n, kChunksPerThread * threads);
+  job->per = (n + job->chunks - 1) / job->chunks;
+  job->chunks = (n + job->per - 1) / job->per;
+  const int helpers = static_cast<int>(std::min<size_t>(threads - 1, job->chunks - 1));
+  for (int t = 0; t < helpers; ++t) pool().submit([job] { job->run_chunks(); });
+  job->run_chunks();
+  job->wait();
+  if (job->error) std::rethrow_exception(job->error);
 }
 
 }  // namespace lmx
