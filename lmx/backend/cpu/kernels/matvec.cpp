@@ -90,6 +90,38 @@ void dot_rows(const T* w, const float* x, int64_t ldx, int64_t k, float* out, in
   }
 }
 
+// Rows rows of x against n4 (a multiple of 4) weight rows w, w + ldw, ...,
+// four at a time: twelve or fewer independent chains, and one interleaved
+// reduction for the four sums of each row of x instead of four (decode
+// attention's keys are short rows, 64 or 128 values, where the reductions
+// cost as much as the products).
+template <W Kind, int Rows, typename T>
+void dot_rows4(const T* w, int64_t ldw, int64_t n4, const float* x, int64_t ldx, int64_t k, float* out,
+               int64_t ldo) {
+  for (int64_t j0 = 0; j0 < n4; j0 += 4, w += 4 * ldw) {
+    f32x8 acc[Rows][4];
+    for (int r = 0; r < Rows; ++r)
+      for (int j = 0; j < 4; ++j) acc[r][j] = f32x8{};
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+      f32x8 xv[Rows];
+      for (int r = 0; r < Rows; ++r) xv[r] = load8(x + r * ldx + i);
+      for (int j = 0; j < 4; ++j) {
+        const f32x8 wv = widen8<Kind>(w + j * ldw + i);
+        for (int r = 0; r < Rows; ++r) acc[r][j] += wv * xv[r];
+      }
+    }
+    for (int r = 0; r < Rows; ++r) {
+      const f32x4 s = hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+      for (int j = 0; j < 4; ++j) {
+        float v = s[j];
+        for (int64_t t = i; t < k; ++t) v += widen1<Kind>(w[j * ldw + t]) * x[r * ldx + t];
+        out[r * ldo + j0 + j] = v;
+      }
+    }
+  }
+}
+
 template <W Kind, typename T>
 void dot_impl(const T* w, const float* x, int64_t ldx, int m, int64_t k, float* out, int64_t ldo) {
   for (int r0 = 0; r0 < m; r0 += 4) {
@@ -106,37 +138,65 @@ void dot_impl(const T* w, const float* x, int64_t ldx, int m, int64_t k, float* 
 
 }  // namespace
 
+namespace {
+
+// Weight rows four at a time, against up to three rows of x at once (with
+// four weight rows, twelve accumulators fit AVX2's sixteen registers).
+constexpr int64_t kL1Bytes = 32 * 1024;
+template <W Kind, typename T>
+void matvec_impl(const T* w, int64_t ldw, int64_t n, const float* x, int64_t ldx, int m, int64_t k, float* out,
+                 int64_t ldo) {
+  // More than three rows of x walk the four weight rows again per three,
+  // which pays only while those stay in L1 (float32 rows of 4096 did not).
+  const bool rows4 = k >= 8 && (m <= 3 || 4 * k * static_cast<int64_t>(sizeof(T)) <= kL1Bytes);
+  const int64_t n4 = rows4 ? n / 4 * 4 : 0;
+  for (int r0 = 0; r0 < m && n4; r0 += 3) {
+    const float* xr = x + r0 * ldx;
+    float* o = out + r0 * ldo;
+    switch (m - r0 < 3 ? m - r0 : 3) {
+      case 1: dot_rows4<Kind, 1>(w, ldw, n4, xr, ldx, k, o, ldo); break;
+      case 2: dot_rows4<Kind, 2>(w, ldw, n4, xr, ldx, k, o, ldo); break;
+      default: dot_rows4<Kind, 3>(w, ldw, n4, xr, ldx, k, o, ldo); break;
+    }
+  }
+  int64_t j = n4;
+  for (; j < n; ++j) dot_impl<Kind>(w + j * ldw, x, ldx, m, k, out + j, ldo);
+}
+
+}  // namespace
+
 void matvec_rows(const void* w, Dtype w_type, int64_t ldw, int64_t n, const float* x, int64_t ldx, int m,
                  int64_t k, float* out, int64_t ldo) {
-  for (int64_t j = 0; j < n; ++j) {
-    if (w_type == float32) dot_impl<W::f32>(static_cast<const float*>(w) + j * ldw, x, ldx, m, k, out + j, ldo);
-    else if (w_type == bfloat16) dot_impl<W::bf16>(static_cast<const uint16_t*>(w) + j * ldw, x, ldx, m, k, out + j, ldo);
-    else dot_impl<W::f16>(static_cast<const uint16_t*>(w) + j * ldw, x, ldx, m, k, out + j, ldo);
-  }
+  if (w_type == float32) matvec_impl<W::f32>(static_cast<const float*>(w), ldw, n, x, ldx, m, k, out, ldo);
+  else if (w_type == bfloat16) matvec_impl<W::bf16>(static_cast<const uint16_t*>(w), ldw, n, x, ldx, m, k, out, ldo);
+  else matvec_impl<W::f16>(static_cast<const uint16_t*>(w), ldw, n, x, ldx, m, k, out, ldo);
 }
 
 namespace {
 
 // Rows vectors against the matrix: each row of it is loaded once and serves
-// them all; 16 columns at a time stay in registers across the whole walk.
+// them all; kSweep * 8 columns at a time stay in registers across the whole
+// walk (AVX-512's 32 registers hold twice AVX2's).
 template <int Rows>
 void vecmat_rows(const float* x, int64_t ldx, int64_t n, const float* a, int64_t lda, int64_t cols, float* out,
                  int64_t ldo) {
+#if defined(__AVX512F__)
+  constexpr int kSweep = Rows <= 3 ? 4 : 2;
+#else
+  constexpr int kSweep = 2;
+#endif
   int64_t c = 0;
-  for (; c + 16 <= cols; c += 16) {
-    f32x8 acc[Rows][2] = {};
+  for (; c + 8 * kSweep <= cols; c += 8 * kSweep) {
+    f32x8 acc[Rows][kSweep] = {};
     for (int64_t j = 0; j < n; ++j) {
-      const f32x8 a0 = load8(a + j * lda + c), a1 = load8(a + j * lda + c + 8);
+      f32x8 av[kSweep];
+      for (int v = 0; v < kSweep; ++v) av[v] = load8(a + j * lda + c + 8 * v);
       for (int r = 0; r < Rows; ++r) {
         const float xj = x[r * ldx + j];
-        acc[r][0] += xj * a0;
-        acc[r][1] += xj * a1;
+        for (int v = 0; v < kSweep; ++v) acc[r][v] += xj * av[v];
       }
     }
-    for (int r = 0; r < Rows; ++r) {
-      std::memcpy(out + r * ldo + c, &acc[r][0], sizeof acc[r][0]);
-      std::memcpy(out + r * ldo + c + 8, &acc[r][1], sizeof acc[r][1]);
-    }
+    for (int r = 0; r < Rows; ++r) std::memcpy(out + r * ldo + c, acc[r], sizeof acc[r]);
   }
   for (; c < cols; ++c)
     for (int r = 0; r < Rows; ++r) {
