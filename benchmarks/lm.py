@@ -7,8 +7,9 @@ Engines (each in its own process, so peak memory is its own):
   mlx_lm-q4_1      mlx_lm on MLX's Linux build, the GGUF's quantized layers (converted folder)
   mlx_lm-f16       mlx_lm on the float16 folder
 
-The same greedy loop runs for lmx and mlx_lm: one forward pass over the prompt with a
-KV cache, then one token per step, evaluated each step. Prints tokens/s, peak memory and
+The same greedy loop runs for lmx and mlx_lm: the prompt fills a KV cache as their
+generate_step does (all but its last token without logits, then the last one), then one
+token per step, evaluated each step. Prints tokens/s, peak memory and
 the ratio of each engine's speed to lmx-gguf-q4_1's (above 1: the peer is faster).
 Not a test.
 
@@ -54,7 +55,11 @@ def run_mlx_like(mx, model, make_prompt_cache, prompt, generation):
     for _ in range(2):  # the first pass warms the allocator and thread pools
         cache = make_prompt_cache(model)
         start = time.perf_counter()
-        logits = model(mx.array([prompt]), cache=cache)
+        # as generate_step prefills: the cache from all but the last token
+        # (no logits for them), then the last token's logits
+        model(mx.array([prompt[:-1]]), cache=cache)
+        mx.eval([c.state for c in cache])
+        logits = model(mx.array([prompt[-1:]]), cache=cache)
         token = mx.argmax(logits[:, -1, :], axis=-1)
         mx.eval(token)
         prompt_time = time.perf_counter() - start
