@@ -98,7 +98,14 @@ void dot_rows(const T* w, const float* x, int64_t ldx, int64_t k, float* out, in
 template <W Kind, int Rows, typename T>
 void dot_rows4(const T* w, int64_t ldw, int64_t n4, const float* x, int64_t ldx, int64_t k, float* out,
                int64_t ldo) {
+  const int64_t row_bytes = k * static_cast<int64_t>(sizeof(T));
   for (int64_t j0 = 0; j0 < n4; j0 += 4, w += 4 * ldw) {
+    // The next four rows, ahead of their loads (a decode product streams
+    // its weight from memory once). Past the last row a prefetch of memory
+    // not ours is harmless: it never faults.
+    if (ldw == k)
+      for (int64_t o = 0; o < 4 * row_bytes; o += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(w + 4 * ldw) + o);
     f32x8 acc[Rows][4];
     for (int r = 0; r < Rows; ++r)
       for (int j = 0; j < 4; ++j) acc[r][j] = f32x8{};
