@@ -5,6 +5,9 @@
 #include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
 
+#include <new>
+#include <stdexcept>
+
 #include "convert.h"
 #include "format.h"
 #include "indexing.h"
@@ -76,6 +79,36 @@ struct BufferInfo {
   std::vector<Py_ssize_t> shape, strides;
 };
 
+// Sets the Python error nanobind would raise for the C++ exception being
+// handled: the buffer protocol's hooks are called by CPython directly, outside
+// nanobind's translation (a GPU float64 error surfaced as RuntimeError there
+// and as ValueError everywhere else).
+void set_error_from_current_exception() {
+  try {
+    throw;
+  } catch (nb::python_error& e) {
+    e.restore();
+  } catch (const std::invalid_argument& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const std::domain_error& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const std::length_error& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const std::out_of_range& e) {
+    PyErr_SetString(PyExc_IndexError, e.what());
+  } catch (const std::range_error& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const std::overflow_error& e) {
+    PyErr_SetString(PyExc_OverflowError, e.what());
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  } catch (...) {
+    PyErr_SetString(PyExc_RuntimeError, "unknown C++ exception");
+  }
+}
+
 int array_getbuffer(PyObject* self, Py_buffer* view, int flags) {
   try {
     array& a = *nb::inst_ptr<array>(self);
@@ -109,8 +142,8 @@ int array_getbuffer(PyObject* self, Py_buffer* view, int flags) {
       return -1;
     }
     return 0;
-  } catch (const std::exception& e) {
-    PyErr_SetString(PyExc_RuntimeError, e.what());
+  } catch (...) {
+    set_error_from_current_exception();
     return -1;
   }
 }
