@@ -123,24 +123,38 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // Queries per (batch, head) up to which the streaming kernel is used.
 constexpr int64_t kStreamingMaxQueries = 8;
+// Keys below which decode attention does not cut a run of heads' keys into
+// splits for more threads.
+constexpr int64_t kMinSplitKeys = 128;
 // Queries handled per sgemm block in the prefill path.
 constexpr int64_t kQueryBlock = 128;
 
-// Softmax of one row of scores in place (with an optional sink logit that
-// joins the normaliser but carries no value); all -inf rows give zeros.
-// `exp_span` is the per-ISA exponential: libm's, one value at a time, was a
-// fifth of decode attention's time.
-void softmax_row(float* s, int64_t n, const float* sink, cpu::UnarySpanFn exp_span) {
-  float mx = sink ? *sink : kNegInf;
+// exp(s - mx) in place for a row of scores, mx being the largest of them and
+// `floor`; returns their sum and sets mx. A row all -inf (masked out)
+// becomes zeros with sum 0 and mx -inf. `exp_span` is the per-ISA
+// exponential: libm's, one value at a time, was a fifth of decode
+// attention's time.
+float exp_shifted(float* s, int64_t n, float floor, float& mx, cpu::UnarySpanFn exp_span) {
+  mx = floor;
   for (int64_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
   if (mx == kNegInf) {
     std::fill(s, s + n, 0.0f);
-    return;
+    return 0.0f;
   }
   for (int64_t j = 0; j < n; ++j) s[j] -= mx;
   exp_span(s, s, n);
-  float total = sink ? std::exp(*sink - mx) : 0.0f;
+  float total = 0.0f;
   for (int64_t j = 0; j < n; ++j) total += s[j];
+  return total;
+}
+
+// Softmax of one row of scores in place (with an optional sink logit that
+// joins the normaliser but carries no value); all -inf rows give zeros.
+void softmax_row(float* s, int64_t n, const float* sink, cpu::UnarySpanFn exp_span) {
+  float mx;
+  float total = exp_shifted(s, n, sink ? *sink : kNegInf, mx, exp_span);
+  if (mx == kNegInf) return;
+  if (sink) total += std::exp(*sink - mx);
   const float inv = 1.0f / total;
   for (int64_t j = 0; j < n; ++j) s[j] *= inv;
 }
@@ -186,45 +200,77 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
                       mask ? mask + ((b * hq + h) * tq) * tk : nullptr, sinks ? sinks + h : nullptr};
   };
   const cpu::UnarySpanFn exp_span = LMX_CPU_KERNEL(unary_span_fn, UnaryOp::Exp, float32);
+  // Scale and mask the scores of query i against keys [j0, j0 + n); m_row
+  // is the query's row of the mask.
+  auto mask_scores = [&](float* row, int64_t i, const float* m_row, int64_t j0, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) {
+      row[j] *= scale_;
+      if (m_row) row[j] += m_row[j0 + j];
+      if (causal_ && j0 + j > i + shift) row[j] = kNegInf;
+    }
+  };
   // Scale, mask and normalise a block of score rows starting at query i0.
   auto finish_scores = [&](float* s, int64_t i0, int64_t rows, const float* m, const float* sink) {
     for (int64_t r = 0; r < rows; ++r) {
-      float* row = s + r * tk;
-      const int64_t i = i0 + r;
-      for (int64_t j = 0; j < tk; ++j) {
-        row[j] *= scale_;
-        if (m) row[j] += m[i * tk + j];
-        if (causal_ && j > i + shift) row[j] = kNegInf;
-      }
-      softmax_row(row, tk, sink, exp_span);
+      mask_scores(s + r * tk, i0 + r, m ? m + (i0 + r) * tk : nullptr, 0, tk);
+      softmax_row(s + r * tk, tk, sink, exp_span);
     }
   };
 
   if (tq <= kStreamingMaxQueries) {
-    // Decode: (batch, head, query) rows in parallel. Rows r = (b * hq + h) *
-    // tq + i are laid out so that those reading one key head form runs of
-    // groups * tq, and q, o and the mask are addressed by r alone, so each
-    // run scores and sums its keys together, reading K and V once (both
-    // products in the per-ISA kernels: this file is built for the baseline).
-    const int64_t run = groups * tq;
-    parallel_for(B * hq * tq, 2 * tk * (d + dv), [&](size_t r0, size_t r1) {
-      std::vector<float> scores(std::min<int64_t>(run, r1 - r0) * tk);
-      for (size_t r = r0; r < r1;) {
-        const int64_t rows = std::min<int64_t>(r1 - r, run - r % run);
-        const int64_t h = (r / tq) % hq, b = r / (tq * hq);
+    // Decode. Rows r = (b * hq + h) * tq + i that read one key head form runs
+    // of groups * tq (q, o and the mask are addressed by r alone). A run's
+    // keys are cut into splits; a task scores one split for the whole run and
+    // sums its values, reading that part of K and V once, and keeps each
+    // row's max, normaliser and unnormalised output; the splits then merge
+    // (flash decoding). Splitting keys gives every thread work when key
+    // heads are few (SmolLM2 has 3) without two threads reading one head.
+    // Both products run in the per-ISA kernels: this file is built for the
+    // baseline ISA.
+    const int64_t run = groups * tq, runs = B * hk;
+    const int64_t wanted = std::clamp<int64_t>(tk / kMinSplitKeys, 1, (4 * kernel_threads() + runs - 1) / runs);
+    const int64_t per = std::max<int64_t>(1, (tk + wanted - 1) / wanted);  // keys a split
+    const int64_t splits = (tk + per - 1) / per;
+    std::vector<float> part_max(runs * splits * run), part_sum(runs * splits * run), part_out(runs * splits * run * dv);
+    parallel_for(runs * splits, 2 * per * run * (d + dv), [&](size_t t0, size_t t1) {
+      std::vector<float> scores(run * per);
+      for (size_t t = t0; t < t1; ++t) {
+        const int64_t r = static_cast<int64_t>(t / splits) * run, j0 = static_cast<int64_t>(t % splits) * per;
+        const int64_t n = std::min(tk, j0 + per) - j0;
+        const int64_t h = (r / tq) % hq, b = r / (tq * hq);  // the run's first head; its query is 0
         auto [qh, kh, vh, oh, m, sink] = head_ptrs(b, h);
-        const int64_t i = r % tq;
-        LMX_CPU_KERNEL(matvec_rows, kh, float32, k.st, tk, qh + i * d, d, static_cast<int>(rows), d,
-                       scores.data(), tk);
-        for (int64_t x = 0; x < rows; ++x) {
+        LMX_CPU_KERNEL(matvec_rows, kh + j0 * k.st, float32, k.st, n, qh, d, static_cast<int>(run), d,
+                       scores.data(), per);
+        for (int64_t x = 0; x < run; ++x) {
           const int64_t hx = (r + x) / tq % hq, ix = (r + x) % tq;
-          finish_scores(scores.data() + x * tk, ix, 1, m ? m + (hx - h) * tq * tk : nullptr,
-                        sink ? sink + (hx - h) : nullptr);
+          float* row = scores.data() + x * per;
+          mask_scores(row, ix, m ? m + ((hx - h) * tq + ix) * tk : nullptr, j0, n);
+          part_sum[t * run + x] = exp_shifted(row, n, kNegInf, part_max[t * run + x], exp_span);
         }
-        LMX_CPU_KERNEL(vecmat, scores.data(), tk, static_cast<int>(rows), tk, vh, v.st, dv, oh + i * dv, dv);
-        r += rows;
+        LMX_CPU_KERNEL(vecmat, scores.data(), per, static_cast<int>(run), n, vh + j0 * v.st, v.st, dv,
+                       part_out.data() + t * run * dv, dv);
       }
     });
+    for (int64_t ri = 0; ri < runs; ++ri)
+      for (int64_t x = 0; x < run; ++x) {
+        const int64_t r = ri * run + x, h = (r / tq) % hq;
+        float* orow = o + r * dv;
+        auto part = [&](int64_t s) { return (ri * splits + s) * run + x; };
+        float mx = sinks ? sinks[h] : kNegInf;
+        for (int64_t s = 0; s < splits; ++s) mx = std::max(mx, part_max[part(s)]);
+        std::fill(orow, orow + dv, 0.0f);
+        if (mx == kNegInf) continue;  // every key masked: zeros
+        float total = sinks ? std::exp(sinks[h] - mx) : 0.0f;
+        for (int64_t s = 0; s < splits; ++s) {
+          if (part_max[part(s)] == kNegInf) continue;
+          const float w = std::exp(part_max[part(s)] - mx);
+          total += w * part_sum[part(s)];
+          const float* po = part_out.data() + part(s) * dv;
+          for (int64_t c = 0; c < dv; ++c) orow[c] += w * po[c];
+        }
+        const float inv = 1.0f / total;
+        for (int64_t c = 0; c < dv; ++c) orow[c] *= inv;
+      }
   } else {
     // Prefill: blocks of queries through sgemm (which threads itself).
     std::vector<float> scores(std::min(kQueryBlock, tq) * tk);
