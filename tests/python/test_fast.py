@@ -145,6 +145,22 @@ def test_attention_decode_grouped_heads_split_over_threads(rng, tq, mask):
     np.testing.assert_allclose(np.array(y), np_attention(q, k, v, 0.125, m, sinks), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("tq", [1, 3])
+def test_attention_decode_reads_half_precision_cache_views(rng, dtype, tq):
+    # A half-precision KV cache's filled prefix, as decode reads it (the CPU
+    # reads it in place, without widening it first).
+    t = getattr(mx, dtype)
+    q, k, v = f32(rng, 1, 6, tq, 64), f32(rng, 1, 2, 300, 64), f32(rng, 1, 2, 300, 40)
+    cast = lambda a: mx.array(a).astype(t)  # noqa: E731
+    kc = mx.concatenate([cast(k), mx.zeros((1, 2, 20, 64), dtype=t)], axis=2)[:, :, :300]
+    vc = mx.concatenate([cast(v), mx.zeros((1, 2, 20, 40), dtype=t)], axis=2)[:, :, :300]
+    y = mx.fast.scaled_dot_product_attention(cast(q), kc, vc, scale=0.125, mask="causal")
+    assert y.dtype == t
+    ref = np_attention(*(to_numpy(cast(a)).astype(np.float32) for a in (q, k, v)), 0.125, "causal")
+    np.testing.assert_allclose(to_numpy(y).astype(np.float32), ref, rtol=2e-2, atol=2e-2)
+
+
 def test_attention_half_precision_keeps_dtype(rng):
     q = mx.array(f32(rng, 1, 2, 10, 16)).astype(mx.float16)
     y = mx.fast.scaled_dot_product_attention(q, q, q, scale=0.25, mask="causal")

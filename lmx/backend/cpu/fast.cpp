@@ -159,24 +159,30 @@ void softmax_row(float* s, int64_t n, const float* sink, cpu::UnarySpanFn exp_sp
   for (int64_t j = 0; j < n; ++j) s[j] *= inv;
 }
 
-// A (B, H, T, D) float32 operand as a base pointer and element strides. Views
-// whose rows are contiguous (a KV cache's filled prefix, broadcast heads) are
-// read in place; anything else is copied to row-major first.
+// A (B, H, T, D) operand as a base pointer, its dtype and element strides.
+// Views whose rows are contiguous (a KV cache's filled prefix, broadcast
+// heads) are read in place; anything else is copied to row-major float32
+// first. Decode reads float16 and bfloat16 in place too (`keep_16bit`):
+// widening a half-precision cache whole on every step cost more than the
+// attention itself; prefill's sgemm needs float32.
 struct Heads {
-  const float* p;
+  const char* p;
+  Dtype dtype;
   int64_t sb, sh, st;
-  const float* at(int64_t b, int64_t h) const { return p + b * sb + h * sh; }
+  // Row t of head h of batch b.
+  const void* at(int64_t b, int64_t h, int64_t t = 0) const { return p + (b * sb + h * sh + t * st) * dtype.size(); }
 };
 
-Heads heads_of(const array& a, array& scratch) {
+Heads heads_of(const array& a, array& scratch, bool keep_16bit) {
   const auto& st = a.strides();
   const int64_t d = a.shape(3);
+  const bool native = a.dtype() == float32 || (keep_16bit && (a.dtype() == float16 || a.dtype() == bfloat16));
   // Row stride at least D keeps rows apart (and is what sgemm's ld needs).
-  if (a.dtype() == float32 && (st[3] == 1 || d == 1) && (st[2] >= d || a.shape(2) == 1))
-    return {a.data<float>(), st[0], st[1], a.shape(2) == 1 ? d : st[2]};
+  if (native && (st[3] == 1 || d == 1) && (st[2] >= d || a.shape(2) == 1))
+    return {static_cast<const char*>(a.raw_ptr()), a.dtype(), st[0], st[1], a.shape(2) == 1 ? d : st[2]};
   const float* p = cpu::row_major<float>(a, float32, scratch);
   const int64_t t = a.shape(2), h = a.shape(1);
-  return {p, h * t * d, t * d, d};
+  return {reinterpret_cast<const char*>(p), float32, h * t * d, t * d, d};
 }
 
 }  // namespace
@@ -184,7 +190,8 @@ Heads heads_of(const array& a, array& scratch) {
 void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array& out) {
   array qs, ks, vs, ms, ss;
   const float* q = cpu::row_major<float>(inputs[0], float32, qs);
-  const Heads k = heads_of(inputs[1], ks), v = heads_of(inputs[2], vs);
+  const bool decode = inputs[0].shape(2) <= kStreamingMaxQueries;
+  const Heads k = heads_of(inputs[1], ks, decode), v = heads_of(inputs[2], vs, decode);
   const float* mask = has_mask_ ? cpu::row_major<float>(inputs[3], float32, ms) : nullptr;
   const float* sinks = has_sinks_ ? cpu::row_major<float>(inputs[has_mask_ ? 4 : 3], float32, ss) : nullptr;
   const int64_t B = inputs[0].shape(0), hq = inputs[0].shape(1), tq = inputs[0].shape(2), d = inputs[0].shape(3);
@@ -217,7 +224,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
     }
   };
 
-  if (tq <= kStreamingMaxQueries) {
+  if (decode) {
     // Decode. Rows r = (b * hq + h) * tq + i that read one key head form runs
     // of groups * tq (q, o and the mask are addressed by r alone). A run's
     // keys are cut into splits; a task scores one split for the whole run and
@@ -237,17 +244,15 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
       for (size_t t = t0; t < t1; ++t) {
         const int64_t r = static_cast<int64_t>(t / splits) * run, j0 = static_cast<int64_t>(t % splits) * per;
         const int64_t n = std::min(tk, j0 + per) - j0;
-        const int64_t h = (r / tq) % hq, b = r / (tq * hq);  // the run's first head; its query is 0
-        auto [qh, kh, vh, oh, m, sink] = head_ptrs(b, h);
-        LMX_CPU_KERNEL(matvec_rows, kh + j0 * k.st, float32, k.st, n, qh, d, static_cast<int>(run), d,
+        const int64_t b = r / (tq * hq), kvh = (r / tq) % hq / groups;
+        LMX_CPU_KERNEL(matvec_rows, k.at(b, kvh, j0), k.dtype, k.st, n, q + r * d, d, static_cast<int>(run), d,
                        scores.data(), per);
         for (int64_t x = 0; x < run; ++x) {
-          const int64_t hx = (r + x) / tq % hq, ix = (r + x) % tq;
           float* row = scores.data() + x * per;
-          mask_scores(row, ix, m ? m + ((hx - h) * tq + ix) * tk : nullptr, j0, n);
+          mask_scores(row, (r + x) % tq, mask ? mask + (r + x) * tk : nullptr, j0, n);
           part_sum[t * run + x] = exp_shifted(row, n, kNegInf, part_max[t * run + x], exp_span);
         }
-        LMX_CPU_KERNEL(vecmat, scores.data(), per, static_cast<int>(run), n, vh + j0 * v.st, v.st, dv,
+        LMX_CPU_KERNEL(vecmat, scores.data(), per, static_cast<int>(run), n, v.at(b, kvh, j0), v.dtype, v.st, dv,
                        part_out.data() + t * run * dv, dv);
       }
     });
@@ -279,11 +284,11 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
         auto [qh, kh, vh, oh, m, sink] = head_ptrs(b, h);
         for (int64_t i0 = 0; i0 < tq; i0 += kQueryBlock) {
           const int64_t rows = std::min(kQueryBlock, tq - i0);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, tk, d, 1.0f, qh + i0 * d, d, kh,
-                      k.st, 0.0f, scores.data(), tk);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, tk, d, 1.0f, qh + i0 * d, d,
+                      static_cast<const float*>(kh), k.st, 0.0f, scores.data(), tk);
           finish_scores(scores.data(), i0, rows, m, sink);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, tk, 1.0f, scores.data(), tk, vh,
-                      v.st, 0.0f, oh + i0 * dv, dv);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, tk, 1.0f, scores.data(), tk,
+                      static_cast<const float*>(vh), v.st, 0.0f, oh + i0 * dv, dv);
         }
       }
   }

@@ -51,9 +51,10 @@ inline void nibble_order(const float* x, int64_t n, float* out) {
   void matvec_rows(const void* w, Dtype w_type, int64_t ldw, int64_t n, const float* x, int64_t ldx, int m, \
                    int64_t k, float* out, int64_t ldo);                                                     \
   /* out[r * ldo + c] = sum_j x[r * ldx + j] * a[j * lda + c] for c < cols, r < m: m vectors times the n  \
-     rows of a float32 matrix, each row read once for all m (decode attention's weighted sum of values) */ \
-  void vecmat(const float* x, int64_t ldx, int m, int64_t n, const float* a, int64_t lda, int64_t cols,     \
-              float* out, int64_t ldo);
+     rows of a float32, bfloat16 or float16 matrix (a_type), each row read once for all m (decode         \
+     attention's weighted sum of values) */                                                               \
+  void vecmat(const float* x, int64_t ldx, int m, int64_t n, const void* a, Dtype a_type, int64_t lda,        \
+              int64_t cols, float* out, int64_t ldo);
 
 namespace lmx::cpu::kernels_baseline {
 LMX_CPU_KERNEL_ENTRY_POINTS

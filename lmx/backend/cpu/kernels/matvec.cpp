@@ -184,8 +184,8 @@ namespace {
 // Rows vectors against the matrix: each row of it is loaded once and serves
 // them all; kSweep * 8 columns at a time stay in registers across the whole
 // walk (AVX-512's 32 registers hold twice AVX2's).
-template <int Rows>
-void vecmat_rows(const float* x, int64_t ldx, int64_t n, const float* a, int64_t lda, int64_t cols, float* out,
+template <W Kind, int Rows, typename T>
+void vecmat_rows(const float* x, int64_t ldx, int64_t n, const T* a, int64_t lda, int64_t cols, float* out,
                  int64_t ldo) {
 #if defined(__AVX512F__)
   constexpr int kSweep = Rows <= 3 ? 4 : 2;
@@ -197,7 +197,7 @@ void vecmat_rows(const float* x, int64_t ldx, int64_t n, const float* a, int64_t
     f32x8 acc[Rows][kSweep] = {};
     for (int64_t j = 0; j < n; ++j) {
       f32x8 av[kSweep];
-      for (int v = 0; v < kSweep; ++v) av[v] = load8(a + j * lda + c + 8 * v);
+      for (int v = 0; v < kSweep; ++v) av[v] = widen8<Kind>(a + j * lda + c + 8 * v);
       for (int r = 0; r < Rows; ++r) {
         const float xj = x[r * ldx + j];
         for (int v = 0; v < kSweep; ++v) acc[r][v] += xj * av[v];
@@ -208,25 +208,33 @@ void vecmat_rows(const float* x, int64_t ldx, int64_t n, const float* a, int64_t
   for (; c < cols; ++c)
     for (int r = 0; r < Rows; ++r) {
       float s = 0;
-      for (int64_t j = 0; j < n; ++j) s += x[r * ldx + j] * a[j * lda + c];
+      for (int64_t j = 0; j < n; ++j) s += x[r * ldx + j] * widen1<Kind>(a[j * lda + c]);
       out[r * ldo + c] = s;
     }
 }
 
-}  // namespace
-
-void vecmat(const float* x, int64_t ldx, int m, int64_t n, const float* a, int64_t lda, int64_t cols, float* out,
-            int64_t ldo) {
+template <W Kind, typename T>
+void vecmat_impl(const float* x, int64_t ldx, int m, int64_t n, const T* a, int64_t lda, int64_t cols, float* out,
+                 int64_t ldo) {
   for (int r0 = 0; r0 < m; r0 += 4) {
     const float* xr = x + r0 * ldx;
     float* o = out + r0 * ldo;
     switch (m - r0 < 4 ? m - r0 : 4) {
-      case 1: vecmat_rows<1>(xr, ldx, n, a, lda, cols, o, ldo); break;
-      case 2: vecmat_rows<2>(xr, ldx, n, a, lda, cols, o, ldo); break;
-      case 3: vecmat_rows<3>(xr, ldx, n, a, lda, cols, o, ldo); break;
-      default: vecmat_rows<4>(xr, ldx, n, a, lda, cols, o, ldo); break;
+      case 1: vecmat_rows<Kind, 1>(xr, ldx, n, a, lda, cols, o, ldo); break;
+      case 2: vecmat_rows<Kind, 2>(xr, ldx, n, a, lda, cols, o, ldo); break;
+      case 3: vecmat_rows<Kind, 3>(xr, ldx, n, a, lda, cols, o, ldo); break;
+      default: vecmat_rows<Kind, 4>(xr, ldx, n, a, lda, cols, o, ldo); break;
     }
   }
+}
+
+}  // namespace
+
+void vecmat(const float* x, int64_t ldx, int m, int64_t n, const void* a, Dtype a_type, int64_t lda, int64_t cols,
+            float* out, int64_t ldo) {
+  if (a_type == float32) vecmat_impl<W::f32>(x, ldx, m, n, static_cast<const float*>(a), lda, cols, out, ldo);
+  else if (a_type == bfloat16) vecmat_impl<W::bf16>(x, ldx, m, n, static_cast<const uint16_t*>(a), lda, cols, out, ldo);
+  else vecmat_impl<W::f16>(x, ldx, m, n, static_cast<const uint16_t*>(a), lda, cols, out, ldo);
 }
 
 }  // namespace lmx::cpu::LMX_KERNELS_NS
