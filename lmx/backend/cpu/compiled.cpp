@@ -240,7 +240,7 @@ struct ChainState {
   std::vector<const char*> ptr;
 
   explicit ChainState(const ChainExec& c)
-      : scratch((c.plan.num_tiles + c.num_inputs) * kTile), ptr(c.slot_type.size()) {
+      : scratch(((c.plan.num_tiles + c.num_inputs) * kSlotBytes + 64) / sizeof(double)), ptr(c.slot_type.size()) {
     for (int i = 0; i < c.num_inputs; ++i) {
       const InputAccess& a = c.access[i];
       if (a.mode != InputAccess::Mode::scalar) continue;
@@ -252,7 +252,11 @@ struct ChainState {
       }
     }
   }
-  char* tile(int t) { return reinterpret_cast<char*>(scratch.data()) + static_cast<size_t>(t) * kSlotBytes; }
+  char* tile(int t) {
+    // 64-byte aligned, so no vector load of a tile straddles two cache lines.
+    auto base = (reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63};
+    return reinterpret_cast<char*>(base) + static_cast<size_t>(t) * kSlotBytes;
+  }
 };
 
 // Runs the steps over elements [start, start + len) (len <= kTile); a step
