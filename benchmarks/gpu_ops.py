@@ -59,6 +59,35 @@ def attention_row():
     return ("causal attention bf16 2048x128 (TFLOP/s)", t, flops / t / 1e12, tt, (tt / t) if tt else None)
 
 
+def linalg_rows(n=1024):
+    """float32 factorisations of one n x n matrix through cuSOLVER, against
+    torch.linalg on the same card and against the host LAPACK that ran them
+    before (the CPU stream)."""
+    x = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    spd_np = x @ x.T + n * np.eye(n, dtype=np.float32)
+    a, spd = mx.array(x + n * np.eye(n, dtype=np.float32)), mx.array(spd_np)
+    b = mx.array(np.ones((n, 16), np.float32))
+    la = mx.linalg
+    cases = [
+        ("inv", lambda s: la.inv(a, stream=s), lambda t: torch.linalg.inv(t["a"])),
+        ("solve (16 rhs)", lambda s: la.solve(a, b, stream=s), lambda t: torch.linalg.solve(t["a"], t["b"])),
+        ("cholesky", lambda s: la.cholesky(spd, stream=s), lambda t: torch.linalg.cholesky(t["spd"])),
+        ("qr", lambda s: la.qr(a, stream=s), lambda t: torch.linalg.qr(t["a"])),
+        ("eigh", lambda s: la.eigh(spd, stream=s), lambda t: torch.linalg.eigh(t["spd"])),
+        ("svd", lambda s: la.svd(a, stream=s), lambda t: torch.linalg.svd(t["a"])),
+    ]
+    tens = {}
+    if torch is not None:
+        tens = {k: torch.from_numpy(np.array(v)).cuda() for k, v in (("a", a), ("spd", spd), ("b", b))}
+    rows = []
+    for name, f, tf in cases:
+        t = bench(lambda: mx.eval(f(mx.gpu)), reps=5, warmup=1)
+        tt = torch_time(lambda: tf(tens)) if torch is not None else None
+        host = bench(lambda: mx.eval(f(mx.cpu)), reps=2, warmup=1)
+        rows.append((f"linalg {name} f32 {n}^2 (host {host * 1e3:.0f} ms)", t, None, tt, (tt / t) if tt else None))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", default=[], help="run the cases whose names contain one of these")
@@ -130,11 +159,14 @@ def main():
         rows.append((f"matmul {dt} 8192^3 (TFLOP/s)", t, flops / t / 1e12, tt, (tt / t) if tt else None))
     if want("attention"):
         rows.append(attention_row())
+    if want("linalg"):
+        rows.extend(linalg_rows())
     print(f"device: {mx.device_info(mx.gpu)['device_name']}")
     print(f"{'case':40s} {'lmx ms':>9s} {'GB/s|TF':>9s} {'% copy':>7s} {'torch ms':>9s} {'torch/lmx':>9s}")
     for name, t, rate, tt, ratio in rows:
-        pct = f"{100 * rate / copy_bw:6.1f}%" if copy_bw and "TFLOP" not in name else ""
-        print(f"{name:40s} {t * 1e3:9.3f} {rate:9.1f} {pct:>7s} {(tt or 0) * 1e3:9.3f} {ratio or 0:9.2f}")
+        pct = f"{100 * rate / copy_bw:6.1f}%" if copy_bw and rate and "TFLOP" not in name else ""
+        shown = f"{rate:9.1f}" if rate else ""
+        print(f"{name:40s} {t * 1e3:9.3f} {shown:>9s} {pct:>7s} {(tt or 0) * 1e3:9.3f} {ratio or 0:9.2f}")
 
 
 if __name__ == "__main__":

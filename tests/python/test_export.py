@@ -25,10 +25,10 @@ def args(n=3, m=4):
             mx.array(rng.standard_normal((n, m)).astype(np.float32)))
 
 
-def check(got, want):
+def check(got, want, rtol=1e-5):
     assert len(got) == len(want)
     for g, w in zip(got, want):
-        np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=rtol, atol=rtol / 10)
 
 
 def test_round_trip(tmp_path):
@@ -117,13 +117,13 @@ def ordering_args(seed):
             mx.array(rng.integers(-5, 5, size=(4,)).astype(np.int32)))
 
 
-def round_trips(tmp_path, fun, make_args):
+def round_trips(tmp_path, fun, make_args, rtol=1e-5):
     """fun exported with make_args(0) and imported gives fun's results for other arguments too."""
     path = str(tmp_path / "f.mlxfn")
     mx.export_function(path, fun, *make_args(0))
     imported = mx.import_function(path)
     for seed in (0, 1):
-        check(imported(*make_args(seed)), fun(*make_args(seed)))
+        check(imported(*make_args(seed)), fun(*make_args(seed)), rtol)
 
 
 def test_round_trip_of_sorts_scans_and_indexing(tmp_path):
@@ -328,7 +328,10 @@ def factorization_args(seed):
 
 
 def test_round_trip_of_factorizations_and_solves(tmp_path):
-    round_trips(tmp_path, factorizations, factorization_args)
+    # An imported function runs on the default device: with the GPU there,
+    # cuSOLVER's factorisations (a Jacobi SVD) differ from LAPACK's in the
+    # last bits.
+    round_trips(tmp_path, factorizations, factorization_args, rtol=1e-4)
 
 
 def quantizing(w, x):

@@ -712,3 +712,134 @@ def test_matrix_vector_products_match_cpu(dtype, m):
     for g, c in zip(gpu_r, r):
         scale = float(np.abs(np.array(c.astype(mx.float32))).max())
         same(g, c, dtype, tol={"float32": 2e-5, "float16": 4e-3, "bfloat16": 2e-2}[dtype] * max(scale, 1.0))
+
+
+# ---- linalg through cuSOLVER ----
+
+LA = mx.linalg
+
+
+def _np(a):
+    return np.array(a).astype(np.float64)
+
+
+def _well_conditioned(shape):
+    n = shape[-1]
+    return mx.array((rng.standard_normal(shape) + n * np.eye(n)).astype(np.float32))
+
+
+def _spd(shape):
+    x = rng.standard_normal(shape).astype(np.float32)
+    return mx.array(x @ np.swapaxes(x, -1, -2) + shape[-1] * np.eye(shape[-1], dtype=np.float32))
+
+
+def _close(got, want, tol=1e-4):
+    got, want = _np(got), np.asarray(want, dtype=np.float64)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * (1 + np.abs(want).max()))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 5), (3, 33, 33), (2, 2, 4, 4)])
+def test_inverse_solve_and_cholesky_match_cpu(shape):
+    a, spd = _well_conditioned(shape), _spd(shape)
+    b_mat = rand(shape[:-1] + (3,), "float32")
+    b_vec = rand(shape[-1:], "float32")  # one right-hand side, shared by the batch
+    # The row-major matrix is cuSOLVER's transpose: a transposed input reads
+    # the other way and must agree too.
+    gpu_r, cpu_r = on_gpu_and_cpu(lambda s: [
+        LA.inv(a, stream=s), LA.inv(mx.swapaxes(a, -1, -2), stream=s),
+        LA.solve(a, b_mat, stream=s), LA.solve(a, b_vec, stream=s),
+        LA.cholesky(spd, stream=s), LA.cholesky(spd, upper=True, stream=s)])  # fmt: skip
+    for g, c in zip(gpu_r, cpu_r):
+        assert g.shape == c.shape and g.dtype == c.dtype
+        _close(g, c)
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (2, 40, 40)])
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_matches_cpu(shape, uplo):
+    # Not symmetric: only the UPLO triangle may be read, as LAPACK does.
+    a = rand(shape, "float32")
+    (w, v), (wc, vc) = on_gpu_and_cpu(lambda s: list(LA.eigh(a, UPLO=uplo, stream=s)))
+    _close(w, wc)
+    full = _np(a)
+    tri = np.tril(full) if uplo == "L" else np.triu(full)
+    sym = tri + np.swapaxes(tri, -1, -2) - np.einsum("...ii->...i", full)[..., None] * np.eye(shape[-1])
+    V, W = _np(v), _np(w)
+    _close(sym @ V, V * W[..., None, :], 1e-3)  # eigenvectors are the columns
+    _close(np.swapaxes(V, -1, -2) @ V, np.broadcast_to(np.eye(shape[-1]), V.shape))
+    _close(LA.eigvalsh(a, UPLO=uplo, stream=mx.gpu), wc)
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (7, 3), (3, 7), (2, 20, 12), (2, 3, 4, 9)])
+def test_svd_and_qr_match_cpu(shape):
+    a = rand(shape, "float32")
+    m, n = shape[-2:]
+    k = min(m, n)
+    with mx.stream(mx.gpu):
+        u, s, vt = LA.svd(a)
+        s_only = LA.svd(a, compute_uv=False)
+        q, r = LA.qr(a)
+    s_cpu = LA.svd(a, compute_uv=False, stream=mx.cpu)
+    assert (u.shape, s.shape, vt.shape) == (shape[:-2] + (m, m), shape[:-2] + (k,), shape[:-2] + (n, n))
+    _close(s, s_cpu)
+    _close(s_only, s_cpu)
+    U, S, Vt, A = _np(u), _np(s), _np(vt), _np(a)
+    _close((U[..., :, :k] * S[..., None, :]) @ Vt[..., :k, :], A)
+    _close(np.swapaxes(U, -1, -2) @ U, np.broadcast_to(np.eye(m), U.shape))
+    _close(Vt @ np.swapaxes(Vt, -1, -2), np.broadcast_to(np.eye(n), Vt.shape))
+    assert q.shape == shape[:-2] + (m, k) and r.shape == shape[:-2] + (k, n)
+    Q, R = _np(q), _np(r)
+    _close(Q @ R, A)
+    _close(np.swapaxes(Q, -1, -2) @ Q, np.broadcast_to(np.eye(k), shape[:-2] + (k, k)))
+    assert np.all(np.tril(R, -1) == 0)
+    # R is unique up to the sign of each row.
+    _close(np.abs(R), np.abs(_np(LA.qr(a, stream=mx.cpu)[1])))
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (7, 4), (4, 7), (3, 5, 5)])
+def test_lu_matches_cpu(shape):
+    a = rand(shape, "float32")
+    gpu_r, cpu_r = on_gpu_and_cpu(lambda s: [*LA.lu_factor(a, stream=s), *LA.lu(a, stream=s)])
+    for g, c in zip(gpu_r, cpu_r):
+        assert g.shape == c.shape and g.dtype == c.dtype
+        if g.dtype == mx.uint32:
+            identical(g, c)  # the same partial pivoting picks the same rows
+        else:
+            _close(g, c)
+
+
+def test_singular_matrices_raise_on_gpu():
+    singular = mx.array([[1.0, 2.0], [2.0, 4.0]])
+    for call in (lambda: LA.inv(singular, stream=mx.gpu), lambda: LA.inv(mx.zeros((2, 3, 3)), stream=mx.gpu),
+                 lambda: LA.solve(singular, mx.ones((2,)), stream=mx.gpu)):
+        with pytest.raises(RuntimeError, match="singular"):
+            mx.eval(call())
+    # Factorisations of singular matrices are no error, as on the CPU.
+    lu, piv = LA.lu_factor(singular, stream=mx.gpu)
+    assert _np(lu)[1, 1] == 0
+    _close(LA.cholesky(mx.array([[4.0, 2.0], [2.0, 1.0]]), stream=mx.gpu), [[2.0, 0.0], [1.0, 0.0]])
+    # The stream is usable afterwards.
+    _close(LA.inv(mx.eye(3) * 2, stream=mx.gpu), np.eye(3) / 2)
+
+
+def test_linalg_runs_on_the_gpu_without_host_fallback():
+    # LMX_GPU_STRICT turns any host fallback into an error: float32
+    # factorisations must all have their cuSOLVER path.
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import lmx.core as mx
+LA = mx.linalg
+mx.set_default_device(mx.gpu)
+a = mx.random.normal((3, 8, 8)) + 8 * mx.eye(8)
+spd = a @ mx.swapaxes(a, -1, -2)
+out = [LA.inv(a), LA.solve(a, mx.ones((3, 8, 2))), LA.cholesky(spd), *LA.eigh(spd), *LA.svd(a), *LA.qr(a),
+       *LA.lu_factor(a), *LA.lu(a)]
+mx.eval(out)
+print("ok")
+"""
+    env = dict(os.environ, LMX_GPU_STRICT="1")
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

@@ -9,6 +9,7 @@
 
 #include "lmx/array.h"
 #include "lmx/primitives/elementwise.h"
+#include "lmx/primitives/factorization.h"
 #include "lmx/primitives/reduce.h"
 #include "lmx/primitives/sort.h"
 
@@ -71,6 +72,11 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
 // other cases.
 bool flash_attention(const array& q, const array& k, const array& v, const array* mask, const array* sinks,
                      float scale, bool causal, array& out, cudaStream_t st);
+
+// linalg.cu: the float32 factorisations and solves through cuSOLVER; false
+// for other dtypes and for eig, tri_inv and solve_triangular.
+bool factorization(const Factorization& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                   cudaStream_t st);
 
 // fft.cpp: the unnormalised complex64 transform along axis (cuFFT); false
 // for other dtypes or lines or batches past cuFFT's int sizes.

@@ -241,7 +241,7 @@ void fast::ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
 }
 
 void Factorization::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  on_host(*this, inputs, outputs);
+  if (!cu::factorization(*this, inputs, outputs, cuda_stream(*this))) on_host(*this, inputs, outputs);
 }
 
 void AffineQuantize::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
