@@ -361,6 +361,15 @@ def test_exp_float32_over_its_whole_range():
     np.testing.assert_allclose(got[normal], want[normal], rtol=3e-7, atol=np.finfo(np.float32).tiny)
     assert np.all(np.isposinf(got[want > np.finfo(np.float32).max]))
     assert np.isnan(got[-1])
+    # Masked softmax scores: far-below values (the dtype's lowest, -inf)
+    # between ordinary ones, and a lone subnormal result among them.
+    lowest = np.finfo(np.float32).min
+    row = np.tile(np.float32([0.5, lowest, -3.0, -np.inf, -1e30, 2.0, -500.0, -0.25]), 40)
+    row[37] = -95.0
+    got = to_numpy(mx.exp(mx.array(row)))
+    want = np.exp(row.astype(np.float64))
+    assert np.all(got[row < -104] == 0)
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=np.finfo(np.float32).tiny)
 
 
 @pytest.mark.parametrize(

@@ -93,39 +93,58 @@ inline VF splat_f(float x) {
 }
 
 // exp(x) = 2^n p(r), n = round(x / ln 2), r = x - n ln 2 (two-part ln 2),
-// p a degree-7 polynomial; overflow gives inf. On AVX-512, scalef applies
-// 2^n with IEEE overflow and gradual underflow in one instruction (half of
-// exp's instructions went to building 2^n by hand); elsewhere 2^n is built
-// from its bits and the subnormal range gives 0.
-inline VF exp(VF x) {
-#if defined(__AVX512F__)
-  const VF max_x = splat_f(88.72283935546875f), min_x = splat_f(-104.0f);  // past these: inf, 0
-#else
-  const VF max_x = splat_f(88.72283935546875f), min_x = splat_f(-87.33654022216797f);
-#endif
+// p a degree-7 polynomial, for x clamped to [min_x, max_x] (a NaN passes
+// both clamps and stays NaN).
+inline void exp_parts(VF x, VF min_x, VF& n, VF& p) {
+  const VF max_x = splat_f(88.72283935546875f);  // past it: inf
   VF xc = x > max_x ? max_x : x;
-  xc = xc < min_x ? min_x : xc;  // a NaN passes both and stays NaN
-  VF n = (xc * splat_f(1.44269504088896341f) + splat_f(12582912.0f)) - splat_f(12582912.0f);
+  xc = xc < min_x ? min_x : xc;
+  n = (xc * splat_f(1.44269504088896341f) + splat_f(12582912.0f)) - splat_f(12582912.0f);
   VF r = xc - n * splat_f(0.693359375f);
   r = r - n * splat_f(-2.12194440e-4f);
-  VF p = splat_f(1.9875691500e-4f);
+  p = splat_f(1.9875691500e-4f);
   p = p * r + splat_f(1.3981999507e-3f);
   p = p * r + splat_f(8.3334519073e-3f);
   p = p * r + splat_f(4.1665795894e-2f);
   p = p * r + splat_f(1.6666665459e-1f);
   p = p * r + splat_f(5.0000001201e-1f);
   p = p * r * r + r + splat_f(1.0f);
+}
+
+// Overflow gives inf. On AVX-512, scalef applies 2^n with IEEE overflow and
+// gradual underflow in one instruction (half of exp's instructions went to
+// building 2^n by hand); elsewhere 2^n is built from its bits and the
+// subnormal range gives 0.
+inline VF exp(VF x) {
+  VF n, p;
 #if defined(__AVX512F__)
   static_assert(kBytes == 64);
-  return (VF)_mm512_scalef_ps((__m512)p, (__m512)n);
+  // A result below FLT_MIN (x < -87.34: subnormal, or 0 past -103.98) costs
+  // scalef a microcode assist, 15x the whole exp, and masked softmax scores
+  // are full of such x (-inf, the dtype's lowest). Those far below are 0:
+  // they run clamped to the normal range and are zeroed after. Only a
+  // vector with a lane whose result is a nonzero subnormal takes the slow,
+  // gradually underflowing path.
+  const VF normal_min = splat_f(-87.33654022216797f), zero_below = splat_f(-104.0f);
+  const __mmask16 subnormal = _mm512_cmp_ps_mask((__m512)x, (__m512)normal_min, _CMP_LT_OQ) &
+                              _mm512_cmp_ps_mask((__m512)x, (__m512)zero_below, _CMP_GE_OQ);
+  if (__builtin_expect(subnormal != 0, 0)) {
+    exp_parts(x, zero_below, n, p);
+    return (VF)_mm512_scalef_ps((__m512)p, (__m512)n);
+  }
+  exp_parts(x, normal_min, n, p);
+  const VF y = (VF)_mm512_scalef_ps((__m512)p, (__m512)n);
+  return x < zero_below ? splat_f(0.0f) : y;
 #else
+  const VF min_x = splat_f(-87.33654022216797f);
+  exp_parts(x, min_x, n, p);
   // 2^n as float bits; for n > 0 as 2^(n-1) * 2, so n = 128 (x near the
   // top of the range) stays representable while n = -126 keeps its bits.
   VI ni = __builtin_convertvector(n, VI);
   VI positive = ni > 0;  // -1 in the lanes where n > 0
   VI bits = (ni + positive + 127) << 23;
   VF y = (p * (n > splat_f(0.0f) ? splat_f(2.0f) : splat_f(1.0f))) * (VF)bits;  // a vector cast reinterprets the bits
-  y = x > max_x ? splat_f(INFINITY) : y;
+  y = x > splat_f(88.72283935546875f) ? splat_f(INFINITY) : y;
   y = x < min_x ? splat_f(0.0f) : y;
   return x != x ? x : y;
 #endif
