@@ -9,6 +9,7 @@
 #include "lmx/backend/common/dispatch.h"
 #include "lmx/backend/common/layout.h"
 #include "lmx/backend/common/strided.h"
+#include "lmx/backend/cpu/blas.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/isa.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
@@ -88,10 +89,20 @@ void blas_matmul(const array& a, const array& b, T* dst, int m, int n, int k) {
   GemmOperand ga = gemm_operand(a, t), gb = gemm_operand(b, t);
   const T* ap = ga.storage.template data<T>();
   const T* bp = gb.storage.template data<T>();
-  size_t batch = ga.offsets.size();
-  for (size_t i = 0; i < batch; ++i)
-    gemm<T>(ga.transposed, gb.transposed, m, n, k, ap + ga.offsets[i], static_cast<int>(ga.ld),
-            bp + gb.offsets[i], static_cast<int>(gb.ld), dst + i * static_cast<size_t>(m) * n, n);
+  const size_t batch = ga.offsets.size();
+  auto run = [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i)
+      gemm<T>(ga.transposed, gb.transposed, m, n, k, ap + ga.offsets[i], static_cast<int>(ga.ld),
+              bp + gb.offsets[i], static_cast<int>(gb.ld), dst + i * static_cast<size_t>(m) * n, n);
+  };
+  // Small products (OpenBLAS runs each on one thread) go side by side on the
+  // pool: a batch of 128 attention-sized 64x32x64 products took 0.21 ms one
+  // after another against torch's 0.12.
+  if (batch > 1 && cpu::blas_single_threaded(m, n, k)) {
+    parallel_for(batch, static_cast<size_t>(m) * n * k, run);
+  } else {
+    run(0, batch);
+  }
 }
 
 // Integer products accumulate in the element type (wrapping, as NumPy).
