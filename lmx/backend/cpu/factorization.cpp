@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "lmx/backend/cpu/blas.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/primitives/factorization.h"
 
@@ -337,6 +338,7 @@ std::string Factorization::name() const {
 }
 
 void Factorization::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  cpu::LapackThreads threads;
   switch (inputs[0].dtype().val()) {
     case Dtype::Val::float32: run<float>(*this, inputs, outputs); return;
     case Dtype::Val::float64: run<double>(*this, inputs, outputs); return;

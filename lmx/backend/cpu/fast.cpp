@@ -2,8 +2,6 @@
 // from row-major copies (the inputs' own memory when they already are).
 // Attention takes one of two paths: a per-query streaming loop when there are
 // few queries (decode), and sgemm over blocks of queries otherwise (prefill).
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -295,12 +293,12 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
         for (int64_t c = 0; c < dv; ++c) orow[c] *= inv;
       }
   } else {
-    // Prefill: blocks of queries through sgemm. Heads whose products OpenBLAS
-    // runs on one thread go side by side on the pool (a training batch of
-    // short sequences: 128 heads of 64 queries took 3.9 ms one after
-    // another); larger ones one at a time, each product threaded by OpenBLAS.
+    // Prefill: blocks of queries through gemm. Heads go side by side on the
+    // pool, each on one thread (a training batch of short sequences: 128
+    // heads of 64 queries took 3.9 ms one after another); fewer heads than
+    // threads go one at a time, each product split over the pool.
     const int64_t block = std::min(kQueryBlock, tq);
-    auto run_heads = [&](size_t bh0, size_t bh1) {
+    auto run_heads = [&](size_t bh0, size_t bh1, auto gemm_fn) {
       std::vector<float> scores(block * tk);
       for (size_t bh = bh0; bh < bh1; ++bh) {
         const int64_t b = static_cast<int64_t>(bh) / hq, h = static_cast<int64_t>(bh) % hq;
@@ -309,18 +307,18 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
         const float* vh = static_cast<const float*>(v.at(b, h / groups));
         for (int64_t i0 = 0; i0 < tq; i0 += block) {
           const int64_t rows = std::min(block, tq - i0);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, tk, d, 1.0f, q + (r + i0) * d, d, kh, k.st, 0.0f,
-                      scores.data(), tk);
+          const int st_k = static_cast<int>(k.st), st_v = static_cast<int>(v.st);
+          gemm_fn(false, true, rows, tk, d, 1.0f, q + (r + i0) * d, d, kh, st_k, 0.0f, scores.data(), tk);
           finish_scores(scores.data(), r + i0, rows, sinks ? sinks + h : nullptr);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, tk, 1.0f, scores.data(), tk, vh, v.st,
-                      0.0f, o + (r + i0) * dv, dv);
+          gemm_fn(false, false, rows, dv, tk, 1.0f, scores.data(), tk, vh, st_v, 0.0f, o + (r + i0) * dv, dv);
         }
       }
     };
-    if (cpu::blas_single_threaded(block, tk, std::max(d, dv))) {
-      parallel_for(B * hq, tq * tk * (d + dv), run_heads);
+    if (cpu::gemms_side_by_side(B * hq)) {
+      parallel_for(B * hq, tq * tk * (d + dv),
+                   [&](size_t bh0, size_t bh1) { run_heads(bh0, bh1, cpu::gemm_one_thread<float>); });
     } else {
-      run_heads(0, B * hq);
+      run_heads(0, B * hq, cpu::gemm<float>);
     }
   }
   if (out.dtype() != float32) {

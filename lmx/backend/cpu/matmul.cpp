@@ -1,7 +1,5 @@
 // Matmul on the CPU: OpenBLAS gemm for float32/float64/complex64 (16-bit
 // floats through float32, rounded once), an exact loop for integers.
-#include <cblas.h>
-
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -71,37 +69,24 @@ GemmOperand gemm_operand(const array& x, Dtype compute) {
 }
 
 template <typename T>
-void gemm(bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b, int ldb, T* c, int ldc) {
-  auto A = ta ? CblasTrans : CblasNoTrans, B = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, A, B, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
-  } else if constexpr (std::is_same_v<T, double>) {
-    cblas_dgemm(CblasRowMajor, A, B, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
-  } else {
-    const complex64_t one(1.0f, 0.0f), zero(0.0f, 0.0f);
-    cblas_cgemm(CblasRowMajor, A, B, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc);
-  }
-}
-
-template <typename T>
 void blas_matmul(const array& a, const array& b, T* dst, int m, int n, int k) {
   Dtype t = dtype_of<T>::value;
   GemmOperand ga = gemm_operand(a, t), gb = gemm_operand(b, t);
   const T* ap = ga.storage.template data<T>();
   const T* bp = gb.storage.template data<T>();
   const size_t batch = ga.offsets.size();
-  auto run = [&](size_t i0, size_t i1) {
-    for (size_t i = i0; i < i1; ++i)
-      gemm<T>(ga.transposed, gb.transposed, m, n, k, ap + ga.offsets[i], static_cast<int>(ga.ld),
-              bp + gb.offsets[i], static_cast<int>(gb.ld), dst + i * static_cast<size_t>(m) * n, n);
+  auto product = [&](size_t i, auto gemm_fn) {
+    gemm_fn(ga.transposed, gb.transposed, m, n, k, T(1), ap + ga.offsets[i], static_cast<int>(ga.ld),
+            bp + gb.offsets[i], static_cast<int>(gb.ld), T(0), dst + i * static_cast<size_t>(m) * n, n);
   };
-  // Small products (OpenBLAS runs each on one thread) go side by side on the
-  // pool: a batch of 128 attention-sized 64x32x64 products took 0.21 ms one
-  // after another against torch's 0.12.
-  if (batch > 1 && cpu::blas_single_threaded(m, n, k)) {
-    parallel_for(batch, static_cast<size_t>(m) * n * k, run);
+  // A batch of 128 attention-sized 64x32x64 products took 0.21 ms one after
+  // another against torch's 0.12; side by side, 0.11.
+  if (cpu::gemms_side_by_side(static_cast<int64_t>(batch))) {
+    parallel_for(batch, static_cast<size_t>(m) * n * k, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) product(i, cpu::gemm_one_thread<T>);
+    });
   } else {
-    run(0, batch);
+    for (size_t i = 0; i < batch; ++i) product(i, cpu::gemm<T>);
   }
 }
 

@@ -3,12 +3,12 @@
 // weights match MLX bit for bit. Products with quantised weights take one of
 // two paths: a fused matrix-vector kernel for few rows of x (decode), and
 // dequantise-to-float tiles fed to sgemm for many rows (prefill).
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "lmx/backend/cpu/blas.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/isa.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
@@ -216,12 +216,13 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
                            tile.data() + r * w_vals);
           }
         });
+        const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+        const int ri = static_cast<int>(rows);
         if (transpose_)  // y[:, r0:r0+rows] = x @ tile^T
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, rows, k, 1.0f, xb, k, tile.data(), k, 0.0f,
-                      yb + r0, n);
+          cpu::gemm<float>(false, true, mi, ri, ki, 1.0f, xb, ki, tile.data(), ki, 0.0f, yb + r0, ni);
         else  // y += x[:, r0:r0+rows] @ tile
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, rows, 1.0f, xb + r0, k, tile.data(), n,
-                      r0 == 0 ? 0.0f : 1.0f, yb, n);
+          cpu::gemm<float>(false, false, mi, ni, ri, 1.0f, xb + r0, ki, tile.data(), ni, r0 == 0 ? 0.0f : 1.0f, yb,
+                           ni);
       }
     }
   }
