@@ -481,6 +481,39 @@ def test_float_power_specials():
     assert (mx.array([2, 3]) ** 2.0).dtype == mx.float32
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("exponent", [2, 3, 4, 1, 0, -1, 2.5])
+def test_constant_exponents(exponent, dtype, rng):
+    # Small integer exponents are multiplications on the CPU: the same values
+    # as pow, within an ulp, specials included.
+    x = np.concatenate([rng.standard_normal(1000) * 10, [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -3.0]])
+    x = x.astype(dtype)
+    got = to_numpy(mx.array(x, dtype=getattr(mx, dtype)) ** exponent)
+    with np.errstate(all="ignore"):
+        want = np.power(x, np.asarray(exponent, dtype=dtype))
+    np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps, equal_nan=True)
+    assert np.array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(want[~np.isnan(want)]))
+
+
+def test_ops_on_broadcast_values_stay_one_value():
+    # Every operand one value broadcast: the result holds one value too, and
+    # behaves as the full array everywhere after.
+    a = mx.broadcast_to(mx.array(2.0), (3, 4))
+    b = mx.broadcast_to(mx.array([[5.0]]), (3, 4))
+    for r in (a * b - 1, mx.exp(a), -b):
+        assert r.shape == (3, 4)
+        full = to_numpy(r)
+        assert full.shape == (3, 4) and np.all(full == full.flat[0])
+    c = a * b - 1
+    eq(to_numpy(c + mx.arange(4)), np.full((3, 4), 9.0) + np.arange(4))
+    eq(to_numpy(c[1:, ::2]), np.full((2, 2), 9.0))
+    eq(to_numpy(c.sum(axis=0)), np.full(4, 27.0))
+    eq(to_numpy(c.reshape(12)), np.full(12, 9.0))
+    # The gradient of x ** 3 (its vjp computes 3 - 1 on the broadcast exponent).
+    x = mx.array(np.linspace(-2, 2, 9, dtype=np.float32))
+    np.testing.assert_allclose(to_numpy(mx.grad(lambda x: (x**3).sum())(x)), 3 * to_numpy(x) ** 2, rtol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 @pytest.mark.parametrize("op", ["maximum", "minimum"])
 def test_maximum_minimum_propagate_nan(op, dtype):
