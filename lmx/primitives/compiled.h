@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -11,6 +13,8 @@
 #include "lmx/primitives/reduce.h"
 
 namespace lmx {
+
+class CompiledGraph;
 
 // One operation of a fused program. Slots [0, number of inputs) hold the
 // fused node's inputs; step i writes slot (number of inputs + i).
@@ -67,6 +71,15 @@ class Compiled : public Primitive {
   std::vector<FusedStep> steps_;
   std::vector<int> output_slots_;
   std::optional<FusedReduction> reduction_;
+  // The backward of this chain, compiled once per (argnums, signature): the
+  // replays of a compiled function share this primitive, so a training loop
+  // traces its backward once.
+  struct Backward {
+    std::vector<int> argnums;
+    std::shared_ptr<CompiledGraph> graph;
+  };
+  std::mutex backward_mu_;
+  std::vector<Backward> backward_;
 };
 
 }  // namespace lmx

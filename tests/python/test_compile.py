@@ -281,6 +281,26 @@ def test_grad_of_compiled_and_compiled_grad():
     np.testing.assert_allclose(to_numpy(g2), to_numpy(g2_ref), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.skipif(BACKEND != "lmx", reason="lmx's graph of the backward")
+def test_backward_of_a_fused_chain_is_fused_too():
+    # Differentiating a fused chain recomputes its forward: that backward is
+    # compiled as well (once per signature), so it is fused nodes, not a
+    # chain of separate ones; its values match the uncompiled gradient.
+    import io
+
+    x = mx.array(np.linspace(-2, 2, 64).astype(np.float32))
+    chain = mx.compile(gelu_chain, shapeless=True)
+    g = mx.grad(lambda x: chain(x).sum())
+    for n in (64, 65):  # a second shape: a second backward signature
+        xs = x if n == 64 else mx.concatenate([x, x[:1]])
+        out = g(xs)
+        dot = io.StringIO()
+        mx.export_to_dot(dot, out)
+        assert "Compiled(" in dot.getvalue()
+        np.testing.assert_allclose(to_numpy(out), to_numpy(mx.grad(lambda x: gelu_chain(x).sum())(xs)),
+                                   rtol=1e-5, atol=1e-6)
+
+
 def test_vmap_and_compile_compose():
     x = mx.array(np.random.default_rng(5).standard_normal((6, 9)).astype(np.float32))
     ref = to_numpy(mx.vmap(gelu_chain)(x))

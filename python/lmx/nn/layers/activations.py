@@ -5,6 +5,7 @@ float16 and bfloat16 inputs give float16 and bfloat16 outputs.
 """
 
 import math
+from functools import partial
 
 import lmx.core as mx
 from lmx.nn.layers.base import Module
@@ -18,6 +19,14 @@ __all__ = [
     "LogSoftmax", "Mish", "PReLU", "ReLU", "ReLU2", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax",
     "Softmin", "Softplus", "Softshrink", "Softsign", "Step", "Tanh",
 ]  # fmt: skip
+
+# Activations compiled to one fused kernel whatever the input's shape, as in
+# MLX, where that measured faster forward and backward (a grad recomputes the
+# fused forward's intermediates): silu's forward and backward over 1e6 values
+# took 1.73 ms plain and 0.96 compiled. gelu (whose backward would recompute
+# erf), gelu_approx, mish and hardswish measured slower compiled, so they run
+# as separate ops.
+_fused = partial(mx.compile, shapeless=True)
 
 # SELU's constants (Klambauer et al. 2017), to full double precision.
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -93,6 +102,7 @@ def gelu_approx(x):
     return 0.5 * x * (1 + mx.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
+@_fused
 def gelu_fast_approx(x):
     """x * sigmoid(1.702 x): within 0.015 of gelu on [-6, 6]."""
     return x * mx.sigmoid(1.702 * x)
@@ -110,6 +120,7 @@ def glu(x, axis=-1):
     return a * mx.sigmoid(b)
 
 
+@_fused
 def silu(x):
     """x * sigmoid(x) (also called swish)."""
     return x * mx.sigmoid(x)
