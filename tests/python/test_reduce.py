@@ -208,6 +208,23 @@ def test_softmax(dtype, axis, precise, rng):
         )
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("op", ["sum", "max", "min"])
+def test_large_reductions_over_the_last_axis(op, layout, rng):
+    # Enough outputs that threads split them, at boundaries inside the kept
+    # walk's rows (3 rows of 5001 outputs each).
+    x = rng.standard_normal((3, 5001, 40)).astype(np.float32)
+    a = mx.array(x)
+    if layout == "transposed":
+        x = np.swapaxes(x, 1, 2).copy()
+        a = mx.swapaxes(mx.array(np.swapaxes(x, 1, 2)), 1, 2)  # a strided view of the same values
+        axis = 1
+    else:
+        axis = -1
+    got = to_numpy(getattr(mx, op)(a, axis=axis))
+    np.testing.assert_allclose(got, getattr(np, op)(x, axis=axis), rtol=1e-5, atol=1e-5)
+
+
 def test_softmax_stability():
     np.testing.assert_allclose(
         to_numpy(mx.softmax(mx.array([1000.0, 1000.0]))), [0.5, 0.5]

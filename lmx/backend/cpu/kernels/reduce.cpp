@@ -79,10 +79,19 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
     // One output element at a time, reducing its (strided) elements.
     size_t n_out = out.size();
     size_t red_count = in.size() / std::max<size_t>(n_out, 1);
-    // Offsets of each output element come from the kept walk.
-    parallel_for(outer_rows(p.kept_shape), kept_inner * red_count, [&](size_t b, size_t e) {
-      for_each_row_range<2>(p.kept_shape, p.kept_strides, b, e, [&](const int64_t* off, int64_t n) {
-        for (int64_t k = 0; k < n; ++k) {
+    // Offsets of each output element come from the kept walk. Threads split
+    // the output elements, not the kept walk's outer rows: a sum over the
+    // last axis of (2048, 128) has one outer row, and ran on one thread.
+    parallel_for(n_out, red_count, [&](size_t b, size_t e) {
+      const size_t inner = static_cast<size_t>(kept_inner);
+      for_each_row_range<2>(p.kept_shape, p.kept_strides, b / inner, (e + inner - 1) / inner,
+                            [&, row = b / inner](const int64_t* off, int64_t n) mutable {
+        // This row's outputs are [first, first + n); the chunk's are [b, e).
+        const int64_t first = static_cast<int64_t>(row * inner);
+        const int64_t k0 = std::max<int64_t>(0, static_cast<int64_t>(b) - first);
+        const int64_t k1 = std::min<int64_t>(n, static_cast<int64_t>(e) - first);
+        ++row;
+        for (int64_t k = k0; k < k1; ++k) {
           const In* base = src + off[0] + k * kept_inner_stride;
           Acc acc = Op::init();
           for_each_row<1>(p.red_shape, p.red_strides, [&](const int64_t* roff, int64_t m) {
