@@ -660,6 +660,34 @@ def test_where_conditions_scalars_and_broadcast(rng):
         mx.where(mx.array([True]), mx.array([1], dtype=mx.int8), 300)
 
 
+@pytest.mark.parametrize("layout", ["dense", "scalar_x", "scalar_y", "broadcast_cond", "strided"])
+def test_where_large_random_conditions(layout, rng):
+    # Enough elements that threads split them; a random condition (no branch
+    # pattern to learn); each operand layout the kernel has a loop for.
+    n = (4, 300, 500)
+    c = rng.random(n) < 0.5
+    x, y = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    cm, xm, ym = mx.array(c), mx.array(x), mx.array(y)
+    if layout == "scalar_x":
+        x, xm = np.float32(2.5), 2.5
+    elif layout == "scalar_y":
+        y, ym = np.float32(-1.5), -1.5
+    elif layout == "broadcast_cond":
+        c = c[:1]
+        cm = mx.array(c)
+    elif layout == "strided":
+        c, x, y = c[:, :, ::2], x[:, :, ::2], y[:, :, ::2]
+        cm, xm, ym = cm[:, :, ::2], xm[:, :, ::2], ym[:, :, ::2]
+    np.testing.assert_array_equal(to_numpy(mx.where(cm, xm, ym)), np.where(c, x, y))
+
+
+def test_where_condition_viewed_from_bytes():
+    # A bool array viewed from bytes other than 0 and 1: nonzero is true.
+    b = mx.view(mx.array(np.array([0, 1, 2, 255] * 50, dtype=np.uint8)), mx.bool_)
+    got = to_numpy(mx.where(b, mx.ones(200), mx.zeros(200)))
+    np.testing.assert_array_equal(got, np.array([0, 1, 1, 1] * 50, dtype=np.float32))
+
+
 @pytest.mark.parametrize(
     "dtype", ["int8", "uint8", "int32", "float16", "bfloat16", "float32", "float64"]
 )
