@@ -2,7 +2,6 @@
 
 #include <cblas.h>
 
-#include <algorithm>
 #include <atomic>
 
 #include "lmx/runtime/thread_pool.h"
