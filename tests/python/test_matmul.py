@@ -139,6 +139,27 @@ PROMOTIONS = [
 ]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64"])
+@pytest.mark.parametrize("m,n,k", [(301, 67, 129), (67, 301, 129), (9, 700, 97)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_large_products_split_over_threads(m, n, k, ta, tb, dtype, rng):
+    # Products past the split threshold are cut into blocks of C's rows (tall
+    # C) or columns (wide C) run side by side: every transpose, and operands
+    # that are column slices of wider arrays (leading dims past the width).
+    def operand(rows, cols, t):
+        x = rng.standard_normal((cols, rows + 5) if t else (rows, cols + 5))
+        if dtype == "complex64":
+            x = x + 1j * rng.standard_normal(x.shape)
+        x = x.astype(dtype)
+        xm = mx.array(x, dtype=getattr(mx, dtype))
+        return (x[:, :rows].T, xm[:, :rows].T) if t else (x[:, :cols], xm[:, :cols])
+
+    a, am = operand(m, k, ta)
+    b, bm = operand(k, n, tb)
+    tol = 1e-4 if dtype != "float64" else 1e-10
+    np.testing.assert_allclose(to_numpy(am @ bm), a @ b, rtol=tol, atol=tol * k)
+
+
 @pytest.mark.parametrize("da,db,out", PROMOTIONS)
 def test_matmul_mixed_dtypes_promote(da, db, out, rng):
     (a, x), (b, y) = make(rng, da, (3, 4)), make(rng, db, (4, 2))
