@@ -173,33 +173,17 @@ struct Heads {
   const void* at(int64_t b, int64_t h, int64_t t = 0) const { return p + (b * sb + h * sh + t * st) * dtype.size(); }
 };
 
-Heads heads_of(const array& a, array& scratch, bool keep_16bit) {
+// `rows_apart`: the row stride must be at least D (sgemm's ld needs it); a
+// mask's rows may repeat (a stride of 0 over queries).
+Heads heads_of(const array& a, array& scratch, bool keep_16bit, bool rows_apart = true) {
   const auto& st = a.strides();
   const int64_t d = a.shape(3);
   const bool native = a.dtype() == float32 || (keep_16bit && (a.dtype() == float16 || a.dtype() == bfloat16));
-  // Row stride at least D keeps rows apart (and is what sgemm's ld needs).
-  if (native && (st[3] == 1 || d == 1) && (st[2] >= d || a.shape(2) == 1))
+  if (native && (st[3] == 1 || d == 1) && (!rows_apart || st[2] >= d || a.shape(2) == 1))
     return {static_cast<const char*>(a.raw_ptr()), a.dtype(), st[0], st[1], a.shape(2) == 1 ? d : st[2]};
   const float* p = cpu::row_major<float>(a, float32, scratch);
   const int64_t t = a.shape(2), h = a.shape(1);
   return {reinterpret_cast<const char*>(p), float32, h * t * d, t * d, d};
-}
-
-// The additive float32 mask, (B, H, Tq, Tk) as a broadcast view: read in
-// place where its rows are contiguous (a causal mask broadcast over batch and
-// heads is one Tq x Tk matrix), else copied row-major first.
-struct MaskRows {
-  const float* p;
-  int64_t sb, sh, st;
-  const float* at(int64_t b, int64_t h, int64_t i) const { return p + b * sb + h * sh + i * st; }
-};
-
-MaskRows mask_rows(const array& m, array& scratch) {
-  const auto& s = m.strides();
-  if (m.dtype() == float32 && (s[3] == 1 || m.shape(3) == 1)) return {m.data<float>(), s[0], s[1], s[2]};
-  const float* p = cpu::row_major<float>(m, float32, scratch);
-  const int64_t tk = m.shape(3), tq = m.shape(2);
-  return {p, m.shape(1) * tq * tk, tq * tk, tk};
 }
 
 }  // namespace
@@ -209,7 +193,10 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
   const float* q = cpu::row_major<float>(inputs[0], float32, qs);
   const bool decode = inputs[0].shape(2) <= kStreamingMaxQueries;
   const Heads k = heads_of(inputs[1], ks, decode), v = heads_of(inputs[2], vs, decode);
-  const std::optional<MaskRows> mask = has_mask_ ? std::optional(mask_rows(inputs[3], ms)) : std::nullopt;
+  // The additive float32 mask, a broadcast (B, H, Tq, Tk) view: read in place
+  // (a causal mask broadcast over batch and heads is one Tq x Tk matrix).
+  const std::optional<Heads> mask =
+      has_mask_ ? std::optional(heads_of(inputs[3], ms, false, /*rows_apart=*/false)) : std::nullopt;
   const float* sinks = has_sinks_ ? cpu::row_major<float>(inputs[has_mask_ ? 4 : 3], float32, ss) : nullptr;
   const int64_t B = inputs[0].shape(0), hq = inputs[0].shape(1), tq = inputs[0].shape(2), d = inputs[0].shape(3);
   const int64_t hk = inputs[1].shape(1), tk = inputs[1].shape(2), dv = inputs[2].shape(3);
@@ -220,7 +207,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
 
   // Query row r = (b * hq + h) * tq + i's row of the mask.
   auto mask_row = [&](int64_t r) {
-    return mask ? mask->at(r / (tq * hq), (r / tq) % hq, r % tq) : nullptr;
+    return mask ? static_cast<const float*>(mask->at(r / (tq * hq), (r / tq) % hq, r % tq)) : nullptr;
   };
   const cpu::UnarySpanFn exp_span = LMX_CPU_KERNEL(unary_span_fn, UnaryOp::Exp, float32);
   // Scale and mask the scores of query i against keys [j0, j0 + n); m_row
@@ -305,9 +292,9 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
         const int64_t r = static_cast<int64_t>(bh) * tq;  // the head's first query row
         const float* kh = static_cast<const float*>(k.at(b, h / groups));
         const float* vh = static_cast<const float*>(v.at(b, h / groups));
+        const int st_k = static_cast<int>(k.st), st_v = static_cast<int>(v.st);
         for (int64_t i0 = 0; i0 < tq; i0 += block) {
           const int64_t rows = std::min(block, tq - i0);
-          const int st_k = static_cast<int>(k.st), st_v = static_cast<int>(v.st);
           gemm_fn(false, true, rows, tk, d, 1.0f, q + (r + i0) * d, d, kh, st_k, 0.0f, scores.data(), tk);
           finish_scores(scores.data(), r + i0, rows, sinks ? sinks + h : nullptr);
           gemm_fn(false, false, rows, dv, tk, 1.0f, scores.data(), tk, vh, st_v, 0.0f, o + (r + i0) * dv, dv);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #if defined(__F16C__)
 #include <immintrin.h>
 #endif
@@ -170,13 +171,19 @@ void matvec_impl(const T* w, int64_t ldw, int64_t n, const float* x, int64_t ldx
   for (; j < n; ++j) dot_impl<Kind>(w + j * ldw, x, ldx, m, k, out + j, ldo);
 }
 
+// fn(kind tag, typed pointer) for a float32, bfloat16 or float16 matrix.
+template <typename Fn>
+void with_kind(const void* p, Dtype t, Fn fn) {
+  if (t == float32) fn(std::integral_constant<W, W::f32>{}, static_cast<const float*>(p));
+  else if (t == bfloat16) fn(std::integral_constant<W, W::bf16>{}, static_cast<const uint16_t*>(p));
+  else fn(std::integral_constant<W, W::f16>{}, static_cast<const uint16_t*>(p));
+}
+
 }  // namespace
 
 void matvec_rows(const void* w, Dtype w_type, int64_t ldw, int64_t n, const float* x, int64_t ldx, int m,
                  int64_t k, float* out, int64_t ldo) {
-  if (w_type == float32) matvec_impl<W::f32>(static_cast<const float*>(w), ldw, n, x, ldx, m, k, out, ldo);
-  else if (w_type == bfloat16) matvec_impl<W::bf16>(static_cast<const uint16_t*>(w), ldw, n, x, ldx, m, k, out, ldo);
-  else matvec_impl<W::f16>(static_cast<const uint16_t*>(w), ldw, n, x, ldx, m, k, out, ldo);
+  with_kind(w, w_type, [&](auto kind, const auto* wt) { matvec_impl<kind()>(wt, ldw, n, x, ldx, m, k, out, ldo); });
 }
 
 namespace {
@@ -232,9 +239,7 @@ void vecmat_impl(const float* x, int64_t ldx, int m, int64_t n, const T* a, int6
 
 void vecmat(const float* x, int64_t ldx, int m, int64_t n, const void* a, Dtype a_type, int64_t lda, int64_t cols,
             float* out, int64_t ldo) {
-  if (a_type == float32) vecmat_impl<W::f32>(x, ldx, m, n, static_cast<const float*>(a), lda, cols, out, ldo);
-  else if (a_type == bfloat16) vecmat_impl<W::bf16>(x, ldx, m, n, static_cast<const uint16_t*>(a), lda, cols, out, ldo);
-  else vecmat_impl<W::f16>(x, ldx, m, n, static_cast<const uint16_t*>(a), lda, cols, out, ldo);
+  with_kind(a, a_type, [&](auto kind, const auto* at) { vecmat_impl<kind()>(x, ldx, m, n, at, lda, cols, out, ldo); });
 }
 
 }  // namespace lmx::cpu::LMX_KERNELS_NS
