@@ -150,13 +150,35 @@ inline fvec widen(u8x16 b) {
 #endif
 }
 
+// A 4-bit block's bytes [Off, Off + kStep) as floats: each byte whole
+// (v = lo + 16 hi) and its low nibble (lo), which nibble_order's x turns
+// into the block's dot product. With AVX-512 the low nibble is a permute of
+// a 16-float table indexed by the widened bytes (a permute reads only an
+// index's low 4 bits), one instruction in place of a mask and a conversion.
+template <int Off>
+inline void nibble_floats(u8x16 b, fvec& lo, fvec& v) {
+#if defined(__AVX512F__)
+  static_assert(Off == 0);
+  __m128i raw;
+  std::memcpy(&raw, &b, sizeof raw);
+  const __m512i lanes = _mm512_cvtepu8_epi32(raw);
+  const __m512 table = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512 low = _mm512_permutexvar_ps(lanes, table), whole = _mm512_cvtepi32_ps(lanes);
+  std::memcpy(&lo, &low, sizeof lo);
+  std::memcpy(&v, &whole, sizeof v);
+#else
+  lo = widen<Off>(b & 0xF);
+  v = widen<Off>(b);
+#endif
+}
+
 // Whole-byte widths, 16 bytes at a time. 8 bits: 16 values in order.
-// 4 bits, with x in nibble order (see kernels.h): the 16 bytes of a 32-value
-// block hold its even values in their low nibbles and its odd values in their
-// high nibbles, which meet the block's two halves of x. Unpacking is a mask,
-// a shift and a widening per register of weights, against two shifts, a
-// mask, a widening and a shuffle for the bit-stream form (SmolLM2's 4-bit
-// products ran at about 1.6 cycles per weight that way).
+// 4 bits: the 16 bytes of a 32-value block hold its even values in their
+// low nibbles and its odd values in their high nibbles; x is in nibble
+// order (see kernels.h), so a register of bytes meets the block's two
+// halves of x through nibble_floats. SmolLM2's 4-bit products ran at about
+// 1.6 cycles per weight on the bit-stream form, and at twice the speed of a
+// mask and a shift per register with the permute.
 template <int Bits, int Rows>
 void qmv_bytes_rows(const uint8_t* w, const float* x, int64_t ldx, int k, int group, const float* scales,
                     const float* biases, const float* xsum, int64_t ldxsum, float* out, int64_t ldo) {
@@ -176,9 +198,12 @@ void qmv_bytes_rows(const uint8_t* w, const float* x, int64_t ldx, int k, int gr
           const fvec q = widen<Off>(b);
           for (int r = 0; r < Rows; ++r) acc[r] += q * load_step(xb + r * ldx + Off);
         } else {
-          const fvec lo = widen<Off>(b & 0xF), hi = widen<Off>(b >> 4);
-          for (int r = 0; r < Rows; ++r)
-            acc[r] += lo * load_step(xb + r * ldx + Off) + hi * load_step(xb + r * ldx + 16 + Off);
+          fvec lo, v;
+          nibble_floats<Off>(b, lo, v);
+          for (int r = 0; r < Rows; ++r) {
+            acc[r] += lo * load_step(xb + r * ldx + Off);
+            acc[r] += v * load_step(xb + r * ldx + 16 + Off);
+          }
         }
       };
       piece.template operator()<0>();
@@ -224,7 +249,10 @@ void qmv_bytes_cols(const uint8_t* w, int64_t w_stride, const float* x, int k, i
           for (int j = 0; j < Cols; ++j) {
             u8x16 b;
             std::memcpy(&b, w + j * w_stride + at, sizeof b);
-            acc[j] += widen<Off>(b & 0xF) * x_lo + widen<Off>(b >> 4) * x_hi;
+            fvec lo, v;
+            nibble_floats<Off>(b, lo, v);
+            acc[j] += lo * x_lo;
+            acc[j] += v * x_hi;
           }
         }
       };
