@@ -7,13 +7,15 @@ Engines (each in its own process, so peak memory is its own):
   mlx_lm-q4_1      mlx_lm on MLX's Linux build, the GGUF's quantized layers (converted folder)
   mlx_lm-f16       mlx_lm on the float16 folder
 
-The same greedy loop runs for lmx and mlx_lm: the prompt fills a KV cache as their
-generate_step does (all but its last token without logits, then the last one), then one
-token per step, evaluated each step. Prints tokens/s, peak memory and
-the ratio of each engine's speed to lmx-gguf-q4_1's (above 1: the peer is faster).
-Not a test.
+Each engine generates greedily through its own generation API, as its users' code does:
+generate_step for lmx and mlx_lm (the loop under their generate and stream_generate, which
+builds the next token's graph while the current one evaluates), Llama.generate for
+llama.cpp. Prompt time runs to the first token; generation time over the next ones. Each
+engine runs --rounds times, the engines taking turns, and its median round counts: this
+machine's speed drifts by 10-20% within minutes. Prints tokens/s, peak memory and the
+ratio of each engine's speed to lmx-gguf-q4_1's (above 1: the peer is faster). Not a test.
 
-    python benchmarks/lm.py [--prompt-tokens 512] [--generation-tokens 128] [--engines a,b]
+    python benchmarks/lm.py [--prompt-tokens 512] [--generation-tokens 128] [--engines a,b] [--rounds 3]
 """
 
 import argparse
@@ -21,6 +23,7 @@ import importlib
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -49,25 +52,15 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_mlx_like(mx, model, make_prompt_cache, prompt, generation):
-    """(prompt seconds, generation seconds) of a greedy loop on an mlx-style model."""
+def run_generate_step(mx, generate_step, model, prompt, generation):
+    """(prompt seconds, generation seconds) of greedy generate_step on an mlx-style model."""
     timings = []
     for _ in range(2):  # the first pass warms the allocator and thread pools
-        cache = make_prompt_cache(model)
         start = time.perf_counter()
-        # as generate_step prefills: the cache from all but the last token
-        # (no logits for them), then the last token's logits
-        model(mx.array([prompt[:-1]]), cache=cache)
-        mx.eval([c.state for c in cache])
-        logits = model(mx.array([prompt[-1:]]), cache=cache)
-        token = mx.argmax(logits[:, -1, :], axis=-1)
-        mx.eval(token)
-        prompt_time = time.perf_counter() - start
-        start = time.perf_counter()
-        for _ in range(generation):
-            logits = model(token[:, None], cache=cache)
-            token = mx.argmax(logits[:, -1, :], axis=-1)
-            mx.eval(token)
+        for count, _step in enumerate(generate_step(mx.array(prompt), model, max_tokens=generation + 1)):
+            if count == 0:
+                prompt_time = time.perf_counter() - start
+                start = time.perf_counter()
         timings.append((prompt_time, time.perf_counter() - start))
     return min(t[0] for t in timings), min(t[1] for t in timings)
 
@@ -82,8 +75,8 @@ def worker(engine, args):
     if engine.startswith("lmx"):
         import lmx.core as mx
         from lmx.lm import load
+        from lmx.lm.generate import generate_step
         from lmx.lm.gguf import load_gguf_model
-        from lmx.lm.models.cache import make_prompt_cache
 
         if engine == "lmx-gguf-q4_1":
             model, _ = load_gguf_model(gguf_path)
@@ -92,12 +85,12 @@ def worker(engine, args):
             model, _ = load(folder)
         prompt = prompt_tokens(args.prompt_tokens, model.args.vocab_size)
         mx.reset_peak_memory()
-        times = run_mlx_like(mx, model, make_prompt_cache, prompt, args.generation_tokens)
+        times = run_generate_step(mx, generate_step, model, prompt, args.generation_tokens)
         result["framework_peak_mb"] = mx.get_peak_memory() / 2**20
     elif engine.startswith("mlx_lm"):
         import mlx.core as mx
         from mlx_lm import load
-        from mlx_lm.models.cache import make_prompt_cache
+        from mlx_lm.generate import generate_step
 
         if engine == "mlx_lm-q4_1":
             folder = converted_folder(args.cache_dir, gguf_path, "q4_1")
@@ -106,7 +99,7 @@ def worker(engine, args):
         model, _ = load(folder)
         prompt = prompt_tokens(args.prompt_tokens, model.args.vocab_size)
         mx.reset_peak_memory()
-        times = run_mlx_like(mx, model, make_prompt_cache, prompt, args.generation_tokens)
+        times = run_generate_step(mx, generate_step, model, prompt, args.generation_tokens)
         result["framework_peak_mb"] = mx.get_peak_memory() / 2**20
     elif engine == "llama.cpp":
         # the tests' loader: llama.cpp without its AMX buffers, which crash on VMs without AMX
@@ -148,6 +141,7 @@ def main():
     parser.add_argument("--generation-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each engine, taking turns")
     parser.add_argument("--cache-dir", default="/tmp/lmx_bench_models", help="converted model folders")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--convert", action="store_true", help=argparse.SUPPRESS)
@@ -173,27 +167,41 @@ def main():
     convert = [sys.executable, os.path.abspath(__file__), "--convert", "--engines", args.engines]
     subprocess.run(convert + ["--cache-dir", args.cache_dir], check=True)
 
+    runs = {engine: [] for engine in engines}
+    for _round in range(args.rounds):
+        for engine in engines:
+            command = [sys.executable, os.path.abspath(__file__), "--worker", engine]
+            command += [
+                "--prompt-tokens",
+                str(args.prompt_tokens),
+                "--generation-tokens",
+                str(args.generation_tokens),
+            ]
+            command += ["--threads", str(args.threads), "--cache-dir", args.cache_dir]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            if done.returncode != 0 or not lines:
+                reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                print(f"{engine}: a run failed ({reason})")
+                continue
+            runs[engine].append(json.loads(lines[-1]))
     results = []
-    for engine in engines:
-        command = [sys.executable, os.path.abspath(__file__), "--worker", engine]
-        command += [
-            "--prompt-tokens",
-            str(args.prompt_tokens),
-            "--generation-tokens",
-            str(args.generation_tokens),
-        ]
-        command += ["--threads", str(args.threads), "--cache-dir", args.cache_dir]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        if done.returncode != 0 or not lines:
-            reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            print(f"{engine}: skipped ({reason})")
+    for engine, rs in runs.items():
+        if not rs:
+            print(f"{engine}: skipped")
             continue
-        results.append(json.loads(lines[-1]))
+        merged = {"engine": engine}
+        for key in ("prompt_tps", "generation_tps"):
+            merged[key] = statistics.median(r[key] for r in rs)
+        for key in ("peak_rss_mb", "framework_peak_mb"):
+            if key in rs[0]:
+                merged[key] = max(r[key] for r in rs)
+        results.append(merged)
 
     base = next((r for r in results if r["engine"] == "lmx-gguf-q4_1"), None)
     print(
-        f"\nSmolLM2-135M-Instruct, prompt {args.prompt_tokens} tokens, generation {args.generation_tokens} tokens"
+        f"\nSmolLM2-135M-Instruct, prompt {args.prompt_tokens} tokens, generation {args.generation_tokens} tokens,"
+        f" median of {args.rounds} rounds"
     )
     header = (
         f"{'engine':16} {'prompt tok/s':>12} {'gen tok/s':>10} {'peak RSS MB':>12} {'framework peak MB':>18}"

@@ -50,6 +50,11 @@ class GroupParams {
     cpu::convert_contiguous(bytes_ + offset * dtype_.size(), dtype_, buffer, float32, count);
     return buffer;
   }
+  // Asks for `count` values from element `offset` to be brought into cache.
+  void prefetch(int64_t offset, int64_t count) const {
+    const char* p = bytes_ + offset * dtype_.size();
+    for (int64_t at = 0; at < count * static_cast<int64_t>(dtype_.size()); at += 64) __builtin_prefetch(p + at);
+  }
 
  private:
   const char* bytes_;
@@ -160,21 +165,20 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
     if (transpose_ && m <= kQmvMaxRows) {
       // Decode: each output column is one packed row of w against x's rows.
       const int64_t groups = k / group_size_;
-      std::vector<float> xsum(m * groups);
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t g = 0; g < groups; ++g) {
-          float s = 0;
-          for (int i = 0; i < group_size_; ++i) s += xb[r * k + g * group_size_ + i];
-          xsum[r * groups + g] = s;
-        }
-      std::vector<float> nibbles(bits_ == 4 ? m * k : 0);
-      if (bits_ == 4) cpu::nibble_order(xb, m * k, nibbles.data());  // rows of k, a multiple of 32
-      const float* xq = bits_ == 4 ? nibbles.data() : xb;
+      std::vector<float> xsum(m * groups), prepared(bits_ == 4 ? m * k : 0);
+      LMX_CPU_KERNEL(affine_qmv_prepare, xb, k, static_cast<int>(m), static_cast<int>(k), bits_, group_size_,
+                     xsum.data(), prepared.data());
+      const float* xq = bits_ == 4 ? prepared.data() : xb;
       parallel_for(n, 2 * k * m, [&](size_t n0, size_t n1) {
         // Blocks of rows: one widening of their scales and biases a block.
         std::vector<float> s_rows(kQmvRowBlock * groups), b_rows(kQmvRowBlock * groups);
         for (size_t j0 = n0; j0 < n1; j0 += kQmvRowBlock) {
           const size_t j1 = std::min<size_t>(n1, j0 + kQmvRowBlock);
+          if (j1 < n1) {
+            const size_t next = std::min<size_t>(n1 - j1, kQmvRowBlock) * groups;
+            scales.prefetch(sb + j1 * groups, next);
+            biases.prefetch(sb + j1 * groups, next);
+          }
           const float* s = scales.floats(sb + j0 * groups, (j1 - j0) * groups, s_rows.data());
           const float* b = biases.floats(sb + j0 * groups, (j1 - j0) * groups, b_rows.data());
           LMX_CPU_KERNEL(affine_qmv, wb + j0 * row_bytes, row_bytes, j1 - j0, xq, k, static_cast<int>(m),

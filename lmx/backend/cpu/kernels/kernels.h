@@ -15,20 +15,6 @@ namespace lmx::cpu {
 using UnarySpanFn = void (*)(const void* x, void* out, size_t n);
 using BinarySpanFn = void (*)(const void* x, const void* y, void* out, size_t n);
 
-// x's n values (n a multiple of 32) as affine_qmv reads them for 4-bit
-// weights. The 16 bytes of a 32-value block hold its even-index values in
-// their low nibbles and its odd-index ones in their high nibbles; the kernel
-// widens each byte whole (v = lo + 16 hi) and picks its low nibble out (lo),
-// so lo * x_even + hi * x_odd is computed as lo * (x_even - x_odd / 16) +
-// v * (x_odd / 16): each block becomes those 16 values, then x_odd / 16.
-// Dividing by 16 is exact; the subtraction rounds once, as a product would.
-inline void nibble_order(const float* x, int64_t n, float* out) {
-  for (int64_t b = 0; b < n; b += 32)
-    for (int i = 0; i < 16; ++i) {
-      const float odd = x[b + 2 * i + 1] * 0.0625f;
-      out[b + i] = x[b + 2 * i] - odd, out[b + 16 + i] = odd;
-    }
-}
 }  // namespace lmx::cpu
 
 #define LMX_CPU_KERNEL_ENTRY_POINTS                                                              \
@@ -45,10 +31,15 @@ inline void nibble_order(const float* x, int64_t n, float* out) {
   /* n values (whole groups) of affine-packed w: out = scale * q + bias */                             \
   void affine_dequantize(const uint8_t* w, const float* scales, const float* biases, int bits, int group, \
                          size_t n, float* out);                                                          \
+  /* affine_qmv's view of m rows of k values of x (row stride ldx): xsum[r * (k / group) + g], the sum  \
+     of row r over group g, and for 4 bits xq (m rows of k) with each 32-value block rewritten for       \
+     whole-byte unpacking (lo * x_even + hi * x_odd = lo * (x_even - x_odd / 16) + v * (x_odd / 16) for  \
+     a byte v = lo + 16 hi: the block's 16 values x_even - x_odd / 16, then its 16 x_odd / 16) */        \
+  void affine_qmv_prepare(const float* x, int64_t ldx, int m, int k, int bits, int group, float* xsum,    \
+                          float* xq);                                                                      \
   /* out[r * ldo + j] = sum_k x[r, k] * (scale * q_jk + bias) for m rows of x against n packed rows of \
      w (w_stride bytes apart) of k values each; row j's scales and biases start at j * (k / group), and \
-     xsum[r, g] is the sum of row r of x over group g. For 4 bits x is in nibble order: each 32-value   \
-     block rewritten for whole-byte unpacking (nibble_order) */                                        \
+     xsum[r, g] is the sum of row r of x over group g. For 4 bits x is affine_qmv_prepare's xq */     \
   void affine_qmv(const uint8_t* w, int64_t w_stride, int64_t n, const float* x, int64_t ldx, int m, int k, \
                   int bits, int group, const float* scales, const float* biases, const float* xsum,          \
                   int64_t ldxsum, float* out, int64_t ldo);                                                   \

@@ -337,6 +337,41 @@ struct Qmv {
 
 }  // namespace
 
+void affine_qmv_prepare(const float* x, int64_t ldx, int m, int k, int bits, int group, float* xsum, float* xq) {
+  // Sixteen lanes whatever the build: a block of 32 values is two of them.
+  typedef float f32x16 __attribute__((vector_size(64)));
+  const int groups = k / group;
+  for (int r = 0; r < m; ++r) {
+    const float* xr = x + r * ldx;
+    for (int g = 0; g < groups; ++g) {
+      const float* xg = xr + g * group;
+      int i = 0;
+      f32x16 acc = {};
+      for (; i + 16 <= group; i += 16) {
+        f32x16 v;
+        std::memcpy(&v, xg + i, sizeof v);
+        acc += v;
+      }
+      float total = hsum(acc);
+      for (; i < group; ++i) total += xg[i];
+      xsum[r * groups + g] = total;
+    }
+    if (bits != 4) continue;
+    float* q = xq + static_cast<int64_t>(r) * k;
+    for (int b = 0; b < k; b += 32) {
+      f32x16 lo, hi;
+      std::memcpy(&lo, xr + b, sizeof lo);
+      std::memcpy(&hi, xr + b + 16, sizeof hi);
+      const f32x16 even = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const f32x16 odd =
+          __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31) * 0.0625f;
+      const f32x16 first = even - odd;
+      std::memcpy(q + b, &first, sizeof first);
+      std::memcpy(q + b + 16, &odd, sizeof odd);
+    }
+  }
+}
+
 void affine_dequantize(const uint8_t* w, const float* scales, const float* biases, int bits, int group, size_t n,
                        float* out) {
   with_bits<Dequantize>(bits, w, scales, biases, group, n, out);
