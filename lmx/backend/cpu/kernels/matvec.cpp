@@ -189,22 +189,47 @@ void matvec_rows(const void* w, Dtype w_type, int64_t ldw, int64_t n, const floa
 namespace {
 
 // Rows vectors against the matrix: each row of it is loaded once and serves
-// them all; kSweep * 8 columns at a time stay in registers across the whole
-// walk (AVX-512's 32 registers hold twice AVX2's).
+// them all; kSweep * kLanes columns at a time stay in registers across the
+// whole walk. AVX-512 sweeps 16-lane vectors, so decode attention's values
+// (64 columns against up to four rows of scores) take one walk down V, not
+// two: V comes from memory, and a second walk read the other half of each
+// row's lines behind the prefetcher's back.
+#if defined(__AVX512F__)
+typedef float lanes_t __attribute__((vector_size(64)));
+template <W Kind, typename T>
+inline lanes_t widen_lanes(const T* p) {
+  return __builtin_shufflevector(widen8<Kind>(p), widen8<Kind>(p + 8), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                 14, 15);
+}
+#else
+typedef f32x8 lanes_t;
+template <W Kind, typename T>
+inline lanes_t widen_lanes(const T* p) {
+  return widen8<Kind>(p);
+}
+#endif
 template <W Kind, int Rows, typename T>
 void vecmat_rows(const float* x, int64_t ldx, int64_t n, const T* a, int64_t lda, int64_t cols, float* out,
                  int64_t ldo) {
+  constexpr int kLanes = sizeof(lanes_t) / sizeof(float);
 #if defined(__AVX512F__)
-  constexpr int kSweep = Rows <= 3 ? 4 : 2;
+  constexpr int kSweep = 4;
 #else
   constexpr int kSweep = 2;
 #endif
+  // Rows this far ahead are asked for while a row is summed (a whole row
+  // when the sweep covers it).
+  constexpr int64_t kAhead = 8;
+  const int64_t row_bytes = cols * static_cast<int64_t>(sizeof(T));
   int64_t c = 0;
-  for (; c + 8 * kSweep <= cols; c += 8 * kSweep) {
-    f32x8 acc[Rows][kSweep] = {};
+  for (; c + kLanes * kSweep <= cols; c += kLanes * kSweep) {
+    lanes_t acc[Rows][kSweep] = {};
     for (int64_t j = 0; j < n; ++j) {
-      f32x8 av[kSweep];
-      for (int v = 0; v < kSweep; ++v) av[v] = widen8<Kind>(a + j * lda + c + 8 * v);
+      if (c == 0)
+        for (int64_t o = 0; o < row_bytes; o += 64)
+          __builtin_prefetch(reinterpret_cast<const char*>(a + (j + kAhead) * lda) + o);
+      lanes_t av[kSweep];
+      for (int v = 0; v < kSweep; ++v) av[v] = widen_lanes<Kind>(a + j * lda + c + kLanes * v);
       for (int r = 0; r < Rows; ++r) {
         const float xj = x[r * ldx + j];
         for (int v = 0; v < kSweep; ++v) acc[r][v] += xj * av[v];
