@@ -61,6 +61,20 @@ array empty_host(Shape shape, Dtype dtype) {
   return array(std::move(shape), dtype, std::make_shared<Data>(cpu_allocator().malloc(n)));
 }
 
+HostArena::HostArena(size_t capacity) : capacity_(capacity) {
+  if (capacity) buffer_ = std::make_shared<Data>(cpu_allocator().malloc(capacity));
+}
+
+array HostArena::take(Shape shape, Dtype dtype) {
+  size_t n = shape_size(shape) * dtype.size();
+  if (n == 0) return empty_host(std::move(shape), dtype);  // takes no room (and an arena may have none)
+  if (room(n) > capacity_ - used_) throw std::logic_error("[HostArena] An array does not fit in the room asked for.");
+  char* p = static_cast<char*>(buffer_->buffer.ptr) + used_;
+  used_ += room(n);
+  auto data = std::make_shared<Data>(Buffer{p, n}, [keep = buffer_](Buffer) {});
+  return array(std::move(shape), dtype, std::move(data));
+}
+
 array copy_bytes(const char* bytes, Shape shape, Dtype dtype) {
   array a = empty_host(std::move(shape), dtype);
   std::memcpy(a.data<char>(), bytes, a.nbytes());

@@ -47,6 +47,25 @@ class InputFile {
 array alias_mapped(const std::shared_ptr<InputFile>& file, const char* bytes, Shape shape, Dtype dtype);
 // An evaluated, uninitialised row-major array to be filled through data<T>().
 array empty_host(Shape shape, Dtype dtype);
+
+// One host buffer holding many arrays side by side, each at a 64-byte
+// aligned offset, for a loader that converts many tensors: together they
+// are one allocation large enough for huge pages (see runtime/allocator),
+// where tensors of their own took 4 KiB pages each, and a decode step that
+// streams them all paid a TLB miss per page. The buffer lives while any of
+// its arrays does.
+class HostArena {
+ public:
+  // Room for arrays of these byte sizes (in any order).
+  static size_t room(size_t bytes) { return (bytes + 63) & ~size_t{63}; }
+  explicit HostArena(size_t capacity);
+  // An evaluated, uninitialised row-major array in the next free bytes.
+  array take(Shape shape, Dtype dtype);
+
+ private:
+  std::shared_ptr<Data> buffer_;
+  size_t capacity_, used_ = 0;
+};
 // An evaluated row-major array holding a copy of `bytes` (any alignment).
 array copy_bytes(const char* bytes, Shape shape, Dtype dtype);
 

@@ -179,8 +179,28 @@ TensorInfo read_tensor_info(ByteReader& r) {
   return t;
 }
 
+// The shapes of an affine-converted tensor's packed weights and of its scales
+// (and biases).
+std::pair<Shape, Shape> affine_shapes(const TensorInfo& t) {
+  Shape groups = t.shape, packed = t.shape;
+  groups.back() /= ggml::kAffineGroup;
+  packed.back() = packed.back() * t.type.bits / 32;
+  return {packed, groups};
+}
+
+// Bytes the converted tensors take in one HostArena.
+size_t converted_bytes(const std::vector<TensorInfo>& tensors) {
+  size_t total = 0;
+  for (const auto& t : tensors)
+    if (t.type.storage == ggml::Storage::affine) {
+      auto [packed, groups] = affine_shapes(t);
+      total += HostArena::room(shape_size(packed) * 4) + 2 * HostArena::room(shape_size(groups) * 2);
+    }
+  return total;
+}
+
 void add_tensor(std::map<std::string, array>& out, const TensorInfo& t, const char* bytes,
-                const std::shared_ptr<InputFile>& file, ByteReader& r) {
+                const std::shared_ptr<InputFile>& file, HostArena& arena, ByteReader& r) {
   auto claim = [&](const std::string& name, array a) {
     if (!out.emplace(name, std::move(a)).second) r.fail("the tensor name '" + name + "' appears twice.");
   };
@@ -194,10 +214,8 @@ void add_tensor(std::map<std::string, array>& out, const TensorInfo& t, const ch
       return;
     }
     case ggml::Storage::affine: {
-      Shape groups = t.shape, packed = t.shape;
-      groups.back() /= ggml::kAffineGroup;
-      packed.back() = packed.back() * t.type.bits / 32;
-      array w = empty_host(packed, uint32), s = empty_host(groups, float16), b = empty_host(groups, float16);
+      auto [packed, groups] = affine_shapes(t);
+      array w = arena.take(packed, uint32), s = arena.take(groups, float16), b = arena.take(groups, float16);
       ggml::to_affine(t.type.type, blocks, n_blocks, w.data<uint8_t>(), s.data<float16_t>(), b.data<float16_t>());
       const std::string suffix = ".weight";
       bool has_suffix = t.name.size() > suffix.size() &&
@@ -297,7 +315,8 @@ std::pair<std::map<std::string, array>, GGUFMetaMap> load_gguf(const std::shared
       r.fail("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap.");
 
   std::map<std::string, array> arrays;
-  for (const auto& t : tensors) add_tensor(arrays, t, file->data() + data_start + t.offset, file, r);
+  HostArena arena(converted_bytes(tensors));
+  for (const auto& t : tensors) add_tensor(arrays, t, file->data() + data_start + t.offset, file, arena, r);
   return {std::move(arrays), std::move(metadata)};
 }
 
