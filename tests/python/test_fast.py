@@ -132,11 +132,12 @@ def test_attention_sinks(rng, tq):
 
 @pytest.mark.parametrize("tq", [1, 2])
 @pytest.mark.parametrize("mask", ["causal", "additive"])
-def test_attention_decode_grouped_heads_split_over_threads(rng, tq, mask):
+@pytest.mark.parametrize("dv", [72, 96])
+def test_attention_decode_grouped_heads_split_over_threads(rng, tq, mask, dv):
     # Decode shapes big enough to be split over threads, cutting through the
-    # runs of query heads that share a key head; a value width with both
-    # whole vectors and a remainder; sinks.
-    q, k, v = f32(rng, 1, 9, tq, 64), f32(rng, 1, 3, 700, 64), f32(rng, 1, 3, 700, 72)
+    # runs of query heads that share a key head; value widths of wide sweeps,
+    # single vectors and single columns; sinks.
+    q, k, v = f32(rng, 1, 9, tq, 64), f32(rng, 1, 3, 700, 64), f32(rng, 1, 3, 700, dv)
     m = "causal" if mask == "causal" else f32(rng, 1, 9, tq, 700)
     sinks = f32(rng, 9)
     arg = mx.array(m) if isinstance(m, np.ndarray) else m

@@ -208,6 +208,31 @@ inline lanes_t widen_lanes(const T* p) {
   return widen8<Kind>(p);
 }
 #endif
+// Columns [c, c + Sweep * kLanes) against Rows vectors, in one walk down the
+// matrix; the first walk (c == 0) prefetches whole rows ahead.
+template <W Kind, int Rows, int Sweep, typename T>
+void vecmat_sweep(const float* x, int64_t ldx, int64_t n, const T* a, int64_t lda, int64_t cols, int64_t c,
+                  float* out, int64_t ldo) {
+  constexpr int kLanes = sizeof(lanes_t) / sizeof(float);
+  constexpr int64_t kAhead = 8;  // rows
+  const int64_t row_bytes = cols * static_cast<int64_t>(sizeof(T));
+  lanes_t acc[Rows][Sweep] = {};
+  for (int64_t j = 0; j < n; ++j) {
+    if (c == 0)
+      for (int64_t o = 0; o < row_bytes; o += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(a + (j + kAhead) * lda) + o);
+    lanes_t av[Sweep];
+    for (int v = 0; v < Sweep; ++v) av[v] = widen_lanes<Kind>(a + j * lda + c + kLanes * v);
+    for (int r = 0; r < Rows; ++r) {
+      const float xj = x[r * ldx + j];
+      for (int v = 0; v < Sweep; ++v) acc[r][v] += xj * av[v];
+    }
+  }
+  for (int r = 0; r < Rows; ++r) std::memcpy(out + r * ldo + c, acc[r], sizeof acc[r]);
+}
+
+// Wide sweeps first, then one vector at a time (a head of 32 or 96 values
+// is not a multiple of AVX-512's 64-column sweep), then single columns.
 template <W Kind, int Rows, typename T>
 void vecmat_rows(const float* x, int64_t ldx, int64_t n, const T* a, int64_t lda, int64_t cols, float* out,
                  int64_t ldo) {
@@ -217,26 +242,10 @@ void vecmat_rows(const float* x, int64_t ldx, int64_t n, const T* a, int64_t lda
 #else
   constexpr int kSweep = 2;
 #endif
-  // Rows this far ahead are asked for while a row is summed (a whole row
-  // when the sweep covers it).
-  constexpr int64_t kAhead = 8;
-  const int64_t row_bytes = cols * static_cast<int64_t>(sizeof(T));
   int64_t c = 0;
-  for (; c + kLanes * kSweep <= cols; c += kLanes * kSweep) {
-    lanes_t acc[Rows][kSweep] = {};
-    for (int64_t j = 0; j < n; ++j) {
-      if (c == 0)
-        for (int64_t o = 0; o < row_bytes; o += 64)
-          __builtin_prefetch(reinterpret_cast<const char*>(a + (j + kAhead) * lda) + o);
-      lanes_t av[kSweep];
-      for (int v = 0; v < kSweep; ++v) av[v] = widen_lanes<Kind>(a + j * lda + c + kLanes * v);
-      for (int r = 0; r < Rows; ++r) {
-        const float xj = x[r * ldx + j];
-        for (int v = 0; v < kSweep; ++v) acc[r][v] += xj * av[v];
-      }
-    }
-    for (int r = 0; r < Rows; ++r) std::memcpy(out + r * ldo + c, acc[r], sizeof acc[r]);
-  }
+  for (; c + kLanes * kSweep <= cols; c += kLanes * kSweep)
+    vecmat_sweep<Kind, Rows, kSweep>(x, ldx, n, a, lda, cols, c, out, ldo);
+  for (; c + kLanes <= cols; c += kLanes) vecmat_sweep<Kind, Rows, 1>(x, ldx, n, a, lda, cols, c, out, ldo);
   for (; c < cols; ++c)
     for (int r = 0; r < Rows; ++r) {
       float s = 0;
