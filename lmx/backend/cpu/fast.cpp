@@ -241,7 +241,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
     // Tasks come in a multiple of the threads where the keys allow: SmolLM2's
     // 3 key heads in 3 splits made 9 tasks, and one of two threads ran 5.
     const int64_t threads = kernel_threads(), most = std::max<int64_t>(1, tk / kMinSplitKeys);
-    int64_t wanted = std::clamp<int64_t>(tk / kMinSplitKeys, 1, (4 * threads + runs - 1) / runs);
+    int64_t wanted = std::clamp<int64_t>(most, 1, (4 * threads + runs - 1) / runs);
     while ((runs * wanted) % threads != 0 && wanted < most) ++wanted;
     const int64_t per = std::max<int64_t>(1, (tk + wanted - 1) / wanted);  // keys a split
     const int64_t splits = (tk + per - 1) / per;

@@ -189,40 +189,35 @@ void matvec_rows(const void* w, Dtype w_type, int64_t ldw, int64_t n, const floa
 namespace {
 
 // Rows vectors against the matrix: each row of it is loaded once and serves
-// them all; kSweep * kLanes columns at a time stay in registers across the
+// them all; kSweep * kStep columns at a time stay in registers across the
 // whole walk. AVX-512 sweeps 16-lane vectors, so decode attention's values
 // (64 columns against up to four rows of scores) take one walk down V, not
 // two: V comes from memory, and a second walk read the other half of each
 // row's lines behind the prefetcher's back.
-#if defined(__AVX512F__)
-typedef float lanes_t __attribute__((vector_size(64)));
+// kStep weights (vec8.h's register width) as floats.
 template <W Kind, typename T>
-inline lanes_t widen_lanes(const T* p) {
+inline fvec widen_step(const T* p) {
+#if defined(__AVX512F__)
   return __builtin_shufflevector(widen8<Kind>(p), widen8<Kind>(p + 8), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
                                  14, 15);
-}
 #else
-typedef f32x8 lanes_t;
-template <W Kind, typename T>
-inline lanes_t widen_lanes(const T* p) {
   return widen8<Kind>(p);
-}
 #endif
-// Columns [c, c + Sweep * kLanes) against Rows vectors, in one walk down the
+}
+// Columns [c, c + Sweep * kStep) against Rows vectors, in one walk down the
 // matrix; the first walk (c == 0) prefetches whole rows ahead.
 template <W Kind, int Rows, int Sweep, typename T>
 void vecmat_sweep(const float* x, int64_t ldx, int64_t n, const T* a, int64_t lda, int64_t cols, int64_t c,
                   float* out, int64_t ldo) {
-  constexpr int kLanes = sizeof(lanes_t) / sizeof(float);
   constexpr int64_t kAhead = 8;  // rows
   const int64_t row_bytes = cols * static_cast<int64_t>(sizeof(T));
-  lanes_t acc[Rows][Sweep] = {};
+  fvec acc[Rows][Sweep] = {};
   for (int64_t j = 0; j < n; ++j) {
     if (c == 0)
       for (int64_t o = 0; o < row_bytes; o += 64)
         __builtin_prefetch(reinterpret_cast<const char*>(a + (j + kAhead) * lda) + o);
-    lanes_t av[Sweep];
-    for (int v = 0; v < Sweep; ++v) av[v] = widen_lanes<Kind>(a + j * lda + c + kLanes * v);
+    fvec av[Sweep];
+    for (int v = 0; v < Sweep; ++v) av[v] = widen_step<Kind>(a + j * lda + c + kStep * v);
     for (int r = 0; r < Rows; ++r) {
       const float xj = x[r * ldx + j];
       for (int v = 0; v < Sweep; ++v) acc[r][v] += xj * av[v];
@@ -236,16 +231,15 @@ void vecmat_sweep(const float* x, int64_t ldx, int64_t n, const T* a, int64_t ld
 template <W Kind, int Rows, typename T>
 void vecmat_rows(const float* x, int64_t ldx, int64_t n, const T* a, int64_t lda, int64_t cols, float* out,
                  int64_t ldo) {
-  constexpr int kLanes = sizeof(lanes_t) / sizeof(float);
 #if defined(__AVX512F__)
   constexpr int kSweep = 4;
 #else
   constexpr int kSweep = 2;
 #endif
   int64_t c = 0;
-  for (; c + kLanes * kSweep <= cols; c += kLanes * kSweep)
+  for (; c + kStep * kSweep <= cols; c += kStep * kSweep)
     vecmat_sweep<Kind, Rows, kSweep>(x, ldx, n, a, lda, cols, c, out, ldo);
-  for (; c + kLanes <= cols; c += kLanes) vecmat_sweep<Kind, Rows, 1>(x, ldx, n, a, lda, cols, c, out, ldo);
+  for (; c + kStep <= cols; c += kStep) vecmat_sweep<Kind, Rows, 1>(x, ldx, n, a, lda, cols, c, out, ldo);
   for (; c < cols; ++c)
     for (int r = 0; r < Rows; ++r) {
       float s = 0;

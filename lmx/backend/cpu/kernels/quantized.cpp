@@ -56,29 +56,16 @@ inline f32x8 unpack8(const uint8_t* p) {
   }
 }
 
-#if defined(__AVX512F__)
-// 16 values per step where registers hold 16 floats.
-typedef float fvec __attribute__((vector_size(64)));
-constexpr int kStep = 16;
+// kStep values (vec8.h's register width) unpacked at a time.
 template <int Bits>
 inline fvec unpack_step(const uint8_t* p) {
+#if defined(__AVX512F__)
   return __builtin_shufflevector(unpack8<Bits>(p), unpack8<Bits>(p + Bits), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
                                  13, 14, 15);
-}
-inline fvec load_step(const float* p) {
-  fvec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 #else
-typedef f32x8 fvec;
-constexpr int kStep = 8;
-template <int Bits>
-inline fvec unpack_step(const uint8_t* p) {
   return unpack8<Bits>(p);
-}
-inline fvec load_step(const float* p) { return load8(p); }
 #endif
+}
 
 template <int Bits>
 __attribute__((optimize("fp-contract=off"))) void dequantize_impl(const uint8_t* w, const float* scales, const float* biases, int group, size_t n, float* out) {
@@ -151,8 +138,8 @@ inline fvec widen(u8x16 b) {
 }
 
 // A 4-bit block's bytes [Off, Off + kStep) as floats: each byte whole
-// (v = lo + 16 hi) and its low nibble (lo), which nibble_order's x turns
-// into the block's dot product. With AVX-512 the low nibble is a permute of
+// (v = lo + 16 hi) and its low nibble (lo), which affine_qmv_prepare's x
+// turns into the block's dot product. With AVX-512 the low nibble is a permute of
 // a 16-float table indexed by the widened bytes (a permute reads only an
 // index's low 4 bits), one instruction in place of a mask and a conversion.
 template <int Off>
@@ -174,9 +161,9 @@ inline void nibble_floats(u8x16 b, fvec& lo, fvec& v) {
 
 // Whole-byte widths, 16 bytes at a time. 8 bits: 16 values in order.
 // 4 bits: the 16 bytes of a 32-value block hold its even values in their
-// low nibbles and its odd values in their high nibbles; x is in nibble
-// order (see kernels.h), so a register of bytes meets the block's two
-// halves of x through nibble_floats. SmolLM2's 4-bit products ran at about
+// low nibbles and its odd values in their high nibbles; x is rewritten by
+// affine_qmv_prepare (see kernels.h), so a register of bytes meets the
+// block's two halves of x through nibble_floats. SmolLM2's 4-bit products ran at about
 // 1.6 cycles per weight on the bit-stream form, and at twice the speed of a
 // mask and a shift per register with the permute.
 template <int Bits, int Rows>

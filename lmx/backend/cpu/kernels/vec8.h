@@ -17,6 +17,21 @@ inline f32x8 load8(const float* p) {
 
 typedef float f32x4 __attribute__((vector_size(16)));
 
+// A register of floats: 16 where the build has AVX-512's registers, else 8.
+#if defined(__AVX512F__)
+typedef float fvec __attribute__((vector_size(64)));
+constexpr int kStep = 16;
+inline fvec load_step(const float* p) {
+  fvec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+#else
+typedef f32x8 fvec;
+constexpr int kStep = 8;
+inline fvec load_step(const float* p) { return load8(p); }
+#endif
+
 // The sum of a vector's lanes (8 or 16), as a tree of halvings: a lane-by-
 // lane sum is one dependent chain of scalar adds, which cost decode
 // attention more than its multiplications (one sum per key and head).
