@@ -34,7 +34,7 @@ void check_gpu_dtypes(const Primitive& prim, const std::vector<array>& ins, cons
 void run_node(std::vector<array>& outputs) {
   auto& ins = outputs[0].inputs();
   auto* profile = detail::EvalProfile::active();
-  detail::EvalTimer timer(profile, profile ? outputs[0].primitive().name() : std::string());
+  detail::EvalTimer timer(profile, profile ? profile->key(outputs[0].primitive().name(), ins) : std::string());
   try {
     for (auto& in : ins)
       if (in.error()) std::rethrow_exception(in.error());

@@ -592,3 +592,30 @@ def test_matmul_shared_matrix_against_a_batch_grad_and_vmap(rng):
     got = mx.array(x).astype(mx.bfloat16) @ wt.T
     want = x.astype(np.float32) @ to_numpy(wt.astype(mx.float32)).T
     np.testing.assert_allclose(to_numpy(got.astype(mx.float32)), want, rtol=3e-2, atol=3e-2)
+
+
+# Views of a (3, 4, 9, 7) batch whose matrices meet a shared (k, 6) matrix:
+# those whose rows follow one another run as one tall product, the rest per
+# batch entry; both must agree with NumPy.
+BATCH_VIEWS = {
+    "contiguous": lambda m, v: v,
+    "column_slice": lambda m, v: v[..., :5],
+    "batch_stride": lambda m, v: v[:, ::2],
+    "batch_permuted": lambda m, v: m.swapaxes(v, 0, 1),
+    "single_rows": lambda m, v: v[:, :, 4:5],
+    "unit_batch_dim": lambda m, v: v[:1],
+    "broadcast_batch": lambda m, v: m.broadcast_to(v[:1], (3, 4, 9, 7)),
+    "transposed_rows": lambda m, v: m.swapaxes(v, -1, -2),
+}
+
+
+@pytest.mark.parametrize("view", list(BATCH_VIEWS))
+@pytest.mark.parametrize("weight_transposed", [False, True])
+def test_matmul_batch_against_shared_matrix_layouts(view, weight_transposed, rng):
+    x = rng.standard_normal((3, 4, 9, 7)).astype(np.float32)
+    xv, av = BATCH_VIEWS[view](np, x), BATCH_VIEWS[view](mx, mx.array(x))
+    k = xv.shape[-1]
+    w = rng.standard_normal((6, k) if weight_transposed else (k, 6)).astype(np.float32)
+    wv = w.T if weight_transposed else w
+    wm = mx.array(w).T if weight_transposed else mx.array(w)
+    np.testing.assert_allclose(to_numpy(av @ wm), xv @ wv, rtol=1e-5, atol=1e-5)
