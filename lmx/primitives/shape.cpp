@@ -180,9 +180,17 @@ Shape with_front(int size, const Shape& s) {
 std::pair<std::vector<array>, std::vector<int>> Broadcast::vmap(const std::vector<array>& inputs,
                                                                 const std::vector<int>& axes,
                                                                 const std::vector<array>& outputs) {
+  const Shape& target = outputs[0].shape();
+  if (axes[0] < 0) {
+    // Only a shape reference is mapped (a shapeless trace's broadcast lists
+    // the operands it broadcasts against): the value repeats over the batch.
+    int size = 0;
+    for (size_t i = 1; i < inputs.size(); ++i)
+      if (axes[i] >= 0) size = inputs[i].shape(axes[i]);
+    return {{broadcast_to(inputs[0], with_front(size, target))}, {0}};
+  }
   // Align the unbatched dims to the right of the target, keep B in front.
   array x = front(inputs[0], axes[0]);
-  const Shape& target = outputs[0].shape();
   Shape r = x.shape();
   r.insert(r.begin() + 1, target.size() - (x.ndim() - 1), 1);
   return {{broadcast_to(reshape(x, r), with_front(x.shape(0), target))}, {0}};

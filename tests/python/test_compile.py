@@ -308,6 +308,18 @@ def test_vmap_and_compile_compose():
     np.testing.assert_allclose(to_numpy(mx.compile(mx.vmap(gelu_chain))(x)), ref, rtol=1e-6)
 
 
+@pytest.mark.parametrize("mapped", [0, 1])
+def test_vmap_of_shapeless_compile_with_an_unmapped_scalar(mapped):
+    # A shapeless trace broadcasts the scalar against the other operand; only
+    # that operand is mapped.
+    f = mx.compile(lambda x, t: t * x + t, shapeless=True)
+    batch = mx.array(np.arange(12, dtype=np.float32).reshape(3, 4))
+    args = [batch, mx.array(2.0)] if mapped == 0 else [mx.array(2.0), batch]
+    axes = (0, None) if mapped == 0 else (None, 0)
+    want = 2 * to_numpy(batch) + 2 if mapped == 0 else 3 * to_numpy(batch)
+    np.testing.assert_array_equal(to_numpy(mx.vmap(f, in_axes=axes)(*args)), want)
+
+
 def test_nested_compiled_functions():
     inner = mx.compile(lambda x: mx.exp(x) + 1)
     outer = mx.compile(lambda x: inner(x) * inner(2 * x))
