@@ -1,5 +1,6 @@
 #include "lmx/fast/fast.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -14,19 +15,51 @@ namespace lmx::fast {
 
 // --- the transforms of every fused primitive come from its fallback -------
 
-std::vector<array> Fused::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                              const std::vector<int>& argnums, const std::vector<array>&) {
-  auto grads = lmx::vjp(fallback_, primals, cotangents).second;
+std::vector<array> fallback_vjp(const Fallback& fallback, const std::vector<array>& primals,
+                                const std::vector<array>& cotangents, const std::vector<int>& argnums) {
+  auto grads = lmx::vjp(fallback, primals, cotangents).second;
   std::vector<array> out;
   for (int a : argnums) out.push_back(grads[a]);
   return out;
 }
 
+std::pair<std::vector<array>, std::vector<int>> fallback_vmap(const Fallback& fallback, const std::vector<array>& inputs,
+                                                              const std::vector<int>& axes, size_t outputs) {
+  return {lmx::vmap(fallback, inputs, axes, std::vector<int>(outputs, 0)), std::vector<int>(outputs, 0)};
+}
+
+std::vector<array> Fused::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                              const std::vector<int>& argnums, const std::vector<array>&) {
+  return fallback_vjp(fallback_, primals, cotangents, argnums);
+}
+
 std::pair<std::vector<array>, std::vector<int>> Fused::vmap(const std::vector<array>& inputs,
                                                             const std::vector<int>& axes,
                                                             const std::vector<array>&) {
-  return {lmx::vmap(fallback_, inputs, axes, {0}), {0}};
+  return fallback_vmap(fallback_, inputs, axes, 1);
 }
+
+std::vector<array> FusedMultiOutput::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                         const std::vector<int>& argnums, const std::vector<array>&) {
+  return fallback_vjp(fallback_, primals, cotangents, argnums);
+}
+
+std::pair<std::vector<array>, std::vector<int>> FusedMultiOutput::vmap(const std::vector<array>& inputs,
+                                                                       const std::vector<int>& axes,
+                                                                       const std::vector<array>& outputs) {
+  return fallback_vmap(fallback_, inputs, axes, outputs.size());
+}
+
+namespace {
+
+// The cotangents of inputs `argnums` out of all of a fused backward's.
+std::vector<array> pick(const std::vector<array>& grads, const std::vector<int>& argnums) {
+  std::vector<array> out;
+  for (int a : argnums) out.push_back(grads[a]);
+  return out;
+}
+
+}  // namespace
 
 namespace {
 
@@ -52,25 +85,67 @@ Dtype out_type(const array& x, const std::optional<array>& a, const std::optiona
 
 // --- rms_norm / layer_norm --------------------------------------------------
 
-std::shared_ptr<Primitive> make_rms_norm(Stream s, float eps) {
-  // Inputs are x and weight, both already in the output dtype.
-  Fallback fallback = [eps](const std::vector<array>& in) {
+namespace {
+
+// Inputs are x and weight, both already in the output dtype.
+Fallback rms_norm_fallback(float eps) {
+  return [eps](const std::vector<array>& in) {
     array xf = astype(in[0], float32);
     array r = rsqrt(add(mean(square(xf), {-1}, true), array(eps)));
     return std::vector<array>{multiply(astype(multiply(xf, r), in[0].dtype()), in[1])};
   };
-  return std::make_shared<RMSNorm>(s, fallback, eps);
 }
 
-std::shared_ptr<Primitive> make_layer_norm(Stream s, float eps) {
-  // Inputs are x, weight and bias, all already in the output dtype.
-  Fallback fallback = [eps](const std::vector<array>& in) {
+// Inputs are x, weight and bias, all already in the output dtype.
+Fallback layer_norm_fallback(float eps) {
+  return [eps](const std::vector<array>& in) {
     array xf = astype(in[0], float32);
     array centred = subtract(xf, mean(xf, {-1}, true));
     array r = rsqrt(add(mean(square(centred), {-1}, true), array(eps)));
     return std::vector<array>{add(multiply(astype(multiply(centred, r), in[0].dtype()), in[1]), in[2])};
   };
-  return std::make_shared<LayerNorm>(s, fallback, eps);
+}
+
+}  // namespace
+
+std::shared_ptr<Primitive> make_rms_norm(Stream s, float eps) {
+  return std::make_shared<RMSNorm>(s, rms_norm_fallback(eps), eps);
+}
+
+std::shared_ptr<Primitive> make_layer_norm(Stream s, float eps) {
+  return std::make_shared<LayerNorm>(s, layer_norm_fallback(eps), eps);
+}
+
+std::shared_ptr<Primitive> make_norm_vjp(Stream s, float eps, bool centre) {
+  // Inputs x, weight, cotangent; a layer norm's bias only shifts the output,
+  // so zeros stand in for it.
+  Fallback fallback = [eps, centre](const std::vector<array>& in) {
+    if (!centre) return lmx::vjp(rms_norm_fallback(eps), {in[0], in[1]}, {in[2]}).second;
+    return lmx::vjp(layer_norm_fallback(eps), {in[0], in[1], zeros_like(in[1])}, {in[2]}).second;
+  };
+  return std::make_shared<NormVJP>(s, fallback, eps, centre);
+}
+
+std::vector<array> norm_vjp(const array& x, const array& w, const array& cotangent, float eps, bool centre, Stream s) {
+  const std::string op = centre ? "layer_norm_vjp" : "rms_norm_vjp";
+  if (x.ndim() == 0 || !is_floating_point(x.dtype()) || w.dtype() != x.dtype() || cotangent.shape() != x.shape())
+    throw std::invalid_argument("[" + op + "] Expected a floating point x of at least one dimension, a weight of its "
+                                "dtype and a cotangent of its shape.");
+  check_feature_vector(w, x, op, "weight");
+  std::vector<Shape> shapes{x.shape(), w.shape()};
+  if (centre) shapes.push_back(w.shape());
+  std::vector<Dtype> dtypes(shapes.size(), x.dtype());
+  return array::make_arrays(shapes, dtypes, make_norm_vjp(s, eps, centre), {x, w, astype(cotangent, x.dtype(), s)});
+}
+
+std::vector<array> RMSNorm::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                const std::vector<int>& argnums, const std::vector<array>&) {
+  return pick(norm_vjp(primals[0], primals[1], cotangents[0], eps_, false, stream()), argnums);
+}
+
+std::vector<array> LayerNorm::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                  const std::vector<int>& argnums, const std::vector<array>&) {
+  return pick(norm_vjp(primals[0], primals[1], cotangents[0], eps_, true, stream()), argnums);
 }
 
 array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
@@ -240,10 +315,12 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
   return array(out_shape, t, make_attention(to_stream(s), scale, causal, has_mask, has_sinks), inputs);
 }
 
-std::shared_ptr<Primitive> make_attention(Stream s, float scale, bool causal, bool has_mask, bool has_sinks) {
+namespace {
+
+Fallback attention_fallback(float scale, bool causal, bool has_mask, bool has_sinks) {
   // Inputs are q, k, v in the output dtype, then the additive float32 mask
   // (B, Hq, Tq, Tk) when has_mask, then the float32 sinks (Hq,) when has_sinks.
-  Fallback fallback = [scale, causal, has_mask, has_sinks](const std::vector<array>& in) {
+  return [scale, causal, has_mask, has_sinks](const std::vector<array>& in) {
     const ShapeElem b = in[0].shape(0), tq = in[0].shape(2), tk = in[1].shape(2), d = in[0].shape(3);
     const ShapeElem hq = in[0].shape(1), hk = in[1].shape(1), groups = hq / hk;
     const Dtype t = in[0].dtype();
@@ -274,7 +351,66 @@ std::shared_ptr<Primitive> make_attention(Stream s, float scale, bool causal, bo
     array out = matmul(probs, vf);  // (B, Hk, G, Tq, Dv)
     return std::vector<array>{astype(reshape(out, {b, hq, tq, out.shape(-1)}), t)};
   };
-  return std::make_shared<ScaledDotProductAttention>(s, fallback, scale, causal, has_mask, has_sinks);
+}
+
+}  // namespace
+
+std::shared_ptr<Primitive> make_attention(Stream s, float scale, bool causal, bool has_mask, bool has_sinks) {
+  return std::make_shared<ScaledDotProductAttention>(s, attention_fallback(scale, causal, has_mask, has_sinks), scale,
+                                                     causal, has_mask, has_sinks);
+}
+
+std::shared_ptr<Primitive> make_attention_vjp(Stream s, float scale, bool causal, bool has_mask) {
+  // Inputs q, k, v, [mask], the output and its cotangent.
+  Fallback fallback = [scale, causal, has_mask](const std::vector<array>& in) {
+    const size_t n = 3 + has_mask;
+    std::vector<array> primals(in.begin(), in.begin() + n);
+    auto grads = lmx::vjp(attention_fallback(scale, causal, has_mask, false), primals, {in[n + 1]}).second;
+    grads.resize(3);
+    return grads;
+  };
+  return std::make_shared<AttentionVJP>(s, fallback, scale, causal, has_mask);
+}
+
+std::vector<array> attention_vjp(const std::vector<array>& inputs, float scale, bool causal, bool has_mask, Stream s) {
+  const std::string op = "scaled_dot_product_attention_vjp";
+  auto fail = [&](const std::string& what) { throw std::invalid_argument("[" + op + "] " + what); };
+  if (inputs.size() != 5u + has_mask) fail("Expected q, k, v, " + std::string(has_mask ? "the mask, " : "") +
+                                            "the output and its cotangent.");
+  const array &q = inputs[0], &k = inputs[1], &v = inputs[2], &o = inputs[3 + has_mask], &g = inputs.back();
+  for (const array* a : {&q, &k, &v, &o, &g})
+    if (a->ndim() != 4 || !is_floating_point(a->dtype())) fail("Every input must be a 4-dimensional float array.");
+  if (k.dtype() != q.dtype() || v.dtype() != q.dtype() || o.dtype() != q.dtype())
+    fail("q, k, v and the output must share one dtype.");
+  const Shape out{q.shape(0), q.shape(1), q.shape(2), v.shape(3)};
+  if (q.shape(3) != k.shape(3) || k.shape(0) != q.shape(0) || v.shape(0) != q.shape(0) || k.shape(1) != v.shape(1) ||
+      k.shape(2) != v.shape(2) || k.shape(1) == 0 || q.shape(1) % k.shape(1) != 0 || o.shape() != out ||
+      g.shape() != out)
+    fail("Inconsistent shapes " + shape_string(q.shape()) + ", " + shape_string(k.shape()) + ", " +
+         shape_string(v.shape()) + ", output " + shape_string(o.shape()) + ", cotangent " + shape_string(g.shape()) +
+         ".");
+  if (has_mask && (inputs[3].dtype() != float32 ||
+                   inputs[3].shape() != Shape{q.shape(0), q.shape(1), q.shape(2), k.shape(2)}))
+    fail("The mask must be float32 of the scores' shape.");
+  std::vector<array> in = inputs;
+  in.back() = astype(in.back(), in[0].dtype(), s);  // the cotangent, in the output's dtype
+  return array::make_arrays({in[0].shape(), in[1].shape(), in[2].shape()}, {in[0].dtype(), in[1].dtype(), in[2].dtype()},
+                            make_attention_vjp(s, scale, causal, has_mask), in);
+}
+
+std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& primals,
+                                                  const std::vector<array>& cotangents,
+                                                  const std::vector<int>& argnums,
+                                                  const std::vector<array>& outputs) {
+  // The fused backward covers q, k and v; sinks and a mask that needs its
+  // own gradient go through the fallback.
+  const bool fused = !has_sinks_ && !outputs.empty() &&
+                     std::all_of(argnums.begin(), argnums.end(), [](int a) { return a < 3; });
+  if (!fused) return fallback_vjp(fallback(), primals, cotangents, argnums);
+  std::vector<array> in(primals.begin(), primals.begin() + 3 + has_mask_);
+  in.push_back(outputs[0]);
+  in.push_back(cotangents[0]);
+  return pick(attention_vjp(in, scale_, causal_, has_mask_, stream()), argnums);
 }
 
 }  // namespace lmx::fast

@@ -181,6 +181,10 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else if (auto* at = dynamic_cast<const fast::ScaledDotProductAttention*>(&p)) {
     w.str("scaled_dot_product_attention"), w.f64(at->scale()), w.u8(at->causal()), w.u8(at->has_mask()),
         w.u8(at->has_sinks());
+  } else if (auto* nv = dynamic_cast<const fast::NormVJP*>(&p)) {
+    w.str("norm_vjp"), w.f64(nv->eps()), w.u8(nv->centre());
+  } else if (auto* av = dynamic_cast<const fast::AttentionVJP*>(&p)) {
+    w.str("attention_vjp"), w.f64(av->scale()), w.u8(av->causal()), w.u8(av->has_mask());
   } else if (auto* f = dynamic_cast<const Compiled*>(&p)) {
     // A chain ending in a reduction has a tag of its own: readers that
     // predate it stop at an unknown primitive instead of misreading it.
@@ -198,7 +202,8 @@ void write_primitive(Writer& w, const Primitive& p) {
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
                                 "matmul, quantized_matmul, quantize, dequantize, the linalg factorizations and solves, sorts, scans, "
                                 "gather, scatter, slice_update, pad, fft, random bits, arange, "
-                                "the shape ops, and mx.fast's rms_norm, layer_norm, rope and attention).");
+                                "the shape ops, and mx.fast's rms_norm, layer_norm, rope and attention, with their "
+                                "fused backward passes).");
   }
 }
 
@@ -293,6 +298,15 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
   }
   if (tag == "rms_norm") return fast::make_rms_norm(s, static_cast<float>(r.f64()));
   if (tag == "layer_norm") return fast::make_layer_norm(s, static_cast<float>(r.f64()));
+  if (tag == "norm_vjp") {
+    float eps = static_cast<float>(r.f64());
+    return fast::make_norm_vjp(s, eps, r.u8() != 0);
+  }
+  if (tag == "attention_vjp") {
+    float scale = static_cast<float>(r.f64());
+    bool causal = r.u8() != 0, has_mask = r.u8() != 0;
+    return fast::make_attention_vjp(s, scale, causal, has_mask);
+  }
   if (tag == "rope") {
     int dims = r.i32();
     bool traditional = r.u8() != 0;
@@ -672,6 +686,23 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
                                                 at->causal() ? "causal" : at->has_mask() ? "array" : "", mask, sinks);
     });
     need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* nv = dynamic_cast<const fast::NormVJP*>(&prim)) {
+    // inputs: x, the weight and the output's cotangent, in one dtype
+    need(nin == 3);
+    check_outputs_by_op(
+        r, p, n, [&](auto& in) { return fast::norm_vjp(in[0], in[1], in[2], nv->eps(), nv->centre(), to_stream({}))[0]; },
+        [&](const Primitive& q) {
+          auto* m = dynamic_cast<const fast::NormVJP*>(&q);
+          return m && m->centre() == nv->centre();
+        });
+  } else if (auto* av = dynamic_cast<const fast::AttentionVJP*>(&prim)) {
+    // inputs: q, k, v, the float32 mask of the scores' shape, the output and its cotangent
+    need(nin == 5u + av->has_mask() && !(av->causal() && av->has_mask()));
+    check_outputs_by_op(
+        r, p, n,
+        [&](auto& in) { return fast::attention_vjp(in, av->scale(), av->causal(), av->has_mask(), to_stream({}))[0]; },
+        [](const Primitive& q) { return dynamic_cast<const fast::AttentionVJP*>(&q) != nullptr; });
+    need(dtype(n.inputs.back()) == dtype(n.inputs[0]));
   } else if (auto* f = dynamic_cast<const Compiled*>(&prim)) {
     need(nin >= 1);
     std::vector<Dtype> slot;
@@ -751,10 +782,12 @@ std::unique_ptr<Program> read_program(Reader& r, Stream s) {
       defined[v] = true;
     }
     std::shared_ptr<Primitive> prim = read_primitive(r, s, n.inputs.size());
-    // Factorizations and quantize have several outputs, which validate_node
-    // counts against what their op makes; other primitives fix the count.
+    // Factorizations, quantize and the fused backward passes have several
+    // outputs, which validate_node counts against what their op makes; other
+    // primitives fix the count.
     auto* c = dynamic_cast<Compiled*>(prim.get());
-    const bool counted_later = dynamic_cast<Factorization*>(prim.get()) || dynamic_cast<AffineQuantize*>(prim.get());
+    const bool counted_later = dynamic_cast<Factorization*>(prim.get()) || dynamic_cast<AffineQuantize*>(prim.get()) ||
+                               dynamic_cast<fast::FusedMultiOutput*>(prim.get());
     if (!counted_later && (c ? c->output_slots().size() : 1) != n.outputs.size())
       r.fail("a node's outputs do not match its primitive.");
     n.primitive = std::move(prim);

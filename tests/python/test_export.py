@@ -218,6 +218,37 @@ def test_round_trip_of_fast_ops(tmp_path):
     round_trips(tmp_path, fast_block, fast_args)
 
 
+def fast_grads(x, w, b, k, v, offsets, mask, sinks):
+    # The gradients of norms and attention (lmx's fused backward nodes), with
+    # grouped heads, each mask kind, and sinks (the composed backward).
+    def loss(x, w, b, k, v):
+        h = mx.fast.layer_norm(x, w, b, 1e-4) + mx.fast.rms_norm(x, w, 1e-5)
+        outs = [mx.fast.scaled_dot_product_attention(h, k, v, scale=0.3, mask=m, sinks=sk)
+                for m, sk in ((None, None), ("causal", None), (mask, None), (mask > 0, None), (None, sinks))]
+        return sum((o * o).sum() for o in outs)
+
+    return mx.grad(loss, argnums=(0, 1, 2, 3, 4))(x, w, b, k[:, :1], v[:, :1])
+
+
+def test_round_trip_of_fused_backward_passes(tmp_path):
+    round_trips(tmp_path, fast_grads, fast_args)
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="lmx's own format")
+def test_malformed_fused_backward_nodes_are_rejected(tmp_path):
+    path, bad = tmp_path / "f.mlxfn", tmp_path / "bad.mlxfn"
+    mx.export_function(str(path), fast_grads, *fast_args(0))
+    good = path.read_bytes()
+    # the norm node's centring flag and an attention node's mask flag
+    # flipped: their inputs no longer match
+    for tag, skip in ((b"norm_vjp", 8), (b"attention_vjp", 8 + 1)):
+        at = good.index(len(tag).to_bytes(4, "little") + tag) + 4 + len(tag) + skip
+        bad.write_bytes(good[:at] + bytes([good[at] ^ 1]) + good[at + 1:])
+        with pytest.raises(ValueError, match="import_function"):
+            mx.import_function(str(bad))
+    survives_corruption(good, bad, lambda f: f(*fast_args(0)), seed=4)
+
+
 @pytest.mark.skipif(BACKEND != "lmx", reason="lmx's own format")
 def test_malformed_fast_nodes_are_rejected(tmp_path):
     path, bad = tmp_path / "f.mlxfn", tmp_path / "bad.mlxfn"

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "lmx/backend/cpu/blas.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/isa.h"
+#include "lmx/backend/cpu/kernels/fused_rows.h"
 #include "lmx/backend/cpu/kernels/kernels.h"
 #include "lmx/backend/cpu/row_major.h"
 #include "lmx/fast/primitives.h"
@@ -20,57 +22,69 @@ namespace lmx::fast {
 
 namespace {
 
-// Runs fn(row_in, row_out) over the rows of x (..., D) in float32 and writes
-// `out` in its own dtype.
-template <typename Fn>
-void for_each_row(const array& x, array& out, Fn fn) {
-  array xs;
-  const float* in = cpu::row_major<float>(x, float32, xs);
-  const int64_t d = x.shape(-1), rows = d ? static_cast<int64_t>(x.size()) / d : 0;
+// Layer norm (`centre`) or RMS norm of x's rows into `out` (its own dtype),
+// computed in float32.
+void norm_forward(const std::vector<array>& inputs, bool centre, float eps, array& out) {
+  array xs, ws, bs;
+  const float* x = cpu::row_major<float>(inputs[0], float32, xs);
+  const float* w = cpu::row_major<float>(inputs[1], float32, ws);
+  const float* b = centre ? cpu::row_major<float>(inputs[2], float32, bs) : nullptr;
+  const int64_t d = inputs[0].shape(-1), rows = d ? static_cast<int64_t>(inputs[0].size()) / d : 0;
   cpu::allocate(out);
   const bool direct = out.dtype() == float32;
   parallel_for(rows, 8 * d, [&](size_t r0, size_t r1) {
-    std::vector<float> tmp(direct ? 0 : d);
-    for (size_t r = r0; r < r1; ++r) {
-      float* dst = direct ? out.data<float>() + r * d : tmp.data();
-      fn(in + r * d, dst);
-      if (!direct)
-        cpu::convert_contiguous(tmp.data(), float32, static_cast<char*>(out.raw_ptr()) + r * d * out.itemsize(),
-                                out.dtype(), d);
-    }
+    const int64_t n = static_cast<int64_t>(r1 - r0);
+    std::vector<float> staged(direct ? 0 : n * d);
+    float* y = direct ? out.data<float>() + r0 * d : staged.data();
+    LMX_CPU_KERNEL(norm_rows, x + r0 * d, w, b, centre, eps, n, d, y);
+    if (!direct)
+      cpu::convert_contiguous(y, float32, static_cast<char*>(out.raw_ptr()) + r0 * d * out.itemsize(), out.dtype(),
+                              n * d);
   });
+}
+
+// Writes n float32 values into `out`, allocating it, in its own dtype.
+void store_float32(const float* values, size_t n, array& out) {
+  cpu::allocate(out);
+  cpu::convert_contiguous(values, float32, out.raw_ptr(), out.dtype(), n);
 }
 
 }  // namespace
 
-void RMSNorm::eval_cpu(const std::vector<array>& inputs, array& out) {
-  array ws;
-  const float* w = cpu::row_major<float>(inputs[1], float32, ws);
-  const int64_t d = inputs[0].shape(-1);
-  const float eps = eps_;
-  for_each_row(inputs[0], out, [&](const float* x, float* y) {
-    float ss = 0;
-    for (int64_t i = 0; i < d; ++i) ss += x[i] * x[i];
-    const float r = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
-    for (int64_t i = 0; i < d; ++i) y[i] = x[i] * r * w[i];
-  });
-}
+void RMSNorm::eval_cpu(const std::vector<array>& inputs, array& out) { norm_forward(inputs, false, eps_, out); }
 
-void LayerNorm::eval_cpu(const std::vector<array>& inputs, array& out) {
-  array ws, bs;
+void LayerNorm::eval_cpu(const std::vector<array>& inputs, array& out) { norm_forward(inputs, true, eps_, out); }
+
+void NormVJP::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array xs, ws, gs;
+  const float* x = cpu::row_major<float>(inputs[0], float32, xs);
   const float* w = cpu::row_major<float>(inputs[1], float32, ws);
-  const float* b = cpu::row_major<float>(inputs[2], float32, bs);
-  const int64_t d = inputs[0].shape(-1);
-  const float eps = eps_;
-  for_each_row(inputs[0], out, [&](const float* x, float* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < d; ++i) sum += x[i];
-    const float mu = sum / static_cast<float>(d);
-    float ss = 0;
-    for (int64_t i = 0; i < d; ++i) ss += (x[i] - mu) * (x[i] - mu);
-    const float r = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
-    for (int64_t i = 0; i < d; ++i) y[i] = (x[i] - mu) * r * w[i] + b[i];
+  const float* g = cpu::row_major<float>(inputs[2], float32, gs);
+  const int64_t d = inputs[0].shape(-1), rows = d ? static_cast<int64_t>(inputs[0].size()) / d : 0;
+  array& dx = outputs[0];
+  const bool direct = dx.dtype() == float32;
+  cpu::allocate(dx);
+  std::vector<float> staged(direct ? 0 : rows * d);
+  float* dxf = direct ? dx.data<float>() : staged.data();
+  // Each block of rows sums its own weight and bias gradients; the blocks'
+  // sums are then added in row order, so the result does not depend on
+  // which thread finished first.
+  std::mutex mu;
+  std::vector<std::pair<size_t, std::vector<float>>> partials;
+  parallel_for(rows, 16 * d, [&](size_t r0, size_t r1) {
+    std::vector<float> sums(2 * d, 0.0f);  // dweight, then dbias
+    LMX_CPU_KERNEL(norm_vjp_rows, x + r0 * d, w, g + r0 * d, centre_, eps_, static_cast<int64_t>(r1 - r0), d,
+                   dxf + r0 * d, sums.data(), sums.data() + d);
+    std::lock_guard lk(mu);
+    partials.emplace_back(r0, std::move(sums));
   });
+  std::sort(partials.begin(), partials.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::vector<float> total(2 * d, 0.0f);
+  for (auto& [_, sums] : partials)
+    for (int64_t i = 0; i < 2 * d; ++i) total[i] += sums[i];
+  if (!direct) cpu::convert_contiguous(staged.data(), float32, dx.raw_ptr(), dx.dtype(), staged.size());
+  store_float32(total.data(), d, outputs[1]);
+  if (centre_) store_float32(total.data() + d, d, outputs[2]);
 }
 
 void RoPE::eval_cpu(const std::vector<array>& inputs, array& out) {
@@ -148,17 +162,6 @@ float exp_shifted(float* s, int64_t n, float floor, float& mx, cpu::UnarySpanFn 
   return total;
 }
 
-// Softmax of one row of scores in place (with an optional sink logit that
-// joins the normaliser but carries no value); all -inf rows give zeros.
-void softmax_row(float* s, int64_t n, const float* sink, cpu::UnarySpanFn exp_span) {
-  float mx;
-  float total = exp_shifted(s, n, sink ? *sink : kNegInf, mx, exp_span);
-  if (mx == kNegInf) return;
-  if (sink) total += std::exp(*sink - mx);
-  const float inv = 1.0f / total;
-  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
-}
-
 // A (B, H, T, D) operand as a base pointer, its dtype and element strides.
 // Views whose rows are contiguous (a KV cache's filled prefix, broadcast
 // heads) are read in place; anything else is copied to row-major float32
@@ -221,10 +224,8 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
   };
   // Scale, mask and normalise a block of score rows, from query row r0.
   auto finish_scores = [&](float* s, int64_t r0, int64_t rows, const float* sink) {
-    for (int64_t r = 0; r < rows; ++r) {
-      mask_scores(s + r * tk, (r0 + r) % tq, mask_row(r0 + r), 0, tk);
-      softmax_row(s + r * tk, tk, sink, exp_span);
-    }
+    LMX_CPU_KERNEL(attention_probs, s, tk, rows, tk, scale_, mask_row(r0), mask ? mask->st : 0, causal_,
+                   r0 % tq + shift + 1, sink);
   };
 
   if (decode) {
@@ -316,6 +317,85 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
     cpu::allocate(out);
     cpu::convert_contiguous(o, float32, out.raw_ptr(), out.dtype(), out.size());
   }
+}
+
+// The backward of prefill-style attention, one key head's query heads at a
+// time. For each block of queries it recomputes the probabilities P from
+// the scores, then dV += P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O))
+// * scale, dQ = dS K and dK += dS^T Q: four products beside the two of the
+// forward, and the probabilities of one block live at once. Key heads run
+// side by side on the pool when there are enough of them (their dK and dV
+// are each written by one task), else one at a time with the products split.
+void AttentionVJP::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array qs, ks, vs, ms, os, gs;
+  const Heads q = heads_of(inputs[0], qs, false), k = heads_of(inputs[1], ks, false), v = heads_of(inputs[2], vs, false);
+  const std::optional<Heads> mask =
+      has_mask_ ? std::optional(heads_of(inputs[3], ms, false, /*rows_apart=*/false)) : std::nullopt;
+  const Heads o = heads_of(inputs[3 + has_mask_], os, false), g = heads_of(inputs[4 + has_mask_], gs, false);
+  const int64_t B = inputs[0].shape(0), hq = inputs[0].shape(1), tq = inputs[0].shape(2), d = inputs[0].shape(3);
+  const int64_t hk = inputs[1].shape(1), tk = inputs[1].shape(2), dv = inputs[2].shape(3);
+  const int64_t groups = hq / hk, shift = tk - tq, block = std::max<int64_t>(1, std::min(kQueryBlock, tq));
+  // float32 gradients, written in place when that is the output type.
+  std::vector<std::vector<float>> staged(3);
+  float* grad[3];
+  for (int i = 0; i < 3; ++i) {
+    cpu::allocate(outputs[i]);
+    if (outputs[i].dtype() == float32) {
+      grad[i] = outputs[i].data<float>();
+    } else {
+      staged[i].resize(outputs[i].size());
+      grad[i] = staged[i].data();
+    }
+  }
+  float *dq = grad[0], *dk = grad[1], *dvv = grad[2];
+  std::fill(dk, dk + outputs[1].size(), 0.0f);
+  std::fill(dvv, dvv + outputs[2].size(), 0.0f);
+  const int lq = static_cast<int>(q.st), lk = static_cast<int>(k.st), lv = static_cast<int>(v.st);
+  const int lg = static_cast<int>(g.st);
+  auto run_key_heads = [&](size_t t0, size_t t1, auto gemm_fn) {
+    std::vector<float> p(block * tk), dp(block * tk), delta(block);
+    for (size_t t = t0; t < t1; ++t) {
+      const int64_t b = static_cast<int64_t>(t) / hk, kh = static_cast<int64_t>(t) % hk;
+      const float* kp = static_cast<const float*>(k.at(b, kh));
+      const float* vp = static_cast<const float*>(v.at(b, kh));
+      float* dkp = dk + (b * hk + kh) * tk * d;
+      float* dvp = dvv + (b * hk + kh) * tk * dv;
+      for (int64_t h = kh * groups; h < (kh + 1) * groups; ++h)
+        for (int64_t i0 = 0; i0 < tq; i0 += block) {
+          const int rows = static_cast<int>(std::min(block, tq - i0));
+          const float* qb = static_cast<const float*>(q.at(b, h, i0));
+          const float* gb = static_cast<const float*>(g.at(b, h, i0));
+          const float* ob = static_cast<const float*>(o.at(b, h, i0));
+          gemm_fn(false, true, rows, tk, d, 1.0f, qb, lq, kp, lk, 0.0f, p.data(), tk);
+          LMX_CPU_KERNEL(attention_probs, p.data(), tk, rows, tk, scale_,
+                         mask ? static_cast<const float*>(mask->at(b, h, i0)) : nullptr, mask ? mask->st : 0, causal_,
+                         i0 + shift + 1, nullptr);
+          gemm_fn(true, false, tk, dv, rows, 1.0f, p.data(), tk, gb, lg, 1.0f, dvp, dv);
+          gemm_fn(false, true, rows, tk, dv, 1.0f, gb, lg, vp, lv, 0.0f, dp.data(), tk);
+          for (int r = 0; r < rows; ++r) {
+            float dot = 0.0f;
+            for (int64_t c = 0; c < dv; ++c) dot += gb[r * g.st + c] * ob[r * o.st + c];
+            delta[r] = dot;
+          }
+          LMX_CPU_KERNEL(attention_dscores, p.data(), tk, dp.data(), tk, delta.data(), rows, tk, scale_);
+          gemm_fn(false, false, rows, d, tk, 1.0f, dp.data(), tk, kp, lk, 0.0f, dq + ((b * hq + h) * tq + i0) * d, d);
+          gemm_fn(true, false, tk, d, rows, 1.0f, dp.data(), tk, qb, lq, 1.0f, dkp, d);
+        }
+    }
+  };
+  if (outputs[0].size() > 0 && tk > 0) {
+    if (cpu::gemms_side_by_side(B * hk)) {
+      parallel_for(B * hk, groups * tq * tk * (2 * d + 2 * dv),
+                   [&](size_t t0, size_t t1) { run_key_heads(t0, t1, cpu::gemm_one_thread<float>); });
+    } else {
+      run_key_heads(0, B * hk, cpu::gemm<float>);
+    }
+  } else {
+    std::fill(dq, dq + outputs[0].size(), 0.0f);
+  }
+  for (int i = 0; i < 3; ++i)
+    if (!staged[i].empty())
+      cpu::convert_contiguous(staged[i].data(), float32, outputs[i].raw_ptr(), outputs[i].dtype(), staged[i].size());
 }
 
 }  // namespace lmx::fast

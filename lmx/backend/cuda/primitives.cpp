@@ -212,6 +212,12 @@ void run_fallback(const fast::Fused& p, const std::vector<array>& inputs, array&
   out.copy_shared_buffer(result[0]);
 }
 
+void run_fallback(const fast::FusedMultiOutput& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto result = p.fallback()(inputs);
+  detail::eval_inline(result);
+  for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(result[i]);
+}
+
 }  // namespace
 
 void fast::RMSNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
@@ -238,6 +244,16 @@ void fast::ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
   const array* sinks = has_sinks_ ? &inputs[has_mask_ ? 4 : 3] : nullptr;
   if (!cu::attention(inputs[0], inputs[1], inputs[2], mask, sinks, scale_, causal_, out, cuda_stream(*this)))
     run_fallback(*this, inputs, out);
+}
+
+// The fused backward passes have no GPU kernels yet: their graphs of ops run
+// there instead (what the vjp of the forward kernels built before).
+void fast::NormVJP::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  run_fallback(*this, inputs, outputs);
+}
+
+void fast::AttentionVJP::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  run_fallback(*this, inputs, outputs);
 }
 
 void Factorization::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {

@@ -55,6 +55,14 @@ LMX_NO_GPU(Arange)
 LMX_NO_GPU(Reduce)
 LMX_NO_GPU(ArgReduce)
 
+void fast::NormVJP::eval_gpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
+}
+
+void fast::AttentionVJP::eval_gpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
+}
+
 void Factorization::eval_gpu(const std::vector<array>&, std::vector<array>&) {
   throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
 }
