@@ -302,3 +302,26 @@ def test_glu_needs_an_even_axis():
         nn.glu(mx.zeros((2, 3)))
     with pytest.raises(ValueError):
         nn.GLU(axis=0)(mx.zeros((3, 2)))
+
+
+def test_gelu_derivatives_jvp_vmap_and_dtype():
+    # gelu's fused derivative: the first and second derivatives against
+    # phi(x) = exp(-x^2 / 2) / sqrt(2 pi): gelu' = Phi + x phi, gelu'' = phi (2 - x^2)
+    x = SMOOTH_POINTS
+    phi = np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
+    xm = mx.array(x.astype(np.float32))
+    first = mx.grad(lambda v: nn.gelu(v).sum())
+    np.testing.assert_allclose(to_numpy(first(xm)), 0.5 * (1 + _erf(x / np.sqrt(2))) + x * phi, rtol=1e-5, atol=1e-6)
+    second = mx.grad(lambda v: first(v).sum())(xm)
+    np.testing.assert_allclose(to_numpy(second), phi * (2 - x * x), rtol=1e-4, atol=1e-5)
+    tangent = mx.array(np.linspace(-1, 1, x.size).astype(np.float32))
+    out, jvp = mx.jvp(nn.gelu, [xm], [tangent])
+    np.testing.assert_allclose(to_numpy(jvp[0]), to_numpy(first(xm) * tangent), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(to_numpy(out[0]), to_numpy(nn.gelu(xm)), rtol=0, atol=0)
+    batch = mx.stack([xm, -xm, 2 * xm])
+    np.testing.assert_allclose(to_numpy(mx.vmap(nn.gelu)(batch)), to_numpy(nn.gelu(batch)), rtol=0, atol=0)
+    np.testing.assert_allclose(to_numpy(mx.vmap(first)(batch)), to_numpy(mx.stack([first(r) for r in batch])),
+                               rtol=1e-6, atol=1e-7)
+    g16 = mx.grad(lambda v: nn.gelu(v).sum())(xm.astype(mx.float16))
+    assert g16.dtype == mx.float16
+    np.testing.assert_allclose(to_numpy(g16).astype(np.float64), to_numpy(first(xm)), rtol=3e-3, atol=3e-3)
