@@ -41,9 +41,7 @@ typename Lanes<T>::V load(const T* p) {
 
 template <typename T>
 typename Lanes<T>::V splat(T x) {
-  typename Lanes<T>::V v;
-  for (int k = 0; k < Lanes<T>::N; ++k) v[k] = x;
-  return v;
+  return x - typename Lanes<T>::V{};  // broadcasts (see splat_f)
 }
 
 // The extreme of a contiguous run, starting from `init`, and whether a NaN
@@ -86,11 +84,10 @@ typedef float VF __attribute__((vector_size(kBytes)));
 typedef int32_t VI __attribute__((vector_size(kBytes)));
 inline constexpr int kFloatLanes = kBytes / 4;
 
-inline VF splat_f(float x) {
-  VF v;
-  for (int k = 0; k < kFloatLanes; ++k) v[k] = x;
-  return v;
-}
+// x in every lane. A scalar minus a vector broadcasts the scalar (one
+// vbroadcastss); x - 0 is x exactly, -0 and NaN included. Filling lanes one
+// by one compiled to a masked broadcast per lane where x is not a constant.
+inline VF splat_f(float x) { return x - VF{}; }
 
 // exp(x) = 2^n p(r), n = round(x / ln 2), r = x - n ln 2 (two-part ln 2),
 // p a degree-7 polynomial, for x clamped to [min_x, max_x] (a NaN passes
