@@ -121,9 +121,11 @@ std::vector<array> Binary::vjp(const std::vector<array>& primals, const std::vec
         d = lhs ? multiply(g, multiply(b, power(a, subtract(b, scalar(1.0, b)))))
                 : multiply(g, where(equal(y, zero()), zero(), multiply(y, log(a))));
         break;
-      // Ties send the gradient to b, as MLX.
-      case BinaryOp::Maximum: d = multiply(g, astype(lhs ? greater(a, b) : less_equal(a, b), g.dtype())); break;
-      case BinaryOp::Minimum: d = multiply(g, astype(lhs ? less(a, b) : greater_equal(a, b), g.dtype())); break;
+      // Ties send the gradient to b, as MLX. A select reads the comparison's
+      // bytes once, where a product with it cast to g's type took two more
+      // passes (relu's backward in a CNN).
+      case BinaryOp::Maximum: d = where(lhs ? greater(a, b) : less_equal(a, b), g, scalar(0.0, g)); break;
+      case BinaryOp::Minimum: d = where(lhs ? less(a, b) : greater_equal(a, b), g, scalar(0.0, g)); break;
       case BinaryOp::ArcTan2: {
         array r = add(square(a), square(b));
         d = lhs ? divide(multiply(g, b), r) : negative(divide(multiply(g, a), r));

