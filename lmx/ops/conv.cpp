@@ -1,11 +1,14 @@
 // Convolutions, channels-last as in MLX: input (N, *spatial, C_in), weight
 // (C_out, *kernel, C_in / groups) -> (N, *out_spatial, C_out). Built from
 // strided slices (an im2col of kernel-offset windows) and one batched matmul
-// per group, so autodiff and vmap come from those ops.
+// per group, so autodiff and vmap come from those ops; float32 on the CPU
+// goes to a convolution node instead (primitives/conv.h).
+#include <algorithm>
 #include <numeric>
 #include <stdexcept>
 
 #include "lmx/ops/ops.h"
+#include "lmx/primitives/conv.h"
 
 namespace lmx {
 
@@ -64,6 +67,31 @@ array conv_general(const array& input, const array& weight, std::vector<int> str
       throw std::invalid_argument("[conv] Only real floating point inputs are supported, got " +
                                   dtype_name(x->dtype()) + ".");
   Dtype t = promote_types(input.dtype(), weight.dtype());
+  array w = astype(weight, t, s);
+  if (flip) {
+    std::vector<int> axes(nd);
+    std::iota(axes.begin(), axes.end(), 1);
+    w = lmx::flip(w, axes, s);
+  }
+  for (int i = 0; i < nd; ++i) {
+    const int64_t span = static_cast<int64_t>(kernel_dilation[i]) * (w.shape(i + 1) - 1) + 1;
+    const int64_t padded = input.shape(i + 1) == 0 ? pad_lo[i] + pad_hi[i]
+                                                   : static_cast<int64_t>(input.shape(i + 1) - 1) * input_dilation[i] +
+                                                         1 + pad_lo[i] + pad_hi[i];
+    if (padded < span)
+      throw std::invalid_argument("[conv] The (dilated) kernel of size " + std::to_string(span) +
+                                  " does not fit the padded input of size " + std::to_string(padded) + ".");
+  }
+  // float32 on the CPU, one group, 1 to 3 spatial dims, no input dilation
+  // and no cropping: a convolution node (blocked im2col and gemm, with
+  // backward passes of its own). The rest is built from windows below, which
+  // autodiff and vmap follow.
+  auto is_one = [](int v) { return v == 1; };
+  auto non_negative = [](int v) { return v >= 0; };
+  if (t == float32 && groups == 1 && nd <= 3 && to_stream(s).device.type == Device::Type::cpu &&
+      std::all_of(input_dilation.begin(), input_dilation.end(), is_one) &&
+      std::all_of(pad_lo.begin(), pad_lo.end(), non_negative) && std::all_of(pad_hi.begin(), pad_hi.end(), non_negative))
+    return convolution(astype(input, t, s), w, ConvParams{stride, pad_lo, pad_hi, kernel_dilation}, s);
   array x = dilate_input(astype(input, t, s), input_dilation, s);
   std::vector<std::pair<int, int>> widths = {{0, 0}};
   bool crop = false;
@@ -78,22 +106,10 @@ array conv_general(const array& input, const array& weight, std::vector<int> str
     for (int i = 0; i < nd; ++i) st[i + 1] = std::max(-pad_lo[i], 0), sp[i + 1] = x.shape(i + 1) - std::max(-pad_hi[i], 0);
     x = slice(x, st, sp, step, s);
   }
-  array w = astype(weight, t, s);
-  if (flip) {
-    std::vector<int> axes(nd);
-    std::iota(axes.begin(), axes.end(), 1);
-    w = lmx::flip(w, axes, s);
-  }
-  // Output size per spatial dim.
+  // Output size per spatial dim (the kernel fits: checked above).
   Shape out_spatial;
-  for (int i = 0; i < nd; ++i) {
-    int span = kernel_dilation[i] * (w.shape(i + 1) - 1) + 1;
-    int n = x.shape(i + 1) - span;
-    if (n < 0)
-      throw std::invalid_argument("[conv] The (dilated) kernel of size " + std::to_string(span) +
-                                  " does not fit the padded input of size " + std::to_string(x.shape(i + 1)) + ".");
-    out_spatial.push_back(n / stride[i] + 1);
-  }
+  for (int i = 0; i < nd; ++i)
+    out_spatial.push_back((x.shape(i + 1) - (kernel_dilation[i] * (w.shape(i + 1) - 1) + 1)) / stride[i] + 1);
   // One strided window per kernel offset: (N, *out, C_in) each.
   ShapeElem kernel_size = 1;
   for (int i = 0; i < nd; ++i) kernel_size *= w.shape(i + 1);

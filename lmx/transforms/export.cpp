@@ -13,6 +13,7 @@
 #include "lmx/ops/quantized.h"
 #include "lmx/ops/linalg.h"
 #include "lmx/primitives/compiled.h"
+#include "lmx/primitives/conv.h"
 #include "lmx/primitives/factorization.h"
 #include "lmx/primitives/fft.h"
 #include "lmx/primitives/index.h"
@@ -149,6 +150,10 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("arg_reduce"), w.u8(static_cast<uint8_t>(a->type())), w.i32(a->axis());
   } else if (dynamic_cast<const Matmul*>(&p)) {
     w.str("matmul");
+  } else if (auto* cv = dynamic_cast<const Convolution*>(&p)) {
+    const ConvParams& cp = cv->params();
+    w.str("convolution"), w.u8(static_cast<uint8_t>(cv->kind()));
+    w.ints(cp.stride), w.ints(cp.pad_lo), w.ints(cp.pad_hi), w.ints(cp.dilation);
   } else if (auto* so = dynamic_cast<const Sort*>(&p)) {
     w.str("sort"), w.i32(so->axis()), w.u8(so->indices());
   } else if (auto* sc = dynamic_cast<const Scan*>(&p)) {
@@ -200,7 +205,7 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
-                                "matmul, quantized_matmul, quantize, dequantize, the linalg factorizations and solves, sorts, scans, "
+                                "matmul, convolution, quantized_matmul, quantize, dequantize, the linalg factorizations and solves, sorts, scans, "
                                 "gather, scatter, slice_update, pad, fft, random bits, arange, "
                                 "the shape ops, and mx.fast's rms_norm, layer_norm, rope and attention, with their "
                                 "fused backward passes).");
@@ -252,6 +257,12 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     return std::make_shared<ArgReduce>(s, type, r.i32());
   }
   if (tag == "matmul") return std::make_shared<Matmul>(s);
+  if (tag == "convolution") {
+    auto kind = read_enum<ConvKind>(r, r.u8(), static_cast<uint32_t>(ConvKind::weight_grad) + 1, "convolution kind");
+    ConvParams cp;
+    cp.stride = r.ints<int>(), cp.pad_lo = r.ints<int>(), cp.pad_hi = r.ints<int>(), cp.dilation = r.ints<int>();
+    return std::make_shared<Convolution>(s, kind, std::move(cp));
+  }
   // (Fields are read into locals first: argument evaluation order is unspecified.)
   if (tag == "sort") {
     int axis = r.i32();
@@ -573,6 +584,19 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     Shape kept = in;
     kept[ar->axis()] = 1;
     need(kept == shape(out));
+  } else if (auto* cv = dynamic_cast<const Convolution*>(&prim)) {
+    // inputs: (x, w), (g, w) or (x, g) by kind, all float32; the output's
+    // shape must follow from them (the builders check the geometry)
+    need(nin == 2);
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
+      switch (cv->kind()) {
+        case ConvKind::forward: return convolution(in[0], in[1], cv->params());
+        case ConvKind::input_grad: return convolution_input_grad(in[0], in[1], shape(out), cv->params());
+        case ConvKind::weight_grad: return convolution_weight_grad(in[0], in[1], shape(out), cv->params());
+      }
+      throw std::invalid_argument("unknown convolution kind");
+    });
+    need(sh == shape(out) && dt == dtype(out));
   } else if (dynamic_cast<const Matmul*>(&prim)) {
     need(nin == 2);
     const Shape &a = shape(n.inputs[0]), &b = shape(n.inputs[1]), &o = shape(out);

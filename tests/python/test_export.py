@@ -249,6 +249,42 @@ def test_malformed_fused_backward_nodes_are_rejected(tmp_path):
     survives_corruption(good, bad, lambda f: f(*fast_args(0)), seed=4)
 
 
+def conv_grads(x, w):
+    # Convolutions with strides, dilation and asymmetric padding, and their
+    # input and weight gradients (lmx's three convolution nodes on the CPU).
+    def loss(x, w):
+        y = mx.conv_general(x, w, stride=(2, 1), padding=([1, 0], [2, 1]), kernel_dilation=(1, 2))
+        return (y * y).sum() + mx.conv2d(x, w, padding=1).sum()
+
+    return (mx.conv2d(x, w, padding=1), *mx.grad(loss, argnums=(0, 1))(x, w))
+
+
+def conv_args(seed):
+    rng = np.random.default_rng(seed)
+    return (mx.array(rng.standard_normal((2, 7, 8, 3)).astype(np.float32)),
+            mx.array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32)))
+
+
+def test_round_trip_of_convolutions(tmp_path):
+    round_trips(tmp_path, conv_grads, conv_args)
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="lmx's own format")
+def test_malformed_convolution_nodes_are_rejected(tmp_path):
+    path, bad = tmp_path / "f.mlxfn", tmp_path / "bad.mlxfn"
+    mx.export_function(str(path), conv_grads, *conv_args(0))
+    good = path.read_bytes()
+    tag = b"convolution"
+    at = good.index(len(tag).to_bytes(4, "little") + tag) + 4 + len(tag)
+    # another kind (its shapes no longer fit), then a stride of 0
+    for patched in (good[:at] + bytes([(good[at] + 1) % 3]) + good[at + 1:],
+                    good[:at + 1 + 4] + (0).to_bytes(8, "little", signed=True) + good[at + 1 + 4 + 8:]):
+        bad.write_bytes(patched)
+        with pytest.raises(ValueError, match="import_function"):
+            mx.import_function(str(bad))
+    survives_corruption(good, bad, lambda f: f(*conv_args(0)), seed=5)
+
+
 @pytest.mark.skipif(BACKEND != "lmx", reason="lmx's own format")
 def test_malformed_fast_nodes_are_rejected(tmp_path):
     path, bad = tmp_path / "f.mlxfn", tmp_path / "bad.mlxfn"

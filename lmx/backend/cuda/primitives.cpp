@@ -10,6 +10,7 @@
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/backend/cuda/kernels.h"
 #include "lmx/fast/primitives.h"
+#include "lmx/primitives/conv.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/factorization.h"
 #include "lmx/primitives/fft.h"
@@ -255,6 +256,10 @@ void fast::NormVJP::eval_gpu(const std::vector<array>& inputs, std::vector<array
 void fast::AttentionVJP::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   run_fallback(*this, inputs, outputs);
 }
+
+// Convolution nodes are made for CPU streams (GPU convolutions are built
+// from slices and cuBLAS products); one that meets the GPU runs on the host.
+void Convolution::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
 
 void Factorization::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   if (!cu::factorization(*this, inputs, outputs, cuda_stream(*this))) on_host(*this, inputs, outputs);

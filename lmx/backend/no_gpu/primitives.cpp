@@ -4,6 +4,7 @@
 
 #include "lmx/fast/primitives.h"
 #include "lmx/primitives/compiled.h"
+#include "lmx/primitives/conv.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/factorization.h"
 #include "lmx/primitives/fft.h"
@@ -38,6 +39,7 @@ LMX_NO_GPU(AsStrided)
 LMX_NO_GPU(Concatenate)
 LMX_NO_GPU(Pad)
 LMX_NO_GPU(Matmul)
+LMX_NO_GPU(Convolution)
 LMX_NO_GPU(Gather)
 LMX_NO_GPU(Scatter)
 LMX_NO_GPU(Sort)

@@ -1,0 +1,32 @@
+// Per-ISA products of a tall matrix with a narrow one (a few dozen
+// columns), as a convolution's patch matrices meet its weight: OpenBLAS's
+// sgemm ran them at half of torch's speed (it is tuned for wide operands).
+// Row-major float32 throughout.
+#pragma once
+
+#include <cstdint>
+
+#define LMX_CPU_NARROW_GEMM_ENTRY_POINTS                                                                  \
+  /* c[r, j] = sum_q a[r * ars + q * acs] * b[q * ldb + j] for r < rows, j < n, q < k (a row-major with \
+     acs 1, or column-major with ars 1); b's rows are padded with zeros to ldb, a multiple of 16, and    \
+     only c's first n columns are written */                                                            \
+  void narrow_gemm(const float* a, int64_t ars, int64_t acs, int64_t rows, int64_t k, const float* b,       \
+                   int64_t ldb, int64_t n, float* c, int64_t ldc);                                         \
+  /* c[q * ldc + j] += sum_r a[r * ars + q * acs] * g[r * ldg + j] for q < k, j < n, r < rows: the narrow \
+     gemm's transpose, summing over the tall side (ldc a multiple of 16, c's padding columns included) */ \
+  void narrow_gemm_tn(const float* a, int64_t ars, int64_t acs, const float* g, int64_t ldg, int64_t rows,  \
+                      int64_t k, int64_t n, float* c, int64_t ldc);
+
+namespace lmx::cpu::kernels_baseline {
+LMX_CPU_NARROW_GEMM_ENTRY_POINTS
+}
+#ifdef LMX_CPU_HAS_AVX2
+namespace lmx::cpu::kernels_avx2 {
+LMX_CPU_NARROW_GEMM_ENTRY_POINTS
+}
+#endif
+#ifdef LMX_CPU_HAS_AVX512
+namespace lmx::cpu::kernels_avx512 {
+LMX_CPU_NARROW_GEMM_ENTRY_POINTS
+}
+#endif
