@@ -6,6 +6,8 @@
 #include "lmx/backend/common/cast.h"
 #include "lmx/backend/common/dispatch.h"
 #include "lmx/backend/cpu/copy.h"
+#include "lmx/backend/cpu/isa.h"
+#include "lmx/backend/cpu/kernels/kernels.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/common/layout.h"
 #include "lmx/primitives/elementwise.h"
@@ -121,55 +123,7 @@ void Arange::eval_cpu(const std::vector<array>&, array& out) {
 }
 
 void Select::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& cond = inputs[0];
-  const array& x = inputs[1];
-  const array& y = inputs[2];
-  cpu::allocate(out);
-  dispatch_all(out.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    Shape shape = out.shape();
-    std::vector<Strides> strides = {cond.strides(), x.strides(), y.strides(), out.strides()};
-    collapse_dims(shape, strides);
-    const bool* c = cond.data<bool>();
-    const T* xp = x.data<T>();
-    const T* yp = y.data<T>();
-    T* d = out.data<T>();
-    const int64_t sc = strides[0].back(), sx = strides[1].back(), sy = strides[2].back();
-    // Unit or zero inner strides (dense operands, broadcast values, a mask
-    // broadcast over batch and heads) get loops of their own, and every loop
-    // picks by indexing with the condition: the compiler branched on it,
-    // which mispredicted half the time on a random condition (where over
-    // 524k dense floats took 2 ms).
-    auto run = [&](auto c_step, auto x_step, auto y_step) {
-      auto span = [&](const int64_t* off, int64_t n) {
-        // Bytes, compared with 0: a bool viewed from other bytes may hold any value.
-        const uint8_t* cr = reinterpret_cast<const uint8_t*>(c + off[0]);
-        const T *xr = xp + off[1], *yr = yp + off[2];
-        T* dr = d + off[3];
-        for (int64_t i = 0; i < n; ++i) {
-          const T pick[2] = {yr[i * y_step], xr[i * x_step]};  // indexed by the condition: no branch
-          dr[i] = pick[cr[i * c_step] != 0];
-        }
-      };
-      if (shape.size() == 1) {  // one row (all dense): threads split its elements
-        parallel_for(shape[0], 1, [&](size_t b, size_t e) {
-          const int64_t i = static_cast<int64_t>(b);
-          const int64_t off[4] = {i * sc, i * sx, i * sy, i * strides[3].back()};
-          span(off, static_cast<int64_t>(e - b));
-        });
-      } else {
-        parallel_for(outer_rows(shape), shape.back(),
-                     [&](size_t b, size_t e) { for_each_row_range<4>(shape, strides, b, e, span); });
-      }
-    };
-    using One = std::integral_constant<int64_t, 1>;
-    using Zero = std::integral_constant<int64_t, 0>;
-    if (sc == 1 && sx == 1 && sy == 1) run(One{}, One{}, One{});
-    else if (sc == 1 && sx == 0 && sy == 1) run(One{}, Zero{}, One{});
-    else if (sc == 1 && sx == 1 && sy == 0) run(One{}, One{}, Zero{});
-    else if (sc == 1 && sx == 0 && sy == 0) run(One{}, Zero{}, Zero{});
-    else run(sc, sx, sy);
-  });
+  LMX_CPU_KERNEL(select, inputs[0], inputs[1], inputs[2], out);
 }
 
 }  // namespace lmx

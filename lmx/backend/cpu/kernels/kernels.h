@@ -20,6 +20,7 @@ using BinarySpanFn = void (*)(const void* x, const void* y, void* out, size_t n)
 #define LMX_CPU_KERNEL_ENTRY_POINTS                                                              \
   void unary(UnaryOp op, const array& in, array& out);                                           \
   void binary(BinaryOp op, const array& a, const array& b, array& out);                          \
+  void select(const array& cond, const array& x, const array& y, array& out);                    \
   /* the op over n dense elements of type `in` (compile's fused kernels); `scalar` says    \
      which operand is one value repeated (0 none, 1 the first, 2 the second) */              \
   UnarySpanFn unary_span_fn(UnaryOp op, Dtype in);                                               \
