@@ -32,6 +32,10 @@ std::string reduce_name(ReduceType type) {
   return "reduce";
 }
 
+// Windows (elements per reduced output) up to which max/min gradients take
+// one ExtremeGrad node: it lists each window's offsets.
+constexpr ShapeElem kExtremeGradMaxWindow = 4096;
+
 // The cotangent arrives with the reduced axes kept (size 1).
 std::vector<array> Reduce::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                const std::vector<int>&, const std::vector<array>& outputs) {
@@ -63,6 +67,11 @@ std::vector<array> Reduce::vjp(const std::vector<array>& primals, const std::vec
     }
     case ReduceType::Max:
     case ReduceType::Min: {
+      // One fused node where the CPU has the kernel and the windows are small.
+      ShapeElem window = 1;
+      for (int a : axes_) window *= x.shape(a);
+      if (stream().device.type == Device::Type::cpu && x.dtype() == float32 && window <= kExtremeGradMaxWindow)
+        return {extreme_grad(x, outputs[0], cotangents[0], axes_, stream())};
       // Ties share the gradient equally, as MLX: each hit gets its output's
       // cotangent over the hit count, computed at the (small) output's size;
       // a select spreads it. (Casting the hits to g's type, then dividing and
@@ -75,6 +84,38 @@ std::vector<array> Reduce::vjp(const std::vector<array>& primals, const std::vec
     case ReduceType::Or: return {zeros_like(x)};
   }
   return {zeros_like(x)};
+}
+
+array extreme_grad(const array& x, const array& y, const array& g, const std::vector<int>& axes, Stream s) {
+  const Shape kept = kept_shape(x.shape(), axes);
+  if (x.dtype() != float32 || y.dtype() != float32 || g.dtype() != float32 || y.shape() != kept || g.shape() != kept)
+    throw std::invalid_argument("[extreme_grad] Expected float32 x " + shape_string(x.shape()) +
+                                " with y and g of shape " + shape_string(kept) + ", got " +
+                                shape_string(y.shape()) + " and " + shape_string(g.shape()) + ".");
+  return array(x.shape(), float32, std::make_shared<ExtremeGrad>(s, axes), {x, y, g});
+}
+
+bool ExtremeGrad::is_equivalent(const Primitive& o) const {
+  auto* e = dynamic_cast<const ExtremeGrad*>(&o);
+  return e && e->axes_ == axes_;
+}
+
+// Linear in g: its cotangent is h summed over each window with the same
+// shares; x and y move the result only where ties change, so not at all.
+std::vector<array> ExtremeGrad::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  const array &x = primals[0], &y = primals[1];
+  std::vector<array> out;
+  for (int arg : argnums) {
+    if (arg < 2) {
+      out.push_back(zeros_like(primals[arg]));
+      continue;
+    }
+    array hit = equal(x, broadcast_to(y, x.shape()));
+    array count = sum(astype(hit, float32), axes_, true);
+    out.push_back(divide(sum(where(hit, cotangents[0], array(0.0f)), axes_, true), count));
+  }
+  return out;
 }
 
 std::vector<array> ArgReduce::vjp(const std::vector<array>& primals, const std::vector<array>&,

@@ -26,6 +26,27 @@ class Reduce : public UnaryPrimitive {
   std::vector<int> axes_;
 };
 
+// The gradient of a max or min reduction over `axes`: each element of x
+// equal to its reduction's result y gets g's value there divided by the
+// number of such ties, the others 0. Inputs x, y and g (y and g with the
+// reduced axes kept as size 1), all float32; the CPU computes it in one pass
+// per window (a max pool's backward was four passes over the input).
+class ExtremeGrad : public UnaryPrimitive {
+ public:
+  ExtremeGrad(Stream s, std::vector<int> axes) : UnaryPrimitive(s), axes_(std::move(axes)) {}
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  std::string name() const override { return "extreme_grad"; }
+  bool is_equivalent(const Primitive& o) const override;
+  const std::vector<int>& axes() const { return axes_; }
+
+ private:
+  std::vector<int> axes_;
+};
+
+// The ExtremeGrad node, checking its inputs' shapes and dtypes.
+array extreme_grad(const array& x, const array& y, const array& g, const std::vector<int>& axes, Stream s);
+
 enum class ArgReduceType { ArgMax, ArgMin };
 
 // Index (uint32) of the first extreme element along one axis (kept, size 1).

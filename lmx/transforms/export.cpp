@@ -146,6 +146,8 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("concatenate"), w.i32(c->axis());
   } else if (auto* r = dynamic_cast<const Reduce*>(&p)) {
     w.str("reduce"), w.u8(static_cast<uint8_t>(r->type())), w.ints(r->axes());
+  } else if (auto* eg = dynamic_cast<const ExtremeGrad*>(&p)) {
+    w.str("extreme_grad"), w.ints(eg->axes());
   } else if (auto* a = dynamic_cast<const ArgReduce*>(&p)) {
     w.str("arg_reduce"), w.u8(static_cast<uint8_t>(a->type())), w.i32(a->axis());
   } else if (dynamic_cast<const Matmul*>(&p)) {
@@ -205,7 +207,7 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
-                                "matmul, convolution, quantized_matmul, quantize, dequantize, the linalg factorizations and solves, sorts, scans, "
+                                "matmul, convolution, max/min gradients, quantized_matmul, quantize, dequantize, the linalg factorizations and solves, sorts, scans, "
                                 "gather, scatter, slice_update, pad, fft, random bits, arange, "
                                 "the shape ops, and mx.fast's rms_norm, layer_norm, rope and attention, with their "
                                 "fused backward passes).");
@@ -257,6 +259,7 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     return std::make_shared<ArgReduce>(s, type, r.i32());
   }
   if (tag == "matmul") return std::make_shared<Matmul>(s);
+  if (tag == "extreme_grad") return std::make_shared<ExtremeGrad>(s, r.ints<int>());
   if (tag == "convolution") {
     auto kind = read_enum<ConvKind>(r, r.u8(), static_cast<uint32_t>(ConvKind::weight_grad) + 1, "convolution kind");
     ConvParams cp;
@@ -584,6 +587,16 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     Shape kept = in;
     kept[ar->axis()] = 1;
     need(kept == shape(out));
+  } else if (auto* eg = dynamic_cast<const ExtremeGrad*>(&prim)) {
+    // inputs: x, then y and g with the reduced axes kept; distinct, in-range axes
+    need(nin == 3);
+    std::vector<bool> seen(shape(n.inputs[0]).size(), false);
+    for (int a : eg->axes()) {
+      need(a >= 0 && static_cast<size_t>(a) < seen.size() && !seen[a]);
+      seen[a] = true;
+    }
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) { return extreme_grad(in[0], in[1], in[2], eg->axes(), to_stream({})); });
+    need(sh == shape(out) && dt == dtype(out));
   } else if (auto* cv = dynamic_cast<const Convolution*>(&prim)) {
     // inputs: (x, w), (g, w) or (x, g) by kind, all float32; the output's
     // shape must follow from them (the builders check the geometry)

@@ -269,6 +269,16 @@ def test_round_trip_of_convolutions(tmp_path):
     round_trips(tmp_path, conv_grads, conv_args)
 
 
+def extreme_grads(x):
+    # max and min gradients over several axes (lmx's fused extreme_grad nodes)
+    return (mx.grad(lambda a: (mx.max(a, axis=(0, 2)) ** 2).sum() + mx.min(a, axis=1).sum())(x),)
+
+
+def test_round_trip_of_max_min_gradients(tmp_path):
+    round_trips(tmp_path, extreme_grads,
+                lambda seed: (mx.array(np.random.default_rng(seed).integers(-2, 3, (3, 4, 5)).astype(np.float32)),))
+
+
 @pytest.mark.skipif(BACKEND != "lmx", reason="lmx's own format")
 def test_malformed_convolution_nodes_are_rejected(tmp_path):
     path, bad = tmp_path / "f.mlxfn", tmp_path / "bad.mlxfn"

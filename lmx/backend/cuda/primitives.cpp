@@ -261,6 +261,9 @@ void fast::AttentionVJP::eval_gpu(const std::vector<array>& inputs, std::vector<
 // from slices and cuBLAS products); one that meets the GPU runs on the host.
 void Convolution::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
 
+// Likewise the fused max/min gradient (GPU reductions differentiate through ops).
+void ExtremeGrad::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
+
 void Factorization::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   if (!cu::factorization(*this, inputs, outputs, cuda_stream(*this))) on_host(*this, inputs, outputs);
 }

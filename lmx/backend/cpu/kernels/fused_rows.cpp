@@ -191,4 +191,23 @@ void attention_dscores(const float* p, int64_t ldp, float* dp, int64_t lddp, con
   }
 }
 
+void extreme_grad_rows(const float* x, const int64_t* window, int64_t windows, const float* y, const float* g,
+                       int64_t n, float* dx) {
+  using VI = simd::VI;
+  const VI one = (VI)splat_f(1.0f);
+  for (int64_t c = 0; c < n; c += kLanes) {
+    const int64_t m = std::min(kLanes, n - c);
+    const bool whole = m == kLanes;
+    auto get = [&](const float* p) { return whole ? load(p + c) : load_part(p + c, m, 0.0f); };
+    const VF yv = get(y);
+    VF count = splat_f(0.0f);
+    for (int64_t w = 0; w < windows; ++w) count += (VF)(one & (get(x + window[w]) == yv));
+    const VI share = (VI)(get(g) / count);
+    for (int64_t w = 0; w < windows; ++w) {
+      const VF out = (VF)(share & (get(x + window[w]) == yv));  // the share where tied with y, else +0
+      whole ? store(dx + window[w] + c, out) : store_part(dx + window[w] + c, out, m);
+    }
+  }
+}
+
 }  // namespace lmx::cpu::LMX_KERNELS_NS

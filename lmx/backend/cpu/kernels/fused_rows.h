@@ -1,6 +1,6 @@
-// Per-ISA row kernels of mx.fast's fused primitives and of their fused
-// backward passes: normalisation (layer and RMS norm) and attention's score
-// rows. They sit apart from kernels.h so that only backend/cpu/fast.cpp
+// Per-ISA row kernels of mx.fast's fused primitives and of the fused
+// backward passes: normalisation (layer and RMS norm), attention's score
+// rows, and the windows of a max/min reduction's gradient. They sit apart from kernels.h so that only backend/cpu/fast.cpp
 // depends on them. Everything is float32, row-major, rows `ld*` apart.
 #pragma once
 
@@ -24,7 +24,11 @@
   /* attention's score gradients in place: dp = p * (dp - delta[r]) * scale, delta[r] being the dot of the \
      output's row and its cotangent's */                                                                  \
   void attention_dscores(const float* p, int64_t ldp, float* dp, int64_t lddp, const float* delta,           \
-                         int64_t rows, int64_t n, float scale);
+                         int64_t rows, int64_t n, float scale);                                             \
+  /* a max/min reduction's gradient for n adjacent outputs (y, g) whose windows are the n adjacent values \
+     at each x + window[i], i < windows: dx there = g / (ties in the window) where x equals y, else 0 */  \
+  void extreme_grad_rows(const float* x, const int64_t* window, int64_t windows, const float* y,            \
+                         const float* g, int64_t n, float* dx);
 
 namespace lmx::cpu::kernels_baseline {
 LMX_CPU_FUSED_ROW_ENTRY_POINTS
