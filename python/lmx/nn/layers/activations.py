@@ -92,15 +92,23 @@ def selu(x):
     return _SELU_SCALE * elu(x, _SELU_ALPHA)
 
 
+# In the two kernels below every constant meets an input, never an
+# intermediate: a shapeless trace broadcasts a constant against the operand
+# beside it, and an intermediate read that way for its shape cannot be fused
+# away (x * (1 + erf(x / sqrt(2))) / 2 compiled to three kernels, not one).
 @_fused
 def _gelu(x):
-    return x * (1 + mx.erf(x / math.sqrt(2))) / 2
+    half = x * 0.5
+    return half + half * mx.erf(x * (1 / math.sqrt(2)))
 
 
 @_fused
 def _gelu_slope_times(x, t):
-    # t * d/dx [x Phi(x)] = t * (Phi(x) + x phi(x)), phi the standard normal density
-    return t * ((1 + mx.erf(x / math.sqrt(2))) / 2 + x * mx.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
+    # t * d/dx [x Phi(x)] = t * (Phi(x) + x phi(x)), phi the standard normal
+    # density: t/2 + t/2 erf(x / sqrt 2) + t x exp(-x^2 / 2) / sqrt(2 pi)
+    half = t * 0.5
+    density = (x * (1 / math.sqrt(2 * math.pi))) * mx.exp(x * (x * -0.5))
+    return half + half * mx.erf(x * (1 / math.sqrt(2))) + t * density
 
 
 @mx.custom_function
