@@ -75,7 +75,7 @@ array conv_general(const array& input, const array& weight, std::vector<int> str
   }
   for (int i = 0; i < nd; ++i) {
     const int64_t span = static_cast<int64_t>(kernel_dilation[i]) * (w.shape(i + 1) - 1) + 1;
-    const int64_t padded = input.shape(i + 1) == 0 ? pad_lo[i] + pad_hi[i]
+    const int64_t padded = input.shape(i + 1) == 0 ? int64_t{pad_lo[i]} + pad_hi[i]
                                                    : static_cast<int64_t>(input.shape(i + 1) - 1) * input_dilation[i] +
                                                          1 + pad_lo[i] + pad_hi[i];
     if (padded < span)

@@ -124,7 +124,7 @@ std::pair<std::vector<array>, std::vector<int>> Convolution::vmap(const std::vec
   folded[0] *= batch;
   array y = convolution(reshape(x, folded), inputs[1], params_, stream());
   Shape unfolded = y.shape();
-  unfolded[0] /= std::max<ShapeElem>(batch, 1);
+  unfolded[0] = x.shape(1);  // the images of one batch entry
   unfolded.insert(unfolded.begin(), batch);
   return {{reshape(y, unfolded)}, {0}};
 }

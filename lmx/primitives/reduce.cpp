@@ -34,7 +34,7 @@ std::string reduce_name(ReduceType type) {
 
 // Windows (elements per reduced output) up to which max/min gradients take
 // one ExtremeGrad node: it lists each window's offsets.
-constexpr ShapeElem kExtremeGradMaxWindow = 4096;
+constexpr int64_t kExtremeGradMaxWindow = 4096;
 
 // The cotangent arrives with the reduced axes kept (size 1).
 std::vector<array> Reduce::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
@@ -68,7 +68,7 @@ std::vector<array> Reduce::vjp(const std::vector<array>& primals, const std::vec
     case ReduceType::Max:
     case ReduceType::Min: {
       // One fused node where the CPU has the kernel and the windows are small.
-      ShapeElem window = 1;
+      int64_t window = 1;  // 64-bit: a global reduction's window can pass 2^31
       for (int a : axes_) window *= x.shape(a);
       if (stream().device.type == Device::Type::cpu && x.dtype() == float32 && window <= kExtremeGradMaxWindow)
         return {extreme_grad(x, outputs[0], cotangents[0], axes_, stream())};

@@ -219,3 +219,16 @@ def test_attention_second_derivative_and_vmap(rng):
     per = mx.vmap(mx.grad(lambda q: (mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3) * c).sum()))(qs)
     loop = mx.stack([mx.grad(lambda q: (composed_attention(q, k, v, 0.3) * c).sum())(x) for x in (q, q * 0.5)])
     close(per, loop)
+
+
+def test_attention_grads_with_empty_head_dimension(rng):
+    # D = 0: every score is 0, so the probabilities are uniform and v still
+    # gets their share of the cotangent.
+    q, k = mx.zeros((1, 2, 3, 0)), mx.zeros((1, 2, 4, 0))
+    v = mx.array(rng.standard_normal((1, 2, 4, 5)).astype(np.float32))
+    c = cotangent(rng, (1, 2, 3, 5))
+    fused = mx.grad(lambda v: (mx.fast.scaled_dot_product_attention(q, k, v, scale=1.0) * c).sum())(v)
+    plain = mx.grad(lambda v: (composed_attention(q, k, v, 1.0) * c).sum())(v)
+    close(fused, plain)
+    np.testing.assert_allclose(to_numpy(fused), np.broadcast_to(to_numpy(c).sum(2, keepdims=True) / 4, (1, 2, 4, 5)),
+                               rtol=1e-5, atol=1e-6)

@@ -383,7 +383,7 @@ void AttentionVJP::eval_cpu(const std::vector<array>& inputs, std::vector<array>
         }
     }
   };
-  if (outputs[0].size() > 0 && tk > 0) {
+  if (tq > 0 && tk > 0) {  // (with D = 0 the scores are 0 and dv still gets P^T dO)
     if (cpu::gemms_side_by_side(B * hk)) {
       parallel_for(B * hk, groups * tq * tk * (2 * d + 2 * dv),
                    [&](size_t t0, size_t t1) { run_key_heads(t0, t1, cpu::gemm_one_thread<float>); });

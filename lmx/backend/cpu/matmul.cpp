@@ -1,6 +1,7 @@
 // Matmul on the CPU: OpenBLAS gemm for float32/float64/complex64 (16-bit
 // floats through float32, rounded once), an exact loop for integers.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -96,7 +97,7 @@ void blas_matmul(const array& a, const array& b, T* dst, int m, int n, int k) {
   // 1.6x slower than the single 2048-row one.
   const bool shared_b = std::all_of(gb.offsets.begin(), gb.offsets.end(),
                                     [&](int64_t o) { return o == gb.offsets[0]; });
-  if (shared_b && rows_fold(ga, a)) {
+  if (shared_b && rows_fold(ga, a) && static_cast<int64_t>(m) * static_cast<int64_t>(batch) <= INT32_MAX) {
     m *= static_cast<int>(batch);
     ga.offsets.resize(1), gb.offsets.resize(1);
     batch = 1;

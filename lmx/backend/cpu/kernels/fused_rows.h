@@ -1,7 +1,9 @@
 // Per-ISA row kernels of mx.fast's fused primitives and of the fused
 // backward passes: normalisation (layer and RMS norm), attention's score
-// rows, and the windows of a max/min reduction's gradient. They sit apart from kernels.h so that only backend/cpu/fast.cpp
-// depends on them. Everything is float32, row-major, rows `ld*` apart.
+// rows, and the windows of a max/min reduction's gradient. They sit apart
+// from kernels.h so that only their two callers (backend/cpu/fast.cpp and
+// extreme_grad.cpp) depend on them. Everything is float32, row-major, rows
+// `ld*` apart.
 #pragma once
 
 #include <cstdint>
