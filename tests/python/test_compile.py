@@ -73,6 +73,24 @@ def test_select_comparisons_and_casts_match():
         assert_same(a, b)
 
 
+@pytest.mark.parametrize("dtype", ["bool_", "int8", "float16", "float32", "int64", "complex64"])
+def test_fused_select_of_every_width(dtype):
+    # One to eight bytes a value, a random condition, values that are not
+    # single bits (the fused select picks by mask).
+    rng = np.random.default_rng(4)
+    t = getattr(mx, dtype)
+    c = mx.array(rng.random(1001) < 0.5)
+    x = mx.array(rng.integers(-100, 100, 1001)).astype(t)
+    y = mx.array(rng.integers(-100, 100, 1001)).astype(t)
+
+    def f(c, x, y):
+        return mx.where(mx.logical_not(c), y, x), mx.where(c, x, y) == x
+
+    for a, b in zip(mx.compile(f)(c, x, y), f(c, x, y)):
+        assert_same(a, b)
+    np.testing.assert_array_equal(to_numpy(mx.compile(f)(c, x, y)[0]), np.where(to_numpy(c), to_numpy(x), to_numpy(y)))
+
+
 def test_long_chain_large_input_matches():
     # SIMD and scalar exp/tanh/erf may differ in the last bit, and where each
     # applies depends on how the work is split: compare to 1 ulp.

@@ -106,9 +106,17 @@ void fill_repeat(const char* value, size_t itemsize, size_t n, char* dst) {
   for (size_t i = 0; i < n; ++i) std::memcpy(dst + i * itemsize, value, itemsize);
 }
 
+// T is an unsigned integer of the value's width: the pick is a mask, with
+// no branch (a branch on a random condition, such as relu's backward, cost
+// 2.7 ms over 1.6M floats) and vectorises. The condition's byte is compared
+// with 0: a bool viewed from other bytes may hold any value.
 template <typename T>
 void select_typed(const bool* c, const T* x, const T* y, T* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = c[i] ? x[i] : y[i];
+  const auto* cb = reinterpret_cast<const uint8_t*>(c);
+  for (size_t i = 0; i < n; ++i) {
+    const T keep = static_cast<T>(0) - static_cast<T>(cb[i] != 0);  // all ones where true
+    out[i] = (x[i] & keep) | (y[i] & static_cast<T>(~keep));
+  }
 }
 
 void select_span(size_t itemsize, const bool* c, const void* x, const void* y, void* out, size_t n) {
