@@ -15,12 +15,20 @@ namespace lmx::fast {
 
 // --- the transforms of every fused primitive come from its fallback -------
 
-std::vector<array> fallback_vjp(const Fallback& fallback, const std::vector<array>& primals,
-                                const std::vector<array>& cotangents, const std::vector<int>& argnums) {
-  auto grads = lmx::vjp(fallback, primals, cotangents).second;
+namespace {
+
+// The cotangents of inputs `argnums` out of all of them.
+std::vector<array> pick(const std::vector<array>& grads, const std::vector<int>& argnums) {
   std::vector<array> out;
   for (int a : argnums) out.push_back(grads[a]);
   return out;
+}
+
+}  // namespace
+
+std::vector<array> fallback_vjp(const Fallback& fallback, const std::vector<array>& primals,
+                                const std::vector<array>& cotangents, const std::vector<int>& argnums) {
+  return pick(lmx::vjp(fallback, primals, cotangents).second, argnums);
 }
 
 std::pair<std::vector<array>, std::vector<int>> fallback_vmap(const Fallback& fallback, const std::vector<array>& inputs,
@@ -49,17 +57,6 @@ std::pair<std::vector<array>, std::vector<int>> FusedMultiOutput::vmap(const std
                                                                        const std::vector<array>& outputs) {
   return fallback_vmap(fallback_, inputs, axes, outputs.size());
 }
-
-namespace {
-
-// The cotangents of inputs `argnums` out of all of a fused backward's.
-std::vector<array> pick(const std::vector<array>& grads, const std::vector<int>& argnums) {
-  std::vector<array> out;
-  for (int a : argnums) out.push_back(grads[a]);
-  return out;
-}
-
-}  // namespace
 
 namespace {
 

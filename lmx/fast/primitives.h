@@ -93,24 +93,35 @@ class RoPE : public Fused {
   float scale_;
 };
 
-// Inputs: q, k, v, then the additive float32 mask (B, Hq, Tq, Tk) when
-// has_mask, then the sinks (Hq,) when has_sinks. Its vjp is AttentionVJP
-// (the fallback's when there are sinks or the mask needs a gradient).
-class ScaledDotProductAttention : public Fused {
+// What attention's forward and backward nodes share: the scores' scale, a
+// causal mask, and whether an additive float32 mask (B, Hq, Tq, Tk) follows
+// q, k and v among the inputs.
+class AttentionParams {
  public:
-  ScaledDotProductAttention(Stream s, Fallback f, float scale, bool causal, bool has_mask, bool has_sinks)
-      : Fused(s, std::move(f)), scale_(scale), causal_(causal), has_mask_(has_mask), has_sinks_(has_sinks) {}
-  LMX_DECLARE_EVAL
-  LMX_DECLARE_VJP
-  std::string name() const override { return "scaled_dot_product_attention"; }
+  AttentionParams(float scale, bool causal, bool has_mask) : scale_(scale), causal_(causal), has_mask_(has_mask) {}
   float scale() const { return scale_; }
   bool causal() const { return causal_; }
   bool has_mask() const { return has_mask_; }
+
+ protected:
+  float scale_;
+  bool causal_, has_mask_;
+};
+
+// Inputs: q, k, v, then the mask when has_mask, then the sinks (Hq,) when
+// has_sinks. Its vjp is AttentionVJP (the fallback's when there are sinks or
+// the mask needs a gradient).
+class ScaledDotProductAttention : public Fused, public AttentionParams {
+ public:
+  ScaledDotProductAttention(Stream s, Fallback f, float scale, bool causal, bool has_mask, bool has_sinks)
+      : Fused(s, std::move(f)), AttentionParams(scale, causal, has_mask), has_sinks_(has_sinks) {}
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  std::string name() const override { return "scaled_dot_product_attention"; }
   bool has_sinks() const { return has_sinks_; }
 
  private:
-  float scale_;
-  bool causal_, has_mask_, has_sinks_;
+  bool has_sinks_;
 };
 
 // The backward of layer norm (`centre`) or RMS norm. Inputs: x, weight, the
@@ -129,24 +140,16 @@ class NormVJP : public FusedMultiOutput {
   bool centre_;
 };
 
-// The backward of attention without sinks. Inputs: q, k, v, the additive
-// float32 mask when has_mask (as ScaledDotProductAttention), the output and
-// its cotangent; outputs: dq, dk, dv. The CPU kernel recomputes the
-// probabilities one block of queries at a time, so the (Tq, Tk) scores of
-// every head are never held at once.
-class AttentionVJP : public FusedMultiOutput {
+// The backward of attention without sinks. Inputs: q, k, v, the mask when
+// has_mask, the output and its cotangent; outputs: dq, dk, dv. The CPU
+// kernel recomputes the probabilities one block of queries at a time, so
+// the (Tq, Tk) scores of every head are never held at once.
+class AttentionVJP : public FusedMultiOutput, public AttentionParams {
  public:
   AttentionVJP(Stream s, Fallback f, float scale, bool causal, bool has_mask)
-      : FusedMultiOutput(s, std::move(f)), scale_(scale), causal_(causal), has_mask_(has_mask) {}
+      : FusedMultiOutput(s, std::move(f)), AttentionParams(scale, causal, has_mask) {}
   LMX_DECLARE_EVAL_MULTI
   std::string name() const override { return "scaled_dot_product_attention_vjp"; }
-  float scale() const { return scale_; }
-  bool causal() const { return causal_; }
-  bool has_mask() const { return has_mask_; }
-
- private:
-  float scale_;
-  bool causal_, has_mask_;
 };
 
 // The primitives with their fallbacks, built from their parameters alone:

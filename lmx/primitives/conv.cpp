@@ -19,7 +19,8 @@ void check_geometry(const Shape& x, const Shape& w, const Shape& y, const ConvPa
   const size_t nd = p.stride.size();
   if (nd < 1 || nd > 3 || p.pad_lo.size() != nd || p.pad_hi.size() != nd || p.dilation.size() != nd)
     fail("Expected 1 to 3 spatial dims with a stride, both paddings and a dilation each");
-  if (x.size() != nd + 2 || w.size() != nd + 2 || y.size() != nd + 2) fail("Expected arrays with " + std::to_string(nd + 2) + " dims");
+  if (x.size() != nd + 2 || w.size() != nd + 2 || y.size() != nd + 2)
+    fail("Expected arrays with " + std::to_string(nd + 2) + " dims");
   if (x[0] != y[0] || x.back() != w.back() || w[0] != y.back()) fail("Batch or channel sizes disagree");
   for (size_t i = 0; i < nd; ++i) {
     if (p.stride[i] < 1 || p.dilation[i] < 1 || p.pad_lo[i] < 0 || p.pad_hi[i] < 0)

@@ -36,6 +36,22 @@ std::string reduce_name(ReduceType type) {
 // one ExtremeGrad node: it lists each window's offsets.
 constexpr int64_t kExtremeGradMaxWindow = 4096;
 
+namespace {
+
+// MLX's rule for a max/min's ties, as ops: where x equals its reduction y
+// over `axes` (`hit`), and how many elements of each window do (`count`, in
+// `t`, with the axes kept).
+struct Ties {
+  array hit, count;
+};
+
+Ties ties(const array& x, const array& y, const std::vector<int>& axes, Dtype t) {
+  array hit = equal(x, broadcast_to(y, x.shape()));
+  return {hit, astype(sum(hit, axes, true), t)};
+}
+
+}  // namespace
+
 // The cotangent arrives with the reduced axes kept (size 1).
 std::vector<array> Reduce::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                const std::vector<int>&, const std::vector<array>& outputs) {
@@ -76,9 +92,9 @@ std::vector<array> Reduce::vjp(const std::vector<array>& primals, const std::vec
       // cotangent over the hit count, computed at the (small) output's size;
       // a select spreads it. (Casting the hits to g's type, then dividing and
       // multiplying at the input's size, was 5 ms of a CNN step's max pools.)
-      array hit = equal(x, broadcast_to(outputs[0], x.shape()));
-      array share = divide(cotangents[0], astype(sum(hit, axes_, true), cotangents[0].dtype()));
-      return {where(hit, broadcast_to(share, x.shape()), array(0.0, share.dtype()))};
+      const Ties t = ties(x, outputs[0], axes_, cotangents[0].dtype());
+      array share = divide(cotangents[0], t.count);
+      return {where(t.hit, broadcast_to(share, x.shape()), array(0.0, share.dtype()))};
     }
     case ReduceType::And:
     case ReduceType::Or: return {zeros_like(x)};
@@ -111,9 +127,8 @@ std::vector<array> ExtremeGrad::vjp(const std::vector<array>& primals, const std
       out.push_back(zeros_like(primals[arg]));
       continue;
     }
-    array hit = equal(x, broadcast_to(y, x.shape()));
-    array count = sum(astype(hit, float32), axes_, true);
-    out.push_back(divide(sum(where(hit, cotangents[0], array(0.0f)), axes_, true), count));
+    const Ties t = ties(x, y, axes_, float32);
+    out.push_back(divide(sum(where(t.hit, cotangents[0], array(0.0f)), axes_, true), t.count));
   }
   return out;
 }

@@ -152,4 +152,21 @@ void parallel_for(size_t n, size_t cost_per_item, const std::function<void(size_
   if (job->error) std::rethrow_exception(job->error);
 }
 
+std::vector<float> parallel_sum(size_t n, size_t cost_per_item, size_t size,
+                                const std::function<void(size_t, size_t, float*)>& fn) {
+  std::mutex mu;
+  std::vector<std::pair<size_t, std::vector<float>>> parts;
+  parallel_for(n, cost_per_item, [&](size_t begin, size_t end) {
+    std::vector<float> sum(size, 0.0f);
+    fn(begin, end, sum.data());
+    std::lock_guard lk(mu);
+    parts.emplace_back(begin, std::move(sum));
+  });
+  std::sort(parts.begin(), parts.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::vector<float> total(size, 0.0f);
+  for (auto& [_, sum] : parts)
+    for (size_t i = 0; i < size; ++i) total[i] += sum[i];
+  return total;
+}
+
 }  // namespace lmx

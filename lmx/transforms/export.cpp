@@ -595,7 +595,8 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
       need(a >= 0 && static_cast<size_t>(a) < seen.size() && !seen[a]);
       seen[a] = true;
     }
-    auto [sh, dt] = op_result(r, p, n, [&](auto& in) { return extreme_grad(in[0], in[1], in[2], eg->axes(), to_stream({})); });
+    auto [sh, dt] = op_result(
+        r, p, n, [&](auto& in) { return extreme_grad(in[0], in[1], in[2], eg->axes(), to_stream({})); });
     need(sh == shape(out) && dt == dtype(out));
   } else if (auto* cv = dynamic_cast<const Convolution*>(&prim)) {
     // inputs: (x, w), (g, w) or (x, g) by kind, all float32; the output's

@@ -6,7 +6,6 @@
 // narrow gemm kernels, wider ones in OpenBLAS.
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <vector>
 
 #include "lmx/backend/cpu/blas.h"
@@ -24,10 +23,7 @@ namespace {
 // Output channels up to which the narrow kernels beat OpenBLAS (a CNN's
 // 16- and 32-channel layers ran at half of torch's speed through sgemm).
 constexpr int64_t kNarrowChannels = 64;
-// The narrow kernels read their narrow operand's rows padded to this.
-constexpr int64_t kPad = 16;
-
-int64_t padded(int64_t n) { return (n + kPad - 1) / kPad * kPad; }
+using cpu::narrow_gemm_padded;
 
 // One convolution's sizes. Spatial dims are right-aligned in three (unused
 // leading ones are size 1), so that the last is always the contiguous one.
@@ -187,9 +183,9 @@ void fold(const float* patches, const Geometry& g, int64_t r0, int64_t rows, flo
 // still in L2 when the product reads it.
 int64_t block_rows(const Geometry& g) { return std::clamp<int64_t>(32768 / std::max<int64_t>(g.patch, 1), 16, 1024); }
 
-// m (rows, cols) row-major, transposed and padded: (cols, padded(rows)).
+// m (rows, cols) row-major, transposed with padded rows: (cols, narrow_gemm_padded(rows)).
 std::vector<float> transposed_padded(const float* m, int64_t rows, int64_t cols) {
-  const int64_t ld = padded(rows);
+  const int64_t ld = narrow_gemm_padded(rows);
   std::vector<float> t(cols * ld, 0.0f);
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) t[j * ld + i] = m[i * cols + j];
@@ -210,7 +206,7 @@ void forward(const float* x, const float* w, const Geometry& g, float* y) {
       const bool by_column = column_major_patches(g);
       if (narrow)
         LMX_CPU_KERNEL(narrow_gemm, patches.data(), by_column ? 1 : g.patch, by_column ? rows : 1, rows, g.patch,
-                       wt.data(), padded(g.cout), g.cout, y + r0 * g.cout, g.cout);
+                       wt.data(), narrow_gemm_padded(g.cout), g.cout, y + r0 * g.cout, g.cout);
       else
         cpu::gemm_one_thread<float>(false, true, static_cast<int>(rows), static_cast<int>(g.cout),
                                     static_cast<int>(g.patch), 1.0f, patches.data(), static_cast<int>(g.patch), w,
@@ -226,10 +222,11 @@ void input_grad(const float* dy, const float* w, const Geometry& g, float* dx) {
   const int64_t block = block_rows(g);
   const bool narrow = g.cout <= kNarrowChannels;
   // w (C_out, patch) with its rows padded, the narrow kernel's operand
+  const int64_t ldw = narrow_gemm_padded(g.patch);
   std::vector<float> wp;
   if (narrow) {
-    wp.assign(g.cout * padded(g.patch), 0.0f);
-    for (int64_t o = 0; o < g.cout; ++o) std::copy_n(w + o * g.patch, g.patch, wp.data() + o * padded(g.patch));
+    wp.assign(g.cout * ldw, 0.0f);
+    for (int64_t o = 0; o < g.cout; ++o) std::copy_n(w + o * g.patch, g.patch, wp.data() + o * ldw);
   }
   parallel_for(g.n, g.out_pixels * g.patch * g.cout, [&](size_t i0, size_t i1) {
     std::vector<float> patches(block * g.patch);
@@ -237,8 +234,8 @@ void input_grad(const float* dy, const float* w, const Geometry& g, float* dx) {
       for (int64_t p = 0; p < g.out_pixels; p += block) {
         const int64_t r0 = static_cast<int64_t>(img) * g.out_pixels + p, rows = std::min(block, g.out_pixels - p);
         if (narrow)
-          LMX_CPU_KERNEL(narrow_gemm, dy + r0 * g.cout, g.cout, 1, rows, g.cout, wp.data(), padded(g.patch),
-                         g.patch, patches.data(), g.patch);
+          LMX_CPU_KERNEL(narrow_gemm, dy + r0 * g.cout, g.cout, 1, rows, g.cout, wp.data(), ldw, g.patch,
+                         patches.data(), g.patch);
         else
           cpu::gemm_one_thread<float>(false, false, static_cast<int>(rows), static_cast<int>(g.patch),
                                       static_cast<int>(g.cout), 1.0f, dy + r0 * g.cout, static_cast<int>(g.cout), w,
@@ -248,40 +245,33 @@ void input_grad(const float* dy, const float* w, const Geometry& g, float* dx) {
   });
 }
 
-// Each run of blocks sums into its own matrix; the runs' sums are then added
-// in order, so the result does not depend on thread timing. The narrow
-// kernel sums (patch, C_out) (transposed at the end), sgemm (C_out, patch).
+// Blocks of output pixels each sum into a matrix of their own
+// (parallel_sum adds them in order): (patch, C_out) for the narrow kernel,
+// transposed at the end, (C_out, patch) for sgemm.
 void weight_grad(const float* x, const float* dy, const Geometry& g, float* dw) {
   const int64_t total = g.n * g.out_pixels, block = block_rows(g), blocks = (total + block - 1) / block;
   const bool narrow = g.cout <= kNarrowChannels;
-  const int64_t size = narrow ? g.patch * padded(g.cout) : g.cout * g.patch;
-  std::mutex mu;
-  std::vector<std::pair<size_t, std::vector<float>>> partials;
-  parallel_for(blocks, block * g.patch * g.cout, [&](size_t b0, size_t b1) {
-    std::vector<float> patches(block * g.patch), sum(size, 0.0f);
+  const int64_t ldc = narrow_gemm_padded(g.cout);
+  const int64_t size = narrow ? g.patch * ldc : g.cout * g.patch;
+  auto blocks_sum = [&](size_t b0, size_t b1, float* acc) {
+    std::vector<float> patches(block * g.patch);
     for (size_t b = b0; b < b1; ++b) {
       const int64_t r0 = static_cast<int64_t>(b) * block, rows = std::min(block, total - r0);
       unfold(x, g, r0, rows, patches.data());
       const bool by_column = column_major_patches(g);
       if (narrow)
         LMX_CPU_KERNEL(narrow_gemm_tn, patches.data(), by_column ? 1 : g.patch, by_column ? rows : 1,
-                       dy + r0 * g.cout, g.cout, rows, g.patch, g.cout, sum.data(), padded(g.cout));
+                       dy + r0 * g.cout, g.cout, rows, g.patch, g.cout, acc, ldc);
       else
         cpu::gemm_one_thread<float>(true, false, static_cast<int>(g.cout), static_cast<int>(g.patch),
                                     static_cast<int>(rows), 1.0f, dy + r0 * g.cout, static_cast<int>(g.cout),
-                                    patches.data(), static_cast<int>(g.patch), 1.0f, sum.data(),
-                                    static_cast<int>(g.patch));
+                                    patches.data(), static_cast<int>(g.patch), 1.0f, acc, static_cast<int>(g.patch));
     }
-    std::lock_guard lk(mu);
-    partials.emplace_back(b0, std::move(sum));
-  });
-  std::sort(partials.begin(), partials.end(), [](auto& a, auto& b) { return a.first < b.first; });
-  std::vector<float> total_sum(size, 0.0f);
-  for (auto& [_, sum] : partials)
-    for (int64_t i = 0; i < size; ++i) total_sum[i] += sum[i];
-  if (!narrow) return (void)std::copy(total_sum.begin(), total_sum.end(), dw);
+  };
+  const std::vector<float> sum = parallel_sum(blocks, block * g.patch * g.cout, size, blocks_sum);
+  if (!narrow) return (void)std::copy(sum.begin(), sum.end(), dw);
   for (int64_t o = 0; o < g.cout; ++o)
-    for (int64_t q = 0; q < g.patch; ++q) dw[o * g.patch + q] = total_sum[q * padded(g.cout) + o];
+    for (int64_t q = 0; q < g.patch; ++q) dw[o * g.patch + q] = sum[q * ldc + o];
 }
 
 }  // namespace

@@ -27,9 +27,7 @@ void ExtremeGrad::eval_cpu(const std::vector<array>& inputs, array& out) {
   if (out.size() == 0) return;
   std::vector<bool> reduced(nd, false);
   for (int a : axes_) reduced[a] = true;
-  // Row-major element strides of x.
-  std::vector<int64_t> stride(nd, 1);
-  for (int d = nd - 2; d >= 0; --d) stride[d] = stride[d + 1] * shape[d + 1];
+  const Strides stride = row_major_strides(shape);
   // Kept elements handled together: x's last axis when it is kept.
   const int64_t inner = nd > 0 && !reduced[nd - 1] ? shape[nd - 1] : 1;
   const int outer_dims = inner > 1 ? nd - 1 : nd;

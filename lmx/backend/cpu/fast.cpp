@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -66,22 +65,11 @@ void NormVJP::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
   cpu::allocate(dx);
   std::vector<float> staged(direct ? 0 : rows * d);
   float* dxf = direct ? dx.data<float>() : staged.data();
-  // Each block of rows sums its own weight and bias gradients; the blocks'
-  // sums are then added in row order, so the result does not depend on
-  // which thread finished first.
-  std::mutex mu;
-  std::vector<std::pair<size_t, std::vector<float>>> partials;
-  parallel_for(rows, 16 * d, [&](size_t r0, size_t r1) {
-    std::vector<float> sums(2 * d, 0.0f);  // dweight, then dbias
+  // dweight, then dbias, summed over the rows
+  const std::vector<float> total = parallel_sum(rows, 16 * d, 2 * d, [&](size_t r0, size_t r1, float* sums) {
     LMX_CPU_KERNEL(norm_vjp_rows, x + r0 * d, w, g + r0 * d, centre_, eps_, static_cast<int64_t>(r1 - r0), d,
-                   dxf + r0 * d, sums.data(), sums.data() + d);
-    std::lock_guard lk(mu);
-    partials.emplace_back(r0, std::move(sums));
+                   dxf + r0 * d, sums, sums + d);
   });
-  std::sort(partials.begin(), partials.end(), [](auto& a, auto& b) { return a.first < b.first; });
-  std::vector<float> total(2 * d, 0.0f);
-  for (auto& [_, sums] : partials)
-    for (int64_t i = 0; i < 2 * d; ++i) total[i] += sums[i];
   if (!direct) cpu::convert_contiguous(staged.data(), float32, dx.raw_ptr(), dx.dtype(), staged.size());
   store_float32(total.data(), d, outputs[1]);
   if (centre_) store_float32(total.data() + d, d, outputs[2]);
@@ -328,7 +316,8 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, array
 // are each written by one task), else one at a time with the products split.
 void AttentionVJP::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   array qs, ks, vs, ms, os, gs;
-  const Heads q = heads_of(inputs[0], qs, false), k = heads_of(inputs[1], ks, false), v = heads_of(inputs[2], vs, false);
+  const Heads q = heads_of(inputs[0], qs, false), k = heads_of(inputs[1], ks, false);
+  const Heads v = heads_of(inputs[2], vs, false);
   const std::optional<Heads> mask =
       has_mask_ ? std::optional(heads_of(inputs[3], ms, false, /*rows_apart=*/false)) : std::nullopt;
   const Heads o = heads_of(inputs[3 + has_mask_], os, false), g = heads_of(inputs[4 + has_mask_], gs, false);

@@ -44,6 +44,25 @@ typename Lanes<T>::V splat(T x) {
   return x - typename Lanes<T>::V{};  // broadcasts (see splat_f)
 }
 
+template <typename T>
+void store(T* p, typename Lanes<T>::V v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// The first m (< N) lanes from p, the others `fill`: a row's tail without
+// reading past it.
+template <typename T>
+typename Lanes<T>::V load_part(const T* p, int64_t m, T fill = T(0)) {
+  typename Lanes<T>::V v = splat(fill);
+  std::memcpy(&v, p, static_cast<size_t>(m) * sizeof(T));
+  return v;
+}
+
+template <typename T>
+void store_part(T* p, typename Lanes<T>::V v, int64_t m) {
+  std::memcpy(p, &v, static_cast<size_t>(m) * sizeof(T));
+}
+
 // The extreme of a contiguous run, starting from `init`, and whether a NaN
 // was seen (the caller decides what a NaN means). T is a native arithmetic
 // type (no halves, no complex).

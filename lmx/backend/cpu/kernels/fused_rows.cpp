@@ -19,22 +19,10 @@ using simd::VF;
 constexpr int64_t kLanes = simd::kFloatLanes;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-inline VF load(const float* p) {
-  VF v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline void store(float* p, VF v) { std::memcpy(p, &v, sizeof v); }
-
-// The first m (< kLanes) floats of p, the other lanes `fill`.
-inline VF load_part(const float* p, int64_t m, float fill) {
-  VF v = splat_f(fill);
-  std::memcpy(&v, p, static_cast<size_t>(m) * sizeof(float));
-  return v;
-}
-
-inline void store_part(float* p, VF v, int64_t m) { std::memcpy(p, &v, static_cast<size_t>(m) * sizeof(float)); }
+using simd::load;
+using simd::load_part;
+using simd::store;
+using simd::store_part;
 
 inline float lane_sum(VF v) {
   float s = 0.0f;

@@ -25,20 +25,9 @@ constexpr int tile_rows() {
   else return NV <= 2 ? 4 : 2;
 }
 
-inline VF load(const float* p) {
-  VF v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline void store(float* p, VF v) { std::memcpy(p, &v, sizeof v); }
-
-// The first m lanes of p, zeros after.
-inline VF load_part(const float* p, int64_t m) {
-  VF v = splat_f(0.0f);
-  std::memcpy(&v, p, static_cast<size_t>(m) * sizeof(float));
-  return v;
-}
+using simd::load;
+using simd::load_part;
+using simd::store;
 
 // Writes the vector's lanes that fall below column n (col is its first).
 inline void store_cols(float* p, VF v, int64_t col, int64_t n) {
