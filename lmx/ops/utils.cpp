@@ -6,7 +6,11 @@
 namespace lmx {
 
 Stream to_stream(const StreamOrDevice& s) {
-  if (auto* st = std::get_if<Stream>(&s)) return *st;
+  if (auto* st = std::get_if<Stream>(&s)) {
+    check_stream(*st, "stream");
+    return *st;
+  }
+  if (auto* t = std::get_if<ThreadLocalStream>(&s)) return stream_from_thread_local(*t);
   if (auto* d = std::get_if<Device>(&s)) return default_stream(*d);
   return default_stream(default_device());
 }

@@ -11,7 +11,7 @@ namespace lmx {
 
 // An op's `stream=` argument: nothing (the default stream of the default
 // device), a stream, or a device (its default stream).
-using StreamOrDevice = std::variant<std::monostate, Stream, Device>;
+using StreamOrDevice = std::variant<std::monostate, Stream, Device, ThreadLocalStream>;
 Stream to_stream(const StreamOrDevice& s);
 
 // Maps a possibly negative axis into [0, ndim); throws ValueError naming the op.

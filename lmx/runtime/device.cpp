@@ -36,17 +36,32 @@ std::mutex state_mu;
 
 struct StreamRegistry {
   std::vector<Stream> streams;          // by index
+  std::vector<char> destroyed;          // by index: clear_streams ran for it
   std::vector<int> default_for_device;  // index into streams, per device type
+  int thread_local_streams = 0;         // ids handed out so far
 };
 
 StreamRegistry& streams() {
   static auto* r = [] {
     auto* reg = new StreamRegistry();
     reg->streams.emplace_back(0, Device::cpu);
+    reg->destroyed.push_back(0);
     reg->default_for_device = {0, -1};
     return reg;
   }();
   return *r;
+}
+
+// Streams this thread created, and its instances of thread-local streams
+// (thread-local stream id -> stream index): what clear_streams destroys.
+thread_local std::vector<int> created_here;
+thread_local std::vector<std::pair<int, int>> thread_instances;
+
+// Registers a new stream; the caller holds state_mu.
+Stream add_stream(StreamRegistry& reg, const Device& d) {
+  reg.streams.emplace_back(static_cast<int>(reg.streams.size()), d);
+  reg.destroyed.push_back(0);
+  return reg.streams.back();
 }
 
 Device initial_default_device() {
@@ -90,15 +105,13 @@ Stream default_stream(const Device& d) {
   std::lock_guard lk(state_mu);
   auto& reg = streams();
   int t = static_cast<int>(d.type);
-  if (reg.default_for_device[t] < 0) {
-    reg.streams.emplace_back(static_cast<int>(reg.streams.size()), d);
-    reg.default_for_device[t] = reg.streams.back().index;
-  }
+  if (reg.default_for_device[t] < 0) reg.default_for_device[t] = add_stream(reg, d).index;
   return reg.streams[reg.default_for_device[t]];
 }
 
 void set_default_stream(const Stream& s) {
   check_device(s.device, "set_default_stream");
+  check_stream(s, "set_default_stream");
   std::lock_guard lk(state_mu);
   streams().default_for_device[static_cast<int>(s.device.type)] = s.index;
 }
@@ -106,13 +119,77 @@ void set_default_stream(const Stream& s) {
 Stream new_stream(const Device& d) {
   check_device(d, "new_stream");
   std::lock_guard lk(state_mu);
+  Stream s = add_stream(streams(), d);
+  created_here.push_back(s.index);
+  return s;
+}
+
+std::string to_string(const ThreadLocalStream& s) {
+  return "ThreadLocalStream(" + to_string(s.device) + ", " + std::to_string(s.id) + ")";
+}
+
+ThreadLocalStream new_thread_local_stream(const Device& d) {
+  check_device(d, "new_thread_local_stream");
+  std::lock_guard lk(state_mu);
+  return {streams().thread_local_streams++, d};
+}
+
+Stream stream_from_thread_local(const ThreadLocalStream& s) {
+  for (auto [id, index] : thread_instances)
+    if (id == s.id) {
+      std::lock_guard lk(state_mu);
+      return streams().streams[index];
+    }
+  Stream mine = new_stream(s.device);
+  thread_instances.emplace_back(s.id, mine.index);
+  return mine;
+}
+
+void check_stream(const Stream& s, const char* op) {
+  std::lock_guard lk(state_mu);
   auto& reg = streams();
-  reg.streams.emplace_back(static_cast<int>(reg.streams.size()), d);
-  return reg.streams.back();
+  if (s.index < 0 || static_cast<size_t>(s.index) >= reg.streams.size() || reg.streams[s.index].device != s.device)
+    throw std::invalid_argument(std::string("[") + op + "] " + to_string(s) + " does not exist.");
+  if (reg.destroyed[s.index])
+    throw std::invalid_argument(std::string("[") + op + "] " + to_string(s) +
+                                " was destroyed by clear_streams().");
+}
+
+void clear_streams() {
+  std::vector<Stream> mine;
+  {
+    std::lock_guard lk(state_mu);
+    for (int index : created_here) mine.push_back(streams().streams[index]);
+  }
+  created_here.clear();
+  thread_instances.clear();
+  // Queued work runs to completion first, so no array waits on a stream
+  // that no longer exists.
+  for (auto& s : mine) synchronize(s);
+  {
+    std::lock_guard lk(state_mu);
+    auto& reg = streams();
+    for (auto& s : mine) {
+      reg.destroyed[s.index] = 1;
+      for (int& d : reg.default_for_device)
+        if (d == s.index) d = -1;
+    }
+  }
+  for (auto& s : mine) scheduler::release(s);
+}
+
+std::vector<Stream> get_streams() {
+  std::lock_guard lk(state_mu);
+  auto& reg = streams();
+  std::vector<Stream> out;
+  for (size_t i = 0; i < reg.streams.size(); ++i)
+    if (!reg.destroyed[i]) out.push_back(reg.streams[i]);
+  return out;
 }
 
 void synchronize(const Stream& s) {
-  auto& q = scheduler::queue(s);
+  check_stream(s, "synchronize");
+  auto q = scheduler::queue(s);
   q->wait_for(q->last_submitted());
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace lmx {
 
@@ -37,6 +38,28 @@ std::string to_string(const Stream& s);
 Stream default_stream(const Device& d);
 void set_default_stream(const Stream& s);
 Stream new_stream(const Device& d);
+
+// A stream that stands for a different stream on each thread that uses it
+// (MLX's ThreadLocalStream): a thread's first use creates that thread's own
+// in-order stream, which the thread then owns (clear_streams destroys it).
+struct ThreadLocalStream {
+  int id;
+  Device device;
+};
+std::string to_string(const ThreadLocalStream& s);
+ThreadLocalStream new_thread_local_stream(const Device& d);
+// The calling thread's stream for `s`.
+Stream stream_from_thread_local(const ThreadLocalStream& s);
+// Destroys the streams the calling thread created (new_stream and its
+// threads' instances of thread-local streams) once their queued work has
+// run. Ops and evaluations on a destroyed stream raise; the default streams
+// are never destroyed (a destroyed stream made default gives way to a new
+// default stream).
+void clear_streams();
+// Raises std::invalid_argument naming `op` when `s` was destroyed.
+void check_stream(const Stream& s, const char* op);
+// The streams that exist now (not destroyed), in creation order.
+std::vector<Stream> get_streams();
 // Blocks until all work queued on the stream (or on every stream) has run.
 void synchronize(const Stream& s);
 void synchronize();

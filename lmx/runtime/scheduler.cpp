@@ -91,13 +91,23 @@ std::vector<std::shared_ptr<StreamQueue>>& registry() {
 }
 }  // namespace
 
-const std::shared_ptr<StreamQueue>& queue(const Stream& s) {
+std::shared_ptr<StreamQueue> queue(const Stream& s) {
+  check_stream(s, "eval");
   std::lock_guard lk(registry_mu);
   auto& r = registry();
-  if (s.index < 0) throw std::invalid_argument("[stream] Invalid stream index.");
   if (static_cast<size_t>(s.index) >= r.size()) r.resize(s.index + 1);
   if (!r[s.index]) r[s.index] = std::make_shared<StreamQueue>(s);
   return r[s.index];
+}
+
+void release(const Stream& s) {
+  std::shared_ptr<StreamQueue> q;
+  {
+    std::lock_guard lk(registry_mu);
+    auto& r = registry();
+    if (static_cast<size_t>(s.index) < r.size()) q = std::move(r[s.index]);
+  }
+  // q's last owner may be here: its worker joins outside the registry lock.
 }
 
 std::vector<std::shared_ptr<StreamQueue>> all_queues() {

@@ -37,8 +37,11 @@ struct StreamQueue {
 };
 
 namespace scheduler {
-// The queue that runs a stream's work (created on first use).
-const std::shared_ptr<StreamQueue>& queue(const Stream& s);
+// The queue that runs a stream's work (created on first use); raises for a
+// stream that clear_streams destroyed.
+std::shared_ptr<StreamQueue> queue(const Stream& s);
+// Drops a destroyed stream's queue (its worker ends once nothing holds it).
+void release(const Stream& s);
 // Every queue created so far.
 std::vector<std::shared_ptr<StreamQueue>> all_queues();
 }  // namespace scheduler

@@ -57,11 +57,31 @@ void init_runtime(nb::module_& m) {
       .def("__eq__", [](const Stream& a, nb::handle b) { return nb::isinstance<Stream>(b) && a == nb::cast<Stream>(b); })
       .def("__hash__", [](const Stream& s) { return s.index; });
 
+  nb::class_<ThreadLocalStream>(m, "ThreadLocalStream",
+                                "A stream that will be unique per thread and can be used to run operations on a "
+                                "given device.")
+      .def_prop_ro("device", [](const ThreadLocalStream& s) { return s.device; })
+      .def("__repr__", [](const ThreadLocalStream& s) { return to_string(s); })
+      .def("__eq__", [](const ThreadLocalStream& a, nb::handle b) {
+        return nb::isinstance<ThreadLocalStream>(b) && a.id == nb::cast<ThreadLocalStream>(b).id;
+      })
+      .def("__hash__", [](const ThreadLocalStream& s) { return s.id; });
+
   m.def("default_device", &default_device);
   m.def("set_default_device", &set_default_device, "device"_a);
   m.def("default_stream", &default_stream, "device"_a);
   m.def("set_default_stream", &set_default_stream, "stream"_a);
   m.def("new_stream", &new_stream, "device"_a);
+  m.def("new_thread_local_stream", &new_thread_local_stream, "device"_a,
+        "Make a new stream that will be unique per thread.");
+  m.def("_thread_stream", &stream_from_thread_local, "stream"_a);
+  m.def(
+      "clear_streams",
+      [] {
+        nb::gil_scoped_release nogil;  // waits for the streams' queued work
+        clear_streams();
+      },
+      "Destroy all streams created in current thread.");
   m.def("synchronize",
         [](std::optional<Stream> s) {
           nb::gil_scoped_release nogil;

@@ -1,6 +1,9 @@
 // Core runtime: graph building, evaluation order, donation, streams, allocator.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "lmx/lmx.h"
 
 using namespace lmx;
@@ -77,6 +80,35 @@ TEST(Streams, CrossStreamDependencyWaitsForProducer) {
   double n = 1 << 10;
   EXPECT_DOUBLE_EQ(c.item<float>(), static_cast<float>(n * (n - 1)));
   synchronize();
+}
+
+TEST(Streams, ThreadLocalStreamsAreOwnedByTheirThread) {
+  ThreadLocalStream tls = new_thread_local_stream(Device::cpu);
+  Stream mine = stream_from_thread_local(tls);
+  EXPECT_EQ(stream_from_thread_local(tls), mine);
+  Stream theirs = mine, made_there = mine;
+  bool destroyed_there = false;
+  std::thread other([&] {
+    theirs = stream_from_thread_local(tls);
+    made_there = new_stream(Device::cpu);
+    array a = add(arange(0, 4, 1, int32, tls), array(1), made_there);
+    a.eval();
+    clear_streams();
+    try {
+      check_stream(made_there, "test");
+    } catch (const std::invalid_argument&) {
+      destroyed_there = true;
+    }
+  });
+  other.join();
+  EXPECT_NE(theirs, mine);
+  EXPECT_TRUE(destroyed_there);
+  // The other thread's clear_streams left this thread's streams alone.
+  EXPECT_NO_THROW(check_stream(mine, "test"));
+  EXPECT_EQ(add(array(2), array(3), tls).item<int>(), 5);
+  auto alive = get_streams();
+  EXPECT_EQ(std::count(alive.begin(), alive.end(), made_there), 0);
+  EXPECT_THROW(synchronize(made_there), std::invalid_argument);
 }
 
 TEST(Allocator, CacheAndPeakStatistics) {

@@ -4,6 +4,7 @@ import gc
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -282,6 +283,71 @@ def test_two_streams_consumer(rng):
     mx.synchronize(s1)
     mx.synchronize(s2)
     assert y.item() == sum(range(200))
+
+
+def run_in_thread(fn):
+    """Runs fn on a new thread and returns its result (re-raising its error)."""
+    out = {}
+
+    def target():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_thread_local_stream(rng):
+    tls = mx.new_thread_local_stream(mx.cpu)
+    assert isinstance(tls, mx.ThreadLocalStream) and tls.device == mx.cpu
+    assert repr(tls).startswith("ThreadLocalStream(Device(cpu, 0), ")
+    with pytest.raises(TypeError):
+        mx.ThreadLocalStream(mx.cpu)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+
+    def work():
+        a = mx.array(x)
+        out = mx.sum(mx.multiply(a, 2.0, stream=tls), axis=0, stream=tls)
+        with mx.stream(tls):  # each thread enters its own stream
+            mine = mx.default_stream(mx.cpu)
+            more = mx.exp(a) + 1
+        return np.array(out), np.array(more), mine
+
+    main_out, main_more, main_stream = work()
+    thread_out, thread_more, thread_stream = run_in_thread(work)
+    for out, more in ((main_out, main_more), (thread_out, thread_more)):
+        np.testing.assert_allclose(out, (2 * x).sum(0), rtol=1e-5)
+        np.testing.assert_allclose(more, np.exp(x) + 1, rtol=1e-5)
+    assert main_stream != thread_stream
+    # The same thread gets the same stream each time.
+    with mx.stream(tls):
+        assert mx.default_stream(mx.cpu) == main_stream
+
+
+def test_clear_streams_destroys_the_threads_streams():
+    # Run on a thread of its own: MLX's clear_streams also destroys the
+    # calling thread's default stream.
+    def work():
+        s = mx.new_stream(mx.cpu)
+        ready = mx.add(mx.arange(5), 1, stream=s)
+        mx.eval(ready)
+        pending = mx.multiply(ready, 3, stream=s)
+        mx.async_eval(pending)  # queued work finishes before the stream goes
+        mx.clear_streams()
+        with pytest.raises((ValueError, RuntimeError), match="Stream"):
+            mx.eval(mx.add(mx.array(1), 1, stream=s))
+        return ready.tolist(), pending.tolist()
+
+    ready, pending = run_in_thread(work)
+    assert ready == [1, 2, 3, 4, 5] and pending == [3, 6, 9, 12, 15]
+    # Other threads' streams are untouched.
+    assert (mx.arange(3) + 1).tolist() == [1, 2, 3]
 
 
 # ---------------------------------------------------------------- memory

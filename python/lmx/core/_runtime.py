@@ -24,13 +24,17 @@ class StreamContext:
 
     def __init__(self, s):
         # Checked here, not on entering the block, so a bad argument fails at the call.
-        if not isinstance(s, (_core.Stream, _core.Device, _core.DeviceType)):
-            raise TypeError(f"stream() takes a Stream, Device or DeviceType, not {type(s).__name__}.")
+        if not isinstance(s, (_core.Stream, _core.ThreadLocalStream, _core.Device, _core.DeviceType)):
+            raise TypeError(
+                f"stream() takes a Stream, ThreadLocalStream, Device or DeviceType, not {type(s).__name__}."
+            )
         self._target = s
         self._saved = []
 
     def __enter__(self):
         s = self._target
+        if isinstance(s, _core.ThreadLocalStream):
+            s = _core._thread_stream(s)  # the entering thread's own stream
         old_device = _core.default_device()
         if isinstance(s, _core.Stream):
             old_stream = _core.default_stream(s.device)
