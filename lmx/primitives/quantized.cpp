@@ -2,6 +2,9 @@
 // weights get no gradient; x, the scales and the biases do.
 #include "lmx/primitives/quantized.h"
 
+#include <stdexcept>
+
+#include "lmx/backend/common/quantize_math.h"  // nvfp4's global-scale constant
 #include "lmx/ops/ops.h"
 #include "lmx/ops/quantized.h"
 
@@ -19,7 +22,7 @@ array group_sum(const array& d, int group) {
 
 // The quantised integers of w as float32 (scale 1, bias 0).
 array integers(const array& w, const array& scales, int group, int bits) {
-  return dequantize(w, ones_like(scales, float32), zeros_like(scales, float32), group, bits, "affine", float32);
+  return dequantize(w, ones_like(scales, float32), zeros_like(scales, float32), group, bits, "affine", {}, float32);
 }
 
 }  // namespace
@@ -65,6 +68,35 @@ std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const
       }
       out.push_back((*sb)[a - 2]);
     }
+  }
+  return out;
+}
+
+std::vector<array> FpDequantize::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                     const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> out;
+  for (int a : argnums) {
+    if (a < 2) {
+      out.emplace_back();  // packed codes and integer scales: no gradient
+      continue;
+    }
+    // The values are code * scale * g / 2688: linear in the global scale g.
+    array plain = dequantize(primals[0], primals[1], std::nullopt, group_size(), bits(), to_string(mode()), {},
+                             float32);
+    array d = sum(multiply(astype(cotangents[0], float32), plain), all_axes(plain.ndim()));
+    out.push_back(divide(d, array(quant::kNvfp4GlobalRange)));
+  }
+  return out;
+}
+
+std::vector<array> FpRoundTrip::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> out;
+  for (int a : argnums) {
+    if (a != 0)
+      throw std::invalid_argument("[fp_round_trip] The quantisation round trip has no gradient with respect to its "
+                                  "global scale.");
+    out.push_back(astype(cotangents[0], primals[0].dtype()));  // straight through the rounding
   }
   return out;
 }

@@ -1,6 +1,7 @@
-// Affine quantisation primitives. Packing: each row's values form one
-// little-endian bit stream, value i at bits [i*bits, (i+1)*bits), read as
-// uint32 words (MLX's layout for every bit width).
+// Quantisation primitives: MLX's affine mode and its floating-point block
+// modes. Packing, for every mode and bit width (MLX's layout): each row's
+// values form one little-endian bit stream, value i at bits
+// [i*bits, (i+1)*bits), read as uint32 words.
 #pragma once
 
 #include "lmx/primitives/primitive.h"
@@ -56,6 +57,74 @@ class QuantizedMatmul : public UnaryPrimitive {
  private:
   int group_size_, bits_;
   bool transpose_;
+};
+
+// The floating-point block modes (lmx/backend/common/quantize_math.h has
+// their arithmetic): mxfp4 (groups of 32, e2m1, e8m0 scales), mxfp8 (32,
+// e4m3, e8m0) and nvfp4 (16, e2m1, e4m3 scales, optional global scale).
+enum class FpMode : uint8_t { mxfp4, mxfp8, nvfp4 };
+constexpr int fp_group_size(FpMode m) { return m == FpMode::nvfp4 ? 16 : 32; }
+constexpr int fp_bits(FpMode m) { return m == FpMode::mxfp8 ? 8 : 4; }
+inline const char* to_string(FpMode m) {
+  return m == FpMode::mxfp4 ? "mxfp4" : m == FpMode::mxfp8 ? "mxfp8" : "nvfp4";
+}
+
+// What the three fp-mode nodes share: the mode, and whether the last input
+// is nvfp4's global scale (a float32 scalar).
+class FpQuantBase {
+ public:
+  FpQuantBase(FpMode mode, bool global_scale) : mode_(mode), global_scale_(global_scale) {}
+  FpMode mode() const { return mode_; }
+  bool global_scale() const { return global_scale_; }
+  int group_size() const { return fp_group_size(mode_); }
+  int bits() const { return fp_bits(mode_); }
+  bool same_mode(const FpQuantBase& o) const { return o.mode_ == mode_ && o.global_scale_ == global_scale_; }
+
+ private:
+  FpMode mode_;
+  bool global_scale_;
+};
+
+// Inputs: w [, global scale] -> {w_q (..., K * bits / 32) uint32, scales
+// (..., K / group) uint8}. Not differentiable.
+class FpQuantize : public Primitive, public FpQuantBase {
+ public:
+  FpQuantize(Stream s, FpMode mode, bool global_scale) : Primitive(s), FpQuantBase(mode, global_scale) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::string name() const override { return "fp_quantize"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* q = dynamic_cast<const FpQuantize*>(&o);
+    return q && same_mode(*q);
+  }
+};
+
+// Inputs: w_q, scales [, global scale] -> the values, in the output's dtype.
+class FpDequantize : public UnaryPrimitive, public FpQuantBase {
+ public:
+  FpDequantize(Stream s, FpMode mode, bool global_scale) : UnaryPrimitive(s), FpQuantBase(mode, global_scale) {}
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  std::string name() const override { return "fp_dequantize"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* q = dynamic_cast<const FpDequantize*>(&o);
+    return q && same_mode(*q);
+  }
+};
+
+// Inputs: x [, global scale] -> dequantize(quantize(x)) in x's dtype: what
+// qqmm multiplies. Its gradient passes straight through to x (the rounding
+// counts as the identity), as quantisation-aware training expects.
+class FpRoundTrip : public UnaryPrimitive, public FpQuantBase {
+ public:
+  FpRoundTrip(Stream s, FpMode mode, bool global_scale) : UnaryPrimitive(s), FpQuantBase(mode, global_scale) {}
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  std::string name() const override { return "fp_round_trip"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* q = dynamic_cast<const FpRoundTrip*>(&o);
+    return q && same_mode(*q);
+  }
 };
 
 // fp8 e4m3 (bias 7, no infinities, 0x7f/0xff NaN) stored as uint8: to_fp8

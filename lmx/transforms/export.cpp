@@ -177,6 +177,8 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("quantize"), w.i32(aq->group_size()), w.i32(aq->bits());
   } else if (auto* dq = dynamic_cast<const AffineDequantize*>(&p)) {
     w.str("dequantize"), w.i32(dq->group_size()), w.i32(dq->bits());
+  } else if (auto* fq = dynamic_cast<const FpQuantBase*>(&p)) {
+    w.str(p.name()), w.u8(static_cast<uint8_t>(fq->mode())), w.u8(fq->global_scale());
   } else if (auto* fz = dynamic_cast<const Factorization*>(&p)) {
     w.str("factorization"), w.u8(static_cast<uint8_t>(fz->kind())), w.u8(fz->upper()), w.u8(fz->vectors());
   } else if (auto* rn = dynamic_cast<const fast::RMSNorm*>(&p)) {
@@ -207,7 +209,7 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
-                                "matmul, convolution, max/min gradients, quantized_matmul, quantize, dequantize, the linalg factorizations and solves, sorts, scans, "
+                                "matmul, convolution, max/min gradients, quantized_matmul, quantize, dequantize (every mode), the linalg factorizations and solves, sorts, scans, "
                                 "gather, scatter, slice_update, pad, fft, random bits, arange, "
                                 "the shape ops, and mx.fast's rms_norm, layer_norm, rope and attention, with their "
                                 "fused backward passes).");
@@ -298,6 +300,13 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     int group = r.i32(), bits = r.i32();
     bool transpose = r.u8() != 0;
     return std::make_shared<QuantizedMatmul>(s, group, bits, transpose);
+  }
+  if (tag == "fp_quantize" || tag == "fp_dequantize" || tag == "fp_round_trip") {
+    auto mode = read_enum<FpMode>(r, r.u8(), static_cast<uint32_t>(FpMode::nvfp4) + 1, "fp quantization mode");
+    bool global = r.u8() != 0;
+    if (tag == "fp_quantize") return std::make_shared<FpQuantize>(s, mode, global);
+    if (tag == "fp_dequantize") return std::make_shared<FpDequantize>(s, mode, global);
+    return std::make_shared<FpRoundTrip>(s, mode, global);
   }
   if (tag == "quantize" || tag == "dequantize") {
     int group = r.i32(), bits = r.i32();
@@ -451,6 +460,11 @@ void check_outputs_by_op(Reader& r, const Program& p, const Program::Node& n, Op
   for (size_t i = 0; ok && i < outs.size(); ++i)
     ok = outs[i].shape() == p.values[n.outputs[i]].shape && outs[i].dtype() == p.values[n.outputs[i]].dtype;
   if (!ok) r.fail("a '" + n.primitive->name() + "' node has inputs or outputs its primitive cannot produce.");
+}
+
+// nvfp4's global scale among a node's placeholder inputs (at `at`), if any.
+std::optional<array> global_input(const std::vector<array>& in, bool has, size_t at) {
+  return has ? std::optional<array>(in[at]) : std::nullopt;
 }
 
 // The op that builds a factorization node of this kind from its inputs.
@@ -669,9 +683,34 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
   } else if (auto* dq = dynamic_cast<const AffineDequantize*>(&prim)) {
     need(nin == 3);
     auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
-      return dequantize(in[0], in[1], in[2], dq->group_size(), dq->bits(), "affine", dtype(out));
+      return dequantize(in[0], in[1], in[2], dq->group_size(), dq->bits(), "affine", {}, dtype(out));
     });
     need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* fq = dynamic_cast<const FpQuantize*>(&prim)) {
+    need(nin == 1u + fq->global_scale());
+    check_outputs_by_op(
+        r, p, n,
+        [&](auto& in) {
+          return quantize(in[0], {}, {}, to_string(fq->mode()), global_input(in, fq->global_scale(), 1))[0];
+        },
+        [&](const Primitive& q) {
+          auto* g = dynamic_cast<const FpQuantize*>(&q);
+          return g && g->same_mode(*fq);
+        });
+  } else if (auto* fd = dynamic_cast<const FpDequantize*>(&prim)) {
+    need(nin == 2u + fd->global_scale());
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
+      return dequantize(in[0], in[1], std::nullopt, {}, {}, to_string(fd->mode()),
+                        global_input(in, fd->global_scale(), 2), dtype(out));
+    });
+    need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* fr = dynamic_cast<const FpRoundTrip*>(&prim)) {
+    // x [, global scale] -> x's shape and dtype, quantised in groups along the last axis
+    need(nin == 1u + fr->global_scale());
+    const Shape& x = shape(n.inputs[0]);
+    need(shape(out) == x && dtype(out) == dtype(n.inputs[0]) && is_floating_point(dtype(out)) && !x.empty() &&
+         x.back() % fr->group_size() == 0);
+    if (fr->global_scale()) need(shape(n.inputs[1]).empty() && dtype(n.inputs[1]) == float32);
   } else if (auto* q = dynamic_cast<const QuantizedMatmul*>(&prim)) {
     need(nin == 4 && shape(out).size() >= 2);
     // The kernels read the operands' batch dims as the output's (the op
@@ -825,6 +864,7 @@ std::unique_ptr<Program> read_program(Reader& r, Stream s) {
     // primitives fix the count.
     auto* c = dynamic_cast<Compiled*>(prim.get());
     const bool counted_later = dynamic_cast<Factorization*>(prim.get()) || dynamic_cast<AffineQuantize*>(prim.get()) ||
+                               dynamic_cast<FpQuantize*>(prim.get()) ||
                                dynamic_cast<fast::FusedMultiOutput*>(prim.get());
     if (!counted_later && (c ? c->output_slots().size() : 1) != n.outputs.size())
       r.fail("a node's outputs do not match its primitive.");

@@ -264,9 +264,12 @@ def test_errors_name_the_layer():
         nn.QuantizedLinear(64, 8, mode="no-such-mode")
     with pytest.raises(ValueError, match=r"\[quantize\]"):
         nn.quantize(Net(), class_predicate=lambda p, m: 3.5)
-    # Modes other than affine are not in lmx.core yet: a clear error, not a wrong answer.
-    with pytest.raises(ValueError, match="mxfp4"):
-        nn.QuantizedLinear(64, 8, mode="mxfp4")
+    with pytest.raises(ValueError, match=r"\[QQLinear\].*'nvfp4' and 'mxfp8'"):
+        nn.QQLinear(64, 8, mode="mxfp4")
+    with pytest.raises(ValueError, match=r"\[QQLinear\].*bias"):
+        nn.QQLinear.from_linear(nn.Linear(64, 8))
+    with pytest.raises(ValueError, match=r"\[Embedding\]"):
+        nn.Embedding(10, 64).to_quantized(quantize_input=True)
 
 
 # ----- agreement with MLX --------------------------------------------------------------------------
@@ -344,3 +347,45 @@ def test_quantize_matches_mlx_quantize(mlx_nn, rng):
     for (name, a), (_, b) in zip(tree_flatten(mine.parameters()), tree_flatten(theirs.parameters())):
         if name.endswith("weight"):
             np.testing.assert_array_equal(to_numpy(a), np.array(b), err_msg=name)
+
+
+@pytest.mark.parametrize("mode", ["mxfp4", "mxfp8", "nvfp4"])
+def test_fp_mode_layers_match_mlx(mlx_nn, rng, mode):
+    """The floating-point modes: the same packed weights, scales and outputs as MLX's layers."""
+    import mlx.core as mlx_mx
+
+    w = rng.standard_normal((16, 64)).astype(np.float32)
+    b = rng.standard_normal((16,)).astype(np.float32)
+    mine, theirs = nn.Linear(64, 16), mlx_nn.Linear(64, 16)
+    mine.weight, theirs.weight = mx.array(w), mlx_mx.array(w)
+    mine.bias, theirs.bias = mx.array(b), mlx_mx.array(b)
+    qm, qt = nn.QuantizedLinear.from_linear(mine, mode=mode), mlx_nn.QuantizedLinear.from_linear(theirs, mode=mode)
+    assert shapes_and_dtypes(qm) == shapes_and_dtypes(qt)
+    np.testing.assert_array_equal(np.array(qm.scales), np.array(qt.scales))
+    x = rng.standard_normal((3, 64)).astype(np.float32)
+    np.testing.assert_allclose(np.array(qm(mx.array(x))), np.array(qt(mlx_mx.array(x))), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="MLX's CPU build runs qqmm only for one row of x")
+@pytest.mark.parametrize("mode", ["nvfp4", "mxfp8"])
+def test_qqlinear_trains_in_float_and_evaluates_quantized(rng, mode):
+    w = rng.standard_normal((8, 64)).astype(np.float32)
+    linear = nn.Linear(64, 8, bias=False)
+    linear.weight = mx.array(w)
+    layer = linear.to_quantized(mode=mode, quantize_input=True)
+    assert isinstance(layer, nn.QQLinear) and layer.training and layer.weight.dtype == mx.float32
+    x = mx.array(rng.standard_normal((2, 5, 64)).astype(np.float32))
+    y_train = layer(x)
+    assert y_train.shape == (2, 5, 8)
+    # Training mode: the weight takes gradients, straight through the rounding.
+    grads = nn.value_and_grad(layer, lambda m, x: m(x).sum())(layer, x)[1]
+    assert grads["weight"].shape == (8, 64) and np.abs(np.array(grads["weight"])).sum() > 0
+    layer.eval()
+    assert layer.weight.dtype == mx.uint32 and "scales" in layer
+    np.testing.assert_allclose(np.array(layer(x)), np.array(y_train), rtol=1e-5, atol=1e-5)
+    assert "input_dims=64" in repr(layer)
+    layer.train()  # decoded as mx.dequantize decodes (bfloat16 by default, as in MLX)
+    assert mx.issubdtype(layer.weight.dtype, mx.floating) and "scales" not in layer
+    model = nn.Sequential(nn.Linear(64, 32, bias=False), nn.ReLU(), nn.Linear(32, 8, bias=False))
+    nn.quantize(model, mode=mode, quantize_input=True)
+    assert isinstance(model.layers[0], nn.QQLinear) and model(x).shape == (2, 5, 8)

@@ -1,4 +1,5 @@
-// The arithmetic of affine quantisation and of fp8 (e4m3) conversion, shared
+// The arithmetic of affine quantisation, of fp8 (e4m3) conversion and of the
+// floating-point block modes (mxfp4, mxfp8, nvfp4), shared
 // by the CPU and CUDA kernels so both produce MLX's bits exactly: float32
 // throughout, IEEE divisions, round-half-even.
 #pragma once
@@ -91,6 +92,101 @@ LMX_HD inline float e4m3_to_float(uint8_t b) {
             : e == 0          ? ldexpf(static_cast<float>(m), -9)
                               : ldexpf(static_cast<float>(8 + m), e - 10);
   return b & 0x80 ? -v : v;
+}
+
+// ---- floating-point block quantisation (OCP MX and NVIDIA's NVFP4) ----
+//
+// Each group of values shares one 8-bit scale; each value is stored as a
+// 4-bit e2m1 (mxfp4, nvfp4) or 8-bit e4m3 (mxfp8) float of value / scale.
+//  - mx modes: the scale is a power of two (e8m0, bias 127, 0xff NaN), the
+//    smallest one that brings the group's largest magnitude within the
+//    element's range (6 or 448);
+//  - nvfp4: the scale is e4m3(amax / 6), optionally with a per-tensor
+//    global scale g (the tensor's amax): the stored scale is then
+//    e4m3(amax / 6 * 2688 / g) and values decode as code * scale * g / 2688.
+// Values round to nearest, ties to even (as the OCP spec and MLX's Metal and
+// CUDA kernels do), saturating at the element's largest finite value.
+// A group holding a NaN or an infinity gets a NaN scale: it decodes as NaN.
+
+// nvfp4's global scale pairs with e4m3's and e2m1's largest values: 448 * 6.
+constexpr float kNvfp4GlobalRange = 2688.0f;
+
+// e2m1: sign, two exponent bits (bias 1), one mantissa bit; magnitudes
+// 0, 0.5, 1, 1.5, 2, 3, 4, 6.
+LMX_HD inline uint8_t float_to_e2m1(float v) {
+  const float a = fabsf(v);
+  // Midpoints between neighbouring magnitudes; a tie goes to the even code
+  // (<= where the lower neighbour's code is even, < where it is odd).
+  uint8_t code = a <= 0.25f ? 0 : a < 0.75f ? 1 : a <= 1.25f ? 2 : a < 1.75f ? 3
+               : a <= 2.5f  ? 4 : a < 3.5f  ? 5 : a <= 5.0f  ? 6 : 7;
+  return code | (signbit(v) ? 0x8 : 0);
+}
+
+LMX_HD inline float e2m1_to_float(uint8_t code) {
+  const float magnitudes[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+  const float m = magnitudes[code & 7];
+  return code & 8 ? -m : m;
+}
+
+// The e8m0 code of the smallest power of two s with amax / s <= elem_max
+// (code 127, scale 1, for an all-zero group; 0xff for NaN or infinity).
+LMX_HD inline uint8_t e8m0_scale_code(float amax, float elem_max) {
+  if (!(amax <= 3.4028235e38f)) return 0xff;
+  const float x = amax / elem_max;
+  if (x == 0.0f) return 127;
+  int e;
+  const float m = frexpf(x, &e);  // x = m * 2^e, m in [0.5, 1)
+  int exponent = m == 0.5f ? e - 1 : e;  // ceil(log2(x))
+  exponent = exponent < -127 ? -127 : exponent > 127 ? 127 : exponent;
+  return static_cast<uint8_t>(exponent + 127);
+}
+
+LMX_HD inline float e8m0_to_float(uint8_t code) {
+  return code == 0xff ? bits_float(0x7fc00000u) : ldexpf(1.0f, static_cast<int>(code) - 127);
+}
+
+// The e4m3 scale code of an nvfp4 group (`encode` = 2688 / g, or 1).
+LMX_HD inline uint8_t nvfp4_scale_code(float amax, float encode) {
+  if (!(amax <= 3.4028235e38f)) return 0x7f;
+  return float_to_e4m3(amax / 6.0f * encode);
+}
+
+// One group's layout: `bits` per element (4: e2m1, 8: e4m3) and its scale
+// (power of two for the mx modes, e4m3 for nvfp4). `global` is nvfp4's
+// global scale g, 0 when absent.
+struct FpGroupFormat {
+  int bits;
+  bool power_of_two_scale;
+  float global;
+  LMX_HD float elem_max() const { return bits == 4 ? 6.0f : 448.0f; }
+  LMX_HD float encode() const { return global != 0.0f ? kNvfp4GlobalRange / global : 1.0f; }
+  // What one element's decoded value is multiplied by for a scale code.
+  LMX_HD float scale_factor(uint8_t scale_code) const {
+    if (power_of_two_scale) return e8m0_to_float(scale_code);
+    const float s = e4m3_to_float(scale_code);
+    return global != 0.0f ? s * (global / kNvfp4GlobalRange) : s;
+  }
+  LMX_HD float element(uint8_t code) const { return bits == 4 ? e2m1_to_float(code) : e4m3_to_float(code); }
+};
+
+// Quantises `group` values: writes their element codes and returns the
+// group's scale code.
+LMX_HD inline uint8_t fp_quantize_group(const float* w, int group, const FpGroupFormat& f, uint8_t* codes) {
+  float amax = 0.0f;
+  for (int i = 0; i < group; ++i) {
+    const float a = fabsf(w[i]);
+    amax = a > amax || a != a ? a : amax;  // a NaN sticks
+  }
+  const uint8_t scale_code =
+      f.power_of_two_scale ? e8m0_scale_code(amax, f.elem_max()) : nvfp4_scale_code(amax, f.encode());
+  float s = f.power_of_two_scale ? e8m0_to_float(scale_code) : e4m3_to_float(scale_code);
+  const float encode = f.power_of_two_scale ? 1.0f : f.encode();
+  for (int i = 0; i < group; ++i) {
+    // A zero scale (a group too small for e4m3) leaves every value zero.
+    const float v = s == 0.0f ? 0.0f : w[i] / s * encode;
+    codes[i] = f.bits == 4 ? float_to_e2m1(v) : float_to_e4m3(v);
+  }
+  return scale_code;
 }
 
 }  // namespace lmx::quant

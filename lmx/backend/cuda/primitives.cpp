@@ -198,6 +198,13 @@ void Fp8Convert::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::fp8_convert(to_fp8_, inputs[0], out, cuda_stream(*this))) on_host(*this, inputs, out);
 }
 
+// The fp block modes have no CUDA kernels yet: they run on the host copy.
+void FpQuantize::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  on_host(*this, inputs, outputs);
+}
+void FpDequantize::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
+void FpRoundTrip::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
+
 void FFT::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::fft(inputs[0], axis_, inverse_, out, cuda_stream(*this))) on_host(*this, inputs, out);
 }

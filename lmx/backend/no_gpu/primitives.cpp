@@ -47,6 +47,8 @@ LMX_NO_GPU(Sort)
 LMX_NO_GPU(AffineDequantize)
 LMX_NO_GPU(QuantizedMatmul)
 LMX_NO_GPU(Fp8Convert)
+LMX_NO_GPU(FpDequantize)
+LMX_NO_GPU(FpRoundTrip)
 LMX_NO_GPU(fast::RMSNorm)
 LMX_NO_GPU(fast::LayerNorm)
 LMX_NO_GPU(fast::RoPE)
@@ -71,6 +73,10 @@ void Factorization::eval_gpu(const std::vector<array>&, std::vector<array>&) {
 }
 
 void AffineQuantize::eval_gpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
+}
+
+void FpQuantize::eval_gpu(const std::vector<array>&, std::vector<array>&) {
   throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
 }
 

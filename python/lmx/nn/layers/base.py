@@ -182,8 +182,12 @@ class Module(dict):
     def train(self, mode=True):
         """Sets training mode (``mode=True``) or evaluation mode on every module."""
         mode = bool(mode)
-        self.apply_to_modules(lambda _, m: object.__setattr__(m, "_training", mode))
+        self.apply_to_modules(lambda _, m: m._set_training_mode(mode))
         return self
+
+    def _set_training_mode(self, mode):
+        """Records the mode; layers that keep other state per mode (QQLinear) extend it."""
+        object.__setattr__(self, "_training", mode)
 
     def eval(self):
         """Evaluation mode: ``train(False)``."""

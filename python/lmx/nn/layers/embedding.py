@@ -36,7 +36,8 @@ class Embedding(Module):
     def to_quantized(self, group_size=None, bits=None, mode="affine", quantize_input=False):
         """A :class:`QuantizedEmbedding` holding this table quantized."""
         # Imported here: the quantized layers build on this module.
-        from lmx.nn.layers.quantized import QuantizedEmbedding, check_quantize_input
+        from lmx.nn.layers.quantized import QuantizedEmbedding
 
-        check_quantize_input(quantize_input, mode, "Embedding")
+        if quantize_input:  # a lookup has no input to quantize (as in MLX)
+            raise ValueError("[Embedding] Quantized input is not supported.")
         return QuantizedEmbedding.from_embedding(self, group_size, bits, mode)

@@ -50,11 +50,14 @@ class Linear(Module):
         return x @ weight.T
 
     def to_quantized(self, group_size=None, bits=None, mode="affine", quantize_input=False):
-        """A :class:`QuantizedLinear` holding this layer's weights quantized."""
+        """A :class:`QuantizedLinear` holding this layer's weights quantized, or with
+        ``quantize_input`` a :class:`QQLinear` (input and weight quantized)."""
         # Imported here: the quantized layers build on this module.
-        from lmx.nn.layers.quantized import QuantizedLinear, check_quantize_input
+        from lmx.nn.layers.quantized import QQLinear, QuantizedLinear, check_activation_mode
 
-        check_quantize_input(quantize_input, mode, "Linear")
+        if quantize_input:
+            check_activation_mode(mode, "Linear")
+            return QQLinear.from_linear(self, group_size, bits, mode)
         return QuantizedLinear.from_linear(self, group_size, bits, mode)
 
 

@@ -13,7 +13,7 @@ from lmx.nn.layers._checks import check_array, check_features, check_positive_in
 from lmx.nn.layers.base import Module
 from lmx.utils import tree_map_with_path
 
-__all__ = ["QuantizedEmbedding", "QuantizedLinear", "quantize"]
+__all__ = ["QQLinear", "QuantizedEmbedding", "QuantizedLinear", "quantize"]
 
 # (group_size, bits) used when they are left out, per quantization mode (MLX's defaults).
 _MODE_DEFAULTS = {
@@ -174,13 +174,86 @@ class QuantizedEmbedding(_QuantizedMatrix):
         return self._matmul(x)
 
 
-def check_quantize_input(quantize_input, mode, layer):
-    """Quantized activations exist only for the floating-point modes, which lmx lacks."""
-    if quantize_input:
+# The modes whose products quantize the input too (``mx.qqmm``), as in MLX.
+_ACTIVATION_MODES = ("nvfp4", "mxfp8")
+
+
+def check_activation_mode(mode, layer):
+    if mode not in _ACTIVATION_MODES:
         raise ValueError(
-            f"[{layer}] Quantized activations are only supported for the 'nvfp4' and 'mxfp8' modes, "
-            f"got {mode!r}; lmx supports mode 'affine' without them."
+            f"[{layer}] Quantized activations are only supported for the 'nvfp4' and 'mxfp8' modes, got {mode!r}."
         )
+
+
+class QQLinear(Module):
+    """``y = q(x) q(W)^T``: the input is quantized on the fly as well as the weight
+    ``W`` (``output_dims, input_dims``), through ``mx.qqmm``, in mode ``"nvfp4"``
+    (default) or ``"mxfp8"``; there is no bias.
+
+    In training mode ``W`` stays in floating point and is quantized on each call, so
+    it takes gradients (straight through the rounding). ``eval()`` stores it
+    quantized (``weight`` as uint32 and ``scales``); ``train()`` decodes it back."""
+
+    def __init__(self, input_dims, output_dims, group_size=None, bits=None, mode="nvfp4"):
+        super().__init__()
+        check_positive_int(input_dims, "input_dims", "QQLinear")
+        check_positive_int(output_dims, "output_dims", "QQLinear")
+        check_activation_mode(mode, "QQLinear")
+        self.group_size, self.bits = _resolve_config(group_size, bits, mode, "QQLinear")
+        self.mode = mode
+        scale = math.sqrt(1.0 / input_dims)
+        self.weight = mx.random.uniform(low=-scale, high=scale, shape=(output_dims, input_dims))
+        self._quantized = False
+
+    def _extra_repr(self):
+        rows, columns = self.weight.shape
+        if self._quantized:
+            columns = columns * 32 // self.bits
+        return (
+            f"input_dims={columns}, output_dims={rows}, group_size={self.group_size}, "
+            f"bits={self.bits}, mode={self.mode}"
+        )
+
+    def quantize(self):
+        """Stores the weight quantized (what evaluation mode uses)."""
+        if not self._quantized:
+            self.weight, self.scales = mx.quantize(self.weight, self.group_size, self.bits, mode=self.mode)
+            self._quantized = True
+
+    def dequantize(self):
+        """Stores the weight decoded to floating point (what training mode uses)."""
+        if self._quantized:
+            self.weight = mx.dequantize(
+                self.weight, self.scales, group_size=self.group_size, bits=self.bits, mode=self.mode
+            )
+            del self.scales
+            self._quantized = False
+
+    def _set_training_mode(self, mode):
+        super()._set_training_mode(mode)
+        if mode:
+            self.dequantize()
+        else:
+            self.quantize()
+
+    def __call__(self, x):
+        check_array(x, "QQLinear")
+        return mx.qqmm(
+            x, self["weight"], self.get("scales"), group_size=self.group_size, bits=self.bits, mode=self.mode
+        )
+
+    @classmethod
+    def from_linear(cls, linear_layer, group_size=None, bits=None, mode="nvfp4"):
+        """A QQLinear with ``linear_layer``'s weight, in its training mode."""
+        if not isinstance(getattr(linear_layer, "weight", None), mx.array) or linear_layer.weight.ndim != 2:
+            raise ValueError("[QQLinear] from_linear expects a layer with a 2-D 'weight' array.")
+        if linear_layer.get("bias") is not None:
+            raise ValueError("[QQLinear] QQLinear has no bias; the layer to convert has one.")
+        output_dims, input_dims = linear_layer.weight.shape
+        layer = cls(input_dims, output_dims, group_size, bits, mode)
+        layer.weight = linear_layer.weight
+        layer.train(linear_layer.training)
+        return layer
 
 
 def quantize(
