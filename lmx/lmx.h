@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lmx/array.h"
+#include "lmx/distributed/ops.h"
 #include "lmx/dtype.h"
 #include "lmx/fast/fast.h"
 #include "lmx/ops/fft.h"

@@ -1,4 +1,4 @@
-"""Lists the public names of MLX's mlx.core (and its linalg, fft and random
+"""Lists the public names of MLX's mlx.core (and its linalg, fft, random and distributed
 modules) that lmx.core lacks. Needs MLX's Linux build (`pip install mlx`);
 a development aid, not a test.
 
@@ -16,7 +16,7 @@ def missing(theirs, ours):
 
 def main():
     modules = {"mlx.core": (mlx, lmx)}
-    for sub in ("linalg", "fft", "random"):
+    for sub in ("linalg", "fft", "random", "distributed"):
         modules[f"mlx.core.{sub}"] = (getattr(mlx, sub), getattr(lmx, sub, None))
     for name, (theirs, ours) in modules.items():
         gone = missing(theirs, ours)

@@ -21,6 +21,7 @@ void init_fast(nb::module_& m);
 void init_io(nb::module_& m);
 void init_quantized(nb::module_& m);
 void init_random(nb::module_& m);
+void init_distributed(nb::module_& m);
 }  // namespace lmx::py
 
 NB_MODULE(_core, m) {
@@ -48,6 +49,7 @@ NB_MODULE(_core, m) {
   lmx::py::init_io(m);
   lmx::py::init_quantized(m);
   lmx::py::init_random(m);
+  lmx::py::init_distributed(m);
   nb::list names;
   for (auto [k, v] : nb::borrow<nb::dict>(m.attr("__dict__"))) {
     std::string name = nb::cast<std::string>(k);

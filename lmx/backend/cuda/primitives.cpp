@@ -16,6 +16,7 @@
 #include "lmx/primitives/fft.h"
 #include "lmx/primitives/index.h"
 #include "lmx/primitives/linalg.h"
+#include "lmx/primitives/distributed.h"
 #include "lmx/primitives/quantized.h"
 #include "lmx/primitives/random.h"
 #include "lmx/primitives/reduce.h"
@@ -204,6 +205,11 @@ void FpQuantize::eval_gpu(const std::vector<array>& inputs, std::vector<array>& 
 }
 void FpDequantize::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
 void FpRoundTrip::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
+
+// ---- distributed ----
+
+// Collectives go through host memory (lmx has no NCCL backend yet).
+void DistributedOp::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
 
 void FFT::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::fft(inputs[0], axis_, inverse_, out, cuda_stream(*this))) on_host(*this, inputs, out);

@@ -11,6 +11,7 @@
 #include "lmx/primitives/random.h"
 #include "lmx/primitives/index.h"
 #include "lmx/primitives/linalg.h"
+#include "lmx/primitives/distributed.h"
 #include "lmx/primitives/quantized.h"
 #include "lmx/primitives/reduce.h"
 #include "lmx/primitives/shape.h"
@@ -49,6 +50,7 @@ LMX_NO_GPU(QuantizedMatmul)
 LMX_NO_GPU(Fp8Convert)
 LMX_NO_GPU(FpDequantize)
 LMX_NO_GPU(FpRoundTrip)
+LMX_NO_GPU(DistributedOp)
 LMX_NO_GPU(fast::RMSNorm)
 LMX_NO_GPU(fast::LayerNorm)
 LMX_NO_GPU(fast::RoPE)

@@ -51,14 +51,40 @@ def checkpoint(module, fn=None):
 def average_gradients(
     gradients, group=None, all_reduce_size=32 * 1024**2, communication_type=None, communication_stream=None
 ):
-    """Averages ``gradients`` (a tree of arrays) over the processes of ``group``.
+    """Averages ``gradients`` (a tree of arrays, the same structure on every process)
+    over the processes of ``group`` (default: the global group).
 
-    lmx has no distributed backend yet, so every process is a group of one and the
-    gradients come back unchanged (the grouping and casting options then have
-    nothing to do). A group of several processes raises NotImplementedError."""
-    size = 1 if group is None else group.size()
+    Small arrays travel together: leaves are flattened and concatenated until a batch
+    reaches ``all_reduce_size`` bytes, and each batch takes one ``all_sum`` (with
+    ``all_reduce_size <= 0`` every array goes alone). ``communication_type``, when
+    given, is the dtype the batches travel in; results come back in each gradient's
+    own dtype. ``communication_stream`` runs the sums on that stream."""
+    from lmx.utils import tree_flatten, tree_unflatten
+
+    group = group if group is not None else mx.distributed.init()
+    size = group.size()
     if size == 1:
         return gradients
-    raise NotImplementedError(
-        "[average_gradients] Groups of more than one process are not available in lmx yet."
-    )
+    leaves = tree_flatten(gradients)
+    stream = {"stream": communication_stream} if communication_stream is not None else {}
+
+    def average(arrays):
+        wire = [a.reshape(-1) if communication_type is None else a.reshape(-1).astype(communication_type) for a in arrays]
+        flat = wire[0] if len(wire) == 1 else mx.concatenate(wire)
+        total = mx.distributed.all_sum(flat, group=group, **stream) / size
+        out, at = [], 0
+        for a in arrays:
+            out.append(total[at : at + a.size].reshape(a.shape).astype(a.dtype))
+            at += a.size
+        return out
+
+    averaged, batch, batch_bytes = [], [], 0
+    for _, g in leaves:
+        batch.append(g)
+        batch_bytes += g.nbytes
+        if all_reduce_size <= 0 or batch_bytes >= all_reduce_size:
+            averaged += average(batch)
+            batch, batch_bytes = [], 0
+    if batch:
+        averaged += average(batch)
+    return tree_unflatten([(k, a) for (k, _), a in zip(leaves, averaged)])
