@@ -123,6 +123,33 @@ def test_sort_nan_last_and_signed_zero_ties(dtype):
     assert list(np.signbit(got[1:3])) == [False, True]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
+@pytest.mark.parametrize("n", [40, 1000, 5000])
+def test_signed_zeros_tie_in_long_rows(rng, dtype, n):
+    # Long rows take the vectorised sort, which keys values: the zeros still
+    # tie, keeping their input order and their signs.
+    x = rng.standard_normal(n).astype(np.float32)
+    zeros = rng.choice(n, n // 4, replace=False)
+    x[zeros] = np.where(rng.random(n // 4) < 0.5, -0.0, 0.0)
+    a = mx.array(x).astype(getattr(mx, dtype))
+    ref = to_numpy(a).astype(np.float64)
+    order = np.argsort(ref, kind="stable")
+    check_exact(mx.argsort(a), order, "uint32")
+    got = to_numpy(mx.sort(a))
+    np.testing.assert_array_equal(got, ref[order])
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(ref[order]))
+
+
+@pytest.mark.parametrize("n", [5, 40, 1000, 5000])
+def test_infinities_in_rows_of_any_length(rng, n):
+    x = rng.standard_normal((3, n)).astype(np.float32)
+    x[0, rng.choice(n, max(1, n // 10), replace=False)] = np.inf
+    x[1, rng.choice(n, max(1, n // 10), replace=False)] = -np.inf
+    x[2, :2] = [np.inf, -np.inf]
+    np.testing.assert_array_equal(np.array(mx.sort(mx.array(x), axis=1)), np.sort(x, axis=1))
+    check_exact(mx.argsort(mx.array(x), axis=1), np.argsort(x, axis=1, kind="stable"), "uint32")
+
+
 def test_sort_complex_is_lexicographic():
     a = mx.array([1 + 2j, 1 - 1j, -1 + 5j, 0j, 1 + 0j])
     check_exact(mx.argsort(a), [2, 3, 1, 4, 0], "uint32")

@@ -16,7 +16,8 @@ inline namespace LMX_ISA_NS {
 
 // Radix sort keys: unsigned integers whose order is the sort order. Floats
 // flip their sign bit (negatives all bits); every NaN maps to the largest
-// key so NaNs sort last.
+// key so NaNs sort last, and -0.0 shares +0.0's key (they compare equal, so
+// a stable sort keeps their input order).
 template <typename T>
 constexpr bool radix_sortable_v = !is_complex_v<T> && sizeof(T) <= 8;
 
@@ -39,6 +40,7 @@ LMX_HD radix_key_t<T> radix_key(T v) {
     using F = compute_t<T>;
     F f = static_cast<F>(v);
     if (f != f) return static_cast<K>(~K(0));
+    if (f == F(0)) return sign;
     return (bits & sign) ? static_cast<K>(~bits) : static_cast<K>(bits | sign);
   }
 }

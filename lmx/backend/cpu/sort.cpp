@@ -14,13 +14,11 @@
 #include "lmx/backend/common/sort_scan_ops.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
+#include "lmx/backend/cpu/isa.h"
+#include "lmx/backend/cpu/kernels/sort_keys.h"
 #include "lmx/backend/cpu/lines.h"
 #include "lmx/primitives/sort.h"
 #include "lmx/runtime/thread_pool.h"
-
-#ifdef LMX_HAVE_VQSORT
-#include <hwy/contrib/sort/vqsort.h>
-#endif
 
 namespace lmx {
 
@@ -41,52 +39,74 @@ bool sort_less(T a, T b) {
 }
 
 #ifdef LMX_HAVE_VQSORT
-// Highway's vectorised quicksort (runtime-dispatched SIMD). A sorter owns
-// scratch space and is not thread-safe: one per thread.
-hwy::Sorter& vqsorter() {
-  thread_local hwy::Sorter sorter;
-  return sorter;
+// A buffer of n elements of this thread's, reused from row to row.
+template <typename K>
+K* row_buffer(int64_t n) {
+  thread_local std::vector<K> buffer;
+  if (buffer.size() < static_cast<size_t>(n)) buffer.resize(n);
+  return buffer.data();
 }
 
-// Sorts a row through vqsort when the type allows: values by their
-// order-preserving keys, and (stable) indices of types up to 32 bits as
-// key << 32 | index, so ties keep their input order. False: not handled.
+// -0.0 and +0.0 share a key, so sorted keys give every zero as +0.0; the
+// zeros, equal and in input order, get their own signs back.
+template <typename T, typename D>
+void restore_zero_signs(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
+  auto is_zero = [](T v) { return static_cast<compute_t<T>>(v) == 0; };
+  int64_t first = 0;
+  while (first < n && !is_zero(d[first * ds])) ++first;
+  for (int64_t i = 0, at = first; i < n && at < n; ++i)
+    if (is_zero(s[i * ss])) d[at++ * ds] = s[i * ss];
+}
+
+// Sorts a row through Highway's vectorised quicksort (sort_keys) when the
+// type allows: values by their order-preserving keys (NaN last), and
+// stable indices of types up to 32 bits as key << 32 | index, so ties keep
+// their input order. False: not handled.
 template <typename T, bool Indices, typename D>
 bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
   using K = radix_key_t<T>;
-  constexpr bool native = std::is_same_v<T, float> || std::is_same_v<T, double> ||
-                          (std::is_integral_v<T> && !std::is_same_v<T, bool> && sizeof(T) >= 2);
-  if constexpr (!Indices && native) {
-    // Sort the output row in place: no key transform. vqsort leaves NaN's
-    // order undefined, so rows holding one take the key path below.
+  if constexpr (!Indices && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
+    // Floats sort as themselves into the output row, unless a NaN (no
+    // order), a -0.0 (it must tie with 0.0 in input order) or an infinity
+    // (Highway 1.0's short-array sort pads with the largest finite value)
+    // needs keys.
     if (ds == 1) {
-      bool has_nan = false;
+      bool special = false;
       for (int64_t i = 0; i < n; ++i) {
         d[i] = s[i * ss];
-        if constexpr (std::is_floating_point_v<T>) has_nan |= std::isnan(d[i]);
+        special |= !std::isfinite(d[i]) || (d[i] == 0 && std::signbit(d[i]));
       }
-      if (!has_nan) {
-        vqsorter()(d, static_cast<size_t>(n), hwy::SortAscending());
+      if (!special) {
+        LMX_CPU_KERNEL(sort_keys, d, static_cast<size_t>(n));
         return true;
       }
     }
   }
   if constexpr (!Indices && sizeof(K) >= 2) {
-    std::vector<K> keys(n);
-    for (int64_t i = 0; i < n; ++i) keys[i] = radix_key(s[i * ss]);
-    vqsorter()(keys.data(), static_cast<size_t>(n), hwy::SortAscending());
+    K* keys = row_buffer<K>(n);
+    bool negative_zero = false;
+    for (int64_t i = 0; i < n; ++i) {
+      keys[i] = radix_key(s[i * ss]);
+      if constexpr (!std::is_integral_v<T>)
+        negative_zero |= static_cast<compute_t<T>>(s[i * ss]) == 0 && std::signbit(static_cast<compute_t<T>>(s[i * ss]));
+    }
+    LMX_CPU_KERNEL(sort_keys, keys, static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) d[i * ds] = from_radix_key<T>(keys[i]);
+    if (negative_zero) restore_zero_signs(s, ss, d, ds, n);
     return true;
   } else if constexpr (Indices && sizeof(K) <= 4) {
-    std::vector<uint64_t> packed(n);
+    uint64_t* packed = row_buffer<uint64_t>(n);
     for (int64_t i = 0; i < n; ++i) packed[i] = (uint64_t{radix_key(s[i * ss])} << 32) | static_cast<uint64_t>(i);
-    vqsorter()(packed.data(), static_cast<size_t>(n), hwy::SortAscending());
+    LMX_CPU_KERNEL(sort_keys, packed, static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) d[i * ds] = static_cast<uint32_t>(packed[i]);
     return true;
   }
   return false;
 }
 #endif
+
+// Rows up to this long sort by insertion (when vqsort cannot take them).
+constexpr int64_t kShortRow = 16;
 
 // Stable LSD radix sort of (key, payload) pairs, 8 bits a pass; passes where
 // every key shares the byte are skipped.
@@ -116,7 +136,7 @@ template <typename T, bool Indices>
 void sort_row(const T* s, int64_t ss, std::conditional_t<Indices, uint32_t, T>* d, int64_t ds, int64_t n) {
   if constexpr (radix_sortable_v<T>) {
 #ifdef LMX_HAVE_VQSORT
-    if (n > 16 && vqsort_row<T, Indices>(s, ss, d, ds, n)) return;
+    if (n > 1 && vqsort_row<T, Indices>(s, ss, d, ds, n)) return;
 #endif
     if (n > 64) {
       std::vector<radix_key_t<T>> keys(n);
@@ -135,13 +155,28 @@ void sort_row(const T* s, int64_t ss, std::conditional_t<Indices, uint32_t, T>* 
       return;
     }
   }
+  auto less = [&](uint32_t i, uint32_t j) { return sort_less(s[i * ss], s[j * ss]); };
+  auto write = [&](const uint32_t* idx) {
+    for (int64_t i = 0; i < n; ++i) {
+      if constexpr (Indices) d[i * ds] = idx[i];
+      else d[i * ds] = s[idx[i] * ss];
+    }
+  };
+  if (n <= kShortRow) {
+    // Short rows: a stable insertion sort of indices on the stack.
+    uint32_t idx[kShortRow];
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t j = i;
+      for (; j > 0 && less(static_cast<uint32_t>(i), idx[j - 1]); --j) idx[j] = idx[j - 1];
+      idx[j] = static_cast<uint32_t>(i);
+    }
+    write(idx);
+    return;
+  }
   std::vector<uint32_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0u);
-  std::stable_sort(idx.begin(), idx.end(), [&](uint32_t i, uint32_t j) { return sort_less(s[i * ss], s[j * ss]); });
-  for (int64_t i = 0; i < n; ++i) {
-    if constexpr (Indices) d[i * ds] = idx[i];
-    else d[i * ds] = s[idx[i] * ss];
-  }
+  std::stable_sort(idx.begin(), idx.end(), less);
+  write(idx.data());
 }
 
 }  // namespace
