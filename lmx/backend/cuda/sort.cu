@@ -24,11 +24,7 @@ template <typename T>
 __global__ void make_sort_keys(const T* __restrict__ in, radix_key_t<T>* __restrict__ keys,
                                uint32_t* __restrict__ pos, int64_t total, int64_t n) {
   LMX_GRID_STRIDE(i, total) {
-    T v = in[i];
-    // -0.0 and 0.0 tie, as in the CPU's comparison sort: one key for both.
-    if constexpr (!std::is_integral_v<T>)
-      if (static_cast<float>(v) == 0.0f) v = T(0.0f);
-    keys[i] = radix_key(v);
+    keys[i] = radix_key(in[i]);  // -0.0 and 0.0 share a key: they tie
     pos[i] = static_cast<uint32_t>(i % n);
   }
 }
