@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "lmx/backend/cpu/kernels/per_isa.h"
+
 #define LMX_CPU_FUSED_ROW_ENTRY_POINTS                                                                      \
   /* y = (x - mean) * rstd * w + b per row of d values (layer norm); with centre false the mean is 0 and \
      b is unused (RMS norm) */                                                                            \
@@ -32,16 +34,4 @@
   void extreme_grad_rows(const float* x, const int64_t* window, int64_t windows, const float* y,            \
                          const float* g, int64_t n, float* dx);
 
-namespace lmx::cpu::kernels_baseline {
-LMX_CPU_FUSED_ROW_ENTRY_POINTS
-}
-#ifdef LMX_CPU_HAS_AVX2
-namespace lmx::cpu::kernels_avx2 {
-LMX_CPU_FUSED_ROW_ENTRY_POINTS
-}
-#endif
-#ifdef LMX_CPU_HAS_AVX512
-namespace lmx::cpu::kernels_avx512 {
-LMX_CPU_FUSED_ROW_ENTRY_POINTS
-}
-#endif
+LMX_CPU_DECLARE_PER_ISA(LMX_CPU_FUSED_ROW_ENTRY_POINTS)

@@ -10,6 +10,7 @@
 #include "lmx/array.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/reduce.h"
+#include "lmx/backend/cpu/kernels/per_isa.h"
 
 namespace lmx::cpu {
 using UnarySpanFn = void (*)(const void* x, void* out, size_t n);
@@ -55,16 +56,4 @@ using BinarySpanFn = void (*)(const void* x, const void* y, void* out, size_t n)
   void vecmat(const float* x, int64_t ldx, int m, int64_t n, const void* a, Dtype a_type, int64_t lda,        \
               int64_t cols, float* out, int64_t ldo);
 
-namespace lmx::cpu::kernels_baseline {
-LMX_CPU_KERNEL_ENTRY_POINTS
-}
-#ifdef LMX_CPU_HAS_AVX2
-namespace lmx::cpu::kernels_avx2 {
-LMX_CPU_KERNEL_ENTRY_POINTS
-}
-#endif
-#ifdef LMX_CPU_HAS_AVX512
-namespace lmx::cpu::kernels_avx512 {
-LMX_CPU_KERNEL_ENTRY_POINTS
-}
-#endif
+LMX_CPU_DECLARE_PER_ISA(LMX_CPU_KERNEL_ENTRY_POINTS)

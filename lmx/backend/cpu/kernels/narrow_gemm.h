@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "lmx/backend/cpu/kernels/per_isa.h"
+
 namespace lmx::cpu {
 // The narrow kernels read their narrow operand's rows (and write c's, for
 // the transpose) padded with zeros to a multiple of this many floats.
@@ -24,16 +26,4 @@ inline int64_t narrow_gemm_padded(int64_t n) { return (n + kNarrowGemmPad - 1) /
   void narrow_gemm_tn(const float* a, int64_t ars, int64_t acs, const float* g, int64_t ldg, int64_t rows,  \
                       int64_t k, int64_t n, float* c, int64_t ldc);
 
-namespace lmx::cpu::kernels_baseline {
-LMX_CPU_NARROW_GEMM_ENTRY_POINTS
-}
-#ifdef LMX_CPU_HAS_AVX2
-namespace lmx::cpu::kernels_avx2 {
-LMX_CPU_NARROW_GEMM_ENTRY_POINTS
-}
-#endif
-#ifdef LMX_CPU_HAS_AVX512
-namespace lmx::cpu::kernels_avx512 {
-LMX_CPU_NARROW_GEMM_ENTRY_POINTS
-}
-#endif
+LMX_CPU_DECLARE_PER_ISA(LMX_CPU_NARROW_GEMM_ENTRY_POINTS)

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lmx/backend/cpu/kernels/per_isa.h"
+
 /* ascending, in place; floats without NaN (their order puts -0.0 and 0.0 in either order) */
 #define LMX_CPU_SORT_KEYS_ENTRY_POINTS     \
   void sort_keys(uint16_t* keys, size_t n); \
@@ -17,16 +19,4 @@
   void sort_keys(float* keys, size_t n);    \
   void sort_keys(double* keys, size_t n);
 
-namespace lmx::cpu::kernels_baseline {
-LMX_CPU_SORT_KEYS_ENTRY_POINTS
-}
-#ifdef LMX_CPU_HAS_AVX2
-namespace lmx::cpu::kernels_avx2 {
-LMX_CPU_SORT_KEYS_ENTRY_POINTS
-}
-#endif
-#ifdef LMX_CPU_HAS_AVX512
-namespace lmx::cpu::kernels_avx512 {
-LMX_CPU_SORT_KEYS_ENTRY_POINTS
-}
-#endif
+LMX_CPU_DECLARE_PER_ISA(LMX_CPU_SORT_KEYS_ENTRY_POINTS)
