@@ -104,8 +104,8 @@ void check_gather_indices(const std::optional<array>& lhs, const std::optional<a
 
 QuantSpec quant_spec(std::optional<int> group_size, std::optional<int> bits, const std::string& mode,
                      const std::string& op) {
-  if (mode == "mxfp4" || mode == "mxfp8" || mode == "nvfp4") {
-    const FpMode m = mode == "mxfp4" ? FpMode::mxfp4 : mode == "mxfp8" ? FpMode::mxfp8 : FpMode::nvfp4;
+  for (FpMode m : {FpMode::mxfp4, FpMode::mxfp8, FpMode::nvfp4}) {
+    if (mode != to_string(m)) continue;
     const int g = fp_group_size(m), b = fp_bits(m);
     if (group_size && *group_size != g)
       throw std::invalid_argument(err(op) + mode + " quantization requires group size " + std::to_string(g) +

@@ -85,8 +85,12 @@ namespace {
 std::mutex registry_mu;
 // Queues live for the whole process; their workers are detached at exit
 // by leaking the registry, so no task runs against destroyed statics.
-std::vector<std::shared_ptr<StreamQueue>>& registry() {
-  static auto* r = new std::vector<std::shared_ptr<StreamQueue>>();
+struct Registry {
+  std::vector<std::shared_ptr<StreamQueue>> queues;  // by stream index
+  std::vector<char> retired;                         // clear_streams ran for the stream
+};
+Registry& registry() {
+  static auto* r = new Registry();
   return *r;
 }
 }  // namespace
@@ -95,9 +99,11 @@ std::shared_ptr<StreamQueue> queue(const Stream& s) {
   check_stream(s, "eval");
   std::lock_guard lk(registry_mu);
   auto& r = registry();
-  if (static_cast<size_t>(s.index) >= r.size()) r.resize(s.index + 1);
-  if (!r[s.index]) r[s.index] = std::make_shared<StreamQueue>(s);
-  return r[s.index];
+  if (static_cast<size_t>(s.index) >= r.queues.size()) r.queues.resize(s.index + 1), r.retired.resize(s.index + 1);
+  // Checked again under the lock: clear_streams may have run since.
+  if (r.retired[s.index]) throw std::invalid_argument("[eval] " + to_string(s) + " was destroyed by clear_streams().");
+  if (!r.queues[s.index]) r.queues[s.index] = std::make_shared<StreamQueue>(s);
+  return r.queues[s.index];
 }
 
 void release(const Stream& s) {
@@ -105,15 +111,20 @@ void release(const Stream& s) {
   {
     std::lock_guard lk(registry_mu);
     auto& r = registry();
-    if (static_cast<size_t>(s.index) < r.size()) q = std::move(r[s.index]);
+    if (static_cast<size_t>(s.index) >= r.queues.size()) r.queues.resize(s.index + 1), r.retired.resize(s.index + 1);
+    r.retired[s.index] = 1;
+    // Only a queue nothing else holds ends here, on this thread: one an
+    // event or a task still holds stays (idle), so its worker never has
+    // to join itself.
+    if (r.queues[s.index].use_count() == 1) q = std::move(r.queues[s.index]);
   }
-  // q's last owner may be here: its worker joins outside the registry lock.
+  // q's worker joins here, outside the registry lock.
 }
 
 std::vector<std::shared_ptr<StreamQueue>> all_queues() {
   std::lock_guard lk(registry_mu);
   std::vector<std::shared_ptr<StreamQueue>> out;
-  for (auto& q : registry())
+  for (auto& q : registry().queues)
     if (q) out.push_back(q);
   return out;
 }

@@ -143,6 +143,13 @@ void run_gpu_batch(std::vector<std::vector<array>>& nodes, uint64_t key) {
 void schedule(const std::vector<array>& outputs) {
   detail::EvalTimer timer("(schedule, caller thread)");
   auto tape = detail::graph_tape(outputs, needs_scheduling);
+  // Every stream must exist before any node is marked scheduled: a failure
+  // half-way would leave nodes that never run but look as if they will.
+  {
+    std::optional<Stream> checked;
+    for (auto& node : tape)
+      if (const Stream& s = node.primitive().stream(); !checked || *checked != s) checked = s, check_stream(s, "eval");
+  }
   std::unordered_map<StreamQueue*, std::pair<StreamQueue*, uint64_t>> last_seq;
   Batch batch;
   std::vector<array> handles;  // the batch's outputs, to receive its event

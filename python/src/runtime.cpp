@@ -83,10 +83,13 @@ void init_runtime(nb::module_& m) {
       },
       "Destroy all streams created in current thread.");
   m.def("synchronize",
-        [](std::optional<Stream> s) {
+        [](StreamOrDevice s) {
+          // None: every stream; a device: its default stream.
+          bool all = std::holds_alternative<std::monostate>(s);
+          Stream target = all ? default_stream(default_device()) : to_stream(s);
           nb::gil_scoped_release nogil;
-          if (s) synchronize(*s);
-          else synchronize();
+          if (all) synchronize();
+          else synchronize(target);
         },
         "stream"_a = nb::none());
   m.def("is_available", [](const Device& d) { return d.type == Device::Type::cpu || gpu_available(); }, "device"_a);

@@ -350,6 +350,21 @@ def test_clear_streams_destroys_the_threads_streams():
     assert (mx.arange(3) + 1).tolist() == [1, 2, 3]
 
 
+@pytest.mark.skipif(BACKEND != "lmx", reason="MLX's clear_streams also destroys the thread's default stream")
+def test_eval_on_a_destroyed_stream_leaves_its_inputs_usable():
+    def work():
+        s = mx.new_stream(mx.cpu)
+        x = mx.arange(4.0) * 2  # pending on the default stream
+        y = mx.exp(x, stream=s)
+        mx.clear_streams()
+        with pytest.raises(ValueError, match="clear_streams"):
+            mx.eval(y)
+        mx.synchronize(mx.cpu)
+        return x.tolist()
+
+    assert run_in_thread(work) == [0.0, 2.0, 4.0, 6.0]
+
+
 # ---------------------------------------------------------------- memory
 
 

@@ -152,19 +152,23 @@ LMX_HD inline uint8_t nvfp4_scale_code(float amax, float encode) {
 }
 
 // One group's layout: `bits` per element (4: e2m1, 8: e4m3) and its scale
-// (power of two for the mx modes, e4m3 for nvfp4). `global` is nvfp4's
-// global scale g, 0 when absent.
+// (power of two for the mx modes, e4m3 for nvfp4), with nvfp4's global
+// scale when `has_global`.
 struct FpGroupFormat {
   int bits;
   bool power_of_two_scale;
+  bool has_global;
   float global;
   LMX_HD float elem_max() const { return bits == 4 ? 6.0f : 448.0f; }
-  LMX_HD float encode() const { return global != 0.0f ? kNvfp4GlobalRange / global : 1.0f; }
+  LMX_HD float encode() const { return has_global ? kNvfp4GlobalRange / global : 1.0f; }
+  // A global scale that scales nothing (zero, negative, not finite) makes
+  // every quantised group NaN rather than silently wrong.
+  LMX_HD bool usable() const { return !has_global || (global > 0.0f && global <= 3.4028235e38f); }
   // What one element's decoded value is multiplied by for a scale code.
   LMX_HD float scale_factor(uint8_t scale_code) const {
     if (power_of_two_scale) return e8m0_to_float(scale_code);
     const float s = e4m3_to_float(scale_code);
-    return global != 0.0f ? s * (global / kNvfp4GlobalRange) : s;
+    return has_global ? s * (global / kNvfp4GlobalRange) : s;
   }
   LMX_HD float element(uint8_t code) const { return bits == 4 ? e2m1_to_float(code) : e4m3_to_float(code); }
 };
@@ -172,6 +176,10 @@ struct FpGroupFormat {
 // Quantises `group` values: writes their element codes and returns the
 // group's scale code.
 LMX_HD inline uint8_t fp_quantize_group(const float* w, int group, const FpGroupFormat& f, uint8_t* codes) {
+  if (!f.usable()) {
+    for (int i = 0; i < group; ++i) codes[i] = 0;
+    return f.power_of_two_scale ? 0xff : 0x7f;  // the scale formats' NaN
+  }
   float amax = 0.0f;
   for (int i = 0; i < group; ++i) {
     const float a = fabsf(w[i]);
@@ -182,8 +190,9 @@ LMX_HD inline uint8_t fp_quantize_group(const float* w, int group, const FpGroup
   float s = f.power_of_two_scale ? e8m0_to_float(scale_code) : e4m3_to_float(scale_code);
   const float encode = f.power_of_two_scale ? 1.0f : f.encode();
   for (int i = 0; i < group; ++i) {
-    // A zero scale (a group too small for e4m3) leaves every value zero.
-    const float v = s == 0.0f ? 0.0f : w[i] / s * encode;
+    // A zero scale (a group too small for e4m3) leaves every value a zero
+    // of its own sign.
+    const float v = s == 0.0f ? copysignf(0.0f, w[i]) : w[i] / s * encode;
     codes[i] = f.bits == 4 ? float_to_e2m1(v) : float_to_e4m3(v);
   }
   return scale_code;

@@ -2,7 +2,7 @@
 // dequantise, and the quantise-dequantise round trip qqmm multiplies. One
 // group of values at a time; the arithmetic is quantize_math.h's.
 
-#include <cmath>
+#include <algorithm>
 #include <vector>
 
 #include "lmx/backend/cpu/copy.h"
@@ -25,13 +25,7 @@ quant::FpGroupFormat group_format(const FpQuantBase& p, const std::vector<array>
     array scratch;
     global = *cpu::row_major<float>(inputs.back(), float32, scratch);
   }
-  return {p.bits(), p.mode() != FpMode::nvfp4, global};
-}
-
-// A global scale that cannot scale anything (zero, negative, not finite)
-// makes every quantised group NaN rather than silently wrong.
-bool unusable_global(const quant::FpGroupFormat& f, bool has_global) {
-  return has_global && !(f.global > 0.0f && std::isfinite(f.global));
+  return {p.bits(), p.mode() != FpMode::nvfp4, p.global_scale(), global};
 }
 
 // Packs one group's element codes into its bytes (4-bit codes two a byte,
@@ -66,7 +60,6 @@ void for_group_chunks(size_t groups, int group, Fn&& fn) {
 
 void FpQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const quant::FpGroupFormat f = group_format(*this, inputs);
-  const bool nan_groups = unusable_global(f, global_scale());
   array ws;
   const float* w = cpu::row_major<float>(inputs[0], float32, ws);
   array &wq = outputs[0], &scales = outputs[1];
@@ -80,7 +73,6 @@ void FpQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
     uint8_t codes[32];
     for (size_t g = g0; g < g1; ++g) {
       scale_codes[g] = quant::fp_quantize_group(w + g * group, group, f, codes);
-      if (nan_groups) scale_codes[g] = 0x7f;  // e4m3's NaN
       pack_codes(codes, group, bits(), packed + g * group_bytes);
     }
   });
@@ -108,7 +100,6 @@ void FpDequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
 
 void FpRoundTrip::eval_cpu(const std::vector<array>& inputs, array& out) {
   const quant::FpGroupFormat f = group_format(*this, inputs);
-  const bool nan_groups = unusable_global(f, global_scale());
   array xs;
   const float* x = cpu::row_major<float>(inputs[0], float32, xs);
   cpu::allocate(out);
@@ -119,7 +110,7 @@ void FpRoundTrip::eval_cpu(const std::vector<array>& inputs, array& out) {
     uint8_t codes[32];
     for (size_t g = g0; g < g1; ++g) {
       const uint8_t scale_code = quant::fp_quantize_group(x + g * group, group, f, codes);
-      const float factor = nan_groups ? NAN : f.scale_factor(scale_code);
+      const float factor = f.scale_factor(scale_code);
       for (int i = 0; i < group; ++i) *v++ = f.element(codes[i]) * factor;
     }
     cpu::convert_contiguous(values, float32, dst + g0 * group * out.itemsize(), out.dtype(), (g1 - g0) * group);

@@ -11,10 +11,11 @@ namespace {
 
 bool cpu_has_avx2() {
 #if defined(LMX_CPU_HAS_AVX2) && (defined(__x86_64__) || defined(__i386__))
-  // The avx2 build targets x86-64-v3: AVX2, FMA, F16C, BMI1/2, MOVBE.
+  // The avx2 build targets x86-64-v3 (AVX2, FMA, F16C, BMI1/2, MOVBE) with
+  // AES and CLMUL, which Highway's sort asks for (CMakeLists.txt).
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-         __builtin_cpu_supports("bmi2");
+         __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
 #else
   return false;
 #endif

@@ -39,12 +39,16 @@ bool sort_less(T a, T b) {
 }
 
 #ifdef LMX_HAVE_VQSORT
-// A buffer of n elements of this thread's, reused from row to row.
+// A buffer for a row's keys: this thread's, reused from row to row, for
+// rows up to kReusedRow (short rows are where an allocation per row shows);
+// a longer row's own, in `own`.
+constexpr int64_t kReusedRow = int64_t{1} << 16;
 template <typename K>
-K* row_buffer(int64_t n) {
+K* row_buffer(int64_t n, std::vector<K>& own) {
   thread_local std::vector<K> buffer;
-  if (buffer.size() < static_cast<size_t>(n)) buffer.resize(n);
-  return buffer.data();
+  std::vector<K>& use = n <= kReusedRow ? buffer : own;
+  if (use.size() < static_cast<size_t>(n)) use.resize(n);
+  return use.data();
 }
 
 // -0.0 and +0.0 share a key, so sorted keys give every zero as +0.0; the
@@ -83,7 +87,8 @@ bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
     }
   }
   if constexpr (!Indices && sizeof(K) >= 2) {
-    K* keys = row_buffer<K>(n);
+    std::vector<K> own;
+    K* keys = row_buffer<K>(n, own);
     bool negative_zero = false;
     for (int64_t i = 0; i < n; ++i) {
       keys[i] = radix_key(s[i * ss]);
@@ -95,7 +100,8 @@ bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
     if (negative_zero) restore_zero_signs(s, ss, d, ds, n);
     return true;
   } else if constexpr (Indices && sizeof(K) <= 4) {
-    uint64_t* packed = row_buffer<uint64_t>(n);
+    std::vector<uint64_t> own;
+    uint64_t* packed = row_buffer<uint64_t>(n, own);
     for (int64_t i = 0; i < n; ++i) packed[i] = (uint64_t{radix_key(s[i * ss])} << 32) | static_cast<uint64_t>(i);
     LMX_CPU_KERNEL(sort_keys, packed, static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) d[i * ds] = static_cast<uint32_t>(packed[i]);
