@@ -37,7 +37,7 @@ std::mutex state_mu;
 struct StreamRegistry {
   std::vector<Stream> streams;          // by index
   std::vector<char> destroyed;          // by index: clear_streams ran for it
-  std::vector<int> default_for_device;  // index into streams, per device type
+  std::vector<int> default_for_device;  // index into streams, per device type: every thread's default
   int thread_local_streams = 0;         // ids handed out so far
 };
 
@@ -56,6 +56,9 @@ StreamRegistry& streams() {
 // (thread-local stream id -> stream index): what clear_streams destroys.
 thread_local std::vector<int> created_here;
 thread_local std::vector<std::pair<int, int>> thread_instances;
+// This thread's own default stream per device type (set_default_stream), -1
+// where it uses the process's.
+thread_local int thread_default[2] = {-1, -1};
 
 // Registers a new stream; the caller holds state_mu.
 Stream add_stream(StreamRegistry& reg, const Device& d) {
@@ -105,6 +108,7 @@ Stream default_stream(const Device& d) {
   std::lock_guard lk(state_mu);
   auto& reg = streams();
   int t = static_cast<int>(d.type);
+  if (thread_default[t] >= 0) return reg.streams[thread_default[t]];
   if (reg.default_for_device[t] < 0) reg.default_for_device[t] = add_stream(reg, d).index;
   return reg.streams[reg.default_for_device[t]];
 }
@@ -112,8 +116,9 @@ Stream default_stream(const Device& d) {
 void set_default_stream(const Stream& s) {
   check_device(s.device, "set_default_stream");
   check_stream(s, "set_default_stream");
-  std::lock_guard lk(state_mu);
-  streams().default_for_device[static_cast<int>(s.device.type)] = s.index;
+  // As in MLX, the default of the calling thread only: a stream context in
+  // one thread does not move another thread's work.
+  thread_default[static_cast<int>(s.device.type)] = s.index;
 }
 
 Stream new_stream(const Device& d) {
@@ -171,7 +176,7 @@ void clear_streams() {
     auto& reg = streams();
     for (auto& s : mine) {
       reg.destroyed[s.index] = 1;
-      for (int& d : reg.default_for_device)
+      for (int& d : thread_default)
         if (d == s.index) d = -1;
     }
   }

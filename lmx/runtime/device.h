@@ -35,7 +35,10 @@ struct Stream {
 };
 
 std::string to_string(const Stream& s);
+// The calling thread's default stream for a device: the one it set, else
+// the process's (created on first use).
 Stream default_stream(const Device& d);
+// Makes `s` the calling thread's default stream for its device.
 void set_default_stream(const Stream& s);
 Stream new_stream(const Device& d);
 
@@ -52,9 +55,9 @@ ThreadLocalStream new_thread_local_stream(const Device& d);
 Stream stream_from_thread_local(const ThreadLocalStream& s);
 // Destroys the streams the calling thread created (new_stream and its
 // threads' instances of thread-local streams) once their queued work has
-// run. Ops and evaluations on a destroyed stream raise; the default streams
-// are never destroyed (a destroyed stream made default gives way to a new
-// default stream).
+// run. Ops and evaluations on a destroyed stream raise; the process's
+// default streams are never destroyed (a thread whose default was destroyed
+// returns to the process's).
 void clear_streams();
 // Raises std::invalid_argument naming `op` when `s` was destroyed.
 void check_stream(const Stream& s, const char* op);

@@ -330,6 +330,18 @@ def test_thread_local_stream(rng):
         assert mx.default_stream(mx.cpu) == main_stream
 
 
+def test_a_stream_context_belongs_to_its_thread():
+    s = mx.new_stream(mx.cpu)
+    outside = run_in_thread(lambda: mx.default_stream(mx.cpu))
+    with mx.stream(s):
+        assert mx.default_stream(mx.cpu) == s
+        # Another thread keeps its own default while this one is in the context.
+        other = run_in_thread(lambda: (mx.default_stream(mx.cpu), (mx.arange(3) * 2).tolist()))
+        assert other[0] != s and other[1] == [0, 2, 4]
+    assert mx.default_stream(mx.cpu) != s
+    assert outside != s
+
+
 def test_clear_streams_destroys_the_threads_streams():
     # Run on a thread of its own: MLX's clear_streams also destroys the
     # calling thread's default stream.
