@@ -78,7 +78,12 @@ class FpQuantBase {
   bool global_scale() const { return global_scale_; }
   int group_size() const { return fp_group_size(mode_); }
   int bits() const { return fp_bits(mode_); }
-  bool same_mode(const FpQuantBase& o) const { return o.mode_ == mode_ && o.global_scale_ == global_scale_; }
+  // `o` is a Self node with this mode and global-scale input (is_equivalent).
+  template <typename Self>
+  bool same_node(const Primitive& o) const {
+    auto* q = dynamic_cast<const Self*>(&o);
+    return q && q->mode() == mode_ && q->global_scale() == global_scale_;
+  }
 
  private:
   FpMode mode_;
@@ -93,10 +98,7 @@ class FpQuantize : public Primitive, public FpQuantBase {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::string name() const override { return "fp_quantize"; }
-  bool is_equivalent(const Primitive& o) const override {
-    auto* q = dynamic_cast<const FpQuantize*>(&o);
-    return q && same_mode(*q);
-  }
+  bool is_equivalent(const Primitive& o) const override { return same_node<FpQuantize>(o); }
 };
 
 // Inputs: w_q, scales [, global scale] -> the values, in the output's dtype.
@@ -106,10 +108,7 @@ class FpDequantize : public UnaryPrimitive, public FpQuantBase {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   std::string name() const override { return "fp_dequantize"; }
-  bool is_equivalent(const Primitive& o) const override {
-    auto* q = dynamic_cast<const FpDequantize*>(&o);
-    return q && same_mode(*q);
-  }
+  bool is_equivalent(const Primitive& o) const override { return same_node<FpDequantize>(o); }
 };
 
 // Inputs: x [, global scale] -> dequantize(quantize(x)) in x's dtype: what
@@ -121,10 +120,7 @@ class FpRoundTrip : public UnaryPrimitive, public FpQuantBase {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   std::string name() const override { return "fp_round_trip"; }
-  bool is_equivalent(const Primitive& o) const override {
-    auto* q = dynamic_cast<const FpRoundTrip*>(&o);
-    return q && same_mode(*q);
-  }
+  bool is_equivalent(const Primitive& o) const override { return same_node<FpRoundTrip>(o); }
 };
 
 // fp8 e4m3 (bias 7, no infinities, 0x7f/0xff NaN) stored as uint8: to_fp8

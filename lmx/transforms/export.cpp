@@ -693,10 +693,7 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
         [&](auto& in) {
           return quantize(in[0], {}, {}, to_string(fq->mode()), global_input(in, fq->global_scale(), 1))[0];
         },
-        [&](const Primitive& q) {
-          auto* g = dynamic_cast<const FpQuantize*>(&q);
-          return g && g->same_mode(*fq);
-        });
+        [&](const Primitive& q) { return fq->is_equivalent(q); });
   } else if (auto* fd = dynamic_cast<const FpDequantize*>(&prim)) {
     need(nin == 2u + fd->global_scale());
     auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
