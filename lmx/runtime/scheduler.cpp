@@ -23,6 +23,7 @@ uint64_t StreamQueue::enqueue(std::function<void()> task) {
   {
     std::lock_guard lk(mu_);
     tasks_.push_back(std::move(task));
+    queued_.fetch_add(1, std::memory_order_release);
     seq = ++submitted_;
     submitted_count_.store(seq, std::memory_order_release);
   }
@@ -45,6 +46,27 @@ void StreamQueue::wait_for(uint64_t seq) {
   done_cv_.wait(lk, [&] { return finished(seq); });
 }
 
+uint64_t StreamQueue::claim_if_idle() {
+  std::lock_guard lk(mu_);
+  if (stop_ || claimed_ || worker_running_ || !tasks_.empty()) return 0;
+  claimed_ = true;
+  uint64_t seq = ++submitted_;
+  submitted_count_.store(seq, std::memory_order_release);
+  return seq;
+}
+
+void StreamQueue::complete_claimed() {
+  bool wake_worker;
+  {
+    std::lock_guard lk(mu_);
+    claimed_ = false;
+    completed_.fetch_add(1, std::memory_order_release);
+    wake_worker = !tasks_.empty();  // queued behind the claimed task meanwhile
+  }
+  done_cv_.notify_all();
+  if (wake_worker) task_cv_.notify_one();
+}
+
 uint64_t StreamQueue::last_submitted() {
   std::lock_guard lk(mu_);
   return submitted_;
@@ -55,19 +77,23 @@ void StreamQueue::run() {
     std::function<void()> task;
     // The next task often follows within microseconds (the next eval of a
     // loop): look for it briefly before sleeping on the condition variable.
-    for (int i = 0; i < 2000 && submitted_count_.load(std::memory_order_acquire) == completed_.load(); ++i)
+    for (int i = 0; i < 2000 && queued_.load(std::memory_order_acquire) == 0; ++i)
       if (i > 200) std::this_thread::yield();
     {
       std::unique_lock lk(mu_);
-      task_cv_.wait(lk, [&] { return stop_ || !tasks_.empty(); });
+      // A claimed task runs on its caller first: it holds the earlier sequence number.
+      task_cv_.wait(lk, [&] { return (stop_ && !claimed_) || (!tasks_.empty() && !claimed_); });
       if (tasks_.empty()) return;  // stopping and drained
       task = std::move(tasks_.front());
       tasks_.pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
+      worker_running_ = true;
     }
     task();  // tasks catch their own errors and record them on their outputs
     task = nullptr;  // release the task's arrays before announcing completion
     {
       std::lock_guard lk(mu_);
+      worker_running_ = false;
       completed_.fetch_add(1, std::memory_order_release);
     }
     done_cv_.notify_all();

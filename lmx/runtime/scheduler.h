@@ -21,6 +21,14 @@ struct StreamQueue {
   bool finished(uint64_t seq) const;
   void wait_for(uint64_t seq);
   uint64_t last_submitted();
+  // A synchronous eval whose caller would only wait may run its last task
+  // itself, skipping the hand-off to the worker and back (a few microseconds,
+  // most of a small op's cost). claim_if_idle reserves the next sequence
+  // number for such a task when nothing is queued or running, and holds the
+  // worker off until complete_claimed; it returns 0 when the queue is busy,
+  // and the task must then be enqueued as usual.
+  uint64_t claim_if_idle();
+  void complete_claimed();
 
   const Stream stream;
 
@@ -29,6 +37,9 @@ struct StreamQueue {
   std::mutex mu_;
   std::condition_variable task_cv_, done_cv_;
   std::deque<std::function<void()>> tasks_;
+  std::atomic<size_t> queued_{0};  // tasks_.size(), readable without the lock
+  bool worker_running_ = false;    // the worker is running a task
+  bool claimed_ = false;           // a caller is running a claimed task
   uint64_t submitted_ = 0;
   std::atomic<uint64_t> submitted_count_{0};  // submitted_, readable without the lock
   std::atomic<uint64_t> completed_{0};

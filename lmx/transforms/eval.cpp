@@ -140,7 +140,10 @@ void run_gpu_batch(std::vector<std::vector<array>>& nodes, uint64_t key) {
   publish(last);
 }
 
-void schedule(const std::vector<array>& outputs) {
+// `run_last_here`: the caller waits for the outputs anyway (a synchronous
+// eval), so the last batch runs on the calling thread when its CPU stream's
+// queue is idle, instead of going to the worker and waking the caller again.
+void schedule(const std::vector<array>& outputs, bool run_last_here) {
   detail::EvalTimer timer("(schedule, caller thread)");
   auto tape = detail::graph_tape(outputs, needs_scheduling);
   // Every stream must exist before any node is marked scheduled: a failure
@@ -153,21 +156,34 @@ void schedule(const std::vector<array>& outputs) {
   std::unordered_map<StreamQueue*, std::pair<StreamQueue*, uint64_t>> last_seq;
   Batch batch;
   std::vector<array> handles;  // the batch's outputs, to receive its event
-  auto flush = [&] {
+  auto flush = [&](bool last = false) {
     if (batch.nodes.empty()) return;
     auto q = batch.queue;
-    uint64_t seq = q->enqueue([nodes = std::move(batch.nodes), waits = std::move(batch.waits),
-                               key = batch.key]() mutable {
+    std::function<void()> task = [nodes = std::move(batch.nodes), waits = std::move(batch.waits),
+                                  key = batch.key]() mutable {
       for (auto& w : waits) w.wait();
       if (nodes[0][0].primitive().stream().device.type == Device::Type::gpu) run_gpu_batch(nodes, key);
       else run_host_batch(nodes);
-    });
+    };
+    uint64_t seq = 0;
+    if (last && run_last_here && q->stream.device.type == Device::Type::cpu) seq = q->claim_if_idle();
+    const bool here = seq != 0;
+    if (!here) seq = q->enqueue(std::move(task));
     // Setting events before the task can finish is safe: status goes to
     // available only after the task has run.
     for (auto& h : handles) h.set_event(Event{q, seq});
     handles.clear();
     last_seq[q.get()] = {q.get(), seq};
     batch = Batch{};
+    if (here) {
+      try {
+        task();  // records its errors on its outputs, as on the worker
+      } catch (...) {
+        q->complete_claimed();
+        throw;
+      }
+      q->complete_claimed();
+    }
   };
   // Per node, the scheduler's registry and the allocator each take a lock:
   // a stream's queue is looked up once per run of its nodes, and the memory
@@ -206,12 +222,12 @@ void schedule(const std::vector<array>& outputs) {
       piece = std::min(2 * piece, cap);
     }
   }
-  flush();
+  flush(/*last=*/true);
 }
 
 }  // namespace
 
-void async_eval(std::vector<array> outputs) { schedule(outputs); }
+void async_eval(std::vector<array> outputs) { schedule(outputs, /*run_last_here=*/false); }
 
 void detail::eval_on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   p.eval_cpu(inputs, outputs);
@@ -232,7 +248,7 @@ void detail::eval_inline(const std::vector<array>& outputs) {
 }
 
 void eval(std::vector<array> outputs) {
-  schedule(outputs);
+  schedule(outputs, /*run_last_here=*/true);
   for (auto& o : outputs) o.wait();
 }
 
