@@ -255,6 +255,35 @@ def test_reshape_of_non_contiguous_keeps_logical_order():
     np.testing.assert_array_equal(to_numpy(mx.flatten(a[::-1])), [2, 5, 1, 4, 0, 3])
 
 
+@pytest.mark.parametrize("dtype", ["uint16", "float16", "bfloat16", "int32", "float32", "int64", "int8"])
+@pytest.mark.parametrize(
+    "shape,perm",
+    [
+        ((8, 8), (1, 0)),
+        ((7, 8), (1, 0)),
+        ((9, 17), (1, 0)),
+        ((100, 1000), (1, 0)),
+        ((65, 33), (1, 0)),
+        ((3, 40, 24), (0, 2, 1)),
+        ((3, 40, 24), (2, 1, 0)),
+        ((2, 3, 16, 9), (1, 3, 0, 2)),
+    ],
+)
+def test_transposing_copy(shape, perm, dtype, rng):
+    # contiguous() of a transposed view takes the tiled path (8x8 register
+    # blocks for 2- and 4-byte types, whatever is left over elementwise); a
+    # strided, reversed source, and a dtype change on the way, too.
+    x = (rng.standard_normal(shape) * 50).astype(np.float32)
+    a = mx.array(x).astype(getattr(mx, dtype))
+    ref = to_numpy(a)
+    np.testing.assert_array_equal(to_numpy(mx.contiguous(a.transpose(perm))), ref.transpose(perm))
+    view = a[::-1, 1:] if len(shape) == 2 else a[:, ::2]
+    ref_view = ref[::-1, 1:] if len(shape) == 2 else ref[:, ::2]
+    np.testing.assert_array_equal(to_numpy(mx.contiguous(view.transpose(perm))), ref_view.transpose(perm))
+    widened = a.transpose(perm).astype(mx.float32)
+    np.testing.assert_array_equal(to_numpy(widened), ref.transpose(perm).astype(np.float32))
+
+
 def test_broadcast_shapes():
     assert tuple(mx.broadcast_shapes((1, 3), (2, 1), (5, 1, 1))) == (5, 2, 3)
     assert tuple(mx.broadcast_shapes((0, 1), (1, 4))) == (0, 4)
