@@ -504,7 +504,7 @@ def test_array_methods_match_functions(rng):
 # Long rows take the blocked extreme search: ties across blocks, a NaN far
 # from the start, and extremes in the ragged tail must all match NumPy.
 @pytest.mark.parametrize("name", ["float32", "float16", "int32", "uint8", "float64"])
-@pytest.mark.parametrize("n", [513, 4099])
+@pytest.mark.parametrize("n", [513, 4099, 9001, 12289])
 def test_arg_extremes_long_rows(rng, name, n):
     x = rng.integers(0, 50, size=(3, n)).astype(np_dtype(name))
     x[0, n // 3] = x[0, n - 2] = 60  # a tie: the first wins

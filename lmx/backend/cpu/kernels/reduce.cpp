@@ -219,12 +219,30 @@ uint32_t arg_reduce_strided(const In* s, int64_t len, int64_t stride) {
   return best_i;
 }
 
+// The first index in [0, m) of s holding `value` (which it holds): a
+// vectorisable compare over spans of 64 before the scalar search in the
+// span that has it.
+template <typename In, typename C>
+int64_t first_equal(const In* s, int64_t m, C value) {
+  constexpr int64_t kSpan = 64;
+  int64_t i = 0;
+  for (; i + kSpan <= m; i += kSpan) {
+    bool hit = false;
+    for (int64_t k = 0; k < kSpan; ++k) hit |= static_cast<C>(s[i + k]) == value;
+    if (hit) break;
+  }
+  for (;; ++i)
+    if (static_cast<C>(s[i]) == value) return i;
+}
+
 // The same over a contiguous run, in blocks: each block's extreme (and NaN
 // flag) is found with vectorisable lane-wise compares, and only the winning
-// block is scanned for the first index holding the extreme.
+// block is searched for the first index holding the extreme. Blocks are
+// long enough that combining a block's lanes costs little beside its
+// compares (at 512 elements argmax of 1e5 floats took 1.6x max's time).
 template <bool IsMax, typename In, typename C>
 uint32_t arg_reduce_contiguous(const In* s, int64_t len) {
-  constexpr int64_t kBlock = 512;
+  constexpr int64_t kBlock = 4096;
   C best{};
   int64_t best_block = -1;
   for (int64_t blk = 0; blk < len; blk += kBlock) {
@@ -245,8 +263,7 @@ uint32_t arg_reduce_contiguous(const In* s, int64_t len) {
     if (any_nan) return static_cast<uint32_t>(blk) + arg_reduce_strided<IsMax, In, C>(p, m, 1);
     if (best_block < 0 || arg_better<IsMax>(bm, best)) best = bm, best_block = blk;
   }
-  for (int64_t i = best_block;; ++i)
-    if (static_cast<C>(s[i]) == best) return static_cast<uint32_t>(i);
+  return static_cast<uint32_t>(best_block + first_equal(s + best_block, std::min(kBlock, len - best_block), best));
 }
 
 // One long contiguous run split over the threads: each chunk's first extreme
