@@ -572,6 +572,30 @@ def test_quantize_dequantize_bit_identical_to_cpu(dtype, bits, group_size):
         identical(g, c)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", ["mxfp4", "mxfp8", "nvfp4", "nvfp4_global"])
+def test_fp_quantize_modes_bit_identical_to_cpu(dtype, mode):
+    kw = {}
+    if mode == "nvfp4_global":
+        mode, kw = "nvfp4", {"global_scale": mx.array(np.float32(3.5))}
+    x = np.concatenate([rng.standard_normal((6, 192)) * 4, rng.standard_normal((2, 192)) * 1e-3])
+    x[1, 5], x[2, 40], x[3, 70] = np.nan, np.inf, -np.inf  # groups that decode as NaN
+    w = mx.array(x.astype(np.float32)).astype(getattr(mx, dtype))[:, 32:]  # a view with an offset
+    wq_g, s_g = mx.quantize(w, mode=mode, stream=mx.gpu, **kw)
+    wq_c, s_c = mx.quantize(w, mode=mode, stream=mx.cpu, **kw)
+    np.testing.assert_array_equal(np.array(wq_g), np.array(wq_c))
+    np.testing.assert_array_equal(np.array(s_g), np.array(s_c))
+    for out in FLOATS:
+        g = mx.dequantize(wq_c, s_c, mode=mode, dtype=getattr(mx, out), stream=mx.gpu, **kw)
+        identical(g, mx.dequantize(wq_c, s_c, mode=mode, dtype=getattr(mx, out), stream=mx.cpu, **kw))
+    # qqmm quantises both operands on the way (the round-trip node).
+    y = rand((3, 160), dtype)
+    qkw = {"global_scale_x": kw["global_scale"], "global_scale_w": kw["global_scale"]} if kw else {}
+    g = mx.qqmm(y, w[:4], mode=mode, stream=mx.gpu, **qkw)
+    c = mx.qqmm(y, w[:4], mode=mode, stream=mx.cpu, **qkw)
+    same(g, c, dtype, tol={"float32": 1e-5, "float16": 4e-3, "bfloat16": 2e-2}[dtype] * 50)
+
+
 def _qmm_operands(dtype, bits, group_size, n, k, batch=()):
     w = rand(batch + (n, k), dtype)
     wq, s, b = mx.quantize(w, group_size, bits, stream=mx.cpu)

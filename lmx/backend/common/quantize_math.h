@@ -173,6 +173,21 @@ struct FpGroupFormat {
   LMX_HD float element(uint8_t code) const { return bits == 4 ? e2m1_to_float(code) : e4m3_to_float(code); }
 };
 
+// Packs one group's element codes into its bytes (4-bit codes two a byte,
+// the first in the low nibble; 8-bit codes one a byte).
+LMX_HD inline void pack_fp_codes(const uint8_t* codes, int group, int bits, uint8_t* out) {
+  if (bits == 8) {
+    for (int i = 0; i < group; ++i) out[i] = codes[i];
+    return;
+  }
+  for (int i = 0; i < group; i += 2) out[i / 2] = static_cast<uint8_t>(codes[i] | (codes[i + 1] << 4));
+}
+
+// Element i's code in packed bytes.
+LMX_HD inline uint8_t unpack_fp_code(const uint8_t* bytes, int i, int bits) {
+  return bits == 8 ? bytes[i] : static_cast<uint8_t>((bytes[i / 2] >> (4 * (i & 1))) & 0xf);
+}
+
 // Quantises `group` values: writes their element codes and returns the
 // group's scale code.
 LMX_HD inline uint8_t fp_quantize_group(const float* w, int group, const FpGroupFormat& f, uint8_t* codes) {

@@ -28,20 +28,6 @@ quant::FpGroupFormat group_format(const FpQuantBase& p, const std::vector<array>
   return {p.bits(), p.mode() != FpMode::nvfp4, p.global_scale(), global};
 }
 
-// Packs one group's element codes into its bytes (4-bit codes two a byte,
-// the first in the low nibble; 8-bit codes one a byte).
-void pack_codes(const uint8_t* codes, int group, int bits, uint8_t* out) {
-  if (bits == 8) {
-    for (int i = 0; i < group; ++i) out[i] = codes[i];
-    return;
-  }
-  for (int i = 0; i < group; i += 2) out[i / 2] = static_cast<uint8_t>(codes[i] | (codes[i + 1] << 4));
-}
-
-uint8_t unpack_code(const uint8_t* bytes, int i, int bits) {
-  return bits == 8 ? bytes[i] : static_cast<uint8_t>((bytes[i / 2] >> (4 * (i & 1))) & 0xf);
-}
-
 // Runs fn(first group, end group, float buffer) over chunks of groups on the
 // pool, with a buffer of a chunk's values per call.
 template <typename Fn>
@@ -73,7 +59,7 @@ void FpQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
     uint8_t codes[32];
     for (size_t g = g0; g < g1; ++g) {
       scale_codes[g] = quant::fp_quantize_group(w + g * group, group, f, codes);
-      pack_codes(codes, group, bits(), packed + g * group_bytes);
+      quant::pack_fp_codes(codes, group, bits(), packed + g * group_bytes);
     }
   });
 }
@@ -92,7 +78,7 @@ void FpDequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
     for (size_t g = g0; g < g1; ++g) {
       const float factor = f.scale_factor(scale_codes[g]);
       const uint8_t* bytes = packed + g * group_bytes;
-      for (int i = 0; i < group; ++i) *v++ = f.element(unpack_code(bytes, i, bits())) * factor;
+      for (int i = 0; i < group; ++i) *v++ = f.element(quant::unpack_fp_code(bytes, i, bits())) * factor;
     }
     cpu::convert_contiguous(values, float32, dst + g0 * group * out.itemsize(), out.dtype(), (g1 - g0) * group);
   });

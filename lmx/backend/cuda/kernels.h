@@ -112,5 +112,13 @@ bool affine_dequantize(const array& w, const array& scales, const array& biases,
 bool quantized_matmul(const array& x, const array& w, const array& scales, const array& biases, int group,
                       int bits, bool transpose, array& out, cudaStream_t st);
 bool fp8_convert(bool to_fp8, const array& in, array& out, cudaStream_t st);
+// The fp block modes (quantize_math.h's FpGroupFormat): `global` is nvfp4's
+// per-tensor scale or null; `power_of_two` the mx modes' e8m0 scales.
+bool fp_quantize(const array& w, const array* global, int group, int bits, bool power_of_two, array& wq,
+                 array& scales, cudaStream_t st);
+bool fp_dequantize(const array& w, const array& scales, const array* global, int group, int bits,
+                   bool power_of_two, array& out, cudaStream_t st);
+bool fp_round_trip(const array& x, const array* global, int group, int bits, bool power_of_two, array& out,
+                   cudaStream_t st);
 
 }  // namespace lmx::cu

@@ -199,12 +199,22 @@ void Fp8Convert::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::fp8_convert(to_fp8_, inputs[0], out, cuda_stream(*this))) on_host(*this, inputs, out);
 }
 
-// The fp block modes have no CUDA kernels yet: they run on the host copy.
+// The fp block modes: nvfp4's global scale is the last input when present.
 void FpQuantize::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  on_host(*this, inputs, outputs);
+  if (!cu::fp_quantize(inputs[0], global_scale() ? &inputs.back() : nullptr, group_size(), bits(),
+                       mode() != FpMode::nvfp4, outputs[0], outputs[1], cuda_stream(*this)))
+    on_host(*this, inputs, outputs);
 }
-void FpDequantize::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
-void FpRoundTrip::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
+void FpDequantize::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::fp_dequantize(inputs[0], inputs[1], global_scale() ? &inputs.back() : nullptr, group_size(), bits(),
+                         mode() != FpMode::nvfp4, out, cuda_stream(*this)))
+    on_host(*this, inputs, out);
+}
+void FpRoundTrip::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::fp_round_trip(inputs[0], global_scale() ? &inputs.back() : nullptr, group_size(), bits(),
+                         mode() != FpMode::nvfp4, out, cuda_stream(*this)))
+    on_host(*this, inputs, out);
+}
 
 // ---- distributed ----
 

@@ -1,4 +1,4 @@
-// Affine quantisation on the GPU, with the packing and arithmetic of the CPU
+// Affine and floating-point block quantisation on the GPU, with the packing and arithmetic of the CPU
 // kernels (backend/common/quantize_math.h): each row of w is one little-endian
 // bit stream, so every run of 32 values is exactly `bits` uint32 words.
 //
@@ -94,6 +94,64 @@ __global__ void to_fp8_kernel(const T* __restrict__ x, uint8_t* __restrict__ y, 
 template <typename T>
 __global__ void from_fp8_kernel(const uint8_t* __restrict__ x, T* __restrict__ y, int64_t n) {
   LMX_GRID_STRIDE(i, n) y[i] = from_float<T>(quant::e4m3_to_float(x[i]));
+}
+
+// ---- floating-point block modes (mxfp4, mxfp8, nvfp4) ----
+// The group format for a kernel: nvfp4's global scale, when present, is
+// read from device memory (no host round trip to learn it).
+__device__ inline quant::FpGroupFormat fp_format(int bits, bool power_of_two, const float* global) {
+  return {bits, power_of_two, global != nullptr, global ? *global : 0.0f};
+}
+
+// One thread per group (16 or 32 values), as fp_quantize_group works.
+template <typename T>
+__global__ void fp_quantize_kernel(const T* __restrict__ w, uint8_t* __restrict__ packed,
+                                   uint8_t* __restrict__ scales, int64_t groups, int group, int bits,
+                                   bool power_of_two, const float* __restrict__ global) {
+  const quant::FpGroupFormat f = fp_format(bits, power_of_two, global);
+  float vals[32];
+  uint8_t codes[32];
+  LMX_GRID_STRIDE(g, groups) {
+    for (int i = 0; i < group; ++i) vals[i] = to_float(w[g * group + i]);
+    scales[g] = quant::fp_quantize_group(vals, group, f, codes);
+    quant::pack_fp_codes(codes, group, bits, packed + g * group * bits / 8);
+  }
+}
+
+// One thread per 8 values (a 4-byte word of e2m1 codes or two words of
+// e4m3), written as one vector store.
+template <typename T>
+__global__ void fp_dequantize_kernel(const uint32_t* __restrict__ packed, const uint8_t* __restrict__ scales,
+                                     T* __restrict__ out, int64_t spans, int group, int bits, bool power_of_two,
+                                     const float* __restrict__ global) {
+  const quant::FpGroupFormat f = fp_format(bits, power_of_two, global);
+  LMX_GRID_STRIDE(c, spans) {
+    const float factor = f.scale_factor(scales[c * 8 / group]);
+    uint32_t words[2];
+    words[0] = packed[bits == 4 ? c : 2 * c];
+    words[1] = bits == 4 ? 0 : packed[2 * c + 1];
+    Vec<T, 8> v;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t code = bits == 4 ? (words[0] >> (4 * j)) & 0xf : (words[j / 4] >> (8 * (j % 4))) & 0xff;
+      v.v[j] = from_float<T>(f.element(code) * factor);
+    }
+    reinterpret_cast<Vec<T, 8>*>(out)[c] = v;
+  }
+}
+
+// Quantise and decode again in one pass (qqmm's operands), a group a thread.
+template <typename T>
+__global__ void fp_round_trip_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t groups, int group,
+                                     int bits, bool power_of_two, const float* __restrict__ global) {
+  const quant::FpGroupFormat f = fp_format(bits, power_of_two, global);
+  float vals[32];
+  uint8_t codes[32];
+  LMX_GRID_STRIDE(g, groups) {
+    for (int i = 0; i < group; ++i) vals[i] = to_float(x[g * group + i]);
+    const float factor = f.scale_factor(quant::fp_quantize_group(vals, group, f, codes));
+    for (int i = 0; i < group; ++i) out[g * group + i] = from_float<T>(f.element(codes[i]) * factor);
+  }
 }
 
 // Batch strides (elements) of the operands of one matrix-vector product.
@@ -282,6 +340,64 @@ bool affine_dequantize(const array& w_in, const array& scales_in, const array& b
           static_cast<const uint32_t*>(device_read(w, st)), static_cast<const T*>(device_read(s, st)),
           static_cast<const T*>(device_read(b, st)), static_cast<T*>(device_write(out)), chunks, group);
     });
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+namespace {
+// The global scale as a device float32 scalar, or null.
+const float* global_scale_ptr(const array* global, array& holder, cudaStream_t st) {
+  if (!global) return nullptr;
+  holder = row_contiguous(*global, float32, st);
+  return static_cast<const float*>(device_read(holder, st));
+}
+}  // namespace
+
+bool fp_quantize(const array& w_in, const array* global, int group, int bits, bool power_of_two, array& wq,
+                 array& scales, cudaStream_t st) {
+  return dispatch_gpu_float(w_in.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    array w = row_contiguous(w_in, st), g;
+    const float* gp = global_scale_ptr(global, g, st);
+    allocate(wq, st);
+    allocate(scales, st);
+    const int64_t groups = static_cast<int64_t>(scales.size());
+    if (groups == 0) return;
+    fp_quantize_kernel<T><<<blocks_for(groups), kThreads, 0, st>>>(
+        static_cast<const T*>(device_read(w, st)), static_cast<uint8_t*>(device_write(wq)),
+        static_cast<uint8_t*>(device_write(scales)), groups, group, bits, power_of_two, gp);
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+bool fp_dequantize(const array& w_in, const array& scales_in, const array* global, int group, int bits,
+                   bool power_of_two, array& out, cudaStream_t st) {
+  return dispatch_gpu_float(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    array w = aligned_dense(w_in, uint32, st), s = row_contiguous(scales_in, uint8, st), g;
+    const float* gp = global_scale_ptr(global, g, st);
+    allocate(out, st);
+    const int64_t spans = static_cast<int64_t>(out.size() / 8);  // groups are 16 or 32 values
+    if (spans == 0) return;
+    fp_dequantize_kernel<T><<<blocks_for(spans), kThreads, 0, st>>>(
+        static_cast<const uint32_t*>(device_read(w, st)), static_cast<const uint8_t*>(device_read(s, st)),
+        static_cast<T*>(device_write(out)), spans, group, bits, power_of_two, gp);
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+bool fp_round_trip(const array& x_in, const array* global, int group, int bits, bool power_of_two, array& out,
+                   cudaStream_t st) {
+  return dispatch_gpu_float(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    array x = row_contiguous(x_in, out.dtype(), st), g;
+    const float* gp = global_scale_ptr(global, g, st);
+    allocate(out, st);
+    const int64_t groups = static_cast<int64_t>(out.size() / group);
+    if (groups == 0) return;
+    fp_round_trip_kernel<T><<<blocks_for(groups), kThreads, 0, st>>>(
+        static_cast<const T*>(device_read(x, st)), static_cast<T*>(device_write(out)), groups, group, bits,
+        power_of_two, gp);
     LMX_CUDA_CHECK(cudaGetLastError());
   });
 }
