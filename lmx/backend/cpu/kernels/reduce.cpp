@@ -2,6 +2,7 @@
 // memory, a column reduction (accumulating whole output rows) when the kept
 // elements are, and a general strided walk otherwise.
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -219,17 +220,25 @@ uint32_t arg_reduce_strided(const In* s, int64_t len, int64_t stride) {
   return best_i;
 }
 
-// The first index in [0, m) of s holding `value` (which it holds): a
-// vectorisable compare over spans of 64 before the scalar search in the
-// span that has it.
+// The first index in [0, m) of s holding `value` (which it holds). Native
+// types compare whole registers, four at a time, before the scalar search
+// in the span that has it: the scalar scan alone cost argmax of 1e5 floats
+// a third of its time.
 template <typename In, typename C>
 int64_t first_equal(const In* s, int64_t m, C value) {
-  constexpr int64_t kSpan = 64;
   int64_t i = 0;
-  for (; i + kSpan <= m; i += kSpan) {
-    bool hit = false;
-    for (int64_t k = 0; k < kSpan; ++k) hit |= static_cast<C>(s[i + k]) == value;
-    if (hit) break;
+  if constexpr (std::is_same_v<In, C> && std::is_arithmetic_v<C> && !std::is_same_v<C, bool>) {
+    using V = typename cpu::simd::Lanes<C>::V;
+    constexpr int64_t N = cpu::simd::Lanes<C>::N;
+    const V target = cpu::simd::splat(value);
+    for (; i + 4 * N <= m; i += 4 * N) {
+      const auto eq = (cpu::simd::load(s + i) == target) | (cpu::simd::load(s + i + N) == target) |
+                      (cpu::simd::load(s + i + 2 * N) == target) | (cpu::simd::load(s + i + 3 * N) == target);
+      uint64_t words[sizeof eq / 8], any = 0;
+      std::memcpy(words, &eq, sizeof eq);
+      for (uint64_t w : words) any |= w;
+      if (any) break;
+    }
   }
   for (;; ++i)
     if (static_cast<C>(s[i]) == value) return i;
