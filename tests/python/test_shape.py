@@ -284,6 +284,19 @@ def test_transposing_copy(shape, perm, dtype, rng):
     np.testing.assert_array_equal(to_numpy(widened), ref.transpose(perm).astype(np.float32))
 
 
+def test_long_flat_copies_split_over_threads(rng):
+    # One-dimensional copies of 2^18+ elements are split over the threads:
+    # plain, reversed, strided, broadcast and converting ones, and the inputs
+    # of a concatenation.
+    x = rng.standard_normal((1 << 18) * 3 + 5).astype(np.float32)
+    a = mx.array(x)
+    np.testing.assert_array_equal(to_numpy(mx.contiguous(a[::-1])), x[::-1])
+    np.testing.assert_array_equal(to_numpy(mx.contiguous(a[1::3])), x[1::3])
+    np.testing.assert_array_equal(to_numpy(a.astype(mx.float16)), x.astype(np.float16))
+    np.testing.assert_array_equal(to_numpy(mx.broadcast_to(a[7], (1 << 19,)) + 0), np.full(1 << 19, x[7]))
+    np.testing.assert_array_equal(to_numpy(mx.concatenate([a, a[::2], a[:3]])), np.concatenate([x, x[::2], x[:3]]))
+
+
 def test_broadcast_shapes():
     assert tuple(mx.broadcast_shapes((1, 3), (2, 1), (5, 1, 1))) == (5, 2, 3)
     assert tuple(mx.broadcast_shapes((0, 1), (1, 4))) == (0, 4)
