@@ -25,7 +25,6 @@ uint64_t StreamQueue::enqueue(std::function<void()> task) {
     tasks_.push_back(std::move(task));
     queued_.fetch_add(1, std::memory_order_release);
     seq = ++submitted_;
-    submitted_count_.store(seq, std::memory_order_release);
   }
   task_cv_.notify_one();
   return seq;
@@ -50,9 +49,7 @@ uint64_t StreamQueue::claim_if_idle() {
   std::lock_guard lk(mu_);
   if (stop_ || claimed_ || worker_running_ || !tasks_.empty()) return 0;
   claimed_ = true;
-  uint64_t seq = ++submitted_;
-  submitted_count_.store(seq, std::memory_order_release);
-  return seq;
+  return ++submitted_;
 }
 
 void StreamQueue::complete_claimed() {
@@ -82,7 +79,7 @@ void StreamQueue::run() {
     {
       std::unique_lock lk(mu_);
       // A claimed task runs on its caller first: it holds the earlier sequence number.
-      task_cv_.wait(lk, [&] { return (stop_ && !claimed_) || (!tasks_.empty() && !claimed_); });
+      task_cv_.wait(lk, [&] { return !claimed_ && (stop_ || !tasks_.empty()); });
       if (tasks_.empty()) return;  // stopping and drained
       task = std::move(tasks_.front());
       tasks_.pop_front();

@@ -41,7 +41,6 @@ struct StreamQueue {
   bool worker_running_ = false;    // the worker is running a task
   bool claimed_ = false;           // a caller is running a claimed task
   uint64_t submitted_ = 0;
-  std::atomic<uint64_t> submitted_count_{0};  // submitted_, readable without the lock
   std::atomic<uint64_t> completed_{0};
   bool stop_ = false;
   std::thread worker_;

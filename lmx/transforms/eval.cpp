@@ -176,13 +176,11 @@ void schedule(const std::vector<array>& outputs, bool run_last_here) {
     last_seq[q.get()] = {q.get(), seq};
     batch = Batch{};
     if (here) {
-      try {
-        task();  // records its errors on its outputs, as on the worker
-      } catch (...) {
-        q->complete_claimed();
-        throw;
-      }
-      q->complete_claimed();
+      struct Complete {  // also if the task throws, so the worker is never held off for good
+        StreamQueue* q;
+        ~Complete() { q->complete_claimed(); }
+      } complete{q.get()};
+      task();  // records its errors on its outputs, as on the worker
     }
   };
   // Per node, the scheduler's registry and the allocator each take a lock:

@@ -85,11 +85,14 @@ void init_runtime(nb::module_& m) {
   m.def("synchronize",
         [](StreamOrDevice s) {
           // None: every stream; a device: its default stream.
-          bool all = std::holds_alternative<std::monostate>(s);
-          Stream target = all ? default_stream(default_device()) : to_stream(s);
+          if (std::holds_alternative<std::monostate>(s)) {
+            nb::gil_scoped_release nogil;
+            synchronize();
+            return;
+          }
+          Stream target = to_stream(s);
           nb::gil_scoped_release nogil;
-          if (all) synchronize();
-          else synchronize(target);
+          synchronize(target);
         },
         "stream"_a = nb::none());
   m.def("is_available", [](const Device& d) { return d.type == Device::Type::cpu || gpu_available(); }, "device"_a);

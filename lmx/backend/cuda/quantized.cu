@@ -1,6 +1,7 @@
-// Affine and floating-point block quantisation on the GPU, with the packing and arithmetic of the CPU
-// kernels (backend/common/quantize_math.h): each row of w is one little-endian
-// bit stream, so every run of 32 values is exactly `bits` uint32 words.
+// Affine and floating-point block quantisation on the GPU, with the packing
+// and arithmetic of the CPU kernels (backend/common/quantize_math.h). In the
+// affine modes each row of w is one little-endian bit stream, so every run
+// of 32 values is exactly `bits` uint32 words.
 //
 // quantized_matmul takes one of two paths:
 //  - decode (few rows of x, w transposed): a fused matrix-vector kernel that
@@ -127,15 +128,14 @@ __global__ void fp_dequantize_kernel(const uint32_t* __restrict__ packed, const 
   const quant::FpGroupFormat f = fp_format(bits, power_of_two, global);
   LMX_GRID_STRIDE(c, spans) {
     const float factor = f.scale_factor(scales[c * 8 / group]);
+    // The span's bytes, loaded as words, then unpacked by the shared rule.
     uint32_t words[2];
     words[0] = packed[bits == 4 ? c : 2 * c];
     words[1] = bits == 4 ? 0 : packed[2 * c + 1];
+    const auto* bytes = reinterpret_cast<const uint8_t*>(words);
     Vec<T, 8> v;
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const uint8_t code = bits == 4 ? (words[0] >> (4 * j)) & 0xf : (words[j / 4] >> (8 * (j % 4))) & 0xff;
-      v.v[j] = from_float<T>(f.element(code) * factor);
-    }
+    for (int j = 0; j < 8; ++j) v.v[j] = from_float<T>(f.element(quant::unpack_fp_code(bytes, j, bits)) * factor);
     reinterpret_cast<Vec<T, 8>*>(out)[c] = v;
   }
 }
