@@ -3,6 +3,8 @@
 // lines split over the thread pool.
 #pragma once
 
+#include <algorithm>
+
 #include "lmx/backend/common/isa_namespace.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/runtime/thread_pool.h"
@@ -27,10 +29,18 @@ void for_each_line(const array& in, array& out, int axis, size_t cost, F&& fn) {
   collapse_dims(kept, strides);
   const In* src = in.data<In>();
   Out* dst = out.data<Out>();
-  parallel_for(outer_rows(kept), kept.back() * std::max<int64_t>(len, 1) * cost, [&](size_t b, size_t e) {
-    for_each_row_range<2>(kept, strides, b, e, [&](const int64_t* off, int64_t n) {
-      for (int64_t k = 0; k < n; ++k)
-        fn(src + off[0] + k * strides[0].back(), in_stride, dst + off[1] + k * strides[1].back(), out_stride, len);
+  // Lines, not rows of lines, are the unit of work: a 2-D array sorted
+  // along its last axis collapses to one row of lines, which must still split.
+  const size_t per_row = static_cast<size_t>(kept.back());
+  parallel_for(outer_rows(kept) * per_row, std::max<int64_t>(len, 1) * cost, [&](size_t b, size_t e) {
+    size_t row = b / per_row;
+    for_each_row_range<2>(kept, strides, row, (e + per_row - 1) / per_row, [&](const int64_t* off, int64_t) {
+      size_t first = row * per_row;
+      size_t k0 = std::max(b, first) - first, k1 = std::min(e, first + per_row) - first;
+      for (size_t k = k0; k < k1; ++k)
+        fn(src + off[0] + static_cast<int64_t>(k) * strides[0].back(), in_stride,
+           dst + off[1] + static_cast<int64_t>(k) * strides[1].back(), out_stride, len);
+      ++row;
     });
   });
 }
