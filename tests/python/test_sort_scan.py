@@ -4,6 +4,10 @@ Covers sort, argsort, partition, argpartition, topk, searchsorted, median,
 cumsum, cumprod, cummax, cummin, logcumsumexp and diff.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -108,6 +112,73 @@ def test_argsort_stable_on_long_rows(dtype, rng):
         expected = np.argsort(x, axis=axis, kind="stable")
         check_exact(mx.argsort(a, axis=axis), expected, "uint32")
         check_exact(mx.argsort(a.T, axis=1 - axis), expected.T, "uint32")
+
+
+# Rows from 65536 keys are cut into one bucket per thread by sampled
+# splitters and the buckets sorted in parallel: the data kinds below stress
+# the split (all keys in one bucket, splitters equal to many keys, a sorted
+# sample) and the special float values that sort through keys.
+LONG_ROW_KINDS = ["random", "ties", "equal", "sorted", "reversed", "special"]
+
+
+def long_row(rng, dtype, kind, n):
+    if kind == "random":
+        x = rng.standard_normal(n) * 1000
+    elif kind == "ties":
+        x = rng.integers(0, 4, n)
+    elif kind == "equal":
+        x = np.full(n, 3)
+    elif kind == "sorted":
+        x = np.arange(n) % 30000
+    elif kind == "reversed":
+        x = np.arange(n)[::-1] % 30000
+    else:
+        x = rng.standard_normal(n)
+        if dtype.startswith("float"):
+            picks = rng.choice(n, 400, replace=False)
+            x[picks[:100]], x[picks[100:200]] = np.nan, -0.0
+            x[picks[200:300]], x[picks[300:]] = np.inf, -np.inf
+    x = np.asarray(x)
+    if not dtype.startswith("float"):
+        x = np.round(x)
+    return x.astype(np.float64 if dtype == "bfloat16" else dtype)
+
+
+def check_long_rows(rng, dtype, kind, n, layout):
+    x = long_row(rng, dtype, kind, n)
+    a = mx.array(x).astype(getattr(mx, dtype))
+    ref = to_numpy(a).astype(np.float64) if dtype in FLOATS else to_numpy(a)
+    if layout == "strided":  # a column of a (n, 2) array: stride 2
+        a = mx.stack([a, a], axis=1)[:, 1]
+    order = np.argsort(ref, kind="stable")
+    got = to_numpy(mx.sort(a))
+    np.testing.assert_array_equal(got, ref[order])
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(ref[order]))
+    check_exact(mx.argsort(a), order, "uint32")
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+@pytest.mark.parametrize("kind", LONG_ROW_KINDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int16", "int32", "uint64"])
+def test_long_rows_sorted_in_buckets(rng, dtype, kind, layout):
+    check_long_rows(rng, dtype, kind, 70001, layout)
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="LMX_NUM_THREADS is lmx's")
+@pytest.mark.parametrize("threads", [2, 3])
+def test_long_rows_sorted_in_buckets_per_thread_count(threads):
+    # One bucket per kernel thread: two take the vectorised split, more the
+    # counted scatter; whatever this machine has, both run here.
+    script = (
+        "import numpy as np, test_sort_scan as t\n"
+        "for dtype in ['float32', 'int64', 'float64']:\n"
+        "    for kind in t.LONG_ROW_KINDS:\n"
+        "        t.check_long_rows(np.random.default_rng(1), dtype, kind, 100003, 'contiguous')\n"
+    )
+    env = dict(os.environ, LMX_NUM_THREADS=str(threads))
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -481,6 +552,18 @@ def test_scan_long_axis(op, rng):
             got = getattr(mx, op)(arr, axis=axis, reverse=reverse)
             expected = scan_reference(op, ref, axis, reverse, True, "float32")
             check_scan(op, got, expected, "float32")
+
+
+def test_many_lines_split_over_threads(rng):
+    # Enough lines of work to split over the thread pool, in layouts whose
+    # other axes collapse to one run of lines (contiguous) or to several
+    # (every other row of a 3-D array): chunks then start mid-run.
+    a, x = make(rng, "float32", (3, 100, 1000), "real")
+    for arr, ref in [(a, x), (a[:, ::2, :], x[:, ::2, :]), (mx.swapaxes(a, 1, 2), x.swapaxes(1, 2))]:
+        np.testing.assert_array_equal(to_numpy(mx.sort(arr, axis=-1)), np.sort(ref, axis=-1))
+        np.testing.assert_array_equal(to_numpy(mx.argmax(arr, axis=-1)), np.argmax(ref, axis=-1))
+        check_scan("cummax", mx.cummax(arr, axis=-1), scan_reference("cummax", ref, -1, False, True, "float32"),
+                   "float32")
 
 
 def test_scan_integer_wraps_in_input_dtype():

@@ -60,7 +60,7 @@ LMX_HD T from_radix_key(radix_key_t<T> k) {
     bits = (k & sign) ? static_cast<K>(k & ~sign) : static_cast<K>(~k);
   }
   T v;
-  std::memcpy(&v, &bits, sizeof(T));
+  std::memcpy(static_cast<void*>(&v), &bits, sizeof(T));  // T may be a half type
   return v;
 }
 

@@ -51,6 +51,84 @@ K* row_buffer(int64_t n, std::vector<K>& own) {
   return use.data();
 }
 
+// A row at least this long sorts on every kernel thread (below it, the
+// buckets' counting and scattering cost more than the second thread saves).
+constexpr size_t kParallelSortMin = size_t{1} << 16;
+
+// Sorts src[0, n) into dst (distinct, both contiguous): on one thread a copy
+// and sort_keys; a long row is cut into one bucket per kernel thread by
+// splitters sampled from it (a counting pass, then a scatter from src into
+// dst, both split over the threads), and the buckets sort in parallel. Keys
+// that compare equal are identical bits (sort_keys' callers ensure it), so
+// which bucket ties land in does not change the result.
+template <typename K>
+void sort_keys_into(const K* src, K* dst, size_t n) {
+  const size_t buckets = static_cast<size_t>(kernel_threads());
+  if (n < kParallelSortMin || buckets < 2) {
+    std::memcpy(dst, src, n * sizeof(K));
+    LMX_CPU_KERNEL(sort_keys, dst, n);
+    return;
+  }
+  // buckets - 1 splitters, evenly spaced in a sorted sample of the row.
+  std::vector<K> sample(64 * buckets);
+  for (size_t i = 0; i < sample.size(); ++i) sample[i] = src[i * (n / sample.size())];
+  std::sort(sample.begin(), sample.end());
+  std::vector<K> splitters(buckets - 1);
+  for (size_t b = 1; b < buckets; ++b) splitters[b - 1] = sample[b * sample.size() / buckets];
+  // A key's bucket: how many splitters are <= it.
+  auto bucket_of = [&](K key) {
+    size_t b = 0;
+    for (K split : splitters) b += !(key < split);
+    return b;
+  };
+  // The row in one chunk per thread: each chunk's count per bucket, then
+  // where each chunk's part of each bucket starts in dst. Two buckets (two
+  // threads) split by one vectorised comparison (split_keys); more count and
+  // scatter through per-bucket counters.
+  const size_t chunk = (n + buckets - 1) / buckets;
+  std::vector<size_t> at(buckets * buckets, 0);  // [chunk][bucket]
+  parallel_for(buckets, chunk, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; ++c) {
+      const K* row = src + c * chunk;
+      const size_t len = std::min(n, (c + 1) * chunk) - c * chunk;
+      size_t* count = &at[c * buckets];
+      if (buckets == 2) {
+        size_t high = 0;
+        for (size_t i = 0; i < len; ++i) high += !(row[i] < splitters[0]);
+        count[0] = len - high, count[1] = high;
+      } else {
+        for (size_t i = 0; i < len; ++i) ++count[bucket_of(row[i])];
+      }
+    }
+  });
+  std::vector<size_t> bucket_start(buckets + 1, 0);
+  for (size_t b = 0, total = 0; b < buckets; ++b) {
+    bucket_start[b] = total;
+    for (size_t c = 0; c < buckets; ++c) {
+      size_t count = at[c * buckets + b];
+      at[c * buckets + b] = total;
+      total += count;
+    }
+  }
+  bucket_start[buckets] = n;
+  parallel_for(buckets, 2 * chunk, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; ++c) {
+      const K* row = src + c * chunk;
+      const size_t len = std::min(n, (c + 1) * chunk) - c * chunk;
+      size_t* cursor = &at[c * buckets];
+      if (buckets == 2) {
+        LMX_CPU_KERNEL(split_keys, row, len, splitters[0], dst + cursor[0], dst + cursor[1]);
+      } else {
+        for (size_t i = 0; i < len; ++i) dst[cursor[bucket_of(row[i])]++] = row[i];
+      }
+    }
+  });
+  parallel_for(buckets, n / buckets * 16, [&](size_t b0, size_t b1) {
+    for (size_t b = b0; b < b1; ++b)
+      LMX_CPU_KERNEL(sort_keys, dst + bucket_start[b], bucket_start[b + 1] - bucket_start[b]);
+  });
+}
+
 // -0.0 and +0.0 share a key, so sorted keys give every zero as +0.0; the
 // zeros, equal and in input order, get their own signs back.
 template <typename T, typename D>
@@ -77,34 +155,43 @@ bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
     if (ds == 1) {
       bool special = false;
       for (int64_t i = 0; i < n; ++i) {
-        d[i] = s[i * ss];
-        special |= !std::isfinite(d[i]) || (d[i] == 0 && std::signbit(d[i]));
+        T v = s[i * ss];
+        special |= !std::isfinite(v) || (v == 0 && std::signbit(v));
       }
       if (!special) {
-        LMX_CPU_KERNEL(sort_keys, d, static_cast<size_t>(n));
+        std::vector<T> own;
+        const T* row = s;
+        if (ss != 1) {
+          T* gathered = row_buffer<T>(n, own);
+          for (int64_t i = 0; i < n; ++i) gathered[i] = s[i * ss];
+          row = gathered;
+        }
+        sort_keys_into(row, d, static_cast<size_t>(n));
         return true;
       }
     }
   }
   if constexpr (!Indices && sizeof(K) >= 2) {
     std::vector<K> own;
-    K* keys = row_buffer<K>(n, own);
+    K* keys = row_buffer<K>(2 * n, own);
     bool negative_zero = false;
     for (int64_t i = 0; i < n; ++i) {
       keys[i] = radix_key(s[i * ss]);
       if constexpr (!std::is_integral_v<T>)
         negative_zero |= static_cast<compute_t<T>>(s[i * ss]) == 0 && std::signbit(static_cast<compute_t<T>>(s[i * ss]));
     }
-    LMX_CPU_KERNEL(sort_keys, keys, static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) d[i * ds] = from_radix_key<T>(keys[i]);
+    K* sorted = keys + n;
+    sort_keys_into(keys, sorted, static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) d[i * ds] = from_radix_key<T>(sorted[i]);
     if (negative_zero) restore_zero_signs(s, ss, d, ds, n);
     return true;
   } else if constexpr (Indices && sizeof(K) <= 4) {
     std::vector<uint64_t> own;
-    uint64_t* packed = row_buffer<uint64_t>(n, own);
+    uint64_t* packed = row_buffer<uint64_t>(2 * n, own);
     for (int64_t i = 0; i < n; ++i) packed[i] = (uint64_t{radix_key(s[i * ss])} << 32) | static_cast<uint64_t>(i);
-    LMX_CPU_KERNEL(sort_keys, packed, static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) d[i * ds] = static_cast<uint32_t>(packed[i]);
+    uint64_t* sorted = packed + n;
+    sort_keys_into(packed, sorted, static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) d[i * ds] = static_cast<uint32_t>(sorted[i]);
     return true;
   }
   return false;

@@ -39,7 +39,9 @@ void sort_ascending(K* keys, size_t n) {
   using Traits = hn::detail::SharedTraits<hn::detail::TraitsLane<hn::detail::OrderAscending<K>>>;
   const hn::SortTag<K> d;
   const Traits st;
-  HWY_ALIGN K buffer[hwy::SortConstants::BufNum<K>(HWY_LANES(K))] = {};
+  // Left uninitialised (Highway zeroes it, a kilobyte per call): the base
+  // case copies the keys in and pads every lane it then reads.
+  HWY_ALIGN K buffer[hwy::SortConstants::BufNum<K>(HWY_LANES(K))];
   if (hn::detail::HandleSpecialCases(d, st, keys, n)) return;
   hn::detail::Generator rng(static_cast<uint64_t>(n) * 0x9E3779B97F4A7C15ull);
   const size_t max_levels = 2 * hwy::CeilLog2(n) + 4;  // then heap sort: N log N at worst
@@ -51,12 +53,46 @@ void sort_ascending(K* keys, size_t n) {
 #endif
 }
 
+template <typename K>
+size_t split_below(const K* src, size_t n, K pivot, K* low, K* high) {
+  size_t below = 0, above = 0, i = 0;
+#if defined(LMX_HAVE_VQSORT) && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+  // Each vector's keys below the pivot and the others, compressed to the
+  // front and stored without touching what lies past them (the next part
+  // may belong to another thread).
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::ScalableTag<K> d;
+  const size_t lanes = hn::Lanes(d);
+  const auto vpivot = hn::Set(d, pivot);
+  for (; i + lanes <= n; i += lanes) {
+    const auto v = hn::LoadU(d, src + i);
+    const auto is_below = hn::Lt(v, vpivot);
+    below += hn::CompressBlendedStore(v, is_below, d, low + below);
+    above += hn::CompressBlendedStore(v, hn::Not(is_below), d, high + above);
+  }
+#endif
+  // Branch-free: a random split mispredicts every other key.
+  for (; i < n; ++i) {
+    const K key = src[i];
+    const bool is_below = key < pivot;
+    *(is_below ? low + below : high + above) = key;
+    below += is_below;
+    above += !is_below;
+  }
+  return below;
+}
+
 }  // namespace
 
-void sort_keys(uint16_t* keys, size_t n) { sort_ascending(keys, n); }
-void sort_keys(uint32_t* keys, size_t n) { sort_ascending(keys, n); }
-void sort_keys(uint64_t* keys, size_t n) { sort_ascending(keys, n); }
-void sort_keys(float* keys, size_t n) { sort_ascending(keys, n); }
-void sort_keys(double* keys, size_t n) { sort_ascending(keys, n); }
+#define LMX_CPU_SORT_KEYS_DEFINE(K)                                                                          \
+  void sort_keys(K* keys, size_t n) { sort_ascending(keys, n); }                                          \
+  size_t split_keys(const K* src, size_t n, K pivot, K* low, K* high) {                                   \
+    return split_below(src, n, pivot, low, high);                                                         \
+  }
+LMX_CPU_SORT_KEYS_DEFINE(uint16_t)
+LMX_CPU_SORT_KEYS_DEFINE(uint32_t)
+LMX_CPU_SORT_KEYS_DEFINE(uint64_t)
+LMX_CPU_SORT_KEYS_DEFINE(float)
+LMX_CPU_SORT_KEYS_DEFINE(double)
 
 }  // namespace lmx::cpu::LMX_KERNELS_NS

@@ -11,12 +11,19 @@
 
 #include "lmx/backend/cpu/kernels/per_isa.h"
 
-/* ascending, in place; floats without NaN (their order puts -0.0 and 0.0 in either order) */
-#define LMX_CPU_SORT_KEYS_ENTRY_POINTS     \
-  void sort_keys(uint16_t* keys, size_t n); \
-  void sort_keys(uint32_t* keys, size_t n); \
-  void sort_keys(uint64_t* keys, size_t n); \
-  void sort_keys(float* keys, size_t n);    \
-  void sort_keys(double* keys, size_t n);
+/* sort_keys: ascending, in place; floats without NaN (their order puts -0.0
+ * and 0.0 in either order).
+ * split_keys: copies src[0, n) in order to `low` (keys below pivot) and to
+ * `high` (the others), writing nothing past either part; returns the number
+ * below. A parallel sort's scatter into its buckets. */
+#define LMX_CPU_SORT_KEYS_FOR(K)         \
+  void sort_keys(K* keys, size_t n); \
+  size_t split_keys(const K* src, size_t n, K pivot, K* low, K* high);
+#define LMX_CPU_SORT_KEYS_ENTRY_POINTS \
+  LMX_CPU_SORT_KEYS_FOR(uint16_t)      \
+  LMX_CPU_SORT_KEYS_FOR(uint32_t)      \
+  LMX_CPU_SORT_KEYS_FOR(uint64_t)      \
+  LMX_CPU_SORT_KEYS_FOR(float)         \
+  LMX_CPU_SORT_KEYS_FOR(double)
 
 LMX_CPU_DECLARE_PER_ISA(LMX_CPU_SORT_KEYS_ENTRY_POINTS)
