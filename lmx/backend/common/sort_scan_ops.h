@@ -37,11 +37,17 @@ LMX_HD radix_key_t<T> radix_key(T v) {
   } else if constexpr (std::is_integral_v<T>) {
     return bits ^ sign;
   } else {
-    using F = compute_t<T>;
-    F f = static_cast<F>(v);
-    if (f != f) return static_cast<K>(~K(0));
-    if (f == F(0)) return sign;
-    return (bits & sign) ? static_cast<K>(~bits) : static_cast<K>(bits | sign);
+    // On the bits, without branches (a random sign mispredicts every other
+    // key): magnitudes above infinity's are NaN, a zero magnitude is +-0.
+    constexpr K inf = sizeof(T) == 8   ? K(0x7ff0000000000000ull)
+                      : sizeof(T) == 4 ? K(0x7f800000u)
+                      : std::is_same_v<T, bfloat16_t> ? K(0x7f80u)
+                                                      : K(0x7c00u);
+    const K magnitude = static_cast<K>(bits & ~sign);
+    const K flip = static_cast<K>(K(0) - static_cast<K>(bits >> (8 * sizeof(T) - 1))) | sign;
+    K key = static_cast<K>(bits ^ flip);
+    key = magnitude == 0 ? sign : key;
+    return magnitude > inf ? static_cast<K>(~K(0)) : key;
   }
 }
 

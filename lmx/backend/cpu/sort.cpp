@@ -18,6 +18,7 @@
 #include "lmx/backend/cpu/kernels/sort_keys.h"
 #include "lmx/backend/cpu/lines.h"
 #include "lmx/primitives/sort.h"
+#include "lmx/runtime/allocator.h"
 #include "lmx/runtime/thread_pool.h"
 
 namespace lmx {
@@ -41,15 +42,34 @@ bool sort_less(T a, T b) {
 #ifdef LMX_HAVE_VQSORT
 // A buffer for a row's keys: this thread's, reused from row to row, for
 // rows up to kReusedRow (short rows are where an allocation per row shows);
-// a longer row's own, in `own`.
-constexpr int64_t kReusedRow = int64_t{1} << 16;
+// a longer row's from lmx's allocator, whose cache hands the same pages back
+// call after call (a fresh vector is zeroed and faulted in page by page,
+// which serialised two threads sorting long rows).
+constexpr size_t kReusedRow = size_t{1} << 16;
 template <typename K>
-K* row_buffer(int64_t n, std::vector<K>& own) {
-  thread_local std::vector<K> buffer;
-  std::vector<K>& use = n <= kReusedRow ? buffer : own;
-  if (use.size() < static_cast<size_t>(n)) use.resize(n);
-  return use.data();
-}
+class RowBuffer {
+ public:
+  explicit RowBuffer(size_t n) {
+    if (n <= kReusedRow) {
+      thread_local std::vector<K> reused;
+      if (reused.size() < n) reused.resize(n);
+      data_ = reused.data();
+    } else {
+      own_ = cpu_allocator().malloc(n * sizeof(K));
+      data_ = static_cast<K*>(own_.ptr);
+    }
+  }
+  ~RowBuffer() {
+    if (own_.ptr) cpu_allocator().free(own_);
+  }
+  RowBuffer(const RowBuffer&) = delete;
+  RowBuffer& operator=(const RowBuffer&) = delete;
+  K* data() const { return data_; }
+
+ private:
+  Buffer own_;
+  K* data_ = nullptr;
+};
 
 // A row at least this long sorts on every kernel thread (below it, the
 // buckets' counting and scattering cost more than the second thread saves).
@@ -159,21 +179,20 @@ bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
         special |= !std::isfinite(v) || (v == 0 && std::signbit(v));
       }
       if (!special) {
-        std::vector<T> own;
-        const T* row = s;
-        if (ss != 1) {
-          T* gathered = row_buffer<T>(n, own);
-          for (int64_t i = 0; i < n; ++i) gathered[i] = s[i * ss];
-          row = gathered;
+        if (ss == 1) {
+          sort_keys_into(s, d, static_cast<size_t>(n));
+        } else {
+          RowBuffer<T> gathered(static_cast<size_t>(n));
+          for (int64_t i = 0; i < n; ++i) gathered.data()[i] = s[i * ss];
+          sort_keys_into(gathered.data(), d, static_cast<size_t>(n));
         }
-        sort_keys_into(row, d, static_cast<size_t>(n));
         return true;
       }
     }
   }
   if constexpr (!Indices && sizeof(K) >= 2) {
-    std::vector<K> own;
-    K* keys = row_buffer<K>(2 * n, own);
+    RowBuffer<K> buffer(2 * static_cast<size_t>(n));
+    K* keys = buffer.data();
     bool negative_zero = false;
     for (int64_t i = 0; i < n; ++i) {
       keys[i] = radix_key(s[i * ss]);
@@ -186,8 +205,8 @@ bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
     if (negative_zero) restore_zero_signs(s, ss, d, ds, n);
     return true;
   } else if constexpr (Indices && sizeof(K) <= 4) {
-    std::vector<uint64_t> own;
-    uint64_t* packed = row_buffer<uint64_t>(2 * n, own);
+    RowBuffer<uint64_t> buffer(2 * static_cast<size_t>(n));
+    uint64_t* packed = buffer.data();
     for (int64_t i = 0; i < n; ++i) packed[i] = (uint64_t{radix_key(s[i * ss])} << 32) | static_cast<uint64_t>(i);
     uint64_t* sorted = packed + n;
     sort_keys_into(packed, sorted, static_cast<size_t>(n));
