@@ -18,6 +18,9 @@ CASES = {
     "2d_single_channel": ((3, 12, 12, 1), (6, 3, 3, 1), dict(stride=1, padding=1)),
     "2d_many_pixels": ((4, 30, 30, 5), (7, 3, 3, 5), dict(stride=1, padding=1)),
     "2d_kernel_1x1": ((2, 6, 5, 8), (3, 1, 1, 8), dict(stride=1, padding=0)),
+    # over 64 output channels (sgemm, not the narrow kernels), in several
+    # blocks of pixels per thread, the last one short
+    "2d_wide_sgemm_blocks": ((6, 31, 33, 64), (80, 3, 3, 64), dict(stride=1, padding=1)),
     "3d": ((2, 5, 6, 4, 2), (3, 2, 3, 2, 2), dict(stride=(1, 2, 1), padding=1)),
     "2d_transpose_flip": ((2, 7, 6, 3), (4, 3, 3, 3), dict(stride=1, padding=2, flip=True)),
 }

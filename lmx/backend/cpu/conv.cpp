@@ -179,9 +179,20 @@ void fold(const float* patches, const Geometry& g, int64_t r0, int64_t rows, flo
   });
 }
 
-// Output pixels per block: a patch block of about 128 KiB, so that it is
-// still in L2 when the product reads it.
-int64_t block_rows(const Geometry& g) { return std::clamp<int64_t>(32768 / std::max<int64_t>(g.patch, 1), 16, 1024); }
+// Output pixels per block of the narrow kernels: a patch block of about
+// 128 KiB, so that it is still in L2 when the product reads it.
+int64_t block_rows(const Geometry& g) {
+  if (g.cout <= kNarrowChannels) return std::clamp<int64_t>(32768 / std::max<int64_t>(g.patch, 1), 16, 1024);
+  // sgemm's blocks are bigger: OpenBLAS packs its whole other operand (the
+  // weights, patch x C_out) on every call, which for a 16-row block of a
+  // 3x3x256 layer cost more than the product. Blocks of about kBytes, a
+  // whole number of them per thread.
+  constexpr int64_t kBytes = int64_t{2} << 20;
+  const int64_t total = g.n * g.out_pixels, threads = kernel_threads();
+  int64_t blocks = std::max<int64_t>(1, total * g.patch * 4 / kBytes);
+  blocks = (blocks + threads - 1) / threads * threads;
+  return std::max<int64_t>(16, (total + blocks - 1) / blocks);
+}
 
 // m (rows, cols) row-major, transposed with padded rows: (cols, narrow_gemm_padded(rows)).
 std::vector<float> transposed_padded(const float* m, int64_t rows, int64_t cols) {

@@ -1,0 +1,106 @@
+"""conv2d of ResNet-style layers on the CPU against PyTorch (and MLX when
+importable), measured in the same run: the forward pass, and forward plus
+the gradients of input and weight. Prints peer_time / lmx_time ratios (above
+1 means lmx is faster). Not a test.
+
+lmx and MLX take channels-last input (N, H, W, C) and weights (O, kh, kw, C);
+PyTorch gets the same values in its channels_last memory format, which its
+CPU convolutions prefer.
+"""
+
+import argparse
+
+import numpy as np
+from common import best_of, mlx
+
+import lmx.core as mx
+
+try:
+    import torch
+except ImportError:  # PyTorch is an optional peer
+    torch = None
+
+# (name, batch, height/width, in channels, out channels, kernel, stride)
+LAYERS = [
+    ("stem 7x7/2", 8, 112, 3, 64, 7, 2),
+    ("res2 3x3", 8, 56, 64, 64, 3, 1),
+    ("res3 3x3/2", 8, 56, 64, 128, 3, 2),
+    ("res4 3x3", 8, 14, 256, 256, 3, 1),
+    ("res 1x1", 8, 28, 128, 512, 1, 1),
+]
+
+
+def lmx_like(module, x, w, stride, pad, backward):
+    """A timed callable for lmx or MLX (same API)."""
+    a, b = module.array(x), module.array(w)
+    if not backward:
+        return lambda: module.eval(module.conv2d(a, b, stride=stride, padding=pad))
+    grad = module.grad(lambda a, b: module.conv2d(a, b, stride=stride, padding=pad).sum(), argnums=(0, 1))
+    return lambda: module.eval(grad(a, b))
+
+
+def torch_fn(x, w, stride, pad, backward):
+    a = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=torch.channels_last)
+    b = torch.from_numpy(w.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=torch.channels_last)
+    conv = torch.nn.functional.conv2d
+    if not backward:
+        def run():
+            with torch.no_grad():
+                conv(a, b, stride=stride, padding=pad)
+        return run
+    a.requires_grad_(True)
+    b.requires_grad_(True)
+
+    def run():
+        a.grad = b.grad = None
+        conv(a, b, stride=stride, padding=pad).sum().backward()
+    return run
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="PyTorch's threads (default: its own)")
+    args = parser.parse_args()
+    if torch is not None and args.threads:
+        torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    cases = []  # (label, GFLOP, {engine: timed callable})
+    for name, n, hw, cin, cout, k, stride in LAYERS:
+        x = rng.standard_normal((n, hw, hw, cin)).astype(np.float32)
+        w = (rng.standard_normal((cout, k, k, cin)) / np.sqrt(k * k * cin)).astype(np.float32)
+        pad = k // 2
+        out_hw = (hw + 2 * pad - k) // stride + 1
+        flops = 2 * n * out_hw * out_hw * cout * k * k * cin
+        for backward in (False, True):
+            passes = 3 if backward else 1  # the input and weight gradients are each a conv's work
+            fns = {"lmx": lmx_like(mx, x, w, stride, pad, backward)}
+            if torch is not None:
+                fns["torch"] = torch_fn(x, w, stride, pad, backward)
+            if mlx is not None:
+                fns["mlx"] = lmx_like(mlx, x, w, stride, pad, backward)
+            cases.append((f"{name:12} {'fwd+bwd' if backward else 'forward':8}", flops * passes / 1e9, fns))
+    # One engine at a time over every layer: PyTorch's OpenMP threads spin
+    # for a while after each call, which would slow whatever ran next.
+    times = {}
+    for engine in ("lmx", "torch", "mlx"):
+        for i, (_, _, fns) in enumerate(cases):
+            if engine in fns:
+                times[engine, i] = best_of(fns[engine], args.repeat if engine != "mlx" else max(1, args.repeat // 2))
+    header = f"{'layer':12} {'pass':8} {'GFLOP':>6} {'lmx ms':>8}"
+    if torch is not None:
+        header += f" {'torch ms':>9} {'torch/lmx':>9}"
+    if mlx is not None:
+        header += f" {'mlx ms':>8} {'mlx/lmx':>8}"
+    print(header)
+    for i, (label, gflop, fns) in enumerate(cases):
+        t = times["lmx", i]
+        row = f"{label} {gflop:6.2f} {t * 1e3:8.2f}"
+        for engine, width in (("torch", 9), ("mlx", 8)):
+            if engine in fns:
+                tp = times[engine, i]
+                row += f" {tp * 1e3:{width}.2f} {tp / t:{width}.2f}"
+        print(row)
+
+if __name__ == "__main__":
+    main()
