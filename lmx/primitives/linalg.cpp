@@ -1,5 +1,7 @@
 #include "lmx/primitives/linalg.h"
 
+#include <algorithm>
+
 #include "lmx/ops/ops.h"
 
 namespace lmx {
@@ -38,6 +40,12 @@ std::pair<std::vector<array>, std::vector<int>> Matmul::vmap(const std::vector<a
   // An unmapped operand needs its own batch dims aligned after the new one.
   if (axes[0] < 0) a = expand_dims(a, {0});
   if (axes[1] < 0) b = expand_dims(b, {0});
+  // A b shared over a's batch has fewer dims: batch dims align from the
+  // right, so size-1 dims go between its mapped axis and its matrix, or the
+  // mapped axis would pair with a's batch instead of a's mapped axis.
+  const int ndim = std::max(a.ndim(), b.ndim());
+  while (a.ndim() < ndim) a = expand_dims(a, {1});
+  while (b.ndim() < ndim) b = expand_dims(b, {1});
   return {{matmul(a, b)}, {0}};
 }
 

@@ -594,6 +594,22 @@ def test_matmul_shared_matrix_against_a_batch_grad_and_vmap(rng):
     np.testing.assert_allclose(to_numpy(got.astype(mx.float32)), want, rtol=3e-2, atol=3e-2)
 
 
+@pytest.mark.parametrize("a_axis", [None, 0, 2])
+@pytest.mark.parametrize("b_axis", [0, 1, 2])
+def test_vmap_over_a_shared_matrix(a_axis, b_axis, rng):
+    # Inside vmap a batched a meets a 2-D b, the matrix shared over a's
+    # batch; mapping b must pair each of its matrices with the same index of
+    # the mapped axis, not with a's own batch dim (here of the same size).
+    n = 3
+    x = rng.standard_normal((n, n, 4, 5)).astype(np.float32)
+    ws = rng.standard_normal((n, 5, 6)).astype(np.float32)
+    xs = x if a_axis is None else np.moveaxis(np.stack([x + i for i in range(n)]), 0, a_axis)
+    wm = np.moveaxis(ws, 0, b_axis)
+    out = mx.vmap(lambda a, b: a @ b, in_axes=(a_axis, b_axis))(mx.array(xs), mx.array(wm))
+    want = np.stack([(x if a_axis is None else x + i) @ ws[i] for i in range(n)])
+    np.testing.assert_allclose(to_numpy(out), want, rtol=1e-5, atol=1e-4)
+
+
 # Views of a (3, 4, 9, 7) batch whose matrices meet a shared (k, 6) matrix:
 # those whose rows follow one another run as one tall product, the rest per
 # batch entry; both must agree with NumPy.
