@@ -132,10 +132,15 @@ array take_along_axis(const array& a, const array& indices, std::optional<int> a
 }
 
 array put_along_axis(const array& a, const array& indices, const array& values, std::optional<int> axis, S s) {
+  return scatter_along_axis(a, indices, values, axis, ScatterMode::Replace, s);
+}
+
+array scatter_along_axis(const array& a, const array& indices, const array& values, std::optional<int> axis,
+                         ScatterMode mode, S s) {
   if (!axis) {
     array flat = reshape(a, {static_cast<ShapeElem>(a.size())}, s);
-    array out = put_along_axis(flat, reshape(indices, {static_cast<ShapeElem>(indices.size())}, s),
-                               reshape(values, {static_cast<ShapeElem>(values.size())}, s), 0, s);
+    array out = scatter_along_axis(flat, reshape(indices, {static_cast<ShapeElem>(indices.size())}, s),
+                                   reshape(values, {static_cast<ShapeElem>(values.size())}, s), 0, mode, s);
     return reshape(out, a.shape(), s);
   }
   int ax = normalize_axis(*axis, a.ndim(), "put_along_axis");
@@ -150,7 +155,7 @@ array put_along_axis(const array& a, const array& indices, const array& values, 
   Shape ii = a.shape();
   ii[ax] = indices.shape(ax);
   array idx = broadcast_to(indices, ii, s);
-  return scatter(a, along_axis_indices(ii, idx, ax, s), values, all_axes(a.ndim()), ScatterMode::Replace, s);
+  return scatter(a, along_axis_indices(ii, idx, ax, s), values, all_axes(a.ndim()), mode, s);
 }
 
 }  // namespace lmx

@@ -141,6 +141,10 @@ array take(const array& a, const array& indices, std::optional<int> axis = {}, S
 array take_along_axis(const array& a, const array& indices, std::optional<int> axis = {}, S s = {});
 array put_along_axis(const array& a, const array& indices, const array& values, std::optional<int> axis = {},
                      S s = {});
+// put_along_axis with any scatter mode (Add sums values sent to one position:
+// the gradients of ops that pick elements along an axis). Not in MLX's API.
+array scatter_along_axis(const array& a, const array& indices, const array& values, std::optional<int> axis,
+                         ScatterMode mode, S s = {});
 
 // ---- sorting and scans along one axis (ops/sort.cpp); no axis: flattened ----
 array sort(const array& a, std::optional<int> axis = -1, S s = {});

@@ -31,11 +31,27 @@ std::vector<array> Gather::vjp(const std::vector<array>& primals, const std::vec
 
 std::vector<array> Scatter::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                 const std::vector<int>& argnums, const std::vector<array>& outputs) {
-  if (mode_ != ScatterMode::Replace && mode_ != ScatterMode::Add)
-    return Primitive::vjp(primals, cotangents, argnums, outputs);
+  if (mode_ == ScatterMode::Prod) return Primitive::vjp(primals, cotangents, argnums, outputs);
   const array& g = cotangents[0];
   std::vector<array> idx(primals.begin() + 2, primals.end());
   std::vector<array> out;
+  if (mode_ == ScatterMode::Max || mode_ == ScatterMode::Min) {
+    // Every value equal to its position's result takes that position's
+    // whole cotangent (ties all do, as in MLX).
+    const array& result = outputs[0];
+    for (int arg : argnums) {
+      if (arg == 0) {
+        out.push_back(multiply(g, astype(equal(primals[0], result), g.dtype())));
+      } else if (arg == 1) {
+        const array updates = astype(primals[1], result.dtype());
+        const array picked = equal(updates, gather(result, idx, axes_));
+        out.push_back(multiply(gather(g, idx, axes_), astype(picked, g.dtype())));
+      } else {
+        out.push_back(zeros_like(primals[arg]));
+      }
+    }
+    return out;
+  }
   for (int arg : argnums) {
     if (arg == 0) {
       // Overwritten elements no longer influence the result.

@@ -223,6 +223,109 @@ def test_stop_gradient_and_non_differentiable_ops(rng):
     np.testing.assert_allclose(to_numpy(g), np.full(4, int(np.argmax(to_numpy(x)))))
 
 
+SCANS = ["cumprod", "cummax", "cummin", "logcumsumexp"]
+
+
+@pytest.mark.parametrize("inclusive", [True, False])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("name", SCANS)
+def test_scan_grads(name, axis, reverse, inclusive, rng):
+    scan = getattr(mx, name)
+    # Distinct values (no ties for the running extremes), some negative.
+    v = rng.permutation(12).reshape(3, 4) / 4.0 - 1.3
+
+    def fn(x):
+        y = scan(x, axis=axis, reverse=reverse, inclusive=inclusive)
+        return mx.where(mx.isinf(y), 0.0, y)  # an exclusive scan starts at +-inf for the extremes
+
+    check_grads(fn, [arr(v)], rng)
+
+
+@pytest.mark.parametrize("name", SCANS)
+def test_scan_second_derivatives(name, rng):
+    # The rules are built from differentiable ops: their own gradients (a
+    # Hessian-vector product here) match finite differences.
+    scan = getattr(mx, name)
+    w = arr(rng.standard_normal((2, 5)))
+    v = rng.permutation(10).reshape(2, 5) / 4.0 - 1.1
+
+    def first(x):
+        return mx.grad(lambda a: mx.sum(mx.sin(scan(a, axis=1, reverse=True)) * w))(x)
+
+    check_grads(first, [arr(v)], rng, rtol=max(RTOL, 1e-5), atol=1e-8 if BACKEND == "lmx" else 1e-4)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_cumprod_grads_through_zeros(reverse, rng):
+    # Rows with no zero, one, and several: positions after a row's first
+    # zero (in scan order) get nothing, the first zero the product around it.
+    v = rng.uniform(0.5, 1.5, (3, 6)) * rng.choice([-1, 1], (3, 6))
+    v[1, 2] = 0.0
+    v[2, [1, 3, 4]] = 0.0
+    check_grads(lambda x: mx.cumprod(x, axis=1, reverse=reverse), [arr(v)], rng)
+    # Second order (prod's own gradient is a pair of cumprods).
+    x = arr(v[1])
+    hess_row = mx.grad(lambda a: mx.grad(lambda b: mx.prod(b))(a)[0])(x)
+    want = np.array([np.prod(np.delete(v[1], [0, j])) if j else 0.0 for j in range(6)])
+    np.testing.assert_allclose(to_numpy(hess_row), want, rtol=1e-9, atol=1e-12)
+
+
+def running_extreme_sources(x, pick, reverse, inclusive):
+    """Where each output of cummax/cummin reads from, in MLX's convention: the
+    last position (in scan order) equal to the running extreme; -1 for an
+    exclusive scan's first output, which reads nothing."""
+    n = len(x)
+    order = list(range(n))[::-1] if reverse else list(range(n))
+    src = np.full(n, -1)
+    best, at = None, -1
+    for k, i in enumerate(order):
+        if not inclusive:
+            src[i] = at
+        if best is None or pick(x[i], best) or x[i] == best:
+            best, at = (x[i] if best is None or pick(x[i], best) else best), i
+        if inclusive:
+            src[i] = at
+    return src
+
+
+@pytest.mark.parametrize("inclusive", [True, False])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_running_extreme_ties_send_the_gradient_to_the_last_equal_input(name, reverse, inclusive):
+    x = np.array([1.0, 3.0, 3.0, 2.0, 3.0, 5.0, 0.0, 0.0, 5.0])
+    g = np.arange(1.0, 10.0)
+    pick = np.greater if name == "cummax" else np.less
+    src = running_extreme_sources(x, pick, reverse, inclusive)
+    want = np.zeros_like(x)
+    for i, j in enumerate(src):
+        if j >= 0:
+            want[j] += g[i]
+    fn = getattr(mx, name)
+    _, (got,) = mx.vjp(lambda a: fn(a, reverse=reverse, inclusive=inclusive), [mx.array(x)], [mx.array(g)])
+    np.testing.assert_array_equal(to_numpy(got), want)
+
+
+def test_scatter_extreme_grads(rng):
+    idx = mx.array([0, 2, 0])
+    for op, pick in (("maximum", np.maximum), ("minimum", np.minimum)):
+        # Distinct values: finite differences hold.
+        check_grads(lambda x, u: getattr(x.at[idx], op)(u), [rand(rng, (4, 2)), rand(rng, (3, 2))], rng)
+        # Ties: every value equal to its position's result takes the whole cotangent.
+        x, u = np.array([1.5, -2.0, 3.0, 0.5]), np.array([2.0, 3.0, 4.0])
+        gx, gu = mx.grad(lambda a, b: getattr(a.at[idx], op)(b).sum(), argnums=(0, 1))(mx.array(x), mx.array(u))
+        result = x.copy()
+        for i, j in enumerate([0, 2, 0]):
+            result[j] = pick(result[j], u[i])
+        np.testing.assert_array_equal(to_numpy(gx), (x == result).astype(float))
+        np.testing.assert_array_equal(to_numpy(gu), (u == result[[0, 2, 0]]).astype(float))
+
+
+def test_scatter_prod_grad_raises_naming_the_primitive():
+    with pytest.raises((ValueError, RuntimeError), match="scatter_prod"):
+        mx.grad(lambda a: a.at[mx.array([0, 0])].multiply(mx.array([2.0, 3.0])).sum())(mx.array([1.0, 2.0]))
+
+
 # ---------------------------------------------------------------- conventions (as MLX)
 
 
@@ -245,6 +348,9 @@ JVP_CASES = [
     (lambda x, y: [mx.softmax(x * y, axis=0)], [(3,), (3,)]),
     (lambda x, y: [mx.cumsum(x, axis=0)[1:] + mx.take(y, mx.array([0, 0]), axis=0)], [(3, 2), (2, 2)]),
 ]
+if BACKEND == "lmx":  # MLX has no jvp for these scans
+    JVP_CASES.append((lambda x, y: [mx.cumprod(x, axis=0, reverse=True) * mx.cummax(y, axis=1),
+                                    mx.logcumsumexp(x, axis=1, inclusive=False)[:, 1:]], [(3, 2), (3, 2)]))
 
 
 @pytest.mark.parametrize("case", range(len(JVP_CASES)))
