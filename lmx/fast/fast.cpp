@@ -28,7 +28,7 @@ std::vector<array> pick(const std::vector<array>& grads, const std::vector<int>&
 
 std::vector<array> fallback_vjp(const Fallback& fallback, const std::vector<array>& primals,
                                 const std::vector<array>& cotangents, const std::vector<int>& argnums) {
-  return pick(lmx::vjp(fallback, primals, cotangents).second, argnums);
+  return pick(detail::vjp_bilinear(fallback, primals, cotangents).second, argnums);
 }
 
 std::pair<std::vector<array>, std::vector<int>> fallback_vmap(const Fallback& fallback, const std::vector<array>& inputs,
@@ -117,8 +117,8 @@ std::shared_ptr<Primitive> make_norm_vjp(Stream s, float eps, bool centre) {
   // Inputs x, weight, cotangent; a layer norm's bias only shifts the output,
   // so zeros stand in for it.
   Fallback fallback = [eps, centre](const std::vector<array>& in) {
-    if (!centre) return lmx::vjp(rms_norm_fallback(eps), {in[0], in[1]}, {in[2]}).second;
-    return lmx::vjp(layer_norm_fallback(eps), {in[0], in[1], zeros_like(in[1])}, {in[2]}).second;
+    if (!centre) return detail::vjp_bilinear(rms_norm_fallback(eps), {in[0], in[1]}, {in[2]}).second;
+    return detail::vjp_bilinear(layer_norm_fallback(eps), {in[0], in[1], zeros_like(in[1])}, {in[2]}).second;
   };
   return std::make_shared<NormVJP>(s, fallback, eps, centre);
 }
@@ -362,7 +362,7 @@ std::shared_ptr<Primitive> make_attention_vjp(Stream s, float scale, bool causal
   Fallback fallback = [scale, causal, has_mask](const std::vector<array>& in) {
     const size_t n = 3 + has_mask;
     std::vector<array> primals(in.begin(), in.begin() + n);
-    auto grads = lmx::vjp(attention_fallback(scale, causal, has_mask, false), primals, {in[n + 1]}).second;
+    auto grads = detail::vjp_bilinear(attention_fallback(scale, causal, has_mask, false), primals, {in[n + 1]}).second;
     grads.resize(3);
     return grads;
   };

@@ -91,7 +91,7 @@ std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::v
       for (size_t k = 0; k < argnums.size(); ++k) all[argnums[k]] = xs[k];
       return expand(all, shape);
     };
-    return lmx::vjp(f, active, cot).second;
+    return detail::vjp_bilinear(f, active, cot).second;
   };
   std::vector<array> ins = primals;
   ins.insert(ins.end(), cotangents.begin(), cotangents.end());

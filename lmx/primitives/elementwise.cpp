@@ -60,7 +60,8 @@ std::vector<array> Unary::vjp(const std::vector<array>& primals, const std::vect
   auto one = [&] { return scalar(1.0, x); };
   array d;
   switch (op_) {
-    case UnaryOp::Abs: d = multiply(g, sign(x)); break;  // 0 at 0, as MLX
+    // 0 at 0, as MLX; conj(z) / |z| for complex z (the rules' bilinear convention).
+    case UnaryOp::Abs: d = multiply(g, x.dtype() == complex64 ? conjugate(sign(x)) : sign(x)); break;
     case UnaryOp::Negative: d = negative(g); break;
     case UnaryOp::Square: d = multiply(g, multiply(scalar(2.0, x), x)); break;
     case UnaryOp::Sqrt: d = divide(g, multiply(scalar(2.0, x), y)); break;
@@ -89,7 +90,7 @@ std::vector<array> Unary::vjp(const std::vector<array>& primals, const std::vect
     case UnaryOp::Sigmoid: d = multiply(g, multiply(y, subtract(one(), y))); break;
     case UnaryOp::Conjugate: d = conjugate(g); break;
     case UnaryOp::Real: d = astype(g, x.dtype()); break;
-    case UnaryOp::Imag: d = multiply(astype(g, x.dtype()), array(complex64_t(0.0f, 1.0f), x.dtype())); break;
+    case UnaryOp::Imag: d = multiply(astype(g, x.dtype()), array(complex64_t(0.0f, -1.0f), x.dtype())); break;
     // Piecewise constant or not numeric: the derivative is zero.
     case UnaryOp::Sign: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: case UnaryOp::LogicalNot:
     case UnaryOp::BitwiseInvert: case UnaryOp::IsNaN: case UnaryOp::IsInf: case UnaryOp::IsPosInf:
@@ -133,8 +134,14 @@ std::vector<array> Binary::vjp(const std::vector<array>& primals, const std::vec
       }
       case BinaryOp::LogAddExp: d = multiply(g, sigmoid(lhs ? subtract(a, b) : subtract(b, a))); break;
       case BinaryOp::Remainder: d = lhs ? g : negative(multiply(g, floor_divide(a, b))); break;
-      // Piecewise constant or boolean results.
-      default: d = zeros_like(primals[arg]); break;
+      // Piecewise constant, boolean or integer-only results. Listed, not a
+      // default: a new op must state its rule.
+      case BinaryOp::FloorDivide: case BinaryOp::Equal: case BinaryOp::NotEqual: case BinaryOp::Less:
+      case BinaryOp::LessEqual: case BinaryOp::Greater: case BinaryOp::GreaterEqual: case BinaryOp::NaNEqual:
+      case BinaryOp::LogicalAnd: case BinaryOp::LogicalOr: case BinaryOp::BitwiseAnd: case BinaryOp::BitwiseOr:
+      case BinaryOp::BitwiseXor: case BinaryOp::LeftShift: case BinaryOp::RightShift:
+        d = zeros_like(primals[arg]);
+        break;
     }
     out.push_back(d);
   }

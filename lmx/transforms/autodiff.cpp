@@ -118,8 +118,15 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const ArrayFn& fun, c
 
 }  // namespace
 
-std::pair<std::vector<array>, std::vector<array>> vjp(const ArrayFn& fun, const std::vector<array>& primals,
-                                                      const std::vector<array>& cotangents) {
+namespace detail {
+std::vector<array> conjugate_complex(std::vector<array> xs) {
+  for (auto& x : xs)
+    if (x.valid() && x.dtype() == complex64) x = conjugate(x);
+  return xs;
+}
+
+std::pair<std::vector<array>, std::vector<array>> vjp_bilinear(const ArrayFn& fun, const std::vector<array>& primals,
+                                                               const std::vector<array>& cotangents) {
   return vjp_impl(fun, primals, [&](const std::vector<array>& outputs) {
     if (cotangents.size() != outputs.size())
       throw std::invalid_argument("[vjp] Got " + std::to_string(cotangents.size()) + " cotangents for " +
@@ -131,6 +138,15 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const ArrayFn& fun, const 
                                     shape_string(outputs[i].shape()) + ".");
     return cotangents;
   });
+}
+}  // namespace detail
+
+// MLX's convention for complex values: u -> conj(u times the derivative),
+// which is the bilinear pass conjugated on the way in and out.
+std::pair<std::vector<array>, std::vector<array>> vjp(const ArrayFn& fun, const std::vector<array>& primals,
+                                                      const std::vector<array>& cotangents) {
+  auto [outputs, grads] = detail::vjp_bilinear(fun, primals, detail::conjugate_complex(cotangents));
+  return {outputs, detail::conjugate_complex(std::move(grads))};
 }
 
 std::pair<std::vector<array>, std::vector<array>> jvp(const ArrayFn& fun, const std::vector<array>& primals,
@@ -151,7 +167,7 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const ArrayFn& fun, const 
   ArrayFn pullback = [&](const std::vector<array>& u) {
     return vjp_impl(fun, primals, [&](const std::vector<array>&) { return u; }, /*forward=*/true).second;
   };
-  auto out_tangents = vjp(pullback, zeros_out, tangents).second;
+  auto out_tangents = detail::vjp_bilinear(pullback, zeros_out, tangents).second;
   return {outputs, out_tangents};
 }
 
@@ -184,7 +200,7 @@ std::pair<std::vector<array>, std::vector<array>> value_and_grad(const ArrayFn& 
   auto grads = vjp_impl(partial, traced, [](const std::vector<array>& outs) {
                  return std::vector<array>{ones_like(outs[0])};
                }).second;
-  return {outputs, grads};
+  return {outputs, detail::conjugate_complex(std::move(grads))};
 }
 
 namespace detail {

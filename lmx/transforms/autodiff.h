@@ -12,7 +12,9 @@ namespace lmx {
 using ArrayFn = std::function<std::vector<array>(const std::vector<array>&)>;
 
 // fun's outputs at primals, and the cotangents of the primals for the given
-// output cotangents (one per output, same shapes).
+// output cotangents (one per output, same shapes). For complex values this is
+// MLX's convention: a cotangent u maps to conj(u times the derivative), so the
+// gradient of a real loss L(z) is dL/dx + i dL/dy.
 std::pair<std::vector<array>, std::vector<array>> vjp(const ArrayFn& fun, const std::vector<array>& primals,
                                                       const std::vector<array>& cotangents);
 
@@ -29,6 +31,16 @@ std::pair<std::vector<array>, std::vector<array>> value_and_grad(const ArrayFn& 
                                                                  const std::vector<int>& argnums);
 
 namespace detail {
+// The reverse pass in the convention the primitives' rules are written in:
+// u maps to u times the derivative, no conjugation (linear over the complex
+// numbers, so jvp is its transpose). The public vjp and grad conjugate
+// complex values on the way in and out. Rules that differentiate a function
+// of their own use this one.
+std::pair<std::vector<array>, std::vector<array>> vjp_bilinear(const ArrayFn& fun, const std::vector<array>& primals,
+                                                               const std::vector<array>& cotangents);
+// Complex arrays conjugated (invalid ones and the others as they are).
+std::vector<array> conjugate_complex(std::vector<array> xs);
+
 // True while jvp's rules are being applied: a custom_function then answers
 // with its jvp rule (or its function's own derivative), never its vjp rule.
 bool in_forward_mode();

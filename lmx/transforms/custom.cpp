@@ -38,11 +38,12 @@ class CustomTransforms : public Primitive {
       std::vector<array> zero_tangents;
       for (auto& p : inputs) zero_tangents.push_back(zeros_like(p));
       ArrayFn linear = [&](const std::vector<array>& t) { return jvp_(inputs, t); };
-      grads = lmx::vjp(linear, zero_tangents, cotangents).second;
+      grads = detail::vjp_bilinear(linear, zero_tangents, cotangents).second;
     } else if (!forward && vjp_) {
-      grads = vjp_(inputs, cotangents, outputs);
+      // The user's rule is in MLX's (public) convention for complex values.
+      grads = detail::conjugate_complex(vjp_(inputs, detail::conjugate_complex(cotangents), outputs));
     } else {
-      grads = lmx::vjp(fun_, inputs, cotangents).second;
+      grads = detail::vjp_bilinear(fun_, inputs, cotangents).second;
     }
     if (grads.size() != num_primals_)
       throw std::invalid_argument("[custom_function] The vjp returned " + std::to_string(grads.size()) +
