@@ -40,7 +40,15 @@ std::pair<std::vector<array>, std::vector<int>> Primitive::vmap(const std::vecto
     for (size_t k = 0; k < outs.size(); ++k) per_output[k].push_back(outs[k]);
   }
   std::vector<array> stacked;
-  for (auto& parts : per_output) stacked.push_back(stack(parts, 0));
+  for (size_t k = 0; k < per_output.size(); ++k) {
+    if (size > 0) {
+      stacked.push_back(stack(per_output[k], 0));
+    } else {  // an empty batch: nothing to stack
+      Shape empty = shapes[k];
+      empty.insert(empty.begin(), 0);
+      stacked.push_back(zeros(empty, dtypes[k]));
+    }
+  }
   return {stacked, std::vector<int>(outputs.size(), 0)};
 }
 
@@ -78,7 +86,11 @@ std::vector<array> vmap(const ArrayFn& fun, const std::vector<array>& inputs, co
     }
     Shape start(inputs[i].ndim(), 0), stop = inputs[i].shape(), step(inputs[i].ndim(), 1);
     stop[axes[i]] = 1;
-    array t = copy(squeeze(slice(inputs[i], start, stop, step), {axes[i]}));
+    // Of an empty batch no slice exists; the tracer only needs its shape.
+    Shape slice_shape = inputs[i].shape();
+    slice_shape.erase(slice_shape.begin() + axes[i]);
+    array t = size > 0 ? copy(squeeze(slice(inputs[i], start, stop, step), {axes[i]}))
+                       : copy(zeros(slice_shape, inputs[i].dtype()));
     batched.emplace(t.id(), std::make_pair(inputs[i], axes[i]));
     tracers.push_back(t);
   }

@@ -5,7 +5,7 @@ pytrees and errors."""
 import numpy as np
 import pytest
 
-from conftest import mx, to_numpy
+from conftest import BACKEND, mx, to_numpy
 
 
 def loop_reference(fun, args, in_axes, out_axis=0):
@@ -35,7 +35,29 @@ FUNCTIONS = {
     "take_gather": (lambda x: mx.take(x, mx.array([2, 0, 2]), axis=0) + x[mx.array([1, 1, 0])], [(3, 4)]),
     "scatter": (lambda x: x.at[mx.array([0, 0])].add(mx.ones((4,))), [(3, 4)]),
     "index_write": (lambda x: _write(x), [(3, 4)]),
+    "scans": (lambda x: mx.cumprod(x, axis=1) + mx.cummax(x, axis=0, reverse=True) + mx.cummin(x, axis=1)
+              + mx.logcumsumexp(x, axis=0, inclusive=False), [(3, 4)]),
+    "argsort_topk": (lambda x: mx.argsort(x, axis=1).astype(mx.float32) + mx.topk(x, 2, axis=0)[:1], [(3, 4)]),
+    "reductions_more": (lambda x: mx.prod(x, axis=1) + mx.min(x, axis=1) + mx.all(x > -1, axis=1)
+                        + mx.any(x > 1, axis=1), [(3, 4)]),
+    "scatter_modes": (lambda x: x.at[mx.array([0, 2, 0])].maximum(mx.zeros((4,)))
+                      + x.at[mx.array([1, 1])].multiply(mx.full((4,), 2.0))
+                      + x.at[mx.array([2])].minimum(mx.zeros((1, 4))), [(3, 4)]),
+    "fft": (lambda x: mx.abs(mx.fft.fft(x, axis=0)) + mx.fft.irfft(mx.fft.rfft(x, axis=1), n=4, axis=1), [(3, 4)]),
+    "linalg": (lambda x, y: mx.linalg.solve(x @ x.T + 3 * mx.eye(3), y, stream=mx.cpu)
+               + mx.linalg.inv(x @ x.T + 3 * mx.eye(3), stream=mx.cpu) @ y, [(3, 3), (3, 2)]),
+    "qr_cholesky": (lambda x: mx.linalg.qr(x, stream=mx.cpu)[1]
+                    + mx.linalg.cholesky(x @ x.T + 3 * mx.eye(3), stream=mx.cpu), [(3, 3)]),
+    "as_strided_view": (lambda x: mx.as_strided(x, (2, 3), (4, 1), 1)
+                        + mx.view(x, mx.int32)[:2, :3].astype(mx.float32) * 0, [(3, 4)]),
+    "quantized_matmul": (lambda x: mx.quantized_matmul(x, *_QUANTIZED, transpose=True, group_size=32, bits=4),
+                         [(3, 64)]),
+    "rope_norm": (lambda x: mx.fast.rope(x.reshape(1, 3, 4), 4, traditional=False, base=10000.0, scale=1.0,
+                                         offset=0) + mx.fast.rms_norm(x, mx.ones((4,)), 1e-5), [(3, 4)]),
 }
+
+_QUANTIZED = mx.quantize(mx.array(np.random.default_rng(7).standard_normal((8, 64)).astype(np.float32)),
+                         group_size=32, bits=4)
 
 
 def _write(x):
@@ -44,8 +66,15 @@ def _write(x):
     return y
 
 
+# MLX has no vmap for these primitives (LUF, QRF, AsStrided, QuantizedMatmul);
+# lmx maps every primitive.
+LMX_ONLY = {"linalg", "qr_cholesky", "as_strided_view", "quantized_matmul"}
+
+
 @pytest.mark.parametrize("name", list(FUNCTIONS))
 def test_vmap_matches_loop(name, rng):
+    if BACKEND != "lmx" and name in LMX_ONLY:
+        pytest.skip("MLX has no vmap rule for this primitive")
     fun, shapes = FUNCTIONS[name]
     for mapped_pos in range(3):
         args, axes = [], []
@@ -106,3 +135,17 @@ def test_vmap_errors():
         mx.vmap(lambda a: a, in_axes=2)(x)  # axis out of range
     with pytest.raises(ValueError):
         mx.vmap(lambda a, b: a + b, in_axes=(0,))(x, x)  # in_axes length
+
+
+@pytest.mark.parametrize("name", ["unary", "fft", "sort_scan", "matmul", "scans", "concat_pad"])
+def test_vmap_over_an_empty_batch(name, rng):
+    # A mapped axis of size 0 gives outputs with a batch of 0 and the per-slice
+    # shapes and dtypes, through dedicated rules and the slice-and-stack
+    # fallback alike.
+    fun, shapes = FUNCTIONS[name]
+    args = [mx.array(rng.standard_normal(s).astype(np.float32)) for s in shapes]
+    one = fun(*args)
+    empty = [mx.zeros((0, *s)) if k == 0 else a for k, (s, a) in enumerate(zip(shapes, args))]
+    got = mx.vmap(fun, in_axes=(0,) + (None,) * (len(args) - 1))(*empty)
+    assert got.shape == (0, *one.shape) and got.dtype == one.dtype
+
