@@ -104,14 +104,12 @@ BINARY = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", list(UNARY))
-def test_unary_grads(name, rng):
+def unary_case(name, rng):
     fn, make = UNARY[name]
-    check_grads(fn, [make(rng)], rng)
+    return fn, [make(rng)]
 
 
-@pytest.mark.parametrize("name", list(BINARY))
-def test_binary_grads_with_broadcasting(name, rng):
+def binary_case(name, rng):
     fn, rng_range = BINARY[name]
     lo, hi = rng_range or (-2, 2)
     a = rand(rng, (2, 3), lo, hi)
@@ -120,7 +118,17 @@ def test_binary_grads_with_broadcasting(name, rng):
         b = arr(to_numpy(b) + 0.3)  # no ties: the derivative is defined
     if name == "remainder":
         a, b = rand(rng, (2, 3), 0.1, 0.9), arr([1.3, 1.7, 2.1])  # away from the jumps
-    check_grads(fn, [a, b], rng)
+    return fn, [a, b]
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary_grads(name, rng):
+    check_grads(*unary_case(name, rng), rng)
+
+
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary_grads_with_broadcasting(name, rng):
+    check_grads(*binary_case(name, rng), rng)
 
 
 SHAPE_AND_REDUCE = {
@@ -158,8 +166,7 @@ SHAPE_AND_REDUCE = {
 }
 
 
-@pytest.mark.parametrize("name", list(SHAPE_AND_REDUCE))
-def test_shape_and_reduction_grads(name, rng):
+def shape_and_reduce_case(name, rng):
     fn, shape = SHAPE_AND_REDUCE[name]
     x = rand(rng, shape)
     if name in ("max", "min", "sort", "clip", "where"):
@@ -169,7 +176,12 @@ def test_shape_and_reduction_grads(name, rng):
         v[np.abs(v + 0.5) < 0.05] += 0.2
         v[np.abs(v - 0.7) < 0.05] += 0.2
         x = arr(v)
-    check_grads(fn, [x], rng)
+    return fn, [x]
+
+
+@pytest.mark.parametrize("name", list(SHAPE_AND_REDUCE))
+def test_shape_and_reduction_grads(name, rng):
+    check_grads(*shape_and_reduce_case(name, rng), rng)
 
 
 PRODUCTS_AND_INDEXING = {
@@ -183,10 +195,14 @@ PRODUCTS_AND_INDEXING = {
 }
 
 
+def product_case(name, rng):
+    fn, shapes = PRODUCTS_AND_INDEXING[name]
+    return fn, [rand(rng, s) for s in shapes]
+
+
 @pytest.mark.parametrize("name", list(PRODUCTS_AND_INDEXING))
 def test_product_grads(name, rng):
-    fn, shapes = PRODUCTS_AND_INDEXING[name]
-    check_grads(fn, [rand(rng, s) for s in shapes], rng)
+    check_grads(*product_case(name, rng), rng)
 
 
 def test_gather_and_scatter_grads(rng):
@@ -231,6 +247,10 @@ SCANS = ["cumprod", "cummax", "cummin", "logcumsumexp"]
 @pytest.mark.parametrize("axis", [0, 1])
 @pytest.mark.parametrize("name", SCANS)
 def test_scan_grads(name, axis, reverse, inclusive, rng):
+    check_grads(*scan_case(name, axis, reverse, inclusive, rng), rng)
+
+
+def scan_case(name, axis, reverse, inclusive, rng):
     scan = getattr(mx, name)
     # Distinct values (no ties for the running extremes), some negative.
     v = rng.permutation(12).reshape(3, 4) / 4.0 - 1.3
@@ -239,7 +259,7 @@ def test_scan_grads(name, axis, reverse, inclusive, rng):
         y = scan(x, axis=axis, reverse=reverse, inclusive=inclusive)
         return mx.where(mx.isinf(y), 0.0, y)  # an exclusive scan starts at +-inf for the extremes
 
-    check_grads(fn, [arr(v)], rng)
+    return fn, [arr(v)]
 
 
 @pytest.mark.parametrize("name", SCANS)
@@ -545,6 +565,37 @@ LINALG = {
 @pytest.mark.skipif(BACKEND != "lmx", reason="MLX's linalg runs on the CPU stream only; checked for lmx")
 @pytest.mark.parametrize("name", list(LINALG))
 def test_linalg_grads(name, rng):
+    check_grads(*linalg_case(name, rng), rng, rtol=1e-5, atol=1e-7)
+
+
+def linalg_case(name, rng):
     fn, kind = LINALG[name]
-    a = _spd(rng) if kind == "spd" else arr(rng.standard_normal((3, 3)) + 3 * np.eye(3))
-    check_grads(fn, [a], rng, rtol=1e-5, atol=1e-7)
+    return fn, [_spd(rng) if kind == "spd" else arr(rng.standard_normal((3, 3)) + 3 * np.eye(3))]
+
+
+# Every case above through jvp (computed as the transpose of the vjp, so a
+# rule must be a linear graph in its cotangent for this to hold) against
+# directional finite differences.
+JVP_TABLES = {
+    "unary": (UNARY, unary_case),
+    "binary": (BINARY, binary_case),
+    "shape_and_reduce": (SHAPE_AND_REDUCE, shape_and_reduce_case),
+    "products": (PRODUCTS_AND_INDEXING, product_case),
+    "scans": ({f"{n}-{r}-{i}": None for n in SCANS for r in (0, 1) for i in (0, 1)},
+              lambda key, rng: scan_case(key.split("-")[0], 1, key.split("-")[1] == "1", key.split("-")[2] == "1", rng)),
+    "linalg": (LINALG, linalg_case),
+}
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="MLX has no jvp rules for several of these primitives")
+@pytest.mark.parametrize("table,name", [(t, n) for t, (cases, _) in JVP_TABLES.items() for n in cases])
+def test_jvp_against_directional_finite_differences(table, name, rng):
+    fn, inputs = JVP_TABLES[table][1](name, rng)
+    tangents = [rand(rng, x.shape) for x in inputs]
+    _, (jt,) = mx.jvp(lambda *xs: [fn(*xs)], inputs, tangents)
+
+    def at(step):
+        return to_numpy(fn(*[x + step * t for x, t in zip(inputs, tangents)]))
+
+    fd = (at(EPS) - at(-EPS)) / (2 * EPS)
+    np.testing.assert_allclose(to_numpy(jt), fd, rtol=1e-5, atol=1e-7)
