@@ -28,7 +28,7 @@ namespace lmx {
 
 namespace {
 
-constexpr size_t kTile = 1024;  // elements: 8 KiB per slot at most
+constexpr size_t kTile = 256;  // elements: 2 KiB per slot at most
 constexpr size_t kSlotBytes = kTile * 8;
 
 // How the kernel reads one input: straight from its buffer when it is laid
