@@ -1,8 +1,10 @@
 // Reductions and the statistics built from them.
+#include <limits>
 #include <stdexcept>
 
 #include "lmx/ops/ops.h"
 #include "lmx/primitives/reduce.h"
+#include "lmx/transforms/compile.h"
 
 namespace lmx {
 
@@ -14,6 +16,24 @@ std::vector<int> reduce_axes(const array& a, const std::vector<int>& axes, const
 
 array squeeze_reduced(const array& r, const std::vector<int>& axes, bool keepdims, S s) {
   return keepdims || axes.empty() ? r : squeeze(r, axes, s);
+}
+
+// 1 / (the number of elements reduced over `axes`, less ddof), in dtype t,
+// shaped to multiply a reduction with `keepdims`; inf when nothing is left.
+// A constant, except in a shapeless compile trace: there the count comes
+// from the input itself (a sum of ones made from it), so a replay at another
+// shape divides by its own count, not the traced one.
+array inverse_count(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, Dtype t, S s) {
+  if (!detail::in_shapeless_trace()) {
+    size_t n = 1;
+    for (int ax : axes) n *= a.shape(ax);
+    const double left = static_cast<double>(n) - ddof;
+    return array(left > 0 ? 1.0 / left : std::numeric_limits<double>::infinity(), t);
+  }
+  const array ones = astype(logical_or(isnan(a, s), logical_not(isnan(a, s), s), s), t, s);
+  const array left = subtract(sum(ones, axes, keepdims, s), array(static_cast<double>(ddof), t), s);
+  const array zero = zeros({}, t, s);
+  return where(greater(left, zero, s), reciprocal(left, s), array(std::numeric_limits<double>::infinity(), t), s);
 }
 
 array reduce(const array& a, const std::vector<int>& axes_in, bool keepdims, ReduceType type, Dtype out,
@@ -53,26 +73,21 @@ array any(const array& a, const std::vector<int>& axes, bool keepdims, S s) {
 
 array mean(const array& a, const std::vector<int>& axes_in, bool keepdims, S s) {
   auto axes = reduce_axes(a, axes_in, "mean");
-  size_t n = 1;
-  for (int ax : axes) n *= a.shape(ax);
   Dtype t = to_inexact(a.dtype());
   array total = sum(astype(a, t, s), axes, keepdims, s);
-  return multiply(total, array(1.0 / static_cast<double>(n), t), s);
+  return multiply(total, inverse_count(a, axes, keepdims, 0, total.dtype(), s), s);
 }
 
 array var(const array& a, const std::vector<int>& axes_in, bool keepdims, int ddof, S s) {
   auto axes = reduce_axes(a, axes_in, "var");
-  size_t n = 1;
-  for (int ax : axes) n *= a.shape(ax);
   Dtype t = to_inexact(a.dtype());
   array x = astype(a, t, s);
   array mu = mean(x, axes, true, s);
   array d = subtract(x, mu, s);
   array sq = is_complex(t) ? real(multiply(d, conjugate(d, s), s), s) : square(d, s);
   array total = sum(sq, axes, keepdims, s);
-  double denom = static_cast<double>(n) - ddof;
   // NaN/inf when there are no degrees of freedom left, as NumPy.
-  return multiply(total, array(denom > 0 ? 1.0 / denom : std::numeric_limits<double>::infinity(), total.dtype()), s);
+  return multiply(total, inverse_count(a, axes, keepdims, ddof, total.dtype(), s), s);
 }
 
 array std(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, S s) {
@@ -89,7 +104,7 @@ array logsumexp(const array& a, const std::vector<int>& axes_in, bool keepdims, 
   // Shift by the max so exp cannot overflow; an all -inf (or inf) row keeps
   // its max as the answer.
   array m = stop_gradient(max(x, axes, true, s), s);
-  array safe_m = where(isinf(m, s), zeros_like(m, {}, s), m, s);
+  array safe_m = where(isinf(m, s), zeros({}, m.dtype(), s), m, s);  // a scalar: shapeless traces replay it
   array out = add(log(sum(exp(subtract(x, safe_m, s), s), axes, true, s), s), safe_m, s);
   out = where(isinf(m, s), m, out, s);
   return keepdims ? out : squeeze(out, axes, s);

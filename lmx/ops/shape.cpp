@@ -99,6 +99,8 @@ array squeeze(const array& a, const std::vector<int>& axes, S s) {
       shape.push_back(a.shape(i));
     }
   }
+  if (detail::in_shapeless_trace() && !ax.empty())
+    return array(std::move(shape), a.dtype(), std::make_shared<Squeeze>(to_stream(s), ax), {a});
   return reshape(a, shape, s);
 }
 

@@ -20,6 +20,20 @@ Shape kept_shape(const Shape& shape, const std::vector<int>& axes) {
 
 std::string Reduce::name() const { return reduce_name(type_); }
 
+// The input's shape with the reduced axes kept as size 1 (keepdims drops
+// them with a separate squeeze).
+std::vector<Shape> Reduce::output_shapes(const std::vector<array>& inputs) {
+  Shape shape = inputs[0].shape();
+  for (int a : axes_) shape[a] = 1;
+  return {shape};
+}
+
+std::vector<Shape> ArgReduce::output_shapes(const std::vector<array>& inputs) {
+  Shape shape = inputs[0].shape();
+  shape[axis_] = 1;
+  return {shape};
+}
+
 std::string reduce_name(ReduceType type) {
   switch (type) {
     case ReduceType::Sum: return "sum";

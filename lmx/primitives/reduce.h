@@ -17,6 +17,7 @@ class Reduce : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
   std::string name() const override;
   ReduceType type() const { return type_; }
   const std::vector<int>& axes() const { return axes_; }
@@ -56,6 +57,7 @@ class ArgReduce : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
   std::string name() const override { return type_ == ArgReduceType::ArgMax ? "argmax" : "argmin"; }
   ArgReduceType type() const { return type_; }
   int axis() const { return axis_; }

@@ -65,6 +65,26 @@ std::vector<Shape> Reshape::output_shapes(const std::vector<array>& inputs) {
 
 std::vector<Shape> StopGradient::output_shapes(const std::vector<array>& inputs) { return {inputs[0].shape()}; }
 
+std::vector<Shape> Squeeze::output_shapes(const std::vector<array>& inputs) {
+  Shape shape;
+  for (int d = 0, k = 0; d < inputs[0].ndim(); ++d) {
+    if (k < static_cast<int>(axes_.size()) && axes_[k] == d) {
+      if (inputs[0].shape(d) != 1)
+        throw std::invalid_argument("[squeeze] Cannot squeeze axis " + std::to_string(d) + " with size " +
+                                    std::to_string(inputs[0].shape(d)) + ", which is not 1.");
+      ++k;
+    } else {
+      shape.push_back(inputs[0].shape(d));
+    }
+  }
+  return {shape};
+}
+
+std::vector<array> Squeeze::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                                const std::vector<int>&, const std::vector<array>&) {
+  return {expand_dims(cotangents[0], axes_)};
+}
+
 std::vector<array> Reshape::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                 const std::vector<int>&, const std::vector<array>&) {
   return {reshape(cotangents[0], primals[0].shape())};
@@ -201,6 +221,15 @@ std::pair<std::vector<array>, std::vector<int>> Reshape::vmap(const std::vector<
                                                               const std::vector<array>& outputs) {
   array x = front(inputs[0], axes[0]);
   return {{reshape(x, with_front(x.shape(0), outputs[0].shape()))}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Squeeze::vmap(const std::vector<array>& inputs,
+                                                              const std::vector<int>& axes,
+                                                              const std::vector<array>&) {
+  array x = front(inputs[0], axes[0]);
+  std::vector<int> shifted;
+  for (int a : axes_) shifted.push_back(a + 1);
+  return {{squeeze(x, shifted)}, {0}};
 }
 
 std::pair<std::vector<array>, std::vector<int>> StopGradient::vmap(const std::vector<array>& inputs,

@@ -54,6 +54,27 @@ class Reshape : public UnaryPrimitive {
   std::optional<Shape> requested_;  // none: the node's shape is fixed
 };
 
+// Drops size-1 axes (a view). Made by squeeze in a shapeless compile trace,
+// where the output shape must follow the input's at replay, which a
+// reshape's fixed target would not (a reduction without keepdims).
+class Squeeze : public UnaryPrimitive {
+ public:
+  Squeeze(Stream s, std::vector<int> axes) : UnaryPrimitive(s), axes_(std::move(axes)) {}
+  LMX_DECLARE_EVAL
+  LMX_DECLARE_VJP
+  LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
+  std::string name() const override { return "squeeze"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* q = dynamic_cast<const Squeeze*>(&o);
+    return q && q->axes_ == axes_;
+  }
+  const std::vector<int>& axes() const { return axes_; }
+
+ private:
+  std::vector<int> axes_;  // sorted, non-negative
+};
+
 // Row-contiguous copy unless already row-contiguous (or column-contiguous,
 // when the caller accepts that layout).
 class Contiguous : public UnaryPrimitive {

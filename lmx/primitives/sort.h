@@ -14,6 +14,7 @@ class Sort : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
   std::string name() const override { return indices_ ? "argsort" : "sort"; }
   int axis() const { return axis_; }
   bool indices() const { return indices_; }
@@ -34,6 +35,7 @@ class Scan : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
+  LMX_DECLARE_OUTPUT_SHAPES
   std::string name() const override;
   ScanType type() const { return type_; }
   int axis() const { return axis_; }

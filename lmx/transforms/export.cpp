@@ -129,6 +129,8 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("broadcast_to");
   } else if (dynamic_cast<const StopGradient*>(&p)) {
     w.str("stop_gradient");
+  } else if (auto* sq = dynamic_cast<const Squeeze*>(&p)) {
+    w.str("squeeze"), w.ints(sq->axes());
   } else if (auto* rs = dynamic_cast<const Reshape*>(&p)) {
     w.str("reshape"), w.u8(rs->requested().has_value());
     if (rs->requested()) w.ints(*rs->requested());
@@ -235,6 +237,7 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
   if (tag == "astype") return std::make_shared<AsType>(s);
   if (tag == "broadcast_to") return std::make_shared<Broadcast>(s);
   if (tag == "stop_gradient") return std::make_shared<StopGradient>(s);
+  if (tag == "squeeze") return std::make_shared<Squeeze>(s, r.ints<int>());
   if (tag == "reshape") {
     std::optional<Shape> requested;
     if (r.u8()) requested = r.ints<ShapeElem>();
@@ -548,6 +551,21 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
         need(have == 1 || have == want);
       }
     }
+  } else if (auto* sq = dynamic_cast<const Squeeze*>(&prim)) {
+    // Increasing axes of size 1, the output the input without them.
+    need(nin == 1 && dtype(n.inputs[0]) == dtype(out));
+    const Shape& in = shape(n.inputs[0]);
+    Shape kept;
+    size_t k = 0;
+    for (size_t d = 0; d < in.size(); ++d) {
+      if (k < sq->axes().size() && sq->axes()[k] == static_cast<int>(d)) {
+        need(in[d] == 1);
+        ++k;
+      } else {
+        kept.push_back(in[d]);
+      }
+    }
+    need(k == sq->axes().size() && kept == shape(out));
   } else if (dynamic_cast<const Reshape*>(&prim)) {
     need(nin == 1 && shape_size(shape(n.inputs[0])) == shape_size(shape(out)) && dtype(n.inputs[0]) == dtype(out));
   } else if (auto* t = dynamic_cast<const Transpose*>(&prim)) {

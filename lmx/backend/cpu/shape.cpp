@@ -48,6 +48,10 @@ void Reshape::eval_cpu(const std::vector<array>& inputs, array& out) {
   if (!reshape_view(inputs[0], out)) cpu::copy_to_new(inputs[0], out);
 }
 
+void Squeeze::eval_cpu(const std::vector<array>& inputs, array& out) {
+  if (!reshape_view(inputs[0], out)) cpu::copy_to_new(inputs[0], out);
+}
+
 void StopGradient::eval_cpu(const std::vector<array>& inputs, array& out) {
   out.copy_shared_buffer(inputs[0]);
 }

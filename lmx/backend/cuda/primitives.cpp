@@ -81,6 +81,10 @@ void Reshape::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!reshape_view(inputs[0], out)) cu::copy_to_new(inputs[0], out, cuda_stream(*this));
 }
 
+void Squeeze::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!reshape_view(inputs[0], out)) cu::copy_to_new(inputs[0], out, cuda_stream(*this));
+}
+
 void StopGradient::eval_gpu(const std::vector<array>& inputs, array& out) { out.copy_shared_buffer(inputs[0]); }
 
 void Contiguous::eval_gpu(const std::vector<array>& inputs, array& out) {
