@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "lmx/ops/ops.h"
+#include "lmx/ops/utils.h"
 #include "lmx/primitives/reduce.h"
 #include "lmx/transforms/compile.h"
 
@@ -21,7 +22,7 @@ array squeeze_reduced(const array& r, const std::vector<int>& axes, bool keepdim
 // 1 / (the number of elements reduced over `axes`, less ddof), in dtype t,
 // shaped to multiply a reduction with `keepdims`; inf when nothing is left.
 // A constant, except in a shapeless compile trace: there the count comes
-// from the input itself (a sum of ones made from it), so a replay at another
+// from the input itself (a sum of ones broadcast to it), so a replay at another
 // shape divides by its own count, not the traced one.
 array inverse_count(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, Dtype t, S s) {
   if (!detail::in_shapeless_trace()) {
@@ -30,7 +31,7 @@ array inverse_count(const array& a, const std::vector<int>& axes, bool keepdims,
     const double left = static_cast<double>(n) - ddof;
     return array(left > 0 ? 1.0 / left : std::numeric_limits<double>::infinity(), t);
   }
-  const array ones = astype(logical_or(isnan(a, s), logical_not(isnan(a, s), s), s), t, s);
+  const array ones = broadcast_operand(array(1.0, t), a.shape(), {a}, s);  // follows a's shape at replay
   const array left = subtract(sum(ones, axes, keepdims, s), array(static_cast<double>(ddof), t), s);
   const array zero = zeros({}, t, s);
   return where(greater(left, zero, s), reciprocal(left, s), array(std::numeric_limits<double>::infinity(), t), s);

@@ -1,6 +1,8 @@
 #include "lmx/primitives/elementwise.h"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "lmx/ops/ops.h"
 
@@ -143,6 +145,7 @@ std::vector<array> Binary::vjp(const std::vector<array>& primals, const std::vec
         d = zeros_like(primals[arg]);
         break;
     }
+    if (!d.valid()) throw std::logic_error(std::string("[vjp] No rule for binary op ") + op_name(op_) + ".");
     out.push_back(d);
   }
   return out;

@@ -164,6 +164,22 @@ def test_long_rows_sorted_in_buckets(rng, dtype, kind, layout):
     check_long_rows(rng, dtype, kind, 70001, layout)
 
 
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+def test_several_long_rows(rng, layout):
+    # Rows enough to share the threads out (each sorted whole) and fewer
+    # (each cut into buckets), along the last axis and along the first; and
+    # a row of exactly 65536 keys, where the buckets start.
+    for rows, n in [(3, 70001), (1, 65536), (2, 65536)]:
+        x = rng.standard_normal((rows, n)).astype(np.float32)
+        x[:, ::7] = np.round(x[:, ::7])  # ties
+        if layout == "columns":
+            x = np.ascontiguousarray(x.T)
+        axis = 1 if layout == "rows" else 0
+        a = mx.array(x)
+        np.testing.assert_array_equal(to_numpy(mx.sort(a, axis=axis)), np.sort(x, axis=axis))
+        check_exact(mx.argsort(a, axis=axis), np.argsort(x, axis=axis, kind="stable"), "uint32")
+
+
 @pytest.mark.skipif(BACKEND != "lmx", reason="LMX_NUM_THREADS is lmx's")
 @pytest.mark.parametrize("threads", [2, 3])
 def test_long_rows_sorted_in_buckets_per_thread_count(threads):
@@ -171,7 +187,7 @@ def test_long_rows_sorted_in_buckets_per_thread_count(threads):
     # counted scatter; whatever this machine has, both run here.
     script = (
         "import numpy as np, test_sort_scan as t\n"
-        "for dtype in ['float32', 'int64', 'float64']:\n"
+        "for dtype in ['float32', 'int64', 'float64', 'int16', 'float16', 'int32']:\n"
         "    for kind in t.LONG_ROW_KINDS:\n"
         "        t.check_long_rows(np.random.default_rng(1), dtype, kind, 100003, 'contiguous')\n"
     )

@@ -185,8 +185,8 @@ int64_t block_rows(const Geometry& g) {
   if (g.cout <= kNarrowChannels) return std::clamp<int64_t>(32768 / std::max<int64_t>(g.patch, 1), 16, 1024);
   // sgemm's blocks are bigger: OpenBLAS packs its whole other operand (the
   // weights, patch x C_out) on every call, which for a 16-row block of a
-  // 3x3x256 layer cost more than the product. Blocks of about kBytes, a
-  // whole number of them per thread.
+  // 3x3x256 layer cost more than the product. Blocks of about kBytes, their
+  // count rounded up to a multiple of the threads.
   constexpr int64_t kBytes = int64_t{2} << 20;
   const int64_t total = g.n * g.out_pixels, threads = kernel_threads();
   int64_t blocks = std::max<int64_t>(1, total * g.patch * 4 / kBytes);

@@ -40,8 +40,8 @@ bool sort_less(T a, T b) {
 }
 
 #ifdef LMX_HAVE_VQSORT
-// A buffer for a row's keys: this thread's, reused from row to row, for
-// rows up to kReusedRow (short rows are where an allocation per row shows);
+// A buffer for a row's keys (or keys and their sorted copy): this thread's,
+// reused from row to row, up to kReusedRow keys (short rows are where an allocation per row shows);
 // a longer row's from lmx's allocator, whose cache hands the same pages back
 // call after call (a fresh vector is zeroed and faulted in page by page,
 // which serialised two threads sorting long rows).
@@ -72,23 +72,29 @@ class RowBuffer {
 };
 
 // A row at least this long sorts on every kernel thread (below it, the
-// buckets' counting and scattering cost more than the second thread saves).
+// buckets' counting and scattering cost more than the second thread saves),
+// unless the array has enough rows to keep the threads busy one row each.
 constexpr size_t kParallelSortMin = size_t{1} << 16;
 
-// Sorts src[0, n) into dst (distinct, both contiguous): on one thread a copy
-// and sort_keys; a long row is cut into one bucket per kernel thread by
-// splitters sampled from it (a counting pass, then a scatter from src into
-// dst, both split over the threads), and the buckets sort in parallel. Keys
-// that compare equal are identical bits (sort_keys' callers ensure it), so
-// which bucket ties land in does not change the result.
+bool split_row(size_t n, bool rows_fill_threads) {
+  return n >= kParallelSortMin && !rows_fill_threads && kernel_threads() > 1;
+}
+
+// Sorts src[0, n) into dst: without a split, a copy (none when src == dst)
+// and sort_keys in place; with one (src and dst distinct), the row is cut
+// into one bucket per kernel thread by splitters sampled from it (a counting
+// pass, then a scatter from src into dst, both split over the threads), and
+// the buckets sort in parallel. Keys that compare equal are identical bits
+// (sort_keys' callers ensure it), so which bucket ties land in does not
+// change the result.
 template <typename K>
-void sort_keys_into(const K* src, K* dst, size_t n) {
-  const size_t buckets = static_cast<size_t>(kernel_threads());
-  if (n < kParallelSortMin || buckets < 2) {
-    std::memcpy(dst, src, n * sizeof(K));
+void sort_keys_into(const K* src, K* dst, size_t n, bool split) {
+  if (!split) {
+    if (src != dst) std::memcpy(dst, src, n * sizeof(K));
     LMX_CPU_KERNEL(sort_keys, dst, n);
     return;
   }
+  const size_t buckets = static_cast<size_t>(kernel_threads());
   // buckets - 1 splitters, evenly spaced in a sorted sample of the row.
   std::vector<K> sample(64 * buckets);
   for (size_t i = 0; i < sample.size(); ++i) sample[i] = src[i * (n / sample.size())];
@@ -97,20 +103,19 @@ void sort_keys_into(const K* src, K* dst, size_t n) {
   for (size_t b = 1; b < buckets; ++b) splitters[b - 1] = sample[b * sample.size() / buckets];
   // A key's bucket: how many splitters are <= it.
   auto bucket_of = [&](K key) {
-    size_t b = 0;
-    for (K split : splitters) b += !(key < split);
-    return b;
+    return static_cast<size_t>(std::upper_bound(splitters.begin(), splitters.end(), key) - splitters.begin());
   };
   // The row in one chunk per thread: each chunk's count per bucket, then
   // where each chunk's part of each bucket starts in dst. Two buckets (two
   // threads) split by one vectorised comparison (split_keys); more count and
-  // scatter through per-bucket counters.
-  const size_t chunk = (n + buckets - 1) / buckets;
+  // scatter through per-bucket counters. A pass costs about a copy's 4 per
+  // key towards the pool's threshold.
+  auto chunk_begin = [&](size_t c) { return c * n / buckets; };
   std::vector<size_t> at(buckets * buckets, 0);  // [chunk][bucket]
-  parallel_for(buckets, chunk, [&](size_t c0, size_t c1) {
+  parallel_for(buckets, 4 * (n / buckets), [&](size_t c0, size_t c1) {
     for (size_t c = c0; c < c1; ++c) {
-      const K* row = src + c * chunk;
-      const size_t len = std::min(n, (c + 1) * chunk) - c * chunk;
+      const K* row = src + chunk_begin(c);
+      const size_t len = chunk_begin(c + 1) - chunk_begin(c);
       size_t* count = &at[c * buckets];
       if (buckets == 2) {
         size_t high = 0;
@@ -131,10 +136,10 @@ void sort_keys_into(const K* src, K* dst, size_t n) {
     }
   }
   bucket_start[buckets] = n;
-  parallel_for(buckets, 2 * chunk, [&](size_t c0, size_t c1) {
+  parallel_for(buckets, 4 * (n / buckets), [&](size_t c0, size_t c1) {
     for (size_t c = c0; c < c1; ++c) {
-      const K* row = src + c * chunk;
-      const size_t len = std::min(n, (c + 1) * chunk) - c * chunk;
+      const K* row = src + chunk_begin(c);
+      const size_t len = chunk_begin(c + 1) - chunk_begin(c);
       size_t* cursor = &at[c * buckets];
       if (buckets == 2) {
         LMX_CPU_KERNEL(split_keys, row, len, splitters[0], dst + cursor[0], dst + cursor[1]);
@@ -163,10 +168,14 @@ void restore_zero_signs(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
 // Sorts a row through Highway's vectorised quicksort (sort_keys) when the
 // type allows: values by their order-preserving keys (NaN last), and
 // stable indices of types up to 32 bits as key << 32 | index, so ties keep
-// their input order. False: not handled.
+// their input order. `rows_fill_threads`: other rows keep the threads busy,
+// so a long row is not split. False: not handled.
 template <typename T, bool Indices, typename D>
-bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
+bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n, bool rows_fill_threads) {
   using K = radix_key_t<T>;
+  const bool split = split_row(static_cast<size_t>(n), rows_fill_threads);
+  // With a split, a buffer holds the keys and then their sorted copy.
+  const size_t buffer_rows = split ? 2 : 1;
   if constexpr (!Indices && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
     // Floats sort as themselves into the output row, unless a NaN (no
     // order), a -0.0 (it must tie with 0.0 in input order) or an infinity
@@ -180,18 +189,18 @@ bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
       }
       if (!special) {
         if (ss == 1) {
-          sort_keys_into(s, d, static_cast<size_t>(n));
+          sort_keys_into(s, d, static_cast<size_t>(n), split);
         } else {
           RowBuffer<T> gathered(static_cast<size_t>(n));
           for (int64_t i = 0; i < n; ++i) gathered.data()[i] = s[i * ss];
-          sort_keys_into(gathered.data(), d, static_cast<size_t>(n));
+          sort_keys_into(gathered.data(), d, static_cast<size_t>(n), split);
         }
         return true;
       }
     }
   }
   if constexpr (!Indices && sizeof(K) >= 2) {
-    RowBuffer<K> buffer(2 * static_cast<size_t>(n));
+    RowBuffer<K> buffer(buffer_rows * static_cast<size_t>(n));
     K* keys = buffer.data();
     bool negative_zero = false;
     for (int64_t i = 0; i < n; ++i) {
@@ -199,17 +208,17 @@ bool vqsort_row(const T* s, int64_t ss, D* d, int64_t ds, int64_t n) {
       if constexpr (!std::is_integral_v<T>)
         negative_zero |= static_cast<compute_t<T>>(s[i * ss]) == 0 && std::signbit(static_cast<compute_t<T>>(s[i * ss]));
     }
-    K* sorted = keys + n;
-    sort_keys_into(keys, sorted, static_cast<size_t>(n));
+    K* sorted = split ? keys + n : keys;
+    sort_keys_into(keys, sorted, static_cast<size_t>(n), split);
     for (int64_t i = 0; i < n; ++i) d[i * ds] = from_radix_key<T>(sorted[i]);
     if (negative_zero) restore_zero_signs(s, ss, d, ds, n);
     return true;
   } else if constexpr (Indices && sizeof(K) <= 4) {
-    RowBuffer<uint64_t> buffer(2 * static_cast<size_t>(n));
+    RowBuffer<uint64_t> buffer(buffer_rows * static_cast<size_t>(n));
     uint64_t* packed = buffer.data();
     for (int64_t i = 0; i < n; ++i) packed[i] = (uint64_t{radix_key(s[i * ss])} << 32) | static_cast<uint64_t>(i);
-    uint64_t* sorted = packed + n;
-    sort_keys_into(packed, sorted, static_cast<size_t>(n));
+    uint64_t* sorted = split ? packed + n : packed;
+    sort_keys_into(packed, sorted, static_cast<size_t>(n), split);
     for (int64_t i = 0; i < n; ++i) d[i * ds] = static_cast<uint32_t>(sorted[i]);
     return true;
   }
@@ -245,10 +254,11 @@ void radix_sort(std::vector<K>& keys, std::vector<P>& payload) {
 
 // Sorts one strided row (values, or their stable order as uint32 indices).
 template <typename T, bool Indices>
-void sort_row(const T* s, int64_t ss, std::conditional_t<Indices, uint32_t, T>* d, int64_t ds, int64_t n) {
+void sort_row(const T* s, int64_t ss, std::conditional_t<Indices, uint32_t, T>* d, int64_t ds, int64_t n,
+              bool rows_fill_threads) {
   if constexpr (radix_sortable_v<T>) {
 #ifdef LMX_HAVE_VQSORT
-    if (n > 1 && vqsort_row<T, Indices>(s, ss, d, ds, n)) return;
+    if (n > 1 && vqsort_row<T, Indices>(s, ss, d, ds, n, rows_fill_threads)) return;
 #endif
     if (n > 64) {
       std::vector<radix_key_t<T>> keys(n);
@@ -299,8 +309,16 @@ void Sort::eval_cpu(const std::vector<array>& inputs, array& out) {
   if (out.size() == 0) return;
   dispatch_all(in.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (indices_) cpu::for_each_line<T, uint32_t>(in, out, axis_, 16, sort_row<T, true>);
-    else cpu::for_each_line<T, T>(in, out, axis_, 16, sort_row<T, false>);
+    const int64_t len = in.shape(axis_);
+    const bool rows_fill_threads = out.size() / static_cast<size_t>(len) >= static_cast<size_t>(kernel_threads());
+    if (indices_)
+      cpu::for_each_line<T, uint32_t>(in, out, axis_, 16, [&](const T* s, int64_t ss, uint32_t* d, int64_t ds, int64_t n) {
+        sort_row<T, true>(s, ss, d, ds, n, rows_fill_threads);
+      });
+    else
+      cpu::for_each_line<T, T>(in, out, axis_, 16, [&](const T* s, int64_t ss, T* d, int64_t ds, int64_t n) {
+        sort_row<T, false>(s, ss, d, ds, n, rows_fill_threads);
+      });
   });
 }
 

@@ -56,10 +56,12 @@ void sort_ascending(K* keys, size_t n) {
 template <typename K>
 size_t split_below(const K* src, size_t n, K pivot, K* low, K* high) {
   size_t below = 0, above = 0, i = 0;
-#if defined(LMX_HAVE_VQSORT) && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+#if defined(LMX_HAVE_VQSORT) && HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
   // Each vector's keys below the pivot and the others, compressed to the
   // front and stored without touching what lies past them (the next part
-  // may belong to another thread).
+  // may belong to another thread). x86 only: there CompressBlendedStore
+  // stores just the selected lanes; NEON's loads, blends and stores back
+  // the whole vector, which could overwrite another thread's keys.
   namespace hn = hwy::HWY_NAMESPACE;
   const hn::ScalableTag<K> d;
   const size_t lanes = hn::Lanes(d);
