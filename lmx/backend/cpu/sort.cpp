@@ -110,20 +110,23 @@ void sort_keys_into(const K* src, K* dst, size_t n, bool split) {
   // threads) split by one vectorised comparison (split_keys); more count and
   // scatter through per-bucket counters. A pass costs about a copy's 4 per
   // key towards the pool's threshold.
-  auto chunk_begin = [&](size_t c) { return c * n / buckets; };
   std::vector<size_t> at(buckets * buckets, 0);  // [chunk][bucket]
-  parallel_for(buckets, 4 * (n / buckets), [&](size_t c0, size_t c1) {
-    for (size_t c = c0; c < c1; ++c) {
-      const K* row = src + chunk_begin(c);
-      const size_t len = chunk_begin(c + 1) - chunk_begin(c);
-      size_t* count = &at[c * buckets];
-      if (buckets == 2) {
-        size_t high = 0;
-        for (size_t i = 0; i < len; ++i) high += !(row[i] < splitters[0]);
-        count[0] = len - high, count[1] = high;
-      } else {
-        for (size_t i = 0; i < len; ++i) ++count[bucket_of(row[i])];
+  // pass(row, len, counters) on each chunk, the chunks split over the threads.
+  auto each_chunk = [&](auto pass) {
+    parallel_for(buckets, 4 * (n / buckets), [&](size_t c0, size_t c1) {
+      for (size_t c = c0; c < c1; ++c) {
+        const size_t begin = c * n / buckets, end = (c + 1) * n / buckets;
+        pass(src + begin, end - begin, &at[c * buckets]);
       }
+    });
+  };
+  each_chunk([&](const K* row, size_t len, size_t* count) {
+    if (buckets == 2) {
+      size_t high = 0;
+      for (size_t i = 0; i < len; ++i) high += !(row[i] < splitters[0]);
+      count[0] = len - high, count[1] = high;
+    } else {
+      for (size_t i = 0; i < len; ++i) ++count[bucket_of(row[i])];
     }
   });
   std::vector<size_t> bucket_start(buckets + 1, 0);
@@ -136,16 +139,11 @@ void sort_keys_into(const K* src, K* dst, size_t n, bool split) {
     }
   }
   bucket_start[buckets] = n;
-  parallel_for(buckets, 4 * (n / buckets), [&](size_t c0, size_t c1) {
-    for (size_t c = c0; c < c1; ++c) {
-      const K* row = src + chunk_begin(c);
-      const size_t len = chunk_begin(c + 1) - chunk_begin(c);
-      size_t* cursor = &at[c * buckets];
-      if (buckets == 2) {
-        LMX_CPU_KERNEL(split_keys, row, len, splitters[0], dst + cursor[0], dst + cursor[1]);
-      } else {
-        for (size_t i = 0; i < len; ++i) dst[cursor[bucket_of(row[i])]++] = row[i];
-      }
+  each_chunk([&](const K* row, size_t len, size_t* cursor) {
+    if (buckets == 2) {
+      LMX_CPU_KERNEL(split_keys, row, len, splitters[0], dst + cursor[0], dst + cursor[1]);
+    } else {
+      for (size_t i = 0; i < len; ++i) dst[cursor[bucket_of(row[i])]++] = row[i];
     }
   });
   parallel_for(buckets, n / buckets * 16, [&](size_t b0, size_t b1) {
