@@ -3,7 +3,6 @@
 #include <stdexcept>
 
 #include "lmx/ops/ops.h"
-#include "lmx/ops/utils.h"
 #include "lmx/primitives/reduce.h"
 #include "lmx/transforms/compile.h"
 

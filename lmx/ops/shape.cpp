@@ -86,19 +86,28 @@ array unflatten(const array& a, int axis, Shape shape, S s) {
   return reshape(a, out, s);
 }
 
-array squeeze(const array& a, const std::vector<int>& axes, S s) {
-  auto ax = normalize_axes(axes, a.ndim(), "squeeze");
-  Shape shape;
-  for (int i = 0, j = 0; i < a.ndim(); ++i) {
-    if (j < static_cast<int>(ax.size()) && ax[j] == i) {
-      if (a.shape(i) != 1)
+Shape squeezed_shape(const Shape& shape, const std::vector<int>& axes) {
+  Shape out;
+  size_t k = 0;
+  for (int i = 0; i < static_cast<int>(shape.size()); ++i) {
+    if (k < axes.size() && axes[k] == i) {
+      if (shape[i] != 1)
         throw std::invalid_argument("[squeeze] Cannot squeeze axis " + std::to_string(i) + " with size " +
-                                    std::to_string(a.shape(i)) + ", which is not 1.");
-      ++j;
+                                    std::to_string(shape[i]) + ", which is not 1.");
+      ++k;
     } else {
-      shape.push_back(a.shape(i));
+      out.push_back(shape[i]);
     }
   }
+  if (k != axes.size())
+    throw std::invalid_argument("[squeeze] The axes must be distinct, increasing and within the " +
+                                std::to_string(shape.size()) + " dimensions.");
+  return out;
+}
+
+array squeeze(const array& a, const std::vector<int>& axes, S s) {
+  auto ax = normalize_axes(axes, a.ndim(), "squeeze");
+  Shape shape = squeezed_shape(a.shape(), ax);
   if (detail::in_shapeless_trace() && !ax.empty())
     return array(std::move(shape), a.dtype(), std::make_shared<Squeeze>(to_stream(s), ax), {a});
   return reshape(a, shape, s);

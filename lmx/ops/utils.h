@@ -33,6 +33,10 @@ array broadcast_operand(const array& a, const Shape& shape, const std::vector<ar
 // that may hold one -1 (inferred); throws ValueError when it does not fit.
 Shape reshape_target(size_t size, Shape shape);
 
+// `shape` without the given axes (increasing, in range), each of size 1;
+// throws ValueError otherwise. squeeze's rule, at trace and at replay.
+Shape squeezed_shape(const Shape& shape, const std::vector<int>& axes);
+
 std::string shape_string(const Shape& s);  // "(2,3)"
 
 }  // namespace lmx

@@ -40,12 +40,12 @@ std::vector<array> Scatter::vjp(const std::vector<array>& primals, const std::ve
     // whole cotangent (ties all do, as in MLX).
     const array& result = outputs[0];
     for (int arg : argnums) {
+      const array zero = zeros({}, g.dtype());
       if (arg == 0) {
-        out.push_back(multiply(g, astype(equal(primals[0], result), g.dtype())));
+        out.push_back(where(equal(primals[0], result), g, zero));
       } else if (arg == 1) {
         const array updates = astype(primals[1], result.dtype());
-        const array picked = equal(updates, gather(result, idx, axes_));
-        out.push_back(multiply(gather(g, idx, axes_), astype(picked, g.dtype())));
+        out.push_back(where(equal(updates, gather(result, idx, axes_)), gather(g, idx, axes_), zero));
       } else {
         out.push_back(zeros_like(primals[arg]));
       }

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "lmx/ops/ops.h"
+#include "lmx/ops/utils.h"
 #include "lmx/primitives/index.h"
 
 namespace lmx {
@@ -66,18 +67,7 @@ std::vector<Shape> Reshape::output_shapes(const std::vector<array>& inputs) {
 std::vector<Shape> StopGradient::output_shapes(const std::vector<array>& inputs) { return {inputs[0].shape()}; }
 
 std::vector<Shape> Squeeze::output_shapes(const std::vector<array>& inputs) {
-  Shape shape;
-  for (int d = 0, k = 0; d < inputs[0].ndim(); ++d) {
-    if (k < static_cast<int>(axes_.size()) && axes_[k] == d) {
-      if (inputs[0].shape(d) != 1)
-        throw std::invalid_argument("[squeeze] Cannot squeeze axis " + std::to_string(d) + " with size " +
-                                    std::to_string(inputs[0].shape(d)) + ", which is not 1.");
-      ++k;
-    } else {
-      shape.push_back(inputs[0].shape(d));
-    }
-  }
-  return {shape};
+  return {squeezed_shape(inputs[0].shape(), axes_)};
 }
 
 std::vector<array> Squeeze::vjp(const std::vector<array>&, const std::vector<array>& cotangents,

@@ -552,20 +552,12 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
       }
     }
   } else if (auto* sq = dynamic_cast<const Squeeze*>(&prim)) {
-    // Increasing axes of size 1, the output the input without them.
     need(nin == 1 && dtype(n.inputs[0]) == dtype(out));
-    const Shape& in = shape(n.inputs[0]);
-    Shape kept;
-    size_t k = 0;
-    for (size_t d = 0; d < in.size(); ++d) {
-      if (k < sq->axes().size() && sq->axes()[k] == static_cast<int>(d)) {
-        need(in[d] == 1);
-        ++k;
-      } else {
-        kept.push_back(in[d]);
-      }
+    try {  // squeeze's own rule: increasing axes of size 1
+      need(squeezed_shape(shape(n.inputs[0]), sq->axes()) == shape(out));
+    } catch (const std::invalid_argument&) {
+      need(false);
     }
-    need(k == sq->axes().size() && kept == shape(out));
   } else if (dynamic_cast<const Reshape*>(&prim)) {
     need(nin == 1 && shape_size(shape(n.inputs[0])) == shape_size(shape(out)) && dtype(n.inputs[0]) == dtype(out));
   } else if (auto* t = dynamic_cast<const Transpose*>(&prim)) {

@@ -41,10 +41,10 @@ bool sort_less(T a, T b) {
 
 #ifdef LMX_HAVE_VQSORT
 // A buffer for a row's keys (or keys and their sorted copy): this thread's,
-// reused from row to row, up to kReusedRow keys (short rows are where an allocation per row shows);
-// a longer row's from lmx's allocator, whose cache hands the same pages back
-// call after call (a fresh vector is zeroed and faulted in page by page,
-// which serialised two threads sorting long rows).
+// reused from row to row, up to kReusedRow keys (short rows are where an
+// allocation per row shows); beyond, one from lmx's allocator, whose cache
+// hands the same pages back call after call (a fresh vector is zeroed and
+// faulted in page by page, which serialised two threads sorting long rows).
 constexpr size_t kReusedRow = size_t{1} << 16;
 template <typename K>
 class RowBuffer {
