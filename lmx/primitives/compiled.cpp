@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "lmx/ops/utils.h"
 #include "lmx/primitives/shape.h"
 #include "lmx/transforms/compile.h"
 #include "lmx/transforms/vmap.h"
@@ -30,7 +31,7 @@ bool Compiled::is_equivalent(const Primitive& o) const {
   if (!c || c->steps_.size() != steps_.size() || c->output_slots_ != output_slots_) return false;
   if (c->reduction_.has_value() != reduction_.has_value()) return false;
   if (reduction_ && (c->reduction_->type != reduction_->type || c->reduction_->axes != reduction_->axes ||
-                     c->reduction_->shape != reduction_->shape))
+                     c->reduction_->shape != reduction_->shape || c->reduction_->shapeless != reduction_->shapeless))
     return false;
   for (size_t i = 0; i < steps_.size(); ++i) {
     const FusedStep &a = steps_[i], &b = c->steps_[i];
@@ -74,13 +75,28 @@ std::vector<array> Compiled::expand(const std::vector<array>& inputs, const Shap
   return outs;
 }
 
-Shape Compiled::chain_shape(const std::vector<array>& outputs) const {
-  return reduction_ ? reduction_->shape : outputs[0].shape();
+namespace {
+
+// The shape a shapeless replay gives a fused node: its inputs broadcast
+// together. They hold every value the traced chain read for a shape (its
+// inputs at the chain's shape and the arrays of the broadcasts it absorbed,
+// compile_fuse.cpp), so this is the shape the unfused ops would give.
+Shape replayed_chain_shape(const std::vector<array>& inputs, const std::string& op) {
+  Shape shape;
+  for (auto& in : inputs) shape = broadcast_shapes(shape, in.shape(), op);
+  return shape;
+}
+
+}  // namespace
+
+Shape Compiled::chain_shape(const std::vector<array>& inputs, const std::vector<array>& outputs) const {
+  if (!reduction_) return outputs[0].shape();
+  return reduction_->shapeless ? replayed_chain_shape(inputs, name()) : reduction_->shape;
 }
 
 std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                  const std::vector<int>& argnums, const std::vector<array>& outputs) {
-  const Shape shape = chain_shape(outputs);
+  const Shape shape = chain_shape(primals, outputs);
   const size_t np = primals.size();
   // The vjp of the expanded chain, on primals then cotangents.
   ArrayFn backward = [this, shape, argnums, np](const std::vector<array>& in) {
@@ -119,16 +135,16 @@ std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::v
 std::pair<std::vector<array>, std::vector<int>> Compiled::vmap(const std::vector<array>& inputs,
                                                                const std::vector<int>& axes,
                                                                const std::vector<array>& outputs) {
-  const Shape shape = chain_shape(outputs);
-  ArrayFn f = [this, &shape](const std::vector<array>& xs) { return expand(xs, shape); };
+  // Inside, xs are one example's inputs: a shapeless chain's shape follows them.
+  ArrayFn f = [this, &outputs](const std::vector<array>& xs) { return expand(xs, chain_shape(xs, outputs)); };
   auto outs = lmx::vmap(f, inputs, axes, {0});
   return {outs, std::vector<int>(outs.size(), 0)};
 }
 
 std::vector<Shape> Compiled::output_shapes(const std::vector<array>& inputs) {
-  // Reductions are fused only in programs traced at fixed shapes.
-  if (reduction_) return {kept_shape(reduction_->shape, reduction_->axes)};
-  return std::vector<Shape>(output_slots_.size(), elementwise_output_shape(inputs, name()));
+  // Only shapeless replays ask (a fixed program knows its shapes).
+  if (reduction_) return {kept_shape(chain_shape(inputs, {}), reduction_->axes)};
+  return std::vector<Shape>(output_slots_.size(), replayed_chain_shape(inputs, name()));
 }
 
 }  // namespace lmx

@@ -30,11 +30,14 @@ struct FusedStep {
 
 // A reduction that ends a fused chain: its one output value, of `shape`
 // (the chain's), is reduced over `axes` (the trailing ones, kept as size 1)
-// and never stored. Floating chains only, reduced in their own dtype.
+// and never stored. Floating chains only, reduced in their own dtype. In a
+// shapeless program `shape` is the traced one and each evaluation takes the
+// chain's shape from its inputs (there every input of a chain has it).
 struct FusedReduction {
   ReduceType type;
   std::vector<int> axes;
   Shape shape;
+  bool shapeless = false;
 };
 
 // The outputs share one shape; each input has that shape or broadcasts to
@@ -64,8 +67,8 @@ class Compiled : public Primitive {
   // outputs of `shape` (then the reduction, if any): what the transforms
   // differentiate and batch, and what a backend without a fused kernel runs.
   std::vector<array> expand(const std::vector<array>& inputs, const Shape& shape) const;
-  // The shape the chain's steps compute over.
-  Shape chain_shape(const std::vector<array>& outputs) const;
+  // The shape the chain's steps compute over, for these inputs and outputs.
+  Shape chain_shape(const std::vector<array>& inputs, const std::vector<array>& outputs) const;
 
  private:
   std::vector<FusedStep> steps_;

@@ -135,6 +135,7 @@ class Fp8Convert : public UnaryPrimitive {
     auto* p = dynamic_cast<const Fp8Convert*>(&o);
     return p && p->to_fp8_ == to_fp8_;
   }
+  bool to_fp8() const { return to_fp8_; }
 
  private:
   bool to_fp8_;

@@ -166,8 +166,8 @@ CompiledGraph::CompiledGraph(const ArrayFn& fun, const std::vector<array>& examp
   }
   compile_passes::remove_dead_code(*program_);
   if (mode == CompileMode::enabled || mode == CompileMode::no_simplify) {
-    compile_passes::fuse_elementwise(*program_, !shapeless);
-    if (!shapeless) compile_passes::fuse_reductions(*program_);
+    compile_passes::fuse_elementwise(*program_, shapeless);
+    compile_passes::fuse_reductions(*program_, shapeless);
     compile_passes::remove_dead_code(*program_);  // renumbers the values fusion left unused
   }
 }

@@ -36,7 +36,7 @@ std::optional<FusedStep> step_of(const Program::Node& n, const Program& p) {
 
 }  // namespace
 
-void fuse_elementwise(Program& p, bool absorb_broadcasts) {
+void fuse_elementwise(Program& p, bool shapeless) {
   const size_t num_nodes = p.nodes.size();
   std::vector<int> producer(p.values.size(), -1);
   std::vector<std::vector<int>> consumers(p.values.size());
@@ -52,6 +52,27 @@ void fuse_elementwise(Program& p, bool absorb_broadcasts) {
 
   std::vector<int> group_of(num_nodes, -1);
   std::vector<std::vector<int>> groups;
+  // Whether broadcast node q, whose value only `group` reads, is folded into
+  // it: the fused kernel reads q's array with stride 0 along the stretched
+  // dimensions. In a shapeless program a broadcast also reads the operands
+  // it is broadcast against, for their shapes; it is folded in only when it
+  // stretches a smaller array and the group reads those operands itself, so
+  // broadcasting the fused node's inputs together on replay gives the shape
+  // the broadcast would have (Compiled::output_shapes).
+  auto absorbable = [&](int q, int group, const Shape& shape) {
+    const Program::Node& b = p.nodes[q];
+    if (!dynamic_cast<const Broadcast*>(b.primitive.get()) || is_output[b.outputs[0]]) return false;
+    const auto& readers = consumers[b.outputs[0]];
+    if (!std::all_of(readers.begin(), readers.end(), [&](int c) { return group_of[c] == group; })) return false;
+    if (!shapeless) return true;
+    if (p.values[b.inputs[0]].shape == shape) return false;
+    return std::all_of(b.inputs.begin() + 1, b.inputs.end(), [&](int w) {
+      return std::any_of(readers.begin(), readers.end(), [&](int c) {
+        const auto& ins = p.nodes[c].inputs;
+        return std::find(ins.begin(), ins.end(), w) != ins.end();
+      });
+    });
+  };
   // Grow a group from each elementwise node not yet taken, last to first: a
   // producer joins when it is elementwise, has the root's shape and stream,
   // and every node reading it is already in the group. Then only the root's
@@ -70,8 +91,12 @@ void fuse_elementwise(Program& p, bool absorb_broadcasts) {
           int q = producer[v];
           if (q < 0 || group_of[q] >= 0 || !steps[q]) continue;
           if (p.values[v].shape != shape || p.nodes[q].primitive->stream() != stream) continue;
-          bool all_inside = std::all_of(consumers[v].begin(), consumers[v].end(),
-                                        [&](int c) { return group_of[c] == id; });
+          // Every reader is in the group, or (shapeless) is a broadcast the
+          // group absorbs, which reads v only for its shape.
+          bool all_inside = std::all_of(consumers[v].begin(), consumers[v].end(), [&](int c) {
+            return group_of[c] == id ||
+                   (shapeless && p.nodes[c].inputs[0] != v && absorbable(c, id, shape));
+          });
           if (!all_inside) continue;
           group_of[q] = id;
           members.push_back(q);
@@ -88,16 +113,11 @@ void fuse_elementwise(Program& p, bool absorb_broadcasts) {
   }
   if (groups.empty()) return;
 
-  // A broadcast read only by one group is absorbed: the fused kernel reads
-  // the broadcast's input with stride 0 along the stretched dimensions. Not
-  // in shapeless programs: there the broadcasts carry the shape rule.
+  // The value a group reads for v: the array of a broadcast it absorbs.
   std::vector<bool> absorbed(num_nodes, false);
-  auto source_of = [&](int v, int group) {
+  auto source_of = [&](int v, int group, const Shape& shape) {
     int q = producer[v];
-    if (!absorb_broadcasts || q < 0 || !dynamic_cast<const Broadcast*>(p.nodes[q].primitive.get())) return v;
-    for (int c : consumers[v])
-      if (group_of[c] != group) return v;
-    if (is_output[v]) return v;
+    if (q < 0 || !absorbable(q, group, shape)) return v;
     absorbed[q] = true;
     return p.nodes[q].inputs[0];
   };
@@ -114,7 +134,7 @@ void fuse_elementwise(Program& p, bool absorb_broadcasts) {
       for (int v : p.nodes[m].inputs)
         if (producer[v] < 0 || group_of[producer[v]] != group_of[root]) {
           if (slot_of.count(v)) continue;
-          int src = source_of(v, group_of[root]);
+          int src = source_of(v, group_of[root], p.values[p.nodes[root].outputs[0]].shape);
           auto known = std::find(fused.inputs.begin(), fused.inputs.end(), src);
           slot_of.emplace(v, static_cast<int>(known - fused.inputs.begin()));
           if (known == fused.inputs.end()) fused.inputs.push_back(src);
@@ -151,11 +171,8 @@ namespace {
 
 // Whether a fused chain's value can carry `r` (over the sorted `axes`) as
 // its tail: a sum, max or min over trailing axes of a floating value kept in
-// its dtype, on the CPU (the generated GPU kernels have no reduction yet, so
-// there the chain and the reduction stay two kernels).
-bool reduction_joins(const Reduce& r, const std::vector<int>& axes, const Program::Value& v, const Dtype out,
-                     const Stream& stream) {
-  if (stream.device.type != Device::Type::cpu) return false;
+// its dtype.
+bool reduction_joins(const Reduce& r, const std::vector<int>& axes, const Program::Value& v, const Dtype out) {
   if (r.type() != ReduceType::Sum && r.type() != ReduceType::Max && r.type() != ReduceType::Min) return false;
   if (out != v.dtype || (v.dtype != float32 && v.dtype != float16 && v.dtype != bfloat16)) return false;
   const int nd = static_cast<int>(v.shape.size());
@@ -166,7 +183,7 @@ bool reduction_joins(const Reduce& r, const std::vector<int>& axes, const Progra
 
 }  // namespace
 
-void fuse_reductions(Program& p) {
+void fuse_reductions(Program& p, bool shapeless) {
   std::vector<int> producer(p.values.size(), -1);
   std::vector<int> uses(p.values.size(), 0);
   for (size_t i = 0; i < p.nodes.size(); ++i) {
@@ -185,11 +202,11 @@ void fuse_reductions(Program& p) {
     if (!c || c->reduction() || p.nodes[q].outputs.size() != 1 || c->stream() != r->stream()) continue;
     std::vector<int> axes = r->axes();
     std::sort(axes.begin(), axes.end());
-    if (!reduction_joins(*r, axes, p.values[v], p.values[node.outputs[0]].dtype, r->stream())) continue;
+    if (!reduction_joins(*r, axes, p.values[v], p.values[node.outputs[0]].dtype)) continue;
     // The fused node takes the reduction's place (after everything the
     // chain's inputs need, before everything reading the reduced value).
     node.primitive = std::make_shared<Compiled>(c->stream(), c->steps(), c->output_slots(),
-                                                FusedReduction{r->type(), axes, p.values[v].shape});
+                                                FusedReduction{r->type(), axes, p.values[v].shape, shapeless});
     node.inputs = p.nodes[q].inputs;
     gone[q] = true;
   }

@@ -48,15 +48,15 @@ void merge_equivalent_nodes(Program& p);
 // Drops nodes and constants no output depends on.
 void remove_dead_code(Program& p);
 // Replaces connected chains of elementwise nodes with single fused nodes;
-// broadcasts feeding only one chain are folded into it unless the program
-// must replay at new shapes.
-void fuse_elementwise(Program& p, bool absorb_broadcasts);
+// broadcasts feeding only one chain are folded into it (in a `shapeless`
+// program, those that keep the chain's shape rule: see compile_fuse.cpp).
+void fuse_elementwise(Program& p, bool shapeless);
 
 // Folds a reduction into the fused chain that alone feeds it (a sum, max or
-// min over trailing axes of a floating chain on the CPU), so the chain's
-// values are reduced tile by tile and never stored. Only for programs
-// traced at fixed shapes.
-void fuse_reductions(Program& p);
+// min over trailing axes of a floating chain), so the chain's values are
+// reduced as they are computed and never stored. In a shapeless program the
+// fused node takes the chain's shape from its inputs at each evaluation.
+void fuse_reductions(Program& p, bool shapeless);
 
 }  // namespace compile_passes
 

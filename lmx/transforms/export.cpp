@@ -181,6 +181,8 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("dequantize"), w.i32(dq->group_size()), w.i32(dq->bits());
   } else if (auto* fq = dynamic_cast<const FpQuantBase*>(&p)) {
     w.str(p.name()), w.u8(static_cast<uint8_t>(fq->mode())), w.u8(fq->global_scale());
+  } else if (auto* f8 = dynamic_cast<const Fp8Convert*>(&p)) {
+    w.str(f8->name());
   } else if (auto* fz = dynamic_cast<const Factorization*>(&p)) {
     w.str("factorization"), w.u8(static_cast<uint8_t>(fz->kind())), w.u8(fz->upper()), w.u8(fz->vectors());
   } else if (auto* rn = dynamic_cast<const fast::RMSNorm*>(&p)) {
@@ -211,7 +213,7 @@ void write_primitive(Writer& w, const Primitive& p) {
   } else {
     throw std::invalid_argument("[export_function] The primitive '" + p.name() +
                                 "' cannot be exported yet (lmx exports elementwise ops, fused chains, reductions, "
-                                "matmul, convolution, max/min gradients, quantized_matmul, quantize, dequantize (every mode), the linalg factorizations and solves, sorts, scans, "
+                                "matmul, convolution, max/min gradients, quantized_matmul, quantize, dequantize (every mode), the fp8 conversions, the linalg factorizations and solves, sorts, scans, "
                                 "gather, scatter, slice_update, pad, fft, random bits, arange, "
                                 "the shape ops, and mx.fast's rms_norm, layer_norm, rope and attention, with their "
                                 "fused backward passes).");
@@ -229,7 +231,8 @@ constexpr uint32_t kUnaryCount = 0 LMX_UNARY_OPS(LMX_COUNT_ENTRY);
 constexpr uint32_t kBinaryCount = 0 LMX_BINARY_OPS(LMX_COUNT_ENTRY);
 #undef LMX_COUNT_ENTRY
 
-std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs) {
+// `shapeless`: the primitive belongs to a trace that replays at new shapes.
+std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs, bool shapeless) {
   const std::string tag = r.str();
   if (tag == "unary") return std::make_shared<Unary>(s, read_enum<UnaryOp>(r, r.u32(), kUnaryCount, "unary op"));
   if (tag == "binary") return std::make_shared<Binary>(s, read_enum<BinaryOp>(r, r.u32(), kBinaryCount, "binary op"));
@@ -311,6 +314,7 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     if (tag == "fp_dequantize") return std::make_shared<FpDequantize>(s, mode, global);
     return std::make_shared<FpRoundTrip>(s, mode, global);
   }
+  if (tag == "to_fp8" || tag == "from_fp8") return std::make_shared<Fp8Convert>(s, tag == "to_fp8");
   if (tag == "quantize" || tag == "dequantize") {
     int group = r.i32(), bits = r.i32();
     if (tag == "quantize") return std::make_shared<AffineQuantize>(s, group, bits);
@@ -379,7 +383,7 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
           r.fail("a fused reduction over axes that are not the trailing ones.");
       for (auto d : shape)
         if (d < 0) r.fail("a negative dimension.");
-      reduction = FusedReduction{type, std::move(axes), Shape(shape.begin(), shape.end())};
+      reduction = FusedReduction{type, std::move(axes), Shape(shape.begin(), shape.end()), shapeless};
     }
     return std::make_shared<Compiled>(s, std::move(steps), std::move(outs), std::move(reduction));
   }
@@ -504,6 +508,13 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
   auto same_shapes = [&]() {
     for (int v : n.inputs) need(shape(v) == shape(out));
   };
+  // NumPy's rule: `from` lines up with the trailing dims of `to`, each equal or 1.
+  auto broadcasts_to = [](const Shape& from, const Shape& to) {
+    if (from.size() > to.size()) return false;
+    for (size_t d = 0; d < from.size(); ++d)
+      if (from[d] != 1 && from[d] != to[to.size() - from.size() + d]) return false;
+    return true;
+  };
   // Slice and slice_update: a window of `window` elements from `start`
   // every `strides` lies inside `in` on every axis.
   auto window_inside = [&](const Shape& start, const Shape& strides, const Shape& window, const Shape& in) {
@@ -543,14 +554,7 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     need(nin == 1), same_shapes(), need(dtype(n.inputs[0]) == dtype(out));
   } else if (dynamic_cast<const Broadcast*>(&prim)) {
     need(nin >= 1 && dtype(n.inputs[0]) == dtype(out));
-    Shape b = shape(out);
-    for (int v : n.inputs) {
-      need(shape(v).size() <= b.size());
-      for (size_t d = 0; d < shape(v).size(); ++d) {
-        auto have = shape(v)[d], want = b[b.size() - shape(v).size() + d];
-        need(have == 1 || have == want);
-      }
-    }
+    for (int v : n.inputs) need(broadcasts_to(shape(v), shape(out)));
   } else if (auto* sq = dynamic_cast<const Squeeze*>(&prim)) {
     need(nin == 1 && dtype(n.inputs[0]) == dtype(out));
     try {  // squeeze's own rule: increasing axes of size 1
@@ -711,6 +715,11 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
                         global_input(in, fd->global_scale(), 2), dtype(out));
     });
     need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* f8 = dynamic_cast<const Fp8Convert*>(&prim)) {
+    // a floating array to its uint8 e4m3 codes, or codes to a floating dtype
+    need(nin == 1), same_shapes();
+    const Dtype in = dtype(n.inputs[0]);
+    need(f8->to_fp8() ? is_floating_point(in) && dtype(out) == uint8 : in == uint8 && is_floating_point(dtype(out)));
   } else if (auto* fr = dynamic_cast<const FpRoundTrip*>(&prim)) {
     // x [, global scale] -> x's shape and dtype, quantised in groups along the last axis
     need(nin == 1u + fr->global_scale());
@@ -808,17 +817,18 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
       need(dtype(n.outputs[o]) == slot[f->output_slots()[o]] && shape(n.outputs[o]) == want);
     }
     if (f->reduction()) need(is_floating_point(dtype(out)) && dtype(out) != float64);
-    for (int v : n.inputs) {
-      need(shape(v).size() <= chain.size());
-      for (size_t d = 0; d < shape(v).size(); ++d) {
-        auto have = shape(v)[d], want = chain[chain.size() - shape(v).size() + d];
-        need(have == 1 || have == want);
-      }
+    for (int v : n.inputs) need(broadcasts_to(shape(v), chain));
+    // A shapeless replay broadcasts the inputs together for the chain's
+    // shape (each broadcasts to it, checked above).
+    if (f->reduction() && f->reduction()->shapeless) {
+      Shape together;
+      for (int v : n.inputs) together = broadcast_shapes(together, shape(v), "import_function");
+      need(together == chain);
     }
   }
 }
 
-std::unique_ptr<Program> read_program(Reader& r, Stream s) {
+std::unique_ptr<Program> read_program(Reader& r, Stream s, bool shapeless) {
   auto p = std::make_unique<Program>();
   p->num_inputs = static_cast<int>(r.u32());
   uint32_t nvals = r.count(6);
@@ -865,7 +875,7 @@ std::unique_ptr<Program> read_program(Reader& r, Stream s) {
       if (v < 0 || static_cast<uint32_t>(v) >= nvals || defined[v]) r.fail("a node writes a value twice.");
       defined[v] = true;
     }
-    std::shared_ptr<Primitive> prim = read_primitive(r, s, n.inputs.size());
+    std::shared_ptr<Primitive> prim = read_primitive(r, s, n.inputs.size(), shapeless);
     // Factorizations, quantize and the fused backward passes have several
     // outputs, which validate_node counts against what their op makes; other
     // primitives fix the count.
@@ -923,7 +933,7 @@ std::vector<ExportedTrace> import_traces(const std::string& path) {
     t.num_positional = static_cast<int>(r.u32());
     uint32_t nk = r.count(4);
     for (uint32_t k = 0; k < nk; ++k) t.keywords.push_back(r.str());
-    auto program = read_program(r, stream);
+    auto program = read_program(r, stream, shapeless);
     if (program->num_inputs != t.num_positional + static_cast<int>(t.keywords.size()))
       r.fail("the inputs do not match the argument names.");
     t.graph = std::make_shared<CompiledGraph>(std::move(program), shapeless, device);

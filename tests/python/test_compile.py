@@ -211,6 +211,10 @@ SHAPELESS_REDUCTIONS = {
     "argmax_keepdims": lambda x: mx.argmax(x, axis=2, keepdims=True) * x,
     "rms_norm_by_hand": lambda x: x * mx.rsqrt(mx.mean(x * x, axis=-1, keepdims=True) + 1e-5),
     "sort_scan": lambda x: mx.cumsum(mx.sort(x, axis=1), axis=0) + mx.cummax(x, axis=2),
+    # chains ending in trailing reductions (fused with them)
+    "fused_row_sum": lambda x: mx.sum(mx.tanh(x) * x + 1, axis=-1),
+    "fused_max_of_all": lambda x: mx.max(mx.exp(x) - x),
+    "fused_min_keepdims": lambda x: x + mx.min(x * x - 2, axis=(1, 2), keepdims=True),
 }
 
 
@@ -241,6 +245,59 @@ def test_grad_and_vmap_of_a_shapeless_reduction(rng):
         assert_same(mx.grad(lambda a: cf(a).sum())(x), mx.grad(lambda a: f(a).sum())(x), exact=False)
         xb = mx.array(rng.standard_normal((2, *shape)).astype(np.float32))
         assert_same(mx.vmap(cf)(xb), mx.vmap(f)(xb), exact=False)
+
+
+@lmx_only
+def test_shapeless_trace_fuses_a_chain_with_its_trailing_reduction():
+    x = mx.ones((4, 10))
+    g = mx._core._CompiledGraph(lambda xs: [mx.sum(mx.exp(xs[0]) * 2 + 1, axis=-1)], [x], True)
+    assert g.num_fused == 1 and g.num_nodes == 2  # the fused chain and reduction, then the squeeze
+    g = mx._core._CompiledGraph(lambda xs: [mx.max(mx.tanh(xs[0]) * xs[0], keepdims=True)], [x], True)
+    assert g.num_fused == 1 and g.num_nodes == 1
+
+
+@lmx_only
+def test_shapeless_trace_fuses_constants_met_by_intermediates():
+    # A shapeless trace broadcasts each constant against the value beside it
+    # (an intermediate here); those broadcasts fold into the fused node.
+    x = mx.ones((4, 10))
+    g = mx._core._CompiledGraph(lambda xs: [xs[0] * (1 + mx.erf(xs[0] / 1.4142135)) / 2], [x], True)
+    assert g.num_fused == 1 and g.num_nodes == 1
+    # Two smaller arrays broadcast against each other stay broadcasts (each
+    # reads the other for its shape), the chain after them still fuses.
+    a, b = mx.ones((4, 1)), mx.ones((1, 10))
+    g = mx._core._CompiledGraph(lambda xs: [mx.exp(xs[0] + xs[1]) * 2 - 1], [a, b], True)
+    assert g.num_fused == 1 and g.num_nodes == 3
+
+
+SHAPELESS_BROADCASTS = {
+    "constant_row": (lambda x, y: mx.exp(x) * mx.array([1.0, 2.0, 3.0]) + 1, [((2, 3), (1,)), ((5, 3), (1,))]),
+    "column_input": (lambda x, y: mx.tanh(x) * y + 1, [((4, 10), (4, 1)), ((6, 7), (6, 1)), ((1, 3), (1, 1))]),
+    "row_and_column": (lambda x, y: mx.exp(x + y) * 2 - 1, [((4, 1), (1, 10)), ((2, 1), (1, 3))]),
+    "scalar_input": (lambda x, y: (x * y + 0.5).sum(axis=-1), [((3, 8), ()), ((5, 2), ())]),
+}
+
+
+@pytest.mark.parametrize("name", list(SHAPELESS_BROADCASTS))
+def test_shapeless_fused_broadcasts_replay_at_new_shapes(name, rng):
+    f, shapes = SHAPELESS_BROADCASTS[name]
+    cf = mx.compile(f, shapeless=True)
+    for xs, ys in shapes:
+        x = mx.array(rng.standard_normal(xs).astype(np.float32))
+        y = mx.array(rng.standard_normal(ys).astype(np.float32))
+        assert_same(cf(x, y), f(x, y), exact=False)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3000), (5, 0)])
+def test_grad_and_vmap_of_a_shapeless_fused_reduction(rng, shape):
+    f = lambda x: mx.sum(mx.tanh(x) * x + 1, axis=-1)  # noqa: E731
+    cf = mx.compile(f, shapeless=True)
+    cf(mx.ones((7, 9)))  # traced at another shape first
+    x = mx.array(rng.standard_normal(shape).astype(np.float32))
+    assert_same(cf(x), f(x), exact=False)
+    assert_same(mx.grad(lambda a: cf(a).sum())(x), mx.grad(lambda a: f(a).sum())(x), exact=False)
+    xb = mx.array(rng.standard_normal((2, *shape)).astype(np.float32))
+    assert_same(mx.vmap(cf)(xb), mx.vmap(f)(xb), exact=False)
 
 
 @lmx_only  # MLX replays a fixed broadcast at the traced shape

@@ -336,7 +336,8 @@ void store_float(void* out, size_t i, float v) {
 void eval_reduction(const Compiled& c, const std::vector<array>& inputs, array& out) {
   const FusedReduction& red = *c.reduction();
   const auto& steps = c.steps();
-  const ChainExec chain = prepare(steps, c.output_slots(), inputs, red.shape);
+  const Shape shape = c.chain_shape(inputs, {out});
+  const ChainExec chain = prepare(steps, c.output_slots(), inputs, shape);
   const Dtype t = out.dtype();
   FoldFn fold = t == float32 ? fold_for<float>(red.type) : t == float16 ? fold_for<float16_t>(red.type)
                                                                        : fold_for<bfloat16_t>(red.type);
@@ -348,7 +349,7 @@ void eval_reduction(const Compiled& c, const std::vector<array>& inputs, array& 
   void* dst = out.raw_ptr();
   const size_t rows = out.size();
   size_t row_len = 1;
-  for (int a : red.axes) row_len *= static_cast<size_t>(red.shape[a]);
+  for (int a : red.axes) row_len *= static_cast<size_t>(shape[a]);
   const int root = c.output_slots()[0];
   const std::vector<int> no_direct;
   const std::vector<char*> no_out;

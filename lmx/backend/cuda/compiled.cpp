@@ -276,7 +276,7 @@ void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& ou
   // there may run here) go through their separate kernels too.
   if (reduction() || !generator_covers(*this, inputs, plan)) {
     if (cu::gpu_strict()) throw std::runtime_error("[" + name() + "] has no generated GPU kernel (LMX_GPU_STRICT is set).");
-    auto result = expand(inputs, chain_shape(outputs));  // the separate kernels
+    auto result = expand(inputs, chain_shape(inputs, outputs));  // the separate kernels
     detail::eval_inline(result);
     for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(result[i]);
     return;
