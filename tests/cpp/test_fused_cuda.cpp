@@ -75,6 +75,29 @@ TEST(FusedCuda, StridedScalarAndMixedInputsCompile) {
   EXPECT_GT(cu::nvrtc_compile(src, "sm_90").size(), 0u);
 }
 
+TEST(FusedCuda, ReductionKernelsCompile) {
+  // sum/max/min(tanh(x) * s + y) over rows, x strided, s one value, y dense,
+  // for each way a row is shared out (a thread, a warp, a block)
+  for (ReduceType type : {ReduceType::Sum, ReduceType::Max, ReduceType::Min}) {
+    for (Dtype t : {float32, float16, bfloat16}) {
+      std::vector<FusedStep> steps = {
+          {FusedStep::Kind::unary, static_cast<int>(UnaryOp::Tanh), {0, 0, 0}, t},
+          {FusedStep::Kind::binary, static_cast<int>(BinaryOp::Multiply), {3, 1, 0}, t},
+          {FusedStep::Kind::binary, static_cast<int>(BinaryOp::Add), {4, 2, 0}, t},
+      };
+      Compiled c(Stream(0, Device{Device::Type::gpu, 0}), steps, {5}, FusedReduction{type, {1}, {4, 100}});
+      for (int group : {1, 32, 256}) {
+        std::string src = cu::fused_reduce_source(
+            c, {t, t, t}, {cu::FusedAccess::strided, cu::FusedAccess::scalar, cu::FusedAccess::dense}, 2, group);
+        EXPECT_GT(cu::nvrtc_compile(src, "sm_90").size(), 0u) << dtype_name(t) << " group " << group;
+      }
+    }
+  }
+  Compiled c(Stream(0, Device{Device::Type::gpu, 0}), {{FusedStep::Kind::unary, 0, {0, 0, 0}, float32}}, {1},
+             FusedReduction{ReduceType::Sum, {0}, {8}});
+  EXPECT_THROW(cu::fused_reduce_source(c, {float32}, {cu::FusedAccess::dense}, 0, 64), std::invalid_argument);
+}
+
 TEST(FusedCuda, CompileErrorsCarryTheLog) {
   EXPECT_THROW(cu::nvrtc_compile("this is not CUDA", "sm_90"), std::runtime_error);
 }

@@ -541,6 +541,57 @@ def test_compiled_integer_chains_match_cpu(dtype):
         same(g, c, g.dtype)
 
 
+# Row lengths for each way the fused reduction kernel shares out a row: a
+# thread (< 32), a warp (< 1024), a block, and a block per piece of a row
+# when rows are few (then a second kernel folds the pieces).
+FUSED_REDUCTION_SHAPES = [((300, 7), -1), ((37, 50), -1), ((64, 1000), -1), ((3, 5000), -1), ((2, 300000), -1),
+                          ((1 << 20,), None), ((4, 30, 70), (1, 2)), ((0, 5), -1), ((5, 0), -1)]
+
+
+@pytest.mark.parametrize("op", ["sum", "max", "min", "mean"])
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape,axis", FUSED_REDUCTION_SHAPES)
+@pytest.mark.parametrize("layout", ["dense", "broadcast", "transposed"])
+def test_compiled_reductions_match_cpu(op, dtype, shape, axis, layout):
+    if op in ("max", "min") and 0 in shape:
+        return  # max and min of nothing raise
+    x = rand(shape, dtype)
+    b = {"dense": rand(shape, dtype), "broadcast": rand(shape[-1:], dtype),
+         "transposed": rand(shape[::-1], dtype).T}[layout]
+    red = getattr(mx, op)
+    f = lambda x, b: red(mx.tanh(x) * 2 + b * x, axis=axis)  # noqa: E731
+    with mx.stream(mx.cpu):
+        cpu = mx.compile(f)(x, b)
+        mx.eval(cpu)
+    with mx.stream(mx.gpu):
+        gpu = mx.compile(f)(x, b)
+        mx.eval(gpu)
+    # sums of many values in another order: relative to the sum's magnitude
+    n = max(1, int(np.prod(shape)) // max(1, int(np.prod(cpu.shape))))
+    tol = {"float16": 1e-2, "bfloat16": 5e-2}.get(dtype, 1e-5 * max(1.0, np.sqrt(n) / 10))
+    same(gpu, cpu, dtype, tol=tol)
+
+
+def test_compiled_reduction_is_one_kernel_on_gpu_and_keeps_nan():
+    x = mx.array(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]] * 4000, dtype=np.float32).reshape(2, -1))
+    f = lambda x: mx.max(x * 2 - 1, axis=-1)  # noqa: E731
+    with mx.stream(mx.gpu):
+        g = mx._core._CompiledGraph(lambda xs: [f(xs[0])], [x], False)
+        assert g.num_fused == 1 and g.num_nodes == 2  # the fused chain and reduction, then the squeeze
+        assert np.isnan(np.array(mx.compile(f)(x))).all()
+        y = mx.array(np.linspace(-3, 3, 6000, dtype=np.float32).reshape(2, -1))
+        np.testing.assert_allclose(np.array(mx.compile(f)(y)), np.array(f(y)), rtol=1e-6)
+
+
+def test_shapeless_compiled_reduction_on_gpu():
+    f = lambda x: mx.sum(mx.exp(x) * 0.5 + 1, axis=-1)  # noqa: E731
+    with mx.stream(mx.gpu):
+        cf = mx.compile(f, shapeless=True)
+        for shape in [(4, 10), (3, 3000), (1, 100)]:
+            x = rand(shape, "float32")
+            np.testing.assert_allclose(np.array(cf(x)), np.array(f(x)), rtol=1e-5)
+
+
 def test_compiled_large_chain_and_grad_on_gpu():
     x = rand((1 << 20,), "float32")
     f = lambda x: (mx.tanh(x) * mx.sigmoid(x) + mx.exp(-mx.abs(x))).sum()

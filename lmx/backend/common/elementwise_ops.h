@@ -229,10 +229,11 @@ struct Sigmoid {
   static constexpr int kCost = 16;
   template <typename T>
   LMX_HD T operator()(T x) const {
-    // Split by sign so exp never overflows.
-    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-    T e = std::exp(x);
-    return e / (T(1) + e);
+    // 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below, so exp never
+    // overflows; one exp and one division either way, chosen without a
+    // branch (a GPU warp with both signs ran both branches).
+    const T e = std::exp(-std::fabs(x));
+    return (x >= T(0) ? T(1) : e) / (T(1) + e);
   }
 };
 struct Floor {

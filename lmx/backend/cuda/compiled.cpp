@@ -2,8 +2,10 @@
 // program (its steps, dtypes and how each input is read), compiled once with
 // NVRTC (backend/cuda/jit.h) and reused for every shape. Each thread computes
 // its elements through the whole chain in registers: only the inputs are read
-// and only the outputs written. Programs the generator does not cover
-// (complex numbers) run as their separate kernels.
+// and only the outputs written. A chain ending in its reduction reduces the
+// values as it computes them (lmx_fused_reduce), so they are never stored.
+// Programs the generator does not cover (complex numbers) run as their
+// separate kernels.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/backend/cuda/fused_source.h"
 #include "lmx/backend/cuda/jit.h"
+#include "lmx/backend/cuda/kernels.h"
 #include "lmx/primitives/compiled.h"
 #include "lmx/transforms/eval.h"
 
@@ -148,32 +151,86 @@ void write_chain(std::ostringstream& k, const Compiled& c, int nin, const std::v
   }
 }
 
+// What both kernel forms start with: the element types of the slots, the
+// headers, the strided inputs' geometry and the kernel's first parameters.
+struct KernelText {
+  std::ostringstream k;
+  std::vector<std::string> slot_type;
+  int nin = 0, ns = 0;  // inputs, strided inputs
+};
+
+void begin_kernel(KernelText& t, const Compiled& c, const std::vector<Dtype>& input_types,
+                  const std::vector<FusedAccess>& access, int nd, const char* name, const char* params,
+                  const std::string& preamble = "") {
+  t.nin = static_cast<int>(input_types.size());
+  for (auto a : access) t.ns += a == FusedAccess::strided;
+  for (auto ty : input_types) t.slot_type.push_back(type_name(ty));
+  for (auto& s : c.steps()) t.slot_type.push_back(type_name(s.dtype));
+  t.k << "#include \"lmx/backend/common/elementwise_ops.h\"\n#include \"lmx/backend/common/reduce_ops.h\"\n"
+      << "using namespace lmx;\n";
+  if (t.ns)
+    t.k << "struct Geometry { long long shape[" << nd << "]; long long strides[" << t.ns << "][" << nd << "]; };\n";
+  t.k << preamble << "extern \"C\" __global__ void " << name << "(" << params;
+  if (t.ns) t.k << ", Geometry g";
+  for (int i = 0; i < t.nin; ++i) t.k << ", const " << t.slot_type[i] << "* __restrict__ in" << i;
+}
+
+// Loads element `i` (an index over the chain's shape) of every input read
+// per element into a<input>[u].
+void write_loads(KernelText& t, const std::vector<FusedAccess>& access, int nd) {
+  auto& k = t.k;
+  if (t.ns) {
+    k << "    long long rest = i";
+    for (int j = 0; j < t.ns; ++j) k << ", o" << j << " = 0";
+    k << ";\n    for (int d = " << nd - 1 << "; d >= 0; --d) {\n"
+      << "      const long long x = rest % g.shape[d];\n      rest /= g.shape[d];\n";
+    for (int j = 0; j < t.ns; ++j) k << "      o" << j << " += x * g.strides[" << j << "][d];\n";
+    k << "    }\n";
+  }
+  for (int i = 0, j = 0; i < t.nin; ++i) {
+    if (access[i] == FusedAccess::dense) k << "    a" << i << "[u] = in" << i << "[i];\n";
+    if (access[i] == FusedAccess::strided) k << "    a" << i << "[u] = in" << i << "[o" << j++ << "];\n";
+  }
+}
+
+// Declarations: one value per input read once, an array of `per_thread`
+// loaded values per input read per element.
+void declare_inputs(KernelText& t, const std::vector<FusedAccess>& access, int per_thread) {
+  for (int i = 0; i < t.nin; ++i) {
+    if (access[i] == FusedAccess::scalar)
+      t.k << "  const " << t.slot_type[i] << " s" << i << " = in" << i << "[0];\n";
+    else
+      t.k << "  " << t.slot_type[i] << " a" << i << "[" << per_thread << "];\n";
+  }
+}
+
+void name_loaded_inputs(KernelText& t, const std::vector<FusedAccess>& access) {
+  for (int i = 0; i < t.nin; ++i)
+    if (access[i] != FusedAccess::scalar) t.k << "    const " << t.slot_type[i] << " s" << i << " = a" << i << "[u];\n";
+}
+
 }  // namespace
 
 std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& input_types,
                                 const std::vector<FusedAccess>& access, int nd, int vec) {
-  const int nin = static_cast<int>(input_types.size());
-  int ns = 0;
-  for (auto a : access) ns += a == FusedAccess::strided;
-  if (vec > 1 && ns) throw std::invalid_argument("[compile] vector loads need dense inputs");
-  std::vector<std::string> slot_type;
-  for (auto t : input_types) slot_type.push_back(type_name(t));
-  for (auto& s : c.steps()) slot_type.push_back(type_name(s.dtype));
-  std::ostringstream k;
-  k << "#include \"lmx/backend/common/elementwise_ops.h\"\nusing namespace lmx;\n";
-  if (ns) k << "struct Geometry { long long shape[" << nd << "]; long long strides[" << ns << "][" << nd << "]; };\n";
-  if (vec > 1) k << "template <typename T> struct alignas(sizeof(T) * " << vec << ") Pack { T e[" << vec << "]; };\n";
-  k << "extern \"C\" __global__ void lmx_fused(long long n";
-  if (ns) k << ", Geometry g";
-  for (int i = 0; i < nin; ++i) k << ", const " << slot_type[i] << "* __restrict__ in" << i;
+  KernelText t;
+  std::string pack;
+  if (vec > 1)
+    pack = "template <typename T> struct alignas(sizeof(T) * " + std::to_string(vec) + ") Pack { T e[" +
+           std::to_string(vec) + "]; };\n";
+  begin_kernel(t, c, input_types, access, nd, "lmx_fused", "long long n", pack);
+  if (vec > 1 && t.ns) throw std::invalid_argument("[compile] vector loads need dense inputs");
+  auto& k = t.k;
+  const auto& slot_type = t.slot_type;
+  const int nin = t.nin;
   for (size_t o = 0; o < c.output_slots().size(); ++o)
     k << ", " << slot_type[c.output_slots()[o]] << "* __restrict__ out" << o;
   k << ") {\n";
-  for (int i = 0; i < nin; ++i)
-    if (access[i] == FusedAccess::scalar) k << "  const " << slot_type[i] << " s" << i << " = in" << i << "[0];\n";
   if (vec > 1) {
     // Each thread: `vec` consecutive elements, one aligned load per input
     // and one store per output (n is a multiple of vec).
+    for (int i = 0; i < nin; ++i)
+      if (access[i] == FusedAccess::scalar) k << "  const " << slot_type[i] << " s" << i << " = in" << i << "[0];\n";
     k << "  const long long v = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
       << "  if (v * " << vec << " >= n) return;\n";
     for (int i = 0; i < nin; ++i)
@@ -193,34 +250,70 @@ std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& inp
     k << "}\n";
     return k.str();
   }
+  declare_inputs(t, access, kPerThread);
   k << "  const long long base = (long long)blockIdx.x * blockDim.x * " << kPerThread << " + threadIdx.x;\n";
   // All loads first, so each thread has kPerThread independent reads in
   // flight (the loads of one element cannot be hoisted past the previous
   // element's bounds check), then the chain and the stores.
-  const int pt = kPerThread;
-  for (int i = 0; i < nin; ++i)
-    if (access[i] != FusedAccess::scalar) k << "  " << slot_type[i] << " a" << i << "[" << pt << "];\n";
-  k << "#pragma unroll\n  for (int u = 0; u < " << pt << "; ++u) {\n"
+  k << "#pragma unroll\n  for (int u = 0; u < " << kPerThread << "; ++u) {\n"
     << "    const long long i = base + (long long)u * blockDim.x;\n    if (i >= n) break;\n";
-  if (ns) {
-    k << "    long long rest = i";
-    for (int j = 0; j < ns; ++j) k << ", o" << j << " = 0";
-    k << ";\n    for (int d = " << nd - 1 << "; d >= 0; --d) {\n"
-      << "      const long long x = rest % g.shape[d];\n      rest /= g.shape[d];\n";
-    for (int j = 0; j < ns; ++j) k << "      o" << j << " += x * g.strides[" << j << "][d];\n";
-    k << "    }\n";
-  }
-  for (int i = 0, j = 0; i < nin; ++i) {
-    if (access[i] == FusedAccess::dense) k << "    a" << i << "[u] = in" << i << "[i];\n";
-    if (access[i] == FusedAccess::strided) k << "    a" << i << "[u] = in" << i << "[o" << j++ << "];\n";
-  }
-  k << "  }\n#pragma unroll\n  for (int u = 0; u < " << pt << "; ++u) {\n"
+  write_loads(t, access, nd);
+  k << "  }\n#pragma unroll\n  for (int u = 0; u < " << kPerThread << "; ++u) {\n"
     << "    const long long i = base + (long long)u * blockDim.x;\n    if (i >= n) break;\n";
-  for (int i = 0; i < nin; ++i)
-    if (access[i] != FusedAccess::scalar) k << "    const " << slot_type[i] << " s" << i << " = a" << i << "[u];\n";
+  name_loaded_inputs(t, access);
   write_chain(k, c, nin, slot_type);
   for (size_t o = 0; o < c.output_slots().size(); ++o) k << "    out" << o << "[i] = s" << c.output_slots()[o] << ";\n";
   k << "  }\n}\n";
+  return k.str();
+}
+
+std::string fused_reduce_source(const Compiled& c, const std::vector<Dtype>& input_types,
+                                const std::vector<FusedAccess>& access, int nd, int group) {
+  const FusedReduction& red = *c.reduction();
+  if (group != 1 && group != 32 && group != kThreads)
+    throw std::invalid_argument("[compile] a fused reduction's group is 1, 32 or a block");
+  KernelText t;
+  begin_kernel(t, c, input_types, access, nd, "lmx_fused_reduce",
+               "long long rows, long long row_len, long long chunks, long long chunk_len");
+  auto& k = t.k;
+  const int root = c.output_slots()[0];
+  const std::string out_type = t.slot_type[root];
+  const char* op = red.type == ReduceType::Sum ? "SumOp" : red.type == ReduceType::Max ? "MaxOp" : "MinOp";
+  k << ", " << out_type << "* __restrict__ out, float* __restrict__ partial) {\n"
+    << "  const " << op << "<float> op;\n";
+  declare_inputs(t, access, kPerThread);
+  // Group b of `group` threads takes piece (b % chunks) of row (b / chunks);
+  // its lanes stride through the piece kPerThread elements at a time, with
+  // as many independent accumulators, loads first as in lmx_fused.
+  k << "  constexpr int G = " << group << ";\n"
+    << "  const long long lane = threadIdx.x % G;\n"
+    << "  const long long num_groups = (long long)gridDim.x * (blockDim.x / G);\n"
+    << "  for (long long b = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / G; b < rows * chunks;"
+       " b += num_groups) {\n"
+    << "    const long long row = b / chunks, lo = (b % chunks) * chunk_len;\n"
+    << "    const long long hi = lo + chunk_len < row_len ? lo + chunk_len : row_len;\n"
+    << "    float acc[" << kPerThread << "];\n"
+    << "#pragma unroll\n    for (int u = 0; u < " << kPerThread << "; ++u) acc[u] = op.init();\n"
+    << "    for (long long j = lo + lane; j < hi; j += " << kPerThread << " * G) {\n"
+    << "#pragma unroll\n  for (int u = 0; u < " << kPerThread << "; ++u) {\n"
+    << "    if (j + u * G >= hi) break;\n    const long long i = row * row_len + j + u * G;\n";
+  write_loads(t, access, nd);
+  k << "  }\n#pragma unroll\n  for (int u = 0; u < " << kPerThread << "; ++u) {\n"
+    << "    if (j + u * G >= hi) break;\n";
+  name_loaded_inputs(t, access);
+  write_chain(k, c, t.nin, t.slot_type);
+  k << "    acc[u] = op(acc[u], cast_value<float>(s" << root << "));\n  }\n    }\n"
+    << "    float v = acc[0];\n#pragma unroll\n    for (int u = 1; u < " << kPerThread << "; ++u) v = op(v, acc[u]);\n";
+  if (group >= 32)
+    k << "    for (int d = 16; d > 0; d /= 2) v = op(v, __shfl_down_sync(0xffffffffu, v, d));\n";
+  if (group > 32)
+    k << "    __shared__ float warp_v[G / 32];\n"
+      << "    if (lane % 32 == 0) warp_v[lane / 32] = v;\n    __syncthreads();\n"
+      << "    if (lane < 32) {\n      v = lane < G / 32 ? warp_v[lane] : op.init();\n"
+      << "      for (int d = 16; d > 0; d /= 2) v = op(v, __shfl_down_sync(0xffffffffu, v, d));\n    }\n"
+      << "    __syncthreads();  // warp_v is reused by the next piece\n";
+  k << "    if (lane == 0) {\n      if (chunks == 1) out[row] = cast_value<" << out_type << ">(v);\n"
+    << "      else partial[b] = v;\n    }\n  }\n}\n";
   return k.str();
 }
 
@@ -240,12 +333,15 @@ bool generator_covers(const Compiled& c, const std::vector<array>& inputs, const
 }
 
 // The program's kernel, found without writing its source again: the source
-// is a function of the steps, the outputs, the input types, how each input
-// is read and the collapsed rank, so those (as integers) are the key.
+// is a function of the steps, the outputs, the reduction, the input types,
+// how each input is read, the collapsed rank and the kernel's form (vector
+// width, or threads per reduced piece), so those (as integers) are the key.
 // Generating the source took most of a fused node's ~15 us of host time in
 // a decode step (against ~6 us for a precompiled kernel's node).
-cudaKernel_t fused_kernel(const Compiled& c, const std::vector<array>& inputs, const Plan& plan, int vec) {
-  std::vector<int32_t> key = {static_cast<int32_t>(plan.shape.size()), static_cast<int32_t>(inputs.size()), vec};
+cudaKernel_t fused_kernel(const Compiled& c, const std::vector<array>& inputs, const Plan& plan, int form) {
+  const int32_t reduced = c.reduction() ? 1 + static_cast<int32_t>(c.reduction()->type) : 0;
+  std::vector<int32_t> key = {static_cast<int32_t>(plan.shape.size()), static_cast<int32_t>(inputs.size()), form,
+                              reduced};
   for (size_t i = 0; i < inputs.size(); ++i)
     key.push_back(static_cast<int32_t>(inputs[i].dtype().val()) * 4 + static_cast<int32_t>(plan.access[i]));
   for (const FusedStep& s : c.steps())
@@ -259,29 +355,76 @@ cudaKernel_t fused_kernel(const Compiled& c, const std::vector<array>& inputs, c
     std::lock_guard lk(mu);
     if (auto it = known.find(key); it != known.end()) return it->second;
   }
-  cudaKernel_t kernel = cu::jit_kernel(
-      "lmx_fused", cu::fused_kernel_source(c, types_of(inputs), plan.access, static_cast<int>(plan.shape.size()), vec));
+  const int nd = static_cast<int>(plan.shape.size());
+  cudaKernel_t kernel =
+      reduced ? cu::jit_kernel("lmx_fused_reduce", cu::fused_reduce_source(c, types_of(inputs), plan.access, nd, form))
+              : cu::jit_kernel("lmx_fused", cu::fused_kernel_source(c, types_of(inputs), plan.access, nd, form));
   std::lock_guard lk(mu);
   known.emplace(std::move(key), kernel);
   return kernel;
 }
 
+// The geometry argument of a kernel with strided inputs: the collapsed shape,
+// then each strided input's strides over it.
+std::vector<long long> geometry_of(const Plan& plan) {
+  std::vector<long long> g(plan.shape.begin(), plan.shape.end());
+  for (auto& s : plan.strides) g.insert(g.end(), s.begin(), s.end());
+  return g;
+}
+
+// A chain ending in its reduction: rows of at least 1024 values go to a
+// block each, cut into pieces when there are too few rows to fill the
+// device (their float partial results are folded by a second kernel);
+// rows of 32 to 1023 values go to a warp each, shorter ones to a thread.
+void eval_fused_reduction(const Compiled& c, const std::vector<array>& inputs, array& out, const Shape& chain,
+                          const Plan& plan, cudaStream_t st) {
+  const FusedReduction& red = *c.reduction();
+  long long row_len = 1;
+  for (int a : red.axes) row_len *= chain[a];
+  long long rows = static_cast<long long>(out.size());
+  std::vector<const void*> in_ptr;
+  for (auto& in : inputs) in_ptr.push_back(cu::device_read(in, st));
+  cu::allocate(out, st);
+  if (rows == 0) return;
+  void* out_ptr = cu::device_write(out);
+  const long long sms = cu::device_props().multiProcessorCount;
+  const int group = row_len >= 1024 ? cu::kThreads : row_len >= 32 ? 32 : 1;
+  long long chunks = 1;
+  if (group == cu::kThreads && rows < sms * 8)  // eight blocks an SM keep enough loads in flight
+    chunks = std::max<long long>(1, std::min((sms * 8 + rows - 1) / rows, (row_len + 4095) / 4096));
+  long long chunk_len = (row_len + chunks - 1) / chunks;
+  const long long pieces = rows * chunks, per_block = cu::kThreads / group;
+  cu::Scratch partials(chunks > 1 ? sizeof(float) * pieces : 0, st);
+  float* partial = chunks > 1 ? partials.as<float>() : nullptr;
+  cudaKernel_t kernel = fused_kernel(c, inputs, plan, group);
+  std::vector<long long> geometry = geometry_of(plan);
+  std::vector<void*> args = {&rows, &row_len, &chunks, &chunk_len};
+  if (!plan.strides.empty()) args.push_back(geometry.data());
+  for (auto& p : in_ptr) args.push_back(&p);
+  args.push_back(&out_ptr);
+  args.push_back(&partial);
+  dim3 grid(static_cast<unsigned>(std::min((pieces + per_block - 1) / per_block, sms * 64)));
+  LMX_CUDA_CHECK(cudaLaunchKernel(static_cast<const void*>(kernel), grid, dim3(cu::kThreads), args.data(), 0, st));
+  if (chunks > 1) cu::fold_partials(red.type, partial, rows, chunks, out, st);
+}
 
 }  // namespace
 
 void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  const Shape& shape = outputs[0].shape();
+  const Shape shape = chain_shape(inputs, outputs);
   Plan plan = plan_inputs(inputs, shape);
-  // Chains ending in a reduction (fused on the CPU; a program exported
-  // there may run here) go through their separate kernels too.
-  if (reduction() || !generator_covers(*this, inputs, plan)) {
+  if (!generator_covers(*this, inputs, plan)) {
     if (cu::gpu_strict()) throw std::runtime_error("[" + name() + "] has no generated GPU kernel (LMX_GPU_STRICT is set).");
-    auto result = expand(inputs, chain_shape(inputs, outputs));  // the separate kernels
+    auto result = expand(inputs, shape);  // the separate kernels
     detail::eval_inline(result);
     for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(result[i]);
     return;
   }
   cudaStream_t st = cu::stream_of(stream());
+  if (reduction()) {
+    eval_fused_reduction(*this, inputs, outputs[0], shape, plan, st);
+    return;
+  }
 
   std::vector<const void*> in_ptr;
   for (auto& in : inputs) in_ptr.push_back(cu::device_read(in, st));
@@ -305,9 +448,7 @@ void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& ou
   if (n == 0) return;
   const int vec = vector_width(inputs, plan, in_ptr, outputs, out_ptr);
   cudaKernel_t kernel = fused_kernel(*this, inputs, plan, vec);
-  std::vector<long long> geometry;
-  for (auto d : plan.shape) geometry.push_back(d);
-  for (auto& s : plan.strides) geometry.insert(geometry.end(), s.begin(), s.end());
+  std::vector<long long> geometry = geometry_of(plan);
   std::vector<void*> args = {&n};
   if (!plan.strides.empty()) args.push_back(geometry.data());
   for (auto& p : in_ptr) args.push_back(&p);

@@ -25,6 +25,13 @@ bool fused_types_supported(const Compiled& c, const std::vector<Dtype>& input_ty
 std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& input_types,
                                 const std::vector<FusedAccess>& access, int ndim, int vec = 1);
 
+// The kernel `lmx_fused_reduce` computing c's chain and reducing its value
+// as c.reduction() says: `group` threads (1, 32 or a whole block of
+// kThreads) reduce each piece of a row in float (rows cut into `chunks`
+// pieces leave one float partial result per piece for a second pass).
+std::string fused_reduce_source(const Compiled& c, const std::vector<Dtype>& input_types,
+                                const std::vector<FusedAccess>& access, int ndim, int group);
+
 // Compiles kernel source with NVRTC for `arch` ("sm_90") and returns the
 // cubin; throws std::runtime_error with NVRTC's log when compilation fails.
 std::string nvrtc_compile(const std::string& source, const std::string& arch);

@@ -42,6 +42,12 @@ bool select(const array& cond, const array& x, const array& y, array& out, cudaS
 // take; the caller then reduces on the host.
 bool reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out, cudaStream_t st);
 
+// Folds float partial results, `chunks` consecutive ones per row, into out
+// (float32, float16 or bfloat16, already allocated; one value per row) as a
+// sum, max or min: the second pass of compile's fused reductions.
+void fold_partials(ReduceType type, const float* partial, int64_t rows, int64_t chunks, array& out,
+                   cudaStream_t st);
+
 // Index of the first extreme element along `axis` (uint32; kept with size 1).
 bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t st);
 

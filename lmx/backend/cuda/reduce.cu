@@ -329,6 +329,32 @@ bool arg_reduce(bool is_max, int axis, const array& in, array& out, cudaStream_t
   return ok;
 }
 
+void fold_partials(ReduceType type, const float* partial, int64_t rows, int64_t chunks, array& out,
+                   cudaStream_t st) {
+  auto fold = [&](auto out_tag, auto op) {
+    using Out = typename decltype(out_tag)::type;
+    using Op = decltype(op);
+    Layout<1> P = layout_of<1>({static_cast<ShapeElem>(rows)}, {{chunks}});
+    row_reduce<float, Out, float, Op><<<static_cast<unsigned>(std::min<int64_t>(rows, 1 << 20)), kThreads, 0, st>>>(
+        partial, static_cast<Out*>(device_write(out)), P, rows, chunks, 1, chunks);
+  };
+  auto with_op = [&](auto out_tag) {
+    switch (type) {
+      case ReduceType::Sum: return fold(out_tag, SumOp<float>{});
+      case ReduceType::Max: return fold(out_tag, MaxOp<float>{});
+      case ReduceType::Min: return fold(out_tag, MinOp<float>{});
+      default: throw std::logic_error("[compile] a fused reduction is a sum, max or min");
+    }
+  };
+  switch (out.dtype().val()) {
+    case Dtype::Val::float32: with_op(TypeTag<float>{}); break;
+    case Dtype::Val::float16: with_op(TypeTag<float16_t>{}); break;
+    case Dtype::Val::bfloat16: with_op(TypeTag<bfloat16_t>{}); break;
+    default: throw std::logic_error("[compile] a fused reduction's result is a floating type");
+  }
+  LMX_CUDA_CHECK(cudaGetLastError());
+}
+
 bool reduce(ReduceType type, const std::vector<int>& axes, const array& in, array& out, cudaStream_t st) {
   bool launched = false;  // a kernel for the dtypes exists and the layout fits it
   bool typed = false;
