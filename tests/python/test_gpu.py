@@ -507,6 +507,16 @@ def _fused_cases():
     return {"act": act, "mixed": mixed, "ints": ints}
 
 
+def compiled_on_cpu_and_gpu(f, *args):
+    """f compiled and evaluated on each device's stream: (cpu result, gpu result)."""
+    results = []
+    for device in (mx.cpu, mx.gpu):
+        with mx.stream(device):
+            results.append(mx.compile(f)(*args))
+            mx.eval(results[-1])
+    return tuple(results)
+
+
 @pytest.mark.parametrize("case", ["act", "mixed"])
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("layout", ["dense", "broadcast", "transposed", "scalar", "offset"])
@@ -518,12 +528,7 @@ def test_compiled_chains_match_cpu(case, dtype, layout, shape):
     # "offset": a dense view one element into its buffer (misaligned for vectors).
     y = {"dense": rand(shape, dtype), "broadcast": rand((n,), dtype), "scalar": rand((), dtype),
          "transposed": rand((n, m), dtype).T, "offset": rand((m * n + 1,), dtype)[1:].reshape(shape)}[layout]
-    with mx.stream(mx.cpu):
-        cpu = mx.compile(f)(x, y)
-        mx.eval(cpu)
-    with mx.stream(mx.gpu):
-        gpu = mx.compile(f)(x, y)
-        mx.eval(gpu)
+    cpu, gpu = compiled_on_cpu_and_gpu(f, x, y)
     cpu, gpu = (list(cpu) if isinstance(cpu, tuple) else [cpu]), (list(gpu) if isinstance(gpu, tuple) else [gpu])
     for g, c in zip(gpu, cpu):
         same(g, c, g.dtype, tol={"float16": 1e-2, "bfloat16": 5e-2}.get(dtype, 1e-5))
@@ -560,12 +565,7 @@ def test_compiled_reductions_match_cpu(op, dtype, shape, axis, layout):
          "transposed": rand(shape[::-1], dtype).T}[layout]
     red = getattr(mx, op)
     f = lambda x, b: red(mx.tanh(x) * 2 + b * x, axis=axis)  # noqa: E731
-    with mx.stream(mx.cpu):
-        cpu = mx.compile(f)(x, b)
-        mx.eval(cpu)
-    with mx.stream(mx.gpu):
-        gpu = mx.compile(f)(x, b)
-        mx.eval(gpu)
+    cpu, gpu = compiled_on_cpu_and_gpu(f, x, b)
     # sums of many values in another order: relative to the sum's magnitude
     n = max(1, int(np.prod(shape)) // max(1, int(np.prod(cpu.shape))))
     tol = {"float16": 1e-2, "bfloat16": 5e-2}.get(dtype, 1e-5 * max(1.0, np.sqrt(n) / 10))
