@@ -54,6 +54,10 @@ struct Data {
   std::atomic<uint8_t> residency{kOnHost};
   void* device_ptr = nullptr;
   void* device_stream = nullptr;  // the backend stream that last used device_ptr
+  // The backend's record of the batch of kernels that last wrote device_ptr
+  // (null: none, or nothing to wait for): a host read of the bytes waits for
+  // that batch alone, not for whatever the stream has queued since.
+  std::shared_ptr<void> device_writer;
   explicit Data(Buffer b, std::function<void(Buffer)> r = {})
       : buffer(b), release(std::move(r)), nbytes(b.size) {}
   ~Data();

@@ -196,10 +196,14 @@ void synchronize(const Stream& s) {
   check_stream(s, "synchronize");
   auto q = scheduler::queue(s);
   q->wait_for(q->last_submitted());
+  if (s.device.type == Device::Type::gpu) gpu::synchronize(s);  // its kernels too
 }
 
 void synchronize() {
-  for (auto& q : scheduler::all_queues()) q->wait_for(q->last_submitted());
+  for (auto& q : scheduler::all_queues()) {
+    q->wait_for(q->last_submitted());
+    if (q->stream.device.type == Device::Type::gpu) gpu::synchronize(q->stream);
+  }
 }
 
 }  // namespace lmx

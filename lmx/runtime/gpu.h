@@ -28,12 +28,24 @@ void release_device(Data& d);   // free the device copy (from ~Data)
 // A GPU stream's worker brackets each batch of nodes it runs: begin_batch
 // before the first (key fingerprints the batch's primitives, so a batch seen
 // before can be replayed as a recorded CUDA graph), begin_node before each
-// node, and finish after the last. finish blocks until every kernel queued
-// on the stream has run, so an lmx event on a GPU stream means the device is
-// done too; it throws when kernels of the batch were lost (a failed graph).
+// node, and finish after the last. finish queues everything the batch
+// recorded and marks the batch's end on the device, but does not wait for
+// its kernels: the worker goes on to the next batch while the device runs
+// this one (waiting there left the device idle while the host prepared the
+// next). It throws when kernels of the batch were lost (a failed graph).
+// So an lmx event on a GPU stream means the work is queued, and the bytes
+// of a buffer are ready once its writer has run: wait_for_writer.
 void begin_batch(const Stream& s, uint64_t key);
 void begin_node(const Stream& s);
 void finish(const Stream& s);
+
+// Blocks until the kernels that last wrote d's device copy have run (eval
+// returns only then, as in MLX), and raises an error a kernel reported (an
+// index out of bounds). copy_to_host waits the same way.
+void wait_for_writer(Data& d);
+// Blocks until every kernel queued on the GPU stream s has run (and raises
+// as wait_for_writer does).
+void synchronize(const Stream& s);
 
 // Device memory that the backend keeps cached for reuse, and its release.
 size_t cache_memory();

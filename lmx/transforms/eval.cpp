@@ -108,7 +108,8 @@ void run_host_batch(std::vector<std::vector<array>>& nodes) {
 
 // On the GPU a node's kernels may sit in a CUDA graph still being recorded
 // after run_node returns (see gpu::begin_batch), so outputs become available
-// only when the whole batch is done: array::wait finds the batch's event.
+// only when the whole batch is queued: array::wait finds the batch's event
+// (and a host read of the bytes then waits for the device, see gpu::finish).
 // Until then each node is only let go of, so its buffers return to the cache
 // as before, and is remembered weakly in case the batch's work is lost.
 void run_gpu_batch(std::vector<std::vector<array>>& nodes, uint64_t key) {
@@ -126,7 +127,7 @@ void run_gpu_batch(std::vector<std::vector<array>>& nodes, uint64_t key) {
   }
   auto& last = nodes.back();
   try {
-    detail::EvalTimer timer("(wait for the GPU)");
+    detail::EvalTimer timer("(end of a GPU batch)");
     gpu::finish(stream);
   } catch (...) {
     // A failure found only now (an index out of bounds, a lost graph) may
@@ -248,6 +249,10 @@ void detail::eval_inline(const std::vector<array>& outputs) {
 void eval(std::vector<array> outputs) {
   schedule(outputs, /*run_last_here=*/true);
   for (auto& o : outputs) o.wait();
+  // A GPU batch is done on the host before its kernels have run: eval
+  // returns once they have (timing code and MLX's semantics expect it).
+  for (auto& o : outputs)
+    if (auto* d = o.data_shared_ptr().get(); d && d->device_writer) gpu::wait_for_writer(*d);
 }
 
 }  // namespace lmx

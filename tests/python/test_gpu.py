@@ -90,6 +90,62 @@ def test_mixed_streams_random_graph_matches_cpu():
         same(x, ref, "float32", tol=1e-5)
 
 
+def test_host_reads_wait_for_their_batch_while_later_batches_queue():
+    # Each step's batch ends without waiting for its kernels: reading step i
+    # must wait for them, with step i+1 already queued (a decode loop).
+    w = rand((512, 512), "float32") * 0.05
+    x = rand((4, 512), "float32")
+    ref = np.array(x)
+    wn = np.array(w)
+    steps = [mx.tanh(x @ w, stream=mx.gpu)]
+    mx.async_eval(steps[0])
+    for i in range(12):
+        nxt = mx.tanh(steps[-1] @ w, stream=mx.gpu)
+        mx.async_eval(nxt)
+        ref = np.tanh(ref @ wn)
+        same(steps[-1], mx.array(ref), "float32", tol=1e-4)  # a host read of step i
+        steps.append(nxt)
+
+
+def test_host_reads_from_other_threads_match_cpu():
+    import threading
+
+    a = rand((256, 256), "float32")
+    outs, errors = {}, []
+
+    def read(k):
+        try:
+            y = mx.exp(mx.tanh(a * (k + 1), stream=mx.gpu), stream=mx.gpu)
+            mx.async_eval(y)
+            outs[k] = np.array(y)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for k in range(4):
+        np.testing.assert_allclose(outs[k], np.exp(np.tanh(np.array(a) * (k + 1))), rtol=1e-5)
+
+
+def test_device_errors_reach_the_next_wait():
+    x = rand((6, 7), "float32")
+    # Found by a kernel after its batch has ended: item (a host read) raises.
+    y = mx.take(x, mx.array([9]), axis=0, stream=mx.gpu).sum(stream=mx.gpu)
+    mx.async_eval(y)
+    with pytest.raises(IndexError, match="out of bounds"):
+        y.item()
+    # mx.synchronize raises it too, once.
+    mx.async_eval(mx.take(x, mx.array([0, 7]), axis=1, stream=mx.gpu))
+    with pytest.raises(IndexError, match="out of bounds"):
+        mx.synchronize()
+    mx.synchronize()
+    assert mx.take(x, mx.array([5]), axis=0, stream=mx.gpu).shape == (1, 7)
+
+
 UNARY = ["abs", "negative", "square", "sign", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh",
          "sigmoid", "erf", "erfinv", "floor", "ceil", "round", "log1p", "expm1", "arctan", "isnan",
          "logical_not", "reciprocal", "sinh", "arcsinh"]  # fmt: skip

@@ -1,8 +1,10 @@
 """CUDA graphs (backend/cuda/graph.cpp): a batch of kernels recorded once and
-replayed gives exactly what the same kernels launched one by one give. The
-mode is read from LMX_CUDA_GRAPHS once per process, so each case runs a
-script under each mode in a subprocess and compares what they print.
-Skipped where no GPU is present (CI)."""
+replayed gives exactly what the same kernels launched one by one give; and a
+batch that ends without waiting for its kernels (the default) gives what one
+that waits (LMX_CUDA_SYNC=1) gives. The modes are read from the environment
+once per process, so each case runs a script under each mode in a
+subprocess and compares what they print. Skipped where no GPU is present
+(CI)."""
 
 import os
 import subprocess
@@ -84,9 +86,9 @@ print("memory")
 """
 
 
-def run_script(script, mode, tmp_path, *args):
-    out = str(tmp_path / f"{mode}.npy")
-    env = dict(os.environ, LMX_CUDA_GRAPHS=mode, LMX_DEFAULT_DEVICE="gpu")
+def run_script(script, mode, tmp_path, *args, sync="0"):
+    out = str(tmp_path / f"{mode}-{sync}.npy")
+    env = dict(os.environ, LMX_CUDA_GRAPHS=mode, LMX_DEFAULT_DEVICE="gpu", LMX_CUDA_SYNC=sync)
     proc = subprocess.run([sys.executable, "-c", script, *map(str, args), out], capture_output=True, text=True,
                           env=env, timeout=300, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -119,3 +121,23 @@ def test_bad_mode_is_a_clear_error():
                           check=False)
     assert proc.returncode != 0
     assert "LMX_CUDA_GRAPHS must be 0, 1 or always" in proc.stderr
+
+
+# Batches end without waiting for the device: a host read waits for the
+# batch that wrote what it reads while later batches are being queued. The
+# results must be those of batches that wait for their kernels.
+@pytest.mark.parametrize("mode", ["0", "1"])
+def test_batches_ending_asynchronously_match_synchronous_ones(mode, tmp_path):
+    for script, args in ((DECODE, (0,)), (DECODE, (4,)), (STREAMS, (0,))):
+        waited, _ = run_script(script, mode, tmp_path, *args, sync="1")
+        queued, _ = run_script(script, mode, tmp_path, *args)
+        np.testing.assert_array_equal(queued, waited, err_msg=f"LMX_CUDA_GRAPHS={mode}")
+
+
+def test_bad_sync_setting_is_a_clear_error():
+    env = dict(os.environ, LMX_CUDA_SYNC="yes")
+    code = "import lmx.core as mx; print(mx.add(mx.ones(3, stream=mx.gpu), 1, stream=mx.gpu).tolist())"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    assert proc.returncode != 0
+    assert "LMX_CUDA_SYNC must be 0 or 1" in proc.stderr

@@ -32,7 +32,8 @@ const cudaDeviceProp& device_props();
 bool gpu_strict();
 
 // Data-dependent errors found by kernels (an index out of bounds) are written
-// here, in host-mapped memory, and raised when the stream's batch finishes.
+// here, in host-mapped memory, and raised by the next wait for the device
+// (eval, a host read, synchronize) once the kernel has run.
 struct DeviceError {
   int code;  // 0: none; otherwise which op found an index out of bounds
   int axis;
@@ -40,6 +41,8 @@ struct DeviceError {
 };
 constexpr int kGatherIndex = 1, kScatterAddIndex = 2;
 DeviceError* device_error();  // the device's view of the record
+// Throws (and clears) the error recorded there, if any.
+void raise_device_error();
 
 // ---- CUDA graphs (graph.cpp) ----
 // With LMX_CUDA_GRAPHS=1, a batch of nodes that a stream's worker has run
@@ -63,9 +66,22 @@ std::unique_lock<std::mutex> lock_when_idle(cudaStream_t st);
 // Frees cached device buffers past the cache limit (those kept while their
 // stream was being captured), at the end of each batch.
 void trim_cache();
-// Ends the batch on st: launches what is being captured, waits for the
-// stream, and throws if a capture failed (its kernels never ran).
+// Ends the batch on st: launches what is being captured, records the
+// batch's end (see batch_writing), and throws if a capture failed (its
+// kernels never ran). With LMX_CUDA_SYNC=1 (synchronous_batches) it also
+// waits for the batch's kernels.
 void finish_stream(cudaStream_t st);
+bool synchronous_batches();
+// The record of the batch this thread is running on st (null outside one),
+// to be kept in Data::device_writer by every buffer the batch writes.
+std::shared_ptr<void> batch_writing(cudaStream_t st);
+// Waits until the recorded batch has run on the device; false (without
+// waiting) when it has not ended yet or there is no record: the caller
+// must then wait for its stream (drain_stream).
+bool wait_for_batch(const std::shared_ptr<void>& batch);
+// Waits for everything queued on st, once no other thread is capturing it
+// (this thread's own capture of st is ended first).
+void drain_stream(cudaStream_t st);
 
 // ---- unified memory (memory.cpp) ----
 // Device address of a's first element; copies the bytes in once when only the

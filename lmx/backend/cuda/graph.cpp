@@ -1,7 +1,8 @@
 // CUDA graphs for the batches of nodes a GPU stream's worker runs (see
 // cuda.h): capture in segments, the cache of executable graphs that later
 // captures update in place, and the lock that keeps other threads from
-// queueing work on a stream while it is being captured.
+// queueing work on a stream while it is being captured; and the event that
+// marks each batch's end for the readers of what it wrote.
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -62,6 +63,21 @@ int segment_nodes() {
     return v > 0 ? v : 32;
   }();
   return n;
+}
+
+// LMX_CUDA_SYNC=1: the end of every batch waits for its kernels, as before
+// batches ended asynchronously. A debugging aid: an error a kernel reports
+// (an index out of bounds) then lands on the outputs of the batch that made
+// it, instead of being raised by the next wait.
+bool sync_each_batch() {
+  static const bool sync = [] {
+    const char* env = std::getenv("LMX_CUDA_SYNC");
+    std::string v = env ? env : "";
+    if (v.empty() || v == "0") return false;
+    if (v == "1") return true;
+    throw std::invalid_argument("[cuda] LMX_CUDA_SYNC must be 0 or 1, got '" + v + "'.");
+  }();
+  return sync;
 }
 
 // A batch whose captures keep failing to update the graph recorded for it
@@ -130,6 +146,20 @@ const DriverGraphApi& driver_graph_api() {
   return api;
 }
 
+// The end of one batch on the device, kept by every buffer the batch wrote
+// (Data::device_writer): `ended` once the worker has queued all of the
+// batch's work, after which `event` completes when the device has run it.
+struct BatchEnd {
+  cudaEvent_t event = nullptr;  // set before `ended`; null: nothing to wait for
+  std::atomic<bool> ended{false};
+  BatchEnd() = default;
+  BatchEnd(const BatchEnd&) = delete;
+  BatchEnd& operator=(const BatchEnd&) = delete;
+  ~BatchEnd() {
+    if (event) cudaEventDestroy(event);  // at exit the runtime may be gone: nothing to report
+  }
+};
+
 class StreamGraphs;
 // The stream this thread is capturing, if any.
 thread_local StreamGraphs* tl_capturing = nullptr;
@@ -145,6 +175,7 @@ class StreamGraphs {
   void begin_batch(uint64_t key) {
     end_segment();  // left open only if the last batch ended by an escaping exception
     node_ = 0, batch_key_ = key, want_ = false, failed_ = nullptr;
+    end_ = std::make_shared<BatchEnd>();
     ++stats().batches;
     GraphMode mode;
     try {
@@ -219,16 +250,36 @@ class StreamGraphs {
     }
   }
 
+  // Marks the batch's end on the stream with an event that its buffers'
+  // readers wait for (see BatchEnd), without waiting for it here.
   void finish() {
     end_segment();
     want_ = false;
-    cudaError_t err = cudaStreamSynchronize(st_);
-    for (auto e : retired_) cudaGraphExecDestroy(e);  // none can be running now
+    // An executable graph destroyed while launched is freed once it has run.
+    for (auto e : retired_) cudaGraphExecDestroy(e);
     retired_.clear();
+    auto end = std::exchange(end_, nullptr);
     auto failed = std::exchange(failed_, nullptr);
-    if (err != cudaSuccess) throw_cuda_error("cudaStreamSynchronize", err);
+    cudaError_t err = cudaSuccess;
+    cudaEvent_t ev = nullptr;
+    if (!sync_each_batch() && end && cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess &&
+        cudaEventRecord(ev, st_) != cudaSuccess) {
+      cudaEventDestroy(ev);
+      ev = nullptr;
+    }
+    // Without an event (LMX_CUDA_SYNC, or recording failed) the batch is
+    // waited for here, so that its readers need not wait.
+    if (!ev) err = cudaStreamSynchronize(st_);
+    if (end) {
+      end->event = ev;
+      end->ended.store(true, std::memory_order_release);
+    }
+    if (err != cudaSuccess) throw_cuda_error("ending a batch", err);
     if (failed) std::rethrow_exception(failed);
   }
+
+  // The batch this stream's worker is running (null between batches).
+  const std::shared_ptr<BatchEnd>& batch_end() const { return end_; }
 
   // ---- any thread ----
   std::unique_lock<std::mutex> lock_if_idle() {
@@ -347,6 +398,7 @@ class StreamGraphs {
   int segment_nodes_ = 0;
   uint64_t batch_key_ = 0, segment_key_ = 0, clock_ = 0;
   std::exception_ptr failed_;
+  std::shared_ptr<BatchEnd> end_;
   std::unordered_map<uint64_t, Exec> execs_;
   std::vector<cudaGraphExec_t> retired_;
   std::unordered_map<uint64_t, Seen> batches_;
@@ -380,6 +432,26 @@ void finish_stream(cudaStream_t st) {
   StreamGraphs& g = graphs_of(st);
   if (tl_batch == &g) tl_batch = nullptr;
   g.finish();
+}
+
+bool synchronous_batches() { return sync_each_batch(); }
+
+std::shared_ptr<void> batch_writing(cudaStream_t st) {
+  if (!tl_batch || tl_batch->stream() != st) return nullptr;
+  return tl_batch->batch_end();
+}
+
+bool wait_for_batch(const std::shared_ptr<void>& batch) {
+  auto* end = static_cast<const BatchEnd*>(batch.get());
+  if (!end || !end->ended.load(std::memory_order_acquire)) return false;
+  if (end->event) LMX_CUDA_CHECK(cudaEventSynchronize(end->event));
+  return true;
+}
+
+void drain_stream(cudaStream_t st) {
+  if (!st) return;  // no device work was ever queued for the bytes
+  auto idle = lock_when_idle(st);
+  LMX_CUDA_CHECK(cudaStreamSynchronize(st));
 }
 
 }  // namespace lmx::cu

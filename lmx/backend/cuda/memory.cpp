@@ -251,6 +251,7 @@ std::shared_ptr<Data> device_data(size_t bytes, cudaStream_t st) {
   d->nbytes = bytes;
   d->device_ptr = device_malloc(bytes, st);
   d->device_stream = st;
+  d->device_writer = batch_writing(st);
   d->residency.store(Data::kOnDevice, std::memory_order_release);
   return d;
 }
@@ -319,7 +320,9 @@ void allocate_strided(array& out, const Strides& strides, cudaStream_t st) {
 void allocate_like(const array& like, array& out, cudaStream_t st, bool may_donate) {
   if (may_donate && like.is_donatable() && like.itemsize() == out.itemsize() && like.data_shared_ptr()->on_device()) {
     out.copy_shared_buffer(like);
-    out.data_shared_ptr()->residency.store(Data::kOnDevice, std::memory_order_release);  // the host copy goes stale
+    Data& d = *out.data_shared_ptr();
+    d.residency.store(Data::kOnDevice, std::memory_order_release);  // the host copy goes stale
+    d.device_writer = batch_writing(st);
     return;
   }
   if (like.flags().contiguous && like.data_size() == like.size()) {
@@ -333,26 +336,30 @@ void allocate_like(const array& like, array& out, cudaStream_t st, bool may_dona
 
 namespace gpu {
 
+// Waits (outside the residency lock, which the workers need meanwhile) for
+// the batch that wrote the bytes, not for all the stream has queued since: a
+// decode loop reads token t while token t+1's kernels are being queued. When
+// the batch is still running on this thread (a host fallback inside it reads
+// what earlier nodes wrote) or unknown, the stream is drained instead. The
+// bytes are then final, so the copy goes through lmx's transfer stream
+// whatever the writing stream is doing (another thread may be capturing it).
 void copy_to_host(Data& d) {
-  std::lock_guard lk(cu::residency_mu());
   if (d.on_host()) return;
-  if (!d.buffer.ptr && d.nbytes) d.buffer = cpu_allocator().malloc(d.nbytes);
   auto st = static_cast<cudaStream_t>(d.device_stream);
-  if (d.nbytes) {
-    cu::pause_capture(st, "read by the host");
-    if (auto idle = cu::lock_if_idle(st)) {
-      LMX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.nbytes, cudaMemcpyDeviceToHost, st));
-      LMX_CUDA_CHECK(cudaStreamSynchronize(st));
-    } else {
-      // Another thread is capturing st. The bytes come from one of its
-      // finished batches (outputs are read only once their batch is done),
-      // so any stream may copy them.
+  cu::pause_capture(st, "read by the host");
+  if (!cu::wait_for_batch(d.device_writer)) cu::drain_stream(st);
+  {
+    std::lock_guard lk(cu::residency_mu());
+    if (d.on_host()) return;
+    if (!d.buffer.ptr && d.nbytes) d.buffer = cpu_allocator().malloc(d.nbytes);
+    if (d.nbytes) {
       cudaStream_t transfer = cu::transfer_stream();
       LMX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.nbytes, cudaMemcpyDeviceToHost, transfer));
       LMX_CUDA_CHECK(cudaStreamSynchronize(transfer));
     }
+    d.residency.fetch_or(Data::kOnHost, std::memory_order_acq_rel);
   }
-  d.residency.fetch_or(Data::kOnHost, std::memory_order_acq_rel);
+  cu::raise_device_error();
 }
 
 void release_device(Data& d) {

@@ -77,6 +77,16 @@ DeviceError* host_error() {
 
 }  // namespace
 
+void raise_device_error() {
+  volatile DeviceError* e = host_error();
+  if (e->code == 0) return;
+  DeviceError seen{e->code, e->axis, e->index, e->size};
+  e->code = 0;
+  const char* op = seen.code == kScatterAddIndex ? "scatter_add" : "gather";
+  throw std::out_of_range(std::string("[") + op + "] Index " + std::to_string(seen.index) + " is out of bounds for axis " +
+                          std::to_string(seen.axis) + " with size " + std::to_string(seen.size) + ".");
+}
+
 DeviceError* device_error() {
   static DeviceError* d = [] {
     void* p = nullptr;
@@ -100,13 +110,17 @@ bool is_available() { return device_count() > 0; }
 void finish(const Stream& s) {
   cu::finish_stream(cu::stream_of(s));
   cu::trim_cache();
-  volatile cu::DeviceError* e = cu::host_error();
-  if (e->code == 0) return;
-  cu::DeviceError seen{e->code, e->axis, e->index, e->size};
-  e->code = 0;
-  const char* op = seen.code == cu::kScatterAddIndex ? "scatter_add" : "gather";
-  throw std::out_of_range(std::string("[") + op + "] Index " + std::to_string(seen.index) + " is out of bounds for axis " +
-                          std::to_string(seen.axis) + " with size " + std::to_string(seen.size) + ".");
+  if (cu::synchronous_batches()) cu::raise_device_error();
+}
+
+void wait_for_writer(Data& d) {
+  if (!cu::wait_for_batch(d.device_writer)) cu::drain_stream(static_cast<cudaStream_t>(d.device_stream));
+  cu::raise_device_error();
+}
+
+void synchronize(const Stream& s) {
+  cu::drain_stream(cu::stream_of(s));
+  cu::raise_device_error();
 }
 
 std::vector<std::pair<std::string, InfoValue>> device_info() {

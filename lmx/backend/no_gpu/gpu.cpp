@@ -18,6 +18,8 @@ void release_device(Data&) {}
 void begin_batch(const Stream&, uint64_t) {}
 void begin_node(const Stream&) {}
 void finish(const Stream&) {}
+void wait_for_writer(Data&) {}
+void synchronize(const Stream&) {}
 size_t cache_memory() { return 0; }
 void clear_cache() {}
 std::vector<std::pair<std::string, InfoValue>> device_info() { return {}; }
