@@ -192,18 +192,23 @@ std::vector<Stream> get_streams() {
   return out;
 }
 
+namespace {
+
+// Everything queued on q has run, GPU kernels included.
+void drain(StreamQueue& q) {
+  q.wait_for(q.last_submitted());
+  if (q.stream.device.type == Device::Type::gpu) gpu::synchronize(q.stream);
+}
+
+}  // namespace
+
 void synchronize(const Stream& s) {
   check_stream(s, "synchronize");
-  auto q = scheduler::queue(s);
-  q->wait_for(q->last_submitted());
-  if (s.device.type == Device::Type::gpu) gpu::synchronize(s);  // its kernels too
+  drain(*scheduler::queue(s));
 }
 
 void synchronize() {
-  for (auto& q : scheduler::all_queues()) {
-    q->wait_for(q->last_submitted());
-    if (q->stream.device.type == Device::Type::gpu) gpu::synchronize(q->stream);
-  }
+  for (auto& q : scheduler::all_queues()) drain(*q);
 }
 
 }  // namespace lmx

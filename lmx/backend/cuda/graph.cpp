@@ -65,21 +65,6 @@ int segment_nodes() {
   return n;
 }
 
-// LMX_CUDA_SYNC=1: the end of every batch waits for its kernels, as before
-// batches ended asynchronously. A debugging aid: an error a kernel reports
-// (an index out of bounds) then lands on the outputs of the batch that made
-// it, instead of being raised by the next wait.
-bool sync_each_batch() {
-  static const bool sync = [] {
-    const char* env = std::getenv("LMX_CUDA_SYNC");
-    std::string v = env ? env : "";
-    if (v.empty() || v == "0") return false;
-    if (v == "1") return true;
-    throw std::invalid_argument("[cuda] LMX_CUDA_SYNC must be 0 or 1, got '" + v + "'.");
-  }();
-  return sync;
-}
-
 // A batch whose captures keep failing to update the graph recorded for it
 // (its kernels differ from run to run) goes back to plain launches:
 // instantiating a graph costs more than launching its kernels.
@@ -262,7 +247,7 @@ class StreamGraphs {
     auto failed = std::exchange(failed_, nullptr);
     cudaError_t err = cudaSuccess;
     cudaEvent_t ev = nullptr;
-    if (!sync_each_batch() && end && cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess &&
+    if (!synchronous_batches() && end && cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess &&
         cudaEventRecord(ev, st_) != cudaSuccess) {
       cudaEventDestroy(ev);
       ev = nullptr;
@@ -434,7 +419,20 @@ void finish_stream(cudaStream_t st) {
   g.finish();
 }
 
-bool synchronous_batches() { return sync_each_batch(); }
+// LMX_CUDA_SYNC=1: the end of every batch waits for its kernels, as before
+// batches ended asynchronously. A debugging aid: an error a kernel reports
+// (an index out of bounds) then lands on the outputs of the batch that made
+// it, instead of being raised by the next wait.
+bool synchronous_batches() {
+  static const bool sync = [] {
+    const char* env = std::getenv("LMX_CUDA_SYNC");
+    std::string v = env ? env : "";
+    if (v.empty() || v == "0") return false;
+    if (v == "1") return true;
+    throw std::invalid_argument("[cuda] LMX_CUDA_SYNC must be 0 or 1, got '" + v + "'.");
+  }();
+  return sync;
+}
 
 std::shared_ptr<void> batch_writing(cudaStream_t st) {
   if (!tl_batch || tl_batch->stream() != st) return nullptr;

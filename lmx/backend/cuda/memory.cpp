@@ -336,30 +336,22 @@ void allocate_like(const array& like, array& out, cudaStream_t st, bool may_dona
 
 namespace gpu {
 
-// Waits (outside the residency lock, which the workers need meanwhile) for
-// the batch that wrote the bytes, not for all the stream has queued since: a
-// decode loop reads token t while token t+1's kernels are being queued. When
-// the batch is still running on this thread (a host fallback inside it reads
-// what earlier nodes wrote) or unknown, the stream is drained instead. The
-// bytes are then final, so the copy goes through lmx's transfer stream
-// whatever the writing stream is doing (another thread may be capturing it).
+// Waits for the bytes' writer (outside the residency lock, which the workers
+// need meanwhile). The bytes are then final, so the copy goes through lmx's
+// transfer stream whatever the writing stream is doing (another thread may
+// be capturing it).
 void copy_to_host(Data& d) {
   if (d.on_host()) return;
-  auto st = static_cast<cudaStream_t>(d.device_stream);
-  cu::pause_capture(st, "read by the host");
-  if (!cu::wait_for_batch(d.device_writer)) cu::drain_stream(st);
-  {
-    std::lock_guard lk(cu::residency_mu());
-    if (d.on_host()) return;
-    if (!d.buffer.ptr && d.nbytes) d.buffer = cpu_allocator().malloc(d.nbytes);
-    if (d.nbytes) {
-      cudaStream_t transfer = cu::transfer_stream();
-      LMX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.nbytes, cudaMemcpyDeviceToHost, transfer));
-      LMX_CUDA_CHECK(cudaStreamSynchronize(transfer));
-    }
-    d.residency.fetch_or(Data::kOnHost, std::memory_order_acq_rel);
+  wait_for_writer(d);
+  std::lock_guard lk(cu::residency_mu());
+  if (d.on_host()) return;
+  if (!d.buffer.ptr && d.nbytes) d.buffer = cpu_allocator().malloc(d.nbytes);
+  if (d.nbytes) {
+    cudaStream_t transfer = cu::transfer_stream();
+    LMX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.nbytes, cudaMemcpyDeviceToHost, transfer));
+    LMX_CUDA_CHECK(cudaStreamSynchronize(transfer));
   }
-  cu::raise_device_error();
+  d.residency.fetch_or(Data::kOnHost, std::memory_order_acq_rel);
 }
 
 void release_device(Data& d) {

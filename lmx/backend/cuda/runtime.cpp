@@ -113,8 +113,14 @@ void finish(const Stream& s) {
   if (cu::synchronous_batches()) cu::raise_device_error();
 }
 
+// The batch that wrote the bytes, not all the stream has queued since: a
+// decode loop reads token t while token t+1's kernels are being queued. When
+// that batch is still running on this thread (a host fallback inside it reads
+// what earlier nodes wrote) or unknown, the stream is drained instead.
 void wait_for_writer(Data& d) {
-  if (!cu::wait_for_batch(d.device_writer)) cu::drain_stream(static_cast<cudaStream_t>(d.device_stream));
+  auto st = static_cast<cudaStream_t>(d.device_stream);
+  cu::pause_capture(st, "read by the host");
+  if (!cu::wait_for_batch(d.device_writer)) cu::drain_stream(st);
   cu::raise_device_error();
 }
 
