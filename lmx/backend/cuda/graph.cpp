@@ -78,7 +78,7 @@ constexpr size_t kMaxBatchesSeen = 4096;
 // What the graphs did, printed at exit under LMX_EVAL_PROFILE=1.
 struct GraphStats {
   std::atomic<uint64_t> batches{0}, captured_batches{0}, segments{0}, kernels{0}, updates{0}, refused{0},
-      instantiations{0}, end_ns{0};
+      instantiations{0}, end_ns{0}, begin_ns{0}, end_capture_ns{0}, signature_ns{0}, exec_ns{0}, launch_ns{0};
   std::mutex mu;
   std::map<std::string, uint64_t> pauses;
   void report() {
@@ -91,9 +91,21 @@ struct GraphStats {
                  segments ? double(kernels) / double(segments) : 0.0, (unsigned long long)updates,
                  (unsigned long long)instantiations, (unsigned long long)refused,
                  segments ? double(end_ns) / 1e3 / double(segments) : 0.0);
+    if (segments)
+      std::fprintf(stderr,
+                   "  per segment: %.1f us to begin capture, %.1f to end it, %.1f to fingerprint, %.1f to update or "
+                   "instantiate, %.1f to launch\n",
+                   double(begin_ns) / 1e3 / double(segments), double(end_capture_ns) / 1e3 / double(segments),
+                   double(signature_ns) / 1e3 / double(segments), double(exec_ns) / 1e3 / double(segments),
+                   double(launch_ns) / 1e3 / double(segments));
     for (auto& [why, n] : pauses) std::fprintf(stderr, "  segments ended early by %s: %llu\n", why.c_str(), (unsigned long long)n);
   }
 };
+
+uint64_t ns_since(std::chrono::steady_clock::time_point t0) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+}
 
 GraphStats& stats() {
   static auto* s = new GraphStats();  // never destroyed: workers may still count at exit
@@ -190,7 +202,10 @@ class StreamGraphs {
     segment_key_ = hash_combine(batch_key_, index);
     segment_nodes_ = 0;
     std::lock_guard lk(mu_);
-    if (cudaStreamBeginCapture(st_, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
+    auto t0 = std::chrono::steady_clock::now();
+    cudaError_t began = cudaStreamBeginCapture(st_, cudaStreamCaptureModeRelaxed);
+    stats().begin_ns += ns_since(t0);
+    if (began != cudaSuccess) {
       cudaGetLastError();  // nothing recorded, nothing lost: launch one by one
       want_ = false;
       return;
@@ -219,8 +234,7 @@ class StreamGraphs {
       capturing_ = false;
     }
     idle_.notify_all();
-    stats().end_ns += static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    stats().end_ns += ns_since(t0);
     if (err == cudaSuccess) return;
     cudaGetLastError();
     want_ = false;
@@ -284,15 +298,25 @@ class StreamGraphs {
   // Under mu_: ends the capture and launches the recorded graph.
   cudaError_t launch_capture() {
     cudaGraph_t graph = nullptr;
+    auto t = std::chrono::steady_clock::now();
+    // Each phase's time goes to its own counter (LMX_EVAL_PROFILE's report).
+    auto lap = [&t](std::atomic<uint64_t>& counter) {
+      counter += ns_since(t);
+      t = std::chrono::steady_clock::now();
+    };
     cudaError_t err = cudaStreamEndCapture(st_, &graph);
+    lap(stats().end_capture_ns);
     if (err == cudaSuccess) {
       uint64_t signature = 0;
       size_t nodes = 0;
       err = graph_signature(graph, signature, nodes);
+      lap(stats().signature_ns);
       if (err == cudaSuccess && nodes > 0) {
         cudaGraphExec_t exec = nullptr;
         err = executable(graph, signature, exec);
+        lap(stats().exec_ns);
         if (err == cudaSuccess) err = cudaGraphLaunch(exec, st_);
+        lap(stats().launch_ns);
         ++stats().segments;
         stats().kernels += nodes;
       }
