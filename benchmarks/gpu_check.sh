@@ -52,7 +52,7 @@ if [ "${GPU_CHECK_FULL_SUITE:-1}" = 1 ]; then
   grep -h -E "^FAILED" "$LOG"/suite_gpu_default_*.log | head -30
 fi
 
-# GPU_CHECK_BENCH picks the benchmarks (default: the main ones; also gemv, decode_profile).
+# GPU_CHECK_BENCH picks the benchmarks (default: the main ones; also gemv, decode_profile, timeline).
 BENCH=" ${GPU_CHECK_BENCH:-compile ops lm overhead train} "
 [[ $BENCH == *" compile "* ]] &&
   "$PY" benchmarks/compile.py --gpu --n "${GPU_COMPILE_N:-268435456}" 2>&1 | tee "$LOG/gpu_compile.log"
@@ -68,5 +68,7 @@ fi
 [[ $BENCH == *" gemv "* ]] && "$PY" benchmarks/gpu_gemv.py 2>&1 | tee "$LOG/gpu_gemv.log"
 [[ $BENCH == *" decode_profile "* ]] &&
   "$PY" benchmarks/gpu_decode_profile.py 2>&1 | tee "$LOG/gpu_decode_profile.log"
+[[ $BENCH == *" timeline "* ]] &&
+  "$PY" benchmarks/gpu_decode_timeline.py 2>&1 | tee "$LOG/gpu_decode_timeline.log"
 [[ $BENCH == *" overhead "* ]] && "$PY" benchmarks/gpu_overhead.py 2>&1 | tee "$LOG/gpu_overhead.log"
 [[ $BENCH == *" train "* ]] && "$PY" benchmarks/train.py --gpu --steps 20 2>&1 | tee "$LOG/gpu_train.log"
