@@ -73,7 +73,9 @@ def device_timeline(model, tokens):
     return kernels[len(kernels) // 4 :]  # the prompt's forward pass and the first steps come first
 
 
-def summarise(kernels, tokens):
+def summarise(kernels):
+    # Each step ends in one argmax (its last kernel): the steps in the window.
+    steps = max(1, sum("arg_reduce_pieces_kernel<" in name or "arg_reduce_kernel<" in name for _, _, name in kernels))
     start, end = kernels[0][0], max(k[1] for k in kernels)
     busy, last_end, gaps = 0.0, start, []
     for s, e, _ in kernels:
@@ -82,7 +84,6 @@ def summarise(kernels, tokens):
         busy += max(0.0, e - max(s, last_end))
         last_end = max(last_end, e)
     span = end - start
-    steps = tokens * 3 / 4  # the share of the steps kept
     print(f"device: busy {busy / 1e3:.2f} of {span / 1e3:.2f} ms ({100 * busy / span:.0f}%), "
           f"{busy / 1e3 / steps:.2f} ms of kernels a token, {len(kernels) / steps:.0f} kernels a token")
     sizes = collections.OrderedDict((("< 5 us", 5), ("5-50 us", 50), (">= 50 us", float("inf"))))
@@ -103,7 +104,7 @@ def main():
     print(f"Qwen3-4B shape, {args.layers} layers, bf16, pipelined decode: ms per token (medians)")
     print(f"  build {build:.2f}, async_eval {schedule:.2f}, item wait {wait:.2f}, step {total:.2f} "
           f"({1e3 / total:.0f} tok/s)")
-    summarise(device_timeline(model, args.tokens), args.tokens)
+    summarise(device_timeline(model, args.tokens))
 
 
 if __name__ == "__main__":
