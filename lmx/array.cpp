@@ -7,6 +7,7 @@
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/primitives/primitive.h"
 #include "lmx/runtime/gpu.h"
+#include "lmx/runtime/scheduler.h"
 #include "lmx/transforms/eval.h"
 
 namespace lmx {
@@ -151,7 +152,9 @@ void array::detach() {
 bool array::is_available() const {
   auto s = status();
   if (s == Status::available) return true;
-  if (s == Status::scheduled && desc_->event.valid() && desc_->event.done()) {
+  // While async_eval's deferred walk runs, a scheduled node's event may be
+  // being written: the answer is "not yet", and eval waits for the walk.
+  if (s == Status::scheduled && !scheduler::deferred_pending() && desc_->event.valid() && desc_->event.done()) {
     set_status(Status::available);
     return true;
   }

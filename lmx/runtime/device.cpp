@@ -202,12 +202,15 @@ void drain(StreamQueue& q) {
 
 }  // namespace
 
+// Work async_eval handed over but has not queued yet counts as queued.
 void synchronize(const Stream& s) {
   check_stream(s, "synchronize");
+  scheduler::wait_for_deferred();
   drain(*scheduler::queue(s));
 }
 
 void synchronize() {
+  scheduler::wait_for_deferred();
   for (auto& q : scheduler::all_queues()) drain(*q);
 }
 

@@ -152,5 +152,72 @@ std::vector<std::shared_ptr<StreamQueue>> all_queues() {
   return out;
 }
 
+namespace {
+
+// The deferred jobs' thread and queue. Never destroyed (like the registry):
+// the thread is detached and may still be waiting for work at exit.
+class Deferred {
+ public:
+  Deferred() { std::thread([this] { run(); }).detach(); }
+  void submit(std::function<void()> job) {
+    {
+      std::lock_guard lk(mu_);
+      jobs_.push_back(std::move(job));
+      pending_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    job_cv_.notify_one();
+  }
+  bool pending() const { return pending_.load(std::memory_order_acquire) != 0; }
+  void wait() {
+    if (!pending() || on_thread) return;
+    std::unique_lock lk(mu_);
+    idle_cv_.wait(lk, [&] { return !pending(); });
+  }
+
+ private:
+  void run() {
+    on_thread = true;
+    while (true) {
+      std::function<void()> job;
+      {
+        std::unique_lock lk(mu_);
+        job_cv_.wait(lk, [&] { return !jobs_.empty(); });
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      try {
+        job();  // jobs record their own errors on their arrays
+      } catch (...) {  // what a job could not record (no memory for it) has nowhere to go
+      }
+      job = nullptr;  // release what it held before it counts as done
+      {
+        std::lock_guard lk(mu_);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+      }
+      idle_cv_.notify_all();
+    }
+  }
+  static thread_local bool on_thread;
+  std::mutex mu_;
+  std::condition_variable job_cv_, idle_cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::atomic<size_t> pending_{0};  // submitted and not yet finished
+};
+
+thread_local bool Deferred::on_thread = false;
+
+Deferred& deferred() {
+  static auto* d = new Deferred();
+  return *d;
+}
+
+}  // namespace
+
+void defer(std::function<void()> job) { deferred().submit(std::move(job)); }
+
+bool deferred_pending() { return deferred().pending(); }
+
+void wait_for_deferred() { deferred().wait(); }
+
 }  // namespace scheduler
 }  // namespace lmx

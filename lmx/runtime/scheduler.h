@@ -54,6 +54,17 @@ std::shared_ptr<StreamQueue> queue(const Stream& s);
 void release(const Stream& s);
 // Every queue created so far.
 std::vector<std::shared_ptr<StreamQueue>> all_queues();
+
+// Deferred jobs: run one at a time, in submission order, on one background
+// thread. async_eval hands its graph walk here, off the caller's thread (in
+// LLM decode the Python thread is the bottleneck, and the walk was a sixth
+// of its time per token). A job must not wait for deferred work itself.
+void defer(std::function<void()> job);
+// True while a deferred job is queued or running (a load, no lock).
+bool deferred_pending();
+// Returns once every job deferred so far has finished (at once when none
+// is pending, or when called from a deferred job).
+void wait_for_deferred();
 }  // namespace scheduler
 
 }  // namespace lmx

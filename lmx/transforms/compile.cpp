@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "lmx/ops/utils.h"
+#include "lmx/runtime/scheduler.h"
 #include "lmx/primitives/compiled.h"
 #include "lmx/transforms/compile_program.h"
 #include "lmx/transforms/graph.h"
@@ -77,6 +78,9 @@ using Program = CompiledGraph::Program;
 // (and arrays without a primitive) become constants.
 std::unique_ptr<Program> build_program(const std::vector<array>& placeholders, const std::vector<array>& outputs,
                                        bool shapeless) {
+  // Which nodes are scheduled decides what becomes a constant: work that
+  // async_eval handed over must have been scheduled first.
+  scheduler::wait_for_deferred();
   auto p = std::make_unique<Program>();
   std::unordered_map<uintptr_t, int> value_of;
   std::unordered_set<uintptr_t> placeholder_ids;

@@ -224,9 +224,41 @@ void schedule(const std::vector<array>& outputs, bool run_last_here) {
   flush(/*last=*/true);
 }
 
+// LMX_ASYNC_SCHEDULE=0 walks async_eval's graph on the caller's thread, as
+// before the walk was deferred (the A/B switch, and a debugging aid: errors
+// in scheduling itself are then raised by async_eval).
+bool defer_scheduling() {
+  static const bool defer = [] {
+    const char* env = std::getenv("LMX_ASYNC_SCHEDULE");
+    std::string v = env ? env : "";
+    if (v.empty() || v == "1") return true;
+    if (v == "0") return false;
+    throw std::invalid_argument("[async_eval] LMX_ASYNC_SCHEDULE must be 0 or 1, got '" + v + "'.");
+  }();
+  return defer;
+}
+
 }  // namespace
 
-void async_eval(std::vector<array> outputs) { schedule(outputs, /*run_last_here=*/false); }
+// The graph walk runs on the deferred-jobs thread (scheduler::defer): the
+// caller goes on building the next graph meanwhile. A failure to schedule
+// lands on the outputs, raised when they are waited for.
+void async_eval(std::vector<array> outputs) {
+  if (!defer_scheduling()) {
+    schedule(outputs, /*run_last_here=*/false);
+    return;
+  }
+  scheduler::defer([outputs = std::move(outputs)] {
+    try {
+      schedule(outputs, /*run_last_here=*/false);
+    } catch (...) {
+      // Outputs left unscheduled report the failure when waited for.
+      auto err = std::current_exception();
+      for (auto& o : outputs)
+        if (o.status() == array::Status::unscheduled) o.set_error(err), o.set_status(array::Status::available);
+    }
+  });
+}
 
 void detail::eval_on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   p.eval_cpu(inputs, outputs);
@@ -247,6 +279,7 @@ void detail::eval_inline(const std::vector<array>& outputs) {
 }
 
 void eval(std::vector<array> outputs) {
+  scheduler::wait_for_deferred();  // what async_eval handed over is scheduled first
   schedule(outputs, /*run_last_here=*/true);
   for (auto& o : outputs) o.wait();
   // A GPU batch is done on the host before its kernels have run: eval

@@ -377,6 +377,104 @@ def test_eval_on_a_destroyed_stream_leaves_its_inputs_usable():
     assert run_in_thread(work) == [0.0, 2.0, 4.0, 6.0]
 
 
+def test_async_eval_pipeline_reads_each_step_while_the_next_is_queued():
+    # A decode loop's shape: step i+1 is built on step i and handed to
+    # async_eval before step i is read. Every read sees its own step.
+    x = mx.arange(8, dtype=mx.float32)
+    state, seen = x, []
+    step = state * 2 + 1
+    mx.async_eval(step)
+    for i in range(20):
+        following = mx.sin(step) + step
+        mx.async_eval(following)
+        seen.append(step.tolist())
+        step = following
+    expected = np.arange(8, dtype=np.float32) * 2 + 1
+    for values in seen:
+        np.testing.assert_allclose(values, expected, rtol=1e-5)
+        expected = np.sin(expected) + expected
+
+
+def test_async_eval_from_many_threads():
+    # Graphs handed to async_eval by several threads at once (each also
+    # reads results the others' scheduling may still be handling).
+    def work(k):
+        y = mx.full((4,), float(k))
+        for _ in range(200):
+            y = y + 1
+        mx.async_eval(y)
+        z = y * 2
+        mx.async_eval(z)
+        return y.tolist(), z.tolist()
+
+    results = {}
+    threads = [threading.Thread(target=lambda k=k: results.__setitem__(k, work(k))) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(6):
+        assert results[k] == ([k + 200.0] * 4, [2 * (k + 200.0)] * 4)
+
+
+def test_compile_captures_what_async_eval_has_handed_over():
+    x = mx.arange(5, dtype=mx.float32)
+    y = x * 3
+    mx.async_eval(y)
+    f = mx.compile(lambda a: a + y)
+    assert f(x).tolist() == [0.0, 4.0, 8.0, 12.0, 16.0]
+    assert y.tolist() == [0.0, 3.0, 6.0, 9.0, 12.0]
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="MLX's clear_streams also destroys the thread's default stream")
+def test_async_eval_scheduling_error_is_raised_by_the_wait():
+    # lmx walks async_eval's graph on a background thread: a graph that
+    # cannot be scheduled (a destroyed stream) fails when it is waited for.
+    def work():
+        s = mx.new_stream(mx.cpu)
+        y = mx.exp(mx.arange(3.0), stream=s)
+        mx.clear_streams()
+        try:
+            mx.async_eval(y)  # raises here only with LMX_ASYNC_SCHEDULE=0
+        except ValueError as e:
+            assert "clear_streams" in str(e)
+        with pytest.raises(ValueError, match="clear_streams"):
+            mx.eval(y)
+
+    run_in_thread(work)
+
+
+@pytest.mark.skipif(BACKEND != "lmx", reason="lmx's scheduling knob")
+@pytest.mark.parametrize("setting,ok", [("0", True), ("1", True), ("", True), ("yes", False)])
+def test_async_schedule_setting(setting, ok):
+    # LMX_ASYNC_SCHEDULE=0 walks async_eval's graph on the caller's thread:
+    # the same results either way; a malformed value is an error naming it.
+    code = f"""
+import {mx.__name__} as mx
+y = mx.arange(6, dtype=mx.float32)
+out = []
+try:
+    for i in range(30):
+        nxt = y * 0.5 + i
+        mx.async_eval(nxt)
+        out.append(y.sum().item())
+        y = nxt
+    print("sums", out[-1])
+except ValueError as e:
+    print("error", e)
+"""
+    env = dict(os.environ, LMX_TEST_BACKEND=BACKEND, LMX_ASYNC_SCHEDULE=setting)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    if ok:
+        y = np.arange(6, dtype=np.float32)
+        for i in range(29):
+            y = y * 0.5 + i
+        assert f"sums {float(y.sum())}" in proc.stdout
+    else:
+        assert "error" in proc.stdout and "LMX_ASYNC_SCHEDULE" in proc.stdout
+
+
 # ---------------------------------------------------------------- memory
 
 
