@@ -12,7 +12,7 @@ the share of the time the GPU was running a kernel, and the idle gaps
 between kernels by size. Gaps of a few microseconds are the cost of a kernel
 boundary; long ones are the device waiting for the host.
 
-    python benchmarks/gpu_decode_timeline.py [--layers 36] [--tokens 48]
+    python benchmarks/gpu_decode_timeline.py [--layers 36] [--tokens 48] [--host-only]
 """
 
 import argparse
@@ -98,13 +98,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=QWEN3_4B["num_hidden_layers"])
     ap.add_argument("--tokens", type=int, default=48)
+    ap.add_argument("--host-only", action="store_true", help="skip the device timeline (and PyTorch)")
     args = ap.parse_args()
     model = make_model(dict(QWEN3_4B, num_hidden_layers=args.layers), 0)
     build, schedule, wait, total = host_phases(model, args.tokens)
     print(f"Qwen3-4B shape, {args.layers} layers, bf16, pipelined decode: ms per token (medians)")
     print(f"  build {build:.2f}, async_eval {schedule:.2f}, item wait {wait:.2f}, step {total:.2f} "
           f"({1e3 / total:.0f} tok/s)")
-    summarise(device_timeline(model, args.tokens))
+    if not args.host_only:
+        summarise(device_timeline(model, args.tokens))
 
 
 if __name__ == "__main__":
