@@ -152,9 +152,8 @@ void array::detach() {
 bool array::is_available() const {
   auto s = status();
   if (s == Status::available) return true;
-  // While async_eval's deferred walk runs, a scheduled node's event may be
-  // being written: the answer is "not yet", and eval waits for the walk.
-  if (s == Status::scheduled && !scheduler::deferred_pending() && desc_->event.valid() && desc_->event.done()) {
+  // The event is read only once the status says it is set (see Status).
+  if (s == Status::scheduled && desc_->event.valid() && desc_->event.done()) {
     set_status(Status::available);
     return true;
   }
@@ -179,6 +178,9 @@ array array::Weak::lock() const {
 }
 
 void array::wait() {
+  // Taken by a walk still running on async_eval's thread: its event comes
+  // with the end of that walk.
+  if (status() == Status::scheduling) scheduler::wait_for_deferred();
   if (!is_available()) {
     if (desc_->event.valid()) desc_->event.wait();
     set_status(Status::available);

@@ -84,7 +84,10 @@ class array {
   struct Desc;  // defined below; named here for Weak
 
  public:
-  enum class Status : uint8_t { unscheduled, scheduled, available };
+  // scheduling: a graph walk has taken the node but not yet handed it to
+  // its stream with an event (async_eval's walk runs on a background
+  // thread); scheduled: its event is set, which readers may then wait on.
+  enum class Status : uint8_t { unscheduled, scheduling, scheduled, available };
 
   array() = default;
   // Scalars and host data: evaluated at construction.
@@ -139,6 +142,8 @@ class array {
   // Evaluation state.
   Status status() const { return desc_->status.load(std::memory_order_acquire); }
   void set_status(Status s) const { desc_->status.store(s, std::memory_order_release); }
+  // Moves the status from `from` to `to` unless something else changed it.
+  void advance_status(Status from, Status to) const { desc_->status.compare_exchange_strong(from, to, std::memory_order_acq_rel); }
   bool is_available() const;
   const Event& event() const { return desc_->event; }
   void set_event(Event e) const { desc_->event = std::move(e); }

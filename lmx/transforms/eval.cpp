@@ -172,7 +172,10 @@ void schedule(const std::vector<array>& outputs, bool run_last_here) {
     if (!here) seq = q->enqueue(std::move(task));
     // Setting events before the task can finish is safe: status goes to
     // available only after the task has run.
-    for (auto& h : handles) h.set_event(Event{q, seq});
+    for (auto& h : handles) {
+      h.set_event(Event{q, seq});
+      h.advance_status(array::Status::scheduling, array::Status::scheduled);  // the event may now be read
+    }
     handles.clear();
     last_seq[q.get()] = {q.get(), seq};
     batch = Batch{};
@@ -207,7 +210,7 @@ void schedule(const std::vector<array>& outputs, bool run_last_here) {
       auto& ev = in.event();
       if (ev.valid() && ev.queue != q && !ev.done()) batch.waits.push_back(ev);
     }
-    for (auto& o : outs) o.set_status(array::Status::scheduled);
+    for (auto& o : outs) o.set_status(array::Status::scheduling);
     if (++scheduled % kMemoryCheckNodes == 0 && get_active_memory() > get_memory_limit()) {
       flush();  // queued work may free memory: let it run before adding more
       respect_memory_limit(last_seq);
@@ -252,10 +255,12 @@ void async_eval(std::vector<array> outputs) {
     try {
       schedule(outputs, /*run_last_here=*/false);
     } catch (...) {
-      // Outputs left unscheduled report the failure when waited for.
+      // Outputs the walk did not hand to a stream (never reached, or taken
+      // but not flushed) report the failure when waited for.
       auto err = std::current_exception();
       for (auto& o : outputs)
-        if (o.status() == array::Status::unscheduled) o.set_error(err), o.set_status(array::Status::available);
+        if (auto s = o.status(); s == array::Status::unscheduled || s == array::Status::scheduling)
+          o.set_error(err), o.set_status(array::Status::available);
     }
   });
 }
@@ -279,7 +284,15 @@ void detail::eval_inline(const std::vector<array>& outputs) {
 }
 
 void eval(std::vector<array> outputs) {
-  scheduler::wait_for_deferred();  // what async_eval handed over is scheduled first
+  // An output not yet scheduled may be in a walk async_eval handed over:
+  // that walk goes first. Outputs already scheduled need not wait for later
+  // walks (a decode loop reads token t while token t+1's walk runs).
+  auto pending_walk = [](const array& o) {
+    auto s = o.status();
+    return s == array::Status::unscheduled || s == array::Status::scheduling;
+  };
+  if (scheduler::deferred_pending() && std::any_of(outputs.begin(), outputs.end(), pending_walk))
+    scheduler::wait_for_deferred();
   schedule(outputs, /*run_last_here=*/true);
   for (auto& o : outputs) o.wait();
   // A GPU batch is done on the host before its kernels have run: eval
