@@ -546,6 +546,49 @@ def test_scatter_add_with_repeated_indices(dtype):
             mx.eval(x.at[mx.array([9])].add(upd[:1]))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int32", "int64", "uint8", "bool_", "complex64"])
+def test_scatter_replace_keeps_the_last_repeated_index(dtype):
+    x = rand((9, 5), "float32").astype(getattr(mx, dtype))
+    upd = rand((5, 5), "float32").astype(getattr(mx, dtype))
+    idx = mx.array([0, 3, 3, -1, 3])
+    g, c = mx.array(x), mx.array(x)
+    with mx.stream(mx.gpu):
+        g[idx] = upd
+        mx.eval(g)
+    with mx.stream(mx.cpu):
+        c[idx] = upd
+        mx.eval(c)
+    host = lambda a: np.array(a.astype(mx.float32) if dtype == "bfloat16" else a)  # noqa: E731
+    assert np.array_equal(host(g), host(c))
+    assert np.array_equal(host(g)[3], host(upd)[4])
+
+
+def test_scatter_replace_dynamic_slice_update_and_errors():
+    # The static KV cache's write: a window at a position known on the device.
+    cache = mx.zeros((1, 4, 16, 8), dtype=mx.bfloat16)
+    new = rand((1, 4, 1, 8), "bfloat16")
+    for pos in (0, 7, 15):
+        with mx.stream(mx.gpu):
+            g = mx.slice_update(cache, new, mx.array([pos]), axes=(2,))
+            mx.eval(g)
+        expect = np.zeros((1, 4, 16, 8), np.float32)
+        expect[:, :, pos] = np.array(new.astype(mx.float32))[:, :, 0]
+        assert np.array_equal(np.array(g.astype(mx.float32)), expect)
+    # Many positions over one element each run on the host, with the same answer.
+    x, ids = mx.zeros((5000,)), mx.array(np.arange(3000) % 2000)
+    vals = mx.arange(3000).astype(mx.float32)
+    with mx.stream(mx.gpu):
+        g = mx.array(x)
+        g[ids] = vals
+        mx.eval(g)
+    assert np.array_equal(np.array(g)[:2000], np.concatenate([np.arange(2000, 3000), np.arange(1000, 2000)]))
+    with pytest.raises(IndexError, match="Index 9 is out of bounds"):
+        with mx.stream(mx.gpu):
+            y = rand((9, 5), "float32")
+            y[mx.array([9])] = rand((1, 5), "float32")
+            mx.eval(y)
+
+
 # ---- compile: generated fused kernels against the CPU's ----
 
 def _fused_cases():

@@ -1,8 +1,10 @@
 // Gather and scatter-add on the GPU: each element resolves its index position
 // to an offset (bounds checked, negatives wrapped) within the block of the
 // remaining axes. Gather moves bytes, so every dtype works; scatter-add
-// accumulates with atomics (the other scatter modes still run on the host:
-// replace must keep the last of repeated indices).
+// accumulates with atomics; scatter-replace moves bytes too, each thread
+// taking one element of the block through the index positions in order, so
+// the last of repeated indices wins as on the host (the other modes still
+// run on the host).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -64,6 +66,21 @@ __global__ void scatter_add_kernel(T* __restrict__ dst, const T* __restrict__ up
     int64_t ro[1];
     strided_offsets(rest, r, ro);
     atomic_add(dst + off + ro[0], upd[e]);
+  }
+}
+
+// Thread r writes element r of every position's block, positions in order:
+// writes to one address come from one thread, in index order.
+template <typename T>
+__global__ void scatter_replace_kernel(T* __restrict__ dst, const T* __restrict__ upd, GatherIndices g,
+                                       Layout<1> rest, int64_t block, int64_t positions, DeviceError* err) {
+  LMX_GRID_STRIDE(r, block) {
+    int64_t ro[1];
+    strided_offsets(rest, r, ro);
+    for (int64_t p = 0; p < positions; ++p) {
+      int64_t off;
+      if (index_offset(g, p, kScatterIndex, err, off)) dst[off + ro[0]] = upd[p * block + r];
+    }
   }
 }
 
@@ -183,6 +200,46 @@ bool scatter_add(const array& src, const array& updates, const std::vector<array
                                                                   block, n, device_error());
     }
   });
+  LMX_CUDA_CHECK(cudaGetLastError());
+  return true;
+}
+
+}  // namespace lmx::cu
+
+namespace lmx::cu {
+
+bool scatter_replace(const array& src, const array& updates, const std::vector<array>& idx,
+                     const std::vector<int>& axes, array& out, cudaStream_t st) {
+  std::vector<array> keep;
+  GatherIndices g;
+  Layout<1> rest;
+  int64_t block;
+  if (!index_plan(out, idx, axes, st, keep, g, rest, block)) return false;
+  const int64_t n = static_cast<int64_t>(updates.size());
+  const int64_t positions = block == 0 ? 0 : n / block;
+  // Positions run one after another in each thread: many positions over a
+  // small block (x.at[i].set(v) on a long vector) are left to the host.
+  if (positions > kMaxSerialPositions && block < positions) return false;
+  copy_to_new(src, out, st);
+  if (n == 0) return true;
+  array u = updates;
+  if (updates.dtype() != out.dtype() || !updates.flags().row_contiguous) {
+    u = array(updates.shape(), out.dtype(), std::shared_ptr<Data>{});
+    copy_to_new(updates, u, st);
+  }
+  const void* up = device_read(u, st);
+  void* d = device_write(out);
+  auto launch = [&](auto zero) {
+    using T = decltype(zero);
+    scatter_replace_kernel<T><<<blocks_for(block), kThreads, 0, st>>>(
+        static_cast<T*>(d), static_cast<const T*>(up), g, rest, block, positions, device_error());
+  };
+  switch (out.itemsize()) {
+    case 1: launch(uint8_t{}); break;
+    case 2: launch(uint16_t{}); break;
+    case 4: launch(uint32_t{}); break;
+    default: launch(uint64_t{}); break;
+  }
   LMX_CUDA_CHECK(cudaGetLastError());
   return true;
 }

@@ -92,6 +92,12 @@ bool fft(const array& in, int axis, bool inverse, array& out, cudaStream_t st);
 // 64-bit integers; false for other dtypes (the caller uses the host).
 bool scatter_add(const array& src, const array& updates, const std::vector<array>& idx, const std::vector<int>& axes,
                  array& out, cudaStream_t st);
+// index.cu: scatter with ScatterMode::Replace for every dtype (the last of
+// repeated indices wins); false when there are more than
+// kMaxSerialPositions index positions and fewer elements per position.
+constexpr int64_t kMaxSerialPositions = 1024;
+bool scatter_replace(const array& src, const array& updates, const std::vector<array>& idx,
+                     const std::vector<int>& axes, array& out, cudaStream_t st);
 
 // gemv.cu: out = a @ b for at most kGemvMaxRows rows of a (its batch dims
 // folded) and b the transpose of a row-contiguous 2-D weight; false (nothing
