@@ -15,6 +15,10 @@ class Gather : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   std::string name() const override { return "gather"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* g = dynamic_cast<const Gather*>(&o);
+    return g && g->axes_ == axes_;
+  }
   const std::vector<int>& axes() const { return axes_; }
 
  private:
@@ -36,6 +40,10 @@ class Scatter : public UnaryPrimitive {
   std::string name() const override;
   const std::vector<int>& axes() const { return axes_; }
   ScatterMode mode() const { return mode_; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* q = dynamic_cast<const Scatter*>(&o);
+    return q && q->axes_ == axes_ && q->mode_ == mode_;
+  }
 
  private:
   std::vector<int> axes_;

@@ -102,6 +102,10 @@ class Transpose : public UnaryPrimitive {
   LMX_DECLARE_VMAP
   std::string name() const override { return "transpose"; }
   const std::vector<int>& axes() const { return axes_; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* t = dynamic_cast<const Transpose*>(&o);
+    return t && t->axes_ == axes_;
+  }
 
  private:
   std::vector<int> axes_;
@@ -115,6 +119,10 @@ class Slice : public UnaryPrimitive {
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
   std::string name() const override { return "slice"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* q = dynamic_cast<const Slice*>(&o);
+    return q && q->start_ == start_ && q->strides_ == strides_;
+  }
 
   const Shape& start() const { return start_; }
   const Shape& strides() const { return strides_; }
@@ -131,6 +139,10 @@ class SliceUpdate : public UnaryPrimitive {
   LMX_DECLARE_EVAL
   LMX_DECLARE_VJP
   std::string name() const override { return "slice_update"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* q = dynamic_cast<const SliceUpdate*>(&o);
+    return q && q->start_ == start_ && q->strides_ == strides_;
+  }
   const Shape& start() const { return start_; }
   const Shape& strides() const { return strides_; }
 
@@ -157,6 +169,10 @@ class Concatenate : public UnaryPrimitive {
   LMX_DECLARE_VJP
   LMX_DECLARE_VMAP
   std::string name() const override { return "concatenate"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* c = dynamic_cast<const Concatenate*>(&o);
+    return c && c->axis_ == axis_;
+  }
 
   int axis() const { return axis_; }
 
@@ -184,6 +200,11 @@ class Arange : public UnaryPrimitive {
   Arange(Stream s, double start, double step) : UnaryPrimitive(s), start_(start), step_(step) {}
   LMX_DECLARE_EVAL
   std::string name() const override { return "arange"; }
+  // The shape and dtype (which CSE also compares) give the stop.
+  bool is_equivalent(const Primitive& o) const override {
+    auto* r = dynamic_cast<const Arange*>(&o);
+    return r && r->start_ == start_ && r->step_ == step_;
+  }
   double start() const { return start_; }
   double step() const { return step_; }
 

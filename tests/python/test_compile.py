@@ -610,3 +610,22 @@ def test_fused_reduction_grad_and_vmap():
     np.testing.assert_allclose(to_numpy(mx.grad(mx.compile(loss))(x)), to_numpy(mx.grad(loss)(x)), rtol=1e-5,
                                atol=1e-6)
     np.testing.assert_allclose(to_numpy(mx.vmap(mx.compile(f))(x[None])), to_numpy(f(x)[None]), rtol=1e-5)
+
+
+@lmx_only
+def test_equal_index_work_merges():
+    # Writes of several buffers at one position known at run time (a static KV cache's keys
+    # and values): the window indices are computed once, whatever the number of writes.
+    def writes(xs):
+        pos, bufs = xs[0], xs[1:]
+        return [mx.slice_update(b, mx.ones((2, 1, 4)), pos, axes=(1,)) for b in bufs]
+
+    pos = mx.array([3])
+    one = mx._core._CompiledGraph(writes, [pos, mx.zeros((2, 8, 4))], False).num_nodes
+    four = mx._core._CompiledGraph(writes, [pos] + [mx.zeros((2, 8, 4)) for _ in range(4)], False).num_nodes
+    assert four - one == 3  # each further write adds only its scatter (its value is shared too)
+    got = mx.compile(lambda p, a, b: [mx.slice_update(x, mx.ones((2, 1, 4)), p, axes=(1,)) for x in (a, b)])(
+        pos, mx.zeros((2, 8, 4)), mx.ones((2, 8, 4))
+    )
+    assert np.array_equal(np.array(got[0])[:, 3], np.ones((2, 4))) and np.array(got[0]).sum() == 8
+    assert np.array_equal(np.array(got[1]), np.ones((2, 8, 4)))
