@@ -1,6 +1,8 @@
 // Fused mx.fast kernels on the GPU: rms_norm and layer_norm (one to eight
 // warps per row for rows that fit in their registers, else a block per row),
 // computed in float32 and rounded once (as the CPU kernels).
+#include <algorithm>
+
 #include "lmx/backend/cuda/device_util.cuh"
 #include "lmx/backend/cuda/kernels.h"
 
@@ -206,33 +208,43 @@ bool rope_layout(const array& x, RopeArgs& a) {
   return true;
 }
 
-// Attention for a few queries (decode): a block per (batch, query head,
-// query). Warps score keys into `scratch`, the block forms the softmax
-// there, then threads over the value features sum the weighted values.
+// Attention for a few queries (decode). A row (batch, query head, query)
+// has few blocks of work if it is one block: 32 query heads fill a quarter
+// of an H200, and a block walking 256 keys alone is latency bound. So each
+// row's keys are cut into `splits` chunks, a block per (row, chunk): warps
+// score the chunk's keys into `scratch`, the block takes the chunk's
+// maximum and exponentials, and thread groups over the value features sum
+// the weighted values of interleaved keys. With one chunk the block writes
+// the output; otherwise it writes its (max, sum, unnormalised values) and
+// attention_combine_kernel merges the chunks, rescaled to a common maximum.
 // Fully masked rows give zeros; a sink logit joins the normaliser only.
 struct AttentionArgs {
-  int64_t hq, hk, tq, tk, d, dv;
+  int64_t hq, hk, tq, tk, d, dv, chunk;
   int64_t qs[3], ks[3], vs[3], ms[4];  // (batch, head, position) strides; the mask's four
   float scale;
+  int splits;
   bool causal, has_mask, has_sinks;
 };
 
 template <typename T>
 __global__ void attention_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                                  const float* __restrict__ mask, const float* __restrict__ sinks, T* __restrict__ out,
-                                 float* __restrict__ scratch, AttentionArgs a) {
+                                 float* __restrict__ scratch, float* __restrict__ partial, AttentionArgs a) {
   extern __shared__ float qrow[];
   __shared__ float red[kThreads / 32];
+  __shared__ float acc_part[kThreads];
   const int64_t row = blockIdx.x;  // (b, h, i) row-major
+  const int split = blockIdx.y;
   const int64_t i = row % a.tq, h = (row / a.tq) % a.hq, b = row / (a.tq * a.hq);
   const int64_t kh = h / (a.hq / a.hk);
+  const int64_t j0 = split * a.chunk, j1 = min(a.tk, j0 + a.chunk);
   const T* qp = q + b * a.qs[0] + h * a.qs[1] + i * a.qs[2];
   for (int64_t f = threadIdx.x; f < a.d; f += blockDim.x) qrow[f] = static_cast<float>(qp[f]) * a.scale;
   __syncthreads();
   float* s = scratch + row * a.tk;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   const int64_t last_key = a.causal ? i + (a.tk - a.tq) : a.tk - 1;
-  for (int64_t j = warp; j < a.tk; j += warps) {
+  for (int64_t j = j0 + warp; j < j1; j += warps) {
     const T* kp = k + b * a.ks[0] + kh * a.ks[1] + j * a.ks[2];
     float dot = 0.0f;
     for (int64_t f = lane; f < a.d; f += 32) dot += qrow[f] * static_cast<float>(kp[f]);
@@ -243,22 +255,28 @@ __global__ void attention_kernel(const T* __restrict__ q, const T* __restrict__ 
     }
   }
   __syncthreads();
-  // Row maximum (with the sink), then the unnormalised weights and their sum.
-  float m = a.has_sinks ? sinks[h] : -INFINITY;
-  for (int64_t j = threadIdx.x; j < a.tk; j += blockDim.x) m = fmaxf(m, s[j]);
+  // The chunk's maximum (with the sink when it is the only chunk), then its
+  // unnormalised weights and their sum.
+  const bool whole = a.splits == 1;
+  float m = whole && a.has_sinks ? sinks[h] : -INFINITY;
+  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) m = fmaxf(m, s[j]);
   for (int o = 16; o > 0; o /= 2) m = fmaxf(m, __shfl_down_sync(0xffffffffu, m, o));
   if (lane == 0) red[warp] = m;
   __syncthreads();
   m = red[0];
   for (int w = 1; w < warps; ++w) m = fmaxf(m, red[w]);
   __syncthreads();
-  T* op = out + row * a.dv;
-  if (m == -INFINITY) {
-    for (int64_t f = threadIdx.x; f < a.dv; f += blockDim.x) op[f] = T(0.0f);
+  float* mine = partial + (row * a.splits + split) * (a.dv + 2);  // max, sum, values
+  if (m == -INFINITY) {  // nothing visible in this chunk
+    if (whole) {
+      for (int64_t f = threadIdx.x; f < a.dv; f += blockDim.x) out[row * a.dv + f] = T(0.0f);
+    } else if (threadIdx.x == 0) {
+      mine[0] = -INFINITY, mine[1] = 0.0f;
+    }
     return;
   }
   float l = 0.0f;
-  for (int64_t j = threadIdx.x; j < a.tk; j += blockDim.x) {
+  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
     float p = __expf(s[j] - m);
     s[j] = p;
     l += p;
@@ -266,14 +284,54 @@ __global__ void attention_kernel(const T* __restrict__ q, const T* __restrict__ 
   for (int o = 16; o > 0; o /= 2) l += __shfl_down_sync(0xffffffffu, l, o);
   if (lane == 0) red[warp] = l;
   __syncthreads();
-  l = a.has_sinks ? __expf(sinks[h] - m) : 0.0f;
+  l = whole && a.has_sinks ? __expf(sinks[h] - m) : 0.0f;
   for (int w = 0; w < warps; ++w) l += red[w];
-  const float inv = 1.0f / l;
+  // `groups` groups of `width` threads; group g sums keys j0 + g, j0 + g + groups, ...
+  const int width = a.dv < blockDim.x ? static_cast<int>(a.dv) : blockDim.x;
+  const int groups = blockDim.x / width, g = threadIdx.x / width, t = threadIdx.x % width;
+  const float inv = whole ? 1.0f / l : 1.0f;
+  for (int64_t f0 = 0; f0 < a.dv; f0 += width) {
+    const int64_t f = f0 + t;
+    float acc = 0.0f;
+    if (g < groups && f < a.dv) {
+      const T* vp = v + b * a.vs[0] + kh * a.vs[1] + f;
+      for (int64_t j = j0 + g; j < j1; j += groups) acc += s[j] * static_cast<float>(vp[j * a.vs[2]]);
+    }
+    acc_part[threadIdx.x] = acc;
+    __syncthreads();
+    if (g == 0 && f < a.dv) {
+      for (int o = 1; o < groups; ++o) acc += acc_part[o * width + t];
+      if (whole) out[row * a.dv + f] = T(acc * inv);
+      else mine[2 + f] = acc;
+    }
+    __syncthreads();
+  }
+  if (!whole && threadIdx.x == 0) mine[0] = m, mine[1] = l;
+}
+
+// Merges a row's chunks: out = sum_c e^(m_c - M) o_c / (sum_c e^(m_c - M) l_c
+// + e^(sink - M)), M the largest chunk maximum (and sink).
+template <typename T>
+__global__ void attention_combine_kernel(const float* __restrict__ partial, const float* __restrict__ sinks,
+                                         T* __restrict__ out, AttentionArgs a) {
+  const int64_t row = blockIdx.x;
+  const int64_t h = (row / a.tq) % a.hq;
+  const float* p = partial + row * a.splits * (a.dv + 2);
+  const int64_t stride = a.dv + 2;
+  float M = a.has_sinks ? sinks[h] : -INFINITY;
+  for (int c = 0; c < a.splits; ++c) M = fmaxf(M, p[c * stride]);
+  if (M == -INFINITY) {
+    for (int64_t f = threadIdx.x; f < a.dv; f += blockDim.x) out[row * a.dv + f] = T(0.0f);
+    return;
+  }
+  float L = a.has_sinks ? __expf(sinks[h] - M) : 0.0f;
+  for (int c = 0; c < a.splits; ++c)
+    if (p[c * stride] != -INFINITY) L += __expf(p[c * stride] - M) * p[c * stride + 1];
   for (int64_t f = threadIdx.x; f < a.dv; f += blockDim.x) {
     float acc = 0.0f;
-    const T* vp = v + b * a.vs[0] + kh * a.vs[1] + f;
-    for (int64_t j = 0; j < a.tk; ++j) acc += s[j] * static_cast<float>(vp[j * a.vs[2]]);
-    op[f] = T(acc * inv);
+    for (int c = 0; c < a.splits; ++c)
+      if (p[c * stride] != -INFINITY) acc += __expf(p[c * stride] - M) * p[c * stride + 2 + f];
+    out[row * a.dv + f] = T(acc / L);
   }
 }
 
@@ -361,6 +419,14 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
     for (int i = 0; i < 4; ++i) a.ms[i] = mask->strides()[i];
   a.scale = scale, a.causal = causal, a.has_mask = mask != nullptr, a.has_sinks = sinks != nullptr;
   int64_t rows = q.shape(0) * a.hq * a.tq;
+  // Chunks of at least kMinChunkKeys keys, enough of them for about two
+  // blocks per multiprocessor.
+  constexpr int64_t kMinChunkKeys = 32;
+  const int64_t want = 2 * int64_t{device_props().multiProcessorCount};
+  int64_t splits = rows > 0 ? std::max<int64_t>(1, std::min((want + rows - 1) / rows, (a.tk + kMinChunkKeys - 1) / kMinChunkKeys)) : 1;
+  splits = std::min<int64_t>(splits, 65535);
+  a.chunk = (a.tk + splits - 1) / splits;
+  a.splits = static_cast<int>((a.tk + a.chunk - 1) / a.chunk);
   return dispatch_float_gpu(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* qp = static_cast<const T*>(device_read(q, st));
@@ -371,9 +437,15 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
     allocate(out, st);
     if (rows == 0) return;
     Scratch scores(sizeof(float) * rows * a.tk, st);
-    attention_kernel<T><<<static_cast<unsigned>(rows), kThreads, sizeof(float) * a.d, st>>>(
-        qp, kp, vp, mp, sp, static_cast<T*>(device_write(out)), scores.as<float>(), a);
+    Scratch partial(a.splits > 1 ? sizeof(float) * rows * a.splits * (a.dv + 2) : 0, st);
+    T* o = static_cast<T*>(device_write(out));
+    attention_kernel<T><<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(a.splits)), kThreads,
+                          sizeof(float) * a.d, st>>>(qp, kp, vp, mp, sp, o, scores.as<float>(), partial.as<float>(), a);
     LMX_CUDA_CHECK(cudaGetLastError());
+    if (a.splits > 1) {
+      attention_combine_kernel<T><<<static_cast<unsigned>(rows), 128, 0, st>>>(partial.as<float>(), sp, o, a);
+      LMX_CUDA_CHECK(cudaGetLastError());
+    }
   });
 }
 
