@@ -4,7 +4,8 @@ graph is built and queued before token t is read), measured two ways.
 
 Host phases, per token (medians): building the graph in Python, async_eval
 (scheduling it onto the stream's worker), and the wait in item() for the
-token before. A wait near zero means the Python thread bounds decode; a long
+token before. Like generate_step, it decodes through lmx.lm.compiled_decode
+unless LMX_COMPILED_DECODE=0. A wait near zero means the Python thread bounds decode; a long
 one means the worker or the device does.
 
 Device timeline (PyTorch's profiler records lmx's kernels through CUPTI):
@@ -38,6 +39,16 @@ def host_phases(model, tokens):
 
     token, logprobs = step(mx.array(list(range(16))))
     mx.async_eval(token, logprobs)
+    # As generate_step: the later steps replay a compiled step where LMX_COMPILED_DECODE allows.
+    from lmx.lm.compiled_decode import CompiledDecoder, use_compiled_decode
+
+    if use_compiled_decode(cache, tokens, plain_step_needed=False):
+        decoder = CompiledDecoder(model, cache, tokens)
+
+        def step(ids):
+            logprobs = decoder(ids)
+            return mx.argmax(logprobs, axis=-1), logprobs
+
     rows = []
     for _ in range(tokens):
         t0 = time.perf_counter()

@@ -18,6 +18,7 @@ from typing import Any, Callable, Generator, List, Optional, Tuple, Union
 import lmx.core as mx
 
 from .models import cache as cache_module
+from .compiled_decode import CompiledDecoder, use_compiled_decode
 from .models.cache import QuantizedKVCache, load_prompt_cache
 from .sample_utils import make_sampler
 from .tokenizer_utils import TokenizerWrapper
@@ -184,6 +185,16 @@ def generate_step(
         rest = _prefill(model, prompt_cache, prompt, prefill_step_size, quantize_cache, progress, total)
         token, logprobs = step(rest)
     mx.async_eval(token, logprobs)
+
+    # lmx's fast path: the per-token steps replay one compiled graph (compiled_decode.py).
+    plain_step_needed = bool(logits_processors) or kv_bits is not None
+    if use_compiled_decode(prompt_cache, max_tokens, plain_step_needed):
+        with mx.stream(generation_stream):
+            decoder = CompiledDecoder(model, prompt_cache, max_tokens)
+
+        def step(tokens):
+            logprobs = decoder(tokens)
+            return sampler(logprobs), logprobs.squeeze(0)
 
     n = 0
     while True:
