@@ -51,8 +51,10 @@ def lmx_decode(cfg, prompt, tokens, bits=None):
     mx.eval(model.parameters())
     nbytes = sum(v.nbytes for _, v in __import__("lmx.utils", fromlist=["x"]).tree_flatten(model.parameters()))
     p = mx.array(prompt)
-    # Warm-up (kernels, caches), then timed decode.
-    for _ in generate_step(p[:16], model, max_tokens=4):
+    # Warm-up (kernels, caches), then timed decode. The warm-up is long enough to take the
+    # compiled decode path (lmx.lm.compiled_decode), whose fused kernels a fresh machine
+    # compiles once (NVRTC, seconds; cached on disk after).
+    for _ in generate_step(p[:16], model, max_tokens=16):
         pass
     t0 = time.perf_counter()
     gen = generate_step(p[:16], model, max_tokens=tokens)
