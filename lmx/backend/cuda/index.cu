@@ -96,6 +96,18 @@ __global__ void gather_kernel(const T* __restrict__ src, T* __restrict__ dst, Ga
   }
 }
 
+// Kernels that only move elements run on unsigned integers of the item's
+// size: `launch` gets a zero of that type.
+template <typename F>
+void by_item_bits(size_t itemsize, F&& launch) {
+  switch (itemsize) {
+    case 1: launch(uint8_t{}); break;
+    case 2: launch(uint16_t{}); break;
+    case 4: launch(uint32_t{}); break;
+    default: launch(uint64_t{}); break;
+  }
+}
+
 // idx as a row-contiguous int64 device array.
 array as_int64_index(const array& ix, cudaStream_t st) {
   array out(ix.shape(), int64, std::shared_ptr<Data>{});
@@ -159,12 +171,7 @@ bool gather(const array& src, const std::vector<array>& idx, const std::vector<i
     gather_kernel<T><<<blocks_for(n), kThreads, 0, st>>>(static_cast<const T*>(s), static_cast<T*>(d), g, rest,
                                                            block, n, device_error());
   };
-  switch (src.itemsize()) {
-    case 1: launch(uint8_t{}); break;
-    case 2: launch(uint16_t{}); break;
-    case 4: launch(uint32_t{}); break;
-    default: launch(uint64_t{}); break;
-  }
+  by_item_bits(src.itemsize(), launch);
   LMX_CUDA_CHECK(cudaGetLastError());
   return true;
 }
@@ -234,12 +241,7 @@ bool scatter_replace(const array& src, const array& updates, const std::vector<a
     scatter_replace_kernel<T><<<blocks_for(block), kThreads, 0, st>>>(
         static_cast<T*>(d), static_cast<const T*>(up), g, rest, block, positions, device_error());
   };
-  switch (out.itemsize()) {
-    case 1: launch(uint8_t{}); break;
-    case 2: launch(uint16_t{}); break;
-    case 4: launch(uint32_t{}); break;
-    default: launch(uint64_t{}); break;
-  }
+  by_item_bits(out.itemsize(), launch);
   LMX_CUDA_CHECK(cudaGetLastError());
   return true;
 }
