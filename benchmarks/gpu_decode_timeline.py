@@ -4,9 +4,9 @@ graph is built and queued before token t is read), measured two ways.
 
 Host phases, per token (medians): building the graph in Python, async_eval
 (scheduling it onto the stream's worker), and the wait in item() for the
-token before. Like generate_step, it decodes through lmx.lm.compiled_decode
-unless LMX_COMPILED_DECODE=0. A wait near zero means the Python thread bounds decode; a long
-one means the worker or the device does.
+token before. A wait near zero means the Python thread bounds decode; a long
+one means the worker or the device does. Like generate_step, it decodes
+through lmx.lm.compiled_decode unless LMX_COMPILED_DECODE=0.
 
 Device timeline (PyTorch's profiler records lmx's kernels through CUPTI):
 the share of the time the GPU was running a kernel, and the idle gaps

@@ -10,6 +10,7 @@
 
 #include "lmx/primitives/primitive.h"
 #include "lmx/runtime/gpu.h"
+#include "lmx/runtime/env.h"
 #include "lmx/runtime/hash.h"
 #include "lmx/runtime/scheduler.h"
 #include "lmx/transforms/eval_profile.h"
@@ -21,6 +22,13 @@ namespace {
 
 bool needs_scheduling(const array& a) {
   return a.status() == array::Status::unscheduled && a.has_primitive();
+}
+
+// Not yet handed to a stream with an event: unreached, or taken by a walk
+// still running (async_eval's, on the deferred-jobs thread).
+bool awaiting_stream(const array& a) {
+  auto s = a.status();
+  return s == array::Status::unscheduled || s == array::Status::scheduling;
 }
 
 // float64 is a CPU-only type, as in MLX: one check for every GPU primitive.
@@ -231,13 +239,7 @@ void schedule(const std::vector<array>& outputs, bool run_last_here) {
 // before the walk was deferred (the A/B switch, and a debugging aid: errors
 // in scheduling itself are then raised by async_eval).
 bool defer_scheduling() {
-  static const bool defer = [] {
-    const char* env = std::getenv("LMX_ASYNC_SCHEDULE");
-    std::string v = env ? env : "";
-    if (v.empty() || v == "1") return true;
-    if (v == "0") return false;
-    throw std::invalid_argument("[async_eval] LMX_ASYNC_SCHEDULE must be 0 or 1, got '" + v + "'.");
-  }();
+  static const bool defer = env_switch("LMX_ASYNC_SCHEDULE", true, "async_eval");
   return defer;
 }
 
@@ -259,8 +261,7 @@ void async_eval(std::vector<array> outputs) {
       // but not flushed) report the failure when waited for.
       auto err = std::current_exception();
       for (auto& o : outputs)
-        if (auto s = o.status(); s == array::Status::unscheduled || s == array::Status::scheduling)
-          o.set_error(err), o.set_status(array::Status::available);
+        if (awaiting_stream(o)) o.set_error(err), o.set_status(array::Status::available);
     }
   });
 }
@@ -287,11 +288,7 @@ void eval(std::vector<array> outputs) {
   // An output not yet scheduled may be in a walk async_eval handed over:
   // that walk goes first. Outputs already scheduled need not wait for later
   // walks (a decode loop reads token t while token t+1's walk runs).
-  auto pending_walk = [](const array& o) {
-    auto s = o.status();
-    return s == array::Status::unscheduled || s == array::Status::scheduling;
-  };
-  if (scheduler::deferred_pending() && std::any_of(outputs.begin(), outputs.end(), pending_walk))
+  if (scheduler::deferred_pending() && std::any_of(outputs.begin(), outputs.end(), awaiting_stream))
     scheduler::wait_for_deferred();
   schedule(outputs, /*run_last_here=*/true);
   for (auto& o : outputs) o.wait();

@@ -208,9 +208,9 @@ bool rope_layout(const array& x, RopeArgs& a) {
   return true;
 }
 
-// Attention for a few queries (decode). A row (batch, query head, query)
-// has few blocks of work if it is one block: 32 query heads fill a quarter
-// of an H200, and a block walking 256 keys alone is latency bound. So each
+// Attention for a few queries (decode). A block per row (batch, query
+// head, query) gives decode 32 blocks, a quarter of an H200's
+// multiprocessors, each walking every key alone (latency bound). So each
 // row's keys are cut into `splits` chunks, a block per (row, chunk): warps
 // score the chunk's keys into `scratch`, the block takes the chunk's
 // maximum and exponentials, and thread groups over the value features sum

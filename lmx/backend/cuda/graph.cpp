@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "lmx/backend/cuda/cuda.h"
+#include "lmx/runtime/env.h"
 #include "lmx/runtime/gpu.h"
 #include "lmx/runtime/hash.h"
 #include "lmx/transforms/eval_profile.h"
@@ -448,13 +449,7 @@ void finish_stream(cudaStream_t st) {
 // (an index out of bounds) then lands on the outputs of the batch that made
 // it, instead of being raised by the next wait.
 bool synchronous_batches() {
-  static const bool sync = [] {
-    const char* env = std::getenv("LMX_CUDA_SYNC");
-    std::string v = env ? env : "";
-    if (v.empty() || v == "0") return false;
-    if (v == "1") return true;
-    throw std::invalid_argument("[cuda] LMX_CUDA_SYNC must be 0 or 1, got '" + v + "'.");
-  }();
+  static const bool sync = env_switch("LMX_CUDA_SYNC", false, "cuda");
   return sync;
 }
 

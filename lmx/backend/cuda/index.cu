@@ -191,11 +191,7 @@ bool scatter_add(const array& src, const array& updates, const std::vector<array
   int64_t n = static_cast<int64_t>(updates.size());
   if (n == 0) return true;
   // Updates as row-major blocks of out's dtype.
-  array u = updates;
-  if (updates.dtype() != t || !updates.flags().row_contiguous) {
-    u = array(updates.shape(), t, std::shared_ptr<Data>{});
-    copy_to_new(updates, u, st);
-  }
+  array u = row_contiguous(updates, t, st);
   const void* up = device_read(u, st);
   void* d = device_write(out);
   dispatch_gpu(t, [&](auto tag) {
@@ -229,11 +225,7 @@ bool scatter_replace(const array& src, const array& updates, const std::vector<a
   if (positions > kMaxSerialPositions && block < positions) return false;
   copy_to_new(src, out, st);
   if (n == 0) return true;
-  array u = updates;
-  if (updates.dtype() != out.dtype() || !updates.flags().row_contiguous) {
-    u = array(updates.shape(), out.dtype(), std::shared_ptr<Data>{});
-    copy_to_new(updates, u, st);
-  }
+  array u = row_contiguous(updates, out.dtype(), st);
   const void* up = device_read(u, st);
   void* d = device_write(out);
   auto launch = [&](auto zero) {
