@@ -71,6 +71,13 @@ def kernel_table(run, top=30):
     print(f"{'ms':>8s} {'%':>6s} {'count':>6s}  kernel")
     for us, count, name in rows[:top]:
         print(f"{us / 1e3:8.3f} {100 * us / total:6.1f} {count:6d}  {name[:110]}")
+    # A stretch from the middle of the step in launch order: one layer's kernels, one after another.
+    ordered = sorted((e.time_range.start, e.time_range.end, e.name) for e in prof.events()
+                     if e.device_type.name == "CUDA")
+    middle = len(ordered) // 2
+    print("kernels in launch order from the middle of the step (us):")
+    for start, end, name in ordered[middle : middle + 40]:
+        print(f"  {end - start:7.1f}  {name[:100]}")
 
 
 def make_model(cfg, bits):
@@ -82,7 +89,7 @@ def make_model(cfg, bits):
     return model
 
 
-def kernels_of_step(cfg, bits, prefill):
+def kernels_of_step(cfg, bits, prefill, compiled=False):
     model = make_model(cfg, bits)
     if prefill:
         prompt = mx.array(np.random.default_rng(0).integers(0, cfg["vocab_size"], (1, prefill)))
@@ -97,8 +104,20 @@ def kernels_of_step(cfg, bits, prefill):
         y = mx.argmax(model(y, cache=cache)[:, -1], axis=-1)[None]
         mx.eval(y)
 
-    step()
-    kernel_table(step)
+    if compiled:  # the step generate_step replays (lmx.lm.compiled_decode)
+        from lmx.lm.compiled_decode import CompiledDecoder
+
+        decoder = CompiledDecoder(model, cache, 64)
+        y = mx.array([3])
+
+        def step():
+            nonlocal y
+            y = mx.argmax(decoder(y), axis=-1)
+            mx.eval(y)
+
+    for _ in range(4):  # past graph recording and kernel compiles
+        step()
+    kernel_table(step, top=60)
 
 
 def profile(cfg, tokens, bits, profiler_range=False):
@@ -134,14 +153,16 @@ def main():
     ap.add_argument("--profiler-range", action="store_true",
                     help="wrap the last token's evaluation in cudaProfilerStart/Stop")
     ap.add_argument("--kernels", action="store_true", help="print the device time per kernel of one step")
+    ap.add_argument("--compiled", action="store_true", help="with --kernels: the compiled decode step")
     ap.add_argument("--prefill", type=int, default=0, help="with --kernels: a forward pass over this many tokens")
     args = ap.parse_args()
     cfg = dict(QWEN3_4B, num_hidden_layers=args.layers)
     if args.kernels:
         for bits in args.bits:
             print(f"Qwen3-4B shape, {args.layers} layers, {'bf16' if not bits else f'{bits}-bit'}: "
-                  + (f"prefill of {args.prefill} tokens" if args.prefill else "one decode step"))
-            kernels_of_step(cfg, bits, args.prefill)
+                  + (f"prefill of {args.prefill} tokens" if args.prefill
+                     else "one compiled decode step" if args.compiled else "one decode step"))
+            kernels_of_step(cfg, bits, args.prefill, args.compiled)
             mx.clear_cache()
         return
     print(f"Qwen3-4B shape, {args.layers} layers: ms per token (median of {args.tokens})")

@@ -257,7 +257,9 @@ ArrayFn compile(ArrayFn fun, bool shapeless) {
   };
   auto cache = std::make_shared<Cache>();
   return [fun = std::move(fun), shapeless, cache](const std::vector<array>& inputs) {
-    if (compile_mode() == CompileMode::disabled) return fun(inputs);
+    // Nested in another compile's trace, the function is traced inline, so
+    // the outer graph is simplified and fused as a whole.
+    if (compile_mode() == CompileMode::disabled || detail::in_compile_trace()) return fun(inputs);
     std::shared_ptr<CompiledGraph> graph;
     {
       std::lock_guard lk(cache->mu);

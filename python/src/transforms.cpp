@@ -201,6 +201,7 @@ void init_transforms(nb::module_& m) {
       default: return "enabled";
     }
   });
+  m.def("_in_compile_trace", []() { return detail::in_compile_trace(); });
   m.def("_set_compile_mode", [](const std::string& mode) {
     if (mode == "disabled") set_compile_mode(CompileMode::disabled);
     else if (mode == "no_simplify") set_compile_mode(CompileMode::no_simplify);

@@ -629,3 +629,25 @@ def test_equal_index_work_merges():
     )
     assert np.array_equal(np.array(got[0])[:, 3], np.ones((2, 4))) and np.array(got[0]).sum() == 8
     assert np.array_equal(np.array(got[1]), np.ones((2, 8, 4)))
+
+
+def test_a_compiled_function_called_while_tracing_is_traced_inline():
+    # As nn.silu inside a compiled model step: the inner function's ops join the outer graph,
+    # so its chain and the multiply after it become one fused node, and the inner function
+    # keeps no trace of its own.
+    inner_traces = []
+
+    def silu(x):
+        inner_traces.append(1)
+        return x * mx.sigmoid(x)
+
+    inner = mx.compile(silu)
+    outer = mx._core._CompiledGraph(lambda xs: [inner(xs[0]) * xs[1]], [mx.ones((4,)), mx.ones((4,))], False)
+    assert outer.num_nodes == 1
+    x, y = mx.array([-1.0, 0.0, 2.0]), mx.array([3.0, 2.0, 1.0])
+    got = mx.compile(lambda a, b: inner(a) * b)(x, y)
+    want = np.array(x) / (1 + np.exp(-np.array(x))) * np.array(y)
+    assert np.allclose(np.array(got), want, atol=1e-6)
+    assert len(inner._cache) == 0  # traced only inline
+    assert np.allclose(np.array(inner(x)), want / np.array(y), atol=1e-6)
+    assert len(inner._cache) == 1

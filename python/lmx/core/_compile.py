@@ -98,7 +98,11 @@ class _Compiled:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args, **kwargs):
-        if _core._compile_mode() == "disabled":
+        # Inside another function being compiled, the call is traced inline:
+        # the outer graph is simplified and fused as a whole (a nested
+        # compiled node would be opaque to its fusion, e.g. nn.silu's kernel
+        # could not take the multiply that follows it).
+        if _core._compile_mode() == "disabled" or _core._in_compile_trace():
             return self._fun(*args, **kwargs)
         fast_key = None
         if not kwargs and self._inputs is None and self._outputs is None and all(
