@@ -16,12 +16,25 @@ namespace {
 
 constexpr int kMaxIndexArrays = 8;
 
+// How an index array's elements are read: the common integer types in
+// place, any other converted to int64 first.
+enum class IndexKind : int8_t { int64, int32, uint32 };
+
 struct GatherIndices {
   int count;
-  const int64_t* idx[kMaxIndexArrays];
+  const void* idx[kMaxIndexArrays];
   int64_t dim[kMaxIndexArrays], stride[kMaxIndexArrays];
   int axis[kMaxIndexArrays];
+  IndexKind kind[kMaxIndexArrays];
 };
+
+__device__ inline int64_t index_value(const GatherIndices& g, int j, int64_t p) {
+  switch (g.kind[j]) {
+    case IndexKind::int32: return static_cast<const int32_t*>(g.idx[j])[p];
+    case IndexKind::uint32: return static_cast<const uint32_t*>(g.idx[j])[p];
+    default: return static_cast<const int64_t*>(g.idx[j])[p];
+  }
+}
 
 // Index values as int64; unsigned ones past INT64_MAX saturate (out of bounds).
 template <typename I>
@@ -37,7 +50,7 @@ struct ToIndex {
 __device__ inline bool index_offset(const GatherIndices& g, int64_t p, int code, DeviceError* err, int64_t& off) {
   off = 0;
   for (int j = 0; j < g.count; ++j) {
-    int64_t v = g.idx[j][p];
+    int64_t v = index_value(g, j, p);
     if (v < -g.dim[j] || v >= g.dim[j]) {
       if (atomicCAS(&err->code, 0, code) == 0) err->axis = g.axis[j], err->index = v, err->size = g.dim[j];
       return false;
@@ -127,7 +140,9 @@ array as_int64_index(const array& ix, cudaStream_t st) {
 
 namespace {
 
-// The index arrays (as int64, kept alive in `keep`) and the layout of the
+// The index arrays (dense int32, uint32 and int64 ones as they are, others
+// converted to int64 and kept alive in `keep`: a conversion is a kernel of
+// its own, once per cache write of every decode step) and the layout of the
 // remaining axes of `a`; false when they exceed what the kernels take.
 bool index_plan(const array& a, const std::vector<array>& idx, const std::vector<int>& axes, cudaStream_t st,
                 std::vector<array>& keep, GatherIndices& g, Layout<1>& rest, int64_t& block) {
@@ -135,8 +150,16 @@ bool index_plan(const array& a, const std::vector<array>& idx, const std::vector
   g = GatherIndices{};
   g.count = static_cast<int>(idx.size());
   for (size_t j = 0; j < idx.size(); ++j) {
-    keep.push_back(as_int64_index(idx[j], st));
-    g.idx[j] = static_cast<const int64_t*>(device_read(keep.back(), st));
+    const array& ix = idx[j];
+    const Dtype t = ix.dtype();
+    if ((t == int32 || t == uint32 || t == int64) && ix.flags().row_contiguous && ix.data_size() == ix.size()) {
+      g.kind[j] = t == int32 ? IndexKind::int32 : t == uint32 ? IndexKind::uint32 : IndexKind::int64;
+      g.idx[j] = device_read(ix, st);
+    } else {
+      keep.push_back(as_int64_index(ix, st));
+      g.kind[j] = IndexKind::int64;
+      g.idx[j] = device_read(keep.back(), st);
+    }
     g.dim[j] = a.shape(axes[j]);
     g.stride[j] = a.strides()[axes[j]];
     g.axis[j] = axes[j];
@@ -156,7 +179,7 @@ bool index_plan(const array& a, const std::vector<array>& idx, const std::vector
 
 bool gather(const array& src, const std::vector<array>& idx, const std::vector<int>& axes, array& out,
             cudaStream_t st) {
-  std::vector<array> keep;  // the int64 copies live until the kernel is queued
+  std::vector<array> keep;  // converted indices live until the kernel is queued
   GatherIndices g;
   Layout<1> rest;
   int64_t block;
