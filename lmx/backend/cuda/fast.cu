@@ -211,56 +211,102 @@ bool rope_layout(const array& x, RopeArgs& a) {
 // Attention for a few queries (decode). A block per row (batch, query
 // head, query) gives decode 32 blocks, a quarter of an H200's
 // multiprocessors, each walking every key alone (latency bound). So each
-// row's keys are cut into `splits` chunks, a block per (row, chunk): warps
-// score the chunk's keys into `scratch`, the block takes the chunk's
-// maximum and exponentials, and thread groups over the value features sum
-// the weighted values of interleaved keys. With one chunk the block writes
-// the output; otherwise it writes its (max, sum, unnormalised values) and
-// attention_combine_kernel merges the chunks, rescaled to a common maximum.
-// Fully masked rows give zeros; a sink logit joins the normaliser only.
+// row's keys are cut into `splits` chunks, a block per (row, chunk). Scores
+// take `key_lanes` lanes per key, each dotting V-wide slices (one 16-byte
+// load for 16-bit types) of U keys at once, so a lane has U loads in flight;
+// the chunk's scores stay in shared memory; the block takes their maximum
+// and exponentials, and thread groups over V-wide slices of the value
+// features sum the weighted values of interleaved keys. With one chunk the
+// block writes the output; otherwise it writes its (max, sum, unnormalised
+// values) and attention_combine_kernel merges the chunks, rescaled to a
+// common maximum. Fully masked rows give zeros; a sink logit joins the
+// normaliser only.
+constexpr int kAttnThreads = 128;
+constexpr int64_t kAttnMaxChunk = 4096;  // keys a block scores (shared memory)
+constexpr int kAttnKeysInFlight = 4;     // U
+
 struct AttentionArgs {
   int64_t hq, hk, tq, tk, d, dv, chunk;
   int64_t qs[3], ks[3], vs[3], ms[4];  // (batch, head, position) strides; the mask's four
   float scale;
-  int splits;
+  int splits, key_lanes;
   bool causal, has_mask, has_sinks;
 };
 
-template <typename T>
-__global__ void attention_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
-                                 const float* __restrict__ mask, const float* __restrict__ sinks, T* __restrict__ out,
-                                 float* __restrict__ scratch, float* __restrict__ partial, AttentionArgs a) {
-  extern __shared__ float qrow[];
-  __shared__ float red[kThreads / 32];
-  __shared__ float acc_part[kThreads];
+template <typename T, int V>
+__device__ inline void load_vec_float(const T* __restrict__ p, float (&x)[V]) {
+  const Vec<T, V> w = *reinterpret_cast<const Vec<T, V>*>(p);
+#pragma unroll
+  for (int e = 0; e < V; ++e) x[e] = to_float(w.v[e]);
+}
+
+template <typename T, int V>
+__global__ void __launch_bounds__(kAttnThreads) attention_kernel(
+    const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, const float* __restrict__ mask,
+    const float* __restrict__ sinks, T* __restrict__ out, float* __restrict__ partial, AttentionArgs a) {
+  constexpr int U = kAttnKeysInFlight;
+  extern __shared__ float smem[];
+  float* qrow = smem;   // the scaled query, d floats
+  float* s = smem + a.d;  // the chunk's scores, then weights
+  __shared__ float red[kAttnThreads / 32];
+  __shared__ float part[kAttnThreads * V];
   const int64_t row = blockIdx.x;  // (b, h, i) row-major
   const int split = blockIdx.y;
   const int64_t i = row % a.tq, h = (row / a.tq) % a.hq, b = row / (a.tq * a.hq);
   const int64_t kh = h / (a.hq / a.hk);
   const int64_t j0 = split * a.chunk, j1 = min(a.tk, j0 + a.chunk);
   const T* qp = q + b * a.qs[0] + h * a.qs[1] + i * a.qs[2];
-  for (int64_t f = threadIdx.x; f < a.d; f += blockDim.x) qrow[f] = static_cast<float>(qp[f]) * a.scale;
+  for (int64_t f = threadIdx.x; f < a.d; f += blockDim.x) qrow[f] = to_float(qp[f]) * a.scale;
   __syncthreads();
-  float* s = scratch + row * a.tk;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   const int64_t last_key = a.causal ? i + (a.tk - a.tq) : a.tk - 1;
-  for (int64_t j = j0 + warp; j < j1; j += warps) {
-    const T* kp = k + b * a.ks[0] + kh * a.ks[1] + j * a.ks[2];
-    float dot = 0.0f;
-    for (int64_t f = lane; f < a.d; f += 32) dot += qrow[f] * static_cast<float>(kp[f]);
-    for (int o = 16; o > 0; o /= 2) dot += __shfl_down_sync(0xffffffffu, dot, o);
-    if (lane == 0) {
-      if (a.has_mask) dot += mask[b * a.ms[0] + h * a.ms[1] + i * a.ms[2] + j * a.ms[3]];
-      s[j] = j > last_key ? -INFINITY : dot;
+  {
+    const int lanes = a.key_lanes, slot = threadIdx.x / lanes, sub = threadIdx.x % lanes;
+    const int slots = blockDim.x / lanes;
+    const T* kb = k + b * a.ks[0] + kh * a.ks[1];
+    const int64_t f0 = int64_t{sub} * V;
+    // Every thread runs the same trips (the shuffles need whole warps).
+    for (int64_t base = j0; base < j1; base += U * slots) {
+      float dot[U], bias[U];
+      Vec<T, V> raw[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t j = base + u * slots + slot;
+        const bool live = j < j1 && f0 < a.d;
+        if (live) raw[u] = *reinterpret_cast<const Vec<T, V>*>(kb + j * a.ks[2] + f0);
+        bias[u] = a.has_mask && j < j1 && sub == 0 ? mask[b * a.ms[0] + h * a.ms[1] + i * a.ms[2] + j * a.ms[3]] : 0.0f;
+        dot[u] = 0.0f;
+        if (live)
+#pragma unroll
+          for (int e = 0; e < V; ++e) dot[u] = fmaf(qrow[f0 + e], to_float(raw[u].v[e]), dot[u]);
+      }
+      // Heads wider than a warp's slices.
+      for (int64_t f = f0 + int64_t{lanes} * V; f < a.d; f += int64_t{lanes} * V)
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          const int64_t j = base + u * slots + slot;
+          if (j >= j1) continue;
+          float kv[V];
+          load_vec_float<T, V>(kb + j * a.ks[2] + f, kv);
+#pragma unroll
+          for (int e = 0; e < V; ++e) dot[u] = fmaf(qrow[f + e], kv[e], dot[u]);
+        }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        for (int o = lanes / 2; o > 0; o /= 2) dot[u] += __shfl_xor_sync(0xffffffffu, dot[u], o);
+        const int64_t j = base + u * slots + slot;
+        if (sub == 0 && j < j1) s[j - j0] = j > last_key ? -INFINITY : dot[u] + bias[u];
+      }
     }
   }
   __syncthreads();
   // The chunk's maximum (with the sink when it is the only chunk), then its
   // unnormalised weights and their sum.
+  const int64_t n = j1 - j0;
   const bool whole = a.splits == 1;
   float m = whole && a.has_sinks ? sinks[h] : -INFINITY;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) m = fmaxf(m, s[j]);
-  for (int o = 16; o > 0; o /= 2) m = fmaxf(m, __shfl_down_sync(0xffffffffu, m, o));
+  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) m = fmaxf(m, s[j]);
+  for (int o = 16; o > 0; o /= 2) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
   if (lane == 0) red[warp] = m;
   __syncthreads();
   m = red[0];
@@ -276,33 +322,59 @@ __global__ void attention_kernel(const T* __restrict__ q, const T* __restrict__ 
     return;
   }
   float l = 0.0f;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-    float p = __expf(s[j] - m);
+  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
+    const float p = __expf(s[j] - m);
     s[j] = p;
     l += p;
   }
-  for (int o = 16; o > 0; o /= 2) l += __shfl_down_sync(0xffffffffu, l, o);
+  for (int o = 16; o > 0; o /= 2) l += __shfl_xor_sync(0xffffffffu, l, o);
   if (lane == 0) red[warp] = l;
   __syncthreads();
   l = whole && a.has_sinks ? __expf(sinks[h] - m) : 0.0f;
   for (int w = 0; w < warps; ++w) l += red[w];
-  // `groups` groups of `width` threads; group g sums keys j0 + g, j0 + g + groups, ...
-  const int width = a.dv < blockDim.x ? static_cast<int>(a.dv) : blockDim.x;
+  // `groups` groups of `width` threads, thread t of a group owning the
+  // features of slice t; group g sums keys g, g + groups, ... of the chunk.
+  const int64_t slices = a.dv / V;
+  const int width = static_cast<int>(slices < int64_t{blockDim.x} ? slices : int64_t{blockDim.x});
   const int groups = blockDim.x / width, g = threadIdx.x / width, t = threadIdx.x % width;
   const float inv = whole ? 1.0f / l : 1.0f;
-  for (int64_t f0 = 0; f0 < a.dv; f0 += width) {
-    const int64_t f = f0 + t;
-    float acc = 0.0f;
-    if (g < groups && f < a.dv) {
-      const T* vp = v + b * a.vs[0] + kh * a.vs[1] + f;
-      for (int64_t j = j0 + g; j < j1; j += groups) acc += s[j] * static_cast<float>(vp[j * a.vs[2]]);
+  const T* vb = v + b * a.vs[0] + kh * a.vs[1];
+  for (int64_t c0 = 0; c0 < slices; c0 += width) {
+    const int64_t c = c0 + t;
+    float acc[V] = {};
+    if (g < groups && c < slices) {
+      const T* vp = vb + c * V;
+      int64_t j = g;
+      for (; j + (U - 1) * groups < n; j += U * groups) {
+        Vec<T, V> raw[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) raw[u] = *reinterpret_cast<const Vec<T, V>*>(vp + (j0 + j + u * groups) * a.vs[2]);
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          const float p = s[j + u * groups];
+#pragma unroll
+          for (int e = 0; e < V; ++e) acc[e] = fmaf(p, to_float(raw[u].v[e]), acc[e]);
+        }
+      }
+      for (; j < n; j += groups) {
+        float vv[V];
+        load_vec_float<T, V>(vp + (j0 + j) * a.vs[2], vv);
+#pragma unroll
+        for (int e = 0; e < V; ++e) acc[e] = fmaf(s[j], vv[e], acc[e]);
+      }
     }
-    acc_part[threadIdx.x] = acc;
+#pragma unroll
+    for (int e = 0; e < V; ++e) part[threadIdx.x * V + e] = acc[e];
     __syncthreads();
-    if (g == 0 && f < a.dv) {
-      for (int o = 1; o < groups; ++o) acc += acc_part[o * width + t];
-      if (whole) out[row * a.dv + f] = T(acc * inv);
-      else mine[2 + f] = acc;
+    if (g == 0 && c < slices) {
+      for (int o = 1; o < groups; ++o)
+#pragma unroll
+        for (int e = 0; e < V; ++e) acc[e] += part[(o * width + t) * V + e];
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        if (whole) out[row * a.dv + c * V + e] = from_float<T>(acc[e] * inv);
+        else mine[2 + c * V + e] = acc[e];
+      }
     }
     __syncthreads();
   }
@@ -419,12 +491,13 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
     for (int i = 0; i < 4; ++i) a.ms[i] = mask->strides()[i];
   a.scale = scale, a.causal = causal, a.has_mask = mask != nullptr, a.has_sinks = sinks != nullptr;
   int64_t rows = q.shape(0) * a.hq * a.tq;
-  // Chunks of at least kMinChunkKeys keys, enough of them for about two
-  // blocks per multiprocessor.
+  // Chunks of kMinChunkKeys to kAttnMaxChunk keys, enough of them for about
+  // four blocks per multiprocessor.
   constexpr int64_t kMinChunkKeys = 32;
-  const int64_t want = 2 * int64_t{device_props().multiProcessorCount};
+  const int64_t want = 4 * int64_t{device_props().multiProcessorCount};
   int64_t splits = rows > 0 ? std::max<int64_t>(1, std::min((want + rows - 1) / rows, (a.tk + kMinChunkKeys - 1) / kMinChunkKeys)) : 1;
-  splits = std::min<int64_t>(splits, 65535);
+  splits = std::max(splits, (a.tk + kAttnMaxChunk - 1) / kAttnMaxChunk);
+  if (splits > 65535) return false;
   a.chunk = (a.tk + splits - 1) / splits;
   a.splits = static_cast<int>((a.tk + a.chunk - 1) / a.chunk);
   return dispatch_float_gpu(out.dtype(), [&](auto tag) {
@@ -436,11 +509,26 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
     const float* sp = sinks ? static_cast<const float*>(device_read(*sinks, st)) : nullptr;
     allocate(out, st);
     if (rows == 0) return;
-    Scratch scores(sizeof(float) * rows * a.tk, st);
     Scratch partial(a.splits > 1 ? sizeof(float) * rows * a.splits * (a.dv + 2) : 0, st);
     T* o = static_cast<T*>(device_write(out));
-    attention_kernel<T><<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(a.splits)), kThreads,
-                          sizeof(float) * a.d, st>>>(qp, kp, vp, mp, sp, o, scores.as<float>(), partial.as<float>(), a);
+    const size_t smem = sizeof(float) * (a.d + a.chunk);
+    const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(a.splits));
+    // Keys and values read V at a time when every row of them starts aligned.
+    constexpr int V = vec_width<T>();
+    bool vec = a.d % V == 0 && a.dv % V == 0 && aligned_to(kp, 16) && aligned_to(vp, 16);
+    for (int x = 0; x < 3; ++x) vec = vec && a.ks[x] % V == 0 && a.vs[x] % V == 0;
+    auto key_lanes = [&](int width) {  // the fewest power-of-two lanes covering a key's slices, at most 32
+      int lanes = 1;
+      while (lanes < 32 && lanes * width < a.d) lanes *= 2;
+      return lanes;
+    };
+    if (vec) {
+      a.key_lanes = key_lanes(V);
+      attention_kernel<T, V><<<grid, kAttnThreads, smem, st>>>(qp, kp, vp, mp, sp, o, partial.as<float>(), a);
+    } else {
+      a.key_lanes = key_lanes(1);
+      attention_kernel<T, 1><<<grid, kAttnThreads, smem, st>>>(qp, kp, vp, mp, sp, o, partial.as<float>(), a);
+    }
     LMX_CUDA_CHECK(cudaGetLastError());
     if (a.splits > 1) {
       attention_combine_kernel<T><<<static_cast<unsigned>(rows), 128, 0, st>>>(partial.as<float>(), sp, o, a);
