@@ -49,4 +49,37 @@ std::pair<std::vector<array>, std::vector<int>> Matmul::vmap(const std::vector<a
   return {{matmul(a, b)}, {0}};
 }
 
+// Each output is a Matmul of (a, b_i): their rules, a's cotangent summed.
+std::vector<array> MatmulGroup::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  Matmul product(stream());
+  std::vector<array> out;
+  for (int arg : argnums) {
+    if (arg == 0) {
+      array sum;
+      for (size_t i = 1; i < primals.size(); ++i) {
+        array g = product.vjp({primals[0], primals[i]}, {cotangents[i - 1]}, {0}, {})[0];
+        sum = sum.valid() ? add(sum, g) : g;
+      }
+      out.push_back(sum);
+    } else {
+      out.push_back(product.vjp({primals[0], primals[arg]}, {cotangents[arg - 1]}, {1}, {})[0]);
+    }
+  }
+  return out;
+}
+
+std::pair<std::vector<array>, std::vector<int>> MatmulGroup::vmap(const std::vector<array>& inputs,
+                                                                  const std::vector<int>& axes,
+                                                                  const std::vector<array>&) {
+  Matmul product(stream());
+  std::vector<array> outs;
+  std::vector<int> out_axes;
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    auto [o, ax] = product.vmap({inputs[0], inputs[i]}, {axes[0], axes[i]}, {});
+    outs.push_back(o[0]), out_axes.push_back(ax[0]);
+  }
+  return {outs, out_axes};
+}
+
 }  // namespace lmx

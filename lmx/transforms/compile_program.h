@@ -58,6 +58,11 @@ void fuse_elementwise(Program& p, bool shapeless);
 // fused node takes the chain's shape from its inputs at each evaluation.
 void fuse_reductions(Program& p, bool shapeless);
 
+// Matmuls reading the same left operand with shared (K, N) matrices become
+// one MatmulGroup node per stream (at most MatmulGroup::kMaxMatrices each),
+// unless one's matrix depends on another's product.
+void group_sibling_matmuls(Program& p);
+
 }  // namespace compile_passes
 
 }  // namespace lmx

@@ -154,6 +154,8 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("arg_reduce"), w.u8(static_cast<uint8_t>(a->type())), w.i32(a->axis());
   } else if (dynamic_cast<const Matmul*>(&p)) {
     w.str("matmul");
+  } else if (dynamic_cast<const MatmulGroup*>(&p)) {
+    w.str("matmul_group");
   } else if (auto* cv = dynamic_cast<const Convolution*>(&p)) {
     const ConvParams& cp = cv->params();
     w.str("convolution"), w.u8(static_cast<uint8_t>(cv->kind()));
@@ -267,6 +269,7 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     return std::make_shared<ArgReduce>(s, type, r.i32());
   }
   if (tag == "matmul") return std::make_shared<Matmul>(s);
+  if (tag == "matmul_group") return std::make_shared<MatmulGroup>(s);
   if (tag == "extreme_grad") return std::make_shared<ExtremeGrad>(s, r.ints<int>());
   if (tag == "convolution") {
     auto kind = read_enum<ConvKind>(r, r.u8(), static_cast<uint32_t>(ConvKind::weight_grad) + 1, "convolution kind");
@@ -649,6 +652,16 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     size_t k = a.size(), kb = b.size();
     need(a[k - 1] == b[kb - 2] && o[k - 2] == a[k - 2] && o[k - 1] == b[kb - 1]);
     for (size_t d = 0; d + 2 < k; ++d) need(a[d] == o[d] && (shared || b[d] == o[d]));
+  } else if (dynamic_cast<const MatmulGroup*>(&prim)) {
+    // (a, b_1 .. b_n) -> a @ b_i: a (..., M, K), each b_i one (K, N_i) matrix.
+    const Shape& a = shape(n.inputs[0]);
+    need(nin >= 2 && nin <= MatmulGroup::kMaxMatrices + 1 && n.outputs.size() == nin - 1 && a.size() >= 2);
+    for (size_t i = 1; i < nin; ++i) {
+      const Shape &b = shape(n.inputs[i]), &o = shape(n.outputs[i - 1]);
+      need(b.size() == 2 && b[0] == a.back() && o.size() == a.size() && o.back() == b[1] &&
+           std::equal(a.begin(), a.end() - 1, o.begin()) && dtype(n.inputs[i]) == dtype(n.inputs[0]) &&
+           dtype(n.outputs[i - 1]) == dtype(n.inputs[0]));
+    }
   } else if (auto* so = dynamic_cast<const Sort*>(&prim)) {
     const int ax = so->axis();
     need(nin == 1 && axis_in(ax, shape(out)));
@@ -876,12 +889,12 @@ std::unique_ptr<Program> read_program(Reader& r, Stream s, bool shapeless) {
       defined[v] = true;
     }
     std::shared_ptr<Primitive> prim = read_primitive(r, s, n.inputs.size(), shapeless);
-    // Factorizations, quantize and the fused backward passes have several
-    // outputs, which validate_node counts against what their op makes; other
+    // Factorizations, quantize, matmul groups and the fused backward passes
+    // have several outputs, which validate_node counts; other
     // primitives fix the count.
     auto* c = dynamic_cast<Compiled*>(prim.get());
     const bool counted_later = dynamic_cast<Factorization*>(prim.get()) || dynamic_cast<AffineQuantize*>(prim.get()) ||
-                               dynamic_cast<FpQuantize*>(prim.get()) ||
+                               dynamic_cast<FpQuantize*>(prim.get()) || dynamic_cast<MatmulGroup*>(prim.get()) ||
                                dynamic_cast<fast::FusedMultiOutput*>(prim.get());
     if (!counted_later && (c ? c->output_slots().size() : 1) != n.outputs.size())
       r.fail("a node's outputs do not match its primitive.");

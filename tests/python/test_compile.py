@@ -651,3 +651,53 @@ def test_a_compiled_function_called_while_tracing_is_traced_inline():
     assert len(inner._cache) == 0  # traced only inline
     assert np.allclose(np.array(inner(x)), want / np.array(y), atol=1e-6)
     assert len(inner._cache) == 1
+
+
+def _projections(x, a, b, c):
+    # An attention layer's q, k and v projections (nn.Linear computes x @ w.T).
+    return [mx.tanh(x @ a.T), x @ b.T + 1, x @ c.T]
+
+
+def _projection_args(rng):
+    x = mx.array(rng.standard_normal((2, 1, 16)).astype(np.float32))
+    return [x] + [mx.array(rng.standard_normal((n, 16)).astype(np.float32)) for n in (8, 4, 4)]
+
+
+def test_sibling_matmuls_become_one_group(rng, tmp_path):
+    args = _projection_args(rng)
+    dot = mx._core._CompiledGraph(lambda xs: _projections(*xs), args, False).to_dot()
+    assert dot.count("matmul_group") == 1 and '"matmul"' not in dot
+    want = _projections(*args)
+    got = mx.compile(_projections)(*args)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-5, atol=1e-6)
+    # Gradients and batching through the group match the uncompiled function.
+    def loss(*xs):
+        return sum(mx.sum(o * o) for o in _projections(*xs))
+
+    for g, w in zip(mx.grad(mx.compile(loss), argnums=(0, 1, 2, 3))(*args),
+                    mx.grad(loss, argnums=(0, 1, 2, 3))(*args)):  # fmt: skip
+        np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-4, atol=1e-5)
+    batch = mx.array(rng.standard_normal((3, 2, 1, 16)).astype(np.float32))
+    vm = mx.vmap(mx.compile(_projections), in_axes=(0, None, None, None))(batch, *args[1:])
+    for i in range(3):
+        for g, w in zip(vm, _projections(batch[i], *args[1:])):
+            np.testing.assert_allclose(np.array(g[i]), np.array(w), rtol=1e-5, atol=1e-6)
+    # An exported trace keeps the group and reads back.
+    path = str(tmp_path / "proj.mlxfn")
+    mx.export_function(path, _projections, *args)
+    for g, w in zip(mx.import_function(path)(*args), want):
+        np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-5, atol=1e-6)
+
+
+def test_a_matmul_whose_matrix_needs_its_sibling_is_not_grouped(rng):
+    # x @ a and x @ m read x, but m is computed from x @ a: one node for both would read its own output.
+    def chained(x, a):
+        y = x @ a
+        return [y, x @ (y.T @ y)]
+
+    x = mx.array(rng.standard_normal((1, 4)).astype(np.float32))
+    a = mx.array(rng.standard_normal((4, 4)).astype(np.float32))
+    assert "matmul_group" not in mx._core._CompiledGraph(lambda xs: chained(*xs), [x, a], False).to_dot()
+    for g, w in zip(mx.compile(chained)(x, a), chained(x, a)):
+        np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-5, atol=1e-5)

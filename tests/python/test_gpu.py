@@ -363,6 +363,28 @@ def test_decode_shaped_products_match_cpu(dtype, x_shape, n):
         same(g, c, dtype, tol={"float32": 1e-5}.get(dtype))
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("rows, k, ns", [
+    (1, 2560, (4096, 1024, 1024)),  # q, k, v projections of a decode step: one launch
+    (1, 2560, (9728, 9728)),  # gate and up
+    (3, 64, (40, 8, 8, 16)),  # several rows of x, four weights
+    (1, 60, (16, 16)),  # K not a whole number of 8-value chunks: a product each
+])  # fmt: skip
+def test_compiled_sibling_products_match_cpu(dtype, rows, k, ns):
+    # compile groups matmuls of one x with several weights (MatmulGroup); the GPU runs them
+    # as one matrix-vector kernel over all the weights.
+    x = rand((1, rows, k), dtype)
+    ws = [rand((n, k), dtype) for n in ns]
+    f = mx.compile(lambda x, *ws: [x @ w.T for w in ws])
+    with mx.stream(mx.gpu):
+        gpu_r = f(x, *ws)
+        mx.eval(gpu_r)
+    with mx.stream(mx.cpu):
+        cpu_r = [x @ w.T for w in ws]
+    for g, c in zip(gpu_r, cpu_r):
+        same(g, c, dtype, tol={"float32": 1e-4}.get(dtype))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("k,n", [(2560, 1000), (2560, 4096), (4096, 2560)])
 def test_long_decode_products_match_cpu(dtype, k, n):
@@ -426,6 +448,30 @@ def test_gather_and_argreduce_on_gpu():
     assert mx.take(x, mx.array([5]), axis=0, stream=mx.gpu).shape == (1, 7, 8)
 
 
+@pytest.mark.parametrize("itype", ["int8", "uint8", "int16", "int32", "uint32", "int64", "uint64"])
+def test_gather_and_scatter_take_every_index_type(itype):
+    # int32, uint32 and int64 indices are read in place, the others converted; a strided
+    # (transposed) index array is converted too.
+    x = rand((9, 5), "bfloat16")
+    idx = mx.array(np.array([[7, 0, 3], [2, 8, 1]])).astype(getattr(mx, itype))
+    upd = rand((3, 5), "bfloat16")
+    for s in (mx.gpu, mx.cpu):
+        with mx.stream(s):
+            r = [x[idx], x[idx.T], mx.take(x, idx[0], axis=0)]
+            y = mx.array(x)
+            y[idx[1]] = upd
+            r.append(y)
+            mx.eval(r)
+        if s == mx.gpu:
+            gpu_r = r
+    for g, c in zip(gpu_r, r):
+        same(g, c, "bfloat16")
+    if itype in ("uint32", "uint64"):  # past the signed range: out of bounds, not negative
+        with pytest.raises(IndexError, match="out of bounds"):
+            big = np.array([2**32 - 1 if itype == "uint32" else 2**63 + 5], dtype=itype)
+            mx.eval(mx.take(x, mx.array(big), axis=0, stream=mx.gpu))
+
+
 @pytest.mark.parametrize("n", [1, 2, 7, 1000, 4097])
 def test_random_numbers_identical_to_cpu(n):
     key = mx.random.key(7)
@@ -458,6 +504,23 @@ def test_attention_decode_kernel_matches_cpu(dtype, tq):
             g = mx.fast.rope(x, 32, traditional=trad, base=500.0, scale=0.5, offset=off, stream=mx.gpu)
             c = mx.fast.rope(x, 32, traditional=trad, base=500.0, scale=0.5, offset=off, stream=mx.cpu)
             same(g, c, dtype, tol=tol)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("hq, hk, tq, tk, d, dv", [
+    (32, 8, 1, 1000, 128, 128),  # a decode step of an 8B-class model, many chunks
+    (4, 2, 3, 77, 18, 18),  # features not a whole number of vectors: the one-value path
+    (2, 1, 2, 300, 512, 64),  # heads wider than a warp's slices, values narrower than keys
+])  # fmt: skip
+def test_attention_decode_kernel_shapes_match_cpu(dtype, hq, hk, tq, tk, d, dv):
+    q, k, v = rand((1, hq, tq, d), dtype), rand((1, hk, tk, d), dtype), rand((1, hk, tk, dv), dtype)
+    # A static cache's mask (compiled decode): the first positions written, the rest hidden.
+    written = mx.array(np.arange(tk) < tk - 5)[None]
+    tol = {"float16": 2e-2, "bfloat16": 5e-2, "float32": 1e-5}[dtype]
+    for kw in ({}, {"mask": "causal"}, {"mask": written}, {"sinks": rand((hq,), "float32")}):
+        g = mx.fast.scaled_dot_product_attention(q, k, v, scale=d**-0.5, stream=mx.gpu, **kw)
+        c = mx.fast.scaled_dot_product_attention(q, k, v, scale=d**-0.5, stream=mx.cpu, **kw)
+        same(g, c, dtype, tol=tol)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

@@ -167,6 +167,11 @@ bool matvec(const array& a, const array& b, array& out) {
 
 }  // namespace
 
+void MatmulGroup::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  Matmul product(stream());
+  for (size_t i = 0; i < outputs.size(); ++i) product.eval_cpu({inputs[0], inputs[i + 1]}, outputs[i]);
+}
+
 void Matmul::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& a = inputs[0];
   const array b = matmul_rhs(a, inputs[1]);

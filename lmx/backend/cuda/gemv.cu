@@ -40,15 +40,33 @@ __device__ inline void raw8_to_float(const Raw8<T>& r, float (&x)[8]) {
   }
 }
 
-// y[i, n] = sum_k x[i, k] w[n, k] for rows n0 .. n0 + R and i < m <= MR.
-// Each lane issues the loads of U chunks per row before it uses any.
+// Up to kMaxGemvWeights weights sharing x, each with its output and row
+// count; the grid's blocks are dealt to them in order (weight s owns blocks
+// [first_block[s], first_block[s + 1])).
+constexpr int kMaxGemvWeights = 4;
+template <typename T>
+struct GemvWeights {
+  const T* w[kMaxGemvWeights];
+  T* y[kMaxGemvWeights];
+  int64_t n[kMaxGemvWeights];
+  int64_t first_block[kMaxGemvWeights + 1];
+  int count;
+};
+
+// y[i, n] = sum_k x[i, k] w[n, k] for rows n0 .. n0 + R and i < m <= MR of
+// the block's weight. Each lane issues the loads of U chunks per row before
+// it uses any.
 template <typename T, int MR, int R, int U>
-__global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const T* __restrict__ x, const T* __restrict__ w,
-                                                            T* __restrict__ y, int m, int64_t k, int64_t n,
-                                                            int warps_k) {
+__global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const T* __restrict__ x, GemvWeights<T> ws, int m,
+                                                            int64_t k, int warps_k) {
+  int s = 0;
+  while (s + 1 < ws.count && blockIdx.x >= ws.first_block[s + 1]) ++s;
+  const T* __restrict__ w = ws.w[s];
+  T* __restrict__ y = ws.y[s];
+  const int64_t n = ws.n[s];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int wk = warp % warps_k, wn = warp / warps_k, warps_n = kGemvThreads / 32 / warps_k;
-  const int64_t n0 = (int64_t{blockIdx.x} * warps_n + wn) * R;
+  const int64_t n0 = ((int64_t{blockIdx.x} - ws.first_block[s]) * warps_n + wn) * R;
   const int64_t chunks = k / 8, step = int64_t{warps_k} * 32;
   float acc[MR][R] = {};
   if (n0 < n) {
@@ -87,34 +105,52 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const T* __restrict_
 
 }  // namespace
 
-bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
-  const Dtype t = out.dtype();
+bool gemv_group(const array& a, const std::vector<array>& bs, std::vector<array>& outs, cudaStream_t st) {
+  const Dtype t = a.dtype();
   if (t != float32 && t != float16 && t != bfloat16) return false;
-  if (a.dtype() != t || b.dtype() != t) return false;
-  const int64_t k = a.shape(-1), n = b.shape(-1);
+  if (bs.empty() || bs.size() > kMaxGemvWeights || bs.size() != outs.size()) return false;
+  const int64_t k = a.shape(-1);
   const int64_t m = k ? static_cast<int64_t>(a.size()) / k : 0;  // a's batch dims fold into its rows
-  // The weight must be w.T of one row-contiguous (n, k) w, 16-byte aligned.
-  if (m < 1 || m > kGemvMaxRows || k % 8 != 0 || n == 0 || !is_shared_transposed_weight(b)) return false;
+  if (m < 1 || m > kGemvMaxRows || k % 8 != 0) return false;
+  // Each weight must be w.T of one row-contiguous (n, k) w, 16-byte aligned.
+  for (size_t s = 0; s < bs.size(); ++s) {
+    const array& b = bs[s];
+    if (b.dtype() != t || outs[s].dtype() != t || b.shape(-2) != k || b.shape(-1) == 0 ||
+        !is_shared_transposed_weight(b))
+      return false;
+  }
   array x = row_contiguous(a, st);
   const void* xp = device_read(x, st);
-  const void* wp = device_read(b, st);
-  if (!aligned_to(xp, 16) || !aligned_to(wp, 16)) return false;
-  allocate(out, st);
+  if (!aligned_to(xp, 16)) return false;
+  std::vector<const void*> wps;
+  for (const array& b : bs) {
+    wps.push_back(device_read(b, st));
+    if (!aligned_to(wps.back(), 16)) return false;
+  }
+  for (array& out : outs) allocate(out, st);
   const int64_t chunks = k / 8;
   const int warps_k = split_k_warps(chunks);
   dispatch_gpu_float(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    // Blocks of kGemvThreads threads for n rows at R rows per warp group.
-    auto blocks_for_rows = [&](int R) {
+    // Blocks of kGemvThreads threads at R rows per warp group, dealt to the weights in order.
+    auto deal = [&](int R) {
+      GemvWeights<T> ws{};
+      ws.count = static_cast<int>(bs.size());
       const int64_t rows_per_block = kGemvThreads / 32 / warps_k * R;
-      return (n + rows_per_block - 1) / rows_per_block;
+      for (int s = 0; s < ws.count; ++s) {
+        const int64_t n = bs[s].shape(-1);
+        ws.w[s] = static_cast<const T*>(wps[s]);
+        ws.y[s] = static_cast<T*>(device_write(outs[s]));
+        ws.n[s] = n;
+        ws.first_block[s + 1] = ws.first_block[s] + (n + rows_per_block - 1) / rows_per_block;
+      }
+      return ws;
     };
     auto launch = [&](auto mr, auto r, auto u) {
       constexpr int MR = decltype(mr)::value, R = decltype(r)::value, U = decltype(u)::value;
-      const auto grid = static_cast<unsigned>(blocks_for_rows(R));
-      gemv_kernel<T, MR, R, U><<<grid, kGemvThreads, 0, st>>>(static_cast<const T*>(xp), static_cast<const T*>(wp),
-                                                              static_cast<T*>(device_write(out)),
-                                                              static_cast<int>(m), k, n, warps_k);
+      const GemvWeights<T> ws = deal(R);
+      gemv_kernel<T, MR, R, U><<<static_cast<unsigned>(ws.first_block[ws.count]), kGemvThreads, 0, st>>>(
+          static_cast<const T*>(xp), ws, static_cast<int>(m), k, warps_k);
     };
     using std::integral_constant;
     if (m > 1) return launch(integral_constant<int, kGemvMaxRows>{}, integral_constant<int, 2>{},
@@ -124,7 +160,7 @@ bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
     // has too few warps to cover memory latency, so each loads four chunks
     // ahead (2560x1024: 7.6 -> 5.8 us); lanes with four or more chunks of a
     // row gain from two (9728x2560: 24.2 -> 22.1 us); the rest, one.
-    if (blocks_for_rows(4) < 4 * int64_t{device_props().multiProcessorCount})
+    if (deal(4).first_block[bs.size()] < 4 * int64_t{device_props().multiProcessorCount})
       launch(integral_constant<int, 1>{}, integral_constant<int, 4>{}, integral_constant<int, 4>{});
     else if (chunks >= 4 * 32 * int64_t{warps_k})
       launch(integral_constant<int, 1>{}, integral_constant<int, 4>{}, integral_constant<int, 2>{});
@@ -133,6 +169,11 @@ bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
   });
   LMX_CUDA_CHECK(cudaGetLastError());
   return true;
+}
+
+bool gemv(const array& a, const array& b, array& out, cudaStream_t st) {
+  std::vector<array> outs{out};
+  return out.dtype() == a.dtype() && gemv_group(a, {b}, outs, st);
 }
 
 }  // namespace lmx::cu

@@ -104,6 +104,9 @@ bool scatter_replace(const array& src, const array& updates, const std::vector<a
 // done) for any other case.
 constexpr int kGemvMaxRows = 8;
 bool gemv(const array& a, const array& b, array& out, cudaStream_t st);
+// outs[i] = a @ bs[i] for several such weights in one launch (MatmulGroup);
+// false (nothing done) unless gemv takes every one of them.
+bool gemv_group(const array& a, const std::vector<array>& bs, std::vector<array>& outs, cudaStream_t st);
 
 // matmul.cpp: float32/float16/bfloat16 through cuBLAS (gemv's cases through
 // gemv); false for other dtypes.

@@ -154,6 +154,14 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::matmul(inputs[0], matmul_rhs(inputs[0], inputs[1]), out, cuda_stream(*this))) on_host(*this, inputs, out);
 }
 
+void MatmulGroup::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto st = cuda_stream(*this);
+  const std::vector<array> weights(inputs.begin() + 1, inputs.end());
+  if (cu::gemv_group(inputs[0], weights, outputs, st)) return;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (!cu::matmul(inputs[0], matmul_rhs(inputs[0], weights[i]), outputs[i], st)) return on_host(*this, inputs, outputs);
+}
+
 void ArgReduce::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::arg_reduce(type_ == ArgReduceType::ArgMax, axis_, inputs[0], out, cuda_stream(*this)))
     on_host(*this, inputs, out);

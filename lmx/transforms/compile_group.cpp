@@ -1,0 +1,122 @@
+// compile's grouping pass: matmuls that read the same left operand and shared
+// (K, N) matrices become one MatmulGroup node (see lmx/primitives/linalg.h).
+#include <algorithm>
+#include <queue>
+#include <unordered_map>
+
+#include "lmx/primitives/linalg.h"
+#include "lmx/transforms/compile_program.h"
+
+namespace lmx::compile_passes {
+
+namespace {
+
+// Whether node i is a matmul of a (..., M, K) with one shared (K, N) matrix.
+bool shared_matrix_product(const Program& p, const Program::Node& n) {
+  if (!dynamic_cast<const Matmul*>(n.primitive.get()) || n.inputs.size() != 2) return false;
+  const Program::Value &a = p.values[n.inputs[0]], &b = p.values[n.inputs[1]];
+  return a.shape.size() >= 2 && b.shape.size() == 2 && a.dtype == b.dtype &&
+         p.values[n.outputs[0]].dtype == a.dtype;
+}
+
+// Reorders the nodes so each follows the nodes it reads, keeping the given
+// order where it already does (a node waits only for its producers).
+void order_by_dependencies(Program& p) {
+  std::vector<int> producer(p.values.size(), -1);
+  for (size_t i = 0; i < p.nodes.size(); ++i)
+    for (int v : p.nodes[i].outputs) producer[v] = static_cast<int>(i);
+  std::vector<int> waiting(p.nodes.size(), 0);
+  std::vector<std::vector<int>> readers(p.nodes.size());
+  for (size_t i = 0; i < p.nodes.size(); ++i)
+    for (int v : p.nodes[i].inputs)
+      if (producer[v] >= 0) ++waiting[i], readers[producer[v]].push_back(static_cast<int>(i));
+  std::priority_queue<int, std::vector<int>, std::greater<>> ready;
+  for (size_t i = 0; i < p.nodes.size(); ++i)
+    if (waiting[i] == 0) ready.push(static_cast<int>(i));
+  std::vector<Program::Node> nodes;
+  nodes.reserve(p.nodes.size());
+  while (!ready.empty()) {
+    int i = ready.top();
+    ready.pop();
+    for (int r : readers[i])
+      if (--waiting[r] == 0) ready.push(r);
+    nodes.push_back(std::move(p.nodes[i]));
+  }
+  p.nodes = std::move(nodes);
+}
+
+}  // namespace
+
+void group_sibling_matmuls(Program& p) {
+  std::vector<int> producer(p.values.size(), -1);
+  for (size_t i = 0; i < p.nodes.size(); ++i)
+    for (int v : p.nodes[i].outputs) producer[v] = static_cast<int>(i);
+  // Candidate members by left operand, in program order.
+  std::unordered_map<int, std::vector<int>> by_operand;
+  std::vector<int> operands;
+  for (size_t i = 0; i < p.nodes.size(); ++i) {
+    if (!shared_matrix_product(p, p.nodes[i])) continue;
+    auto& list = by_operand[p.nodes[i].inputs[0]];
+    if (list.empty()) operands.push_back(p.nodes[i].inputs[0]);
+    list.push_back(static_cast<int>(i));
+  }
+  // Whether the value v depends on a node of `members` (then a group holding
+  // both that node and v's reader would read its own output).
+  std::vector<int> seen(p.nodes.size(), -1);
+  auto depends_on = [&](int v, const std::vector<bool>& member, int mark) {
+    std::vector<int> stack;
+    if (producer[v] >= 0) stack.push_back(producer[v]);
+    while (!stack.empty()) {
+      int q = stack.back();
+      stack.pop_back();
+      if (seen[q] == mark) continue;
+      seen[q] = mark;
+      if (member[q]) return true;
+      for (int w : p.nodes[q].inputs)
+        if (producer[w] >= 0) stack.push_back(producer[w]);
+    }
+    return false;
+  };
+  std::vector<bool> gone(p.nodes.size(), false), member(p.nodes.size(), false);
+  int mark = 0;
+  bool grouped = false;
+  for (int x : operands) {
+    const auto& list = by_operand[x];
+    // Groups of siblings on one stream, up to MatmulGroup::kMaxMatrices each.
+    std::vector<bool> taken(list.size(), false);
+    for (size_t first = 0; first < list.size(); ++first) {
+      if (taken[first]) continue;
+      const Stream& stream = p.nodes[list[first]].primitive->stream();
+      std::vector<int> group;
+      for (size_t j = first; j < list.size() && group.size() < MatmulGroup::kMaxMatrices; ++j)
+        if (!taken[j] && p.nodes[list[j]].primitive->stream() == stream) group.push_back(list[j]), taken[j] = true;
+      if (group.size() < 2) continue;
+      for (int g : group) member[g] = true;
+      bool independent = true;
+      for (int g : group) independent = independent && !depends_on(p.nodes[g].inputs[1], member, mark++);
+      for (int g : group) member[g] = false;
+      if (!independent) continue;
+      Program::Node node;
+      node.primitive = std::make_shared<MatmulGroup>(stream);
+      node.inputs.push_back(x);
+      for (int g : group) {
+        node.inputs.push_back(p.nodes[g].inputs[1]);
+        node.outputs.push_back(p.nodes[g].outputs[0]);
+        gone[g] = true;
+      }
+      // The group takes its first member's place; order_by_dependencies
+      // then moves the other matrices' producers ahead of it.
+      gone[group[0]] = false;
+      p.nodes[group[0]] = std::move(node);
+      grouped = true;
+    }
+  }
+  if (!grouped) return;
+  std::vector<Program::Node> nodes;
+  for (size_t i = 0; i < p.nodes.size(); ++i)
+    if (!gone[i]) nodes.push_back(std::move(p.nodes[i]));
+  p.nodes = std::move(nodes);
+  order_by_dependencies(p);
+}
+
+}  // namespace lmx::compile_passes
