@@ -109,6 +109,14 @@ std::shared_ptr<Primitive> make_rms_norm(Stream s, float eps) {
   return std::make_shared<RMSNorm>(s, rms_norm_fallback(eps), eps);
 }
 
+std::shared_ptr<Primitive> make_add_rms_norm(Stream s, float eps) {
+  Fallback fallback = [eps](const std::vector<array>& in) {
+    array sum = add(in[0], in[1]);
+    return std::vector<array>{rms_norm_fallback(eps)({sum, in[2]})[0], sum};
+  };
+  return std::make_shared<AddRMSNorm>(s, std::move(fallback), eps);
+}
+
 std::shared_ptr<Primitive> make_layer_norm(Stream s, float eps) {
   return std::make_shared<LayerNorm>(s, layer_norm_fallback(eps), eps);
 }

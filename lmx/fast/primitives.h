@@ -140,6 +140,25 @@ class NormVJP : public FusedMultiOutput {
   bool centre_;
 };
 
+// rms_norm(x + r, weight) together with the sum x + r: compile makes it from
+// a residual add whose sum an RMS norm reads (every pre-norm transformer
+// block, twice), so the sum is read once and a launch saved. Inputs: x, r,
+// weight (the sum's dtype); outputs: the normalised sum, the sum.
+class AddRMSNorm : public FusedMultiOutput {
+ public:
+  AddRMSNorm(Stream s, Fallback f, float eps) : FusedMultiOutput(s, std::move(f)), eps_(eps) {}
+  LMX_DECLARE_EVAL_MULTI
+  std::string name() const override { return "add_rms_norm"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* a = dynamic_cast<const AddRMSNorm*>(&o);
+    return a && a->eps_ == eps_;
+  }
+  float eps() const { return eps_; }
+
+ private:
+  float eps_;
+};
+
 // The backward of attention without sinks. Inputs: q, k, v, the mask when
 // has_mask, the output and its cotangent; outputs: dq, dk, dv. The CPU
 // kernel recomputes the probabilities one block of queries at a time, so
@@ -156,6 +175,7 @@ class AttentionVJP : public FusedMultiOutput, public AttentionParams {
 // the ops of fast.h make them, and so does import_function for a file that
 // holds them.
 std::shared_ptr<Primitive> make_rms_norm(Stream s, float eps);
+std::shared_ptr<Primitive> make_add_rms_norm(Stream s, float eps);
 std::shared_ptr<Primitive> make_layer_norm(Stream s, float eps);
 std::shared_ptr<Primitive> make_rope(Stream s, int dims, bool traditional, float scale);
 std::shared_ptr<Primitive> make_attention(Stream s, float scale, bool causal, bool has_mask, bool has_sinks);

@@ -172,7 +172,10 @@ CompiledGraph::CompiledGraph(const ArrayFn& fun, const std::vector<array>& examp
   if (mode == CompileMode::enabled || mode == CompileMode::no_simplify) {
     compile_passes::fuse_elementwise(*program_, shapeless);
     compile_passes::fuse_reductions(*program_, shapeless);
-    if (!shapeless) compile_passes::group_sibling_matmuls(*program_);  // matmul has no shapeless rule
+    if (!shapeless) {  // the nodes these make have no shapeless replay rule
+      compile_passes::group_sibling_matmuls(*program_);
+      compile_passes::fuse_residual_norms(*program_);
+    }
     compile_passes::remove_dead_code(*program_);  // renumbers the values fusion left unused
   }
 }

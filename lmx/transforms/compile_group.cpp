@@ -1,9 +1,13 @@
-// compile's grouping pass: matmuls that read the same left operand and shared
-// (K, N) matrices become one MatmulGroup node (see lmx/primitives/linalg.h).
+// compile's passes that merge nodes into one node with several outputs:
+// matmuls that read the same left operand and shared (K, N) matrices become a
+// MatmulGroup (lmx/primitives/linalg.h); a residual add whose sum an RMS norm
+// reads becomes an AddRMSNorm (lmx/fast/primitives.h).
 #include <algorithm>
 #include <queue>
 #include <unordered_map>
 
+#include "lmx/fast/primitives.h"
+#include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/linalg.h"
 #include "lmx/transforms/compile_program.h"
 
@@ -45,12 +49,77 @@ void order_by_dependencies(Program& p) {
   p.nodes = std::move(nodes);
 }
 
-}  // namespace
+// Whether value v depends on a node marked in `member`, walking producers
+// (`seen` and `mark` keep one walk from visiting a node twice).
+bool depends_on(const Program& p, const std::vector<int>& producer, int v, const std::vector<bool>& member,
+                std::vector<int>& seen, int mark) {
+  std::vector<int> stack;
+  if (producer[v] >= 0) stack.push_back(producer[v]);
+  while (!stack.empty()) {
+    int q = stack.back();
+    stack.pop_back();
+    if (seen[q] == mark) continue;
+    seen[q] = mark;
+    if (member[q]) return true;
+    for (int w : p.nodes[q].inputs)
+      if (producer[w] >= 0) stack.push_back(producer[w]);
+  }
+  return false;
+}
 
-void group_sibling_matmuls(Program& p) {
+std::vector<int> producers(const Program& p) {
   std::vector<int> producer(p.values.size(), -1);
   for (size_t i = 0; i < p.nodes.size(); ++i)
     for (int v : p.nodes[i].outputs) producer[v] = static_cast<int>(i);
+  return producer;
+}
+
+// Drops the nodes marked `gone` and restores dependency order.
+void compact(Program& p, const std::vector<bool>& gone) {
+  std::vector<Program::Node> nodes;
+  for (size_t i = 0; i < p.nodes.size(); ++i)
+    if (!gone[i]) nodes.push_back(std::move(p.nodes[i]));
+  p.nodes = std::move(nodes);
+  order_by_dependencies(p);
+}
+
+}  // namespace
+
+void fuse_residual_norms(Program& p) {
+  const std::vector<int> producer = producers(p);
+  std::vector<bool> gone(p.nodes.size(), false), member(p.nodes.size(), false), taken(p.nodes.size(), false);
+  std::vector<int> seen(p.nodes.size(), -1);
+  bool fused = false;
+  for (size_t i = 0; i < p.nodes.size(); ++i) {
+    auto* norm = dynamic_cast<const fast::RMSNorm*>(p.nodes[i].primitive.get());
+    if (!norm) continue;
+    const int sum = p.nodes[i].inputs[0], weight = p.nodes[i].inputs[1], a = producer[sum];
+    if (a < 0 || taken[a]) continue;
+    const Program::Node& add = p.nodes[a];
+    auto* b = dynamic_cast<const Binary*>(add.primitive.get());
+    if (!b || b->op() != BinaryOp::Add || b->stream() != norm->stream()) continue;
+    const Program::Value& s = p.values[sum];
+    // No broadcast inside: x, r and their sum alike; the weight must not need the sum.
+    if (p.values[add.inputs[0]].shape != s.shape || p.values[add.inputs[1]].shape != s.shape ||
+        p.values[add.inputs[0]].dtype != s.dtype || p.values[add.inputs[1]].dtype != s.dtype)
+      continue;
+    member[a] = true;
+    const bool cycle = depends_on(p, producer, weight, member, seen, static_cast<int>(i));
+    member[a] = false;
+    if (cycle) continue;
+    Program::Node node;
+    node.primitive = fast::make_add_rms_norm(norm->stream(), norm->eps());
+    node.inputs = {add.inputs[0], add.inputs[1], weight};
+    node.outputs = {p.nodes[i].outputs[0], sum};
+    // At the add's place (the sum's readers follow it); the norm goes.
+    p.nodes[a] = std::move(node);
+    taken[a] = gone[i] = fused = true;
+  }
+  if (fused) compact(p, gone);
+}
+
+void group_sibling_matmuls(Program& p) {
+  const std::vector<int> producer = producers(p);
   // Candidate members by left operand, in program order.
   std::unordered_map<int, std::vector<int>> by_operand;
   std::vector<int> operands;
@@ -60,23 +129,8 @@ void group_sibling_matmuls(Program& p) {
     if (list.empty()) operands.push_back(p.nodes[i].inputs[0]);
     list.push_back(static_cast<int>(i));
   }
-  // Whether the value v depends on a node of `members` (then a group holding
-  // both that node and v's reader would read its own output).
+  // A matrix that depends on a member's product would make the group read its own output.
   std::vector<int> seen(p.nodes.size(), -1);
-  auto depends_on = [&](int v, const std::vector<bool>& member, int mark) {
-    std::vector<int> stack;
-    if (producer[v] >= 0) stack.push_back(producer[v]);
-    while (!stack.empty()) {
-      int q = stack.back();
-      stack.pop_back();
-      if (seen[q] == mark) continue;
-      seen[q] = mark;
-      if (member[q]) return true;
-      for (int w : p.nodes[q].inputs)
-        if (producer[w] >= 0) stack.push_back(producer[w]);
-    }
-    return false;
-  };
   std::vector<bool> gone(p.nodes.size(), false), member(p.nodes.size(), false);
   int mark = 0;
   bool grouped = false;
@@ -93,7 +147,8 @@ void group_sibling_matmuls(Program& p) {
       if (group.size() < 2) continue;
       for (int g : group) member[g] = true;
       bool independent = true;
-      for (int g : group) independent = independent && !depends_on(p.nodes[g].inputs[1], member, mark++);
+      for (int g : group)
+        independent = independent && !depends_on(p, producer, p.nodes[g].inputs[1], member, seen, mark++);
       for (int g : group) member[g] = false;
       if (!independent) continue;
       Program::Node node;
@@ -111,12 +166,7 @@ void group_sibling_matmuls(Program& p) {
       grouped = true;
     }
   }
-  if (!grouped) return;
-  std::vector<Program::Node> nodes;
-  for (size_t i = 0; i < p.nodes.size(); ++i)
-    if (!gone[i]) nodes.push_back(std::move(p.nodes[i]));
-  p.nodes = std::move(nodes);
-  order_by_dependencies(p);
+  if (grouped) compact(p, gone);
 }
 
 }  // namespace lmx::compile_passes

@@ -62,6 +62,9 @@ void fuse_reductions(Program& p, bool shapeless);
 // one MatmulGroup node per stream (at most MatmulGroup::kMaxMatrices each),
 // unless one's matrix depends on another's product.
 void group_sibling_matmuls(Program& p);
+// An RMS norm of a residual add's sum (no broadcast in the add) becomes one
+// AddRMSNorm node giving the norm and the sum.
+void fuse_residual_norms(Program& p);
 
 }  // namespace compile_passes
 

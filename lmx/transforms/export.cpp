@@ -198,6 +198,8 @@ void write_primitive(Writer& w, const Primitive& p) {
         w.u8(at->has_sinks());
   } else if (auto* nv = dynamic_cast<const fast::NormVJP*>(&p)) {
     w.str("norm_vjp"), w.f64(nv->eps()), w.u8(nv->centre());
+  } else if (auto* an = dynamic_cast<const fast::AddRMSNorm*>(&p)) {
+    w.str("add_rms_norm"), w.f64(an->eps());
   } else if (auto* av = dynamic_cast<const fast::AttentionVJP*>(&p)) {
     w.str("attention_vjp"), w.f64(av->scale()), w.u8(av->causal()), w.u8(av->has_mask());
   } else if (auto* f = dynamic_cast<const Compiled*>(&p)) {
@@ -330,6 +332,7 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     return std::make_shared<Factorization>(s, kind, upper, vectors);
   }
   if (tag == "rms_norm") return fast::make_rms_norm(s, static_cast<float>(r.f64()));
+  if (tag == "add_rms_norm") return fast::make_add_rms_norm(s, static_cast<float>(r.f64()));
   if (tag == "layer_norm") return fast::make_layer_norm(s, static_cast<float>(r.f64()));
   if (tag == "norm_vjp") {
     float eps = static_cast<float>(r.f64());
@@ -760,6 +763,13 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     // inputs: x and the weight, already in the output's dtype
     need(nin == 2 && dtype(n.inputs[0]) == dtype(out) && dtype(n.inputs[1]) == dtype(out));
     auto [sh, dt] = op_result(r, p, n, [&](auto& in) { return fast::rms_norm(in[0], in[1], rn->eps()); });
+    need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* an = dynamic_cast<const fast::AddRMSNorm*>(&prim)) {
+    // inputs: x, r and the weight, in one floating dtype; outputs: the norm of x + r, and x + r
+    need(nin == 3 && n.outputs.size() == 2 && shape(n.inputs[1]) == shape(n.inputs[0]));
+    for (int v : n.inputs) need(dtype(v) == dtype(out));
+    need(shape(n.outputs[1]) == shape(n.inputs[0]) && dtype(n.outputs[1]) == dtype(out));
+    auto [sh, dt] = op_result(r, p, n, [&](auto& in) { return fast::rms_norm(in[0], in[2], an->eps()); });
     need(sh == shape(out) && dt == dtype(out));
   } else if (auto* ln = dynamic_cast<const fast::LayerNorm*>(&prim)) {
     need(nin == 3);

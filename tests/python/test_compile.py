@@ -701,3 +701,49 @@ def test_a_matmul_whose_matrix_needs_its_sibling_is_not_grouped(rng):
     assert "matmul_group" not in mx._core._CompiledGraph(lambda xs: chained(*xs), [x, a], False).to_dot()
     for g, w in zip(mx.compile(chained)(x, a), chained(x, a)):
         np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-5, atol=1e-5)
+
+
+def _pre_norm_block(x, r, w1, w2):
+    # A pre-norm transformer block's residual stream: each sum is normalised and carried on.
+    h = x + r
+    out = h + mx.fast.rms_norm(h, w1, 1e-5)  # (a layer's output: not an elementwise chain)
+    return [out, mx.fast.rms_norm(out, w2, 1e-6)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_residual_adds_and_their_norms_become_one_node(rng, tmp_path, dtype):
+    t = getattr(mx, dtype)
+    args = [mx.array(rng.standard_normal(s).astype(np.float32)).astype(t) for s in ((2, 3, 16), (2, 3, 16), (16,), (16,))]
+    dot = mx._core._CompiledGraph(lambda xs: _pre_norm_block(*xs), args, False).to_dot()
+    assert dot.count("add_rms_norm") == 2 and '"rms_norm"' not in dot
+    want = _pre_norm_block(*args)
+    got = mx.compile(_pre_norm_block)(*args)
+    for g, w in zip(got, want):  # the same kernels on the same rounded sums: identical
+        assert np.array_equal(np.array(g.astype(mx.float32)), np.array(w.astype(mx.float32)))
+
+    def loss(*xs):
+        return sum(mx.sum(o.astype(mx.float32) ** 2) for o in _pre_norm_block(*xs))
+
+    if dtype == "float32":
+        for g, w in zip(mx.grad(mx.compile(loss), argnums=(0, 1, 2, 3))(*args),
+                        mx.grad(loss, argnums=(0, 1, 2, 3))(*args)):  # fmt: skip
+            np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-4, atol=1e-4)
+        vm = mx.vmap(mx.compile(_pre_norm_block), in_axes=(0, 0, None, None))(*args)
+        for i in range(2):
+            for g, w in zip(vm, _pre_norm_block(args[0][i], args[1][i], *args[2:])):
+                np.testing.assert_allclose(np.array(g[i]), np.array(w), rtol=1e-5, atol=1e-6)
+    path = str(tmp_path / "block.mlxfn")
+    mx.export_function(path, _pre_norm_block, *args)
+    for g, w in zip(mx.import_function(path)(*args), want):
+        assert np.array_equal(np.array(g.astype(mx.float32)), np.array(w.astype(mx.float32)))
+
+
+def test_a_broadcast_residual_gives_the_same_norm(rng):
+    # The add's operands reach the fused node as broadcast views (a bias row here).
+    x = mx.array(rng.standard_normal((3, 16)).astype(np.float32))
+    b = mx.array(rng.standard_normal((16,)).astype(np.float32))
+    w = mx.array(rng.standard_normal((16,)).astype(np.float32))
+    f = lambda xs: [mx.fast.rms_norm(xs[0] + xs[1], xs[2], 1e-5), xs[0] + xs[1]]  # noqa: E731
+    assert "add_rms_norm" in mx._core._CompiledGraph(f, [x, b, w], False).to_dot()
+    for g, want in zip(mx.compile(lambda *a: f(a))(x, b, w), f([x, b, w])):
+        np.testing.assert_allclose(np.array(g), np.array(want), rtol=1e-6, atol=1e-7)

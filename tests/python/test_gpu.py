@@ -385,6 +385,25 @@ def test_compiled_sibling_products_match_cpu(dtype, rows, k, ns):
         same(g, c, dtype, tol={"float32": 1e-4}.get(dtype))
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("d", [2560, 24, 20])  # the one-pass kernel; rows not whole vectors: add, then norm
+def test_compiled_residual_norms_match_cpu(dtype, d):
+    # compile makes each residual add and the RMS norm of its sum one AddRMSNorm node.
+    def block(x, r, w1, w2):
+        h = x + r
+        out = h + mx.fast.rms_norm(h, w1, 1e-5)
+        return [h, out, mx.fast.rms_norm(out, w2, 1e-6)]
+
+    args = [rand((2, 3, d), dtype), rand((2, 3, d), dtype), rand((d,), dtype), rand((d,), dtype)]
+    with mx.stream(mx.gpu):
+        gpu_r = mx.compile(block)(*args)
+        mx.eval(gpu_r)
+    with mx.stream(mx.cpu):
+        cpu_r = block(*args)
+    for g, c in zip(gpu_r, cpu_r):
+        same(g, c, dtype, tol={"float32": 1e-5}.get(dtype))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("k,n", [(2560, 1000), (2560, 4096), (4096, 2560)])
 def test_long_decode_products_match_cpu(dtype, k, n):

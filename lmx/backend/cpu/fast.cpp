@@ -15,6 +15,7 @@
 #include "lmx/backend/cpu/kernels/kernels.h"
 #include "lmx/backend/cpu/row_major.h"
 #include "lmx/fast/primitives.h"
+#include "lmx/primitives/elementwise.h"
 #include "lmx/runtime/thread_pool.h"
 
 namespace lmx::fast {
@@ -53,6 +54,13 @@ void store_float32(const float* values, size_t n, array& out) {
 void RMSNorm::eval_cpu(const std::vector<array>& inputs, array& out) { norm_forward(inputs, false, eps_, out); }
 
 void LayerNorm::eval_cpu(const std::vector<array>& inputs, array& out) { norm_forward(inputs, true, eps_, out); }
+
+// The sum as the add primitive computes it, then the norm of that rounded sum:
+// the same values as the two nodes it replaces.
+void AddRMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  Binary(stream(), BinaryOp::Add).eval_cpu({inputs[0], inputs[1]}, outputs[1]);
+  norm_forward({outputs[1], inputs[2]}, false, eps_, outputs[0]);
+}
 
 void NormVJP::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   array xs, ws, gs;

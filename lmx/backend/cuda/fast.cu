@@ -52,10 +52,14 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w
 // the arithmetic.
 constexpr int kNormGroupChunks = 4;  // chunks per lane, at most
 
-template <typename T, bool Layer>
+// With Residual, the row is x + res, rounded to T and written to `sum` (the
+// value the norm then reads, as the add primitive would have stored it).
+template <typename T, bool Layer, bool Residual = false>
 __global__ void __launch_bounds__(kThreads) norm_rows_group_kernel(const T* __restrict__ x, const T* __restrict__ w,
                                                                    const T* __restrict__ b, T* __restrict__ y,
-                                                                   int64_t rows, int64_t d, int group, float eps) {
+                                                                   int64_t rows, int64_t d, int group, float eps,
+                                                                   const T* __restrict__ res = nullptr,
+                                                                   T* __restrict__ sum_out = nullptr) {
   constexpr int J = kNormGroupChunks;
   __shared__ float partial[kThreads / 32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -84,8 +88,17 @@ __global__ void __launch_bounds__(kThreads) norm_rows_group_kernel(const T* __re
 #pragma unroll
     for (int j = 0; j < J; ++j) {
       const int64_t c = g_lane + int64_t{g_threads} * j;
-      if (live && c < chunks) load8_float(xr + c * 8, v[j]);
-      else
+      if (live && c < chunks) {
+        load8_float(xr + c * 8, v[j]);
+        if constexpr (Residual) {
+          float rv[8];
+          load8_float(res + row * d + c * 8, rv);
+          Vec<T, 8> s;
+#pragma unroll
+          for (int e = 0; e < 8; ++e) s.v[e] = from_float<T>(v[j][e] + rv[e]), v[j][e] = to_float(s.v[e]);
+          *reinterpret_cast<Vec<T, 8>*>(sum_out + row * d + c * 8) = s;
+        }
+      } else
 #pragma unroll
         for (int e = 0; e < 8; ++e) v[j][e] = 0.0f;
     }
@@ -419,6 +432,47 @@ bool dispatch_float_gpu(Dtype t, F&& f) {
 
 }  // namespace
 
+namespace {
+
+// Whether rows of d values take norm_rows_group_kernel, and its group size
+// and grid: the fewest warps per row that leave each lane at most two chunks
+// (at most kNormGroupChunks for the widest rows).
+bool norm_group_geometry(int64_t rows, int64_t d, bool aligned, int& group, unsigned& grid) {
+  const int64_t chunks = d / 8;
+  if (d % 8 != 0 || chunks > int64_t{kNormGroupChunks} * kThreads || !aligned) return false;
+  group = 1;
+  while (group < kThreads / 32 && chunks > 64 * group) group *= 2;
+  grid = blocks_for(rows, kThreads / 32 / group);
+  return true;
+}
+
+}  // namespace
+
+bool add_norm(const array& x, const array& r, const array& w, float eps, array& out, array& sum, cudaStream_t st) {
+  const int64_t d = x.shape(-1);
+  const int64_t rows = d ? static_cast<int64_t>(x.size()) / d : 0;
+  if (rows == 0 || x.dtype() != r.dtype() || x.dtype() != w.dtype() || x.dtype() != out.dtype() ||
+      x.dtype() != sum.dtype())
+    return false;
+  bool done = false;
+  dispatch_float_gpu(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = static_cast<const T*>(device_read(x, st));
+    const T* rp = static_cast<const T*>(device_read(r, st));
+    const T* wp = static_cast<const T*>(device_read(w, st));
+    int group;
+    unsigned grid;
+    if (!norm_group_geometry(rows, d, aligned_to(xp, 16) && aligned_to(rp, 16) && aligned_to(wp, 16), group, grid))
+      return;
+    allocate(out, st), allocate(sum, st);  // fresh pool blocks: 256-byte aligned
+    norm_rows_group_kernel<T, false, true><<<grid, kThreads, 0, st>>>(
+        xp, wp, nullptr, static_cast<T*>(device_write(out)), rows, d, group, eps, rp, static_cast<T*>(device_write(sum)));
+    LMX_CUDA_CHECK(cudaGetLastError());
+    done = true;
+  });
+  return done;
+}
+
 bool norm(const array& x, const array& w, const array* b, float eps, array& out, cudaStream_t st) {
   int64_t d = x.shape(-1);
   int64_t rows = d ? static_cast<int64_t>(x.size()) / d : 0;
@@ -431,20 +485,15 @@ bool norm(const array& x, const array& w, const array* b, float eps, array& out,
     if (rows == 0) return;
     T* yp = static_cast<T*>(device_write(out));
     const bool aligned = aligned_to(xp, 16) && aligned_to(wp, 16) && aligned_to(yp, 16) && (!bp || aligned_to(bp, 16));
-    const int64_t chunks = d / 8;
-    if (d % 8 == 0 && chunks <= int64_t{kNormGroupChunks} * kThreads && aligned) {
-      // The fewest warps per row that leave each lane at most two chunks
-      // (at most kNormGroupChunks for the widest rows).
-      int group = 1;
-      while (group < kThreads / 32 && chunks > 64 * group) group *= 2;
-      const int64_t rows_per_block = kThreads / 32 / group;
-      const unsigned grid = blocks_for(rows, rows_per_block);
+    int group;
+    unsigned grid;
+    if (norm_group_geometry(rows, d, aligned, group, grid)) {
       if (b) norm_rows_group_kernel<T, true><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, group, eps);
       else norm_rows_group_kernel<T, false><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, group, eps);
       LMX_CUDA_CHECK(cudaGetLastError());
       return;
     }
-    unsigned grid = static_cast<unsigned>(std::min<int64_t>(rows, 1 << 20));
+    grid = static_cast<unsigned>(std::min<int64_t>(rows, 1 << 20));
     if (b) layer_norm_kernel<T><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, eps);
     else rms_norm_kernel<T><<<grid, kThreads, 0, st>>>(xp, wp, yp, rows, d, eps);
     LMX_CUDA_CHECK(cudaGetLastError());

@@ -61,6 +61,10 @@ void random_bits(const array& key, array& out, cudaStream_t st);
 // fast.cu: rms_norm (b null) or layer_norm over the last axis of the
 // row-contiguous x, with row-contiguous weight (and bias) of out's dtype.
 bool norm(const array& x, const array& w, const array* b, float eps, array& out, cudaStream_t st);
+// sum = x + r and out = rms_norm(sum, w) in one pass over row-contiguous x
+// and r (AddRMSNorm); false (nothing done) where the one-pass kernel does not
+// reach (rows not whole 16-byte vectors, or too long for its registers).
+bool add_norm(const array& x, const array& r, const array& w, float eps, array& out, array& sum, cudaStream_t st);
 
 // fast.cu: rope over the last axis of x (unit feature stride read in place,
 // other layouts copied first; int32 offsets, float32 inverse frequencies);

@@ -264,6 +264,15 @@ void fast::RMSNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::norm(x, w, nullptr, eps_, out, st)) run_fallback(*this, inputs, out);
 }
 
+void fast::AddRMSNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto st = cuda_stream(*this);
+  array x = cu::row_contiguous(inputs[0], st), r = cu::row_contiguous(inputs[1], st);
+  array w = cu::row_contiguous(inputs[2], st);
+  if (cu::add_norm(x, r, w, eps_, outputs[0], outputs[1], st)) return;
+  if (cu::binary(BinaryOp::Add, x, r, outputs[1], st) && cu::norm(outputs[1], w, nullptr, eps_, outputs[0], st)) return;
+  run_fallback(*this, inputs, outputs);
+}
+
 void fast::LayerNorm::eval_gpu(const std::vector<array>& inputs, array& out) {
   auto st = cuda_stream(*this);
   array x = cu::row_contiguous(inputs[0], st), w = cu::row_contiguous(inputs[1], st), b = cu::row_contiguous(inputs[2], st);

@@ -67,6 +67,10 @@ void fast::NormVJP::eval_gpu(const std::vector<array>&, std::vector<array>&) {
   throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
 }
 
+void fast::AddRMSNorm::eval_gpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
+}
+
 void fast::AttentionVJP::eval_gpu(const std::vector<array>&, std::vector<array>&) {
   throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
 }
