@@ -38,10 +38,9 @@ std::optional<FusedStep> step_of(const Program::Node& n, const Program& p) {
 
 void fuse_elementwise(Program& p, bool shapeless) {
   const size_t num_nodes = p.nodes.size();
-  std::vector<int> producer(p.values.size(), -1);
+  const std::vector<int> producer = producers(p);
   std::vector<std::vector<int>> consumers(p.values.size());
   for (size_t i = 0; i < num_nodes; ++i) {
-    for (int v : p.nodes[i].outputs) producer[v] = static_cast<int>(i);
     for (int v : p.nodes[i].inputs)
       if (consumers[v].empty() || consumers[v].back() != static_cast<int>(i)) consumers[v].push_back(static_cast<int>(i));
   }
@@ -184,12 +183,10 @@ bool reduction_joins(const Reduce& r, const std::vector<int>& axes, const Progra
 }  // namespace
 
 void fuse_reductions(Program& p, bool shapeless) {
-  std::vector<int> producer(p.values.size(), -1);
+  const std::vector<int> producer = producers(p);
   std::vector<int> uses(p.values.size(), 0);
-  for (size_t i = 0; i < p.nodes.size(); ++i) {
-    for (int v : p.nodes[i].outputs) producer[v] = static_cast<int>(i);
-    for (int v : p.nodes[i].inputs) ++uses[v];
-  }
+  for (const auto& n : p.nodes)
+    for (int v : n.inputs) ++uses[v];
   for (int v : p.outputs) ++uses[v];
   std::vector<bool> gone(p.nodes.size(), false);
   for (size_t i = 0; i < p.nodes.size(); ++i) {

@@ -26,9 +26,7 @@ bool shared_matrix_product(const Program& p, const Program::Node& n) {
 // Reorders the nodes so each follows the nodes it reads, keeping the given
 // order where it already does (a node waits only for its producers).
 void order_by_dependencies(Program& p) {
-  std::vector<int> producer(p.values.size(), -1);
-  for (size_t i = 0; i < p.nodes.size(); ++i)
-    for (int v : p.nodes[i].outputs) producer[v] = static_cast<int>(i);
+  const std::vector<int> producer = producers(p);
   std::vector<int> waiting(p.nodes.size(), 0);
   std::vector<std::vector<int>> readers(p.nodes.size());
   for (size_t i = 0; i < p.nodes.size(); ++i)
@@ -65,13 +63,6 @@ bool depends_on(const Program& p, const std::vector<int>& producer, int v, const
       if (producer[w] >= 0) stack.push_back(producer[w]);
   }
   return false;
-}
-
-std::vector<int> producers(const Program& p) {
-  std::vector<int> producer(p.values.size(), -1);
-  for (size_t i = 0; i < p.nodes.size(); ++i)
-    for (int v : p.nodes[i].outputs) producer[v] = static_cast<int>(i);
-  return producer;
 }
 
 // Drops the nodes marked `gone` and restores dependency order.

@@ -35,6 +35,13 @@ bool mergeable(const array& c) {
 
 }  // namespace
 
+std::vector<int> producers(const Program& p) {
+  std::vector<int> producer(p.values.size(), -1);
+  for (size_t i = 0; i < p.nodes.size(); ++i)
+    for (int v : p.nodes[i].outputs) producer[v] = static_cast<int>(i);
+  return producer;
+}
+
 void merge_constants(Program& p) {
   std::vector<int> replacement = identity_map(p);
   std::map<std::string, int> seen;  // dtype, shape and bytes -> first constant

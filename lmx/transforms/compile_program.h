@@ -35,6 +35,9 @@ namespace compile_passes {
 
 using Program = CompiledGraph::Program;
 
+// For each value, the index of the node that makes it (-1 for inputs and constants).
+std::vector<int> producers(const Program& p);
+
 // The unevaluated graph behind `outputs` as a program without inputs.
 std::unique_ptr<Program> record(const std::vector<array>& outputs);
 // The program in Graphviz dot syntax.

@@ -7,6 +7,7 @@
 // and a block's warps split long rows.
 #include "lmx/backend/cuda/device_util.cuh"
 #include "lmx/backend/cuda/kernels.h"
+#include "lmx/primitives/linalg.h"
 
 namespace lmx::cu {
 
@@ -43,7 +44,7 @@ __device__ inline void raw8_to_float(const Raw8<T>& r, float (&x)[8]) {
 // Up to kMaxGemvWeights weights sharing x, each with its output and row
 // count; the grid's blocks are dealt to them in order (weight s owns blocks
 // [first_block[s], first_block[s + 1])).
-constexpr int kMaxGemvWeights = 4;
+constexpr int kMaxGemvWeights = MatmulGroup::kMaxMatrices;
 template <typename T>
 struct GemvWeights {
   const T* w[kMaxGemvWeights];
