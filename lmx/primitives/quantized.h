@@ -59,6 +59,33 @@ class QuantizedMatmul : public UnaryPrimitive {
   bool transpose_;
 };
 
+// Products of one x (..., M, K) with several affine-quantised matrices that
+// share the group size and bits, each 2-D and transposed (nn.QuantizedLinear's
+// weights): inputs x, then (w_i, scales_i, biases_i) for each matrix; output
+// i is quantized_matmul(x, w_i, scales_i, biases_i). Only compile makes it,
+// from sibling products reading the same x (q, k and v projections; gate and
+// up), so that the GPU streams every matrix in one matrix-vector launch.
+class QuantizedMatmulGroup : public Primitive {
+ public:
+  QuantizedMatmulGroup(Stream s, int group_size, int bits) : Primitive(s), group_size_(group_size), bits_(bits) {}
+  static constexpr int kMaxMatrices = 4;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  LMX_DECLARE_VJP
+  std::string name() const override { return "quantized_matmul_group"; }
+  bool is_equivalent(const Primitive& o) const override {
+    auto* q = dynamic_cast<const QuantizedMatmulGroup*>(&o);
+    return q && q->group_size_ == group_size_ && q->bits_ == bits_;
+  }
+  int group_size() const { return group_size_; }
+  int bits() const { return bits_; }
+  // One member's product as a node of its own.
+  QuantizedMatmul member() const { return QuantizedMatmul(stream(), group_size_, bits_, true); }
+
+ private:
+  int group_size_, bits_;
+};
+
 // The floating-point block modes (lmx/backend/common/quantize_math.h has
 // their arithmetic): mxfp4 (groups of 32, e2m1, e8m0 scales), mxfp8 (32,
 // e4m3, e8m0) and nvfp4 (16, e2m1, e4m3 scales, optional global scale).

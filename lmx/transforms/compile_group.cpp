@@ -1,7 +1,9 @@
 // compile's passes that merge nodes into one node with several outputs:
 // matmuls that read the same left operand and shared (K, N) matrices become a
-// MatmulGroup (lmx/primitives/linalg.h); a residual add whose sum an RMS norm
-// reads becomes an AddRMSNorm (lmx/fast/primitives.h).
+// MatmulGroup (lmx/primitives/linalg.h), and quantised products of one x
+// with 2-D transposed matrices a QuantizedMatmulGroup
+// (lmx/primitives/quantized.h); a residual add whose sum an RMS norm reads
+// becomes an AddRMSNorm (lmx/fast/primitives.h).
 #include <algorithm>
 #include <queue>
 #include <unordered_map>
@@ -9,18 +11,34 @@
 #include "lmx/fast/primitives.h"
 #include "lmx/primitives/elementwise.h"
 #include "lmx/primitives/linalg.h"
+#include "lmx/primitives/quantized.h"
 #include "lmx/transforms/compile_program.h"
 
 namespace lmx::compile_passes {
 
 namespace {
 
-// Whether node i is a matmul of a (..., M, K) with one shared (K, N) matrix.
+// Whether node n is a matmul of a (..., M, K) with one shared (K, N) matrix.
 bool shared_matrix_product(const Program& p, const Program::Node& n) {
   if (!dynamic_cast<const Matmul*>(n.primitive.get()) || n.inputs.size() != 2) return false;
   const Program::Value &a = p.values[n.inputs[0]], &b = p.values[n.inputs[1]];
   return a.shape.size() >= 2 && b.shape.size() == 2 && a.dtype == b.dtype &&
          p.values[n.outputs[0]].dtype == a.dtype;
+}
+
+// The group node a product may join, or null: products whose group
+// primitives are equivalent (same kind, group size and bits) and that read
+// the same x on one stream merge into one node of it.
+static_assert(MatmulGroup::kMaxMatrices == QuantizedMatmulGroup::kMaxMatrices, "one member limit for both groups");
+constexpr size_t kMaxMembers = MatmulGroup::kMaxMatrices;
+std::shared_ptr<Primitive> group_kind(const Program& p, const Program::Node& n) {
+  const Stream& s = n.primitive->stream();
+  if (shared_matrix_product(p, n)) return std::make_shared<MatmulGroup>(s);
+  auto* q = dynamic_cast<const QuantizedMatmul*>(n.primitive.get());
+  if (q && q->transpose() && n.inputs.size() == 4 && p.values[n.inputs[1]].shape.size() == 2 &&
+      p.values[n.inputs[0]].shape.size() >= 2)
+    return std::make_shared<QuantizedMatmulGroup>(s, q->group_size(), q->bits());
+  return nullptr;
 }
 
 // Reorders the nodes so each follows the nodes it reads, keeping the given
@@ -111,11 +129,12 @@ void fuse_residual_norms(Program& p) {
 
 void group_sibling_matmuls(Program& p) {
   const std::vector<int> producer = producers(p);
-  // Candidate members by left operand, in program order.
+  // Candidate members by x, in program order, with the group each may join.
   std::unordered_map<int, std::vector<int>> by_operand;
+  std::vector<std::shared_ptr<Primitive>> kind(p.nodes.size());
   std::vector<int> operands;
   for (size_t i = 0; i < p.nodes.size(); ++i) {
-    if (!shared_matrix_product(p, p.nodes[i])) continue;
+    if (!(kind[i] = group_kind(p, p.nodes[i]))) continue;
     auto& list = by_operand[p.nodes[i].inputs[0]];
     if (list.empty()) operands.push_back(p.nodes[i].inputs[0]);
     list.push_back(static_cast<int>(i));
@@ -127,26 +146,29 @@ void group_sibling_matmuls(Program& p) {
   bool grouped = false;
   for (int x : operands) {
     const auto& list = by_operand[x];
-    // Groups of siblings on one stream, up to MatmulGroup::kMaxMatrices each.
+    // Groups of siblings of one kind and stream, up to kMaxMembers each.
     std::vector<bool> taken(list.size(), false);
     for (size_t first = 0; first < list.size(); ++first) {
       if (taken[first]) continue;
-      const Stream& stream = p.nodes[list[first]].primitive->stream();
+      const Primitive& head = *kind[list[first]];
       std::vector<int> group;
-      for (size_t j = first; j < list.size() && group.size() < MatmulGroup::kMaxMatrices; ++j)
-        if (!taken[j] && p.nodes[list[j]].primitive->stream() == stream) group.push_back(list[j]), taken[j] = true;
+      for (size_t j = first; j < list.size() && group.size() < kMaxMembers; ++j)
+        if (!taken[j] && kind[list[j]]->stream() == head.stream() && kind[list[j]]->is_equivalent(head))
+          group.push_back(list[j]), taken[j] = true;
       if (group.size() < 2) continue;
       for (int g : group) member[g] = true;
       bool independent = true;
       for (int g : group)
-        independent = independent && !depends_on(p, producer, p.nodes[g].inputs[1], member, seen, mark++);
+        for (size_t in = 1; in < p.nodes[g].inputs.size(); ++in)
+          independent = independent && !depends_on(p, producer, p.nodes[g].inputs[in], member, seen, mark++);
       for (int g : group) member[g] = false;
       if (!independent) continue;
       Program::Node node;
-      node.primitive = std::make_shared<MatmulGroup>(stream);
+      node.primitive = kind[group[0]];
       node.inputs.push_back(x);
       for (int g : group) {
-        node.inputs.push_back(p.nodes[g].inputs[1]);
+        const auto& in = p.nodes[g].inputs;
+        node.inputs.insert(node.inputs.end(), in.begin() + 1, in.end());
         node.outputs.push_back(p.nodes[g].outputs[0]);
         gone[g] = true;
       }

@@ -63,7 +63,9 @@ void fuse_reductions(Program& p, bool shapeless);
 
 // Matmuls reading the same left operand with shared (K, N) matrices become
 // one MatmulGroup node per stream (at most MatmulGroup::kMaxMatrices each),
-// unless one's matrix depends on another's product.
+// and transposed quantised products of one x with 2-D matrices of one group
+// size and bits one QuantizedMatmulGroup, unless one's matrix depends on
+// another's product.
 void group_sibling_matmuls(Program& p);
 // An RMS norm of a residual add's sum (no broadcast in the add) becomes one
 // AddRMSNorm node giving the norm and the sum.

@@ -177,6 +177,8 @@ void write_primitive(Writer& w, const Primitive& p) {
     w.str("arange"), w.f64(ar->start()), w.f64(ar->step());
   } else if (auto* q = dynamic_cast<const QuantizedMatmul*>(&p)) {
     w.str("quantized_matmul"), w.i32(q->group_size()), w.i32(q->bits()), w.u8(q->transpose());
+  } else if (auto* qg = dynamic_cast<const QuantizedMatmulGroup*>(&p)) {
+    w.str("quantized_matmul_group"), w.i32(qg->group_size()), w.i32(qg->bits());
   } else if (auto* aq = dynamic_cast<const AffineQuantize*>(&p)) {
     w.str("quantize"), w.i32(aq->group_size()), w.i32(aq->bits());
   } else if (auto* dq = dynamic_cast<const AffineDequantize*>(&p)) {
@@ -311,6 +313,10 @@ std::shared_ptr<Primitive> read_primitive(Reader& r, Stream s, size_t num_inputs
     int group = r.i32(), bits = r.i32();
     bool transpose = r.u8() != 0;
     return std::make_shared<QuantizedMatmul>(s, group, bits, transpose);
+  }
+  if (tag == "quantized_matmul_group") {
+    int group = r.i32(), bits = r.i32();
+    return std::make_shared<QuantizedMatmulGroup>(s, group, bits);
   }
   if (tag == "fp_quantize" || tag == "fp_dequantize" || tag == "fp_round_trip") {
     auto mode = read_enum<FpMode>(r, r.u8(), static_cast<uint32_t>(FpMode::nvfp4) + 1, "fp quantization mode");
@@ -759,6 +765,18 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
       return quantized_matmul(in[0], in[1], in[2], in[3], q->transpose(), q->group_size(), q->bits(), "affine");
     });
     need(sh == shape(out) && dt == dtype(out));
+  } else if (auto* qg = dynamic_cast<const QuantizedMatmulGroup*>(&prim)) {
+    // (x, (w_i, scales_i, biases_i) ...) -> each member's quantized_matmul, w_i 2-D and transposed.
+    const size_t members = n.outputs.size();
+    need(members >= 1 && members <= QuantizedMatmulGroup::kMaxMatrices && nin == 1 + 3 * members);
+    for (size_t i = 0; i < members; ++i) {
+      need(shape(n.inputs[3 * i + 1]).size() == 2);
+      auto [sh, dt] = op_result(r, p, n, [&](auto& in) {
+        return quantized_matmul(in[0], in[3 * i + 1], in[3 * i + 2], in[3 * i + 3], true, qg->group_size(),
+                                qg->bits(), "affine");
+      });
+      need(sh == shape(n.outputs[i]) && dt == dtype(n.outputs[i]));
+    }
   } else if (auto* rn = dynamic_cast<const fast::RMSNorm*>(&prim)) {
     // inputs: x and the weight, already in the output's dtype
     need(nin == 2 && dtype(n.inputs[0]) == dtype(out) && dtype(n.inputs[1]) == dtype(out));
@@ -905,6 +923,7 @@ std::unique_ptr<Program> read_program(Reader& r, Stream s, bool shapeless) {
     auto* c = dynamic_cast<Compiled*>(prim.get());
     const bool counted_later = dynamic_cast<Factorization*>(prim.get()) || dynamic_cast<AffineQuantize*>(prim.get()) ||
                                dynamic_cast<FpQuantize*>(prim.get()) || dynamic_cast<MatmulGroup*>(prim.get()) ||
+                               dynamic_cast<QuantizedMatmulGroup*>(prim.get()) ||
                                dynamic_cast<fast::FusedMultiOutput*>(prim.get());
     if (!counted_later && (c ? c->output_slots().size() : 1) != n.outputs.size())
       r.fail("a node's outputs do not match its primitive.");

@@ -631,6 +631,7 @@ def test_equal_index_work_merges():
     assert np.array_equal(np.array(got[1]), np.ones((2, 8, 4)))
 
 
+@lmx_only  # inspects the traced graph and the inner cache
 def test_a_compiled_function_called_while_tracing_is_traced_inline():
     # As nn.silu inside a compiled model step: the inner function's ops join the outer graph,
     # so its chain and the multiply after it become one fused node, and the inner function
@@ -665,8 +666,9 @@ def _projection_args(rng):
 
 def test_sibling_matmuls_become_one_group(rng, tmp_path):
     args = _projection_args(rng)
-    dot = mx._core._CompiledGraph(lambda xs: _projections(*xs), args, False).to_dot()
-    assert dot.count("matmul_group") == 1 and '"matmul"' not in dot
+    if BACKEND == "lmx":
+        dot = mx._core._CompiledGraph(lambda xs: _projections(*xs), args, False).to_dot()
+        assert dot.count("matmul_group") == 1 and '"matmul"' not in dot
     want = _projections(*args)
     got = mx.compile(_projections)(*args)
     for g, w in zip(got, want):
@@ -698,9 +700,81 @@ def test_a_matmul_whose_matrix_needs_its_sibling_is_not_grouped(rng):
 
     x = mx.array(rng.standard_normal((1, 4)).astype(np.float32))
     a = mx.array(rng.standard_normal((4, 4)).astype(np.float32))
-    assert "matmul_group" not in mx._core._CompiledGraph(lambda xs: chained(*xs), [x, a], False).to_dot()
+    if BACKEND == "lmx":
+        assert "matmul_group" not in mx._core._CompiledGraph(lambda xs: chained(*xs), [x, a], False).to_dot()
     for g, w in zip(mx.compile(chained)(x, a), chained(x, a)):
         np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-5, atol=1e-5)
+
+
+def _quantized_projections(x, *mats, group_size=32, bits=4):
+    # The q, k and v projections of a quantised layer (nn.QuantizedLinear): three products of one x.
+    q, k, v = (mx.quantized_matmul(x, *mats[i : i + 3], transpose=True, group_size=group_size, bits=bits)
+               for i in (0, 3, 6))  # fmt: skip
+    return [mx.tanh(q), k + 1, v]
+
+
+def _quantized_projection_args(rng, rows, dtype=mx.float32, bits=4):
+    x = mx.array(rng.standard_normal((2, rows, 64)).astype(np.float32)).astype(dtype)
+    mats = []
+    for n in (16, 8, 8):
+        w = mx.array(rng.standard_normal((n, 64)).astype(np.float32)).astype(dtype)
+        mats += mx.quantize(w, group_size=32, bits=bits)
+    return [x] + mats
+
+
+@pytest.mark.parametrize("rows, dtype, bits", [(1, "float32", 4), (3, "bfloat16", 3), (5, "float32", 8)])
+def test_sibling_quantized_products_become_one_group(rng, tmp_path, rows, dtype, bits):
+    # rows 5 x 2 batch entries: more rows than the decode kernels take, so each member's own product.
+    args = _quantized_projection_args(rng, rows, getattr(mx, dtype), bits)
+    f = lambda *a: _quantized_projections(*a, bits=bits)  # noqa: E731
+    if BACKEND == "lmx":
+        dot = mx._core._CompiledGraph(lambda xs: f(*xs), args, False).to_dot()
+        assert dot.count("quantized_matmul_group") == 1 and '"quantized_matmul"' not in dot
+    want = f(*args)
+    got = mx.compile(f)(*args)
+    for g, w in zip(got, want):  # the same kernels on the same rows: identical
+        assert g.dtype == w.dtype and g.shape == w.shape
+        assert np.array_equal(np.array(g.astype(mx.float32)), np.array(w.astype(mx.float32)))
+    path = str(tmp_path / "qproj.mlxfn")
+    mx.export_function(path, f, *args)
+    for g, w in zip(mx.import_function(path)(*args), want):
+        assert np.array_equal(np.array(g.astype(mx.float32)), np.array(w.astype(mx.float32)))
+
+
+def test_grads_and_vmap_through_a_quantized_group(rng):
+    args = _quantized_projection_args(rng, 1)
+
+    def loss(*xs):
+        return sum(mx.sum(o * o) for o in _quantized_projections(*xs))
+
+    argnums = (0, 2, 3, 5, 9)  # x; the first member's scales and biases; the others' scales or biases
+    for g, w in zip(mx.grad(mx.compile(loss), argnums=argnums)(*args), mx.grad(loss, argnums=argnums)(*args)):
+        np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-4, atol=1e-4)
+    if BACKEND != "lmx":
+        return  # MLX has no batching rule for quantized_matmul
+    batch = mx.array(rng.standard_normal((3, 2, 1, 64)).astype(np.float32))
+    in_axes = (0,) + (None,) * 9
+    vm = mx.vmap(mx.compile(_quantized_projections), in_axes=in_axes)(batch, *args[1:])
+    for i in range(3):
+        for g, w in zip(vm, _quantized_projections(batch[i], *args[1:])):
+            np.testing.assert_allclose(np.array(g[i]), np.array(w), rtol=1e-5, atol=1e-6)
+
+
+def test_quantized_products_of_other_bits_are_not_grouped_together(rng):
+    args = _quantized_projection_args(rng, 1)
+    x, w8 = args[0], mx.quantize(mx.array(rng.standard_normal((8, 64)).astype(np.float32)), group_size=32, bits=8)
+
+    def mixed(x, *m):
+        return [mx.quantized_matmul(x, *m[0:3], group_size=32, bits=4),
+                mx.quantized_matmul(x, *m[3:6], group_size=32, bits=8),
+                mx.quantized_matmul(x, *m[6:9], group_size=32, bits=4)]  # fmt: skip
+
+    mats = args[1:4] + list(w8) + args[4:7]
+    if BACKEND == "lmx":
+        dot = mx._core._CompiledGraph(lambda xs: mixed(*xs), [x] + mats, False).to_dot()
+        assert dot.count("quantized_matmul_group") == 1 and dot.count('"quantized_matmul"') == 1
+    for g, w in zip(mx.compile(mixed)(x, *mats), mixed(x, *mats)):
+        assert np.array_equal(np.array(g), np.array(w))
 
 
 def _pre_norm_block(x, r, w1, w2):
@@ -714,8 +788,9 @@ def _pre_norm_block(x, r, w1, w2):
 def test_residual_adds_and_their_norms_become_one_node(rng, tmp_path, dtype):
     t = getattr(mx, dtype)
     args = [mx.array(rng.standard_normal(s).astype(np.float32)).astype(t) for s in ((2, 3, 16), (2, 3, 16), (16,), (16,))]
-    dot = mx._core._CompiledGraph(lambda xs: _pre_norm_block(*xs), args, False).to_dot()
-    assert dot.count("add_rms_norm") == 2 and '"rms_norm"' not in dot
+    if BACKEND == "lmx":
+        dot = mx._core._CompiledGraph(lambda xs: _pre_norm_block(*xs), args, False).to_dot()
+        assert dot.count("add_rms_norm") == 2 and '"rms_norm"' not in dot
     want = _pre_norm_block(*args)
     got = mx.compile(_pre_norm_block)(*args)
     for g, w in zip(got, want):  # the same kernels on the same rounded sums: identical
@@ -744,6 +819,7 @@ def test_a_broadcast_residual_gives_the_same_norm(rng):
     b = mx.array(rng.standard_normal((16,)).astype(np.float32))
     w = mx.array(rng.standard_normal((16,)).astype(np.float32))
     f = lambda xs: [mx.fast.rms_norm(xs[0] + xs[1], xs[2], 1e-5), xs[0] + xs[1]]  # noqa: E731
-    assert "add_rms_norm" in mx._core._CompiledGraph(f, [x, b, w], False).to_dot()
+    if BACKEND == "lmx":
+        assert "add_rms_norm" in mx._core._CompiledGraph(f, [x, b, w], False).to_dot()
     for g, want in zip(mx.compile(lambda *a: f(a))(x, b, w), f([x, b, w])):
         np.testing.assert_allclose(np.array(g), np.array(want), rtol=1e-6, atol=1e-7)

@@ -386,6 +386,32 @@ def test_compiled_sibling_products_match_cpu(dtype, rows, k, ns):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("bits, rows, k, ns", [
+    (4, 1, 2560, (4096, 1024, 1024)),  # a 4-bit decode step's q, k and v: one launch
+    (4, 1, 2560, (9728, 9728)),  # gate and up
+    (3, 3, 256, (40, 8, 8, 16)),  # several rows of x, four matrices
+    (8, 9, 128, (16, 16)),  # too many rows for the matrix-vector kernel: dequantise + gemm each
+])  # fmt: skip
+def test_compiled_quantized_siblings_match_cpu(dtype, bits, rows, k, ns):
+    # compile groups quantised products of one x (QuantizedMatmulGroup); the GPU runs them
+    # as one matrix-vector kernel over all the matrices.
+    x = rand((1, rows, k), dtype)
+    mats = [a for n in ns for a in _qmm_operands(dtype, bits, 64, n, k)]
+
+    def products(x, *m):
+        return [mx.quantized_matmul(x, *m[i : i + 3], group_size=64, bits=bits) for i in range(0, len(m), 3)]
+
+    with mx.stream(mx.gpu):
+        gpu_r = mx.compile(products)(x, *mats)
+        mx.eval(gpu_r)
+    with mx.stream(mx.cpu):
+        cpu_r = products(x, *mats)
+    for g, c in zip(gpu_r, cpu_r):
+        scale = float(np.abs(np.array(c.astype(mx.float32))).max())
+        same(g, c, dtype, tol={"float32": 2e-5, "float16": 4e-3, "bfloat16": 2e-2}[dtype] * max(scale, 1.0))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("d", [2560, 24, 20])  # the one-pass kernel; rows not whole vectors: add, then norm
 def test_compiled_residual_norms_match_cpu(dtype, d):
     # compile makes each residual add and the RMS norm of its sum one AddRMSNorm node.
@@ -849,6 +875,22 @@ def test_quantized_matmul_matches_cpu(dtype, bits, m):
         c = mx.quantized_matmul(x, *w_args, transpose=transpose, group_size=gs, bits=bits, stream=mx.cpu)
         scale = float(np.abs(np.array(c.astype(mx.float32))).max())
         same(g, c, dtype, tol={"float32": 2e-5, "float16": 4e-3, "bfloat16": 2e-2}[dtype] * max(scale, 1.0))
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("bits", [3, 4])
+@pytest.mark.parametrize("group_size", [32, 128])
+@pytest.mark.parametrize("k, n, m", [(2048, 4500, 1), (9728, 130, 2), (4096, 20, 8), (2176, 40, 1)])
+def test_quantized_decode_kernels_match_cpu(dtype, bits, group_size, k, n, m):
+    # 4 bits take the tensor-core kernel (a tile of 16 rows, x's rows as its columns), 3 the
+    # general one: many rows, long rows split over a block's warps, fewer rows than a tile;
+    # K not a whole number of 256-value stages: the general kernel for 4 bits too.
+    wq, s, b = _qmm_operands(dtype, bits, group_size, n, k)
+    x = rand((m, k), dtype)
+    g = mx.quantized_matmul(x, wq, s, b, group_size=group_size, bits=bits, stream=mx.gpu)
+    c = mx.quantized_matmul(x, wq, s, b, group_size=group_size, bits=bits, stream=mx.cpu)
+    scale = float(np.abs(np.array(c.astype(mx.float32))).max())
+    same(g, c, dtype, tol={"float16": 4e-3, "bfloat16": 2e-2}[dtype] * max(scale, 1.0))
 
 
 @pytest.mark.parametrize("group_size", [32, 128])

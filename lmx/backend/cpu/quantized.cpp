@@ -61,6 +61,52 @@ class GroupParams {
   Dtype dtype_ = float32;
 };
 
+// x's m rows as the decode kernel reads them: each group's sum, and for 4
+// bits the rows rearranged by affine_qmv_prepare.
+struct QmvDecodeX {
+  QmvDecodeX(const float* x, int64_t m, int64_t k, int bits, int group)
+      : m(static_cast<int>(m)), k(static_cast<int>(k)), bits(bits), group(group), groups(k / group),
+        xsum(m * groups), prepared(bits == 4 ? m * k : 0) {
+    LMX_CPU_KERNEL(affine_qmv_prepare, x, k, this->m, this->k, bits, group, xsum.data(), prepared.data());
+    rows = bits == 4 ? prepared.data() : x;
+  }
+  int m, k, bits, group;
+  int64_t groups;
+  std::vector<float> xsum, prepared;
+  const float* rows;
+};
+
+// One transposed packed matrix of a decode product: its rows of row_bytes,
+// its scales and biases from element s0, and its float32 output (m, n).
+struct QmvMatrix {
+  const uint8_t* w;
+  int64_t row_bytes;
+  const GroupParams *scales, *biases;
+  int64_t s0;
+  float* y;
+  int64_t n;
+};
+
+// y[:, j] for the matrix's rows j in [j0, j1), in blocks of kQmvRowBlock
+// rows: one widening of their scales and biases a block, the next block's
+// brought into cache meanwhile.
+void qmv_rows(const QmvDecodeX& x, const QmvMatrix& a, size_t j0, size_t j1) {
+  const int64_t groups = x.groups;
+  std::vector<float> s_rows(kQmvRowBlock * groups), b_rows(kQmvRowBlock * groups);
+  for (size_t b0 = j0; b0 < j1; b0 += kQmvRowBlock) {
+    const size_t b1 = std::min<size_t>(j1, b0 + kQmvRowBlock);
+    if (b1 < j1) {
+      const size_t next = std::min<size_t>(j1 - b1, kQmvRowBlock) * groups;
+      a.scales->prefetch(a.s0 + b1 * groups, next);
+      a.biases->prefetch(a.s0 + b1 * groups, next);
+    }
+    const float* s = a.scales->floats(a.s0 + b0 * groups, (b1 - b0) * groups, s_rows.data());
+    const float* b = a.biases->floats(a.s0 + b0 * groups, (b1 - b0) * groups, b_rows.data());
+    LMX_CPU_KERNEL(affine_qmv, a.w + b0 * a.row_bytes, a.row_bytes, b1 - b0, x.rows, x.k, x.m, x.k, x.bits,
+                   x.group, s, b, x.xsum.data(), groups, a.y + b0, a.n);
+  }
+}
+
 }  // namespace
 
 void Fp8Convert::eval_cpu(const std::vector<array>& inputs, array& out) {
@@ -164,27 +210,9 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
     float* yb = y + bi * m * n;
     if (transpose_ && m <= kQmvMaxRows) {
       // Decode: each output column is one packed row of w against x's rows.
-      const int64_t groups = k / group_size_;
-      std::vector<float> xsum(m * groups), prepared(bits_ == 4 ? m * k : 0);
-      LMX_CPU_KERNEL(affine_qmv_prepare, xb, k, static_cast<int>(m), static_cast<int>(k), bits_, group_size_,
-                     xsum.data(), prepared.data());
-      const float* xq = bits_ == 4 ? prepared.data() : xb;
-      parallel_for(n, 2 * k * m, [&](size_t n0, size_t n1) {
-        // Blocks of rows: one widening of their scales and biases a block.
-        std::vector<float> s_rows(kQmvRowBlock * groups), b_rows(kQmvRowBlock * groups);
-        for (size_t j0 = n0; j0 < n1; j0 += kQmvRowBlock) {
-          const size_t j1 = std::min<size_t>(n1, j0 + kQmvRowBlock);
-          if (j1 < n1) {
-            const size_t next = std::min<size_t>(n1 - j1, kQmvRowBlock) * groups;
-            scales.prefetch(sb + j1 * groups, next);
-            biases.prefetch(sb + j1 * groups, next);
-          }
-          const float* s = scales.floats(sb + j0 * groups, (j1 - j0) * groups, s_rows.data());
-          const float* b = biases.floats(sb + j0 * groups, (j1 - j0) * groups, b_rows.data());
-          LMX_CPU_KERNEL(affine_qmv, wb + j0 * row_bytes, row_bytes, j1 - j0, xq, k, static_cast<int>(m),
-                         static_cast<int>(k), bits_, group_size_, s, b, xsum.data(), groups, yb + j0, n);
-        }
-      });
+      const QmvDecodeX dx(xb, m, k, bits_, group_size_);
+      const QmvMatrix mat{wb, row_bytes, &scales, &biases, sb, yb, n};
+      parallel_for(n, 2 * k * m, [&](size_t n0, size_t n1) { qmv_rows(dx, mat, n0, n1); });
     } else if (!transpose_ && m <= kQmvMaxRows) {
       // Decode with w (K, N): accumulate x[r, k] * dequantised row k, each
       // thread owning a range of whole groups of columns.
@@ -234,6 +262,51 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
   if (out.dtype() != float32) {
     cpu::allocate(out);
     cpu::convert_contiguous(y, float32, out.raw_ptr(), out.dtype(), out.size());
+  }
+}
+
+// Decode (few rows of x): x prepared once, and the members' rows dealt out to
+// the workers as one range, so that small matrices (k and v projections)
+// share a parallel_for with the rest. Otherwise each member's product.
+void QuantizedMatmulGroup::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& x_in = inputs[0];
+  const size_t count = outputs.size();
+  const int64_t k = x_in.shape(-1), m = k ? static_cast<int64_t>(x_in.size()) / k : 0;
+  if (m == 0 || m > kQmvMaxRows) {
+    QuantizedMatmul product = member();
+    for (size_t i = 0; i < count; ++i)
+      product.eval_cpu({x_in, inputs[3 * i + 1], inputs[3 * i + 2], inputs[3 * i + 3]}, outputs[i]);
+    return;
+  }
+  array xs;
+  const QmvDecodeX dx(cpu::row_major<float>(x_in, float32, xs), m, k, bits_, group_size_);
+  std::vector<array> ws(count), ss(count), bs(count), f32(count);
+  std::vector<GroupParams> scales, biases;
+  scales.reserve(count), biases.reserve(count);  // the matrices point at them
+  std::vector<QmvMatrix> mats;
+  std::vector<int64_t> first{0};  // member i owns rows [first[i], first[i + 1]) of the joint range
+  for (size_t i = 0; i < count; ++i) {
+    const array& w = inputs[3 * i + 1];
+    const auto* packed = reinterpret_cast<const uint8_t*>(cpu::row_major<uint32_t>(w, uint32, ws[i]));
+    scales.emplace_back(inputs[3 * i + 2], ss[i]);
+    biases.emplace_back(inputs[3 * i + 3], bs[i]);
+    f32[i] = outputs[i].dtype() == float32 ? outputs[i] : array(outputs[i].shape(), float32, std::shared_ptr<Data>{});
+    cpu::allocate(f32[i]);
+    const int64_t n = outputs[i].shape(-1);
+    mats.push_back({packed, static_cast<int64_t>(packed_row_bytes(w)), &scales[i], &biases[i], 0,
+                    f32[i].data<float>(), n});
+    first.push_back(first.back() + n);
+  }
+  parallel_for(first.back(), 2 * k * m, [&](size_t r0, size_t r1) {
+    for (size_t i = 0; i < count; ++i) {
+      const int64_t lo = std::max<int64_t>(r0, first[i]), hi = std::min<int64_t>(r1, first[i + 1]);
+      if (lo < hi) qmv_rows(dx, mats[i], lo - first[i], hi - first[i]);
+    }
+  });
+  for (size_t i = 0; i < count; ++i) {
+    if (outputs[i].dtype() == float32) continue;
+    cpu::allocate(outputs[i]);
+    cpu::convert_contiguous(f32[i].data<float>(), float32, outputs[i].raw_ptr(), outputs[i].dtype(), f32[i].size());
   }
 }
 

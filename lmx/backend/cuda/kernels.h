@@ -130,6 +130,11 @@ bool affine_dequantize(const array& w, const array& scales, const array& biases,
 // matrix-vector kernel for few rows of x, else dequantise + cuBLAS.
 bool quantized_matmul(const array& x, const array& w, const array& scales, const array& biases, int group,
                       int bits, bool transpose, array& out, cudaStream_t st);
+// outs[i] = x @ dequantised(w_i).T for mats = (w_1, scales_1, biases_1, ...),
+// each 2-D, in one matrix-vector launch (QuantizedMatmulGroup); false
+// (nothing done) unless x has few enough rows for it.
+bool quantized_matmul_group(const array& x, const std::vector<array>& mats, int group, int bits,
+                            std::vector<array>& outs, cudaStream_t st);
 bool fp8_convert(bool to_fp8, const array& in, array& out, cudaStream_t st);
 // The fp block modes (quantize_math.h's FpGroupFormat): `global` is nvfp4's
 // per-tensor scale or null; `power_of_two` the mx modes' e8m0 scales.

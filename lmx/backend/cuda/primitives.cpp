@@ -209,6 +209,16 @@ void QuantizedMatmul::eval_gpu(const std::vector<array>& inputs, array& out) {
     on_host(*this, inputs, out);
 }
 
+void QuantizedMatmulGroup::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto st = cuda_stream(*this);
+  const std::vector<array> mats(inputs.begin() + 1, inputs.end());
+  if (cu::quantized_matmul_group(inputs[0], mats, group_size_, bits_, outputs, st)) return;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (!cu::quantized_matmul(inputs[0], mats[3 * i], mats[3 * i + 1], mats[3 * i + 2], group_size_, bits_, true,
+                              outputs[i], st))
+      return on_host(*this, inputs, outputs);
+}
+
 void Fp8Convert::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!cu::fp8_convert(to_fp8_, inputs[0], out, cuda_stream(*this))) on_host(*this, inputs, out);
 }

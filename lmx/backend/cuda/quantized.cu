@@ -5,17 +5,20 @@
 //
 // quantized_matmul takes one of two paths:
 //  - decode (few rows of x, w transposed): a fused matrix-vector kernel that
-//    streams the packed weights once. Each lane takes 32-value chunks of R
-//    rows of w, unpacks levels with shifts and a float-bit trick (no integer
-//    conversions), and uses sum_i (s q_i + b) x_i = s * sum q_i x_i + b * sum x_i
-//    per chunk, so the x-side work is shared by the R rows. Warps of a block
-//    split K when rows are few and long.
+//    streams the packed weights once. 4-bit matrices with 16-bit x take the
+//    tensor-core kernel of qmv_mma.cu; the others this file's general one:
+//    each lane takes 32-value chunks of R rows of w, unpacks levels with
+//    shifts and a float-bit trick (no integer conversions), and uses
+//    sum_i (s q_i + b) x_i = s * sum q_i x_i + b * sum x_i per chunk, so the
+//    x-side work is shared by the R rows. Warps of a block split K when rows
+//    are few and long.
 //  - otherwise: dequantise w into the output's dtype and let cuBLAS multiply
 //    (tensor cores for the prefill of many rows).
 #include "lmx/backend/common/layout.h"
 #include "lmx/backend/common/quantize_math.h"
 #include "lmx/backend/cuda/device_util.cuh"
 #include "lmx/backend/cuda/kernels.h"
+#include "lmx/backend/cuda/qmv.cuh"
 
 namespace lmx::cu {
 
@@ -154,48 +157,42 @@ __global__ void fp_round_trip_kernel(const T* __restrict__ x, T* __restrict__ ou
   }
 }
 
-// Batch strides (elements) of the operands of one matrix-vector product.
-template <typename T>
-struct QmvArgs {
-  const T* x;
-  const uint32_t* w;
-  const T* scales;
-  const T* biases;
-  T* y;
-  int m, k, n, group;
-  int64_t x_batch, w_batch, s_batch, b_batch, y_batch;
-};
-
 constexpr int kQmvThreads = 128;
 
-// y[., n] for rows n0 .. n0 + R of w against the m <= MR rows of x. A block's
-// warps form warps_n groups (each its own R rows) of warps_k warps that
-// split the row's chunks and add up through shared memory.
+// y[., n] for rows n0 .. n0 + R of the block's matrix against the m <= MR
+// rows of x. A block's warps form warps_n groups (each its own R rows) of
+// warps_k warps that split the row's chunks and add up through shared
+// memory. (Loading two or four chunks ahead per lane made no difference on
+// an H200: this kernel is bound by its integer and float instructions, about
+// five per value and row, not by memory latency.)
 template <typename T, int Bits, int MR, int R>
 __global__ void __launch_bounds__(kQmvThreads) qmv_kernel(QmvArgs<T> a, int warps_k) {
+  int s = 0;
+  while (s + 1 < a.count && blockIdx.x >= a.first_block[s + 1]) ++s;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int wk = warp % warps_k, wn = warp / warps_k, warps_n = kQmvThreads / 32 / warps_k;
-  const int64_t n0 = (int64_t{blockIdx.x} * warps_n + wn) * R;
+  const int64_t n = a.n[s];
+  const int64_t n0 = ((int64_t{blockIdx.x} - a.first_block[s]) * warps_n + wn) * R;
   const int64_t batch = blockIdx.y;
   const T* x = a.x + batch * a.x_batch;
-  const uint32_t* w = a.w + batch * a.w_batch;
-  const T* scales = a.scales + batch * a.s_batch;
-  const T* biases = a.biases + batch * a.b_batch;
+  const uint32_t* w = a.w[s] + batch * a.w_batch;
+  const T* scales = a.scales[s] + batch * a.s_batch;
+  const T* biases = a.biases[s] + batch * a.b_batch;
   const int chunks = a.k / 32, groups = a.k / a.group, chunks_per_group = a.group / 32;
   const int64_t row_words = int64_t{chunks} * Bits;
 
   float acc[MR][R] = {};
-  if (n0 < a.n) {
+  if (n0 < n) {
     for (int c = wk * 32 + lane; c < chunks; c += warps_k * 32) {
       uint32_t q[R][Bits];
-      float s[R], b[R];
+      float sc[R], bi[R];
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        const int64_t row = n0 + r < a.n ? n0 + r : n0;  // past the end: a row whose result is dropped
+        const int64_t row = n0 + r < n ? n0 + r : n0;  // past the end: a row whose result is dropped
         load_chunk<Bits>(w + row * row_words + int64_t{c} * Bits, q[r]);
         const int64_t g = row * groups + c / chunks_per_group;
-        s[r] = to_float(scales[g]);
-        b[r] = to_float(biases[g]);
+        sc[r] = to_float(scales[g]);
+        bi[r] = to_float(biases[g]);
       }
       float dot[MR][R] = {}, xsum[MR] = {};
 #pragma unroll
@@ -222,11 +219,12 @@ __global__ void __launch_bounds__(kQmvThreads) qmv_kernel(QmvArgs<T> a, int warp
 #pragma unroll
       for (int i = 0; i < MR; ++i)
 #pragma unroll
-        for (int r = 0; r < R; ++r) acc[i][r] += s[r] * dot[i][r] + b[r] * xsum[i];
+        for (int r = 0; r < R; ++r) acc[i][r] += sc[r] * dot[i][r] + bi[r] * xsum[i];
     }
   }
+  T* y = a.y[s] + batch * a.y_batch;
   sum_split_rows<kQmvThreads>(acc, warps_k, [&](int i, int r, float v) {
-    if (i < a.m && n0 + r < a.n) a.y[batch * a.y_batch + int64_t{i} * a.n + n0 + r] = from_float<T>(v);
+    if (i < a.m && n0 + r < n) y[int64_t{i} * n + n0 + r] = from_float<T>(v);
   });
 }
 
@@ -256,14 +254,15 @@ array aligned_dense(const array& a, Dtype t, cudaStream_t st) {
   return fresh;
 }
 
-// Rows of x up to which the matrix-vector kernel beats dequantise + gemm.
-constexpr int kQmvMaxRows = 8;
 // Rows of w per warp: 4 for one row of x, 2 for up to kQmvMaxRows.
 constexpr int kQmvWarpRowsOne = 4, kQmvWarpRowsMany = 2;
 
+// The general kernel over args' matrices (set by the caller).
 template <typename T, int Bits>
-void launch_qmv(const QmvArgs<T>& args, int64_t batch, cudaStream_t st) {
+void launch_qmv(QmvArgs<T> args, int64_t batch, cudaStream_t st) {
   const int chunks = args.k / 32;
+  int64_t rows = 0;
+  for (int s = 0; s < args.count; ++s) rows += args.n[s];
   // Split K over up to 4 warps when a row has many chunks (long rows,
   // usually few of them), so every lane still has two or more; and further
   // while the grid would have under two blocks per multiprocessor, where
@@ -271,23 +270,26 @@ void launch_qmv(const QmvArgs<T>& args, int64_t batch, cudaStream_t st) {
   // H100: 6.5 us with one warp per row, 4.6 with four).
   int warps_k = split_k_warps(chunks);
   const int64_t rows_per_warp = args.m == 1 ? kQmvWarpRowsOne : kQmvWarpRowsMany;
-  while (warps_k < 4 && args.n * batch < int64_t{2} * device_props().multiProcessorCount *
-                                             (kQmvThreads / 32 / warps_k) * rows_per_warp)
+  while (warps_k < 4 && rows * batch < int64_t{2} * device_props().multiProcessorCount *
+                                           (kQmvThreads / 32 / warps_k) * rows_per_warp)
     warps_k *= 2;
   auto go = [&](auto mr, auto r) {
     constexpr int MR = decltype(mr)::value, R = decltype(r)::value;
-    const int rows_per_block = kQmvThreads / 32 / warps_k * R;
-    for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
-      QmvArgs<T> part = args;
-      part.x += b0 * args.x_batch, part.w += b0 * args.w_batch, part.scales += b0 * args.s_batch;
-      part.biases += b0 * args.b_batch, part.y += b0 * args.y_batch;
-      dim3 grid(static_cast<unsigned>((args.n + rows_per_block - 1) / rows_per_block),
-                static_cast<unsigned>(std::min<int64_t>(batch - b0, 65535)));
+    deal_blocks(args, kQmvThreads / 32 / warps_k * R);
+    for_batch_slices(args, batch, [&](const QmvArgs<T>& part, dim3 grid) {
       qmv_kernel<T, Bits, MR, R><<<grid, kQmvThreads, 0, st>>>(part, warps_k);
-    }
+    });
   };
   if (args.m == 1) go(std::integral_constant<int, 1>{}, std::integral_constant<int, kQmvWarpRowsOne>{});
   else go(std::integral_constant<int, kQmvMaxRows>{}, std::integral_constant<int, kQmvWarpRowsMany>{});
+}
+
+// A decode product: the tensor-core kernel where it applies, else the general one.
+template <typename T>
+void run_qmv(const QmvArgs<T>& args, int64_t batch, int bits, cudaStream_t st) {
+  if constexpr (!std::is_same_v<T, float>)
+    if (launch_qmv_mma(args, batch, bits, st)) return;
+  dispatch_bits(bits, [&](auto bits_c) { launch_qmv<T, decltype(bits_c)::value>(args, batch, st); });
 }
 
 // Whether a's matrices are row-contiguous (rows `cols` apart).
@@ -460,14 +462,54 @@ bool quantized_matmul(const array& x_in, const array& w_in, const array& scales_
     array s = qmv_operand(scales_in, t, st, args.s_batch), b = qmv_operand(biases_in, t, st, args.b_batch);
     allocate(out, st);
     args.x = static_cast<const T*>(device_read(x, st));
-    args.w = static_cast<const uint32_t*>(device_read(w, st));
-    args.scales = static_cast<const T*>(device_read(s, st));
-    args.biases = static_cast<const T*>(device_read(b, st));
-    args.y = static_cast<T*>(device_write(out));
-    args.m = static_cast<int>(m), args.k = static_cast<int>(k), args.n = static_cast<int>(n), args.group = group;
+    args.w[0] = static_cast<const uint32_t*>(device_read(w, st));
+    args.scales[0] = static_cast<const T*>(device_read(s, st));
+    args.biases[0] = static_cast<const T*>(device_read(b, st));
+    args.y[0] = static_cast<T*>(device_write(out));
+    args.n[0] = n, args.count = 1;
+    args.m = static_cast<int>(m), args.k = static_cast<int>(k), args.group = group;
     args.y_batch = m * n;
     const int64_t batch = static_cast<int64_t>(out.size()) / (m * n);
-    dispatch_bits(bits, [&](auto bits_c) { launch_qmv<T, decltype(bits_c)::value>(args, batch, st); });
+    run_qmv(args, batch, bits, st);
+    LMX_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+bool quantized_matmul_group(const array& x_in, const std::vector<array>& mats, int group, int bits,
+                            std::vector<array>& outs, cudaStream_t st) {
+  const size_t count = outs.size();
+  if (count == 0 || count > static_cast<size_t>(kMaxQmvWeights) || mats.size() != 3 * count) return false;
+  const Dtype t = x_in.dtype();
+  const int64_t k = x_in.shape(-1);
+  const int64_t m = k ? static_cast<int64_t>(x_in.size()) / k : 0;  // x's batch dims fold into its rows
+  if (m < 1 || m > kQmvMaxRows || k % group != 0 || k % 32 != 0) return false;
+  for (size_t i = 0; i < count; ++i) {
+    const array &w = mats[3 * i], &s = mats[3 * i + 1], &b = mats[3 * i + 2];
+    if (w.ndim() != 2 || outs[i].dtype() != t || s.dtype() != t || b.dtype() != t || outs[i].shape(-1) == 0 ||
+        w.shape(-1) * 32 / bits != k)
+      return false;
+  }
+  return dispatch_gpu_float(t, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    QmvArgs<T> args{};
+    int64_t unused = 0;
+    const array x = aligned_dense(x_in, t, st);
+    args.x = static_cast<const T*>(device_read(x, st));
+    std::vector<array> held;  // operands the kernel reads, kept alive until it is queued
+    for (size_t i = 0; i < count; ++i) {
+      held.push_back(qmv_operand(mats[3 * i], uint32, st, unused));
+      held.push_back(qmv_operand(mats[3 * i + 1], t, st, unused));
+      held.push_back(qmv_operand(mats[3 * i + 2], t, st, unused));
+      allocate(outs[i], st);
+      args.w[i] = static_cast<const uint32_t*>(device_read(held[3 * i], st));
+      args.scales[i] = static_cast<const T*>(device_read(held[3 * i + 1], st));
+      args.biases[i] = static_cast<const T*>(device_read(held[3 * i + 2], st));
+      args.y[i] = static_cast<T*>(device_write(outs[i]));
+      args.n[i] = outs[i].shape(-1);
+    }
+    args.count = static_cast<int>(count);
+    args.m = static_cast<int>(m), args.k = static_cast<int>(k), args.group = group;
+    run_qmv(args, 1, bits, st);
     LMX_CUDA_CHECK(cudaGetLastError());
   });
 }

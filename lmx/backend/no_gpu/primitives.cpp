@@ -91,6 +91,10 @@ void MatmulGroup::eval_gpu(const std::vector<array>&, std::vector<array>&) {
   throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
 }
 
+void QuantizedMatmulGroup::eval_gpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
+}
+
 void Compiled::eval_gpu(const std::vector<array>&, std::vector<array>&) {
   throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
 }
