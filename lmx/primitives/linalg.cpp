@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lmx/ops/ops.h"
+#include "lmx/primitives/grouped.h"
 
 namespace lmx {
 
@@ -49,24 +50,13 @@ std::pair<std::vector<array>, std::vector<int>> Matmul::vmap(const std::vector<a
   return {{matmul(a, b)}, {0}};
 }
 
-// Each output is a Matmul of (a, b_i): their rules, a's cotangent summed.
+// Each output is a Matmul of (a, b_i): their rules.
 std::vector<array> MatmulGroup::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                     const std::vector<int>& argnums, const std::vector<array>&) {
   Matmul product(stream());
-  std::vector<array> out;
-  for (int arg : argnums) {
-    if (arg == 0) {
-      array sum;
-      for (size_t i = 1; i < primals.size(); ++i) {
-        array g = product.vjp({primals[0], primals[i]}, {cotangents[i - 1]}, {0}, {})[0];
-        sum = sum.valid() ? add(sum, g) : g;
-      }
-      out.push_back(sum);
-    } else {
-      out.push_back(product.vjp({primals[0], primals[arg]}, {cotangents[arg - 1]}, {1}, {})[0]);
-    }
-  }
-  return out;
+  return grouped_vjp(primals, cotangents, argnums, 1, [&](const auto& operands, const array& d, const auto& nums) {
+    return product.vjp(operands, {d}, nums, {});
+  });
 }
 
 std::pair<std::vector<array>, std::vector<int>> MatmulGroup::vmap(const std::vector<array>& inputs,

@@ -2,12 +2,12 @@
 // weights get no gradient; x, the scales and the biases do.
 #include "lmx/primitives/quantized.h"
 
-#include <algorithm>
 #include <stdexcept>
 
 #include "lmx/backend/common/quantize_math.h"  // nvfp4's global-scale constant
 #include "lmx/ops/ops.h"
 #include "lmx/ops/quantized.h"
+#include "lmx/primitives/grouped.h"
 
 namespace lmx {
 
@@ -73,30 +73,13 @@ std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const
   return out;
 }
 
-// Each output is a QuantizedMatmul of (x, w_i, scales_i, biases_i): their
-// rules, x's cotangent summed over the members. Each member's rule runs once
-// for all of its arguments asked for (scales and biases share their work).
+// Each output is a QuantizedMatmul of (x, w_i, scales_i, biases_i): their rules.
 std::vector<array> QuantizedMatmulGroup::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                              const std::vector<int>& argnums, const std::vector<array>&) {
   QuantizedMatmul product = member();
-  const bool want_x = std::find(argnums.begin(), argnums.end(), 0) != argnums.end();
-  std::vector<array> grads(primals.size());
-  for (size_t i = 0; i < cotangents.size(); ++i) {
-    std::vector<int> mine;
-    if (want_x) mine.push_back(0);
-    for (int arg : argnums)
-      if (arg > 0 && static_cast<size_t>(arg - 1) / 3 == i) mine.push_back((arg - 1) % 3 + 1);
-    if (mine.empty()) continue;
-    const std::vector<array> g = product.vjp(
-        {primals[0], primals[3 * i + 1], primals[3 * i + 2], primals[3 * i + 3]}, {cotangents[i]}, mine, {});
-    for (size_t j = 0; j < mine.size(); ++j) {
-      if (mine[j] == 0) grads[0] = grads[0].valid() ? add(grads[0], g[j]) : g[j];
-      else grads[3 * i + mine[j]] = g[j];
-    }
-  }
-  std::vector<array> out;
-  for (int arg : argnums) out.push_back(grads[arg]);
-  return out;
+  return grouped_vjp(primals, cotangents, argnums, 3, [&](const auto& operands, const array& d, const auto& nums) {
+    return product.vjp(operands, {d}, nums, {});
+  });
 }
 
 std::vector<array> FpDequantize::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,

@@ -662,14 +662,12 @@ void validate_node(Reader& r, const Program& p, const Program::Node& n) {
     need(a[k - 1] == b[kb - 2] && o[k - 2] == a[k - 2] && o[k - 1] == b[kb - 1]);
     for (size_t d = 0; d + 2 < k; ++d) need(a[d] == o[d] && (shared || b[d] == o[d]));
   } else if (dynamic_cast<const MatmulGroup*>(&prim)) {
-    // (a, b_1 .. b_n) -> a @ b_i: a (..., M, K), each b_i one (K, N_i) matrix.
-    const Shape& a = shape(n.inputs[0]);
-    need(nin >= 2 && nin <= MatmulGroup::kMaxMatrices + 1 && n.outputs.size() == nin - 1 && a.size() >= 2);
+    // (a, b_1 .. b_n) -> each member's matmul, a (..., M, K), each b_i one (K, N_i) matrix of a's dtype.
+    need(nin >= 2 && nin <= MatmulGroup::kMaxMatrices + 1 && n.outputs.size() == nin - 1);
     for (size_t i = 1; i < nin; ++i) {
-      const Shape &b = shape(n.inputs[i]), &o = shape(n.outputs[i - 1]);
-      need(b.size() == 2 && b[0] == a.back() && o.size() == a.size() && o.back() == b[1] &&
-           std::equal(a.begin(), a.end() - 1, o.begin()) && dtype(n.inputs[i]) == dtype(n.inputs[0]) &&
-           dtype(n.outputs[i - 1]) == dtype(n.inputs[0]));
+      need(shape(n.inputs[i]).size() == 2 && dtype(n.inputs[i]) == dtype(n.inputs[0]));
+      auto [sh, dt] = op_result(r, p, n, [&](auto& in) { return matmul(in[0], in[i]); });
+      need(sh == shape(n.outputs[i - 1]) && dt == dtype(n.outputs[i - 1]));
     }
   } else if (auto* so = dynamic_cast<const Sort*>(&prim)) {
     const int ax = so->axis();

@@ -24,6 +24,12 @@ namespace lmx {
     throw std::runtime_error("[" + name() + "] lmx was built without GPU support."); \
   }
 
+// The same for primitives with several outputs.
+#define LMX_NO_GPU_MULTI(Class)                                                       \
+  void Class::eval_gpu(const std::vector<array>&, std::vector<array>&) {             \
+    throw std::runtime_error("[" + name() + "] lmx was built without GPU support."); \
+  }
+
 LMX_NO_GPU(Unary)
 LMX_NO_GPU(Binary)
 LMX_NO_GPU(Select)
@@ -63,40 +69,14 @@ LMX_NO_GPU(Arange)
 LMX_NO_GPU(Reduce)
 LMX_NO_GPU(ArgReduce)
 
-void fast::NormVJP::eval_gpu(const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
-}
-
-void fast::AddRMSNorm::eval_gpu(const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
-}
-
-void fast::AttentionVJP::eval_gpu(const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
-}
-
-void Factorization::eval_gpu(const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
-}
-
-void AffineQuantize::eval_gpu(const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
-}
-
-void FpQuantize::eval_gpu(const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
-}
-
-void MatmulGroup::eval_gpu(const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
-}
-
-void QuantizedMatmulGroup::eval_gpu(const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
-}
-
-void Compiled::eval_gpu(const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error("[" + name() + "] lmx was built without GPU support.");
-}
+LMX_NO_GPU_MULTI(fast::NormVJP)
+LMX_NO_GPU_MULTI(fast::AddRMSNorm)
+LMX_NO_GPU_MULTI(fast::AttentionVJP)
+LMX_NO_GPU_MULTI(Factorization)
+LMX_NO_GPU_MULTI(AffineQuantize)
+LMX_NO_GPU_MULTI(FpQuantize)
+LMX_NO_GPU_MULTI(MatmulGroup)
+LMX_NO_GPU_MULTI(QuantizedMatmulGroup)
+LMX_NO_GPU_MULTI(Compiled)
 
 }  // namespace lmx
