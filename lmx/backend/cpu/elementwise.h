@@ -13,6 +13,7 @@
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cpu/copy.h"
 #include "lmx/backend/cpu/simd.h"
+#include "lmx/backend/cpu/simd_ops.h"
 #include "lmx/backend/common/elementwise_ops.h"
 #include "lmx/runtime/thread_pool.h"
 #include "lmx/backend/common/isa_namespace.h"
@@ -27,20 +28,6 @@ template <typename Op>
 constexpr size_t op_cost() {
   if constexpr (requires { Op::kCost; }) return Op::kCost;
   else return 1;
-}
-
-// Ops with a float32 SIMD form (backend/cpu/simd.h), used on dense data.
-template <typename Op>
-inline constexpr bool has_simd_v =
-    std::is_same_v<Op, scalar::Exp> || std::is_same_v<Op, scalar::Sigmoid> || std::is_same_v<Op, scalar::Tanh> ||
-    std::is_same_v<Op, scalar::Erf>;
-
-template <typename Op>
-simd::VF simd_apply(simd::VF x) {
-  if constexpr (std::is_same_v<Op, scalar::Exp>) return simd::exp(x);
-  else if constexpr (std::is_same_v<Op, scalar::Sigmoid>) return simd::sigmoid(x);
-  else if constexpr (std::is_same_v<Op, scalar::Erf>) return simd::erf(x);
-  else return simd::tanh(x);
 }
 
 // Dense and laid out like `like`: the output reuses that layout.
@@ -81,31 +68,23 @@ void unary_span(const In* src, Out* dst, size_t n) {
 // Which operand of a binary span is a single value repeated.
 enum class ScalarOperand { none, first, second };
 
-// x ** e by multiplication for the constant exponents formulas use most:
-// std::pow costs ~5 ns an element (gelu_approx's x ** 3 took 5 ms per 1e6
-// values). 2, 1, 0 and -1 give pow's results exactly; 3 and 4 round twice
-// (within an ulp). False for other exponents.
+// x ** e over a span by multiplication where e is one of small_power's
+// exponents (simd_ops.h); false for other exponents.
 template <typename T>
 bool power_by_multiplication(const T* x, T e, T* d, size_t n) {
-  if (e == T(2)) {
-    for (size_t i = 0; i < n; ++i) d[i] = x[i] * x[i];
-  } else if (e == T(3)) {
-    for (size_t i = 0; i < n; ++i) d[i] = x[i] * x[i] * x[i];
-  } else if (e == T(4)) {
-    for (size_t i = 0; i < n; ++i) {
-      const T sq = x[i] * x[i];
-      d[i] = sq * sq;
-    }
-  } else if (e == T(1)) {
-    for (size_t i = 0; i < n; ++i) d[i] = x[i];
-  } else if (e == T(0)) {
-    for (size_t i = 0; i < n; ++i) d[i] = T(1);
-  } else if (e == T(-1)) {
-    for (size_t i = 0; i < n; ++i) d[i] = T(1) / x[i];
-  } else {
-    return false;
+  auto run = [&](auto exponent) {
+    for (size_t i = 0; i < n; ++i) d[i] = power_small<decltype(exponent)::value>(x[i]);
+    return true;
+  };
+  switch (small_power(e)) {
+    case 2: return run(std::integral_constant<int, 2>{});
+    case 3: return run(std::integral_constant<int, 3>{});
+    case 4: return run(std::integral_constant<int, 4>{});
+    case 1: return run(std::integral_constant<int, 1>{});
+    case 0: return run(std::integral_constant<int, 0>{});
+    case -1: return run(std::integral_constant<int, -1>{});
+    default: return false;
   }
-  return true;
 }
 
 template <typename Op, typename In, typename Out, ScalarOperand S = ScalarOperand::none>
