@@ -1,5 +1,5 @@
 """Who waits for whom in pipelined GPU decode: a random-weight
-Qwen3-4B-shaped model (bfloat16) decoding as generate_step does (token t+1's
+Qwen3-4B-shaped model (bfloat16, or quantized with --bits) decoding as generate_step does (token t+1's
 graph is built and queued before token t is read), measured two ways.
 
 Host phases, per token (medians): building the graph in Python, async_eval
@@ -13,7 +13,7 @@ the share of the time the GPU was running a kernel, and the idle gaps
 between kernels by size. Gaps of a few microseconds are the cost of a kernel
 boundary; long ones are the device waiting for the host.
 
-    python benchmarks/gpu_decode_timeline.py [--layers 36] [--tokens 48] [--host-only]
+    python benchmarks/gpu_decode_timeline.py [--layers 36] [--tokens 48] [--bits 4] [--host-only]
 """
 
 import argparse
@@ -110,10 +110,12 @@ def main():
     ap.add_argument("--layers", type=int, default=QWEN3_4B["num_hidden_layers"])
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--host-only", action="store_true", help="skip the device timeline (and PyTorch)")
+    ap.add_argument("--bits", type=int, default=0, help="quantize the model to these bits (0: bfloat16)")
     args = ap.parse_args()
-    model = make_model(dict(QWEN3_4B, num_hidden_layers=args.layers), 0)
+    model = make_model(dict(QWEN3_4B, num_hidden_layers=args.layers), args.bits)
     build, schedule, wait, total = host_phases(model, args.tokens)
-    print(f"Qwen3-4B shape, {args.layers} layers, bf16, pipelined decode: ms per token (medians)")
+    weights = f"{args.bits}-bit" if args.bits else "bf16"
+    print(f"Qwen3-4B shape, {args.layers} layers, {weights}, pipelined decode: ms per token (medians)")
     print(f"  build {build:.2f}, async_eval {schedule:.2f}, item wait {wait:.2f}, step {total:.2f} "
           f"({1e3 / total:.0f} tok/s)")
     if not args.host_only:
