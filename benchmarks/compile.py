@@ -4,10 +4,18 @@
 against torch eager and torch.compile and the copy-bandwidth limit on the
 same card. Also reports the first-call (trace + compile) latency.
 
+On the CPU, compiled chains run as generated C++ (compiled at run time by
+the system compiler) once the kernel is ready, and through the tile
+interpreter before that or with LMX_CPU_JIT=0: both are timed. The kernels
+are compiled into a fresh cache directory each run, so the first-call
+figure with the compiler is a cold one.
+
     python benchmarks/compile.py [--n 10000000] [--gpu]
 """
 
 import argparse
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -66,18 +74,41 @@ def first_call(make_compiled, x, m):
     return time.perf_counter() - t
 
 
+class cpu_jit:
+    """LMX_CPU_JIT set to `mode` inside the block (lmx reads it on every evaluation)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        self.saved = os.environ.get("LMX_CPU_JIT")
+        os.environ["LMX_CPU_JIT"] = self.mode
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            del os.environ["LMX_CPU_JIT"]
+        else:
+            os.environ["LMX_CPU_JIT"] = self.saved
+
+
 def cpu_rows(n, repeat, make=chain, label="transcendental"):
     rows = []
     xn = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     x = mx.array(xn)
     f = make(mx)
-    cf = mx.compile(f)
     t_eager = best_of(lambda: mx.eval(f(x)), repeat)
+    with cpu_jit("0"):
+        cf = mx.compile(f)
+        t_interp = best_of(lambda: mx.eval(cf(x)), repeat)
+    cf = mx.compile(f)
+    with cpu_jit("always"):  # this first call waits for the compiler
+        first_generated = first_call(lambda: cf, x, mx)
     t_comp = best_of(lambda: mx.eval(cf(x)), repeat)
     npf = numpy_chain if make is chain else make(np)
     t_np = best_of(lambda: npf(xn), max(2, repeat // 2))
     rows.append(("lmx uncompiled", t_eager))
     rows.append(("lmx compiled", t_comp))
+    rows.append(("  interpreted", t_interp))
     rows.append(("NumPy", t_np))
     first = first_call(lambda: mx.compile(make(mx)), mx.ones((1000,)), mx)
     mlx_comp = None
@@ -93,7 +124,8 @@ def cpu_rows(n, repeat, make=chain, label="transcendental"):
     print(f"{'':<18}{'ms':>9}{'vs lmx compiled':>17}")
     for name, t in rows:
         print(f"{name:<18}{t * 1e3:9.2f}{t / t_comp:17.2f}")
-    print(f"compiled vs uncompiled lmx: {t_eager / t_comp:.2f}x faster")
+    print(f"compiled vs uncompiled lmx: {t_eager / t_comp:.2f}x faster (the interpreter: {t_eager / t_interp:.2f}x)")
+    print(f"first call at {n} elements, generated kernel compiled first: {first_generated * 1e3:.0f} ms")
     if mlx_comp is not None:
         print(f"lmx compiled vs MLX compiled: {mlx_comp / t_comp:.2f}x (>1: lmx faster)")
         print(f"first call (trace + compile), 1000 elements: lmx {first * 1e3:.1f} ms, MLX {mlx_first * 1e3:.1f} ms")
@@ -150,6 +182,8 @@ def main():
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--gpu", action="store_true")
     a = p.parse_args()
+    if not a.gpu:
+        os.environ["LMX_KERNEL_CACHE"] = tempfile.mkdtemp(prefix="lmx-bench-kernels-")
     for label, make in CHAINS.items():
         if a.gpu:
             gpu_rows(a.n, a.repeat, make, label)

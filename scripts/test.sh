@@ -6,3 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 (cd build && ctest --output-on-failure -j 2)
 PYTHONPATH="$PWD/python" .venv/bin/python -m pytest -q tests/python
+# compile's tests once more with every fused CPU chain run as a generated
+# kernel (by default only large chains are, once compiled in the background).
+LMX_CPU_JIT=always PYTHONPATH="$PWD/python" .venv/bin/python -m pytest -q tests/python/test_compile.py

@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "lmx/backend/common/embedded_headers.h"
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/backend/cuda/fused_source.h"
 
@@ -52,7 +53,7 @@ struct Sources {
 const Sources& sources() {
   static const Sources s = [] {
     Sources r;
-    for (const auto& h : jit_headers()) r.names.push_back(h.name), r.texts.push_back(h.text);
+    for (const auto& h : cuda_jit_headers()) r.names.push_back(h.name), r.texts.push_back(h.text);
     for (const char* h : {"cmath", "complex", "cstdint", "limits", "type_traits"})
       r.names.push_back(h), r.texts.push_back(std_shim(h));
     r.names.push_back("cstring");
@@ -145,7 +146,7 @@ std::string cubin_for(const std::string& source) {
   nvrtcVersion(&major, &minor);
   std::string key_text = source + "|" + sm + "|nvrtc" + std::to_string(major) + "." + std::to_string(minor);
   for (const char* o : kFloatOptions) key_text += std::string("|") + o;
-  for (const auto& h : jit_headers()) key_text += h.text;  // a new library version recompiles
+  for (const auto& h : cuda_jit_headers()) key_text += h.text;  // a new library version recompiles
   std::ostringstream key;
   key << std::hex << std::hash<std::string>{}(key_text);
   fs::path dir = cache_dir();

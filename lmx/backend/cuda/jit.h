@@ -1,7 +1,7 @@
 // Kernels compiled at run time with NVRTC (compile's fused elementwise
 // chains). The source includes the same op functors as the ahead-of-time
 // kernels (backend/common/elementwise_ops.h), embedded in the library at
-// build time; compiled kernels are cached in memory and on disk.
+// build time (backend/common/embedded_headers.h); compiled kernels are cached in memory and on disk.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -10,13 +10,6 @@
 #include <vector>
 
 namespace lmx::cu {
-
-struct JitHeader {
-  const char* name;  // as included: "lmx/backend/common/elementwise_ops.h"
-  const char* text;
-};
-// The library headers a run-time kernel may include (generated at build time).
-const std::vector<JitHeader>& jit_headers();
 
 // The kernel `name` (declared extern "C") of `source`, compiled for this
 // device. Throws std::runtime_error with NVRTC's log when compilation fails.
