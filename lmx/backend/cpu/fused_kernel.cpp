@@ -3,36 +3,16 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "lmx/backend/common/kernel_source.h"
 #include "lmx/backend/cpu/simd_ops.h"
 
 namespace lmx::cpu {
 
 namespace {
 
-#define LMX_FUNCTOR_NAME(Name, pyname, types, result) #Name,
-const char* const kUnaryFunctors[] = {LMX_UNARY_OPS(LMX_FUNCTOR_NAME)};
-const char* const kBinaryFunctors[] = {LMX_BINARY_OPS(LMX_FUNCTOR_NAME)};
-#undef LMX_FUNCTOR_NAME
-
-const char* type_name(Dtype t) {
-  switch (t.val()) {
-    case Dtype::Val::bool_: return "bool";
-    case Dtype::Val::uint8: return "uint8_t";
-    case Dtype::Val::uint16: return "uint16_t";
-    case Dtype::Val::uint32: return "uint32_t";
-    case Dtype::Val::uint64: return "uint64_t";
-    case Dtype::Val::int8: return "int8_t";
-    case Dtype::Val::int16: return "int16_t";
-    case Dtype::Val::int32: return "int32_t";
-    case Dtype::Val::int64: return "int64_t";
-    case Dtype::Val::float16: return "float16_t";
-    case Dtype::Val::bfloat16: return "bfloat16_t";
-    case Dtype::Val::float32: return "float";
-    case Dtype::Val::float64: return "double";
-    case Dtype::Val::complex64: return nullptr;
-  }
-  return nullptr;
-}
+// The C++ type of a slot, or null for complex64, which the generator leaves
+// out (see fused_kernel_supported).
+const char* type_name(Dtype t) { return t == complex64 ? nullptr : element_type_name(t); }
 
 // "s<slot>": a slot's array in the generated block.
 std::string slot_name(int slot) {
@@ -87,15 +67,15 @@ std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& inp
     k << "  " << out << " " << d << "[L];\n  ";
     switch (s.kind) {
       case FusedStep::Kind::unary:
-        k << "fused::unary<scalar::" << kUnaryFunctors[s.op] << ", " << in << ", " << out << ">(" << a << ", " << d
-          << ");\n";
+        k << "fused::unary<scalar::" << functor_name(static_cast<UnaryOp>(s.op)) << ", " << in << ", " << out
+          << ">(" << a << ", " << d << ");\n";
         break;
       case FusedStep::Kind::binary:
         if (power_exponent[t] != kNoSmallPower)
           k << "fused::power<" << power_exponent[t] << ">(" << a << ", " << d << ");\n";
         else
-          k << "fused::binary<scalar::" << kBinaryFunctors[s.op] << ", " << in << ", " << out << ">(" << a << ", "
-            << slot_name(s.args[1]) << ", " << d << ");\n";
+          k << "fused::binary<scalar::" << functor_name(static_cast<BinaryOp>(s.op)) << ", " << in << ", " << out
+            << ">(" << a << ", " << slot_name(s.args[1]) << ", " << d << ");\n";
         break;
       case FusedStep::Kind::select:
         k << "fused::select(" << a << ", " << slot_name(s.args[1]) << ", " << slot_name(s.args[2]) << ", " << d

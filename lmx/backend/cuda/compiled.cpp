@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "lmx/backend/common/kernel_source.h"
 #include "lmx/backend/common/strided.h"
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/backend/cuda/fused_source.h"
@@ -26,30 +27,9 @@ namespace lmx {
 
 namespace {
 
-#define LMX_FUNCTOR_NAME(Name, pyname, types, result) #Name,
-const char* const kUnaryFunctors[] = {LMX_UNARY_OPS(LMX_FUNCTOR_NAME)};
-const char* const kBinaryFunctors[] = {LMX_BINARY_OPS(LMX_FUNCTOR_NAME)};
-#undef LMX_FUNCTOR_NAME
-
 // The element type's name in kernel source, or null where the generator has
 // no kernel for it (float64 is CPU-only; complex64 keeps the separate kernels).
-const char* type_name(Dtype t) {
-  switch (t.val()) {
-    case Dtype::Val::bool_: return "bool";
-    case Dtype::Val::uint8: return "uint8_t";
-    case Dtype::Val::uint16: return "uint16_t";
-    case Dtype::Val::uint32: return "uint32_t";
-    case Dtype::Val::uint64: return "uint64_t";
-    case Dtype::Val::int8: return "int8_t";
-    case Dtype::Val::int16: return "int16_t";
-    case Dtype::Val::int32: return "int32_t";
-    case Dtype::Val::int64: return "int64_t";
-    case Dtype::Val::float16: return "float16_t";
-    case Dtype::Val::bfloat16: return "bfloat16_t";
-    case Dtype::Val::float32: return "float";
-    default: return nullptr;
-  }
-}
+const char* type_name(Dtype t) { return t == float64 || t == complex64 ? nullptr : element_type_name(t); }
 
 using Access = cu::FusedAccess;
 
@@ -133,16 +113,17 @@ void write_chain(std::ostringstream& k, const Compiled& c, int nin, const std::v
     const FusedStep& s = c.steps()[t];
     const int slot = nin + static_cast<int>(t);
     const std::string& out = slot_type[slot];
-    const std::string a = "s" + std::to_string(s.args[0]);
+    std::string a = "s";  // (not "s" + to_string: GCC 12 warns of a memcpy overlap there, wrongly)
+    a += std::to_string(s.args[0]);
     const std::string& in = slot_type[s.args[0]];
     k << "    const " << out << " s" << slot << " = ";
     switch (s.kind) {
       case FusedStep::Kind::unary:
-        k << "cast_value<" << out << ">(scalar::" << kUnaryFunctors[s.op] << "{}(static_cast<compute_t<" << in << ">>("
+        k << "cast_value<" << out << ">(scalar::" << functor_name(static_cast<UnaryOp>(s.op)) << "{}(static_cast<compute_t<" << in << ">>("
           << a << ")));\n";
         break;
       case FusedStep::Kind::binary:
-        k << "cast_value<" << out << ">(scalar::" << kBinaryFunctors[s.op] << "{}(static_cast<compute_t<" << in
+        k << "cast_value<" << out << ">(scalar::" << functor_name(static_cast<BinaryOp>(s.op)) << "{}(static_cast<compute_t<" << in
           << ">>(" << a << "), static_cast<compute_t<" << in << ">>(s" << s.args[1] << ")));\n";
         break;
       case FusedStep::Kind::select: k << a << " ? s" << s.args[1] << " : s" << s.args[2] << ";\n"; break;
