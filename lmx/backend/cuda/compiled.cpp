@@ -33,6 +33,14 @@ const char* type_name(Dtype t) { return t == float64 || t == complex64 ? nullptr
 
 using Access = cu::FusedAccess;
 
+// Generated kernels are launched dependent (cu::launch_dependent): each
+// begins as device_util.cuh's pdl_begin does.
+constexpr const char* kPdlBegin =
+    "#if __CUDA_ARCH__ >= 900\n"
+    "  asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");\n"
+    "  asm volatile(\"griddepcontrol.launch_dependents;\" ::: \"memory\");\n"
+    "#endif\n";
+
 // Elements per thread: eight independent loads in flight per thread reached
 // 93% of the copy bandwidth on an H200 for a float32 chain (four: 88%).
 constexpr int kPerThread = 8;
@@ -206,7 +214,7 @@ std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& inp
   const int nin = t.nin;
   for (size_t o = 0; o < c.output_slots().size(); ++o)
     k << ", " << slot_type[c.output_slots()[o]] << "* __restrict__ out" << o;
-  k << ") {\n";
+  k << ") {\n" << kPdlBegin;
   if (vec > 1) {
     // Each thread: `vec` consecutive elements, one aligned load per input
     // and one store per output (n is a multiple of vec).
@@ -261,6 +269,7 @@ std::string fused_reduce_source(const Compiled& c, const std::vector<Dtype>& inp
   const std::string out_type = t.slot_type[root];
   const char* op = red.type == ReduceType::Sum ? "SumOp" : red.type == ReduceType::Max ? "MaxOp" : "MinOp";
   k << ", " << out_type << "* __restrict__ out, float* __restrict__ partial) {\n"
+    << kPdlBegin
     << "  const " << op << "<float> op;\n";
   declare_inputs(t, access, kPerThread);
   // Group b of `group` threads takes piece (b % chunks) of row (b / chunks);
@@ -385,7 +394,7 @@ void eval_fused_reduction(const Compiled& c, const std::vector<array>& inputs, a
   args.push_back(&out_ptr);
   args.push_back(&partial);
   dim3 grid(static_cast<unsigned>(std::min((pieces + per_block - 1) / per_block, sms * 64)));
-  LMX_CUDA_CHECK(cudaLaunchKernel(static_cast<const void*>(kernel), grid, dim3(cu::kThreads), args.data(), 0, st));
+  cu::launch_dependent(static_cast<const void*>(kernel), grid, dim3(cu::kThreads), 0, st, args.data());
   if (chunks > 1) cu::fold_partials(red.type, partial, rows, chunks, out, st);
 }
 
@@ -436,7 +445,7 @@ void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& ou
   for (auto& p : out_ptr) args.push_back(&p);
   long long per_block = static_cast<long long>(cu::kThreads) * (vec > 1 ? vec : kPerThread);
   dim3 grid(static_cast<unsigned>((n + per_block - 1) / per_block));
-  LMX_CUDA_CHECK(cudaLaunchKernel(static_cast<const void*>(kernel), grid, dim3(cu::kThreads), args.data(), 0, st));
+  cu::launch_dependent(static_cast<const void*>(kernel), grid, dim3(cu::kThreads), 0, st, args.data());
 }
 
 }  // namespace lmx

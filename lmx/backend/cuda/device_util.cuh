@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -15,6 +16,38 @@
 #include "lmx/backend/cuda/cuda.h"
 
 namespace lmx::cu {
+
+// The device side of a dependent launch (cuda.h, launch_dependent): wait for
+// the kernel before on the stream (its writes visible), then let the next
+// kernel start. Before sm_90 there is nothing to wait for.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+// Both, at the start of a kernel launched dependent.
+__device__ __forceinline__ void pdl_begin() {
+  pdl_wait();
+  pdl_launch_dependents();
+}
+
+// A kernel launched dependent (cuda.h): it must begin with pdl_begin().
+template <typename... Params, typename... Args>
+void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t st,
+                      Args&&... args) {
+  std::tuple<Params...> values{std::forward<Args>(args)...};
+  void* ptrs[sizeof...(Params) > 0 ? sizeof...(Params) : 1];
+  std::apply([&](auto&... v) {
+    int i = 0;
+    ((ptrs[i++] = static_cast<void*>(&v)), ...);
+  }, values);
+  launch_dependent(reinterpret_cast<const void*>(kernel), grid, block, smem, st, ptrs);
+}
 
 
 #define LMX_GRID_STRIDE(i, n)                                                         \

@@ -29,6 +29,7 @@ __device__ inline float block_sum(float v) {
 template <typename T>
 __global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y, int64_t rows,
                                 int64_t d, float eps) {
+  pdl_begin();
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* xr = x + row * d;
     float ss = 0.0f;
@@ -62,6 +63,7 @@ __global__ void __launch_bounds__(kThreads) norm_rows_group_kernel(const T* __re
                                                                    T* __restrict__ sum_out = nullptr) {
   constexpr int J = kNormGroupChunks;
   __shared__ float partial[kThreads / 32];
+  pdl_begin();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int rows_per_block = kThreads / 32 / group, lead = warp - warp % group;
   const int g_lane = (warp % group) * 32 + lane, g_threads = group * 32;
@@ -175,6 +177,7 @@ constexpr int kRopeHeads = 8;
 template <typename T>
 __global__ void rope_kernel(const T* __restrict__ x, T* __restrict__ y, const int32_t* __restrict__ offsets,
                             const float* __restrict__ inv_freq, RopeArgs a) {
+  pdl_begin();
   const int half = a.dims / 2;
   const int64_t width = half + (a.d - a.dims), groups = (a.heads + kRopeHeads - 1) / kRopeHeads;
   LMX_GRID_STRIDE(e, a.batch * groups * a.t * width) {
@@ -262,6 +265,7 @@ __global__ void __launch_bounds__(kAttnThreads) attention_kernel(
   float* qrow = smem;   // the scaled query, d floats
   float* s = smem + a.d;  // the chunk's scores, then weights
   __shared__ float red[kAttnThreads / 32];
+  pdl_begin();
   __shared__ float part[kAttnThreads * V];
   const int64_t row = blockIdx.x;  // (b, h, i) row-major
   const int split = blockIdx.y;
@@ -399,6 +403,7 @@ __global__ void __launch_bounds__(kAttnThreads) attention_kernel(
 template <typename T>
 __global__ void attention_combine_kernel(const float* __restrict__ partial, const float* __restrict__ sinks,
                                          T* __restrict__ out, AttentionArgs a) {
+  pdl_begin();
   const int64_t row = blockIdx.x;
   const int64_t h = (row / a.tq) % a.hq;
   const float* p = partial + row * a.splits * (a.dv + 2);
@@ -465,8 +470,8 @@ bool add_norm(const array& x, const array& r, const array& w, float eps, array& 
     if (!norm_group_geometry(rows, d, aligned_to(xp, 16) && aligned_to(rp, 16) && aligned_to(wp, 16), group, grid))
       return;
     allocate(out, st), allocate(sum, st);  // fresh pool blocks: 256-byte aligned
-    norm_rows_group_kernel<T, false, true><<<grid, kThreads, 0, st>>>(
-        xp, wp, nullptr, static_cast<T*>(device_write(out)), rows, d, group, eps, rp, static_cast<T*>(device_write(sum)));
+    launch_dependent(norm_rows_group_kernel<T, false, true>, grid, kThreads, 0, st, xp, wp, nullptr,
+                     static_cast<T*>(device_write(out)), rows, d, group, eps, rp, static_cast<T*>(device_write(sum)));
     LMX_CUDA_CHECK(cudaGetLastError());
     done = true;
   });
@@ -488,14 +493,14 @@ bool norm(const array& x, const array& w, const array* b, float eps, array& out,
     int group;
     unsigned grid;
     if (norm_group_geometry(rows, d, aligned, group, grid)) {
-      if (b) norm_rows_group_kernel<T, true><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, group, eps);
-      else norm_rows_group_kernel<T, false><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, group, eps);
+      auto kernel = b ? norm_rows_group_kernel<T, true> : norm_rows_group_kernel<T, false>;
+      launch_dependent(kernel, grid, kThreads, 0, st, xp, wp, bp, yp, rows, d, group, eps, nullptr, nullptr);
       LMX_CUDA_CHECK(cudaGetLastError());
       return;
     }
     grid = static_cast<unsigned>(std::min<int64_t>(rows, 1 << 20));
     if (b) layer_norm_kernel<T><<<grid, kThreads, 0, st>>>(xp, wp, bp, yp, rows, d, eps);
-    else rms_norm_kernel<T><<<grid, kThreads, 0, st>>>(xp, wp, yp, rows, d, eps);
+    else launch_dependent(rms_norm_kernel<T>, grid, kThreads, 0, st, xp, wp, yp, rows, d, eps);
     LMX_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -522,7 +527,8 @@ bool rope(const array& x_in, const array& offsets, const array& inv_freq, int di
     allocate(out, st);
     const int64_t work = a.batch * ((a.heads + kRopeHeads - 1) / kRopeHeads) * a.t * (dims / 2 + a.d - dims);
     if (work == 0) return;
-    rope_kernel<T><<<blocks_for(work), kThreads, 0, st>>>(xp, static_cast<T*>(device_write(out)), op, fp, a);
+    launch_dependent(rope_kernel<T>, blocks_for(work), kThreads, 0, st, xp, static_cast<T*>(device_write(out)), op, fp,
+                     a);
     LMX_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -573,14 +579,17 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
     };
     if (vec) {
       a.key_lanes = key_lanes(V);
-      attention_kernel<T, V><<<grid, kAttnThreads, smem, st>>>(qp, kp, vp, mp, sp, o, partial.as<float>(), a);
+      launch_dependent(attention_kernel<T, V>, grid, kAttnThreads, smem, st, qp, kp, vp, mp, sp, o,
+                       partial.as<float>(), a);
     } else {
       a.key_lanes = key_lanes(1);
-      attention_kernel<T, 1><<<grid, kAttnThreads, smem, st>>>(qp, kp, vp, mp, sp, o, partial.as<float>(), a);
+      launch_dependent(attention_kernel<T, 1>, grid, kAttnThreads, smem, st, qp, kp, vp, mp, sp, o,
+                       partial.as<float>(), a);
     }
     LMX_CUDA_CHECK(cudaGetLastError());
     if (a.splits > 1) {
-      attention_combine_kernel<T><<<static_cast<unsigned>(rows), 128, 0, st>>>(partial.as<float>(), sp, o, a);
+      launch_dependent(attention_combine_kernel<T>, static_cast<unsigned>(rows), 128, 0, st, partial.as<float>(), sp,
+                       o, a);
       LMX_CUDA_CHECK(cudaGetLastError());
     }
   });

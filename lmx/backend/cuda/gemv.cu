@@ -60,6 +60,7 @@ struct GemvWeights {
 template <typename T, int MR, int R, int U>
 __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const T* __restrict__ x, GemvWeights<T> ws, int m,
                                                             int64_t k, int warps_k) {
+  pdl_begin();
   int s = 0;
   while (s + 1 < ws.count && blockIdx.x >= ws.first_block[s + 1]) ++s;
   const T* __restrict__ w = ws.w[s];
@@ -150,8 +151,8 @@ bool gemv_group(const array& a, const std::vector<array>& bs, std::vector<array>
     auto launch = [&](auto mr, auto r, auto u) {
       constexpr int MR = decltype(mr)::value, R = decltype(r)::value, U = decltype(u)::value;
       const GemvWeights<T> ws = deal(R);
-      gemv_kernel<T, MR, R, U><<<static_cast<unsigned>(ws.first_block[ws.count]), kGemvThreads, 0, st>>>(
-          static_cast<const T*>(xp), ws, static_cast<int>(m), k, warps_k);
+      launch_dependent(gemv_kernel<T, MR, R, U>, static_cast<unsigned>(ws.first_block[ws.count]), kGemvThreads, 0,
+                       st, static_cast<const T*>(xp), ws, static_cast<int>(m), k, warps_k);
     };
     using std::integral_constant;
     if (m > 1) return launch(integral_constant<int, kGemvMaxRows>{}, integral_constant<int, 2>{},

@@ -87,6 +87,7 @@ __global__ void scatter_add_kernel(T* __restrict__ dst, const T* __restrict__ up
 template <typename T>
 __global__ void scatter_replace_kernel(T* __restrict__ dst, const T* __restrict__ upd, GatherIndices g,
                                        Layout<1> rest, int64_t block, int64_t positions, DeviceError* err) {
+  pdl_begin();
   LMX_GRID_STRIDE(r, block) {
     int64_t ro[1];
     strided_offsets(rest, r, ro);
@@ -253,8 +254,8 @@ bool scatter_replace(const array& src, const array& updates, const std::vector<a
   void* d = device_write(out);
   auto launch = [&](auto zero) {
     using T = decltype(zero);
-    scatter_replace_kernel<T><<<blocks_for(block), kThreads, 0, st>>>(
-        static_cast<T*>(d), static_cast<const T*>(up), g, rest, block, positions, device_error());
+    launch_dependent(scatter_replace_kernel<T>, blocks_for(block), kThreads, 0, st, static_cast<T*>(d),
+                     static_cast<const T*>(up), g, rest, block, positions, device_error());
   };
   by_item_bits(out.itemsize(), launch);
   LMX_CUDA_CHECK(cudaGetLastError());

@@ -80,6 +80,7 @@ __global__ void __launch_bounds__(kMmaThreads) qmv_mma_kernel(QmvArgs<T> a, int 
   constexpr int kParamBytes = 2 * GPS;          // a row's scales of a stage
   __shared__ QmvStage stages[kMmaWarps][kStages];
   __shared__ float partial[kMmaWarps][32][4];
+  pdl_begin();
   int s = 0;
   while (s + 1 < a.count && blockIdx.x >= a.first_block[s + 1]) ++s;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
@@ -199,7 +200,7 @@ bool launch_qmv_mma(QmvArgs<T> args, int64_t batch, int bits, cudaStream_t st) {
   deal_blocks(args, int64_t{kMmaWarps / warps_k} * kMmaTileRows);
   auto go = [&](auto cpg) {
     for_batch_slices(args, batch, [&](const QmvArgs<T>& part, dim3 grid) {
-      qmv_mma_kernel<T, decltype(cpg)::value><<<grid, kMmaThreads, 0, st>>>(part, warps_k);
+      launch_dependent(qmv_mma_kernel<T, decltype(cpg)::value>, grid, kMmaThreads, 0, st, part, warps_k);
     });
   };
   if (args.group == 32) go(std::integral_constant<int, 1>{});

@@ -167,6 +167,7 @@ constexpr int kQmvThreads = 128;
 // five per value and row, not by memory latency.)
 template <typename T, int Bits, int MR, int R>
 __global__ void __launch_bounds__(kQmvThreads) qmv_kernel(QmvArgs<T> a, int warps_k) {
+  pdl_begin();
   int s = 0;
   while (s + 1 < a.count && blockIdx.x >= a.first_block[s + 1]) ++s;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -277,7 +278,7 @@ void launch_qmv(QmvArgs<T> args, int64_t batch, cudaStream_t st) {
     constexpr int MR = decltype(mr)::value, R = decltype(r)::value;
     deal_blocks(args, kQmvThreads / 32 / warps_k * R);
     for_batch_slices(args, batch, [&](const QmvArgs<T>& part, dim3 grid) {
-      qmv_kernel<T, Bits, MR, R><<<grid, kQmvThreads, 0, st>>>(part, warps_k);
+      launch_dependent(qmv_kernel<T, Bits, MR, R>, grid, kQmvThreads, 0, st, part, warps_k);
     });
   };
   if (args.m == 1) go(std::integral_constant<int, 1>{}, std::integral_constant<int, kQmvWarpRowsOne>{});

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "lmx/backend/cuda/cuda.h"
+#include "lmx/runtime/env.h"
 #include "lmx/runtime/gpu.h"
 
 namespace lmx {
@@ -39,6 +40,21 @@ const cudaDeviceProp& device_props() {
     return p;
   }();
   return props;
+}
+
+bool dependent_launch_enabled() {
+  static const bool on = env_switch("LMX_CUDA_PDL", true, "cuda") && device_props().major >= 9;
+  return on;
+}
+
+void launch_dependent(const void* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t st, void** args) {
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid, cfg.blockDim = block, cfg.dynamicSmemBytes = smem, cfg.stream = st;
+  cfg.attrs = &attr, cfg.numAttrs = dependent_launch_enabled() ? 1 : 0;
+  LMX_CUDA_CHECK(cudaLaunchKernelExC(&cfg, kernel, args));
 }
 
 cudaStream_t stream_of(const Stream& s) {
