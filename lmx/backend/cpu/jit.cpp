@@ -86,8 +86,10 @@ void write_file(const fs::path& file, const std::string& text) {
 
 // Where sources, libraries and the embedded headers go: the kernel cache,
 // or a directory of this process's own where there is no home.
+// (The paths below are never destroyed: the background compiler may still
+// be using them while the process exits.)
 const fs::path& cache_dir() {
-  static const fs::path dir = [] {
+  static const fs::path* dir = new fs::path([] {
     fs::path root;
     if (const char* v = std::getenv("LMX_KERNEL_CACHE")) root = v;
     else if (const char* x = std::getenv("XDG_CACHE_HOME")) root = fs::path(x) / "lmx" / "kernels";
@@ -100,14 +102,14 @@ const fs::path& cache_dir() {
     std::string tmpl = (fs::temp_directory_path() / "lmx-cpu-kernels-XXXXXX").string();
     if (!::mkdtemp(tmpl.data())) throw std::runtime_error("[compile] no directory for compiled CPU kernels");
     return fs::path(tmpl);
-  }();
-  return dir;
+  }());
+  return *dir;
 }
 
 // The embedded headers, written once under a name that changes with their
 // text (a newer lmx gets its own copy).
 const fs::path& include_dir() {
-  static const fs::path dir = [] {
+  static const fs::path* dir = new fs::path([] {
     std::string all;
     for (const auto& h : cpu_jit_headers()) all += std::string(h.name) + '\n' + h.text;
     fs::path d = cache_dir() / ("include-" + hex(std::hash<std::string>{}(all)));
@@ -119,8 +121,8 @@ const fs::path& include_dir() {
       write_file(d / ".complete", "");
     }
     return d;
-  }();
-  return dir;
+  }());
+  return *dir;
 }
 
 // Compiles source into a library (or finds it compiled before) and returns
