@@ -485,7 +485,8 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
   // its outputs, so it always writes directly.
   std::vector<int> direct_output(chain.slot_type.size(), -1);
   for (size_t o = 0; o < outputs.size(); ++o)
-    if ((fresh[o] || kernel) && direct_output[output_slots_[o]] < 0) direct_output[output_slots_[o]] = static_cast<int>(o);
+    if ((fresh[o] || kernel) && direct_output[output_slots_[o]] < 0)
+      direct_output[output_slots_[o]] = static_cast<int>(o);
 
   const size_t num_tiles = (n + kTile - 1) / kTile;
   // A generated kernel over dense inputs takes a thread's whole range in one call.

@@ -48,9 +48,10 @@ std::string compiler() {
 // kernels run here (backend/cpu/isa.h), with their language mode: GNU C++
 // contracts a * b + c inside an op's functor as those kernels do (the
 // generated code keeps steps apart, fused_prelude.h), and -fno-math-errno
-// as the library.
+// as the library; -fopenmp-simd for the prelude's lane loops.
 std::string flags() {
-  std::string f = "-std=gnu++20 -O3 -fno-math-errno -fopenmp-simd -fPIC -shared -fvisibility=hidden -w -DLMX_CPU_ISA=jit";
+  std::string f =
+      "-std=gnu++20 -O3 -fno-math-errno -fopenmp-simd -fPIC -shared -fvisibility=hidden -w -DLMX_CPU_ISA=jit";
   switch (active_isa()) {
     case Isa::avx512: return f + " -march=x86-64-v4";
     case Isa::avx2: return f + " -march=x86-64-v3";
