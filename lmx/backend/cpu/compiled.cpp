@@ -257,6 +257,7 @@ ChainExec prepare(const std::vector<FusedStep>& steps, const std::vector<int>& o
 struct ChainState {
   std::vector<double> scratch;
   std::vector<const char*> ptr;
+  std::vector<void*> outs;  // a generated kernel's output pointers (kept: a tile's call allocates nothing)
 
   explicit ChainState(const ChainExec& c)
       : scratch(((c.plan.num_tiles + c.num_inputs) * kSlotBytes + 64) / sizeof(double)), ptr(c.slot_type.size()) {
@@ -309,13 +310,13 @@ void run_tile(const ChainExec& c, ChainState& st, const std::vector<FusedStep>& 
   place_inputs(c, st, start, len, next_len);
   auto direct = [&](int slot) { return direct_output.empty() ? -1 : direct_output[slot]; };
   if (kernel) {
-    std::vector<void*> outs(output_slots.size());
+    st.outs.resize(output_slots.size());
     for (size_t o = 0; o < output_slots.size(); ++o) {
       const int slot = output_slots[o];
-      outs[o] = out_ptr.empty() ? st.tile(static_cast<int>(o)) : out_ptr[o] + start * c.slot_type[slot].size();
-      st.ptr[slot] = static_cast<const char*>(outs[o]);
+      st.outs[o] = out_ptr.empty() ? st.tile(static_cast<int>(o)) : out_ptr[o] + start * c.slot_type[slot].size();
+      st.ptr[slot] = static_cast<const char*>(st.outs[o]);
     }
-    kernel(reinterpret_cast<const void* const*>(st.ptr.data()), outs.data(), len);
+    kernel(reinterpret_cast<const void* const*>(st.ptr.data()), st.outs.data(), len);
     return;
   }
   for (size_t k = 0; k < steps.size(); ++k) {

@@ -61,6 +61,10 @@ void unary_span(const In* src, Out* dst, size_t n) {
       v = simd_apply<Op>(v);
       std::memcpy(dst + i, &v, sizeof v);
     }
+    if (i < n) {  // the tail too, as one vector (simd_tail in simd_ops.h)
+      simd::store_part(dst + i, simd_apply<Op>(simd_tail(src + i, n - i)), static_cast<int64_t>(n - i));
+      return;
+    }
   }
   for (; i < n; ++i) dst[i] = cast_value<Out>(op(static_cast<compute_t<In>>(src[i])));
 }

@@ -52,11 +52,11 @@ std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& inp
   for (size_t o = 0; o < outs.size(); ++o) k << "  " << slot_type[outs[o]] << "* out" << o << ";\n";
   k << "};\n\n";
   // One block of L elements from element i: every step over the block.
-  k << "template <int L>\nLMX_FUSED_INLINE void block(const Operands& p, size_t i) {\n";
+  k << "template <int L>\nLMX_FUSED_INLINE void block(const Operands& p, size_t i, size_t m = L) {\n";
   for (int i = 0; i < nin; ++i) {
     k << "  " << slot_type[i] << " s" << i << "[L];\n";
     if (single_value[i]) k << "  fused::splat(p.in" << i << ", s" << i << ");\n";
-    else k << "  fused::load(p.in" << i << " + i, s" << i << ");\n";
+    else k << "  fused::load(p.in" << i << " + i, s" << i << ", m);\n";
   }
   for (size_t t = 0; t < steps.size(); ++t) {
     const FusedStep& s = steps[t];
@@ -84,7 +84,7 @@ std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& inp
       case FusedStep::Kind::cast: k << "fused::cast(" << a << ", " << d << ");\n"; break;
     }
   }
-  for (size_t o = 0; o < outs.size(); ++o) k << "  fused::store(s" << outs[o] << ", p.out" << o << " + i);\n";
+  for (size_t o = 0; o < outs.size(); ++o) k << "  fused::store(s" << outs[o] << ", p.out" << o << " + i, m);\n";
   k << "}\n\n";
   k << "extern \"C\" __attribute__((visibility(\"default\"))) void " << kFusedKernelName
     << "(const void* const* in, void* const* out, size_t n) {\n  const Operands p{";
@@ -98,7 +98,7 @@ std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& inp
   k << "};\n  size_t i = 0;\n"
     << "  for (; i + fused::kBlock <= n; i += fused::kBlock) block<fused::kBlock>(p, i);\n"
     << "  for (; i + fused::kLanes <= n; i += fused::kLanes) block<fused::kLanes>(p, i);\n"
-    << "  for (; i < n; ++i) block<1>(p, i);\n}\n";
+    << "  if (i < n) block<fused::kLanes>(p, i, n - i);\n}\n";
   return k.str();
 }
 

@@ -29,9 +29,11 @@ namespace lmx::cpu::fused {
 // four independent chains side by side kept the core busy where one did
 // not (a chain of erf, tanh, sigmoid and exp over 1e7 values, one thread
 // on AVX-512: 19.3 ms in blocks of four vectors, 21.6 of two, 25.7 of one,
-// against 23.6 ms interpreted). The tail goes a vector, then a value at a
-// time, so that the SIMD forms cover the values they cover in the span
-// kernels.
+// against 23.6 ms interpreted). The tail goes a vector at a time, the last
+// m < kLanes values as one vector whose other lanes repeat the last value
+// (as simd_ops.h's simd_tail does for the span kernels): every lane of a
+// chain then holds a value of the chain, and a SIMD step sees what the
+// span kernel's tail sees.
 inline constexpr int kLanes = simd::kFloatLanes;
 inline constexpr int kBlock = 4 * kLanes;
 
@@ -57,17 +59,26 @@ LMX_FUSED_INLINE void rounded(T (&v)[L]) {
   }
 }
 
+// m (<= L) values from p, the lanes past them repeating the last.
 template <typename T, int L>
-LMX_FUSED_INLINE void load(const T* p, T (&v)[L]) {
-  LMX_LANES (int l = 0; l < L; ++l) v[l] = p[l];
+LMX_FUSED_INLINE void load(const T* p, T (&v)[L], size_t m) {
+  if (m == L) {
+    LMX_LANES (int l = 0; l < L; ++l) v[l] = p[l];
+  } else {
+    for (int l = 0; l < L; ++l) v[l] = p[static_cast<size_t>(l) < m ? l : m - 1];
+  }
 }
 
 // A bool is read as its byte compared with 0: a bool viewed from other
 // bytes may hold any value.
 template <int L>
-LMX_FUSED_INLINE void load(const bool* p, bool (&v)[L]) {
+LMX_FUSED_INLINE void load(const bool* p, bool (&v)[L], size_t m) {
   const auto* b = reinterpret_cast<const uint8_t*>(p);
-  LMX_LANES (int l = 0; l < L; ++l) v[l] = b[l] != 0;
+  if (m == L) {
+    LMX_LANES (int l = 0; l < L; ++l) v[l] = b[l] != 0;
+  } else {
+    for (int l = 0; l < L; ++l) v[l] = b[static_cast<size_t>(l) < m ? l : m - 1] != 0;
+  }
 }
 
 template <typename T, int L>
@@ -75,9 +86,14 @@ LMX_FUSED_INLINE void splat(T x, T (&v)[L]) {
   LMX_LANES (int l = 0; l < L; ++l) v[l] = x;
 }
 
+// The first m (<= L) values.
 template <typename T, int L>
-LMX_FUSED_INLINE void store(const T (&v)[L], T* p) {
-  LMX_LANES (int l = 0; l < L; ++l) p[l] = v[l];
+LMX_FUSED_INLINE void store(const T (&v)[L], T* p, size_t m) {
+  if (m == L) {
+    LMX_LANES (int l = 0; l < L; ++l) p[l] = v[l];
+  } else {
+    for (size_t l = 0; l < m; ++l) p[l] = v[l];
+  }
 }
 
 template <typename Op, typename In, typename Out, int L>

@@ -29,6 +29,15 @@ simd::VF simd_apply(simd::VF x) {
   else return simd::tanh(x);
 }
 
+// The last m (0 < m < kFloatLanes) values of a span as one vector whose
+// other lanes repeat the last of them: a span's tail takes the SIMD form
+// as the rest does, so a value's result does not depend on where a span
+// ends (the libm calls a scalar tail made were also ~20x slower per value),
+// and the extra lanes hold a value the op sees anyway.
+inline simd::VF simd_tail(const float* p, size_t m) {
+  return simd::load_part(p, static_cast<int64_t>(m), p[m - 1]);
+}
+
 // x ** e by multiplication for the constant exponents formulas use most
 // (std::pow costs ~5 ns an element: gelu_approx's x ** 3 took 5 ms per 1e6
 // values). 2, 1, 0 and -1 give pow's results exactly; 3 and 4 round twice
