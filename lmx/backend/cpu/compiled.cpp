@@ -12,10 +12,10 @@
 //   first call, but each step loads and stores its tile.
 //
 // Measured on a 2-core AVX-512 VM (benchmarks/compile.py, 1e7 float32): a
-// tanh-GELU chain took 5.7 ms interpreted against ~11.5 ms uncompiled (2x,
-// bound by the steps' tile traffic); generated, see the README. Both ways
-// compute what the separate ops compute (the same functors and SIMD forms,
-// no contraction across steps).
+// tanh-GELU chain took 16-17 ms uncompiled, 5.7-5.9 ms interpreted (bound
+// by the steps' tile traffic) and 3.1-3.2 ms generated. Both ways compute
+// what the separate ops compute, bit for bit alike (the same functors and
+// SIMD forms, no contraction across steps).
 #include <algorithm>
 #include <climits>
 #include <limits>
@@ -378,9 +378,10 @@ cpu::FusedKernelFn generated_kernel(const Compiled& c, const ChainExec& chain, c
     if (e < chain.num_inputs && single[e] && !single_base)
       power[t] = cpu::small_power(single_value_of(chain.access[e], s.dtype));
   }
-  const std::string source = cpu::fused_kernel_source(c, types, single, power);
   return reinterpret_cast<cpu::FusedKernelFn>(
-      cpu::jit_function(source, cpu::kFusedKernelName, mode == cpu::JitMode::always));
+      cpu::jit_function(cpu::fused_kernel_key(c, types, single, power),
+                        [&] { return cpu::fused_kernel_source(c, types, single, power); }, cpu::kFusedKernelName,
+                        mode == cpu::JitMode::always));
 }
 
 // A reduction's fold of n contiguous values into its float accumulator.
@@ -479,15 +480,14 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
   const std::vector<bool> fresh = allocate_outputs(inputs, outputs);
   std::vector<char*> out_ptr;
   for (auto& o : outputs) out_ptr.push_back(static_cast<char*>(o.raw_ptr()));
-  // A step whose result is an output writes there directly, unless the
-  // output's buffer is a donated input that the interpreter still reads
-  // (then it goes through a tile and is copied once the tile's steps are
-  // done); a generated kernel reads each element's inputs before writing
-  // its outputs, so it always writes directly.
+  // An interpreted step whose result is an output with a buffer of its own
+  // writes there directly; a donated buffer is still being read, so its
+  // output goes through a tile and is copied once the tile's steps are
+  // done. (A generated kernel writes every output directly: it reads each
+  // element's inputs before writing its outputs.)
   std::vector<int> direct_output(chain.slot_type.size(), -1);
   for (size_t o = 0; o < outputs.size(); ++o)
-    if ((fresh[o] || kernel) && direct_output[output_slots_[o]] < 0)
-      direct_output[output_slots_[o]] = static_cast<int>(o);
+    if (fresh[o] && direct_output[output_slots_[o]] < 0) direct_output[output_slots_[o]] = static_cast<int>(o);
 
   const size_t num_tiles = (n + kTile - 1) / kTile;
   // A generated kernel over dense inputs takes a thread's whole range in one call.

@@ -24,11 +24,24 @@ std::string slot_name(int slot) {
 }  // namespace
 
 bool fused_kernel_supported(const Compiled& c, const std::vector<Dtype>& input_types) {
-  for (auto t : input_types)
-    if (!type_name(t)) return false;
-  for (auto& s : c.steps())
-    if (!type_name(s.dtype)) return false;
-  return true;
+  return chain_types_named(c, input_types, type_name);
+}
+
+std::string fused_kernel_key(const Compiled& c, const std::vector<Dtype>& input_types,
+                             const std::vector<bool>& single_value, const std::vector<int>& power_exponent) {
+  std::string key;
+  auto put = [&key](int v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(static_cast<int>(input_types.size()));
+  for (size_t i = 0; i < input_types.size(); ++i) put(static_cast<int>(input_types[i].val()) * 2 + single_value[i]);
+  put(static_cast<int>(c.steps().size()));
+  for (size_t t = 0; t < c.steps().size(); ++t) {
+    const FusedStep& s = c.steps()[t];
+    for (int v : {static_cast<int>(s.kind), s.op, s.args[0], s.args[1], s.args[2], static_cast<int>(s.dtype.val()),
+                  power_exponent[t]})
+      put(v);
+  }
+  for (int slot : c.output_slots()) put(slot);
+  return key;
 }
 
 std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& input_types,

@@ -33,4 +33,10 @@ bool fused_kernel_supported(const Compiled& c, const std::vector<Dtype>& input_t
 std::string fused_kernel_source(const Compiled& c, const std::vector<Dtype>& input_types,
                                 const std::vector<bool>& single_value, const std::vector<int>& power_exponent);
 
+// Everything fused_kernel_source's result depends on, as compact bytes: a
+// key for the compiled kernel that is cheap to build on every evaluation
+// (writing the source took ~5 us a call for a ten-step chain).
+std::string fused_kernel_key(const Compiled& c, const std::vector<Dtype>& input_types,
+                             const std::vector<bool>& single_value, const std::vector<int>& power_exponent);
+
 }  // namespace lmx::cpu

@@ -45,16 +45,13 @@ inline constexpr int kBlock = 4 * kLanes;
 template <typename T, int L>
 LMX_FUSED_INLINE void rounded(T (&v)[L]) {
   if constexpr (std::is_floating_point_v<T>) {
-    if constexpr (sizeof(v) % simd::kBytes == 0) {
-      typedef T Vec __attribute__((vector_size(simd::kBytes)));
-      for (size_t p = 0; p < sizeof(v) / simd::kBytes; ++p) {
-        Vec w;
-        std::memcpy(&w, reinterpret_cast<char*>(v) + p * simd::kBytes, sizeof w);
-        __asm__("" : "+v"(w));
-        std::memcpy(reinterpret_cast<char*>(v) + p * simd::kBytes, &w, sizeof w);
-      }
-    } else {
-      for (int l = 0; l < L; ++l) __asm__("" : "+x"(v[l]));
+    static_assert(sizeof(v) % simd::kBytes == 0, "blocks are whole vectors of float32 (kLanes), so of double too");
+    typedef T Vec __attribute__((vector_size(simd::kBytes)));
+    for (size_t p = 0; p < sizeof(v) / simd::kBytes; ++p) {
+      Vec w;
+      std::memcpy(&w, reinterpret_cast<char*>(v) + p * simd::kBytes, sizeof w);
+      __asm__("" : "+v"(w));
+      std::memcpy(reinterpret_cast<char*>(v) + p * simd::kBytes, &w, sizeof w);
     }
   }
 }

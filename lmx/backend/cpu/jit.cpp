@@ -3,17 +3,13 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -21,6 +17,7 @@
 #include <unordered_map>
 
 #include "lmx/backend/common/embedded_headers.h"
+#include "lmx/backend/common/kernel_cache.h"
 #include "lmx/backend/cpu/isa.h"
 
 namespace lmx::cpu {
@@ -72,17 +69,8 @@ std::string quoted(const fs::path& p) {
   return s + "'";
 }
 
-// Writes `text` to `file` through a temporary name and a rename, so that
-// another process never reads half a file.
 void write_file(const fs::path& file, const std::string& text) {
-  fs::path tmp = file;
-  tmp += ".tmp" + std::to_string(::getpid()) + "." + hex(std::hash<std::thread::id>{}(std::this_thread::get_id()));
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out.write(text.data(), static_cast<std::streamsize>(text.size())))
-      throw std::runtime_error("[compile] could not write " + tmp.string());
-  }
-  fs::rename(tmp, file);
+  if (!write_file_atomically(file, text)) throw std::runtime_error("[compile] could not write " + file.string());
 }
 
 // Where sources, libraries and the embedded headers go: the kernel cache,
@@ -91,10 +79,7 @@ void write_file(const fs::path& file, const std::string& text) {
 // be using them while the process exits.)
 const fs::path& cache_dir() {
   static const fs::path* dir = new fs::path([] {
-    fs::path root;
-    if (const char* v = std::getenv("LMX_KERNEL_CACHE")) root = v;
-    else if (const char* x = std::getenv("XDG_CACHE_HOME")) root = fs::path(x) / "lmx" / "kernels";
-    else if (const char* h = std::getenv("HOME")) root = fs::path(h) / ".cache" / "lmx" / "kernels";
+    const fs::path root = kernel_cache_root();
     if (!root.empty()) {
       std::error_code ec;
       fs::create_directories(root / "cpu", ec);
@@ -136,8 +121,7 @@ void* build(const std::string& source, const std::string& cxx, const char* name)
   if (!fs::exists(lib)) {
     const fs::path src = cache_dir() / (key + ".cpp");
     write_file(src, source);
-    fs::path tmp = lib;
-    tmp += ".tmp" + std::to_string(::getpid()) + "." + hex(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+    const fs::path tmp = temporary_sibling(lib);
     const std::string cmd =
         cxx + " " + f + " -I" + quoted(inc) + " -o " + quoted(tmp) + " " + quoted(src) + " 2>&1";
     std::string log;
@@ -176,21 +160,25 @@ struct Entry {
   std::string error;
 };
 
+// A kernel to compile: `key` names it with `cxx` (the registry's key), the
+// source is written only for a key not seen before.
 struct Job {
-  std::string source, cxx;
+  std::string key, cxx;
   const char* name;
-  std::string key() const { return cxx + '\n' + source; }
+  std::string source;
+  std::string registry_key() const { return cxx + '\n' + key; }
 };
 
 class Registry {
  public:
-  void* get(const Job& job, bool wait) {
+  void* get(Job job, const std::function<std::string()>& source, bool wait) {
     std::unique_lock lk(mu_);
-    auto [it, fresh] = entries_.try_emplace(job.key());
+    auto [it, fresh] = entries_.try_emplace(job.registry_key());
     Entry& e = it->second;
+    if (fresh) job.source = source();
     if (!wait) {
       if (fresh) {
-        queue_.push_back(job);
+        queue_.push_back(std::move(job));
         if (!worker_started_) {
           worker_started_ = true;
           std::thread([this] { work(); }).detach();  // lives for the process, as the kernels it loads
@@ -222,7 +210,7 @@ class Registry {
       if (error.empty()) error = "[compile] a fused CPU kernel failed to compile";
     }
     std::lock_guard lk(mu_);
-    Entry& e = entries_[job.key()];
+    Entry& e = entries_[job.registry_key()];
     e.fn = fn, e.error = error, e.done = true;
     cv_.notify_all();
   }
@@ -238,7 +226,7 @@ class Registry {
       }
       finish(job);
       std::lock_guard lk(mu_);
-      if (const std::string& error = entries_[job.key()].error; !error.empty() && !warned_) {
+      if (const std::string& error = entries_[job.registry_key()].error; !error.empty() && !warned_) {
         warned_ = true;
         std::fprintf(stderr, "lmx: %s\nlmx: compiled CPU chains run through the interpreter instead.\n",
                      error.c_str());
@@ -260,8 +248,9 @@ Registry& registry() {
 
 }  // namespace
 
-void* jit_function(const std::string& source, const char* name, bool wait) {
-  return registry().get(Job{source, compiler(), name}, wait);
+void* jit_function(const std::string& key, const std::function<std::string()>& source, const char* name,
+                   bool wait) {
+  return registry().get(Job{key, compiler(), name, {}}, source, wait);
 }
 
 }  // namespace lmx::cpu

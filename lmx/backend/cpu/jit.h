@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace lmx::cpu {
@@ -24,11 +25,15 @@ JitMode jit_mode();
 // per-tile cost is small against the ~1 s a compile takes.
 inline constexpr size_t kJitMinElements = size_t{1} << 15;
 
-// The function `name` (extern "C") of `source` compiled as a shared library,
-// or null when it is not ready. With wait it is compiled now if need be,
-// and a compiler failure throws std::runtime_error with the compiler's
-// output; else a first request queues it for the background thread, and a
-// source that failed to compile stays null (reported once, on stderr).
-void* jit_function(const std::string& source, const char* name, bool wait);
+// The function `name` (extern "C") of the source that `key` names, compiled
+// as a shared library, or null when it is not ready. source() writes the
+// source, called only the first time a key is asked for (with the same
+// compiler): a key is cheaper to build on every evaluation than a source.
+// With wait the function is compiled now if need be, and a compiler failure
+// throws std::runtime_error with the compiler's output; else a first
+// request queues it for the background thread, and a source that failed to
+// compile stays null (reported once, on stderr).
+void* jit_function(const std::string& key, const std::function<std::string()>& source, const char* name,
+                   bool wait);
 
 }  // namespace lmx::cpu

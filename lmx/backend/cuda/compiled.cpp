@@ -104,11 +104,7 @@ int vector_width(const std::vector<array>& inputs, const Plan& plan, const std::
 namespace cu {
 
 bool fused_types_supported(const Compiled& c, const std::vector<Dtype>& input_types) {
-  for (auto t : input_types)
-    if (!type_name(t)) return false;
-  for (auto& s : c.steps())
-    if (!type_name(s.dtype)) return false;
-  return true;
+  return chain_types_named(c, input_types, type_name);
 }
 
 namespace {

@@ -49,11 +49,12 @@ void raise_device_error();
 // device while the kernel before it on the stream is still running, so that
 // its launch and its blocks' start overlap that kernel's last blocks
 // instead of following them (~0.6 us a kernel boundary in decode, where a
-// token is ~550 small kernels). It must call pdl_wait() before it touches
-// memory: the wait returns once the kernel before has finished and its
-// writes are visible. Kernels call pdl_launch_dependents() right after, so
-// only the kernel right before can still be running. On by default on
-// sm_90 and newer; LMX_CUDA_PDL=0 launches every kernel after the one before.
+// token is ~550 small kernels). It must begin with pdl_begin()
+// (device_util.cuh), before it touches memory: that waits until the kernel
+// before has finished and its writes are visible, then lets the next kernel
+// start, so only the kernel right before can still be running. On by
+// default on sm_90 and newer; LMX_CUDA_PDL=0 launches every kernel after the
+// one before.
 bool dependent_launch_enabled();
 // cudaLaunchKernelExC with the dependent-launch attribute where enabled.
 void launch_dependent(const void* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t st, void** args);

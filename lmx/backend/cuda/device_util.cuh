@@ -17,23 +17,15 @@
 
 namespace lmx::cu {
 
-// The device side of a dependent launch (cuda.h, launch_dependent): wait for
-// the kernel before on the stream (its writes visible), then let the next
-// kernel start. Before sm_90 there is nothing to wait for.
-__device__ __forceinline__ void pdl_wait() {
+// The device side of a dependent launch (cuda.h, launch_dependent), first
+// thing in such a kernel: wait for the kernel before on the stream (its
+// writes visible), then let the next kernel start. Before sm_90 there is
+// nothing to wait for.
+__device__ __forceinline__ void pdl_begin() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_launch_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
-}
-// Both, at the start of a kernel launched dependent.
-__device__ __forceinline__ void pdl_begin() {
-  pdl_wait();
-  pdl_launch_dependents();
 }
 
 // A kernel launched dependent (cuda.h): it must begin with pdl_begin().

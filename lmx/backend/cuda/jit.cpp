@@ -11,9 +11,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include <unistd.h>
-
 #include "lmx/backend/common/embedded_headers.h"
+#include "lmx/backend/common/kernel_cache.h"
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/backend/cuda/fused_source.h"
 
@@ -85,13 +84,6 @@ std::vector<std::string> include_dirs() {
   return {};
 }
 
-fs::path cache_dir() {
-  if (const char* v = std::getenv("LMX_KERNEL_CACHE")) return v;
-  if (const char* v = std::getenv("XDG_CACHE_HOME")) return fs::path(v) / "lmx" / "kernels";
-  if (const char* v = std::getenv("HOME")) return fs::path(v) / ".cache" / "lmx" / "kernels";
-  return {};
-}
-
 std::string arch() {
   const cudaDeviceProp& p = device_props();
   return "sm_" + std::to_string(p.major) + std::to_string(p.minor);
@@ -149,7 +141,7 @@ std::string cubin_for(const std::string& source) {
   for (const auto& h : cuda_jit_headers()) key_text += h.text;  // a new library version recompiles
   std::ostringstream key;
   key << std::hex << std::hash<std::string>{}(key_text);
-  fs::path dir = cache_dir();
+  fs::path dir = kernel_cache_root();
   fs::path file = dir.empty() ? fs::path() : dir / (key.str() + ".cubin");
   if (!file.empty()) {
     std::ifstream in(file, std::ios::binary);
@@ -159,14 +151,7 @@ std::string cubin_for(const std::string& source) {
   if (!file.empty()) {
     std::error_code ec;
     fs::create_directories(dir, ec);
-    // Write then rename, so a concurrent reader never sees half a file.
-    fs::path tmp = file;
-    tmp += ".tmp" + std::to_string(::getpid());
-    std::ofstream out(tmp, std::ios::binary);
-    if (out.write(cubin.data(), static_cast<std::streamsize>(cubin.size()))) {
-      out.close();
-      fs::rename(tmp, file, ec);
-    }
+    write_file_atomically(file, cubin);  // a cache: a failed write only costs a compile later
   }
   return cubin;
 }
