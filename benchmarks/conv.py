@@ -3,6 +3,9 @@ importable), measured in the same run: the forward pass, and forward plus
 the gradients of input and weight. Prints peer_time / lmx_time ratios (above
 1 means lmx is faster). Not a test.
 
+--gpu runs lmx on its GPU and PyTorch on CUDA (cuDNN, TF32 off as lmx's
+float32; --dtype bfloat16 for half precision), without MLX.
+
 lmx and MLX take channels-last input (N, H, W, C) and weights (O, kh, kw, C);
 PyTorch gets the same values in its channels_last memory format, which its
 CPU convolutions prefer.
@@ -30,23 +33,28 @@ LAYERS = [
 ]
 
 
-def lmx_like(module, x, w, stride, pad, backward):
+def lmx_like(module, x, w, stride, pad, backward, dtype="float32"):
     """A timed callable for lmx or MLX (same API)."""
-    a, b = module.array(x), module.array(w)
+    a, b = module.array(x).astype(getattr(module, dtype)), module.array(w).astype(getattr(module, dtype))
     if not backward:
         return lambda: module.eval(module.conv2d(a, b, stride=stride, padding=pad))
     grad = module.grad(lambda a, b: module.conv2d(a, b, stride=stride, padding=pad).sum(), argnums=(0, 1))
     return lambda: module.eval(grad(a, b))
 
 
-def torch_fn(x, w, stride, pad, backward):
-    a = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=torch.channels_last)
-    b = torch.from_numpy(w.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=torch.channels_last)
+def torch_fn(x, w, stride, pad, backward, device="cpu", dtype="float32"):
+    def tensor(v):
+        t = torch.from_numpy(v.transpose(0, 3, 1, 2).copy()).to(device=device, dtype=getattr(torch, dtype))
+        return t.contiguous(memory_format=torch.channels_last)
+
+    a, b = tensor(x), tensor(w)
     conv = torch.nn.functional.conv2d
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     if not backward:
         def run():
             with torch.no_grad():
                 conv(a, b, stride=stride, padding=pad)
+            sync()
         return run
     a.requires_grad_(True)
     b.requires_grad_(True)
@@ -54,6 +62,7 @@ def torch_fn(x, w, stride, pad, backward):
     def run():
         a.grad = b.grad = None
         conv(a, b, stride=stride, padding=pad).sum().backward()
+        sync()
     return run
 
 
@@ -61,7 +70,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="PyTorch's threads (default: its own)")
+    parser.add_argument("--gpu", action="store_true", help="lmx's GPU against PyTorch's CUDA (no MLX)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     args = parser.parse_args()
+    global mlx
+    if args.gpu:
+        mx.set_default_device(mx.gpu)
+        mlx = None
+        if torch is not None:
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cudnn.benchmark = True
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -74,11 +92,11 @@ def main():
         flops = 2 * n * out_hw * out_hw * cout * k * k * cin
         for backward in (False, True):
             passes = 3 if backward else 1  # the input and weight gradients are each a conv's work
-            fns = {"lmx": lmx_like(mx, x, w, stride, pad, backward)}
+            fns = {"lmx": lmx_like(mx, x, w, stride, pad, backward, args.dtype)}
             if torch is not None:
-                fns["torch"] = torch_fn(x, w, stride, pad, backward)
+                fns["torch"] = torch_fn(x, w, stride, pad, backward, "cuda" if args.gpu else "cpu", args.dtype)
             if mlx is not None:
-                fns["mlx"] = lmx_like(mlx, x, w, stride, pad, backward)
+                fns["mlx"] = lmx_like(mlx, x, w, stride, pad, backward, args.dtype)
             cases.append((f"{name:12} {'fwd+bwd' if backward else 'forward':8}", flops * passes / 1e9, fns))
     # One engine at a time over every layer: PyTorch's OpenMP threads spin
     # for a while after each call, which would slow whatever ran next.

@@ -654,6 +654,47 @@ def test_scatter_add_with_repeated_indices(dtype):
             mx.eval(x.at[mx.array([9])].add(upd[:1]))
 
 
+def _scatter(mode, x, idx, upd, stream):
+    with mx.stream(stream):
+        return getattr(x.at[idx], mode)(upd)
+
+
+@pytest.mark.parametrize("mode", ["add", "multiply", "maximum", "minimum"])
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_scatter_modes_combine_repeated_indices_atomically(mode, dtype):
+    # 300 index positions over 9 rows of 5: many threads update one element,
+    # and 1- and 2-byte elements share their 32-bit word with neighbours that
+    # other threads update at the same time.
+    x = rand((9, 5), dtype)
+    idx = mx.array(rng.integers(-9, 9, size=300))
+    upd = rand((300, 5), dtype)
+    if mode == "multiply" and dtype in FLOATS:  # keep 300 factors' products finite and away from zero
+        upd = (mx.abs(upd.astype(mx.float32)) * 0.02 + 0.99).astype(getattr(mx, dtype))
+    g, c = on_gpu_and_cpu(lambda s: [_scatter(mode, x, idx, upd, s)])
+    g, c = g[0], c[0]
+    # Float sums and products are taken in another order than on the host.
+    tol = {"add": {"float16": 2e-2, "bfloat16": 0.25, "float32": 1e-4}, "multiply": {"float16": 2e-2, "bfloat16": 0.1,
+                                                                                     "float32": 1e-4}}
+    if mode in tol and dtype in FLOATS:
+        same(g, c, dtype, tol=tol[mode][dtype])
+    else:
+        identical(g, c)
+
+
+@pytest.mark.parametrize("mode", ["maximum", "minimum"])
+def test_scatter_max_and_min_let_nan_win_and_report_bad_indices(mode):
+    x = mx.array([[1.0, 2.0], [3.0, 4.0]])
+    upd = mx.array([[float("nan"), 0.0], [5.0, -1.0], [2.0, float("inf")]])
+    idx = mx.array([0, 0, 1])
+    g, c = on_gpu_and_cpu(lambda s: [_scatter(mode, x, idx, upd, s)])
+    identical(g[0], c[0])
+    assert np.isnan(np.array(g[0])[0, 0])
+    with pytest.raises(IndexError, match=f"scatter_{mode[:3]}.*Index 2 is out of bounds"):
+        mx.eval(_scatter(mode, x, mx.array([2]), upd[:1], mx.gpu))
+    # The stream stays usable.
+    identical(_scatter(mode, x, idx, upd, mx.gpu), _scatter(mode, x, idx, upd, mx.cpu))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int32", "int64", "uint8", "bool_", "complex64"])
 def test_scatter_replace_keeps_the_last_repeated_index(dtype):
     x = rand((9, 5), "float32").astype(getattr(mx, dtype))
@@ -1106,10 +1147,51 @@ def test_lu_matches_cpu(shape):
             _close(g, c)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (6, 6), (3, 33, 33)])
+@pytest.mark.parametrize("upper", [False, True])
+def test_triangular_inverse_and_solve_match_cpu(shape, upper):
+    # Only the op's triangle is read: the other one holds noise.
+    a = _well_conditioned(shape)
+    b_mat = rand(shape[:-1] + (4,), "float32")
+    b_vec = rand(shape[-1:], "float32")
+    gpu_r, cpu_r = on_gpu_and_cpu(lambda s: [
+        LA.tri_inv(a, upper=upper, stream=s), LA.tri_inv(mx.swapaxes(a, -1, -2), upper=upper, stream=s),
+        LA.solve_triangular(a, b_mat, upper=upper, stream=s), LA.solve_triangular(a, b_vec, upper=upper, stream=s)])  # fmt: skip
+    for g, c in zip(gpu_r, cpu_r):
+        assert g.shape == c.shape and g.dtype == c.dtype
+        _close(g, c)
+    tri = np.triu if upper else np.tril
+    assert np.all(_np(gpu_r[0]) == tri(_np(gpu_r[0])))  # the other triangle is zero
+    _close(tri(_np(a)) @ _np(gpu_r[2]), _np(b_mat))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 5), (2, 24, 24)])
+def test_eig_matches_cpu(shape):
+    # Real matrices with complex conjugate pairs (a rotation block) and real eigenvalues.
+    a = rand(shape, "float32")
+    (w, v), (wc, vc) = on_gpu_and_cpu(lambda s: list(LA.eig(a, stream=s)))
+    assert w.dtype == v.dtype == mx.complex64 and w.shape == wc.shape and v.shape == vc.shape
+    as_complex = lambda x: np.array(x).astype(np.complex128)  # noqa: E731
+    W, V, Wc, A = as_complex(w), as_complex(v), as_complex(wc), as_complex(a)
+    # The same spectrum (each eigenvalue has one of the other's nearby; the order may differ).
+    gap = np.abs(W[..., :, None] - Wc[..., None, :])
+    assert gap.min(-1).max() < 2e-3 and gap.min(-2).max() < 2e-3
+    resid = np.abs(A @ V - V * W[..., None, :]).max()
+    assert resid < 1e-3 * (1 + np.abs(A).max()), resid
+    np.testing.assert_allclose(np.linalg.norm(V, axis=-2), 1, atol=1e-4)  # unit columns, as LAPACK's
+    only = as_complex(LA.eigvals(a, stream=mx.gpu))
+    assert np.abs(only[..., :, None] - W[..., None, :]).min(-1).max() < 1e-4
+    rot = mx.array([[0.0, -2.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    np.testing.assert_allclose(np.sort_complex(np.array(LA.eigvals(rot, stream=mx.gpu))), [-2j, 2j, 3], atol=1e-5)
+
+
 def test_singular_matrices_raise_on_gpu():
     singular = mx.array([[1.0, 2.0], [2.0, 4.0]])
     for call in (lambda: LA.inv(singular, stream=mx.gpu), lambda: LA.inv(mx.zeros((2, 3, 3)), stream=mx.gpu),
-                 lambda: LA.solve(singular, mx.ones((2,)), stream=mx.gpu)):
+                 lambda: LA.solve(singular, mx.ones((2,)), stream=mx.gpu),
+                 lambda: LA.tri_inv(mx.array([[1.0, 0.0], [5.0, 0.0]]), stream=mx.gpu),
+                 lambda: LA.solve_triangular(mx.array([[0.0, 1.0], [0.0, 1.0]]), mx.ones((2,)), upper=True,
+                                             stream=mx.gpu)):
         with pytest.raises(RuntimeError, match="singular"):
             mx.eval(call())
     # Factorisations of singular matrices are no error, as on the CPU.
@@ -1120,9 +1202,10 @@ def test_singular_matrices_raise_on_gpu():
     _close(LA.inv(mx.eye(3) * 2, stream=mx.gpu), np.eye(3) / 2)
 
 
-def test_linalg_runs_on_the_gpu_without_host_fallback():
+def test_linalg_and_scatter_run_on_the_gpu_without_host_fallback():
     # LMX_GPU_STRICT turns any host fallback into an error: float32
-    # factorisations must all have their cuSOLVER path.
+    # factorisations must all have their cuSOLVER or cuBLAS path, and every
+    # scatter mode its kernel.
     import os
     import subprocess
     import sys
@@ -1134,7 +1217,12 @@ mx.set_default_device(mx.gpu)
 a = mx.random.normal((3, 8, 8)) + 8 * mx.eye(8)
 spd = a @ mx.swapaxes(a, -1, -2)
 out = [LA.inv(a), LA.solve(a, mx.ones((3, 8, 2))), LA.cholesky(spd), *LA.eigh(spd), *LA.svd(a), *LA.qr(a),
-       *LA.lu_factor(a), *LA.lu(a)]
+       *LA.lu_factor(a), *LA.lu(a), LA.tri_inv(a), LA.solve_triangular(a, mx.ones((8,)), upper=True),
+       *LA.eig(a), LA.eigvals(a)]
+x, idx = mx.zeros((4, 3)), mx.array([0, 2, 2])
+for dtype in (mx.float32, mx.bfloat16, mx.int8, mx.uint16, mx.int64, mx.bool_):
+    y, upd = x.astype(dtype), mx.ones((3, 3), dtype=dtype)
+    out += [y.at[idx].add(upd), y.at[idx].multiply(upd), y.at[idx].maximum(upd), y.at[idx].minimum(upd)]
 mx.eval(out)
 print("ok")
 """

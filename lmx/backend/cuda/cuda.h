@@ -39,7 +39,8 @@ struct DeviceError {
   int axis;
   long long index, size;
 };
-constexpr int kGatherIndex = 1, kScatterAddIndex = 2, kScatterIndex = 3;
+constexpr int kGatherIndex = 1, kScatterAddIndex = 2, kScatterIndex = 3, kScatterProdIndex = 4, kScatterMaxIndex = 5,
+              kScatterMinIndex = 6;
 DeviceError* device_error();  // the device's view of the record
 // Throws (and clears) the error recorded there, if any.
 void raise_device_error();

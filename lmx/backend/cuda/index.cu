@@ -1,14 +1,18 @@
-// Gather and scatter-add on the GPU: each element resolves its index position
+// Gather and scatter on the GPU: each element resolves its index position
 // to an offset (bounds checked, negatives wrapped) within the block of the
-// remaining axes. Gather moves bytes, so every dtype works; scatter-add
-// accumulates with atomics; scatter-replace moves bytes too, each thread
-// taking one element of the block through the index positions in order, so
-// the last of repeated indices wins as on the host (the other modes still
-// run on the host).
+// remaining axes. Gather moves bytes, so every dtype works. Scatter's add,
+// prod, max and min modes combine with atomics, through the host's functors
+// (so results agree with it up to the order of float additions and
+// products); scatter-replace moves bytes too, each thread taking one element
+// of the block through the index positions in order, so the last of repeated
+// indices wins as on the host.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstring>
+
 #include "lmx/backend/cuda/elementwise.cuh"
+#include "lmx/primitives/index.h"
 
 namespace lmx::cu {
 
@@ -60,25 +64,65 @@ __device__ inline bool index_offset(const GatherIndices& g, int64_t p, int code,
   return true;
 }
 
-template <typename T>
-__device__ inline void atomic_add(T* p, T v) {
-  if constexpr (std::is_same_v<T, float16_t>) atomicAdd(reinterpret_cast<__half*>(p), __ushort_as_half(v.bits));
-  else if constexpr (std::is_same_v<T, bfloat16_t>)
+// *p = op(*p, v) as one atomic step. Adds use the hardware's atomic add
+// where it has one for T; every other case is a compare-and-swap loop on the
+// aligned 32- or 64-bit word that holds *p (a 1- or 2-byte T shares its word
+// with neighbours, which the loop leaves as it found them).
+template <typename T, typename Op>
+__device__ inline void atomic_combine(T* p, T v, Op op) {
+  if constexpr (std::is_same_v<Op, scalar::Add> && std::is_same_v<T, float16_t>) {
+    atomicAdd(reinterpret_cast<__half*>(p), __ushort_as_half(v.bits));
+  } else if constexpr (std::is_same_v<Op, scalar::Add> && std::is_same_v<T, bfloat16_t>) {
     atomicAdd(reinterpret_cast<__nv_bfloat16*>(p), __ushort_as_bfloat16(v.bits));
-  else if constexpr (sizeof(T) == 8)  // two's complement: signed and unsigned add alike
+  } else if constexpr (std::is_same_v<Op, scalar::Add> && (std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>)) {
+    // two's complement: signed and unsigned add alike
     atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
-  else atomicAdd(p, v);
+  } else if constexpr (std::is_same_v<Op, scalar::Add> &&
+                       (std::is_same_v<T, float> || std::is_same_v<T, int32_t> || std::is_same_v<T, uint32_t>)) {
+    atomicAdd(p, v);
+  } else if constexpr (sizeof(T) == 8) {
+    auto* word = reinterpret_cast<unsigned long long*>(p);
+    unsigned long long seen = *word, expected;
+    do {
+      expected = seen;
+      T cur, next;
+      memcpy(&cur, &expected, sizeof(T));
+      next = cast_value<T>(op(cur, v));
+      unsigned long long bits;
+      memcpy(&bits, &next, sizeof(T));
+      if (bits == expected) return;
+      seen = atomicCAS(word, expected, bits);
+    } while (seen != expected);
+  } else {
+    static_assert(sizeof(T) <= 4);
+    const uintptr_t address = reinterpret_cast<uintptr_t>(p);
+    auto* word = reinterpret_cast<unsigned int*>(address & ~uintptr_t{3});
+    const unsigned shift = static_cast<unsigned>(address & 3) * 8;
+    const unsigned low = sizeof(T) == 4 ? 0xffffffffu : (1u << (8 * sizeof(T))) - 1;
+    unsigned seen = *word, expected;
+    do {
+      expected = seen;
+      unsigned cur_bits = (expected >> shift) & low, next_bits = 0;
+      T cur, next;
+      memcpy(&cur, &cur_bits, sizeof(T));
+      next = cast_value<T>(op(cur, v));
+      memcpy(&next_bits, &next, sizeof(T));
+      const unsigned replaced = (expected & ~(low << shift)) | (next_bits << shift);
+      if (replaced == expected) return;
+      seen = atomicCAS(word, expected, replaced);
+    } while (seen != expected);
+  }
 }
 
-template <typename T>
-__global__ void scatter_add_kernel(T* __restrict__ dst, const T* __restrict__ upd, GatherIndices g, Layout<1> rest,
-                                   int64_t block, int64_t n, DeviceError* err) {
+template <typename T, typename Op>
+__global__ void scatter_combine_kernel(T* __restrict__ dst, const T* __restrict__ upd, GatherIndices g,
+                                       Layout<1> rest, int64_t block, int64_t n, int error_code, DeviceError* err) {
   LMX_GRID_STRIDE(e, n) {
     int64_t p = e / block, r = e % block, off;
-    if (!index_offset(g, p, kScatterAddIndex, err, off)) continue;
+    if (!index_offset(g, p, error_code, err, off)) continue;
     int64_t ro[1];
     strided_offsets(rest, r, ro);
-    atomic_add(dst + off + ro[0], upd[e]);
+    atomic_combine(dst + off + ro[0], upd[e], Op{});
   }
 }
 
@@ -200,11 +244,9 @@ bool gather(const array& src, const std::vector<array>& idx, const std::vector<i
   return true;
 }
 
-bool scatter_add(const array& src, const array& updates, const std::vector<array>& idx, const std::vector<int>& axes,
-                 array& out, cudaStream_t st) {
-  Dtype t = src.dtype();
-  if (t != float32 && t != float16 && t != bfloat16 && t != int32 && t != uint32 && t != int64 && t != uint64)
-    return false;
+bool scatter_combine(ScatterMode mode, const array& src, const array& updates, const std::vector<array>& idx,
+                     const std::vector<int>& axes, array& out, cudaStream_t st) {
+  if (!dispatch_gpu(out.dtype(), [](auto) {})) return false;  // complex64
   // Offsets into out, which is row-contiguous (its strides are set already).
   std::vector<array> keep;
   GatherIndices g;
@@ -215,16 +257,21 @@ bool scatter_add(const array& src, const array& updates, const std::vector<array
   int64_t n = static_cast<int64_t>(updates.size());
   if (n == 0) return true;
   // Updates as row-major blocks of out's dtype.
-  array u = row_contiguous(updates, t, st);
+  array u = row_contiguous(updates, out.dtype(), st);
   const void* up = device_read(u, st);
   void* d = device_write(out);
-  dispatch_gpu(t, [&](auto tag) {
+  dispatch_gpu(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t> ||
-                  std::is_same_v<T, int32_t> || std::is_same_v<T, uint32_t> || std::is_same_v<T, int64_t> ||
-                  std::is_same_v<T, uint64_t>) {
-      scatter_add_kernel<T><<<blocks_for(n), kThreads, 0, st>>>(static_cast<T*>(d), static_cast<const T*>(up), g, rest,
-                                                                  block, n, device_error());
+    auto launch = [&](auto op, int error_code) {
+      scatter_combine_kernel<T, decltype(op)><<<blocks_for(n), kThreads, 0, st>>>(
+          static_cast<T*>(d), static_cast<const T*>(up), g, rest, block, n, error_code, device_error());
+    };
+    switch (mode) {
+      case ScatterMode::Add: launch(scalar::Add{}, kScatterAddIndex); break;
+      case ScatterMode::Prod: launch(scalar::Multiply{}, kScatterProdIndex); break;
+      case ScatterMode::Max: launch(scalar::Maximum{}, kScatterMaxIndex); break;
+      case ScatterMode::Min: launch(scalar::Minimum{}, kScatterMinIndex); break;
+      case ScatterMode::Replace: break;  // not a combining mode: scatter_replace
     }
   });
   LMX_CUDA_CHECK(cudaGetLastError());

@@ -13,6 +13,10 @@
 #include "lmx/primitives/reduce.h"
 #include "lmx/primitives/sort.h"
 
+namespace lmx {
+enum class ScatterMode;
+}
+
 namespace lmx::cu {
 
 // copy.cu
@@ -83,8 +87,8 @@ bool attention(const array& q, const array& k, const array& v, const array* mask
 bool flash_attention(const array& q, const array& k, const array& v, const array* mask, const array* sinks,
                      float scale, bool causal, array& out, cudaStream_t st);
 
-// linalg.cu: the float32 factorisations and solves through cuSOLVER; false
-// for other dtypes and for eig, tri_inv and solve_triangular.
+// linalg.cu: the float32 factorisations and solves through cuSOLVER (the
+// triangular solve through cuBLAS); false for other dtypes.
 bool factorization(const Factorization& p, const std::vector<array>& inputs, std::vector<array>& outputs,
                    cudaStream_t st);
 
@@ -92,10 +96,10 @@ bool factorization(const Factorization& p, const std::vector<array>& inputs, std
 // for other dtypes or lines or batches past cuFFT's int sizes.
 bool fft(const array& in, int axis, bool inverse, array& out, cudaStream_t st);
 
-// index.cu: scatter with ScatterMode::Add for float32/16-bit floats/32- and
-// 64-bit integers; false for other dtypes (the caller uses the host).
-bool scatter_add(const array& src, const array& updates, const std::vector<array>& idx, const std::vector<int>& axes,
-                 array& out, cudaStream_t st);
+// index.cu: scatter with ScatterMode::Add, Prod, Max or Min (atomic
+// updates) for every GPU dtype; false for complex64 (the caller uses the host).
+bool scatter_combine(ScatterMode mode, const array& src, const array& updates, const std::vector<array>& idx,
+                     const std::vector<int>& axes, array& out, cudaStream_t st);
 // index.cu: scatter with ScatterMode::Replace for every dtype (the last of
 // repeated indices wins); false when there are more than
 // kMaxSerialPositions index positions and fewer elements per position.

@@ -1,13 +1,13 @@
-// The factorisations on the GPU through cuSOLVER, float32 (complex64 and the
-// kinds without a cuSOLVER routine here, eig, tri_inv and
-// solve_triangular, run on the host). cuSOLVER is column-major: the bytes of
-// a row-major matrix are its transpose to cuSOLVER. Each kind uses that
-// where it saves a copy (an inverse of A^T read row-major is A^-1; the
-// upper triangle of a symmetric A is the lower one of A^T) and transposes
-// through the strided copy where it does not. Matrices of a batch
-// are solved one after another. Singular or unconverged matrices raise the
-// CPU backend's errors, which costs reading the solver's status back (the
-// stream waits); Cholesky and LU report nothing, as on the CPU.
+// The factorisations on the GPU through cuSOLVER (and the triangular solve
+// through cuBLAS), float32; complex64 runs on the host. cuSOLVER is
+// column-major: the bytes of a row-major matrix are its transpose to
+// cuSOLVER. Each kind uses that where it saves a copy (an inverse of A^T read
+// row-major is A^-1; the upper triangle of a symmetric A is the lower one of
+// A^T) and transposes through the strided copy where it does not. Matrices
+// of a batch are solved one after another. Singular or unconverged matrices
+// raise the CPU backend's errors, which costs reading the solver's status
+// back (the stream waits); Cholesky and LU report nothing, as on the CPU.
+#include <cublas_v2.h>
 #include <cusolverDn.h>
 
 #include <algorithm>
@@ -64,6 +64,39 @@ __global__ void lu_pivots_kernel(const int* ipiv, int64_t batch, int k, int m, i
   }
 }
 
+// Marks (info[b] = 1) each matrix with a zero on its diagonal: singular for
+// a triangular solve, as LAPACK's trtrs reports.
+__global__ void zero_diagonal_kernel(const float* a, int64_t batch, int n, int* info) {
+  LMX_GRID_STRIDE(i, batch * n) {
+    const int64_t b = i / n, d = i % n;
+    if (a[b * n * n + d * n + d] == 0.0f) info[b] = 1;
+  }
+}
+
+// One thread per eigenvector: geev's real output (n real parts, then n
+// imaginary ones; column-major vectors, a conjugate pair's real and
+// imaginary parts in columns j and j+1) to complex eigenvalues and
+// row-major complex eigenvector columns, as the CPU backend unpacks them.
+__global__ void eig_unpack_kernel(const float* w, const float* vr, int64_t batch, int n, float2* vals, float2* vecs) {
+  LMX_GRID_STRIDE(t, batch * n) {
+    const int64_t b = t / n;
+    const int j = static_cast<int>(t % n);
+    const float* wr = w + b * 2 * n;
+    const float* wi = wr + n;
+    vals[t] = make_float2(wr[j], wi[j]);
+    if (!vecs) continue;
+    const float* v = vr + b * n * n;
+    float2* out = vecs + b * n * n;
+    // The pair's first column holds the real parts, its second the imaginary ones.
+    const bool first = wi[j] > 0 && j + 1 < n, second = wi[j] < 0 && j > 0;
+    const int re = second ? j - 1 : j;
+    for (int i = 0; i < n; ++i) {
+      const float im = first ? v[(j + 1) * n + i] : second ? -v[j * n + i] : 0.0f;
+      out[int64_t{i} * n + j] = make_float2(v[re * n + i], im);
+    }
+  }
+}
+
 // ---- cuSOLVER plumbing ----
 
 void check(cusolverStatus_t s, const std::string& op, const char* what) {
@@ -84,6 +117,26 @@ cusolverDnHandle_t handle_for(cudaStream_t st, const std::string& op) {
     if (s != CUSOLVER_STATUS_SUCCESS) handles->erase(it);
     check(s, op, "cusolverDnCreate");
     check(cusolverDnSetStream(it->second, st), op, "cusolverDnSetStream");
+  }
+  return it->second;
+}
+
+// A cuBLAS handle per CUDA stream, for the triangular solve (the matmul
+// path keeps its own, rebound under a lock).
+cublasHandle_t blas_for(cudaStream_t st, const std::string& op) {
+  static std::mutex mu;
+  static auto* handles = new std::map<cudaStream_t, cublasHandle_t>();
+  std::lock_guard lk(mu);
+  auto [it, fresh] = handles->try_emplace(st, cublasHandle_t{});
+  if (fresh) {
+    cublasStatus_t s = cublasCreate(&it->second);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetStream(it->second, st);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+      if (it->second) cublasDestroy(it->second);
+      handles->erase(it);
+      throw std::runtime_error("[" + op + "] creating a cuBLAS handle failed (status " +
+                               std::to_string(static_cast<int>(s)) + ").");
+    }
   }
   return it->second;
 }
@@ -198,7 +251,6 @@ bool factorization(const Factorization& p, const std::vector<array>& inputs, std
                    cudaStream_t st) {
   const FactorKind kind = p.kind();
   if (inputs[0].dtype() != float32) return false;
-  if (kind == FactorKind::Eig || kind == FactorKind::TriInverse || kind == FactorKind::SolveTriangular) return false;
   const std::string op = p.name();
   const array& a = inputs[0];
   const int m = a.shape(-2), n = a.shape(-1), k = std::min(m, n);
@@ -229,6 +281,86 @@ bool factorization(const Factorization& p, const std::vector<array>& inputs, std
         store(rhs, outputs[0], st);
         solve_all(h, a, f32(outputs[0]), n, 1, batch, CUBLAS_OP_T, op, st);
       }
+      return true;
+    }
+    case FactorKind::SolveTriangular: {
+      // X^T A^T = B^T in cuBLAS's view, where the row-major A's bytes are
+      // A^T (its other triangle) and X's and B's are X^T and B^T: solved in
+      // place in the output, no transposes.
+      const int nrhs = outputs[0].shape(-1);
+      array w = copy_of(a, st);
+      store(inputs[1], outputs[0], st);
+      Infos info(batch, st);
+      zero_diagonal_kernel<<<blocks_for(static_cast<int64_t>(batch) * n), kThreads, 0, st>>>(f32(w), batch, n,
+                                                                                            info.at(0));
+      cublasHandle_t blas = blas_for(st, op);
+      const float one = 1.0f;
+      const cublasFillMode_t fill = p.upper() ? CUBLAS_FILL_MODE_LOWER : CUBLAS_FILL_MODE_UPPER;
+      for (size_t b = 0; b < batch; ++b) {
+        cublasStatus_t s = cublasStrsm(blas, CUBLAS_SIDE_RIGHT, fill, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, nrhs, n, &one,
+                                       f32(w) + b * n * n, n, f32(outputs[0]) + b * n * nrhs, std::max(nrhs, 1));
+        if (s != CUBLAS_STATUS_SUCCESS)
+          throw std::runtime_error("[" + op + "] cublasStrsm failed (status " + std::to_string(static_cast<int>(s)) +
+                                   ").");
+      }
+      info.raise_if_failed(op, "The matrix is singular.");
+      return true;
+    }
+    case FactorKind::TriInverse: {
+      // The triangle the op reads, the other zeroed, inverted in place: the
+      // inverse of cuSOLVER's A^T is A^-1 read row-major.
+      store(a, outputs[0], st);
+      float* x = f32(outputs[0]);
+      zero_triangle_kernel<<<blocks_for(static_cast<int64_t>(batch) * n * n), kThreads, 0, st>>>(x, batch, n, n,
+                                                                                                 p.upper());
+      const cublasFillMode_t fill = p.upper() ? CUBLAS_FILL_MODE_LOWER : CUBLAS_FILL_MODE_UPPER;
+      size_t device_bytes = 0, host_bytes = 0;
+      check(cusolverDnXtrtri_bufferSize(h, fill, CUBLAS_DIAG_NON_UNIT, n, CUDA_R_32F, x, n, &device_bytes,
+                                        &host_bytes),
+            op, "trtri_bufferSize");
+      Scratch work(std::max<size_t>(device_bytes, 1), st);
+      std::vector<char> host_work(std::max<size_t>(host_bytes, 1));
+      Infos info(batch, st);
+      for (size_t b = 0; b < batch; ++b)
+        check(cusolverDnXtrtri(h, fill, CUBLAS_DIAG_NON_UNIT, n, CUDA_R_32F, x + b * n * n, n, work.as<void>(),
+                               device_bytes, host_work.data(), host_bytes, info.at(b)),
+              op, "trtri");
+      info.raise_if_failed(op, "The matrix is singular.");
+      return true;
+    }
+    case FactorKind::Eig: {
+      // geev on the transposed copy (cuSOLVER's view of it is A), with real
+      // outputs unpacked to complex ones as the CPU backend does.
+      array w = copy_of(transposed(a), st);
+      float* x = f32(w);
+      const bool vectors = p.vectors();
+      const cusolverEigMode_t jobvr = vectors ? CUSOLVER_EIG_MODE_VECTOR : CUSOLVER_EIG_MODE_NOVECTOR;
+      Scratch values(batch * 2 * n * sizeof(float), st);
+      Scratch vr(vectors ? batch * n * n * sizeof(float) : sizeof(float), st);
+      cusolverDnParams_t params = nullptr;
+      check(cusolverDnCreateParams(&params), op, "cusolverDnCreateParams");
+      struct Destroy {
+        cusolverDnParams_t p;
+        ~Destroy() { cusolverDnDestroyParams(p); }
+      } destroy{params};
+      size_t device_bytes = 0, host_bytes = 0;
+      check(cusolverDnXgeev_bufferSize(h, params, CUSOLVER_EIG_MODE_NOVECTOR, jobvr, n, CUDA_R_32F, x, n, CUDA_R_32F,
+                                       values.as<float>(), CUDA_R_32F, nullptr, 1, CUDA_R_32F, vr.as<float>(), n,
+                                       CUDA_R_32F, &device_bytes, &host_bytes),
+            op, "geev_bufferSize");
+      Scratch work(std::max<size_t>(device_bytes, 1), st);
+      std::vector<char> host_work(std::max<size_t>(host_bytes, 1));
+      Infos info(batch, st);
+      for (size_t b = 0; b < batch; ++b)
+        check(cusolverDnXgeev(h, params, CUSOLVER_EIG_MODE_NOVECTOR, jobvr, n, CUDA_R_32F, x + b * n * n, n, CUDA_R_32F,
+                              values.as<float>() + b * 2 * n, CUDA_R_32F, nullptr, 1, CUDA_R_32F,
+                              vectors ? vr.as<float>() + b * n * n : vr.as<float>(), n, CUDA_R_32F, work.as<void>(),
+                              device_bytes, host_work.data(), host_bytes, info.at(b)),
+              op, "geev");
+      eig_unpack_kernel<<<blocks_for(static_cast<int64_t>(batch) * n), kThreads, 0, st>>>(
+          values.as<float>(), vr.as<float>(), batch, n, static_cast<float2*>(device_write(outputs[0])),
+          vectors ? static_cast<float2*>(device_write(outputs[1])) : nullptr);
+      info.raise_if_failed(op, "The eigensolver did not converge.");
       return true;
     }
     case FactorKind::Cholesky: {

@@ -180,8 +180,9 @@ void RandomBits::eval_gpu(const std::vector<array>& inputs, array& out) {
 
 void Scatter::eval_gpu(const std::vector<array>& inputs, array& out) {
   std::vector<array> idx(inputs.begin() + 2, inputs.end());
-  if (mode_ == ScatterMode::Add && cu::scatter_add(inputs[0], inputs[1], idx, axes_, out, cuda_stream(*this))) return;
-  if (mode_ == ScatterMode::Replace && cu::scatter_replace(inputs[0], inputs[1], idx, axes_, out, cuda_stream(*this)))
+  if (mode_ == ScatterMode::Replace ? cu::scatter_replace(inputs[0], inputs[1], idx, axes_, out, cuda_stream(*this))
+                                    : cu::scatter_combine(mode_, inputs[0], inputs[1], idx, axes_, out,
+                                                          cuda_stream(*this)))
     return;
   on_host(*this, inputs, out);
 }

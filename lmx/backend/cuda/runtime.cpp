@@ -98,7 +98,14 @@ void raise_device_error() {
   if (e->code == 0) return;
   DeviceError seen{e->code, e->axis, e->index, e->size};
   e->code = 0;
-  const char* op = seen.code == kScatterAddIndex ? "scatter_add" : seen.code == kScatterIndex ? "scatter" : "gather";
+  const char* op = "gather";
+  switch (seen.code) {
+    case kScatterIndex: op = "scatter"; break;
+    case kScatterAddIndex: op = "scatter_add"; break;
+    case kScatterProdIndex: op = "scatter_prod"; break;
+    case kScatterMaxIndex: op = "scatter_max"; break;
+    case kScatterMinIndex: op = "scatter_min"; break;
+  }
   throw std::out_of_range(std::string("[") + op + "] Index " + std::to_string(seen.index) + " is out of bounds for axis " +
                           std::to_string(seen.axis) + " with size " + std::to_string(seen.size) + ".");
 }
