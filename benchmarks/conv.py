@@ -79,7 +79,6 @@ def main():
         mlx = None
         if torch is not None:
             torch.backends.cudnn.allow_tf32 = False
-            torch.backends.cudnn.benchmark = True
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

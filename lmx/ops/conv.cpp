@@ -9,6 +9,7 @@
 
 #include "lmx/ops/ops.h"
 #include "lmx/primitives/conv.h"
+#include "lmx/runtime/gpu.h"
 
 namespace lmx {
 
@@ -82,16 +83,34 @@ array conv_general(const array& input, const array& weight, std::vector<int> str
       throw std::invalid_argument("[conv] The (dilated) kernel of size " + std::to_string(span) +
                                   " does not fit the padded input of size " + std::to_string(padded) + ".");
   }
-  // float32 on the CPU, one group, 1 to 3 spatial dims, no input dilation
-  // and no cropping: a convolution node (blocked im2col and gemm, with
-  // backward passes of its own). The rest is built from windows below, which
-  // autodiff and vmap follow.
+  // One group, 1 to 3 spatial dims, no input dilation and no cropping: a
+  // convolution node, with backward passes of its own. On the CPU for
+  // float32 (blocked im2col and gemm); on the GPU for float32, float16 and
+  // bfloat16 where the backend runs the nodes (cuDNN), unequal padding
+  // first made equal by padding the input. The rest is built from windows
+  // below, which autodiff and vmap follow.
   auto is_one = [](int v) { return v == 1; };
   auto non_negative = [](int v) { return v >= 0; };
-  if (t == float32 && groups == 1 && nd <= 3 && to_stream(s).device.type == Device::Type::cpu &&
-      std::all_of(input_dilation.begin(), input_dilation.end(), is_one) &&
-      std::all_of(pad_lo.begin(), pad_lo.end(), non_negative) && std::all_of(pad_hi.begin(), pad_hi.end(), non_negative))
-    return convolution(astype(input, t, s), w, ConvParams{stride, pad_lo, pad_hi, kernel_dilation}, s);
+  const Stream stream = to_stream(s);
+  const bool on_gpu = stream.device.type == Device::Type::gpu;
+  const bool node_dtype = on_gpu ? (t == float32 || t == float16 || t == bfloat16) && gpu::convolution_available()
+                                 : t == float32;
+  if (node_dtype && groups == 1 && nd <= 3 && std::all_of(input_dilation.begin(), input_dilation.end(), is_one) &&
+      std::all_of(pad_lo.begin(), pad_lo.end(), non_negative) && std::all_of(pad_hi.begin(), pad_hi.end(), non_negative)) {
+    array x = astype(input, t, s);
+    std::vector<int> lo = pad_lo, hi = pad_hi;
+    if (on_gpu && lo != hi) {
+      std::vector<std::pair<int, int>> extra = {{0, 0}};
+      for (int i = 0; i < nd; ++i) {
+        const int both = std::min(lo[i], hi[i]);
+        extra.emplace_back(lo[i] - both, hi[i] - both);
+        lo[i] = hi[i] = both;
+      }
+      extra.emplace_back(0, 0);
+      x = pad(x, extra, zeros({}, t, s), "constant", s);
+    }
+    return convolution(x, w, ConvParams{stride, lo, hi, kernel_dilation}, s);
+  }
   array x = dilate_input(astype(input, t, s), input_dilation, s);
   std::vector<std::pair<int, int>> widths = {{0, 0}};
   bool crop = false;

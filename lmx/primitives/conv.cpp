@@ -32,15 +32,21 @@ void check_geometry(const Shape& x, const Shape& w, const Shape& y, const ConvPa
   }
 }
 
-void check_float32(const array& a, const array& b, const std::string& op) {
-  if (a.dtype() != float32 || b.dtype() != float32)
-    throw std::invalid_argument("[" + op + "] Expects float32 operands.");
+// float32 operands, or float16/bfloat16 ones on a GPU stream (whose
+// backend runs them in half precision; the CPU's kernels are float32 only).
+void check_dtypes(const array& a, const array& b, const Stream& s, const std::string& op) {
+  const Dtype t = a.dtype();
+  const bool half = (t == float16 || t == bfloat16) && s.device.type == Device::Type::gpu;
+  if (b.dtype() != t || (t != float32 && !half))
+    throw std::invalid_argument("[" + op + "] Expects two float32 operands (or two float16 or bfloat16 ones on the "
+                                "GPU), got " + dtype_name(t) + " and " + dtype_name(b.dtype()) + ".");
 }
 
 }  // namespace
 
 array convolution(const array& x, const array& w, const ConvParams& p, StreamOrDevice s) {
-  check_float32(x, w, "convolution");
+  const Stream stream = to_stream(s);
+  check_dtypes(x, w, stream, "convolution");
   const int nd = static_cast<int>(p.stride.size());
   Shape y = x.shape();  // replaced when the ranks fit, so that check_geometry names the mismatch
   if (x.ndim() == nd + 2 && w.ndim() == nd + 2 && p.dilation.size() == p.stride.size() &&
@@ -54,21 +60,23 @@ array convolution(const array& x, const array& w, const ConvParams& p, StreamOrD
     y.push_back(w.shape(0));
   }
   check_geometry(x.shape(), w.shape(), y, p, "convolution");
-  return array(y, float32, std::make_shared<Convolution>(to_stream(s), ConvKind::forward, p), {x, w});
+  return array(y, x.dtype(), std::make_shared<Convolution>(stream, ConvKind::forward, p), {x, w});
 }
 
 array convolution_input_grad(const array& g, const array& w, const Shape& x_shape, const ConvParams& p,
                              StreamOrDevice s) {
-  check_float32(g, w, "convolution_input_grad");
+  const Stream stream = to_stream(s);
+  check_dtypes(g, w, stream, "convolution_input_grad");
   check_geometry(x_shape, w.shape(), g.shape(), p, "convolution_input_grad");
-  return array(x_shape, float32, std::make_shared<Convolution>(to_stream(s), ConvKind::input_grad, p), {g, w});
+  return array(x_shape, g.dtype(), std::make_shared<Convolution>(stream, ConvKind::input_grad, p), {g, w});
 }
 
 array convolution_weight_grad(const array& x, const array& g, const Shape& w_shape, const ConvParams& p,
                               StreamOrDevice s) {
-  check_float32(x, g, "convolution_weight_grad");
+  const Stream stream = to_stream(s);
+  check_dtypes(x, g, stream, "convolution_weight_grad");
   check_geometry(x.shape(), w_shape, g.shape(), p, "convolution_weight_grad");
-  return array(w_shape, float32, std::make_shared<Convolution>(to_stream(s), ConvKind::weight_grad, p), {x, g});
+  return array(w_shape, x.dtype(), std::make_shared<Convolution>(stream, ConvKind::weight_grad, p), {x, g});
 }
 
 std::string Convolution::name() const {

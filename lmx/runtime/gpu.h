@@ -47,6 +47,12 @@ void wait_for_writer(Data& d);
 // as wait_for_writer does).
 void synchronize(const Stream& s);
 
+// The backend runs Convolution nodes (primitives/conv.h) on its streams, in
+// float32, float16 and bfloat16, with equal padding on both sides of each
+// dim (CUDA: when built with cuDNN). Otherwise ops/conv.cpp builds GPU
+// convolutions from windows and matrix products.
+bool convolution_available();
+
 // Device memory that the backend keeps cached for reuse, and its release.
 size_t cache_memory();
 void clear_cache();

@@ -738,6 +738,69 @@ def test_scatter_replace_dynamic_slice_update_and_errors():
             mx.eval(y)
 
 
+# ---- convolutions (cuDNN) against the CPU's ----
+
+CONV_CASES = [  # (input shape, weight shape, conv_general keywords)
+    ((2, 17, 5), (4, 3, 5), dict(stride=2, padding=1)),
+    ((2, 9, 11, 3), (8, 3, 3, 3), dict(stride=1, padding=1)),
+    ((1, 12, 10, 4), (6, 5, 3, 4), dict(stride=(2, 1), padding=([2, 0], [1, 1]), kernel_dilation=(1, 2))),
+    ((2, 6, 7, 5, 3), (4, 3, 2, 3, 3), dict(stride=1, padding=(1, 0, 1))),
+    ((2, 8, 8, 4), (6, 3, 3, 2), dict(padding=1, groups=2)),  # groups: built from windows
+    ((1, 5, 5, 3), (2, 3, 3, 3), dict(padding=1, input_dilation=2)),  # likewise
+]
+
+
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_convolution_and_its_gradients_match_cpu(case, dtype):
+    xs, ws, kw = CONV_CASES[case]
+    x32, w32 = rand(xs, "float32"), rand(ws, "float32")
+    x, w = x32.astype(getattr(mx, dtype)), w32.astype(getattr(mx, dtype))
+
+    def conv(a, b):
+        return mx.conv_general(a, b, **kw)
+
+    def loss(a, b):
+        return (conv(a, b).astype(mx.float32) * mx.cos(mx.arange(conv(a, b).size).reshape(conv(a, b).shape))).sum()
+
+    grad = mx.grad(loss, argnums=(0, 1))
+    with mx.stream(mx.gpu):
+        g = [conv(x, w), *grad(x, w)]
+        mx.eval(g)
+    with mx.stream(mx.cpu):  # the CPU's float32 result of the same (rounded) values
+        c = [conv(x.astype(mx.float32), w.astype(mx.float32)), *grad(x.astype(mx.float32), w.astype(mx.float32))]
+        mx.eval(c)
+    tol = {"float32": 1e-4, "float16": 1e-2, "bfloat16": 4e-2}[dtype]
+    for got, want in zip(g, c):
+        assert got.dtype == x.dtype and got.shape == want.shape
+        got, want = np.array(got.astype(mx.float32)), np.array(want)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * (1 + np.abs(want).max()))
+
+
+def test_convolution_runs_through_cudnn_without_host_fallback():
+    # LMX_GPU_STRICT turns a host fallback into an error: the forward pass and
+    # both gradients, 1 to 3 spatial dims, each float dtype.
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import lmx.core as mx
+mx.set_default_device(mx.gpu)
+out = []
+for dtype in (mx.float32, mx.float16, mx.bfloat16):
+    for xs, ws in (((2, 9, 3), (4, 3, 3)), ((2, 9, 9, 3), (4, 3, 3, 3)), ((1, 5, 5, 5, 2), (3, 3, 3, 3, 2))):
+        x, w = mx.random.normal(xs).astype(dtype), mx.random.normal(ws).astype(dtype)
+        f = lambda a, b: mx.conv_general(a, b, stride=2, padding=([1] * (len(xs) - 2), [0] * (len(xs) - 2)))
+        out += [f(x, w), *mx.grad(lambda a, b: f(a, b).astype(mx.float32).sum(), argnums=(0, 1))(x, w)]
+mx.eval(out)
+print("ok")
+"""
+    env = dict(os.environ, LMX_GPU_STRICT="1")
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
 # ---- compile: generated fused kernels against the CPU's ----
 
 def _fused_cases():

@@ -15,6 +15,7 @@
 
 namespace lmx {
 enum class ScatterMode;
+class Convolution;
 }
 
 namespace lmx::cu {
@@ -91,6 +92,10 @@ bool flash_attention(const array& q, const array& k, const array& v, const array
 // triangular solve through cuBLAS); false for other dtypes.
 bool factorization(const Factorization& p, const std::vector<array>& inputs, std::vector<array>& outputs,
                    cudaStream_t st);
+
+// conv.cpp: a Convolution node (forward, input or weight gradient) through
+// cuDNN; false when lmx was built without cuDNN.
+bool convolution(const Convolution& p, const array& a, const array& b, array& out, cudaStream_t st);
 
 // fft.cpp: the unnormalised complex64 transform along axis (cuFFT); false
 // for other dtypes or lines or batches past cuFFT's int sizes.

@@ -314,9 +314,12 @@ void fast::AttentionVJP::eval_gpu(const std::vector<array>& inputs, std::vector<
   run_fallback(*this, inputs, outputs);
 }
 
-// Convolution nodes are made for CPU streams (GPU convolutions are built
-// from slices and cuBLAS products); one that meets the GPU runs on the host.
-void Convolution::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }
+// Convolution nodes reach GPU streams when the backend has cuDNN
+// (gpu::convolution_available); without it they are made for CPU streams
+// only, and one that meets the GPU (an imported graph) runs on the host.
+void Convolution::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cu::convolution(*this, inputs[0], inputs[1], out, cuda_stream(*this))) on_host(*this, inputs, out);
+}
 
 // Likewise the fused max/min gradient (GPU reductions differentiate through ops).
 void ExtremeGrad::eval_gpu(const std::vector<array>& inputs, array& out) { on_host(*this, inputs, out); }

@@ -20,6 +20,7 @@ void begin_node(const Stream&) {}
 void finish(const Stream&) {}
 void wait_for_writer(Data&) {}
 void synchronize(const Stream&) {}
+bool convolution_available() { return false; }
 size_t cache_memory() { return 0; }
 void clear_cache() {}
 std::vector<std::pair<std::string, InfoValue>> device_info() { return {}; }
