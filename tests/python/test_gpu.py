@@ -777,27 +777,37 @@ def test_convolution_and_its_gradients_match_cpu(case, dtype):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol * (1 + np.abs(want).max()))
 
 
-def test_convolution_runs_through_cudnn_without_host_fallback():
+@pytest.mark.parametrize("graph_api", ["1", "0"])
+def test_convolution_runs_through_cudnn_without_host_fallback(graph_api):
     # LMX_GPU_STRICT turns a host fallback into an error: the forward pass and
-    # both gradients, 1 to 3 spatial dims, each float dtype.
+    # both gradients, 1 to 3 spatial dims, each float dtype, through cuDNN's
+    # graph API and (LMX_CUDNN_GRAPH=0) its legacy one, against the CPU.
     import os
     import subprocess
     import sys
 
     script = """
+import numpy as np
 import lmx.core as mx
-mx.set_default_device(mx.gpu)
-out = []
 for dtype in (mx.float32, mx.float16, mx.bfloat16):
     for xs, ws in (((2, 9, 3), (4, 3, 3)), ((2, 9, 9, 3), (4, 3, 3, 3)), ((1, 5, 5, 5, 2), (3, 3, 3, 3, 2))):
         x, w = mx.random.normal(xs).astype(dtype), mx.random.normal(ws).astype(dtype)
         f = lambda a, b: mx.conv_general(a, b, stride=2, padding=([1] * (len(xs) - 2), [0] * (len(xs) - 2)))
-        out += [f(x, w), *mx.grad(lambda a, b: f(a, b).astype(mx.float32).sum(), argnums=(0, 1))(x, w)]
-mx.eval(out)
+        g = lambda a, b: mx.grad(lambda a, b: (f(a, b).astype(mx.float32) ** 2).sum(), argnums=(0, 1))(a, b)
+        with mx.stream(mx.gpu):
+            got = [f(x, w), *g(x, w)]
+            mx.eval(got)
+        with mx.stream(mx.cpu):
+            want = [f(x.astype(mx.float32), w.astype(mx.float32)), *g(x.astype(mx.float32), w.astype(mx.float32))]
+            mx.eval(want)
+        tol = 1e-4 if dtype == mx.float32 else 5e-2
+        for a, b in zip(got, want):
+            a, b = np.array(a.astype(mx.float32)), np.array(b)
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol * (1 + np.abs(b).max()))
 print("ok")
 """
-    env = dict(os.environ, LMX_GPU_STRICT="1")
-    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    env = dict(os.environ, LMX_GPU_STRICT="1", LMX_CUDNN_GRAPH=graph_api)
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
 
 
