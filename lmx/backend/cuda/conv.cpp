@@ -17,6 +17,7 @@
 // flight is ended first). Built only when CMake finds cuDNN (LMX_WITH_CUDNN).
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/backend/cuda/kernels.h"
+#include "lmx/backend/cuda/library_handles.h"
 #include "lmx/primitives/conv.h"
 #include "lmx/runtime/gpu.h"
 
@@ -44,23 +45,16 @@ void check(cudnnStatus_t s, const std::string& op, const char* what) {
     throw std::runtime_error("[" + op + "] cuDNN's " + what + " failed: " + cudnnGetErrorString(s) + ".");
 }
 
-// One handle per CUDA stream (a handle carries its stream); never freed, as
-// the streams.
 cudnnHandle_t handle_for(cudaStream_t st, const std::string& op) {
-  static std::mutex mu;
-  static auto* handles = new std::map<cudaStream_t, cudnnHandle_t>();
-  std::lock_guard lk(mu);
-  auto [it, fresh] = handles->try_emplace(st, cudnnHandle_t{});
-  if (fresh) {
-    cudnnStatus_t s = cudnnCreate(&it->second);
-    if (s == CUDNN_STATUS_SUCCESS) s = cudnnSetStream(it->second, st);
-    if (s != CUDNN_STATUS_SUCCESS) {
-      if (it->second) cudnnDestroy(it->second);
-      handles->erase(it);
-      check(s, op, "cudnnCreate");
+  return handle_per_stream<cudnnHandle_t>(st, [&](cudaStream_t s) {
+    cudnnHandle_t h = nullptr;
+    check(cudnnCreate(&h), op, "cudnnCreate");
+    if (cudnnStatus_t status = cudnnSetStream(h, s); status != CUDNN_STATUS_SUCCESS) {
+      cudnnDestroy(h);
+      check(status, op, "cudnnSetStream");
     }
-  }
-  return it->second;
+    return h;
+  });
 }
 
 cudnnDataType_t data_type(Dtype t) {

@@ -11,8 +11,6 @@
 #include <cusolverDn.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -21,6 +19,7 @@
 #include "lmx/backend/cuda/cuda.h"
 #include "lmx/backend/cuda/device_util.cuh"
 #include "lmx/backend/cuda/kernels.h"
+#include "lmx/backend/cuda/library_handles.h"
 #include "lmx/primitives/factorization.h"
 
 namespace lmx::cu {
@@ -105,40 +104,30 @@ void check(cusolverStatus_t s, const std::string& op, const char* what) {
                              std::to_string(static_cast<int>(s)) + ").");
 }
 
-// One handle per CUDA stream (a handle carries its stream); never freed, as
-// the streams.
 cusolverDnHandle_t handle_for(cudaStream_t st, const std::string& op) {
-  static std::mutex mu;
-  static auto* handles = new std::map<cudaStream_t, cusolverDnHandle_t>();
-  std::lock_guard lk(mu);
-  auto [it, fresh] = handles->try_emplace(st, cusolverDnHandle_t{});
-  if (fresh) {
-    cusolverStatus_t s = cusolverDnCreate(&it->second);
-    if (s != CUSOLVER_STATUS_SUCCESS) handles->erase(it);
-    check(s, op, "cusolverDnCreate");
-    check(cusolverDnSetStream(it->second, st), op, "cusolverDnSetStream");
-  }
-  return it->second;
+  return handle_per_stream<cusolverDnHandle_t>(st, [&](cudaStream_t s) {
+    cusolverDnHandle_t h = nullptr;
+    check(cusolverDnCreate(&h), op, "cusolverDnCreate");
+    if (cusolverStatus_t status = cusolverDnSetStream(h, s); status != CUSOLVER_STATUS_SUCCESS) {
+      cusolverDnDestroy(h);
+      check(status, op, "cusolverDnSetStream");
+    }
+    return h;
+  });
 }
 
 // A cuBLAS handle per CUDA stream, for the triangular solve (the matmul
 // path keeps its own, rebound under a lock).
 cublasHandle_t blas_for(cudaStream_t st, const std::string& op) {
-  static std::mutex mu;
-  static auto* handles = new std::map<cudaStream_t, cublasHandle_t>();
-  std::lock_guard lk(mu);
-  auto [it, fresh] = handles->try_emplace(st, cublasHandle_t{});
-  if (fresh) {
-    cublasStatus_t s = cublasCreate(&it->second);
-    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetStream(it->second, st);
-    if (s != CUBLAS_STATUS_SUCCESS) {
-      if (it->second) cublasDestroy(it->second);
-      handles->erase(it);
+  return handle_per_stream<cublasHandle_t>(st, [&](cudaStream_t s) {
+    cublasHandle_t h = nullptr;
+    cublasStatus_t status = cublasCreate(&h);
+    if (status == CUBLAS_STATUS_SUCCESS && (status = cublasSetStream(h, s)) != CUBLAS_STATUS_SUCCESS) cublasDestroy(h);
+    if (status != CUBLAS_STATUS_SUCCESS)
       throw std::runtime_error("[" + op + "] creating a cuBLAS handle failed (status " +
-                               std::to_string(static_cast<int>(s)) + ").");
-    }
-  }
-  return it->second;
+                               std::to_string(static_cast<int>(status)) + ").");
+    return h;
+  });
 }
 
 array fresh(const Shape& shape, cudaStream_t st) {
