@@ -166,11 +166,17 @@ def test_broadcast_and_single_value_inputs():
     assert_kernel_matches(lambda x: mx.exp(x.T) * 2 + 1, x)
 
 
+# Generated kernels compute up to 16 tiles of 256 values a call before the
+# fold: rows of one tile or less, rows of a few tiles, rows of more than 16
+# tiles (several calls a row, the last partial).
 @pytest.mark.parametrize("shape,reduce", [((64, 1000), "sum"), ((640, 10), "max"), ((3, 5000), "min"),
-                                          ((2, 3, 333), "sum")])
+                                          ((2, 3, 333), "sum"), ((2, 8200), "max"), ((5000, 3), "sum")])
 def test_chains_ending_in_reductions(shape, reduce):
     x = mx.array(np.random.default_rng(5).standard_normal(shape).astype(np.float32))
     assert_kernel_matches(lambda x: getattr(mx, reduce)(mx.exp(x * 0.5) * x - 1, axis=-1), x)
+    # A transposed input is gathered a tile at a time instead.
+    xt = mx.array(np.random.default_rng(6).standard_normal(shape[::-1]).astype(np.float32))
+    assert_kernel_matches(lambda x: getattr(mx, reduce)(mx.exp(x.T * 0.5) * x.T - 1, axis=-1), xt)
 
 
 def test_donated_input_is_written_in_place():
