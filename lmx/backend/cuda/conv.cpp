@@ -75,8 +75,9 @@ std::vector<int> spatial(const std::vector<int>& v, int pad_value) {
   return d;
 }
 
-// The geometry of one call: which kind, dtype, the three shapes by role and
-// the parameters (and, for the graph API, the pointers' common alignment).
+// The geometry of one call: its kind, dtype, the three shapes by role,
+// strides, padding and dilations (the graph API's plans are also kept per
+// handle and pointer alignment).
 using GeometryKey = std::tuple<ConvKind, int, Shape, Shape, Shape, std::vector<int>, std::vector<int>,
                                std::vector<int>>;
 

@@ -67,7 +67,8 @@ __device__ inline bool index_offset(const GatherIndices& g, int64_t p, int code,
 // *p = op(*p, v) as one atomic step. Adds use the hardware's atomic add
 // where it has one for T; every other case is a compare-and-swap loop on the
 // aligned 32- or 64-bit word that holds *p (a 1- or 2-byte T shares its word
-// with neighbours, which the loop leaves as it found them).
+// with neighbours, which the loop leaves as it found them; device buffers
+// are whole multiples of 16 bytes, so the word never reaches past one).
 template <typename T, typename Op>
 __device__ inline void atomic_combine(T* p, T v, Op op) {
   if constexpr (std::is_same_v<Op, scalar::Add> && std::is_same_v<T, float16_t>) {
