@@ -1,8 +1,10 @@
 // Convolutions, channels-last as in MLX: input (N, *spatial, C_in), weight
-// (C_out, *kernel, C_in / groups) -> (N, *out_spatial, C_out). Built from
-// strided slices (an im2col of kernel-offset windows) and one batched matmul
-// per group, so autodiff and vmap come from those ops; float32 on the CPU
-// goes to a convolution node instead (primitives/conv.h).
+// (C_out, *kernel, C_in / groups) -> (N, *out_spatial, C_out). Where
+// convolution nodes run (primitives/conv.h: float32 on the CPU; float32 and
+// 16-bit floats on a GPU with cuDNN), one-group convolutions and transposed
+// convolutions go to them. The rest is built from strided slices (an im2col
+// of kernel-offset windows) and one batched matmul per group, so autodiff
+// and vmap come from those ops.
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
@@ -37,6 +39,14 @@ array dilate_input(const array& x, const std::vector<int>& d, S s) {
   }
   if (!any) return x;
   return slice_update(zeros(shape, x.dtype(), s), x, start, stop, step, s);
+}
+
+// Where convolution nodes run for dtype t: the CPU's for float32; a GPU
+// stream's for float32, float16 and bfloat16 when its backend has them
+// (cuDNN). Elsewhere convolutions are built from windows and products.
+bool node_runs(Dtype t, const Stream& stream) {
+  if (stream.device.type == Device::Type::cpu) return t == float32;
+  return (t == float32 || t == float16 || t == bfloat16) && gpu::convolution_available();
 }
 
 }  // namespace
@@ -91,11 +101,8 @@ array conv_general(const array& input, const array& weight, std::vector<int> str
   // below, which autodiff and vmap follow.
   auto is_one = [](int v) { return v == 1; };
   auto non_negative = [](int v) { return v >= 0; };
-  const Stream stream = to_stream(s);
-  const bool on_gpu = stream.device.type == Device::Type::gpu;
-  const bool node_dtype = on_gpu ? (t == float32 || t == float16 || t == bfloat16) && gpu::convolution_available()
-                                 : t == float32;
-  if (node_dtype && groups == 1 && nd <= 3 && std::all_of(input_dilation.begin(), input_dilation.end(), is_one) &&
+  const bool on_gpu = to_stream(s).device.type == Device::Type::gpu;
+  if (node_runs(t, to_stream(s)) && groups == 1 && nd <= 3 && std::all_of(input_dilation.begin(), input_dilation.end(), is_one) &&
       std::all_of(pad_lo.begin(), pad_lo.end(), non_negative) && std::all_of(pad_hi.begin(), pad_hi.end(), non_negative)) {
     array x = astype(input, t, s);
     std::vector<int> lo = pad_lo, hi = pad_hi;
@@ -177,6 +184,25 @@ array conv_transpose_nd(const array& input, const array& weight, int nd, std::ve
   padding = expand(padding, nd, "padding");
   dilation = expand(dilation, nd, "dilation");
   output_padding = expand(output_padding, nd, "output_padding");
+  // The transpose of a strided conv is that conv's input gradient: a
+  // convolution node of that kind where nodes run, for one group and
+  // output padding below the stride (the output sizes a forward conv of
+  // this geometry maps back from), with the weight's channel axes swapped.
+  const Dtype t = promote_types(input.dtype(), weight.dtype());
+  bool as_node = groups == 1 && input.shape(-1) == weight.shape(-1) && node_runs(t, to_stream(s));
+  Shape out_shape = {input.shape(0)};
+  for (int i = 0; i < nd && as_node; ++i) {
+    const int64_t size = static_cast<int64_t>(input.shape(i + 1) - 1) * stride[i] - 2 * int64_t{padding[i]} +
+                         int64_t{dilation[i]} * (weight.shape(i + 1) - 1) + 1 + output_padding[i];
+    as_node = stride[i] >= 1 && dilation[i] >= 1 && padding[i] >= 0 && output_padding[i] >= 0 &&
+              output_padding[i] < stride[i] && input.shape(i + 1) > 0 && weight.shape(i + 1) > 0 && size >= 1;
+    out_shape.push_back(static_cast<ShapeElem>(size));
+  }
+  if (as_node) {
+    out_shape.push_back(weight.shape(0));
+    array w = astype(swapaxes(weight, 0, -1, s), t, s);  // (C_in, *kernel, C_out): the forward conv's weight
+    return convolution_input_grad(astype(input, t, s), w, out_shape, ConvParams{stride, padding, padding, dilation}, s);
+  }
   // The transpose of a strided conv: dilate the input by the stride, pad by
   // the kernel's reach minus the padding, and correlate with the flipped kernel.
   std::vector<int> lo(nd), hi(nd);

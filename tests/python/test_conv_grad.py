@@ -69,6 +69,35 @@ def test_forward_and_gradients_against_the_window_path(case, rng):
         check(a, b)
 
 
+# Transposed convolutions of one group run as the input gradient of the
+# forward convolution (a convolution node) in float32; float64 takes windows.
+TRANSPOSE_CASES = {
+    "1d": ((2, 7, 3), (4, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    "2d": ((2, 5, 6, 3), (4, 3, 2, 3), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))),
+    "2d_padding_past_the_kernel": ((2, 9, 4, 2), (3, 3, 3, 2), dict(stride=1, padding=(3, 1))),
+    "3d": ((1, 3, 4, 3, 2), (3, 2, 3, 2, 2), dict(stride=2, padding=1, output_padding=1)),
+}
+
+
+@pytest.mark.skipif(BACKEND == "mlx", reason="MLX has no float64 convolution to compare against")
+@pytest.mark.parametrize("case", list(TRANSPOSE_CASES))
+def test_conv_transpose_and_gradients_against_the_window_path(case, rng):
+    xs, ws, kwargs = TRANSPOSE_CASES[case]
+    f = {3: mx.conv_transpose1d, 4: mx.conv_transpose2d, 5: mx.conv_transpose3d}[len(xs)]
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    results, g = {}, None
+    for dtype in ("float32", "float64"):
+        xm, wm = as_mx(x, dtype), as_mx(w, dtype)
+        y = f(xm, wm, **kwargs)
+        g = rng.standard_normal(y.shape) if g is None else g
+        gm = as_mx(g, dtype)
+        gx, gw = mx.grad(lambda a, b: (f(a, b, **kwargs) * gm).sum(), argnums=(0, 1))(xm, wm)
+        results[dtype] = (y, gx, gw)
+    for a, b in zip(results["float32"], results["float64"]):
+        assert a.shape == b.shape
+        check(a, b)
+
+
 @pytest.mark.skipif(BACKEND == "mlx", reason="MLX has no float64 convolution to compare against")
 @pytest.mark.parametrize("case", ["1d_strided_dilated", "2d_asymmetric", "3d"])
 def test_second_derivatives(case, rng):
