@@ -11,7 +11,6 @@
 
 #include "lmx/ops/ops.h"
 #include "lmx/primitives/conv.h"
-#include "lmx/runtime/gpu.h"
 
 namespace lmx {
 
@@ -39,14 +38,6 @@ array dilate_input(const array& x, const std::vector<int>& d, S s) {
   }
   if (!any) return x;
   return slice_update(zeros(shape, x.dtype(), s), x, start, stop, step, s);
-}
-
-// Where convolution nodes run for dtype t: the CPU's for float32; a GPU
-// stream's for float32, float16 and bfloat16 when its backend has them
-// (cuDNN). Elsewhere convolutions are built from windows and products.
-bool node_runs(Dtype t, const Stream& stream) {
-  if (stream.device.type == Device::Type::cpu) return t == float32;
-  return (t == float32 || t == float16 || t == bfloat16) && gpu::convolution_available();
 }
 
 }  // namespace
@@ -101,9 +92,12 @@ array conv_general(const array& input, const array& weight, std::vector<int> str
   // below, which autodiff and vmap follow.
   auto is_one = [](int v) { return v == 1; };
   auto non_negative = [](int v) { return v >= 0; };
-  const bool on_gpu = to_stream(s).device.type == Device::Type::gpu;
-  if (node_runs(t, to_stream(s)) && groups == 1 && nd <= 3 && std::all_of(input_dilation.begin(), input_dilation.end(), is_one) &&
-      std::all_of(pad_lo.begin(), pad_lo.end(), non_negative) && std::all_of(pad_hi.begin(), pad_hi.end(), non_negative)) {
+  const Stream stream = to_stream(s);
+  const bool on_gpu = stream.device.type == Device::Type::gpu;
+  if (convolution_node_runs(t, stream) && groups == 1 && nd <= 3 &&
+      std::all_of(input_dilation.begin(), input_dilation.end(), is_one) &&
+      std::all_of(pad_lo.begin(), pad_lo.end(), non_negative) &&
+      std::all_of(pad_hi.begin(), pad_hi.end(), non_negative)) {
     array x = astype(input, t, s);
     std::vector<int> lo = pad_lo, hi = pad_hi;
     if (on_gpu && lo != hi) {
@@ -189,7 +183,7 @@ array conv_transpose_nd(const array& input, const array& weight, int nd, std::ve
   // output padding below the stride (the output sizes a forward conv of
   // this geometry maps back from), with the weight's channel axes swapped.
   const Dtype t = promote_types(input.dtype(), weight.dtype());
-  bool as_node = groups == 1 && input.shape(-1) == weight.shape(-1) && node_runs(t, to_stream(s));
+  bool as_node = groups == 1 && input.shape(-1) == weight.shape(-1) && convolution_node_runs(t, to_stream(s));
   Shape out_shape = {input.shape(0)};
   for (int i = 0; i < nd && as_node; ++i) {
     const int64_t size = static_cast<int64_t>(input.shape(i + 1) - 1) * stride[i] - 2 * int64_t{padding[i]} +

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lmx/ops/ops.h"
+#include "lmx/runtime/gpu.h"
 
 namespace lmx {
 
@@ -32,17 +33,20 @@ void check_geometry(const Shape& x, const Shape& w, const Shape& y, const ConvPa
   }
 }
 
-// float32 operands, or float16/bfloat16 ones on a GPU stream (whose
-// backend runs them in half precision; the CPU's kernels are float32 only).
 void check_dtypes(const array& a, const array& b, const Stream& s, const std::string& op) {
   const Dtype t = a.dtype();
-  const bool half = (t == float16 || t == bfloat16) && s.device.type == Device::Type::gpu;
-  if (b.dtype() != t || (t != float32 && !half))
-    throw std::invalid_argument("[" + op + "] Expects two float32 operands (or two float16 or bfloat16 ones on the "
-                                "GPU), got " + dtype_name(t) + " and " + dtype_name(b.dtype()) + ".");
+  if (b.dtype() != t || !convolution_node_runs(t, s))
+    throw std::invalid_argument("[" + op + "] Expects two operands of one dtype that runs on the stream (float32 on "
+                                "the CPU; float32, float16 or bfloat16 on a GPU with cuDNN), got " + dtype_name(t) +
+                                " and " + dtype_name(b.dtype()) + ".");
 }
 
 }  // namespace
+
+bool convolution_node_runs(Dtype t, const Stream& s) {
+  if (s.device.type == Device::Type::cpu) return t == float32;
+  return (t == float32 || t == float16 || t == bfloat16) && gpu::convolution_available();
+}
 
 array convolution(const array& x, const array& w, const ConvParams& p, StreamOrDevice s) {
   const Stream stream = to_stream(s);

@@ -41,6 +41,12 @@ class Convolution : public UnaryPrimitive {
   ConvParams params_;
 };
 
+// Whether convolution nodes of dtype t run on stream s: the CPU's kernels
+// take float32; a GPU backend's (cuDNN) float32, float16 and bfloat16.
+// ops/conv.cpp routes convolutions to nodes only where this holds, and the
+// node constructors below refuse the rest.
+bool convolution_node_runs(Dtype t, const Stream& s);
+
 // The nodes, with their shapes checked: the output size of each spatial dim
 // is (in + pad_lo + pad_hi - (kernel - 1) * dilation - 1) / stride + 1.
 array convolution(const array& x, const array& w, const ConvParams& p, StreamOrDevice s = {});

@@ -44,6 +44,18 @@ def identical(gpu, cpu):
     np.testing.assert_array_equal(as_np(gpu), as_np(cpu))
 
 
+def runs_without_host_fallback(script, timeout=120, **env):
+    """Runs `script` in a child process under LMX_GPU_STRICT=1 (any host
+    fallback an error): it must exit 0 and print only "ok"."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", script], env=dict(os.environ, LMX_GPU_STRICT="1", **env),
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
 def on_gpu_and_cpu(make):
     """make(stream) -> list of arrays, evaluated on each device: (gpu results, cpu results)."""
     results = []
@@ -782,10 +794,6 @@ def test_convolution_runs_through_cudnn_without_host_fallback(graph_api):
     # LMX_GPU_STRICT turns a host fallback into an error: the forward pass and
     # both gradients, 1 to 3 spatial dims, each float dtype, through cuDNN's
     # graph API and (LMX_CUDNN_GRAPH=0) its legacy one, against the CPU.
-    import os
-    import subprocess
-    import sys
-
     script = """
 import numpy as np
 import lmx.core as mx
@@ -806,9 +814,7 @@ for dtype in (mx.float32, mx.float16, mx.bfloat16):
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol * (1 + np.abs(b).max()))
 print("ok")
 """
-    env = dict(os.environ, LMX_GPU_STRICT="1", LMX_CUDNN_GRAPH=graph_api)
-    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+    runs_without_host_fallback(script, timeout=180, LMX_CUDNN_GRAPH=graph_api)
 
 
 # ---- compile: generated fused kernels against the CPU's ----
@@ -1279,10 +1285,6 @@ def test_linalg_and_scatter_run_on_the_gpu_without_host_fallback():
     # LMX_GPU_STRICT turns any host fallback into an error: float32
     # factorisations must all have their cuSOLVER or cuBLAS path, and every
     # scatter mode its kernel.
-    import os
-    import subprocess
-    import sys
-
     script = """
 import lmx.core as mx
 LA = mx.linalg
@@ -1299,6 +1301,4 @@ for dtype in (mx.float32, mx.bfloat16, mx.int8, mx.uint16, mx.int64, mx.bool_):
 mx.eval(out)
 print("ok")
 """
-    env = dict(os.environ, LMX_GPU_STRICT="1")
-    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+    runs_without_host_fallback(script)

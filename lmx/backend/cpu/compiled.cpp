@@ -252,6 +252,10 @@ ChainExec prepare(const std::vector<FusedStep>& steps, const std::vector<int>& o
   return c;
 }
 
+// p rounded up to 64 bytes, so that no vector load of a scratch buffer
+// straddles two cache lines.
+char* align64(void* p) { return reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63}); }
+
 // One worker's scratch tiles (one per plan tile, then one per input that
 // needs its own) and where each slot's values of the current tile are.
 struct ChainState {
@@ -272,11 +276,7 @@ struct ChainState {
       }
     }
   }
-  char* tile(int t) {
-    // 64-byte aligned, so no vector load of a tile straddles two cache lines.
-    auto base = (reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63};
-    return reinterpret_cast<char*>(base) + static_cast<size_t>(t) * kSlotBytes;
-  }
+  char* tile(int t) { return align64(scratch.data()) + static_cast<size_t>(t) * kSlotBytes; }
 };
 
 // Points st.ptr at each input's values for elements [start, start + len)
@@ -299,6 +299,15 @@ void place_inputs(const ChainExec& c, ChainState& st, size_t start, size_t len, 
   }
 }
 
+// Runs a generated kernel over elements [start, start + len): output o goes
+// to st.outs[o] (set by the caller), at which st.ptr then points.
+void call_kernel(const ChainExec& c, ChainState& st, const std::vector<int>& output_slots, cpu::FusedKernelFn kernel,
+                 size_t start, size_t len, size_t next_len) {
+  place_inputs(c, st, start, len, next_len);
+  for (size_t o = 0; o < output_slots.size(); ++o) st.ptr[output_slots[o]] = static_cast<const char*>(st.outs[o]);
+  kernel(reinterpret_cast<const void* const*>(st.ptr.data()), st.outs.data(), len);
+}
+
 // Computes elements [start, start + len) of the chain, and points st.ptr at
 // its slots' values. With a generated kernel the chain runs in one call
 // that writes output o at out_ptr[o] + start (or, without out_ptr, scratch
@@ -307,18 +316,16 @@ void place_inputs(const ChainExec& c, ChainState& st, size_t start, size_t len, 
 void run_tile(const ChainExec& c, ChainState& st, const std::vector<FusedStep>& steps,
               const std::vector<int>& output_slots, cpu::FusedKernelFn kernel, size_t start, size_t len,
               size_t next_len, const std::vector<int>& direct_output, const std::vector<char*>& out_ptr) {
-  place_inputs(c, st, start, len, next_len);
-  auto direct = [&](int slot) { return direct_output.empty() ? -1 : direct_output[slot]; };
   if (kernel) {
     st.outs.resize(output_slots.size());
-    for (size_t o = 0; o < output_slots.size(); ++o) {
-      const int slot = output_slots[o];
-      st.outs[o] = out_ptr.empty() ? st.tile(static_cast<int>(o)) : out_ptr[o] + start * c.slot_type[slot].size();
-      st.ptr[slot] = static_cast<const char*>(st.outs[o]);
-    }
-    kernel(reinterpret_cast<const void* const*>(st.ptr.data()), st.outs.data(), len);
+    for (size_t o = 0; o < output_slots.size(); ++o)
+      st.outs[o] = out_ptr.empty() ? st.tile(static_cast<int>(o))
+                                   : out_ptr[o] + start * c.slot_type[output_slots[o]].size();
+    call_kernel(c, st, output_slots, kernel, start, len, next_len);
     return;
   }
+  place_inputs(c, st, start, len, next_len);
+  auto direct = [&](int slot) { return direct_output.empty() ? -1 : direct_output[slot]; };
   for (size_t k = 0; k < steps.size(); ++k) {
     const FusedStep& s = steps[k];
     const StepExec& e = c.exec[k];
@@ -408,21 +415,11 @@ void store_float(void* out, size_t i, float v) {
   static_cast<T*>(out)[i] = cast_value<T>(v);
 }
 
-// Runs a generated kernel over elements [start, start + len) of a chain with
-// one output and dense or single-value inputs, writing into `out`.
-void run_kernel_into(const ChainExec& c, ChainState& st, int root, cpu::FusedKernelFn kernel, size_t start, size_t len,
-                     char* out) {
-  place_inputs(c, st, start, len, 0);
-  st.outs.assign(1, out);
-  st.ptr[root] = out;
-  kernel(reinterpret_cast<const void* const*>(st.ptr.data()), st.outs.data(), len);
-}
-
 // A thread's buffer of `bytes`, 64-byte aligned as the scratch tiles.
 struct KernelBuffer {
   std::vector<double> storage;
   explicit KernelBuffer(size_t bytes) : storage(bytes ? bytes / sizeof(double) + 9 : 0) {}
-  char* data() { return reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(storage.data()) + 63) & ~uintptr_t{63}); }
+  char* data() { return align64(storage.data()); }
 };
 
 // Tiles a generated kernel computes in one call before the reduction folds
@@ -479,7 +476,8 @@ void eval_reduction(const Compiled& c, const std::vector<array>& inputs, array& 
         const size_t r0 = call * per_call * rows_per_tile, r1 = std::min(rows, r0 + per_call * rows_per_tile);
         const char* values;
         if (batched) {
-          run_kernel_into(chain, st, root, kernel, r0 * row_len, (r1 - r0) * row_len, buffer.data());
+          st.outs.assign(1, buffer.data());
+          call_kernel(chain, st, c.output_slots(), kernel, r0 * row_len, (r1 - r0) * row_len, 0);
           values = buffer.data();
         } else {
           run_tile(chain, st, steps, c.output_slots(), kernel, r0 * row_len, (r1 - r0) * row_len, 0, no_direct,
@@ -502,7 +500,8 @@ void eval_reduction(const Compiled& c, const std::vector<array>& inputs, array& 
       const size_t off = first * kTile, len = std::min(last * kTile, row_len) - off;
       const char* values;
       if (batched) {
-        run_kernel_into(chain, st, root, kernel, r * row_len + off, len, buffer.data());
+        st.outs.assign(1, buffer.data());
+        call_kernel(chain, st, c.output_slots(), kernel, r * row_len + off, len, 0);
         values = buffer.data();
       } else {
         run_tile(chain, st, steps, c.output_slots(), kernel, r * row_len + off, len, 0, no_direct, no_out);
