@@ -217,10 +217,30 @@ void array::copy_shared_buffer(const array& other) {
   copy_shared_buffer(other, other.strides(), other.flags(), other.data_size());
 }
 
+namespace {
+thread_local const std::vector<std::pair<uintptr_t, long>>* tl_step_input_handles = nullptr;
+}  // namespace
+
+detail::StepInputHandles::StepInputHandles(const std::vector<std::pair<uintptr_t, long>>& held)
+    : previous_(tl_step_input_handles) {
+  tl_step_input_handles = &held;
+}
+
+detail::StepInputHandles::~StepInputHandles() { tl_step_input_handles = previous_; }
+
+long detail::StepInputHandles::discount(uintptr_t id) {
+  if (!tl_step_input_handles) return 0;
+  for (auto& [held_id, n] : *tl_step_input_handles)
+    if (held_id == id) return n;
+  return 0;
+}
+
 bool array::is_donatable() const {
   // Only the consuming node refers to this array and only this array to its
   // buffer: nobody can observe the overwrite.
-  return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1 &&
+  long owners = desc_.use_count();
+  if (owners > 1) owners -= detail::StepInputHandles::discount(id());
+  return owners == 1 && desc_->data && desc_->data.use_count() == 1 &&
          desc_->flags.row_contiguous && desc_->data_size == desc_->size && !desc_->data->release;
 }
 

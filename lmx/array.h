@@ -8,6 +8,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "lmx/dtype.h"
@@ -193,6 +194,8 @@ class array {
   void copy_shared_buffer(const array& other);  // same layout
   // True when `other` is this array's last user and its buffer may be reused.
   bool is_donatable() const;
+  // How many handles refer to this array (its node's consumers, variables).
+  long use_count() const { return desc_.use_count(); }
 
   bool operator==(const array&) const = delete;  // elementwise equal() is an op
 
@@ -261,5 +264,26 @@ T array::item() {
   read_item(&out, dtype_of<T>::value);
   return out;
 }
+
+namespace detail {
+// A compiled step runs its program inside its own node (transforms/
+// compile_step.cpp), and that node holds handles on the step's inputs until
+// it is done. While the scope lives, the calling thread's donation checks
+// discount those handles: an input nobody else holds may be donated to the
+// program's nodes, as it would be were the program's nodes evaluated one by
+// one. `held` maps an input's id() to the step node's handles on it.
+class StepInputHandles {
+ public:
+  explicit StepInputHandles(const std::vector<std::pair<uintptr_t, long>>& held);
+  ~StepInputHandles();
+  StepInputHandles(const StepInputHandles&) = delete;
+  StepInputHandles& operator=(const StepInputHandles&) = delete;
+  // The handles to discount for the array with this id (0 outside a scope).
+  static long discount(uintptr_t id);
+
+ private:
+  const std::vector<std::pair<uintptr_t, long>>* previous_;
+};
+}  // namespace detail
 
 }  // namespace lmx

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -14,6 +16,7 @@
 namespace lmx {
 
 struct Data;
+class array;
 
 namespace gpu {
 
@@ -52,6 +55,46 @@ void synchronize(const Stream& s);
 // dim (CUDA: when built with cuDNN). Otherwise ops/conv.cpp builds GPU
 // convolutions from windows and matrix products.
 bool convolution_available();
+
+// ---- a compiled function's whole call as one CUDA graph ----
+// transforms/compile_step.cpp runs a compiled program's nodes inside one
+// node and, once recorded, replays their kernels without running the
+// primitives again: each primitive costs the host microseconds a call,
+// while a decode step of an LLM is a thousand small kernels.
+//
+// A recording: the graph and the device memory its kernels use.
+class StepGraph {
+ public:
+  virtual ~StepGraph() = default;
+  // The device buffer at p was allocated while the step was recorded: it
+  // belongs to the recording, and the graph writes it on every launch.
+  virtual bool owns(const void* p) const = 0;
+};
+// Whether steps may be recorded (LMX_CUDA_STEP_GRAPHS, default on, and
+// CUDA graphs not turned off with LMX_CUDA_GRAPHS=0).
+bool step_graphs_enabled();
+// Records what `run` queues on the GPU stream s into one CUDA graph without
+// running any of it. Memory allocated on s meanwhile comes from the pool as
+// usual, but what `run` frees stays reserved for the recording (it may be
+// reused within the step), and buffers that outlive `run` must be kept by
+// the caller as long as the recording lives: the graph holds their
+// addresses. Returns null when something `run` does cannot be recorded (a
+// wait for another stream, a read by the host, a library call that is never
+// captured, more memory than a recording may hold); nothing `run` queued
+// has run then. An exception from `run` propagates, the capture discarded.
+std::unique_ptr<StepGraph> record_step(const Stream& s, const std::function<void()>& run);
+// Queues a recorded step's kernels on s.
+void launch_step(StepGraph& step, const Stream& s);
+// The device address of a's bytes, brought to the device for s (and s
+// ordered after the stream that wrote them).
+const void* device_address(const array& a, const Stream& s);
+// Queues a copy of n device bytes on s.
+void copy_on_device(void* dst, const void* src, size_t n, const Stream& s);
+// A new device buffer of n bytes, to be written on s by the current batch.
+std::shared_ptr<Data> device_buffer(size_t n, const Stream& s);
+// d's device copy is being rewritten on s by the current batch: the host
+// copy goes stale and readers wait for the batch.
+void mark_device_written(Data& d, const Stream& s);
 
 // Device memory that the backend keeps cached for reuse, and its release.
 size_t cache_memory();

@@ -13,6 +13,7 @@
 #include "lmx/runtime/scheduler.h"
 #include "lmx/primitives/compiled.h"
 #include "lmx/transforms/compile_program.h"
+#include "lmx/transforms/compile_step.h"
 #include "lmx/transforms/graph.h"
 
 namespace lmx {
@@ -178,10 +179,15 @@ CompiledGraph::CompiledGraph(const ArrayFn& fun, const std::vector<array>& examp
     }
     compile_passes::remove_dead_code(*program_);  // renumbers the values fusion left unused
   }
+  prepare_steps();
 }
 
 CompiledGraph::CompiledGraph(std::unique_ptr<Program> program, bool shapeless, Device device)
-    : program_(std::move(program)), shapeless_(shapeless), device_(device) {}
+    : program_(std::move(program)), shapeless_(shapeless), device_(device) {
+  prepare_steps();
+}
+
+void CompiledGraph::prepare_steps() { steps_ = compile_passes::step_replay(program_, device_, shapeless_); }
 
 CompiledGraph::~CompiledGraph() = default;
 
@@ -193,7 +199,11 @@ bool CompiledGraph::accepts(const std::vector<array>& inputs) const {
 std::vector<array> CompiledGraph::operator()(const std::vector<array>& inputs) const {
   if (!accepts(inputs))
     throw std::invalid_argument("[compile] The inputs do not match the signature the function was traced with.");
-  const Program& p = *program_;
+  if (auto step = compile_passes::step_call(steps_, inputs); !step.empty()) return step;
+  return compile_passes::replay(*program_, inputs, shapeless_);
+}
+
+std::vector<array> compile_passes::replay(const Program& p, const std::vector<array>& inputs, bool shapeless) {
   std::vector<array> vals(p.values.size());
   for (int i = 0; i < p.num_inputs; ++i) vals[i] = inputs[i];
   auto get = [&](int v) -> const array& {
@@ -206,9 +216,9 @@ std::vector<array> CompiledGraph::operator()(const std::vector<array>& inputs) c
     for (int v : n.inputs) ins.push_back(get(v));
     std::vector<Shape> shapes;
     std::vector<Dtype> dtypes;
-    if (shapeless_) shapes = n.primitive->output_shapes(ins);
+    if (shapeless) shapes = n.primitive->output_shapes(ins);
     for (int v : n.outputs) {
-      if (!shapeless_) shapes.push_back(p.values[v].shape);
+      if (!shapeless) shapes.push_back(p.values[v].shape);
       dtypes.push_back(p.values[v].dtype);
     }
     if (n.outputs.size() == 1) {

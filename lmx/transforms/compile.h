@@ -12,6 +12,8 @@
 
 namespace lmx {
 
+class StepReplay;
+
 // disabled: compile returns the function unchanged. no_simplify: trace and
 // fuse, without merging duplicate work. no_fuse: trace and simplify, without
 // fusing. enabled: everything (the default, unless LMX_DISABLE_COMPILE or
@@ -54,9 +56,14 @@ class CompiledGraph {
   const Device& device() const { return device_; }
 
  private:
-  std::unique_ptr<Program> program_;
+  void prepare_steps();
+
+  std::shared_ptr<Program> program_;
   bool shapeless_;
   Device device_;  // the default device when traced: replays there only
+  // On a GPU, calls after the first few become one node each, recorded as
+  // one CUDA graph (compile_step.h); null where they cannot.
+  std::shared_ptr<StepReplay> steps_;
 };
 
 // fun compiled: traced on the first call with each input signature (dtypes,

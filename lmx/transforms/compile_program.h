@@ -38,6 +38,10 @@ using Program = CompiledGraph::Program;
 // For each value, the index of the node that makes it (-1 for inputs and constants).
 std::vector<int> producers(const Program& p);
 
+// The program's nodes applied to `inputs` (of the program's signature), as
+// a new lazy graph; `shapeless` recomputes each node's output shapes.
+std::vector<array> replay(const Program& p, const std::vector<array>& inputs, bool shapeless);
+
 // The unevaluated graph behind `outputs` as a program without inputs.
 std::unique_ptr<Program> record(const std::vector<array>& outputs);
 // The program in Graphviz dot syntax.

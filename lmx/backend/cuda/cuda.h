@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -122,6 +123,49 @@ void allocate_like(const array& like, array& out, cudaStream_t st, bool may_dona
 // Raw device memory from the stream-ordered pool (counted in the memory API).
 void* device_malloc(size_t bytes, cudaStream_t st);
 void device_free(void* ptr, size_t bytes, cudaStream_t st);
+
+// The device memory of a compiled step while it is recorded (see
+// gpu::record_step). While a Scope is open on a thread, that thread's
+// allocations on the step's stream take a block the recording freed, then
+// one the cache holds for the stream, then a new one from the pool,
+// allocated on the transfer stream (an allocation on the stream being
+// captured would become part of the graph); its frees on that stream stay
+// with the recording, so no one else is handed memory the graph writes.
+// The blocks it still holds go back to the cache when it is destroyed.
+class StepMemory {
+ public:
+  explicit StepMemory(cudaStream_t st) : st_(st) {}
+  ~StepMemory();
+  StepMemory(const StepMemory&) = delete;
+  StepMemory& operator=(const StepMemory&) = delete;
+
+  // p lies in a block handed out during the recording.
+  bool owns(const void* p) const;
+  // The most a recording may hand out (its blocks are reused within it).
+  static constexpr size_t kMaxBytes = size_t{1} << 30;
+
+  class Scope {
+   public:
+    explicit Scope(StepMemory& m);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    StepMemory* previous_;
+  };
+  // The memory of the scope open on this thread for st, if any.
+  static StepMemory* active(cudaStream_t st);
+
+  void* allocate(size_t n);  // n: a bucket size
+  void free(void* p, size_t n);
+
+ private:
+  cudaStream_t st_;
+  std::multimap<size_t, void*> free_;       // freed during the recording, by bucket size
+  std::map<uintptr_t, size_t> handed_out_;  // every block handed out: start -> bucket size
+  size_t bytes_ = 0;
+};
 
 // Device scratch memory for the kernels one launcher queues: freed (stream
 // ordered, so after those kernels) when the launcher returns or throws.

@@ -79,11 +79,12 @@ constexpr size_t kMaxBatchesSeen = 4096;
 // What the graphs did, printed at exit under LMX_EVAL_PROFILE=1.
 struct GraphStats {
   std::atomic<uint64_t> batches{0}, captured_batches{0}, segments{0}, kernels{0}, updates{0}, refused{0},
-      instantiations{0}, end_ns{0}, begin_ns{0}, end_capture_ns{0}, signature_ns{0}, exec_ns{0}, launch_ns{0};
+      instantiations{0}, end_ns{0}, begin_ns{0}, end_capture_ns{0}, signature_ns{0}, exec_ns{0}, launch_ns{0},
+      steps_recorded{0}, step_launches{0};
   std::mutex mu;
-  std::map<std::string, uint64_t> pauses;
+  std::map<std::string, uint64_t> pauses, step_refusals;
   void report() {
-    if (!detail::EvalProfile::active() || batches == 0) return;
+    if (!detail::EvalProfile::active() || (batches == 0 && steps_recorded == 0)) return;
     std::fprintf(stderr,
                  "lmx CUDA graphs: %llu of %llu GPU batches captured; %llu segments of %.1f graph nodes on average; "
                  "%llu updated in place, %llu instantiated (%llu could not be updated); %.1f us per segment to end "
@@ -100,6 +101,12 @@ struct GraphStats {
                    double(signature_ns) / 1e3 / double(segments), double(exec_ns) / 1e3 / double(segments),
                    double(launch_ns) / 1e3 / double(segments));
     for (auto& [why, n] : pauses) std::fprintf(stderr, "  segments ended early by %s: %llu\n", why.c_str(), (unsigned long long)n);
+    if (steps_recorded || !step_refusals.empty()) {
+      std::fprintf(stderr, "lmx compiled steps: %llu recorded as CUDA graphs, %llu launches\n",
+                   (unsigned long long)steps_recorded, (unsigned long long)step_launches);
+      for (auto& [why, n] : step_refusals)
+        std::fprintf(stderr, "  steps not recorded because of %s: %llu\n", why.c_str(), (unsigned long long)n);
+    }
   }
 };
 
@@ -156,6 +163,13 @@ struct BatchEnd {
   ~BatchEnd() {
     if (event) cudaEventDestroy(event);  // at exit the runtime may be gone: nothing to report
   }
+};
+
+// Thrown through a compiled step's run when it does something a capture
+// cannot record (see gpu::record_step). Not a std::exception, so that the
+// handlers primitives keep for library errors let it pass.
+struct StepRefused {
+  const char* why;
 };
 
 class StreamGraphs;
@@ -281,6 +295,52 @@ class StreamGraphs {
   // The batch this stream's worker is running (null between batches).
   const std::shared_ptr<BatchEnd>& batch_end() const { return end_; }
 
+  // ---- a compiled step's recording (gpu::record_step) ----
+  // Starts capturing the stream for a step, once the segment in flight is
+  // launched; false when capture cannot start.
+  bool begin_step() {
+    end_segment();
+    std::lock_guard lk(mu_);
+    if (cudaStreamBeginCapture(st_, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    capturing_ = true;
+    tl_capturing = this;
+    step_refused_ = nullptr;
+    recording_step_ = true;
+    return true;
+  }
+  // Ends the step's capture: its graph, or null when the capture failed or
+  // the step was refused (refused_why() says why).
+  cudaGraph_t end_step() noexcept {
+    tl_capturing = nullptr;
+    recording_step_ = false;
+    cudaGraph_t graph = nullptr;
+    {
+      std::lock_guard lk(mu_);
+      if (cudaStreamEndCapture(st_, &graph) != cudaSuccess) {
+        cudaGetLastError();
+        graph = nullptr;
+      }
+      capturing_ = false;
+    }
+    idle_.notify_all();
+    if (graph && step_refused_) {
+      cudaGraphDestroy(graph);
+      graph = nullptr;
+    }
+    return graph;
+  }
+  bool recording_step() const { return recording_step_; }
+  const char* refused_why() const { return step_refused_; }
+  // Something the step does cannot be captured: the recording is abandoned
+  // (and stays so, should a handler swallow the exception).
+  [[noreturn]] void refuse_step(const char* why) {
+    step_refused_ = why;
+    throw StepRefused{why};
+  }
+
   // ---- any thread ----
   std::unique_lock<std::mutex> lock_if_idle() {
     std::unique_lock lk(mu_);
@@ -289,7 +349,10 @@ class StreamGraphs {
   }
 
   std::unique_lock<std::mutex> lock_when_idle() {
-    if (tl_capturing == this) end_segment();
+    if (tl_capturing == this) {
+      if (recording_step_) refuse_step("a wait for the stream");
+      end_segment();
+    }
     std::unique_lock lk(mu_);
     idle_.wait(lk, [&] { return !capturing_; });
     return lk;
@@ -404,6 +467,8 @@ class StreamGraphs {
   bool capturing_ = false;  // guarded by mu_
   // The worker's own state.
   bool want_ = false;
+  bool recording_step_ = false;
+  const char* step_refused_ = nullptr;
   uint32_t node_ = 0;
   int segment_nodes_ = 0;
   uint64_t batch_key_ = 0, segment_key_ = 0, clock_ = 0;
@@ -427,6 +492,7 @@ StreamGraphs& graphs_of(cudaStream_t st) {
 
 void pause_capture(cudaStream_t st, const char* why) {
   if (!tl_capturing || tl_capturing->stream() != st) return;
+  if (tl_capturing->recording_step()) tl_capturing->refuse_step(why);
   tl_capturing->end_segment();
   std::lock_guard lk(stats().mu);
   ++stats().pauses[why];
@@ -487,6 +553,77 @@ void begin_batch(const Stream& s, uint64_t key) {
 
 void begin_node(const Stream&) {
   if (cu::tl_batch) cu::tl_batch->begin_node();
+}
+
+namespace {
+
+class RecordedStep final : public StepGraph {
+ public:
+  RecordedStep(cudaGraphExec_t exec, std::unique_ptr<cu::StepMemory> memory)
+      : exec_(exec), memory_(std::move(memory)) {}
+  // A graph destroyed while launched is freed once it has run; the memory
+  // goes back to the cache, where reuse is ordered after the stream's work.
+  ~RecordedStep() override { cudaGraphExecDestroy(exec_); }
+  bool owns(const void* p) const override { return memory_->owns(p); }
+  cudaGraphExec_t exec() const { return exec_; }
+
+ private:
+  cudaGraphExec_t exec_;
+  std::unique_ptr<cu::StepMemory> memory_;
+};
+
+}  // namespace
+
+// LMX_CUDA_STEP_GRAPHS=0 keeps compiled calls as separate nodes (captured
+// in segments like any other batch); LMX_CUDA_GRAPHS=0 turns both off.
+bool step_graphs_enabled() {
+  static const bool on = env_switch("LMX_CUDA_STEP_GRAPHS", true, "cuda") && cu::graph_mode() != cu::GraphMode::off;
+  return on;
+}
+
+std::unique_ptr<StepGraph> record_step(const Stream& s, const std::function<void()>& run) {
+  cudaStream_t st = cu::stream_of(s);
+  cu::StreamGraphs& graphs = cu::graphs_of(st);
+  cu::pause_capture(st, "a compiled step's own graph");
+  auto memory = std::make_unique<cu::StepMemory>(st);
+  cudaGraph_t graph = nullptr;
+  {
+    cu::StepMemory::Scope scope(*memory);
+    if (!graphs.begin_step()) return nullptr;
+    try {
+      run();
+    } catch (const cu::StepRefused&) {
+      // refused_why() has the reason; the capture is discarded below
+    } catch (...) {
+      if (cudaGraph_t lost = graphs.end_step()) cudaGraphDestroy(lost);
+      throw;
+    }
+    graph = graphs.end_step();
+  }
+  auto& stats = cu::stats();
+  if (!graph) {
+    std::lock_guard lk(stats.mu);
+    ++stats.step_refusals[graphs.refused_why() ? graphs.refused_why() : "a failed capture"];
+    return nullptr;
+  }
+  cudaGraphExec_t exec = nullptr;
+  cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    std::lock_guard lk(stats.mu);
+    ++stats.step_refusals["a failed instantiation"];
+    return nullptr;
+  }
+  ++stats.steps_recorded;
+  return std::make_unique<RecordedStep>(exec, std::move(memory));
+}
+
+void launch_step(StepGraph& step, const Stream& s) {
+  cudaStream_t st = cu::stream_of(s);
+  cu::pause_capture(st, "a compiled step's own graph");
+  LMX_CUDA_CHECK(cudaGraphLaunch(static_cast<RecordedStep&>(step).exec(), st));
+  ++cu::stats().step_launches;
 }
 
 }  // namespace lmx::gpu

@@ -258,24 +258,93 @@ std::shared_ptr<Data> device_data(size_t bytes, cudaStream_t st) {
 
 }  // namespace
 
+namespace {
+
+// n bytes from the pool, ordered on st.
+void* pool_allocate(size_t n, cudaStream_t st) {
+  void* p = nullptr;
+  cudaError_t err = cudaMallocFromPoolAsync(&p, n, pool(), st);
+  if (err == cudaErrorMemoryAllocation) {
+    // Give the cached buffers back to the driver and try once more.
+    cudaGetLastError();
+    gpu::clear_cache();
+    err = cudaMallocFromPoolAsync(&p, n, pool(), st);
+  }
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    throw std::runtime_error("[malloc] Unable to allocate " + std::to_string(n) +
+                             " bytes on the GPU: " + cudaGetErrorString(err));
+  }
+  return p;
+}
+
+thread_local StepMemory* tl_step_memory = nullptr;
+
+}  // namespace
+
+StepMemory::~StepMemory() {
+  for (auto& [n, p] : free_) cache().put(p, n, st_);
+}
+
+bool StepMemory::owns(const void* p) const {
+  auto a = reinterpret_cast<uintptr_t>(p);
+  auto it = handed_out_.upper_bound(a);
+  if (it == handed_out_.begin()) return false;
+  --it;
+  return a < it->first + it->second;
+}
+
+StepMemory::Scope::Scope(StepMemory& m) : previous_(tl_step_memory) { tl_step_memory = &m; }
+StepMemory::Scope::~Scope() { tl_step_memory = previous_; }
+
+StepMemory* StepMemory::active(cudaStream_t st) {
+  return tl_step_memory && tl_step_memory->st_ == st ? tl_step_memory : nullptr;
+}
+
+void* StepMemory::allocate(size_t n) {
+  // Reuse within the step is ordered by the graph as by the stream.
+  auto it = free_.lower_bound(n);
+  if (it != free_.end() && it->first <= n + n / 4) {
+    void* p = it->second;
+    free_.erase(it);
+    return p;
+  }
+  // Memory a recording holds stays out of everyone else's reach for as long
+  // as the compiled function lives; a step needing more is not recorded, nor
+  // is one the pool cannot serve (the nodes run one by one instead).
+  if (bytes_ + n > kMaxBytes) pause_capture(st_, "a recording past its memory limit");
+  void* p = cache().take(n, st_);
+  if (!p) {
+    cudaStream_t aside = transfer_stream();
+    try {
+      p = pool_allocate(n, aside);
+    } catch (const std::runtime_error&) {
+      pause_capture(st_, "a recording the pool cannot serve");
+      throw;
+    }
+    // Usable on st_ once allocated: a wait on the transfer stream could not
+    // be recorded, so the host waits instead (recording happens once).
+    if (cudaError_t err = cudaStreamSynchronize(aside); err != cudaSuccess) {
+      cudaFreeAsync(p, aside);
+      throw_cuda_error("allocating a compiled step's memory", err);
+    }
+  }
+  handed_out_[reinterpret_cast<uintptr_t>(p)] = n;
+  bytes_ += n;
+  return p;
+}
+
+void StepMemory::free(void* p, size_t n) { free_.emplace(n, p); }
+
 void* device_malloc(size_t bytes, cudaStream_t st) {
   if (bytes == 0) return nullptr;
   size_t n = detail::bucket_size(bytes);
-  void* p = cache().take(n, st);
-  if (!p) {
+  void* p;
+  if (StepMemory* step = StepMemory::active(st)) {
+    p = step->allocate(n);
+  } else if (!(p = cache().take(n, st))) {
     pause_capture(st, "allocation from the pool");
-    cudaError_t err = cudaMallocFromPoolAsync(&p, n, pool(), st);
-    if (err == cudaErrorMemoryAllocation) {
-      // Give the cached buffers back to the driver and try once more.
-      cudaGetLastError();
-      gpu::clear_cache();
-      err = cudaMallocFromPoolAsync(&p, n, pool(), st);
-    }
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      throw std::runtime_error("[malloc] Unable to allocate " + std::to_string(bytes) +
-                               " bytes on the GPU: " + cudaGetErrorString(err));
-    }
+    p = pool_allocate(n, st);
   }
   detail::note_device_alloc(n);
   return p;
@@ -285,6 +354,10 @@ void device_free(void* ptr, size_t bytes, cudaStream_t st) {
   if (!ptr) return;
   size_t n = detail::bucket_size(bytes);
   detail::note_device_free(n);
+  if (StepMemory* step = StepMemory::active(st)) {
+    step->free(ptr, n);
+    return;
+  }
   cache().put(ptr, n, st);
 }
 
@@ -357,6 +430,21 @@ void copy_to_host(Data& d) {
 void release_device(Data& d) {
   cu::device_free(d.device_ptr, d.nbytes, static_cast<cudaStream_t>(d.device_stream));
   d.device_ptr = nullptr;
+}
+
+const void* device_address(const array& a, const Stream& s) { return cu::device_read(a, cu::stream_of(s)); }
+
+void copy_on_device(void* dst, const void* src, size_t n, const Stream& s) {
+  if (n) LMX_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, cu::stream_of(s)));
+}
+
+std::shared_ptr<Data> device_buffer(size_t n, const Stream& s) { return cu::device_data(n, cu::stream_of(s)); }
+
+void mark_device_written(Data& d, const Stream& s) {
+  cudaStream_t st = cu::stream_of(s);
+  d.device_stream = st;
+  d.device_writer = cu::batch_writing(st);
+  d.residency.store(Data::kOnDevice, std::memory_order_release);
 }
 
 size_t cache_memory() { return is_available() ? cu::cache().bytes() : 0; }
