@@ -103,6 +103,15 @@ def summarise(kernels):
         mine = [g for g in gaps if lower <= g < upper]
         print(f"  idle gaps {label:>9s}: {len(mine) / steps:6.1f} a token, {sum(mine) / 1e3 / steps:.2f} ms a token")
         lower = upper
+    # Where the kernel time goes: each kernel (template arguments dropped) per token.
+    per_kernel = collections.defaultdict(lambda: [0, 0.0])
+    for s, e, name in kernels:
+        entry = per_kernel[name.split("<")[0].split("(")[0][:60]]
+        entry[0] += 1
+        entry[1] += e - s
+    print(f"  {'kernel':60s} {'a token':>8s} {'us each':>8s} {'us a token':>10s}")
+    for name, (count, total) in sorted(per_kernel.items(), key=lambda kv: -kv[1][1])[:20]:
+        print(f"  {name:60s} {count / steps:8.1f} {total / count:8.2f} {total / steps:10.1f}")
 
 
 def main():
