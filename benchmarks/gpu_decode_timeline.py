@@ -103,10 +103,12 @@ def summarise(kernels):
         mine = [g for g in gaps if lower <= g < upper]
         print(f"  idle gaps {label:>9s}: {len(mine) / steps:6.1f} a token, {sum(mine) / 1e3 / steps:.2f} ms a token")
         lower = upper
-    # Where the kernel time goes: each kernel (template arguments dropped) per token.
+    # Where the kernel time goes: each kernel (template arguments dropped) per token. A kernel
+    # launched dependent starts while the one before runs, so its time includes some of that one's.
     per_kernel = collections.defaultdict(lambda: [0, 0.0])
     for s, e, name in kernels:
-        entry = per_kernel[name.split("<")[0].split("(")[0][:60]]
+        short = name.replace("(anonymous namespace)::", "").replace("void ", "").replace("lmx::cu::", "")
+        entry = per_kernel[short.split("<")[0].split("(")[0][:60]]
         entry[0] += 1
         entry[1] += e - s
     print(f"  {'kernel':60s} {'a token':>8s} {'us each':>8s} {'us a token':>10s}")
