@@ -52,6 +52,29 @@ TEST(Eval, IntermediateBufferIsDonated) {
   EXPECT_FLOAT_EQ(n.data<float>()[0], -std::exp(1.0f));
 }
 
+// A compiled step's node keeps handles on its inputs while it runs their
+// program (transforms/compile_step.cpp); StepInputHandles discounts exactly
+// those, on the thread that opened the scope, and only while it is open.
+TEST(Eval, StepInputHandlesDiscountOnlyTheStepsOwnHandles) {
+  array x({1.0f, 2.0f, 3.0f});
+  x.eval();
+  array step_handle = x;  // the step node's own
+  array consumer = x;     // the node that would overwrite it
+  EXPECT_FALSE(consumer.is_donatable());
+  // Three handles: the step's, the consumer's and x itself, held by "the user".
+  std::vector<std::pair<uintptr_t, long>> held{{x.id(), 1}};
+  {
+    detail::StepInputHandles scope(held);
+    EXPECT_FALSE(consumer.is_donatable());  // x is still held
+    x = array();
+    EXPECT_TRUE(consumer.is_donatable());
+    std::thread([&] { EXPECT_FALSE(consumer.is_donatable()); }).join();  // another thread's checks are its own
+  }
+  EXPECT_FALSE(consumer.is_donatable());
+  step_handle = array();
+  EXPECT_TRUE(consumer.is_donatable());
+}
+
 TEST(Eval, IntermediatesAreReleased) {
   clear_cache();
   size_t before = get_active_memory();
