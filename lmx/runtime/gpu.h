@@ -83,8 +83,13 @@ bool step_graphs_enabled();
 // captured, more memory than a recording may hold); nothing `run` queued
 // has run then. An exception from `run` propagates, the capture discarded.
 std::unique_ptr<StepGraph> record_step(const Stream& s, const std::function<void()>& run);
-// Queues a recorded step's kernels on s.
-void launch_step(StepGraph& step, const Stream& s);
+// Queues on s the copies, then a recorded step's kernels.
+struct DeviceCopy {
+  void* dst;
+  const void* src;
+  size_t bytes;
+};
+void launch_step(StepGraph& step, const Stream& s, const std::vector<DeviceCopy>& copies_first);
 // The device address of a's bytes, brought to the device for s (and s
 // ordered after the stream that wrote them).
 const void* device_address(const array& a, const Stream& s);

@@ -158,6 +158,15 @@ class StepReplay {
     return held;
   }
 
+  // A slot takes an input's elements as one run of bytes from its first
+  // element on, laid out as in the input: its elements must fill that run.
+  static bool copyable(const array& a) {
+    if (!a.flags().contiguous || a.data_size() != a.size()) return false;
+    for (int64_t st : a.strides())
+      if (st < 0) return false;
+    return true;
+  }
+
   // Nobody but the step holds `a` (inside the step's StepInputHandles): the
   // graph may overwrite it. A copy stands for the node that would consume it.
   static bool donatable(const array& a) {
@@ -197,6 +206,8 @@ class StepReplay {
       if (!slot_[i] && donatable(inputs[i])) {
         r->inputs[i].address = gpu::device_address(inputs[i], s);
         ins[i] = inputs[i];
+      } else if (!copyable(inputs[i])) {
+        return nullptr;  // a view a slot cannot hold as it is
       }
     }
     std::vector<array> outs;
@@ -242,13 +253,14 @@ class StepReplay {
 
   void launch(const Recording& r, const std::vector<array>& inputs, std::vector<array>& outputs) {
     const Stream& s = stream_;
+    std::vector<gpu::DeviceCopy> copies;
     for (size_t i = 0; i < r.inputs.size(); ++i) {
       const Input& in = r.inputs[i];
       if (in.slot)
-        gpu::copy_on_device(in.slot->device_ptr, gpu::device_address(inputs[i], s),
-                            inputs[i].data_size() * inputs[i].itemsize(), s);
+        copies.push_back({in.slot->device_ptr, gpu::device_address(inputs[i], s),
+                          inputs[i].data_size() * inputs[i].itemsize()});
     }
-    gpu::launch_step(*r.graph, s);
+    gpu::launch_step(*r.graph, s, copies);
     // Inputs read in place may have been overwritten (they were donated).
     for (size_t i = 0; i < r.inputs.size(); ++i)
       if (!r.inputs[i].slot) gpu::mark_device_written(*inputs[i].data_shared_ptr(), s);
@@ -352,8 +364,11 @@ std::vector<array> compile_passes::step_call(const std::shared_ptr<StepReplay>& 
   // The program's constants are not the node's inputs, but one still being
   // computed must be waited for like one: it joins them.
   std::vector<array> deps = inputs;
-  for (int v : replay->constants())
-    if (!p.values[v].constant.is_available()) deps.push_back(p.values[v].constant);
+  for (int v : replay->constants()) {
+    const array& c = p.values[v].constant;
+    if (c.error()) return {};  // the program's nodes report it
+    if (!c.is_available()) deps.push_back(c);
+  }
   if (p.outputs.size() == 1)
     return {array(p.values[p.outputs[0]].shape, p.values[p.outputs[0]].dtype, primitive, std::move(deps))};
   std::vector<Shape> shapes;

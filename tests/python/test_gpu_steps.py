@@ -113,6 +113,21 @@ def test_inputs_that_move_or_change_layout():
         close(s, rs)
 
 
+def test_views_that_are_not_dense_as_inputs():
+    # Reversed rows (negative strides) and a column slice of a wider array: a slot cannot
+    # hold them as they lie, so these calls keep the program's nodes; the results stay right.
+    w = mx.array(rng.standard_normal((32, 32)).astype(np.float32) / 6)
+    f = mx.compile(chain)
+    wide = mx.array(rng.standard_normal((16, 96)).astype(np.float32))
+    views = [lambda: wide[:, :32] * 1.0, lambda: wide[::-1, :32], lambda: wide[:, 40:72]]
+    for i in range(9):
+        x = views[0]() if i < 4 else views[i % 3]()  # recorded on a dense input first
+        h, s = f(x, w)
+        rh, rs = reference(x, w)
+        close(h, rh)
+        close(s, rs)
+
+
 def test_grad_and_vmap_see_through_the_step():
     w = mx.array(rng.standard_normal((32, 32)).astype(np.float32) / 6)
     f = mx.compile(chain)

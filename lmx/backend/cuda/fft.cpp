@@ -34,17 +34,19 @@ cufftHandle plan_for(int n, int lines, int stride, int dist, cudaStream_t st) {
   static std::mutex mu;
   static auto* plans = new std::map<std::tuple<int, int, int, int, cudaStream_t>, cufftHandle>();
   std::lock_guard lk(mu);
-  auto [it, fresh] = plans->try_emplace({n, lines, stride, dist, st}, cufftHandle{});
-  if (fresh) {
-    pause_capture(st, "cuFFT plan creation");
-    int len = n;
-    cufftResult r =
-        cufftPlanMany(&it->second, 1, &len, &len, stride, dist, &len, stride, dist, CUFFT_C2C, lines);
-    if (r != CUFFT_SUCCESS) plans->erase(it);
-    check(r, "cufftPlanMany");
-    check(cufftSetStream(it->second, st), "cufftSetStream");
-  }
-  return it->second;
+  auto key = std::make_tuple(n, lines, stride, dist, st);
+  if (auto it = plans->find(key); it != plans->end()) return it->second;
+  // pause_capture may throw (a compiled step's recording is refused): the
+  // plan is filed only once made.
+  pause_capture(st, "cuFFT plan creation");
+  int len = n;
+  cufftHandle plan;
+  check(cufftPlanMany(&plan, 1, &len, &len, stride, dist, &len, stride, dist, CUFFT_C2C, lines), "cufftPlanMany");
+  cufftResult bound = cufftSetStream(plan, st);
+  if (bound != CUFFT_SUCCESS) cufftDestroy(plan);
+  check(bound, "cufftSetStream");
+  plans->emplace(key, plan);
+  return plan;
 }
 
 constexpr int64_t kMaxInt = (int64_t{1} << 31) - 1;

@@ -595,8 +595,17 @@ std::unique_ptr<StepGraph> record_step(const Stream& s, const std::function<void
     } catch (const cu::StepRefused&) {
       // refused_why() has the reason; the capture is discarded below
     } catch (...) {
-      if (cudaGraph_t lost = graphs.end_step()) cudaGraphDestroy(lost);
-      throw;
+      // An error from a call the capture broke (one no pause foresaw) is
+      // the capture's: the step is not recorded, and its nodes, run outside
+      // a capture, report any error of their own. Otherwise it is `run`'s.
+      cudaGraph_t lost = graphs.end_step();
+      if (lost) {
+        cudaGraphDestroy(lost);
+        throw;
+      }
+      std::lock_guard lk(cu::stats().mu);
+      ++cu::stats().step_refusals["an error during the capture"];
+      return nullptr;
     }
     graph = graphs.end_step();
   }
@@ -619,9 +628,13 @@ std::unique_ptr<StepGraph> record_step(const Stream& s, const std::function<void
   return std::make_unique<RecordedStep>(exec, std::move(memory));
 }
 
-void launch_step(StepGraph& step, const Stream& s) {
+void launch_step(StepGraph& step, const Stream& s, const std::vector<DeviceCopy>& copies_first) {
   cudaStream_t st = cu::stream_of(s);
+  // The segment the node began holds nothing yet: it ends empty, and the
+  // copies go with the step's graph.
   cu::pause_capture(st, "a compiled step's own graph");
+  for (auto& c : copies_first)
+    if (c.bytes) LMX_CUDA_CHECK(cudaMemcpyAsync(c.dst, c.src, c.bytes, cudaMemcpyDeviceToDevice, st));
   LMX_CUDA_CHECK(cudaGraphLaunch(static_cast<RecordedStep&>(step).exec(), st));
   ++cu::stats().step_launches;
 }

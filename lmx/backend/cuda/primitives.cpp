@@ -44,6 +44,9 @@ namespace {
 
 void on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   if (cu::gpu_strict()) throw std::runtime_error("[" + p.name() + "] has no GPU kernel yet (LMX_GPU_STRICT is set).");
+  // A graph could not replay host work: what the host computes would be
+  // baked into it (inputs already on the host are read without a wait).
+  cu::pause_capture(cuda_stream(p), "a host fallback");
   detail::eval_on_host(p, inputs, outputs);
 }
 

@@ -28,7 +28,7 @@ bool step_graphs_enabled() { return false; }
   throw std::logic_error(std::string("[") + what + "] lmx was built without GPU support.");
 }
 std::unique_ptr<StepGraph> record_step(const Stream&, const std::function<void()>&) { no_gpu("record_step"); }
-void launch_step(StepGraph&, const Stream&) { no_gpu("launch_step"); }
+void launch_step(StepGraph&, const Stream&, const std::vector<DeviceCopy>&) { no_gpu("launch_step"); }
 const void* device_address(const array&, const Stream&) { no_gpu("device_address"); }
 void copy_on_device(void*, const void*, size_t, const Stream&) { no_gpu("copy_on_device"); }
 std::shared_ptr<Data> device_buffer(size_t, const Stream&) { no_gpu("device_buffer"); }
