@@ -10,6 +10,27 @@ import json
 import pytest
 from conftest import BACKEND
 
+# The start of a GPU test's child-process script: `model`, a small random Qwen3 in bfloat16,
+# quantized to sys.argv[1] bits when nonzero; `out`, the file to write (sys.argv[2]).
+SMALL_QWEN3_SCRIPT = r"""
+import sys
+import numpy as np
+import lmx.core as mx
+import lmx.nn as nn
+from lmx.lm.models import qwen3
+
+bits, out = int(sys.argv[1]), sys.argv[2]
+mx.random.seed(3)
+args = qwen3.ModelArgs(model_type="qwen3", hidden_size=128, num_hidden_layers=3, intermediate_size=256,
+                       num_attention_heads=4, num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6,
+                       vocab_size=200, rope_theta=10000, tie_word_embeddings=True)
+model = qwen3.Model(args)
+model.set_dtype(mx.bfloat16)
+if bits:
+    nn.quantize(model, group_size=64, bits=bits)
+mx.eval(model.parameters())
+"""
+
 CHATML_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import BACKEND, mx
+from lm_helpers import SMALL_QWEN3_SCRIPT
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "lmx" or not mx.is_available(mx.gpu), reason="needs lmx built with CUDA and an NVIDIA GPU"
@@ -23,24 +24,9 @@ MODES = ["0", "1", "always"]
 # A small Qwen3 decoding greedily the way lmx.lm's generate does: the next
 # step is queued with async_eval before the host reads the current logits,
 # so host reads meet a stream that is being captured.
-DECODE = r"""
-import sys
-import numpy as np
-import lmx.core as mx
-import lmx.nn as nn
-from lmx.lm.models import qwen3
+DECODE = SMALL_QWEN3_SCRIPT + r"""
 from lmx.lm.models.cache import make_prompt_cache
 
-bits, out = int(sys.argv[1]), sys.argv[2]
-mx.random.seed(3)
-args = qwen3.ModelArgs(model_type="qwen3", hidden_size=128, num_hidden_layers=3, intermediate_size=256,
-                       num_attention_heads=4, num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6,
-                       vocab_size=200, rope_theta=10000, tie_word_embeddings=True)
-model = qwen3.Model(args)
-model.set_dtype(mx.bfloat16)
-if bits:
-    nn.quantize(model, group_size=64, bits=bits)
-mx.eval(model.parameters())
 cache = make_prompt_cache(model)
 
 def step(tokens):

@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import BACKEND, mx
+from lm_helpers import SMALL_QWEN3_SCRIPT
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "lmx" or not mx.is_available(mx.gpu), reason="needs lmx built with CUDA and an NVIDIA GPU"
@@ -197,24 +198,9 @@ def test_repeated_steps_hold_steady_memory():
 
 # A small model decoding through lmx.lm's compiled decoder (a compiled step
 # per token) with and without step graphs: the same tokens and log-probabilities.
-DECODE = r"""
-import sys
-import numpy as np
-import lmx.core as mx
-import lmx.nn as nn
+DECODE = SMALL_QWEN3_SCRIPT + r"""
 from lmx.lm.generate import generate_step
-from lmx.lm.models import qwen3
 
-bits, out = int(sys.argv[1]), sys.argv[2]
-mx.random.seed(5)
-args = qwen3.ModelArgs(model_type="qwen3", hidden_size=128, num_hidden_layers=3, intermediate_size=256,
-                       num_attention_heads=4, num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6,
-                       vocab_size=300, rope_theta=10000, tie_word_embeddings=True)
-model = qwen3.Model(args)
-model.set_dtype(mx.bfloat16)
-if bits:
-    nn.quantize(model, group_size=64, bits=bits)
-mx.eval(model.parameters())
 rows = []
 for token, logprobs in generate_step(mx.array([5, 17, 42, 7, 99, 3]), model, max_tokens=24):
     rows.append(np.array(logprobs.astype(mx.float32)))
