@@ -23,6 +23,7 @@ namespace {
 using CotangentFn = std::function<std::vector<array>(const std::vector<array>& outputs)>;
 
 thread_local bool forward_mode = false;
+thread_local int transform_traces = 0;
 
 // Sets the mode for the rules one reverse pass applies, restoring it after
 // (rules may run nested transforms of their own).
@@ -40,7 +41,11 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const ArrayFn& fun, c
   // there, and only what depends on these nodes is differentiated.
   std::vector<array> tracers;
   for (auto& p : primals) tracers.push_back(copy(p));
-  std::vector<array> outputs = fun(tracers);
+  std::vector<array> outputs;
+  {
+    detail::TransformTrace trace;
+    outputs = fun(tracers);
+  }
   std::vector<array> cotangents = seed(outputs);
 
   auto tape = detail::graph_tape(outputs);
@@ -205,6 +210,9 @@ std::pair<std::vector<array>, std::vector<array>> value_and_grad(const ArrayFn& 
 
 namespace detail {
 bool in_forward_mode() { return forward_mode; }
+TransformTrace::TransformTrace() { ++transform_traces; }
+TransformTrace::~TransformTrace() { --transform_traces; }
+bool in_transform_trace() { return transform_traces > 0; }
 }  // namespace detail
 
 }  // namespace lmx

@@ -44,6 +44,18 @@ std::vector<array> conjugate_complex(std::vector<array> xs);
 // True while jvp's rules are being applied: a custom_function then answers
 // with its jvp rule (or its function's own derivative), never its vjp rule.
 bool in_forward_mode();
+
+// Marks the calling thread as calling a function that a transform (vjp, jvp,
+// vmap) transforms: compiled calls then build the program's own nodes for
+// it, not one step node whose rules would run the program a second time.
+class TransformTrace {
+ public:
+  TransformTrace();
+  ~TransformTrace();
+  TransformTrace(const TransformTrace&) = delete;
+  TransformTrace& operator=(const TransformTrace&) = delete;
+};
+bool in_transform_trace();
 }  // namespace detail
 
 }  // namespace lmx

@@ -358,7 +358,9 @@ std::shared_ptr<StepReplay> compile_passes::step_replay(const std::shared_ptr<co
 
 std::vector<array> compile_passes::step_call(const std::shared_ptr<StepReplay>& replay,
                                              const std::vector<array>& inputs) {
-  if (!replay || !replay->take_call()) return {};
+  // Under a transform the program's nodes are what it differentiates or
+  // batches; a step node's rules would run the program a second time.
+  if (!replay || detail::in_transform_trace() || !replay->take_call()) return {};
   const Program& p = *replay->program();
   auto primitive = std::make_shared<CompiledStep>(replay->stream(), replay);
   // The program's constants are not the node's inputs, but one still being

@@ -20,8 +20,9 @@ namespace lmx {
 // them (compile_step.cpp).
 class StepReplay;
 
-// A call's node. Transforms see through it: vjp and vmap apply to the
-// program's own nodes.
+// A call's node. Calls under a transform build the program's nodes instead
+// (detail::in_transform_trace); should a step node still meet one, vjp and
+// vmap apply to the program's own nodes.
 class CompiledStep : public Primitive {
  public:
   CompiledStep(Stream stream, std::shared_ptr<StepReplay> replay) : Primitive(stream), replay_(std::move(replay)) {}

@@ -94,7 +94,11 @@ std::vector<array> vmap(const ArrayFn& fun, const std::vector<array>& inputs, co
     batched.emplace(t.id(), std::make_pair(inputs[i], axes[i]));
     tracers.push_back(t);
   }
-  std::vector<array> outputs = fun(tracers);
+  std::vector<array> outputs;
+  {
+    detail::TransformTrace trace;
+    outputs = fun(tracers);
+  }
   if (out_axes_in.size() != outputs.size() && out_axes_in.size() != 1)
     throw std::invalid_argument("[vmap] Got " + std::to_string(out_axes_in.size()) + " out_axes for " +
                                 std::to_string(outputs.size()) + " outputs.");
