@@ -214,23 +214,24 @@ std::vector<array> compile_passes::replay(const Program& p, const std::vector<ar
     std::vector<array> ins;
     ins.reserve(n.inputs.size());
     for (int v : n.inputs) ins.push_back(get(v));
-    std::vector<Shape> shapes;
-    std::vector<Dtype> dtypes;
-    if (shapeless) shapes = n.primitive->output_shapes(ins);
-    for (int v : n.outputs) {
-      if (!shapeless) shapes.push_back(p.values[v].shape);
-      dtypes.push_back(p.values[v].dtype);
-    }
-    if (n.outputs.size() == 1) {
-      vals[n.outputs[0]] = array(std::move(shapes[0]), dtypes[0], n.primitive, std::move(ins));
-    } else {
-      auto outs = array::make_arrays(std::move(shapes), dtypes, n.primitive, ins);
-      for (size_t k = 0; k < outs.size(); ++k) vals[n.outputs[k]] = std::move(outs[k]);
-    }
+    auto shapes = shapeless ? n.primitive->output_shapes(ins) : std::vector<Shape>{};
+    auto outs = apply(p, n.outputs, n.primitive, std::move(ins), std::move(shapes));
+    for (size_t k = 0; k < outs.size(); ++k) vals[n.outputs[k]] = std::move(outs[k]);
   }
   std::vector<array> outs;
   for (int v : p.outputs) outs.push_back(get(v));
   return outs;
+}
+
+std::vector<array> compile_passes::apply(const Program& p, const std::vector<int>& values,
+                                         const std::shared_ptr<Primitive>& primitive, std::vector<array> inputs,
+                                         std::vector<Shape> shapes) {
+  if (shapes.empty())
+    for (int v : values) shapes.push_back(p.values[v].shape);
+  if (values.size() == 1) return {array(std::move(shapes[0]), p.values[values[0]].dtype, primitive, std::move(inputs))};
+  std::vector<Dtype> dtypes;
+  for (int v : values) dtypes.push_back(p.values[v].dtype);
+  return array::make_arrays(std::move(shapes), dtypes, primitive, inputs);
 }
 
 size_t CompiledGraph::num_nodes() const { return program_->nodes.size(); }

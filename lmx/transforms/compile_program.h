@@ -38,6 +38,11 @@ using Program = CompiledGraph::Program;
 // For each value, the index of the node that makes it (-1 for inputs and constants).
 std::vector<int> producers(const Program& p);
 
+// `primitive` applied to `inputs` as the lazy arrays of the program values
+// `values` (their dtypes; their shapes unless `shapes` is given).
+std::vector<array> apply(const Program& p, const std::vector<int>& values, const std::shared_ptr<Primitive>& primitive,
+                         std::vector<array> inputs, std::vector<Shape> shapes = {});
+
 // The program's nodes applied to `inputs` (of the program's signature), as
 // a new lazy graph; `shapeless` recomputes each node's output shapes.
 std::vector<array> replay(const Program& p, const std::vector<array>& inputs, bool shapeless);

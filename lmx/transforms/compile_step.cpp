@@ -62,16 +62,7 @@ std::vector<array> run_program(const Program& p, const std::vector<size_t>& last
     for (int v : n.inputs) ins.push_back(value(v));
     for (int v : n.inputs)
       if (last_use[v] == k) vals[v] = array();
-    std::vector<array> outs;
-    if (n.outputs.size() == 1) {
-      outs.emplace_back(p.values[n.outputs[0]].shape, p.values[n.outputs[0]].dtype, n.primitive, std::move(ins));
-    } else {
-      std::vector<Shape> shapes;
-      std::vector<Dtype> dtypes;
-      for (int v : n.outputs) shapes.push_back(p.values[v].shape), dtypes.push_back(p.values[v].dtype);
-      outs = array::make_arrays(std::move(shapes), dtypes, n.primitive, ins);
-      ins.clear();
-    }
+    auto outs = compile_passes::apply(p, n.outputs, n.primitive, std::move(ins));
     n.primitive->eval_gpu(outs[0].inputs(), outs);
     for (auto& o : outs) o.set_status(array::Status::available);
     outs[0].detach();
@@ -371,12 +362,7 @@ std::vector<array> compile_passes::step_call(const std::shared_ptr<StepReplay>& 
     if (c.error()) return {};  // the program's nodes report it
     if (!c.is_available()) deps.push_back(c);
   }
-  if (p.outputs.size() == 1)
-    return {array(p.values[p.outputs[0]].shape, p.values[p.outputs[0]].dtype, primitive, std::move(deps))};
-  std::vector<Shape> shapes;
-  std::vector<Dtype> dtypes;
-  for (int v : p.outputs) shapes.push_back(p.values[v].shape), dtypes.push_back(p.values[v].dtype);
-  return array::make_arrays(std::move(shapes), dtypes, primitive, deps);
+  return compile_passes::apply(p, p.outputs, primitive, std::move(deps));
 }
 
 }  // namespace lmx
